@@ -1,0 +1,1 @@
+"""Layer 1: Cython/C hot paths. No policy, no asyncio; everything above calls into here."""

@@ -1,0 +1,5 @@
+"""The ``airssys-wasm`` command."""
+
+from airssys_wasm.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,113 @@
+"""One error hierarchy for the whole framework.
+
+Every failure a user can provoke — bad bytes, a bad manifest, a trapping guest, an unknown
+component, a full mailbox — surfaces as a subclass of :class:`AirssysError`, so a host can
+catch one type at its boundary and keep running. Each class also derives from the closest
+builtin (``ValueError``, ``LookupError``, ``TimeoutError`` …) so generic handlers still work.
+
+Messages say what was wrong *and* what to do about it; callers build them that way.
+This module sits below every layer (it imports nothing from the package).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "AirssysError",
+    "AbiMismatchError",
+    "CodecError",
+    "ManifestError",
+    "LoadError",
+    "TrapKind",
+    "TrapError",
+    "PermissionDenied",
+    "ComponentNotFound",
+    "MailboxFull",
+    "MailboxClosed",
+    "RequestTimeout",
+    "ActorStateError",
+    "SupervisorEscalation",
+    "ConfigError",
+]
+
+
+class AirssysError(Exception):
+    """Base class of every error raised on purpose by airssys-wasm."""
+
+
+class AbiMismatchError(AirssysError, ImportError):
+    """The installed wasmtime does not have the C ABI the fast path was written for."""
+
+
+class CodecError(AirssysError, ValueError):
+    """A multicodec frame, varint or codec payload is malformed or of an unknown codec."""
+
+
+class ManifestError(AirssysError, ValueError):
+    """A ``Component.toml`` is unreadable or breaks a schema rule."""
+
+
+class ConfigError(AirssysError, ValueError):
+    """A configuration value (limits, backoff, engine settings) is out of its valid range."""
+
+
+class LoadError(AirssysError):
+    """WebAssembly bytes/text could not be compiled, or do not satisfy the component world."""
+
+
+class TrapKind(str, enum.Enum):
+    """Why a guest stopped abnormally; stable names for policy and metrics."""
+
+    UNREACHABLE = "unreachable"
+    OUT_OF_BOUNDS = "out_of_bounds"
+    STACK_OVERFLOW = "stack_overflow"
+    OUT_OF_FUEL = "out_of_fuel"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OTHER = "other"
+
+
+class TrapError(AirssysError):
+    """A guest trapped. Its Store is poisoned: the actor needs a fresh instance."""
+
+    def __init__(
+        self,
+        message: str,
+        kind: TrapKind | str = TrapKind.OTHER,
+        *,
+        component: str | None = None,
+        backtrace: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind = TrapKind(kind)
+        self.component = component
+        self.backtrace = backtrace
+
+
+class PermissionDenied(AirssysError, PermissionError):
+    """A capability check refused an action."""
+
+
+class ComponentNotFound(AirssysError, LookupError):
+    """No running component/actor is registered under the given name."""
+
+
+class MailboxFull(AirssysError):
+    """A bounded mailbox is at capacity and the caller asked not to wait."""
+
+
+class MailboxClosed(AirssysError):
+    """The mailbox's actor has stopped; the message was not accepted."""
+
+
+class RequestTimeout(AirssysError, TimeoutError):
+    """A request got no reply within its deadline."""
+
+
+class ActorStateError(AirssysError, RuntimeError):
+    """An operation is not valid in the actor's current lifecycle state."""
+
+
+class SupervisorEscalation(AirssysError):
+    """A supervisor exceeded its restart intensity and gave up on its children."""
