@@ -182,7 +182,7 @@ def decode(data):
 
     The view keeps ``data`` alive (and, for a bytearray, un-resizable) while it exists.
     """
-    cdef uint64_t code
+    cdef uint64_t code = 0
     cdef int used
     cdef const uint8_t *p
     cdef Py_ssize_t n
@@ -214,7 +214,7 @@ def decode_header(data):
     The cheapest check for routers that forward the frame unchanged.
     """
     cdef Py_buffer view
-    cdef uint64_t code
+    cdef uint64_t code = 0
     cdef int used
     if PyBytes_CheckExact(data):
         used = aw_mc_header(<const uint8_t *>PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data), &code)
