@@ -172,6 +172,8 @@ class ActorCell:
         if self.mailbox.closed:
             raise ActorStateError(f"actor {self.name!r} was stopped for good; spawn a new one")
         self.incarnation += 1
+        if self.incarnation > 1:
+            self.restarts += 1
         self._exit = None
         self._kill_error = None
         self._unhealthy = 0

@@ -116,6 +116,8 @@ class Supervisor:
     async def start(self) -> None:
         """Start (or restart) every child in order; on failure stop the started ones and raise."""
         self.incarnation += 1
+        if self.incarnation > 1:
+            self.restarts += 1
         self._window.reset()
         self.running = True
         assert self.system is not None
@@ -215,7 +217,6 @@ class Supervisor:
             if delay > 0:
                 await self.system.sleep(delay)
             for member in group:
-                member.restarts += 1
                 try:
                     await member.start()
                 except Exception as exc:
