@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airssys_wasm._fast._mailbox import MAX_CAPACITY, PUSH_CLOSED, PUSH_FULL, PUSH_OK, Ring
+from airssys_wasm._fast._mailbox import (
+    MAX_CAPACITY,
+    PUSH_CLOSED,
+    PUSH_FULL,
+    PUSH_OK,
+    Ring,
+    call_each,
+)
 
 ops = st.lists(
     st.one_of(
@@ -109,3 +116,40 @@ def test_wraparound_keeps_fifo_order() -> None:
             out.extend(ring.drain(2))
     out.extend(ring.drain())
     assert out == list(range(100))
+
+
+class _Failure(Exception):
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def test_call_each_reports_the_failing_index() -> None:
+    seen: list[int] = []
+
+    def handler(message: int) -> None:
+        if message == 3:
+            raise KeyError(message)
+        seen.append(message)
+
+    assert call_each(handler, [0, 1, 2], _Failure) == 3
+    with pytest.raises(_Failure) as info:
+        call_each(handler, [0, 1, 2, 3, 4], _Failure)
+    assert info.value.index == 3 and isinstance(info.value.error, KeyError)
+    assert info.value.__cause__ is info.value.error
+    assert seen == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(TypeError):
+        call_each(handler, None, _Failure)  # type: ignore[arg-type]
+
+
+def test_call_each_survives_a_handler_that_mutates_the_batch() -> None:
+    batch = list(range(10))
+    seen: list[int] = []
+
+    def shrinking(message: int) -> None:
+        seen.append(message)
+        batch.clear()
+
+    assert call_each(shrinking, batch, _Failure) == 1
+    assert seen == [0]

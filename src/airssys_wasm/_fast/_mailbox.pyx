@@ -136,3 +136,23 @@ cdef class Ring:
     def close(self):
         """Refuse further pushes; queued items stay and can still be drained."""
         self._closed = 1
+
+
+def call_each(handler, list batch, failure):
+    """Call ``handler(message)`` for each message of ``batch`` in order.
+
+    If a call raises ``Exception`` ``exc`` at position ``i``, raises ``failure(i, exc)`` chained
+    from it, so the caller knows exactly which messages were handled. Returns how many were
+    handled. The length is re-read every step, so a handler that mutates the list cannot make
+    this read out of bounds.
+    """
+    if batch is None:
+        raise TypeError("batch must be a list, not None")
+    cdef Py_ssize_t i = 0
+    try:
+        while i < len(batch):
+            handler(batch[i])
+            i += 1
+    except Exception as exc:
+        raise failure(i, exc) from exc
+    return i

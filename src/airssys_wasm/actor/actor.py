@@ -13,6 +13,7 @@ import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from airssys_wasm._fast._mailbox import call_each
 from airssys_wasm.actor.events import HealthStatus
 
 if TYPE_CHECKING:
@@ -74,13 +75,18 @@ class ActorContext:
 class Actor:
     """Base class. Override ``handle`` (plain or ``async def``) or ``handle_batch``."""
 
-    # Set per subclass so the batch loop never inspects the handler per message.
+    # Set per subclass so the batch loop never inspects the handler per message. With a plain
+    # ``handle`` and the default ``handle_batch`` the runtime calls ``handle`` straight from C
+    # (``inline_dispatch``): no coroutine per batch, ~tens of ns per message.
     _handle_is_async = False
+    inline_dispatch = False
     context: ActorContext
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._handle_is_async = inspect.iscoroutinefunction(cls.handle)
+        cls.inline_dispatch = (cls.handle_batch is Actor.handle_batch
+                               and not cls._handle_is_async)
 
     async def on_start(self) -> None:
         """Build the incarnation's state. Raising here counts as a failure of the actor."""
@@ -100,11 +106,7 @@ class Actor:
                 except (Exception, asyncio.CancelledError) as exc:
                     raise BatchFailure(index, exc) from exc
         else:
-            for index, message in enumerate(batch):
-                try:
-                    handle(message)
-                except Exception as exc:
-                    raise BatchFailure(index, exc) from exc
+            call_each(handle, batch, BatchFailure)
 
     async def on_stop(self) -> None:
         """Release resources on an orderly stop (not called after a failure: state may be bad)."""

@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airssys_wasm._fast._mailbox import call_each
 from airssys_wasm.actor.actor import Actor, ActorContext, BatchFailure
 from airssys_wasm.actor.backoff import BackoffState
 from airssys_wasm.actor.events import (
@@ -256,6 +257,7 @@ class ActorCell:
         mailbox = self.mailbox
         batch_size = self.spec.batch_size
         handle_batch = actor.handle_batch
+        inline_handle = actor.handle if actor.inline_dispatch else None
         batch: list[Any] | None = None
         error: BaseException | None = None
         external_cancel = False
@@ -271,9 +273,12 @@ class ActorCell:
                     batch = None
                     if mailbox.closed:
                         break
-                    await mailbox.wait()
+                    await mailbox.park()
                     continue
-                await handle_batch(batch)
+                if inline_handle is not None:
+                    call_each(inline_handle, batch, BatchFailure)
+                else:
+                    await handle_batch(batch)
                 self.handled += len(batch)
                 batch = None
         except BatchFailure as failure:

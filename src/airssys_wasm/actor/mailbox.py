@@ -208,6 +208,16 @@ class Mailbox:
             if self._consumer is waiter:
                 self._consumer = None
 
+    def park(self) -> asyncio.Future[None]:
+        """A future the producer side resolves on the next message, ``close()`` or ``poke()``.
+
+        The caller must have just seen the mailbox empty (``drain`` returned nothing) with no
+        await in between; this is ``wait()`` without a coroutine per wake-up.
+        """
+        waiter = asyncio.get_running_loop().create_future()
+        self._consumer = waiter
+        return waiter
+
     def poke(self) -> None:
         """Wake a parked consumer without a message (stop and health requests use this)."""
         self._wake_consumer()
