@@ -339,3 +339,20 @@ async def test_health_of_a_stopped_actor_is_unknown(system: ActorSystem, journal
     ref = await system.spawn(lambda: Recorder(journal), "r")
     await ref.stop()
     assert await ref.health() is HealthStatus.UNKNOWN
+
+
+async def test_lifecycle_and_restarts_reach_stdlib_logging(
+        system: ActorSystem, journal: Journal, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="airssys_wasm.actor")
+    sup = Supervisor("sup", [spec(journal, "c")])
+    await system.start_child(sup)
+    ref = sup.child("c")
+    ref.try_send("boom")
+    await eventually(lambda: ref.stats.restarts == 1 and ref.state is ActorState.RUNNING)
+    await ref.stop()
+    await ref.stop()  # stopping a stopped actor is a no-op
+    messages = [r.getMessage() for r in caplog.records if r.name == "airssys_wasm.actor"]
+    assert "actor c: created -> starting" in messages
+    assert "actor c failed: RuntimeError('c exploded')" in messages
+    assert any(m.startswith("supervisor sup restarts c (attempt 1) in 0.500s") for m in messages)
+    assert messages[-1] == "actor c: stopping -> stopped"

@@ -109,7 +109,12 @@ class ActorRef:
         return await self._cell.check_health()
 
     async def stop(self, *, drain: bool = True) -> None:
-        """Stop for good: handle what is queued first (``drain``) or dead-letter it."""
+        """Stop for good: handle what is queued first (``drain``) or dead-letter it.
+
+        Stopping an actor that already stopped for good is a no-op.
+        """
+        if self._cell.mailbox.closed and self._cell.state is ActorState.STOPPED:
+            return
         await self._cell.parent.terminate_child(self.name, drain=drain)
 
     def __repr__(self) -> str:
@@ -233,6 +238,8 @@ class ActorCell:
                 "call self.context.stop() instead")
         self._exit = mode
         self.mailbox.poke()
+        if self.state is ActorState.RUNNING:
+            self._set_state(ActorState.STOPPING)
         timeout = self.spec.shutdown_timeout
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
@@ -290,9 +297,10 @@ class ActorCell:
             error = self._fail_batch(batch, 0, exc) if batch else (self._kill_error or exc)
         except Exception as exc:
             error = self._fail_batch(batch, 0, exc) if batch else exc
-        self._task_finished(actor, incarnation, error, external_cancel)
         if error is None:
             await self._stop_incarnation(actor)
+        else:
+            self._incarnation_failed(incarnation, error, external_cancel)
         if external_cancel:
             raise asyncio.CancelledError()
 
@@ -307,10 +315,8 @@ class ActorCell:
             self.system.dead_letter(self, batch[index], DeadLetterReason.FAILED, error)
         return error
 
-    def _task_finished(self, actor: Actor, incarnation: int, error: BaseException | None,
-                       external_cancel: bool) -> None:
-        if error is None:
-            return
+    def _incarnation_failed(self, incarnation: int, error: BaseException,
+                            external_cancel: bool) -> None:
         self._cancel_health_loop()
         self._record_failure(error)
         # Failures the supervisor itself caused (halt/stop timeouts) are not reported back.
@@ -318,7 +324,8 @@ class ActorCell:
             self.parent.child_exited(self, incarnation, error)
 
     async def _stop_incarnation(self, actor: Actor) -> None:
-        self._set_state(ActorState.STOPPING)
+        if self.state is not ActorState.STOPPING:
+            self._set_state(ActorState.STOPPING)
         try:
             await actor.on_stop()
         except Exception as exc:

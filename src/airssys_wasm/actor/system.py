@@ -9,7 +9,6 @@ injectable: tests drive restarts deterministically without real sleeps.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections import deque
