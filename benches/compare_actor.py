@@ -5,7 +5,8 @@ the ratio baseline/ours (above 1 means we are faster). Workloads:
 
 - enqueue+dispatch: a producer sends N messages (awaiting when the mailbox is full) to one actor
   that counts them; time until the last is handled.
-- dispatch only: N messages already queued; time for the actor to drain and handle them.
+- dispatch only: N messages already queued; time for the actor to drain and handle them
+  (with a plain ``def handle``, dispatched from C, and with an ``async def handle``).
 - ping-pong: two actors bounce a message N times (one wake-up per hop: latency, not batching).
 - fan-out: publish M messages to 100 subscribers; ns per delivered message.
 
@@ -44,6 +45,11 @@ class _Counter(Actor):
             self.done.set_result(None)
 
 
+class _AsyncCounter(_Counter):
+    async def handle(self, message: Any) -> None:  # type: ignore[override]
+        _Counter.handle(self, message)
+
+
 async def ours_enqueue_dispatch(n: int) -> float:
     done = asyncio.get_running_loop().create_future()
     async with ActorSystem() as system:
@@ -56,10 +62,10 @@ async def ours_enqueue_dispatch(n: int) -> float:
         return time.perf_counter() - start
 
 
-async def ours_dispatch_only(n: int) -> float:
+async def ours_dispatch_only(n: int, actor: type[_Counter] = _Counter) -> float:
     done = asyncio.get_running_loop().create_future()
     async with ActorSystem() as system:
-        ref = await system.spawn(lambda: _Counter(n, done), "counter", capacity=n)
+        ref = await system.spawn(lambda: actor(n, done), "counter", capacity=n)
         try_send = ref.try_send
         for i in range(n):  # no await: the actor cannot run until everything is queued
             try_send(i)
@@ -323,6 +329,10 @@ def main(argv: list[str]) -> None:
          (pykka_n, lambda: pykka_enqueue_dispatch(pykka_n))),
         ("dispatch only (batched)", n, n,
          lambda: asyncio.run(ours_dispatch_only(n)),
+         lambda: asyncio.run(queue_dispatch_only(n)),
+         None),
+        ("dispatch only, async def handle", n, n,
+         lambda: asyncio.run(ours_dispatch_only(n, _AsyncCounter)),
          lambda: asyncio.run(queue_dispatch_only(n)),
          None),
         ("ping-pong hop", rounds, rounds,
