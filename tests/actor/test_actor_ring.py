@@ -153,3 +153,15 @@ def test_call_each_survives_a_handler_that_mutates_the_batch() -> None:
 
     assert call_each(shrinking, batch, _Failure) == 1
     assert seen == [0]
+
+
+def test_bad_arguments_raise_instead_of_crashing() -> None:
+    ring = Ring(2)
+    ring.push("a")
+    with pytest.raises(OverflowError):
+        ring.drain(10**30)
+    with pytest.raises(TypeError):
+        ring.drain("3")  # type: ignore[arg-type]
+    assert ring.drain(-(10**9)) == ["a"]  # any negative count means "all"
+    with pytest.raises(TypeError):
+        call_each(print, (1, 2), _Failure)  # type: ignore[arg-type]
