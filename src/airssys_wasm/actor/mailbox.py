@@ -200,13 +200,7 @@ class Mailbox:
         """Park the consumer until a message arrives, the mailbox closes, or ``poke()``."""
         if len(self._ring) or self._carry or self._ring.closed:
             return
-        waiter = asyncio.get_running_loop().create_future()
-        self._consumer = waiter
-        try:
-            await waiter
-        finally:
-            if self._consumer is waiter:
-                self._consumer = None
+        await self.park()
 
     def park(self) -> asyncio.Future[None]:
         """A future the producer side resolves on the next message, ``close()`` or ``poke()``.
