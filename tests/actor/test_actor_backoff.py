@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from actor_helpers import FakeClock
 
 from airssys_wasm.actor import Backoff, RestartWindow
@@ -81,3 +83,26 @@ def test_restart_window_validation() -> None:
         RestartWindow(1, 0.0, FakeClock())
     zero = RestartWindow(0, 1.0, FakeClock())
     assert not zero.record()  # intensity 0: the first failure escalates
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    initial=st.floats(min_value=0.0, max_value=10.0),
+    multiplier=st.floats(min_value=1.0, max_value=10.0),
+    extra=st.floats(min_value=0.001, max_value=100.0),
+    jitter=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_delays_stay_within_bounds(initial: float, multiplier: float, extra: float,
+                                   jitter: float, seed: int) -> None:
+    backoff = Backoff(initial=initial, multiplier=multiplier, max=initial + extra, jitter=jitter)
+    rng = random.Random(seed)
+    plain = Backoff(initial=initial, multiplier=multiplier, max=initial + extra, jitter=0.0)
+    previous = 0.0
+    for attempt in range(40):
+        delay = backoff.delay(attempt, rng)
+        assert 0.0 <= delay <= backoff.max
+        expected = plain.delay(attempt, rng)
+        assert expected >= previous  # without jitter the sequence never shrinks
+        assert abs(delay - expected) <= jitter * expected + 1e-9 or delay == backoff.max
+        previous = expected

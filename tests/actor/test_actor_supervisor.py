@@ -356,3 +356,20 @@ async def test_lifecycle_and_restarts_reach_stdlib_logging(
     assert "actor c failed: RuntimeError('c exploded')" in messages
     assert any(m.startswith("supervisor sup restarts c (attempt 1) in 0.500s") for m in messages)
     assert messages[-1] == "actor c: stopping -> stopped"
+
+
+async def test_simultaneous_failures_restart_the_group_once(system: ActorSystem,
+                                                           journal: Journal) -> None:
+    sup = await start_three(system, journal, SupervisorStrategy.ONE_FOR_ALL, max_restarts=5)
+    refs = [sup.child(name) for name in "abc"]
+    for ref in refs:
+        ref.try_send("boom")  # all three fail in the same loop iteration
+    await eventually(lambda: len(journal.of("start")) >= 3
+                     and all(r.state is ActorState.RUNNING for r in refs))
+    for _ in range(100):  # let any (wrongly) pending second restart happen
+        await asyncio.sleep(0)
+    # The later exits belong to incarnations the first group restart already replaced.
+    assert len(events_of(system, RestartEvent)) == 1
+    assert journal.of("start") == ["a", "b", "c"]
+    assert [r.stats.restarts for r in refs] == [1, 1, 1]
+    assert len(system.dead_letters) == 3
