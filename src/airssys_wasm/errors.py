@@ -28,6 +28,7 @@ __all__ = [
     "RequestTimeout",
     "ActorStateError",
     "SupervisorEscalation",
+    "HealthCheckFailed",
     "ConfigError",
 ]
 
@@ -111,3 +112,7 @@ class ActorStateError(AirssysError, RuntimeError):
 
 class SupervisorEscalation(AirssysError):
     """A supervisor exceeded its restart intensity and gave up on its children."""
+
+
+class HealthCheckFailed(AirssysError, RuntimeError):
+    """An actor answered its health probe unhealthy (or not at all) too many times in a row."""

@@ -1,0 +1,381 @@
+"""The runtime side of one actor: mailbox, batch loop, lifecycle, counters, health probing.
+
+A cell lives from spawn until the actor is stopped for good. Incarnations (``Actor`` instances
+made by the factory) come and go inside it on restarts, so the name, the ``ActorRef`` and the
+mailbox — with every message still queued — survive a crash. Only the supervisor decides about
+restarts; the cell just reports how an incarnation ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airssys_wasm._fast._mailbox import call_each
+from airssys_wasm.actor.actor import Actor, ActorContext, BatchFailure
+from airssys_wasm.actor.backoff import BackoffState
+from airssys_wasm.actor.events import (
+    ActorState,
+    DeadLetterReason,
+    HealthEvent,
+    HealthStatus,
+    LifecycleEvent,
+)
+from airssys_wasm.actor.mailbox import Mailbox
+from airssys_wasm.actor.spec import ChildSpec, HealthCheck
+from airssys_wasm.errors import ActorStateError, HealthCheckFailed
+
+if TYPE_CHECKING:
+    from airssys_wasm.actor.supervisor import Supervisor
+    from airssys_wasm.actor.system import ActorSystem
+
+__all__ = ["ActorCell", "ActorRef", "ActorStats", "ShutdownReport"]
+
+_DEFAULT_HEALTH = HealthCheck()
+
+
+class _Exit(enum.Enum):
+    """Why the batch loop was asked to end (None on the cell: keep running)."""
+
+    SELF = "self"  # the actor called context.stop(): a normal exit, the supervisor decides
+    HALT = "halt"  # supervisor stops the incarnation to restart it; the mailbox stays open
+    STOP = "stop"  # stopped for good, queued messages become dead letters
+    DRAIN = "drain"  # stopped for good after handling everything queued
+
+
+@dataclass(frozen=True, slots=True)
+class ActorStats:
+    """Counters over the actor's whole life (all incarnations)."""
+
+    messages_in: int  # accepted into the mailbox
+    messages_out: int  # handled without error
+    queued: int
+    restarts: int
+    failures: int
+    dead_letters: int
+
+
+@dataclass(slots=True)
+class ShutdownReport:
+    """Where every queued message went when actors stopped for good: handled or dead-lettered."""
+
+    handled: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+
+    def add(self, actor: str, handled: int, dead_lettered: int) -> None:
+        self.handled[actor] = self.handled.get(actor, 0) + handled
+        self.dead_lettered[actor] = self.dead_lettered.get(actor, 0) + dead_lettered
+
+    @property
+    def total_handled(self) -> int:
+        return sum(self.handled.values())
+
+    @property
+    def total_dead_lettered(self) -> int:
+        return sum(self.dead_lettered.values())
+
+
+class ActorRef:
+    """The address of an actor: stays valid across restarts; after a stop, sends dead-letter.
+
+    ``send`` (awaits while the mailbox is full) and ``try_send`` (raises ``MailboxFull``) are
+    the mailbox's own methods, so sending costs no extra call layer.
+    """
+
+    __slots__ = ("name", "send", "try_send", "_cell")
+
+    def __init__(self, cell: ActorCell) -> None:
+        self.name = cell.name
+        self._cell = cell
+        self.send = cell.mailbox.put
+        self.try_send = cell.mailbox.try_put
+
+    @property
+    def state(self) -> ActorState:
+        return self._cell.state
+
+    @property
+    def stats(self) -> ActorStats:
+        return self._cell.stats()
+
+    @property
+    def mailbox(self) -> Mailbox:
+        return self._cell.mailbox
+
+    async def health(self) -> HealthStatus:
+        """Probe now (counts towards the unhealthy-in-a-row threshold like a periodic probe)."""
+        return await self._cell.check_health()
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop for good: handle what is queued first (``drain``) or dead-letter it.
+
+        Stopping an actor that already stopped for good is a no-op.
+        """
+        if self._cell.mailbox.closed and self._cell.state is ActorState.STOPPED:
+            return
+        await self._cell.parent.terminate_child(self.name, drain=drain)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} {self._cell.state.value}>"
+
+
+class ActorCell:
+    """Runtime container of one supervised actor (internal; users hold ``ActorRef``)."""
+
+    def __init__(self, system: ActorSystem, spec: ChildSpec, parent: Supervisor) -> None:
+        self.system = system
+        self.spec = spec
+        self.name = spec.name
+        self.parent = parent
+        self.restart = spec.restart
+        self.backoff_state = BackoffState(spec.backoff)
+        self.mailbox = Mailbox(spec.capacity, name=spec.name, on_closed=self._closed_put)
+        self.ref = ActorRef(self)
+        self.state = ActorState.CREATED
+        self.actor: Actor | None = None
+        self.incarnation = 0
+        self.restarts = 0
+        self.last_error: BaseException | None = None
+        self.handled = 0
+        self.failures = 0
+        self.dead_letters = 0
+        self._task: asyncio.Task[None] | None = None
+        self._exit: _Exit | None = None
+        self._kill_error: BaseException | None = None
+        self._health_request: asyncio.Future[HealthStatus] | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self._unhealthy = 0
+        system._emit(LifecycleEvent(self.name, ActorState.CREATED, ActorState.CREATED, None,
+                                    system.clock()))
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def _set_state(self, state: ActorState, error: BaseException | None = None) -> None:
+        previous, self.state = self.state, state
+        self.system._emit(LifecycleEvent(self.name, state, previous, error, self.system.clock()))
+
+    def stats(self) -> ActorStats:
+        return ActorStats(
+            messages_in=self.mailbox.accepted,
+            messages_out=self.handled,
+            queued=len(self.mailbox),
+            restarts=self.restarts,
+            failures=self.failures,
+            dead_letters=self.dead_letters,
+        )
+
+    def _closed_put(self, message: Any) -> None:
+        self.system.dead_letter(self, message, DeadLetterReason.STOPPED, None)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # -- lifecycle driven by the supervisor ------------------------------------------------------
+    async def start(self) -> None:
+        """Create a fresh incarnation and start its loop; raises if the factory/on_start fails."""
+        if self.mailbox.closed:
+            raise ActorStateError(f"actor {self.name!r} was stopped for good; spawn a new one")
+        self.incarnation += 1
+        if self.incarnation > 1:
+            self.restarts += 1
+        self._exit = None
+        self._kill_error = None
+        self._unhealthy = 0
+        self._set_state(ActorState.STARTING)
+        try:
+            actor = self.spec.factory()
+            if not isinstance(actor, Actor):
+                raise TypeError(
+                    f"the factory of actor {self.name!r} returned {type(actor).__name__}, "
+                    "not an airssys_wasm.actor.Actor instance")
+            actor.context = ActorContext(self)
+            await actor.on_start()
+        except Exception as exc:
+            self._record_failure(exc)
+            raise
+        self.actor = actor
+        self.backoff_state.mark_started(self.system.clock())
+        self._set_state(ActorState.RUNNING)
+        self._task = asyncio.create_task(self._run(actor, self.incarnation), name=f"actor:{self.name}")
+        if self.spec.health is not None:
+            self._health_task = asyncio.create_task(
+                self._health_loop(self.spec.health), name=f"health:{self.name}")
+
+    def _record_failure(self, error: BaseException) -> None:
+        self.failures += 1
+        self.last_error = error
+        self.actor = None
+        self._set_state(ActorState.FAILED, error)
+
+    async def halt(self) -> None:
+        """End the current incarnation (orderly if it cooperates in time); keep the mailbox."""
+        self._cancel_health_loop()
+        await self._end_incarnation(_Exit.HALT)
+
+    async def terminate(self, *, drain: bool, report: ShutdownReport) -> None:
+        """Stop for good. Every queued message is either handled (``drain``) or dead-lettered."""
+        self._cancel_health_loop()
+        handled_before = self.handled
+        self.mailbox.close()
+        await self._end_incarnation(_Exit.DRAIN if drain else _Exit.STOP)
+        leftovers = self.mailbox.take_all()
+        for message in leftovers:
+            self.system.dead_letter(self, message, DeadLetterReason.STOPPED, None)
+        if self.state is not ActorState.STOPPED:
+            self._set_state(ActorState.STOPPED)
+        report.add(self.name, self.handled - handled_before, len(leftovers))
+        self.system._unregister(self)
+
+    async def _end_incarnation(self, mode: _Exit) -> None:
+        task = self._task
+        if task is None or task.done():
+            return
+        if task is asyncio.current_task():
+            raise ActorStateError(
+                f"actor {self.name!r} cannot stop or restart itself from inside its handler; "
+                "call self.context.stop() instead")
+        self._exit = mode
+        self.mailbox.poke()
+        if self.state is ActorState.RUNNING:
+            self._set_state(ActorState.STOPPING)
+        timeout = self.spec.shutdown_timeout
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            self._kill(ActorStateError(
+                f"actor {self.name!r} did not stop within shutdown_timeout={timeout}s and was "
+                "cancelled; make handlers return promptly or raise the timeout"))
+            await asyncio.wait({task})
+
+    def _kill(self, error: BaseException) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            self._kill_error = error
+            task.cancel()
+
+    def request_exit(self) -> None:
+        if self._exit is None:
+            self._exit = _Exit.SELF
+            self.mailbox.poke()
+
+    # -- the batch loop --------------------------------------------------------------------------
+    async def _run(self, actor: Actor, incarnation: int) -> None:
+        mailbox = self.mailbox
+        batch_size = self.spec.batch_size
+        handle_batch = actor.handle_batch
+        inline_handle = actor.handle if actor.inline_dispatch else None
+        batch: list[Any] | None = None
+        error: BaseException | None = None
+        external_cancel = False
+        try:
+            while True:
+                exit_mode = self._exit
+                if exit_mode is not None and (exit_mode is not _Exit.DRAIN or not len(mailbox)):
+                    break
+                if self._health_request is not None:
+                    await self._serve_health(actor)
+                batch = mailbox.drain(batch_size)
+                if not batch:
+                    batch = None
+                    if mailbox.closed:
+                        break
+                    await mailbox.park()
+                    continue
+                if inline_handle is not None:
+                    call_each(inline_handle, batch, BatchFailure)
+                else:
+                    await handle_batch(batch)
+                self.handled += len(batch)
+                batch = None
+        except BatchFailure as failure:
+            external_cancel = (isinstance(failure.error, asyncio.CancelledError)
+                               and self._kill_error is None)
+            error = self._fail_batch(batch, failure.index, failure.error)
+        except asyncio.CancelledError as exc:
+            external_cancel = self._kill_error is None
+            error = self._fail_batch(batch, 0, exc) if batch else (self._kill_error or exc)
+        except Exception as exc:
+            error = self._fail_batch(batch, 0, exc) if batch else exc
+        if error is None:
+            await self._stop_incarnation(actor)
+        else:
+            self._incarnation_failed(incarnation, error, external_cancel)
+        if external_cancel:
+            raise asyncio.CancelledError()
+
+    def _fail_batch(self, batch: list[Any] | None, index: int, error: BaseException) -> BaseException:
+        """Dead-letter ``batch[index]``, requeue the unhandled rest; return the effective error."""
+        if isinstance(error, asyncio.CancelledError) and self._kill_error is not None:
+            error = self._kill_error
+        if batch:
+            index = min(max(index, 0), len(batch) - 1)
+            self.handled += index
+            self.mailbox.requeue(batch[index + 1:])
+            self.system.dead_letter(self, batch[index], DeadLetterReason.FAILED, error)
+        return error
+
+    def _incarnation_failed(self, incarnation: int, error: BaseException,
+                            external_cancel: bool) -> None:
+        self._cancel_health_loop()
+        self._record_failure(error)
+        # Failures the supervisor itself caused (halt/stop timeouts) are not reported back.
+        if not external_cancel and self._exit in (None, _Exit.SELF):
+            self.parent.child_exited(self, incarnation, error)
+
+    async def _stop_incarnation(self, actor: Actor) -> None:
+        if self.state is not ActorState.STOPPING:
+            self._set_state(ActorState.STOPPING)
+        try:
+            await actor.on_stop()
+        except Exception as exc:
+            self.system._log_hook_error(f"on_stop of actor {self.name!r}", exc)
+        self.actor = None
+        self._set_state(ActorState.STOPPED)
+        if self._exit is _Exit.SELF:
+            self._cancel_health_loop()
+            self.parent.child_exited(self, self.incarnation, None)
+
+    # -- health ----------------------------------------------------------------------------------
+    async def _serve_health(self, actor: Actor) -> None:
+        request, self._health_request = self._health_request, None
+        try:
+            status = HealthStatus(await actor.health())
+        except Exception:
+            status = HealthStatus.UNHEALTHY
+        if request is not None and not request.done():
+            request.set_result(status)
+
+    async def check_health(self) -> HealthStatus:
+        """Ask the running incarnation (between batches, never concurrently with a handler)."""
+        check = self.spec.health or _DEFAULT_HEALTH
+        if self.state is not ActorState.RUNNING or not self.running:
+            return HealthStatus.UNKNOWN
+        request = self._health_request
+        if request is None:
+            request = asyncio.get_running_loop().create_future()
+            self._health_request = request
+            self.mailbox.poke()
+        try:
+            status = await asyncio.wait_for(asyncio.shield(request), check.timeout)
+        except asyncio.TimeoutError:
+            status = HealthStatus.UNHEALTHY
+        self._unhealthy = self._unhealthy + 1 if status is HealthStatus.UNHEALTHY else 0
+        self.system._emit(HealthEvent(self.name, status, self._unhealthy, self.system.clock()))
+        if self._unhealthy >= check.threshold:
+            self._unhealthy = 0
+            self._kill(HealthCheckFailed(
+                f"actor {self.name!r} was unhealthy {check.threshold} times in a row "
+                f"(probe timeout {check.timeout}s); restarting it"))
+        return status
+
+    async def _health_loop(self, check: HealthCheck) -> None:
+        while True:
+            await self.system.sleep(check.interval)
+            await self.check_health()
+
+    def _cancel_health_loop(self) -> None:
+        task = self._health_task
+        self._health_task = None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()

@@ -1,0 +1,131 @@
+"""What the actor runtime reports: lifecycle transitions, restarts, escalations, dead letters.
+
+Every event goes to the registered listeners (plain callables: tests, the CLI, metrics) and to
+the ``airssys_wasm.actor`` stdlib logger. A listener that raises is logged and skipped: observing
+the system must never break it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+__all__ = [
+    "ActorState",
+    "HealthStatus",
+    "DeadLetterReason",
+    "LifecycleEvent",
+    "RestartEvent",
+    "EscalationEvent",
+    "HealthEvent",
+    "DeadLetter",
+    "Event",
+    "EventListener",
+]
+
+logger = logging.getLogger("airssys_wasm.actor")
+
+
+class ActorState(str, enum.Enum):
+    """created -> starting -> running -> stopping -> stopped; failed when a handler raised."""
+
+    CREATED = "created"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class HealthStatus(str, enum.Enum):
+    """Mirrors the WIT ``health-status`` enum."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+class DeadLetterReason(str, enum.Enum):
+    FAILED = "failed"  # handling this message raised (or the actor was killed while handling it)
+    STOPPED = "stopped"  # sent to, or still queued in, an actor that stopped for good
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    actor: str
+    state: ActorState
+    previous: ActorState
+    error: BaseException | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestartEvent:
+    """A supervisor is about to restart ``actor`` after ``delay`` seconds (attempt is 1-based)."""
+
+    actor: str
+    supervisor: str
+    attempt: int
+    delay: float
+    error: BaseException | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationEvent:
+    """``supervisor`` exceeded ``max_restarts`` within ``within`` seconds and gave up."""
+
+    supervisor: str
+    max_restarts: int
+    within: float
+    error: BaseException | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthEvent:
+    actor: str
+    status: HealthStatus
+    consecutive_unhealthy: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that was accepted for (or addressed to) ``recipient`` and never handled."""
+
+    recipient: str
+    message: Any
+    reason: DeadLetterReason
+    error: BaseException | None
+    at: float
+
+
+Event = Union[LifecycleEvent, RestartEvent, EscalationEvent, HealthEvent, DeadLetter]
+EventListener = Callable[[Event], None]
+
+
+def log_event(event: Event) -> None:
+    """Mirror an event into stdlib logging at a level that matches its severity."""
+    if isinstance(event, LifecycleEvent):
+        if event.state is ActorState.FAILED:
+            logger.warning("actor %s failed: %r", event.actor, event.error)
+        elif logger.isEnabledFor(logging.INFO):
+            logger.info("actor %s: %s -> %s", event.actor, event.previous.value, event.state.value)
+    elif isinstance(event, RestartEvent):
+        logger.warning("supervisor %s restarts %s (attempt %d) in %.3fs after %r",
+                       event.supervisor, event.actor, event.attempt, event.delay, event.error)
+    elif isinstance(event, EscalationEvent):
+        logger.error("supervisor %s gave up: more than %d restarts within %.3fs (last error %r)",
+                     event.supervisor, event.max_restarts, event.within, event.error)
+    elif isinstance(event, HealthEvent):
+        if event.status is HealthStatus.UNHEALTHY:
+            logger.warning("actor %s unhealthy (%d in a row)", event.actor,
+                           event.consecutive_unhealthy)
+    elif logger.isEnabledFor(logging.DEBUG):
+        logger.debug("dead letter to %s (%s): %r", event.recipient, event.reason.value,
+                     event.message)

@@ -1,0 +1,231 @@
+"""Bounded mailbox: the Cython ring plus asyncio wake-ups and backpressure.
+
+Memory stays bounded because the ring never grows: a full mailbox makes ``put`` wait (FIFO among
+waiting senders, so nobody starves) and ``try_put`` raise ``MailboxFull``. The consumer drains
+in batches, so one task switch is amortised over up to ``batch_size`` messages; senders only pay
+for a wake-up when the consumer is actually parked.
+
+The mailbox object outlives actor instances: a restarted actor gets the same mailbox, and the
+unhandled tail of a failed batch is put back at the front (``requeue``) so nothing accepted is
+lost or reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from airssys_wasm._fast._mailbox import PUSH_CLOSED, Ring
+from airssys_wasm.errors import ConfigError, MailboxClosed, MailboxFull
+
+__all__ = ["Mailbox", "DEFAULT_CAPACITY"]
+
+DEFAULT_CAPACITY = 1024
+
+
+class Mailbox:
+    """FIFO of messages for one actor.
+
+    ``on_closed(message)``, when given, receives messages offered after ``close()`` instead of
+    a ``MailboxClosed`` being raised: the actor system uses it to turn them into dead letters.
+    """
+
+    __slots__ = ("name", "_ring", "_push", "_carry", "_consumer", "_senders", "_on_closed")
+
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        *,
+        name: str = "mailbox",
+        on_closed: Callable[[Any], None] | None = None,
+    ) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(f"capacity must be an int, not {type(capacity).__name__}")
+        if capacity < 1:
+            raise ConfigError(
+                f"capacity must be >= 1 (a mailbox is bounded by design), got {capacity}")
+        try:
+            self._ring = Ring(capacity)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.name = name
+        self._push = self._ring.push
+        self._carry: deque[Any] = deque()
+        self._consumer: asyncio.Future[None] | None = None
+        self._senders: deque[asyncio.Future[None]] = deque()
+        self._on_closed = on_closed
+
+    # -- introspection -------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return self._ring.capacity
+
+    @property
+    def closed(self) -> bool:
+        return self._ring.closed
+
+    @property
+    def accepted(self) -> int:
+        """Messages accepted since creation (requeued ones are not counted twice)."""
+        return self._ring.pushed
+
+    @property
+    def waiting_senders(self) -> int:
+        return len(self._senders)
+
+    def __len__(self) -> int:
+        return len(self._ring) + len(self._carry)
+
+    def __repr__(self) -> str:
+        return f"<Mailbox {self.name} {len(self)}/{self.capacity}{' closed' if self.closed else ''}>"
+
+    # -- producer side -------------------------------------------------------------------------
+    def try_put(self, message: Any) -> None:
+        """Enqueue without waiting; ``MailboxFull`` when at capacity."""
+        if self._senders or self._push(message):
+            self._refuse(message)
+            return
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            if not consumer.done():
+                consumer.set_result(None)
+
+    def _refuse(self, message: Any) -> None:
+        if self._ring.closed:
+            self._closed_put(message)
+            return
+        raise MailboxFull(
+            f"mailbox {self.name!r} is full ({self.capacity} messages queued"
+            f"{f', {len(self._senders)} senders waiting' if self._senders else ''}); "
+            "use `await send(...)` to wait for space, retry later, or raise the capacity")
+
+    def _closed_put(self, message: Any) -> None:
+        if self._on_closed is not None:
+            self._on_closed(message)
+            return
+        raise MailboxClosed(
+            f"mailbox {self.name!r} is closed: its actor has stopped; the message was not "
+            "accepted (look the actor up again or restart it)")
+
+    async def put(self, message: Any) -> None:
+        """Enqueue, waiting while the mailbox is full (backpressure)."""
+        if not self._senders:
+            result = self._push(message)
+            if not result:
+                consumer = self._consumer
+                if consumer is not None:
+                    self._consumer = None
+                    if not consumer.done():
+                        consumer.set_result(None)
+                return
+            if result == PUSH_CLOSED:
+                self._closed_put(message)
+                return
+        await self._put_slow(message)
+
+    async def _put_slow(self, message: Any) -> None:
+        loop = asyncio.get_running_loop()
+        first_try = True
+        while True:
+            waiter = loop.create_future()
+            # A sender that was woken but lost its slot to try_put keeps its place at the front.
+            if first_try:
+                self._senders.append(waiter)
+            else:
+                self._senders.appendleft(waiter)
+            first_try = False
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._forget_sender(waiter)
+                raise
+            result = self._push(message)
+            if not result:
+                self._wake_consumer()
+                return
+            if result == PUSH_CLOSED:
+                self._closed_put(message)
+                return
+
+    def _forget_sender(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            self._senders.remove(waiter)
+        except ValueError:
+            pass
+        # It was already woken for a free slot: hand that wake-up to the next sender in line.
+        if waiter.done() and not waiter.cancelled() and self._ring.free:
+            self._wake_senders(1)
+
+    def _wake_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            if not consumer.done():
+                consumer.set_result(None)
+
+    def _wake_senders(self, slots: int) -> None:
+        senders = self._senders
+        while slots > 0 and senders:
+            waiter = senders.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                slots -= 1
+
+    # -- consumer side -------------------------------------------------------------------------
+    def drain(self, max_items: int) -> list[Any]:
+        """Up to ``max_items`` oldest messages (requeued ones first); wakes waiting senders."""
+        if self._carry:
+            return self._drain_carry(max_items)
+        batch = self._ring.drain(max_items)
+        if self._senders and batch:
+            self._wake_senders(len(batch))
+        return batch
+
+    def _drain_carry(self, max_items: int) -> list[Any]:
+        carry = self._carry
+        n = min(max_items, len(carry))
+        return [carry.popleft() for _ in range(n)]
+
+    def requeue(self, messages: list[Any]) -> None:
+        """Put already-drained, unhandled messages back at the front, in order.
+
+        They do not count against the capacity (they were accepted before).
+        """
+        self._carry.extendleft(reversed(messages))
+
+    async def wait(self) -> None:
+        """Park the consumer until a message arrives, the mailbox closes, or ``poke()``."""
+        if len(self._ring) or self._carry or self._ring.closed:
+            return
+        await self.park()
+
+    def park(self) -> asyncio.Future[None]:
+        """A future the producer side resolves on the next message, ``close()`` or ``poke()``.
+
+        The caller must have just seen the mailbox empty (``drain`` returned nothing) with no
+        await in between; this is ``wait()`` without a coroutine per wake-up.
+        """
+        waiter = asyncio.get_running_loop().create_future()
+        self._consumer = waiter
+        return waiter
+
+    def poke(self) -> None:
+        """Wake a parked consumer without a message (stop and health requests use this)."""
+        self._wake_consumer()
+
+    def close(self) -> None:
+        """Refuse new messages. Queued ones stay drainable; waiting senders are refused too."""
+        self._ring.close()
+        self._wake_consumer()
+        # Woken senders find the ring closed and route their message through _closed_put.
+        self._wake_senders(len(self._senders))
+
+    def take_all(self) -> list[Any]:
+        """Remove and return every queued message (for dead-lettering)."""
+        rest = list(self._carry)
+        self._carry.clear()
+        rest.extend(self._ring.drain())
+        return rest

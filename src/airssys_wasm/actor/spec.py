@@ -1,0 +1,95 @@
+"""Declarative descriptions of supervised children: policies, strategies, health checks."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from airssys_wasm.actor.backoff import Backoff
+from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
+from airssys_wasm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airssys_wasm.actor.actor import Actor
+
+__all__ = ["RestartPolicy", "SupervisorStrategy", "HealthCheck", "ChildSpec", "DEFAULT_BATCH_SIZE"]
+
+DEFAULT_BATCH_SIZE = 256
+
+
+class RestartPolicy(str, enum.Enum):
+    """When a child that exited is restarted (OTP semantics)."""
+
+    PERMANENT = "permanent"  # always
+    TRANSIENT = "transient"  # only after a failure, not after a normal exit
+    TEMPORARY = "temporary"  # never
+
+
+class SupervisorStrategy(str, enum.Enum):
+    """Which siblings restart together with a failed child."""
+
+    ONE_FOR_ONE = "one_for_one"  # just the failed child
+    ONE_FOR_ALL = "one_for_all"  # every child
+    REST_FOR_ONE = "rest_for_one"  # the failed child and those started after it
+
+
+def _positive(owner: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{owner}.{name} must be a number, not {type(value).__name__}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{owner}.{name} must be a finite number > 0, got {value!r}")
+
+
+def _positive_int(owner: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{owner}.{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ConfigError(f"{owner}.{name} must be >= 1, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """Probe ``Actor.health()`` every ``interval`` s; ``threshold`` unhealthy in a row restarts it."""
+
+    interval: float = 10.0
+    timeout: float = 1.0
+    threshold: int = 3
+
+    def __post_init__(self) -> None:
+        _positive("HealthCheck", "interval", self.interval)
+        _positive("HealthCheck", "timeout", self.timeout)
+        _positive_int("HealthCheck", "threshold", self.threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to create, queue for, restart and probe one supervised actor."""
+
+    name: str
+    factory: Callable[[], Actor]
+    restart: RestartPolicy = RestartPolicy.PERMANENT
+    backoff: Backoff = field(default_factory=Backoff)
+    capacity: int = DEFAULT_CAPACITY
+    batch_size: int = DEFAULT_BATCH_SIZE
+    shutdown_timeout: float = 5.0
+    health: HealthCheck | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"ChildSpec.name must be a non-empty string, got {self.name!r}")
+        if not callable(self.factory):
+            raise TypeError(
+                f"ChildSpec.factory must be a callable returning an Actor (e.g. the class), "
+                f"not {type(self.factory).__name__}")
+        object.__setattr__(self, "restart", RestartPolicy(self.restart))
+        if not isinstance(self.backoff, Backoff):
+            raise TypeError(f"ChildSpec.backoff must be a Backoff, not {type(self.backoff).__name__}")
+        _positive_int("ChildSpec", "capacity", self.capacity)
+        _positive_int("ChildSpec", "batch_size", self.batch_size)
+        _positive("ChildSpec", "shutdown_timeout", self.shutdown_timeout)
+        if self.health is not None and not isinstance(self.health, HealthCheck):
+            raise TypeError(
+                f"ChildSpec.health must be a HealthCheck or None, not {type(self.health).__name__}")

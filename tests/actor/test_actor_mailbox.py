@@ -1,0 +1,146 @@
+"""Mailbox: bounded, backpressure, FIFO among waiting senders, close semantics, requeue."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+
+import pytest
+
+from airssys_wasm.actor import Mailbox
+from airssys_wasm.errors import ConfigError, MailboxClosed, MailboxFull
+
+from actor_helpers import eventually
+
+
+def test_capacity_validation() -> None:
+    with pytest.raises(ConfigError, match="capacity must be >= 1"):
+        Mailbox(0)
+    with pytest.raises(ConfigError, match="capacity"):
+        Mailbox(1 << 40)
+    with pytest.raises(TypeError, match="capacity must be an int"):
+        Mailbox(2.5)  # type: ignore[arg-type]
+
+
+async def test_try_put_raises_mailbox_full_and_keeps_contents() -> None:
+    box = Mailbox(2, name="m")
+    box.try_put(1)
+    box.try_put(2)
+    with pytest.raises(MailboxFull, match="mailbox 'm' is full"):
+        box.try_put(3)
+    assert box.drain(10) == [1, 2]
+    assert box.accepted == 2
+
+
+async def test_put_waits_for_space_and_senders_are_served_in_order() -> None:
+    box = Mailbox(1)
+    await box.put("a")
+    senders = [asyncio.create_task(box.put(x)) for x in "bcd"]
+    await eventually(lambda: box.waiting_senders == 3, "senders to block")
+    assert not any(task.done() for task in senders)
+    # While senders wait, a non-waiting sender may not jump the queue.
+    with pytest.raises(MailboxFull):
+        box.try_put("intruder")
+    received = []
+    while len(received) < 4:
+        received.extend(box.drain(1))
+        await asyncio.sleep(0)
+    await asyncio.gather(*senders)
+    assert received == ["a", "b", "c", "d"]
+
+
+async def test_cancelled_sender_passes_its_wakeup_on() -> None:
+    box = Mailbox(1)
+    box.try_put(0)
+    first = asyncio.create_task(box.put(1))
+    second = asyncio.create_task(box.put(2))
+    await eventually(lambda: box.waiting_senders == 2)
+    assert box.drain(1) == [0]  # wakes `first`...
+    first.cancel()  # ...which is cancelled before it can use the slot
+    await asyncio.gather(first, return_exceptions=True)
+    await second
+    assert box.drain(5) == [2]
+
+
+async def test_closed_mailbox_refuses_or_reports_to_callback() -> None:
+    box = Mailbox(2)
+    box.try_put("queued")
+    box.close()
+    with pytest.raises(MailboxClosed, match="actor has stopped"):
+        box.try_put("late")
+    with pytest.raises(MailboxClosed):
+        await box.put("late")
+    assert box.take_all() == ["queued"]
+
+    refused: list[object] = []
+    reporting = Mailbox(1, on_closed=refused.append)
+    reporting.try_put("x")
+    waiting = asyncio.create_task(reporting.put("blocked"))
+    await eventually(lambda: reporting.waiting_senders == 1)
+    reporting.close()
+    await waiting
+    reporting.try_put("after")
+    assert refused == ["blocked", "after"]
+    assert reporting.take_all() == ["x"]
+
+
+async def test_requeued_messages_come_first_in_order() -> None:
+    box = Mailbox(4)
+    for i in range(4):
+        box.try_put(i)
+    batch = box.drain(3)
+    box.try_put(4)
+    box.requeue(batch[1:])
+    assert len(box) == 4
+    assert box.drain(10) + box.drain(10) == [1, 2, 3, 4]
+
+
+async def test_wait_returns_on_message_close_or_poke() -> None:
+    box = Mailbox(2)
+    for wake in (lambda: box.try_put(1), box.poke, box.close):
+        waiter = asyncio.create_task(box.wait())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        wake()
+        await waiter
+        box.drain(5)
+
+
+async def test_one_million_messages_no_loss_bounded_memory() -> None:
+    """1M messages through a 1024-slot mailbox: all arrive in order; memory does not grow."""
+    total = 1_000_000
+    capacity = 1024
+    box = Mailbox(capacity)
+    received = 0
+    in_order = True
+    max_queued = 0
+
+    async def consume() -> None:
+        nonlocal received, in_order, max_queued
+        expected = 0
+        while expected < total:
+            await box.wait()
+            max_queued = max(max_queued, len(box))
+            batch = box.drain(256)
+            if batch[0] != expected or batch[-1] != expected + len(batch) - 1:
+                in_order = False
+            expected += len(batch)
+        received = expected
+
+    async def produce() -> None:
+        put = box.put
+        for i in range(total):
+            await put(i)
+
+    consumer = asyncio.create_task(consume())
+    tracemalloc.start()
+    try:
+        await produce()
+        await consumer
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == total and in_order
+    assert max_queued <= capacity
+    # An unbounded queue of 1M ints would need > 30 MB; the bounded one stays tiny.
+    assert peak < 2_000_000

@@ -1,0 +1,167 @@
+"""The Cython ring against a collections.deque model, plus its edge cases and refcounting."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import weakref
+from collections import deque
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airssys_wasm._fast._mailbox import (
+    MAX_CAPACITY,
+    PUSH_CLOSED,
+    PUSH_FULL,
+    PUSH_OK,
+    Ring,
+    call_each,
+)
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("push"), st.integers()),
+        st.tuples(st.just("pop"), st.none()),
+        st.tuples(st.just("drain"), st.integers(min_value=-3, max_value=12)),
+        st.tuples(st.just("close"), st.none()),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacity=st.integers(min_value=1, max_value=9), program=ops)
+def test_ring_matches_deque_model(capacity: int, program: list[tuple[str, int | None]]) -> None:
+    ring = Ring(capacity)
+    model: deque[int] = deque()
+    closed = False
+    pushed = popped = 0
+    for op, arg in program:
+        if op == "push":
+            expected = PUSH_CLOSED if closed else PUSH_FULL if len(model) == capacity else PUSH_OK
+            assert ring.push(arg) == expected
+            if expected == PUSH_OK:
+                model.append(arg)
+                pushed += 1
+        elif op == "pop":
+            if model:
+                assert ring.pop() == model.popleft()
+                popped += 1
+            else:
+                with pytest.raises(IndexError):
+                    ring.pop()
+        elif op == "drain":
+            assert arg is not None
+            n = len(model) if arg < 0 else min(arg, len(model))
+            expected_items = [model.popleft() for _ in range(n)]
+            assert ring.drain(arg) == expected_items
+            popped += n
+        else:
+            ring.close()
+            closed = True
+        assert len(ring) == len(model)
+        assert ring.free == capacity - len(model)
+        assert ring.closed is closed
+        assert (ring.pushed, ring.popped) == (pushed, popped)
+    assert ring.drain() == list(model)
+
+
+def test_capacity_validation_names_the_bound() -> None:
+    for bad in (0, -5, MAX_CAPACITY + 1):
+        with pytest.raises(ValueError, match="capacity must be between 1 and"):
+            Ring(bad)
+    for bad in (1.5, "8", None, True):
+        with pytest.raises(TypeError, match="capacity must be an int"):
+            Ring(bad)  # type: ignore[arg-type]
+
+
+def test_ring_owns_exactly_one_reference_per_queued_item() -> None:
+    item = object()
+    base = sys.getrefcount(item)
+    ring = Ring(4)
+    ring.push(item)
+    ring.push(item)
+    assert sys.getrefcount(item) == base + 2
+    assert ring.drain(1) == [item]
+    assert sys.getrefcount(item) == base + 1
+    assert ring.pop() is item
+    assert sys.getrefcount(item) == base
+    ring.push(item)
+    del ring
+    assert sys.getrefcount(item) == base
+
+
+def test_queued_cycles_are_collected() -> None:
+    class Node:
+        pass
+
+    ring = Ring(2)
+    node = Node()
+    node.ring = ring  # type: ignore[attr-defined]  # ring -> node -> ring cycle
+    ring.push(node)
+    probe = weakref.ref(node)
+    del node, ring
+    gc.collect()
+    assert probe() is None
+
+
+def test_wraparound_keeps_fifo_order() -> None:
+    ring = Ring(3)
+    out = []
+    for i in range(100):
+        assert ring.push(i) == PUSH_OK
+        if len(ring) == 3:
+            out.extend(ring.drain(2))
+    out.extend(ring.drain())
+    assert out == list(range(100))
+
+
+class _Failure(Exception):
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def test_call_each_reports_the_failing_index() -> None:
+    seen: list[int] = []
+
+    def handler(message: int) -> None:
+        if message == 3:
+            raise KeyError(message)
+        seen.append(message)
+
+    assert call_each(handler, [0, 1, 2], _Failure) == 3
+    with pytest.raises(_Failure) as info:
+        call_each(handler, [0, 1, 2, 3, 4], _Failure)
+    assert info.value.index == 3 and isinstance(info.value.error, KeyError)
+    assert info.value.__cause__ is info.value.error
+    assert seen == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(TypeError):
+        call_each(handler, None, _Failure)  # type: ignore[arg-type]
+
+
+def test_call_each_survives_a_handler_that_mutates_the_batch() -> None:
+    batch = list(range(10))
+    seen: list[int] = []
+
+    def shrinking(message: int) -> None:
+        seen.append(message)
+        batch.clear()
+
+    assert call_each(shrinking, batch, _Failure) == 1
+    assert seen == [0]
+
+
+def test_bad_arguments_raise_instead_of_crashing() -> None:
+    ring = Ring(2)
+    ring.push("a")
+    with pytest.raises(OverflowError):
+        ring.drain(10**30)
+    with pytest.raises(TypeError):
+        ring.drain("3")  # type: ignore[arg-type]
+    assert ring.drain(-(10**9)) == ["a"]  # any negative count means "all"
+    with pytest.raises(TypeError):
+        call_each(print, (1, 2), _Failure)  # type: ignore[arg-type]
