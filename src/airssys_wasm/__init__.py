@@ -1,5 +1,17 @@
 """airssys-wasm: WebAssembly components as supervised actors, with Cython/C hot paths."""
 
+from airssys_wasm.actor import (
+    Actor,
+    ActorRef,
+    ActorSystem,
+    Backoff,
+    DeadLetter,
+    HealthStatus,
+    MessageBroker,
+    RestartPolicy,
+    Supervisor,
+    SupervisorStrategy,
+)
 from airssys_wasm.errors import (
     AbiMismatchError,
     ActorStateError,
@@ -7,6 +19,7 @@ from airssys_wasm.errors import (
     CodecError,
     ComponentNotFound,
     ConfigError,
+    HealthCheckFailed,
     LoadError,
     MailboxClosed,
     MailboxFull,
@@ -22,6 +35,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "Actor",
+    "ActorRef",
+    "ActorSystem",
+    "Backoff",
+    "DeadLetter",
+    "HealthStatus",
+    "MessageBroker",
+    "RestartPolicy",
+    "Supervisor",
+    "SupervisorStrategy",
+    "HealthCheckFailed",
     "AbiMismatchError",
     "ActorStateError",
     "AirssysError",
