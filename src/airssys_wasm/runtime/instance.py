@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm.errors import ActorStateError, GuestError, LoadError, TrapError, TrapKind
+from airssys_wasm.errors import ActorStateError, ConfigError, GuestError, LoadError, TrapError, TrapKind
 from airssys_wasm.runtime import _values as values
 from airssys_wasm.runtime import host_services as hs
 from airssys_wasm.runtime.host_services import HostServices
@@ -55,14 +55,14 @@ class Instance(ABC):
         self._engine = artifact.engine
         cfg = self._engine.config
         if limits.fuel is not None and not cfg.consume_fuel:
-            raise ActorStateError(
+            raise ConfigError(
                 f"{self.name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
                 "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
         if limits.timeout_ms is not None:
             self._engine.start_ticker()
         if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
                 and limits.stack_bytes > cfg.max_wasm_stack:
-            raise ActorStateError(
+            raise ConfigError(
                 f"{self.name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
                 f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
                 "EngineConfig.max_wasm_stack or lower [limits] stack")
@@ -114,7 +114,7 @@ class Instance(ABC):
         if self._store is None:
             if self.trap is not None:
                 raise ActorStateError(
-                    f"{self.name}: this instance was discarded after a {self.trap.kind.value} trap; "
+                    f"{self.name}: this instance was discarded after a trap ({self.trap.kind.value}); "
                     "call .fresh() (or artifact.instantiate()) for a new instance")
             raise ActorStateError(f"{self.name}: this instance is closed; call .fresh() for a new one")
         return self._store
@@ -168,11 +168,18 @@ class Instance(ABC):
         try:
             self._guard("instantiate", self._instantiate)
         except TrapError as trap:
-            if trap.kind is TrapKind.OTHER and "wasm trap" not in str(trap):
-                # Linking failed (e.g. an import nobody provides): the artifact cannot run here.
-                raise LoadError(f"{self.name}: cannot instantiate: {trap.__cause__ or trap}; "
-                                "provide the missing imports or fix the component") from None
-            raise
+            cause = str(trap.__cause__ or trap).strip()
+            if trap.kind is not TrapKind.OTHER or "wasm trap" in cause:
+                raise
+            if "resource limit exceeded" in cause:
+                raise ConfigError(f"{self.name}: cannot instantiate within its limits: {cause}; "
+                                  "raise the matching Limits field ([limits] instances/tables)") from None
+            if "maximum concurrent limit" in cause:
+                raise ConfigError(f"{self.name}: the engine's instance pool is full: {cause}; close "
+                                  "unused instances or raise EngineConfig.pooling slots") from None
+            # Linking failed (e.g. an import nobody provides): the artifact cannot run here.
+            raise LoadError(f"{self.name}: cannot instantiate: {cause}; provide the missing "
+                            "imports or fix the component") from None
 
     @abstractmethod
     def _instantiate(self, store: wasmtime.Store) -> None: ...
@@ -182,6 +189,12 @@ class Instance(ABC):
     @abstractmethod
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
         """Deliver one message (a multicodec frame); GuestError if the guest returns an error."""
+
+    @staticmethod
+    def _check_sender(sender: ComponentId) -> None:
+        if not isinstance(sender, ComponentId):
+            raise TypeError(f"sender must be a ComponentId, not {type(sender).__name__}; "
+                            "use ComponentId.parse('namespace/name@version')")
 
     @abstractmethod
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
@@ -242,6 +255,7 @@ class ComponentInstance(Instance):
         return self._guard(export, self._call, export, *args)
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
+        self._check_sender(sender)
         err = self._result("handle-message", values.component_id_to_wit(sender), bytes(message))
         if err is not None:
             raise _guest_error(self.name, "handle-message", err)
@@ -308,7 +322,7 @@ class CoreInstance(Instance):
             if name in self.artifact.core_exports}  # type: ignore[misc]
 
     def _memory_at_limit(self) -> bool:
-        if self._store is None:
+        if self._store is None or not hasattr(self, "_memory"):
             return False
         try:
             return self._memory.data_len(self._store) + _PAGE > self.limits.memory_bytes
@@ -359,6 +373,7 @@ class CoreInstance(Instance):
             raise
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
+        self._check_sender(sender)
         rc = self._guard_poisoning("handle-message", self._handle, str(sender).encode(), bytes(message))
         if rc != 0:
             raise GuestError(f"{self.name}: handle returned error code {rc}", case="error-code",

@@ -35,7 +35,6 @@ _MESSAGE_KINDS: tuple[tuple[str, TrapKind], ...] = (
     ("stack overflow", TrapKind.STACK_OVERFLOW),
     ("exceeds memory limits", TrapKind.MEMORY_LIMIT),
     ("memory limit", TrapKind.MEMORY_LIMIT),
-    ("resource limit exceeded", TrapKind.MEMORY_LIMIT),
     ("allocation size too large", TrapKind.MEMORY_LIMIT),
     ("out of bounds", TrapKind.OUT_OF_BOUNDS),
     ("unreachable", TrapKind.UNREACHABLE),
