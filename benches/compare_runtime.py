@@ -21,7 +21,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, Limits, PoolingConfig
+from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, PoolingConfig
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
 ECHO = bytes(wasmtime.wat2wasm((EXAMPLES / "echo.wat").read_text()))

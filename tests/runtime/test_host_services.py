@@ -113,7 +113,7 @@ def test_sleep_is_bounded_by_the_call_deadline(echo, monkeypatch) -> None:
     assert 0 <= slept[0] <= 0.05
 
 
-def test_sleep_without_deadline_sleeps_as_asked(minimal, echo, monkeypatch) -> None:
+def test_sleep_without_deadline_sleeps_as_asked(echo, monkeypatch) -> None:
     slept: list[float] = []
     monkeypatch.setattr(hs.time, "sleep", slept.append)
     assert echo.instantiate(Limits(timeout_ms=None)).execute(b"sleep") == b"slept"
@@ -198,3 +198,37 @@ def test_bad_argument_does_not_poison(echo) -> None:
     assert not inst.poisoned
     inst.handle_message(ME, b"still fine")
     assert inst.execute(b"last") == b"still fine"
+
+
+def test_extension_interface_defined_by_the_host(engine, tmp_path) -> None:
+    import wasmtime.component as wc
+
+    from airssys_wasm.errors import ConfigError, LoadError
+
+    from .conftest import example
+
+    probe = engine.load(example("fs-probe.wat"))
+    assert "airssys:ext-filesystem/filesystem@1.0.0" in probe.imports
+    # Not granted (nothing defined): instantiation fails with a LoadError naming the import.
+    with pytest.raises(LoadError, match="ext-filesystem"):
+        probe.instantiate()
+
+    allowed = tmp_path / "data.txt"
+    allowed.write_bytes(b"file contents")
+    seen: list[ComponentId] = []
+
+    def read_file(services: HostServices, path: str):
+        seen.append(services.component)
+        if path != str(allowed):
+            return wc.Variant("permission-denied", f"{services.component} may not read {path}")
+        return allowed.read_bytes()
+
+    probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read-file": read_file})
+    inst = probe.instantiate(services=HostServices(ME))
+    assert inst.execute(str(allowed).encode()) == b"file contents"
+    assert inst.execute(b"/etc/shadow") == b"tests/echo@1.0.0 may not read /etc/shadow"
+    assert seen == [ME, ME]
+    with pytest.raises(ConfigError, match="does not import"):
+        probe.define_imports("airssys:ext-network/network@1.0.0", {})
+    with pytest.raises(ConfigError, match="provided by the runtime"):
+        engine.load(example("echo.wat")).define_imports("airssys:core/host-services@1.0.0", {})

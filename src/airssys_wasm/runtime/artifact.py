@@ -7,17 +7,19 @@ Store, a link, and the export lookups precomputed here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Instance
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.types import ComponentId
-from airssys_wasm.runtime.world import ComponentShape, CoreShape
+from airssys_wasm.runtime.world import HOST_SERVICES, ComponentShape, CoreShape
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.engine import Engine
@@ -77,7 +79,21 @@ class ComponentArtifact(Artifact):
 
     @property
     def imports(self) -> frozenset[str]:
+        """Interfaces the component imports (host-services, extensions, wasi:*)."""
         return self.shape.imports
+
+    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+        """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
+        instances created from now on. Each function is called as ``fn(services, *args)`` with
+        the calling instance's HostServices, where the host layer checks capabilities.
+        Define each interface once per artifact."""
+        if interface not in self.shape.imports:
+            raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
+                              + (", ".join(sorted(self.shape.imports)) or "nothing"))
+        if interface == HOST_SERVICES:
+            raise ConfigError(f"{HOST_SERVICES} is provided by the runtime; pass HostServices "
+                              "(directory=..., messaging=...) to instantiate() instead")
+        host_services.define_interface(self.linker, interface, functions)
 
 
 class CoreModuleArtifact(Artifact):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,7 +26,6 @@ from wasmtime import component as wc
 from airssys_wasm.errors import (
     AirssysError,
     ComponentNotFound,
-    MailboxClosed,
     MailboxFull,
     PermissionDenied,
 )
@@ -257,6 +256,24 @@ def _recording(func: Callable[..., Any]) -> Callable[..., Any]:
             raise
 
     return host_function
+
+
+def define_interface(linker: wc.Linker, interface: str,
+                     functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Define ``interface`` in ``linker`` with Python ``functions``.
+
+    Each function is called as ``fn(services, *wit_args)`` where ``services`` is the calling
+    instance's :class:`HostServices`, so one definition can serve every instance and still
+    know whose capabilities to check. Return values follow wasmtime-py's conventions
+    (``None``/value for ``result`` ok, ``wasmtime.component.Variant`` for a tagged error).
+    """
+
+    def bind(func: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda _store, *args: func(_active().services, *args)
+
+    with linker.root() as root, root.add_instance(interface) as instance:
+        for name, func in functions.items():
+            instance.add_func(name, _recording(bind(func)))
 
 
 def define(linker: wc.Linker) -> None:

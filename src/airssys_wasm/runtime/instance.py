@@ -3,8 +3,8 @@
 A trap poisons the whole Store (even a new instance in the same Store fails with "cannot enter
 component instance"), so an instance that traps closes its Store and refuses further calls;
 :meth:`Instance.fresh` (or ``artifact.instantiate``) builds a new Store from the compiled
-artifact. Every wasmtime-py call is behind a one-line ``_call_*`` method so the Cython fast path
-can replace them without touching the policy around them. An instance is not thread-safe:
+artifact. Every wasmtime-py call is behind a small method (``_call``, ``_write``, ``_handle``,
+``_execute``) so the Cython fast path can replace them without touching the policy around them. An instance is not thread-safe:
 use it from one thread at a time (an actor does).
 """
 
@@ -161,7 +161,12 @@ class Instance(ABC):
         self.close()
 
     def _memory_at_limit(self) -> bool:
-        """Whether the guest's memory could not grow by another page (when observable)."""
+        """Whether the guest's memory could not grow by another page, when observable.
+
+        wasmtime's component API does not expose a component's core memories, so component
+        instances answer False: for them ``memory_limit`` comes only from wasmtime's own limit
+        errors (e.g. instantiation over the limit). Core-ABI instances export ``memory``.
+        """
         return False
 
     def _instantiate_guarded(self) -> None:

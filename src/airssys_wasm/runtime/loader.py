@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, Union
 
 import wasmtime
 from wasmtime import component as wc
 
 from airssys_wasm.errors import LoadError
 from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
+from airssys_wasm.runtime.cache import Kind
 from airssys_wasm.runtime.world import validate_component, validate_core_module
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Source", "load", "read_source"]
 
+T = TypeVar("T")
 Source = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]"]
 
 MAGIC = b"\0asm"
@@ -54,12 +57,11 @@ def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read {label}: {exc.strerror or exc}; check the path") from None
-    if path.suffix == ".wat" or (not data.startswith(MAGIC) and data[:1].isspace() | data.startswith(b"(")
-                                 | data.startswith(b";;")):
+    if path.suffix == ".wat" or (not data.startswith(MAGIC) and data.lstrip()[:1] in (b"(", b";")):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise LoadError(f"{label}: .wat file is not UTF-8 text") from None
+            raise LoadError(f"{label}: WAT file is not UTF-8 text") from None
         return _wat_to_wasm(text, label), label
     return data, label
 
@@ -92,7 +94,7 @@ def read_source(source: Source, max_bytes: int) -> tuple[bytes, str]:
     raise TypeError(f"source must be a path, bytes or WAT text, not {type(source).__name__}")
 
 
-def _kind(data: bytes, label: str) -> str:
+def _kind(data: bytes, label: str) -> Kind:
     if len(data) < 8:
         raise LoadError(f"{label}: {len(data)} bytes is too short for a WebAssembly header "
                         "(truncated file?); expected at least 8 bytes starting with \\0asm")
@@ -132,10 +134,14 @@ def load(engine: Engine, source: Source, *, name: str | None = None) -> Artifact
     except wasmtime.WasmtimeError as exc:
         detail = str(exc).strip().replace("\n", " ")
         raise LoadError(f"{who}: not a valid WebAssembly {kind}: {detail}") from None
+    except TypeError as exc:  # wasmtime-py cannot describe a type (e.g. a newer item kind)
+        raise LoadError(f"{who}: uses a type this runtime cannot inspect ({exc}); build it "
+                        "against the airssys:core@1.0.0 WIT") from None
 
 
-def _compile(engine: Engine, kind: str, digest: str, compile, deserialize_file, serialize):  # type: ignore[no-untyped-def]
+def _compile(engine: Engine, kind: Kind, digest: str, compile: Callable[[], T],
+             deserialize_file: Callable[[str], T], serialize: Callable[[T], bytes]) -> T:
     if engine.cache is None:
         return compile()
-    return engine.cache.get_or_build(kind, digest, compile=compile, serialize=serialize,  # type: ignore[arg-type]
+    return engine.cache.get_or_build(kind, digest, compile=compile, serialize=serialize,
                                      deserialize_file=deserialize_file)
