@@ -150,3 +150,17 @@ def test_component_id_text_roundtrip() -> None:
         assert ComponentId.parse(str(cid)) == cid
     with pytest.raises(ValueError):
         ComponentId.parse("ns/")
+
+
+def test_dropped_engine_stops_its_ticker() -> None:
+    import gc
+
+    before = set(threading.enumerate())
+    eng = Engine(EngineConfig(epoch_tick_ms=1))
+    inst = eng.load(example("minimal.wat")).instantiate(Limits(timeout_ms=10))
+    inst.handle_message(SENDER, b"x")
+    [ticker] = set(threading.enumerate()) - before
+    del inst, eng
+    gc.collect()
+    ticker.join(timeout=5)
+    assert not ticker.is_alive()

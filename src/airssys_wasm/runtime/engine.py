@@ -13,6 +13,7 @@ import json
 import math
 import os
 import threading
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -90,7 +91,9 @@ class _EpochTicker:
     """Bumps the engine epoch every tick on one daemon thread, started on first use."""
 
     def __init__(self, engine: wasmtime.Engine, tick_ms: int) -> None:
-        self._engine = engine
+        # A weak reference: an Engine dropped without close() must not be kept alive (and
+        # ticking) forever by its own ticker thread.
+        self._engine = weakref.ref(engine)
         self._interval = tick_ms / 1000.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,7 +110,11 @@ class _EpochTicker:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._engine.increment_epoch()
+            engine = self._engine()
+            if engine is None:
+                return
+            engine.increment_epoch()
+            del engine
 
     @property
     def running(self) -> bool:
