@@ -148,6 +148,17 @@
         unreachable
       end
       local.get $cmd
+      i32.const 79
+      i32.eq
+      if ;; label = @1
+        call $grow_until_refused
+        memory.size
+        i32.const 65536
+        i32.mul
+        i32.const 1
+        i32.store
+      end
+      local.get $cmd
       i32.const 103
       i32.eq
       if ;; label = @1

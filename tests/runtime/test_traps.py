@@ -82,6 +82,21 @@ def test_trap_after_refused_grow_is_memory_limit(core_actor) -> None:
     assert "unreachable" in str(info.value)  # the instruction is still reported
 
 
+def test_memory_fault_at_the_limit_is_memory_limit_in_component(chaos) -> None:
+    inst = chaos.instantiate(Limits(memory_bytes=2 * MiB))
+    with pytest.raises(TrapError) as info:
+        inst.handle_message(SENDER, b"O")  # grows until refused, then writes past the end
+    assert info.value.kind is TrapKind.MEMORY_LIMIT
+    assert "out of bounds" in str(info.value)
+
+
+def test_memory_fault_with_memory_to_spare_stays_out_of_bounds(chaos) -> None:
+    inst = chaos.instantiate(Limits(memory_bytes=64 * MiB))
+    with pytest.raises(TrapError) as info:
+        inst.handle_message(SENDER, b"o")
+    assert info.value.kind is TrapKind.OUT_OF_BOUNDS
+
+
 def test_unreachable_with_memory_to_spare_stays_unreachable(core_actor) -> None:
     inst = core_actor.instantiate(Limits(memory_bytes=64 * MiB))
     with pytest.raises(TrapError) as info:

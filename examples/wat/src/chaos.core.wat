@@ -4,6 +4,7 @@
 ;;   'l' infinite loop            'd' integer division by zero
 ;;   'g' memory.grow until it fails, then return err(resource-exhausted) - the guest sees -1
 ;;   'G' memory.grow until it fails, then trap (as a real guest's allocator would)
+;;   'O' memory.grow until it fails, then store past the end of memory (an allocator that ignores -1)
 ;;   anything else: ok
 (module
   (memory (export "cm32p2_memory") 1)
@@ -62,6 +63,10 @@
       (then (drop (call $divide (i32.sub (local.get $n) (local.get $n))))))
     (if (i32.eq (local.get $cmd) (i32.const 0x47))
       (then (call $grow_until_refused) unreachable))
+    (if (i32.eq (local.get $cmd) (i32.const 0x4f))
+      (then
+        (call $grow_until_refused)
+        (i32.store (i32.mul (memory.size) (i32.const 65536)) (i32.const 1))))
     (if (i32.eq (local.get $cmd) (i32.const 0x67))
       (then
         (call $grow_until_refused)

@@ -152,7 +152,8 @@ class Instance(ABC):
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
         trap = to_trap_error(exc, component=self.name, export=export,
-                             memory_at_limit=self._memory_at_limit())
+                             memory_at_limit=self._memory_at_limit(),
+                             memory_limit=self.limits.memory_bytes)
         self._poison(trap)
         return trap
 
@@ -164,8 +165,9 @@ class Instance(ABC):
         """Whether the guest's memory could not grow by another page, when observable.
 
         wasmtime's component API does not expose a component's core memories, so component
-        instances answer False: for them ``memory_limit`` comes only from wasmtime's own limit
-        errors (e.g. instantiation over the limit). Core-ABI instances export ``memory``.
+        instances answer False: for them ``memory_limit`` comes from wasmtime's own limit errors
+        (e.g. instantiation over the limit) and from memory faults, whose message carries the
+        memory size. Core-ABI instances export ``memory``, so any trap can be attributed.
         """
         return False
 

@@ -7,6 +7,8 @@ the message are parsed. The backtrace text is kept verbatim for diagnostics.
 
 from __future__ import annotations
 
+import re
+
 import wasmtime
 
 from airssys_wasm.errors import TrapError, TrapKind
@@ -72,18 +74,27 @@ def classify(exc: BaseException) -> TrapKind:
     return TrapKind.OTHER
 
 
+_MEMORY_SIZE = re.compile(r"in linear memory of size (0x[0-9a-f]+|\d+)")
+_PAGE = 65536
+
+
 def to_trap_error(exc: BaseException, *, component: str, export: str,
-                  memory_at_limit: bool = False) -> TrapError:
+                  memory_at_limit: bool = False, memory_limit: int | None = None) -> TrapError:
     """Wrap ``exc`` as a TrapError.
 
-    ``memory_at_limit`` says the guest's memory could not grow any further when it trapped
-    (the caller knows; wasmtime does not): then a trap is reported as ``memory_limit`` because
-    that is the actionable cause, whatever instruction finally stopped the guest.
+    A trap while the guest's memory cannot grow by another page is reported as
+    ``memory_limit``, because that is the actionable cause whatever instruction finally stopped
+    the guest. The caller may know it (``memory_at_limit``, e.g. from an exported memory);
+    otherwise a memory fault's message tells the memory size, compared with ``memory_limit``.
     """
     kind = classify(exc)
+    cause, backtrace = _split(str(exc))
+    if memory_limit is not None and kind is TrapKind.OUT_OF_BOUNDS:
+        size = _MEMORY_SIZE.search(cause)
+        if size and int(size.group(1), 0) + _PAGE > memory_limit:
+            memory_at_limit = True
     if memory_at_limit and kind in (TrapKind.UNREACHABLE, TrapKind.OUT_OF_BOUNDS, TrapKind.OTHER):
         kind = TrapKind.MEMORY_LIMIT
-    cause, backtrace = _split(str(exc))
     message = (f"component {component!r} trapped in {export}: {cause} [{kind.value}] - "
                f"{_HINTS[kind]}; the instance was discarded, create a fresh one to continue")
     return TrapError(message, kind, component=component, backtrace=backtrace)
