@@ -110,6 +110,12 @@ def test_invalid_wat_and_missing_file(engine: Engine, tmp_path: Path) -> None:
         engine.load(tmp_path / "missing.wasm")
     with pytest.raises(LoadError, match="cannot read"):
         engine.load(str(tmp_path / "missing.wat"))
+    with pytest.raises(LoadError, match="cannot read"):
+        engine.load("bad\0path.wasm")
+    with pytest.raises(LoadError, match="cannot read"):
+        engine.load(tmp_path)  # a directory
+    with pytest.raises(LoadError, match="not valid UTF-8"):
+        engine.load(b"(module \xff\xfe)")
     with pytest.raises(LoadError, match="neither WAT"):
         engine.load("garbage\nthat is no path")
     with pytest.raises(TypeError):

@@ -35,9 +35,9 @@ CORE_VERSION = b"\x01\x00\x00\x00"
 COMPONENT_VERSION = b"\x0d\x00\x01\x00"
 
 
-def _looks_like_wat(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped.startswith("(") or stripped.startswith(";;") or stripped.startswith("(;")
+def _looks_like_wat(head: bytes) -> bool:
+    """WAT text starts (after whitespace) with a form or a comment."""
+    return head.lstrip()[:1] in (b"(", b";")
 
 
 def _wat_to_wasm(text: str, label: str) -> bytes:
@@ -55,9 +55,10 @@ def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str]:
             raise LoadError(f"{label}: {size} bytes exceeds the {max_bytes}-byte limit; raise "
                             "EngineConfig.max_source_bytes if this input is trusted")
         data = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"cannot read {label}: {exc.strerror or exc}; check the path") from None
-    if path.suffix == ".wat" or (not data.startswith(MAGIC) and data.lstrip()[:1] in (b"(", b";")):
+    except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the path
+        raise LoadError(f"cannot read {label!r}: {getattr(exc, 'strerror', None) or exc}; "
+                        "check the path") from None
+    if path.suffix == ".wat" or (not data.startswith(MAGIC) and _looks_like_wat(data[:4096])):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -71,7 +72,7 @@ def read_source(source: Source, max_bytes: int) -> tuple[bytes, str]:
     if isinstance(source, os.PathLike):
         return _read_path(Path(source), max_bytes)
     if isinstance(source, str):
-        if _looks_like_wat(source):
+        if _looks_like_wat(source[:4096].encode("utf-8", "replace")):
             if len(source) > max_bytes:
                 raise LoadError(f"WAT text of {len(source)} characters exceeds the {max_bytes} limit")
             return _wat_to_wasm(source, "<wat text>"), "<wat text>"
@@ -83,13 +84,11 @@ def read_source(source: Source, max_bytes: int) -> tuple[bytes, str]:
         if len(data) > max_bytes:
             raise LoadError(f"input of {len(data)} bytes exceeds the {max_bytes}-byte limit; raise "
                             "EngineConfig.max_source_bytes if this input is trusted")
-        if not data.startswith(MAGIC):
-            head = data[:64].lstrip()
-            if head.startswith((b"(", b";;")):
-                try:
-                    return _wat_to_wasm(data.decode("utf-8"), "<wat bytes>"), "<wat bytes>"
-                except UnicodeDecodeError:
-                    raise LoadError("<bytes>: WAT text is not valid UTF-8") from None
+        if not data.startswith(MAGIC) and _looks_like_wat(data[:4096]):
+            try:
+                return _wat_to_wasm(data.decode("utf-8"), "<wat bytes>"), "<wat bytes>"
+            except UnicodeDecodeError:
+                raise LoadError("<bytes>: WAT text is not valid UTF-8") from None
         return data, "<bytes>"
     raise TypeError(f"source must be a path, bytes or WAT text, not {type(source).__name__}")
 
