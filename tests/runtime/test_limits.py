@@ -139,3 +139,24 @@ def test_stack_request_above_engine_stack_is_refused() -> None:
     artifact.instantiate(Limits(stack_bytes=128 * 1024)).handle_message(ComponentId("t"), b"ok")
     eng.close()
 
+
+
+def test_limits_from_component_toml_text(chaos) -> None:
+    import tomllib
+
+    manifest = tomllib.loads("""
+[component]
+name = "chaos"
+
+[limits]
+memory = "2MiB"
+timeout_ms = 25
+""")
+    limits = Limits.from_manifest_section(manifest["limits"])
+    inst = chaos.instantiate(limits)
+    with pytest.raises(TrapError) as grow:  # the 2 MiB from the manifest is what stops growth
+        inst.handle_message(ComponentId("t"), b"O")
+    assert grow.value.kind is TrapKind.MEMORY_LIMIT
+    with pytest.raises(TrapError) as spin:  # and the 25 ms deadline is what stops the loop
+        inst.fresh().handle_message(ComponentId("t"), b"l")
+    assert spin.value.kind is TrapKind.TIMEOUT
