@@ -21,6 +21,7 @@ __all__ = [
     "LoadError",
     "TrapKind",
     "TrapError",
+    "GuestError",
     "PermissionDenied",
     "ComponentNotFound",
     "MailboxFull",
@@ -84,6 +85,20 @@ class TrapError(AirssysError):
         self.kind = TrapKind(kind)
         self.component = component
         self.backtrace = backtrace
+
+
+class GuestError(AirssysError, RuntimeError):
+    """A guest answered a call with an error value (it did not trap; its instance stays usable).
+
+    ``case`` is the WIT variant case (e.g. ``processing-failed``) or ``unsupported`` when the
+    guest does not export the function; ``detail`` is the guest's own text.
+    """
+
+    def __init__(self, message: str, *, case: str, detail: str = "", export: str = "") -> None:
+        super().__init__(message)
+        self.case = case
+        self.detail = detail
+        self.export = export
 
 
 class PermissionDenied(AirssysError, PermissionError):

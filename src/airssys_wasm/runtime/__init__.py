@@ -1,0 +1,39 @@
+"""The runtime layer: engine, loading and validation, compile cache, limits, traps, instances
+and the host side of host-services. Everything above (actor, host) builds on these names."""
+
+from airssys_wasm.runtime._wasmtime_private import PoolingConfig
+from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
+from airssys_wasm.runtime.cache import ArtifactCache, CacheStats
+from airssys_wasm.runtime.engine import Engine, EngineConfig
+from airssys_wasm.runtime.host_services import (
+    DETACHED_MESSAGING,
+    EMPTY_DIRECTORY,
+    ComponentDirectory,
+    DetachedMessaging,
+    EmptyDirectory,
+    HostServices,
+    Messaging,
+)
+from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Instance
+from airssys_wasm.runtime.limits import Limits, parse_size
+from airssys_wasm.runtime.loader import Source
+from airssys_wasm.runtime.traps import classify, to_trap_error
+from airssys_wasm.runtime.types import (
+    CallerInfo,
+    ComponentConfig,
+    ComponentId,
+    ComponentMetadata,
+    ExecutionContext,
+    HealthStatus,
+    LogLevel,
+)
+from airssys_wasm.runtime.wit import wit_dir
+
+__all__ = [
+    "Artifact", "ArtifactCache", "CacheStats", "CallerInfo", "ComponentArtifact",
+    "ComponentConfig", "ComponentDirectory", "ComponentId", "ComponentInstance",
+    "ComponentMetadata", "CoreInstance", "CoreModuleArtifact", "DETACHED_MESSAGING",
+    "DetachedMessaging", "EMPTY_DIRECTORY", "EmptyDirectory", "Engine", "EngineConfig",
+    "ExecutionContext", "HealthStatus", "HostServices", "Instance", "Limits", "LogLevel",
+    "Messaging", "PoolingConfig", "Source", "classify", "parse_size", "to_trap_error", "wit_dir",
+]

@@ -1,0 +1,107 @@
+"""Compiled, validated artifacts: what ``Engine.load`` returns and what instances are made from.
+
+An artifact holds the compiled code (shared, immutable) plus what validation learned about it
+(which optional lifecycle exports exist). Instantiating is cheap compared with compiling: a new
+Store, a link, and the export lookups precomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+from wasmtime import component as wc
+
+from airssys_wasm.errors import ConfigError
+from airssys_wasm.runtime import host_services
+from airssys_wasm.runtime.host_services import HostServices
+from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Instance
+from airssys_wasm.runtime.limits import Limits
+from airssys_wasm.runtime.types import ComponentId
+from airssys_wasm.runtime.world import HOST_SERVICES, ComponentShape, CoreShape
+
+if TYPE_CHECKING:
+    from airssys_wasm.runtime.engine import Engine
+
+__all__ = ["Artifact", "ComponentArtifact", "CoreModuleArtifact"]
+
+
+class Artifact:
+    """Base of both lanes. ``kind`` is ``"component"`` or ``"core"``."""
+
+    kind: str
+
+    def __init__(self, engine: Engine, name: str, digest: str, exports: frozenset[str]) -> None:
+        self.engine = engine
+        self.name = name
+        #: SHA-256 of the wasm binary (the cache key's content part).
+        self.digest = digest
+        #: Lifecycle functions the guest provides, e.g. {"handle-message", "health"}.
+        self.exports = exports
+
+    def has(self, export: str) -> bool:
+        return export in self.exports
+
+    def instantiate(self, limits: Limits | None = None,
+                    services: HostServices | None = None) -> Instance:
+        """A new instance in its own Store. Default limits are the safe defaults; default
+        services are detached (logging and time work, messaging is refused)."""
+        return self._instance_class(self, limits or Limits(),
+                                    services or HostServices(ComponentId(self.name)))
+
+    _instance_class: type[Instance]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} exports={sorted(self.exports)}>"
+
+
+class ComponentArtifact(Artifact):
+    kind = "component"
+    _instance_class = ComponentInstance
+
+    def __init__(self, engine: Engine, name: str, digest: str, component: wc.Component,
+                 shape: ComponentShape) -> None:
+        super().__init__(engine, name, digest, shape.exports)
+        self.component = component
+        self.shape = shape
+        self.linker = wc.Linker(engine.wasm_engine)
+        if any(i.startswith("wasi:") for i in shape.imports):
+            self.linker.add_wasip2()
+        host_services.define(self.linker)
+        root = component.get_export_index(shape.instance)
+        assert root is not None  # validated: the lifecycle instance exists
+        self.export_indices: dict[str, wc.ExportIndex] = {}
+        for export in sorted(shape.exports):
+            index = component.get_export_index(export, root)
+            if index is not None:
+                self.export_indices[export] = index
+
+    @property
+    def imports(self) -> frozenset[str]:
+        """Interfaces the component imports (host-services, extensions, wasi:*)."""
+        return self.shape.imports
+
+    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+        """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
+        instances created from now on. Each function is called as ``fn(services, *args)`` with
+        the calling instance's HostServices, where the host layer checks capabilities.
+        Define each interface once per artifact."""
+        if interface not in self.shape.imports:
+            raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
+                              + (", ".join(sorted(self.shape.imports)) or "nothing"))
+        if interface == HOST_SERVICES:
+            raise ConfigError(f"{HOST_SERVICES} is provided by the runtime; pass HostServices "
+                              "(directory=..., messaging=...) to instantiate() instead")
+        host_services.define_interface(self.linker, interface, functions)
+
+
+class CoreModuleArtifact(Artifact):
+    kind = "core"
+    _instance_class = CoreInstance
+
+    def __init__(self, engine: Engine, name: str, digest: str, module: wasmtime.Module,
+                 shape: CoreShape) -> None:
+        super().__init__(engine, name, digest, shape.exports)
+        self.module = module
+        self.core_exports = frozenset(e.name for e in module.exports)

@@ -1,0 +1,166 @@
+"""The instance API the actor/host layers use, on both lanes, plus the shared engine."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airssys_wasm.errors import ActorStateError, ConfigError, GuestError
+from airssys_wasm.runtime import (
+    ComponentConfig,
+    ComponentId,
+    ComponentMetadata,
+    Engine,
+    EngineConfig,
+    ExecutionContext,
+    HealthStatus,
+    Limits,
+    PoolingConfig,
+)
+
+from .conftest import example
+
+SENDER = ComponentId("sender", namespace="ns", version="0.1.0")
+
+
+def test_full_lifecycle_on_a_component(echo) -> None:
+    inst = echo.instantiate()
+    inst.init(ComponentConfig(env_vars=(("MODE", "test"),), config_data=b"\x01\x02"))
+    assert inst.health() is HealthStatus.HEALTHY
+    assert inst.metadata() == ComponentMetadata("echo", "1.0.0", "echo component", ("echo",))
+    inst.handle_message(SENDER, b"\x55first")
+    inst.handle_message(SENDER, b"\x55second")
+    assert inst.execute(b"last") == b"\x55second"
+    ctx = ExecutionContext(request_id="r-1", timeout_ms=500)
+    assert inst.execute(b"\x00\x01binary\xff", ctx) == b"\x00\x01binary\xff"
+    assert inst.execute(b"") == b""
+    inst.handle_callback("r-1", reply=b"answer")
+    inst.handle_callback("r-1", error="peer failed")
+    assert inst.execute(b"sick") == b"ok"
+    assert inst.health() is HealthStatus.UNHEALTHY
+    inst.shutdown()
+    inst.close()
+    assert inst.closed and not inst.poisoned
+    with pytest.raises(ActorStateError, match="closed"):
+        inst.execute(b"x")
+
+
+def test_handle_callback_needs_exactly_one_outcome(echo) -> None:
+    inst = echo.instantiate()
+    with pytest.raises(ValueError, match="exactly one"):
+        inst.handle_callback("r", reply=b"a", error="b")
+    with pytest.raises(ValueError, match="exactly one"):
+        inst.handle_callback("r")
+
+
+def test_optional_exports_absent(minimal) -> None:
+    inst = minimal.instantiate()
+    assert inst.exports == {"handle-message"}
+    inst.init()  # no-op
+    assert inst.health() is HealthStatus.HEALTHY  # healthy while it answers
+    assert inst.metadata() is None
+    with pytest.raises(GuestError) as info:
+        inst.execute(b"x")
+    assert info.value.case == "unsupported"
+    assert "does not export `execute`" in str(info.value)
+    with pytest.raises(GuestError, match="handle-callback"):
+        inst.handle_callback("r", reply=b"")
+    inst.handle_message(SENDER, b"ok")
+    inst.shutdown()  # no-op
+
+
+def test_core_lane(core_actor) -> None:
+    inst = core_actor.instantiate()
+    inst.init()
+    assert inst.health() is HealthStatus.HEALTHY
+    payload = bytes(range(256)) * 4
+    inst.handle_message(SENDER, payload)
+    assert inst.execute(b"last") == payload
+    assert inst.execute(b"echo this back") == b"echo this back"
+    big = b"\xab" * (200 * 1024)  # larger than the module's first page: alloc grows memory
+    assert inst.execute(big) == big
+    inst.shutdown()
+
+
+def test_core_lane_sees_the_sender_as_text(engine: Engine) -> None:
+    # A module that copies the sender (not the message) into its "last" buffer.
+    wat = example("core_actor.wat").read_text().replace(
+        "(memory.copy (i32.const 2048) (local.get $msg) (local.get $n))",
+        "(memory.copy (i32.const 2048) (local.get $s) (local.get $sn)) (local.set $n (local.get $sn))")
+    inst = engine.load(wat).instantiate()
+    inst.handle_message(SENDER, b"x")
+    assert inst.execute(b"last") == b"ns/sender@0.1.0"
+
+
+def test_instances_are_isolated(echo) -> None:
+    a, b = echo.instantiate(), echo.instantiate()
+    a.handle_message(SENDER, b"for a")
+    b.handle_message(SENDER, b"for b")
+    assert (a.execute(b"last"), b.execute(b"last")) == (b"for a", b"for b")
+    a.execute(b"sick")
+    assert b.health() is HealthStatus.HEALTHY
+
+
+def test_one_epoch_ticker_for_all_instances() -> None:
+    before = set(threading.enumerate())
+    eng = Engine(EngineConfig(epoch_tick_ms=5))
+    artifact = eng.load(example("minimal.wat"))
+    assert not eng.ticker_running  # started lazily
+    instances = [artifact.instantiate(Limits(timeout_ms=100)) for _ in range(50)]
+    new_threads = set(threading.enumerate()) - before
+    assert [t.name for t in new_threads] == ["airssys-epoch-ticker"] and eng.ticker_running
+    for inst in instances:
+        inst.handle_message(SENDER, b"x")
+    eng.close()
+    assert not eng.ticker_running
+    with pytest.raises(ConfigError, match="closed"):
+        artifact.instantiate(Limits(timeout_ms=100))
+
+
+def test_engine_config_validation() -> None:
+    with pytest.raises(ConfigError, match="opt_level"):
+        EngineConfig(opt_level="fastest")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="epoch_tick_ms"):
+        EngineConfig(epoch_tick_ms=0)
+    with pytest.raises(ConfigError, match="max_wasm_stack"):
+        EngineConfig(max_wasm_stack=1024)
+
+
+def test_pooling_allocator_engine() -> None:
+    pool = PoolingConfig(total_component_instances=20, total_core_instances=200, total_memories=40,
+                         total_tables=100, max_memory_size=4 * 1024 * 1024)
+    with Engine(EngineConfig(pooling=pool)) as eng:
+        echo = eng.load(example("echo.wat"))
+        live = [echo.instantiate(Limits(memory_bytes=4 * 1024 * 1024)) for _ in range(20)]
+        for i, inst in enumerate(live):
+            inst.handle_message(SENDER, str(i).encode())
+        assert [inst.execute(b"last") for inst in live] == [str(i).encode() for i in range(20)]
+        # The pool is full: a 21st instance is refused with a typed error, not a crash.
+        with pytest.raises(ConfigError, match="maximum concurrent limit of 20 for component instances"):
+            echo.instantiate(Limits(memory_bytes=4 * 1024 * 1024))
+        for inst in live:
+            inst.close()
+        echo.instantiate(Limits(memory_bytes=4 * 1024 * 1024)).handle_message(SENDER, b"slot freed")
+
+
+def test_component_id_text_roundtrip() -> None:
+    for cid in (ComponentId("a"), ComponentId("a", "ns"), ComponentId("a", "ns", "1.2.3"),
+                ComponentId("a", version="2")):
+        assert ComponentId.parse(str(cid)) == cid
+    with pytest.raises(ValueError):
+        ComponentId.parse("ns/")
+
+
+def test_dropped_engine_stops_its_ticker() -> None:
+    import gc
+
+    before = set(threading.enumerate())
+    eng = Engine(EngineConfig(epoch_tick_ms=1))
+    inst = eng.load(example("minimal.wat")).instantiate(Limits(timeout_ms=10))
+    inst.handle_message(SENDER, b"x")
+    [ticker] = set(threading.enumerate()) - before
+    del inst, eng
+    gc.collect()
+    ticker.join(timeout=5)
+    assert not ticker.is_alive()

@@ -1,0 +1,162 @@
+"""Limits: defaults, Component.toml [limits] parsing, and enforcement per call."""
+
+from __future__ import annotations
+
+import pytest
+
+from airssys_wasm.errors import ConfigError, ManifestError, TrapError, TrapKind
+from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, Limits, parse_size
+
+from .conftest import example
+
+MiB = 1024 * 1024
+
+
+def test_safe_defaults() -> None:
+    limits = Limits()
+    assert limits.memory_bytes == 64 * MiB
+    assert limits.timeout_ms == 1000
+    assert limits.fuel is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    (65536, 65536), ("64MiB", 64 * MiB), ("512 KiB", 512 * 1024), ("1GiB", 1024 * MiB),
+    ("1MB", 1_000_000), ("100", 100), ("2m", 2 * MiB),
+])
+def test_parse_size(text, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["lots", "12 parsecs", "-5MiB", True, 1.5, ""])
+def test_parse_size_rejects(bad) -> None:
+    with pytest.raises(ValueError):
+        parse_size(bad)
+
+
+def test_from_manifest_section() -> None:
+    limits = Limits.from_manifest_section({"memory": "8MiB", "fuel": 1_000_000, "timeout_ms": 250,
+                                           "stack": "256KiB", "instances": 8})
+    assert limits == Limits(memory_bytes=8 * MiB, fuel=1_000_000, timeout_ms=250,
+                            stack_bytes=256 * 1024, instances=8)
+    # Missing keys keep the defaults (or the given base).
+    assert Limits.from_manifest_section({}) == Limits()
+    base = Limits(timeout_ms=5)
+    assert Limits.from_manifest_section({"memory": 65536}, base).timeout_ms == 5
+
+
+@pytest.mark.parametrize("section,needle", [
+    ({"memroy": "1MiB"}, "unknown key 'memroy' in [limits]"),
+    ({"memory": "huge"}, "[limits] memory 'huge' is not a size"),
+    ({"fuel": "many"}, "[limits] fuel must be an integer"),
+    ({"timeout_ms": -1}, "timeout_ms=-1 must be a positive integer"),
+    ({"memory": 0}, "outside 1..4GiB"),
+    ({"memory": "8GiB"}, "outside 1..4GiB"),
+    ({"fuel": True}, "[limits] fuel must be an integer"),
+])
+def test_from_manifest_section_errors(section, needle: str) -> None:
+    with pytest.raises(ManifestError) as info:
+        Limits.from_manifest_section(section)
+    assert needle in str(info.value)
+
+
+def test_manifest_section_must_be_a_table() -> None:
+    with pytest.raises(ManifestError, match="must be a table"):
+        Limits.from_manifest_section(["memory"])  # type: ignore[arg-type]
+
+
+def test_invalid_limits_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="Limits.fuel=0"):
+        Limits(fuel=0)
+    with pytest.raises(ConfigError, match="Limits.instances"):
+        Limits(instances=0)
+    with pytest.raises(ConfigError):
+        Limits().replace(table_elements=-3)
+
+
+def _min_fuel(echo) -> int:
+    """Smallest fuel budget with which one `execute` call succeeds (found by bisection)."""
+    low, high = 1, 1_000_000
+    while low < high:
+        mid = (low + high) // 2
+        inst = echo.instantiate(Limits(fuel=mid))
+        try:
+            inst.execute(b"x" * 64)
+            high = mid
+        except TrapError as trap:
+            assert trap.kind is TrapKind.OUT_OF_FUEL
+            low = mid + 1
+    return low
+
+
+def test_fuel_is_refilled_for_every_call(echo) -> None:
+    per_call = _min_fuel(echo)
+    inst = echo.instantiate(Limits(fuel=per_call))
+    for _ in range(50):  # 50 calls need 50x the budget in total: only a refill makes this pass
+        assert inst.execute(b"x" * 64) == b"x" * 64
+    starved = echo.instantiate(Limits(fuel=per_call - 1))
+    with pytest.raises(TrapError) as info:
+        starved.execute(b"x" * 64)
+    assert info.value.kind is TrapKind.OUT_OF_FUEL
+
+
+def test_timeout_applies_per_call_not_per_instance(chaos) -> None:
+    inst = chaos.instantiate(Limits(timeout_ms=40))
+    # Many fast calls whose total far exceeds 40 ms of wall-clock life: each call is fresh.
+    for _ in range(200):
+        inst.handle_message(ComponentId("t"), b"fine")
+    with pytest.raises(TrapError) as info:
+        inst.handle_message(ComponentId("t"), b"l")
+    assert info.value.kind is TrapKind.TIMEOUT
+
+
+def test_instance_limit_too_small_is_config_error(echo) -> None:
+    with pytest.raises(ConfigError, match="instance count"):
+        echo.instantiate(Limits(instances=1))
+
+
+def test_fuel_limit_needs_fuel_engine() -> None:
+    plain = Engine(EngineConfig(consume_fuel=False))
+    artifact = plain.load(example("minimal.wat"))
+    with pytest.raises(ConfigError, match="consume_fuel=True"):
+        artifact.instantiate(Limits(fuel=1000))
+    plain.close()
+
+
+def test_timeout_needs_epoch_engine() -> None:
+    no_epochs = Engine(EngineConfig(epoch_interruption=False))
+    artifact = no_epochs.load(example("minimal.wat"))
+    with pytest.raises(ConfigError, match="epoch_interruption"):
+        artifact.instantiate()
+    inst = artifact.instantiate(Limits(timeout_ms=None))
+    inst.handle_message(ComponentId("t"), b"ok")
+
+
+def test_stack_request_above_engine_stack_is_refused() -> None:
+    eng = Engine(EngineConfig(max_wasm_stack=256 * 1024))
+    artifact = eng.load(example("minimal.wat"))
+    with pytest.raises(ConfigError, match="engine-wide"):
+        artifact.instantiate(Limits(stack_bytes=1024 * 1024))
+    artifact.instantiate(Limits(stack_bytes=128 * 1024)).handle_message(ComponentId("t"), b"ok")
+    eng.close()
+
+
+
+def test_limits_from_component_toml_text(chaos) -> None:
+    import tomllib
+
+    manifest = tomllib.loads("""
+[component]
+name = "chaos"
+
+[limits]
+memory = "2MiB"
+timeout_ms = 25
+""")
+    limits = Limits.from_manifest_section(manifest["limits"])
+    inst = chaos.instantiate(limits)
+    with pytest.raises(TrapError) as grow:  # the 2 MiB from the manifest is what stops growth
+        inst.handle_message(ComponentId("t"), b"O")
+    assert grow.value.kind is TrapKind.MEMORY_LIMIT
+    with pytest.raises(TrapError) as spin:  # and the 25 ms deadline is what stops the loop
+        inst.fresh().handle_message(ComponentId("t"), b"l")
+    assert spin.value.kind is TrapKind.TIMEOUT
