@@ -12,6 +12,8 @@ from airssys_wasm.actor import (
     Supervisor,
     SupervisorStrategy,
 )
+from airssys_wasm.runtime import Engine, EngineConfig, Limits
+from airssys_wasm.types import ComponentId, ExecutionContext, LogLevel
 from airssys_wasm.errors import (
     AbiMismatchError,
     ActorStateError,
@@ -19,6 +21,7 @@ from airssys_wasm.errors import (
     CodecError,
     ComponentNotFound,
     ConfigError,
+    GuestError,
     HealthCheckFailed,
     LoadError,
     MailboxClosed,
@@ -46,6 +49,13 @@ __all__ = [
     "Supervisor",
     "SupervisorStrategy",
     "HealthCheckFailed",
+    "GuestError",
+    "ComponentId",
+    "Engine",
+    "EngineConfig",
+    "ExecutionContext",
+    "Limits",
+    "LogLevel",
     "AbiMismatchError",
     "ActorStateError",
     "AirssysError",

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from airssys_wasm.types import HealthStatus
+
 __all__ = [
     "ActorState",
     "HealthStatus",
@@ -38,15 +40,6 @@ class ActorState(str, enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
-
-
-class HealthStatus(str, enum.Enum):
-    """Mirrors the WIT ``health-status`` enum."""
-
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    UNHEALTHY = "unhealthy"
-    UNKNOWN = "unknown"
 
 
 class DeadLetterReason(str, enum.Enum):

@@ -18,7 +18,7 @@ from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Insta
 from airssys_wasm.runtime.limits import Limits, parse_size
 from airssys_wasm.runtime.loader import Source
 from airssys_wasm.runtime.traps import classify, to_trap_error
-from airssys_wasm.runtime.types import (
+from airssys_wasm.types import (
     CallerInfo,
     ComponentConfig,
     ComponentId,

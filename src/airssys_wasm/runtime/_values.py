@@ -11,7 +11,7 @@ from typing import Any
 
 from wasmtime import component as wc
 
-from airssys_wasm.runtime.types import (
+from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
     ComponentMetadata,

@@ -18,7 +18,7 @@ from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Instance
 from airssys_wasm.runtime.limits import Limits
-from airssys_wasm.runtime.types import ComponentId
+from airssys_wasm.types import ComponentId
 from airssys_wasm.runtime.world import HOST_SERVICES, ComponentShape, CoreShape
 
 if TYPE_CHECKING:

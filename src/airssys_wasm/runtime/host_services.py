@@ -30,7 +30,7 @@ from airssys_wasm.errors import (
     PermissionDenied,
 )
 from airssys_wasm.runtime import _values as values
-from airssys_wasm.runtime.types import ComponentId, ComponentMetadata, LogLevel
+from airssys_wasm.types import ComponentId, ComponentMetadata, LogLevel
 from airssys_wasm.runtime.world import HOST_SERVICES
 
 __all__ = [

@@ -23,7 +23,7 @@ from airssys_wasm.runtime import host_services as hs
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.traps import to_trap_error
-from airssys_wasm.runtime.types import (
+from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
     ComponentMetadata,

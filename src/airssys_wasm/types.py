@@ -1,7 +1,8 @@
-"""Python mirrors of the `airssys:core/types` WIT records the runtime passes across the boundary.
+"""Python mirrors of the `airssys:core/types` WIT records, shared by every layer.
 
 They are plain frozen dataclasses so the upper layers (actor, host) can hash, compare and log
-them without touching wasmtime objects; conversion to wasmtime values lives in ``_values``.
+them without touching wasmtime objects; conversion to wasmtime values lives in
+``runtime._values``. Like ``errors``, this module sits below every layer.
 """
 
 from __future__ import annotations
