@@ -411,6 +411,95 @@
       end
       local.get $op
       local.get $n
+      i32.const 160
+      call $is
+      local.get $n
+      i32.const 9
+      i32.ge_u
+      i32.and
+      if ;; label = @1
+        local.get $op
+        i32.const 8
+        i32.add
+        i32.load8_u
+        local.set $plen
+        i32.const 9
+        local.get $plen
+        i32.add
+        local.get $n
+        i32.gt_u
+        if ;; label = @2
+          unreachable
+        end
+        i32.const 0
+        i32.const 0
+        local.get $op
+        i32.const 9
+        local.get $plen
+        i32.add
+        i32.add
+        local.get $n
+        i32.const 9
+        local.get $plen
+        i32.add
+        i32.sub
+        i32.const 0
+        i32.const 0
+        local.get $op
+        i32.const 9
+        i32.add
+        local.get $plen
+        local.get $op
+        i32.const 4
+        i32.add
+        i32.load
+        i64.extend_i32_u
+        i32.const 1100
+        call $send_request
+        i32.const 1100
+        i32.load8_u
+        if ;; label = @2
+          i32.const 60
+          i32.const 2
+          call $reply_host_result
+          return
+        end
+        i32.const 1104
+        i32.load
+        i32.const 1108
+        i32.load
+        i32.const 1100
+        call $cancel_request
+        i32.const 60
+        i32.const 2
+        call $reply_host_result
+        return
+      end
+      local.get $op
+      local.get $n
+      i32.const 164
+      call $is
+      if ;; label = @1
+        local.get $rid
+        local.get $rid_n
+        call $reply
+        return
+      end
+      local.get $op
+      local.get $n
+      i32.const 168
+      call $is
+      if ;; label = @1
+        i32.const 1200
+        local.get $timeout
+        i64.store
+        i32.const 1200
+        i32.const 8
+        call $reply
+        return
+      end
+      local.get $op
+      local.get $n
       i32.const 40
       call $is
       if ;; label = @1
@@ -603,14 +692,15 @@
     )
     (func (;26;) (type 7) (param i32))
     (data (;0;) (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop")
-    (data (;1;) (i32.const 56) "sent")
-    (data (;2;) (i32.const 60) "ok")
-    (data (;3;) (i32.const 64) "awake")
-    (data (;4;) (i32.const 72) "refused")
-    (data (;5;) (i32.const 80) "shutdown")
-    (data (;6;) (i32.const 100) "Ux")
-    (data (;7;) (i32.const 200) "\f0\00\00\00\08\00\00\00\f8\00\00\00\05\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00")
-    (data (;8;) (i32.const 240) "pingpong1.0.0")
+    (data (;1;) (i32.const 160) "rqcnrid?tmo?")
+    (data (;2;) (i32.const 56) "sent")
+    (data (;3;) (i32.const 60) "ok")
+    (data (;4;) (i32.const 64) "awake")
+    (data (;5;) (i32.const 72) "refused")
+    (data (;6;) (i32.const 80) "shutdown")
+    (data (;7;) (i32.const 100) "Ux")
+    (data (;8;) (i32.const 200) "\f0\00\00\00\08\00\00\00\f8\00\00\00\05\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00")
+    (data (;9;) (i32.const 240) "pingpong1.0.0")
     (@producers
       (processed-by "wit-component" "0.262.0")
     )

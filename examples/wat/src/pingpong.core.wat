@@ -19,6 +19,11 @@
 ;;   "cncl" <id>                  -> cancel-request(id); "ok" | error text
 ;;   "cbk?"                       -> u32 LE callbacks seen, u8 last outcome tag (0 ok, 1 err),
 ;;                                   last outcome bytes
+;;   "rqcn" <u32 ms> <u8 len> <payload> <name>
+;;                                -> send-request as "rqst", then cancel-request of that id at
+;;                                   once; "ok" | error text
+;;   "rid?"                       -> the request id of this call's execution-context
+;;   "tmo?"                       -> u64 LE: the timeout-ms of this call's execution-context
 ;;   "nap!"                       -> sleep-millis(100); "awake"
 ;;   "loop"                       -> spins forever (the epoch deadline traps it)
 ;;   anything else                -> echoed back
@@ -47,6 +52,7 @@
   (global $cb_len (mut i32) (i32.const 0))
 
   (data (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop") ;; 16 + 4k
+  (data (i32.const 160) "rqcnrid?tmo?")                              ;; 160 + 4k
   (data (i32.const 56) "sent")
   (data (i32.const 60) "ok")
   (data (i32.const 64) "awake")
@@ -173,6 +179,30 @@
           (i64.extend_i32_u (i32.load (i32.add (local.get $op) (i32.const 4))))
           (i32.const 1100))
         (return (call $reply_host_result (i32.load (i32.const 1104)) (i32.load (i32.const 1108))))))
+    (if (i32.and (call $is (local.get $op) (local.get $n) (i32.const 160))
+                 (i32.ge_u (local.get $n) (i32.const 9)))
+      (then
+        (local.set $plen (i32.load8_u (i32.add (local.get $op) (i32.const 8))))
+        (if (i32.gt_u (i32.add (i32.const 9) (local.get $plen)) (local.get $n)) (then unreachable))
+        (call $send_request
+          (i32.const 0) (i32.const 0)
+          (i32.add (local.get $op) (i32.add (i32.const 9) (local.get $plen)))
+          (i32.sub (local.get $n) (i32.add (i32.const 9) (local.get $plen)))
+          (i32.const 0) (i32.const 0)
+          (i32.add (local.get $op) (i32.const 9)) (local.get $plen)
+          (i64.extend_i32_u (i32.load (i32.add (local.get $op) (i32.const 4))))
+          (i32.const 1100))
+        (if (i32.load8_u (i32.const 1100))
+          (then (return (call $reply_host_result (i32.const 60) (i32.const 2)))))
+        (call $cancel_request (i32.load (i32.const 1104)) (i32.load (i32.const 1108))
+                              (i32.const 1100))
+        (return (call $reply_host_result (i32.const 60) (i32.const 2)))))
+    (if (call $is (local.get $op) (local.get $n) (i32.const 164))
+      (then (return (call $reply (local.get $rid) (local.get $rid_n)))))
+    (if (call $is (local.get $op) (local.get $n) (i32.const 168))
+      (then
+        (i64.store (i32.const 1200) (local.get $timeout))
+        (return (call $reply (i32.const 1200) (i32.const 8)))))
     (if (call $is (local.get $op) (local.get $n) (i32.const 40))
       (then
         (call $cancel_request
