@@ -346,6 +346,8 @@ class Host:
     async def send(self, name: str, message: bytes | bytearray | memoryview) -> None:
         """Deliver ``message`` (a multicodec frame, checked in C) to ``name``'s handle-message,
         with the host's id as sender. Waits while the mailbox is full (backpressure)."""
+        if self._closed:
+            self._running()
         route = self.router.resolve(name, message)
         if type(message) is not bytes:
             message = as_frame(message)
@@ -353,6 +355,8 @@ class Host:
 
     def try_send(self, name: str, message: bytes | bytearray | memoryview) -> None:
         """Like ``send`` without waiting: MailboxFull when the mailbox is at capacity."""
+        if self._closed:
+            self._running()
         self.router.send(name, self.config.host_id, message)
 
     async def request(self, name: str, message: bytes | bytearray | memoryview,
