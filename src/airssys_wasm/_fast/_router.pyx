@@ -77,7 +77,9 @@ cdef class Route:
         self.mailbox = mailbox
         self.component_id = component_id
         self._try_put = mailbox.try_put
-        self._push = mailbox._push  # the ring's own push (see Router.send)
+        # The actor layer's Mailbox exposes its ring's push as ``_push``; any other mailbox
+        # (duck-typed: try_put/put/poke) is served through try_put alone.
+        self._push = getattr(mailbox, "_push", None)
 
     cdef inline int enqueue(self, object envelope) except -1:
         """``mailbox.try_put(envelope)`` with its common case inlined.
@@ -88,7 +90,7 @@ cdef class Route:
         mailbox's own.
         """
         cdef object mailbox = self.mailbox
-        if not mailbox._senders and self._push(envelope) == 0:
+        if self._push is not None and not mailbox._senders and self._push(envelope) == 0:
             if mailbox._consumer is not None:
                 mailbox.poke()
             return 0

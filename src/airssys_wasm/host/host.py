@@ -289,7 +289,7 @@ class Host:
         """
         system = self._running()
         check_name(name)
-        if name in self.registry or name in system._names:
+        if name in self.registry:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
         cfg = self.config
