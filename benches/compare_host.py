@@ -97,6 +97,17 @@ def bench_pykka(n: int) -> float:
         ref.stop()
 
 
+def bench_instance(engine: Engine, n: int) -> float:
+    """The runtime layer alone (Instance.handle_message in a loop): Host.send minus this is
+    what the host layer (mailbox, batch drain, routing) adds per message."""
+    instance = engine.load(MINIMAL).instantiate()
+    sender = HostConfig().host_id
+    start = time.perf_counter()
+    for _ in range(n):
+        instance.handle_message(sender, FRAME)
+    return n / (time.perf_counter() - start)
+
+
 # -- ours ------------------------------------------------------------------------------------------
 async def bench_host_send(engine: Engine, n: int) -> float:
     async with Host(HostConfig(health=None), engine=engine) as host:
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     n, r = args.messages, args.repeat
     engine = Engine(EngineConfig())
     host_send = max(asyncio.run(bench_host_send(engine, n)) for _ in range(r))
+    runtime_only = max(bench_instance(engine, n) for _ in range(r))
     bare = max(bench_bare(n) for _ in range(r))
     pyk = max(bench_pykka(n) for _ in range(r))
     c2c = max(asyncio.run(bench_c2c(engine, args.c2c)) for _ in range(r))
@@ -181,9 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n16-byte frame into minimal.wat handle-message, {n} messages, best of {r}:\n")
     print("| path | messages/s | µs/message | Host.send vs it |")
     print("|---|---:|---:|---:|")
-    for label, rate in (("Host.send (airssys)", host_send), ("(a) wasmtime-py direct call", bare),
+    for label, rate in (("Host.send (airssys)", host_send),
+                        ("airssys runtime Instance.handle_message loop (no host)", runtime_only),
+                        ("(a) wasmtime-py direct call", bare),
                         ("(b) Pykka actor + wasmtime-py", pyk)):
         print(f"| {label} | {rate:,.0f} | {1e6 / rate:.1f} | {host_send / rate:.2f}x |")
+    print(f"\nhost layer overhead per message (Host.send - runtime loop): "
+          f"{1e6 / host_send - 1e6 / runtime_only:.1f} µs")
     print(f"\ncomponent -> component through the host (pingpong brst, {args.c2c} messages): "
           f"{c2c:,.0f} messages/s ({1e6 / c2c:.1f} µs/message)")
     print(f"router validate + lookup + enqueue (Cython, called from Python): {router_ns:.0f} ns")
