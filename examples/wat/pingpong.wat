@@ -477,6 +477,18 @@
       end
       local.get $op
       local.get $n
+      i32.const 172
+      call $is
+      if ;; label = @1
+        i32.const 9
+        global.set $health
+        i32.const 60
+        i32.const 2
+        call $reply
+        return
+      end
+      local.get $op
+      local.get $n
       i32.const 164
       call $is
       if ;; label = @1
@@ -692,7 +704,7 @@
     )
     (func (;26;) (type 7) (param i32))
     (data (;0;) (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop")
-    (data (;1;) (i32.const 160) "rqcnrid?tmo?")
+    (data (;1;) (i32.const 160) "rqcnrid?tmo?hbad")
     (data (;2;) (i32.const 56) "sent")
     (data (;3;) (i32.const 60) "ok")
     (data (;4;) (i32.const 64) "awake")

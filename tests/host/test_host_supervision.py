@@ -133,3 +133,16 @@ async def test_leaving_the_host_stops_every_component_gracefully(engine, caplog)
         == ["[a] shutdown", "[b] shutdown"]
     with pytest.raises(aw.ActorStateError):
         await host.send("a", PLAIN)
+
+
+async def test_a_trapping_health_probe_is_unhealthy_and_replaces_the_instance(host) -> None:
+    ref = await host.spawn("pp", PINGPONG)
+    await host.send("pp", PLAIN)
+    assert await host.request("pp", b"hbad") == b"ok"
+    assert await host.health("pp") is aw.HealthStatus.UNHEALTHY
+    assert host.stats("pp").health_traps == 1
+    # the messages behind the probe reach a fresh, initialised instance; nothing was dead-lettered
+    await host.send("pp", PLAIN)
+    assert await count(host, "pp") == 1
+    assert await host.health("pp") is aw.HealthStatus.HEALTHY
+    assert host.dead_letters == [] and ref.stats.failures == 0

@@ -12,6 +12,8 @@
 ;;   "cnt?"                       -> u32 LE: messages counted by this instance
 ;;   "ini?"                       -> u32 LE: 1 if init ran on this instance
 ;;   "sick"                       -> health() answers unhealthy from now on; "ok"
+;;   "hbad"                       -> health() returns an out-of-range enum value (the host's
+;;                                   lifting fails: the probe traps); "ok"
 ;;   "send" <ttl> <name>          -> send-message(name, [0x55 'p' ttl]); "sent" | error text
 ;;   "brst" <u32 n> <name>        -> n x send-message(name, [0x55 'x']); u32 LE count accepted
 ;;   "rqst" <u32 ms> <u8 len> <payload> <name>
@@ -52,7 +54,7 @@
   (global $cb_len (mut i32) (i32.const 0))
 
   (data (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop") ;; 16 + 4k
-  (data (i32.const 160) "rqcnrid?tmo?")                              ;; 160 + 4k
+  (data (i32.const 160) "rqcnrid?tmo?hbad")                          ;; 160 + 4k
   (data (i32.const 56) "sent")
   (data (i32.const 60) "ok")
   (data (i32.const 64) "awake")
@@ -197,6 +199,10 @@
         (call $cancel_request (i32.load (i32.const 1104)) (i32.load (i32.const 1108))
                               (i32.const 1100))
         (return (call $reply_host_result (i32.const 60) (i32.const 2)))))
+    (if (call $is (local.get $op) (local.get $n) (i32.const 172))
+      (then
+        (global.set $health (i32.const 9))
+        (return (call $reply (i32.const 60) (i32.const 2)))))
     (if (call $is (local.get $op) (local.get $n) (i32.const 164))
       (then (return (call $reply (local.get $rid) (local.get $rid_n)))))
     (if (call $is (local.get $op) (local.get $n) (i32.const 168))
