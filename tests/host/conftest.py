@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from airssys_wasm import Host, HostConfig
-from airssys_wasm.actor import Event
 from airssys_wasm.runtime import Engine, EngineConfig
 
 
@@ -24,7 +23,3 @@ async def host(engine: Engine) -> AsyncIterator[Host]:
         h.events = []  # type: ignore[attr-defined]
         h.add_listener(h.events.append)  # type: ignore[attr-defined]
         yield h
-
-
-def events_of(host: Host, kind: type) -> list[Event]:
-    return [e for e in host.events if isinstance(e, kind)]  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import asyncio
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wat"
 PINGPONG = EXAMPLES / "pingpong.wat"
@@ -42,6 +43,11 @@ def u32(reply: bytes) -> int:
 def callbacks(reply: bytes) -> tuple[int, int, bytes]:
     """Decode pingpong's "cbk?" reply: (callbacks seen, last tag 0 ok/1 err, last outcome)."""
     return u32(reply[:4]), reply[4], reply[5:]
+
+
+def events_of(host: Any, kind: type) -> list[Any]:
+    """Events of type ``kind`` recorded by the ``host`` fixture's listener."""
+    return [e for e in host.events if isinstance(e, kind)]
 
 
 async def eventually(predicate: Callable[[], bool], what: str = "condition") -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from host_helpers import MINIMAL, PINGPONG, PLAIN, POISON, eventually, u32
-from conftest import events_of
+from host_helpers import MINIMAL, PINGPONG, PLAIN, POISON, events_of, eventually, u32
 
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig

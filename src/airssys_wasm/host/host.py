@@ -26,6 +26,7 @@ from airssys_wasm._fast._router import Router, as_frame
 from airssys_wasm.actor import (
     ActorRef,
     ActorState,
+    ActorStats,
     ActorSystem,
     Backoff,
     ChildSpec,
@@ -74,7 +75,7 @@ class ComponentRef:
         return self.actor.state
 
     @property
-    def stats(self) -> Any:
+    def stats(self) -> ActorStats:
         """Actor counters (messages in/out, restarts, failures, dead letters)."""
         return self.actor.stats
 

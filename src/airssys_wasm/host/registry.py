@@ -5,7 +5,7 @@ themselves. It is also the host's answer to a guest's ``list-components`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -98,9 +98,6 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def __iter__(self) -> Iterator[ComponentEntry]:
-        return iter(list(self._entries.values()))
 
     def names(self) -> list[str]:
         return list(self._entries)
