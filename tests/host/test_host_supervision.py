@@ -145,3 +145,17 @@ async def test_a_trapping_health_probe_is_unhealthy_and_replaces_the_instance(ho
     assert await count(host, "pp") == 1
     assert await host.health("pp") is aw.HealthStatus.HEALTHY
     assert host.dead_letters == [] and ref.stats.failures == 0
+
+
+async def test_root_restart_intensity_exceeded_stops_every_component(engine) -> None:
+    config = HostConfig(health=None, max_restarts=1, within=60.0)
+    async with Host(config, engine=engine) as host:
+        await host.spawn("pp", PINGPONG, backoff=NO_JITTER)
+        await host.spawn("other", PINGPONG)
+        await host.send("pp", POISON)
+        await host.send("pp", POISON)
+        await eventually(lambda: host.names() == [], "the root supervisor to give up")
+        assert len(host.router) == 0
+        assert isinstance(host.system.escalation, aw.SupervisorEscalation)
+        with pytest.raises(aw.ActorStateError, match="failed"):
+            await host.spawn("pp", PINGPONG)

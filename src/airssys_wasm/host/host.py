@@ -175,6 +175,10 @@ class Host:
         if self.system is None or self._closed:
             raise ActorStateError("the host is not running; use `async with Host() as host:` "
                                   "(or await host.start())")
+        if self.system.escalation is not None:
+            raise ActorStateError(
+                f"host {self.config.name!r} failed: its root supervisor gave up "
+                f"({self.system.escalation}); close it and start a new Host")
         return self.system
 
     # -- events ----------------------------------------------------------------------------------
