@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from host_helpers import (
     ECHO,
+    EXAMPLES,
     PINGPONG,
     PLAIN,
     REFUSE,
@@ -170,3 +171,11 @@ async def test_namespace_and_version_are_part_of_the_component_id(engine) -> Non
         await host.request("a", send_op("b", 1))
         await eventually(lambda: host.ref("a").stats.messages_out >= 2, "b's answer")
         assert await count(host, "a") == 1
+
+
+async def test_core_abi_modules_are_components_too(host) -> None:
+    await host.spawn("core", EXAMPLES / "core_actor.wat")
+    frame = mc.encode(mc.Codec.RAW, b"bulk payload " * 100)
+    await host.send("core", frame)
+    assert await host.request("core", b"last") == frame[:1024]  # it keeps the first KiB
+    assert await host.health("core") is aw.HealthStatus.HEALTHY
