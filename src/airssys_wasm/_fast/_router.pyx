@@ -3,8 +3,9 @@
 
 Every message between components (and from Python into a component) passes here: the frame's
 multicodec prefix is validated with ``csrc/multicodec.h`` (no Python call), the target name is
-looked up in a dict, and the envelope ``(sender, frame)`` is handed to the target mailbox's
-``try_put``. Nothing here awaits, so a guest's ``send-message`` enqueues without a task switch.
+looked up in a dict, and the envelope ``(sender, frame)`` is pushed into the target mailbox
+with ``Mailbox.try_put``'s semantics (its common case inlined: see ``Route.enqueue``). Nothing
+here awaits, so a guest's ``send-message`` enqueues without a task switch.
 Error paths are cold: they defer to the Python layers for the full, actionable messages.
 No asyncio and no policy (permission checks happen before the router is called).
 """
