@@ -25,6 +25,7 @@ WIT = HERE.parent.parent / "wit"
 #: example name -> (WIT directory, world)
 EXAMPLES: dict[str, tuple[Path, str]] = {
     "echo": (WIT, "airssys-component"),
+    "pingpong": (WIT, "airssys-component"),
     "chaos": (SRC / "wit-minimal", "minimal"),
     "minimal": (SRC / "wit-minimal", "minimal"),
     "bad-signature": (SRC / "wit-bad-signature", "bad-signature"),

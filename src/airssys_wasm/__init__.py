@@ -13,6 +13,7 @@ from airssys_wasm.actor import (
     SupervisorStrategy,
 )
 from airssys_wasm.runtime import Engine, EngineConfig, Limits
+from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.types import ComponentId, ExecutionContext, LogLevel
 from airssys_wasm.errors import (
     AbiMismatchError,
@@ -44,6 +45,8 @@ __all__ = [
     "Backoff",
     "DeadLetter",
     "HealthStatus",
+    "Host",
+    "HostConfig",
     "MessageBroker",
     "RestartPolicy",
     "Supervisor",

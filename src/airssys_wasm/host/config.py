@@ -1,0 +1,63 @@
+"""Host-wide settings: engine, defaults every spawned component gets, supervision, policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airssys_wasm.actor import Backoff, HealthCheck
+from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
+from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE
+from airssys_wasm.errors import ConfigError
+from airssys_wasm.host.policy import ALLOW_ALL, PermissionPolicy
+from airssys_wasm.runtime import EngineConfig, Limits
+from airssys_wasm.types import ComponentId
+
+__all__ = ["HostConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Everything a :class:`~airssys_wasm.Host` needs; every field has a safe default.
+
+    ``limits``, ``capacity``, ``batch_size``, ``backoff`` and ``health`` are per-component
+    defaults that ``Host.spawn`` arguments override. ``health=None`` turns periodic probing off
+    (``Host.health`` still probes on demand).
+    """
+
+    name: str = "host"
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    #: Namespace put in the component-id of every component this host spawns.
+    namespace: str = ""
+    #: The sender id of messages and requests that come from Python (``Host.send``/``request``).
+    host_id: ComponentId = ComponentId("host", namespace="airssys")
+    limits: Limits = field(default_factory=Limits)
+    capacity: int = DEFAULT_CAPACITY
+    batch_size: int = DEFAULT_BATCH_SIZE
+    backoff: Backoff = field(default_factory=Backoff)
+    health: HealthCheck | None = field(default_factory=HealthCheck)
+    #: Restart intensity of the root supervisor: more than this many restarts ``within``
+    #: seconds and it gives up (every component is stopped).
+    max_restarts: int = 3
+    within: float = 5.0
+    shutdown_timeout: float = 5.0
+    dead_letter_history: int = 1000
+    #: Longest wait of ``Host.request`` when the caller passes no timeout.
+    request_timeout: float = 1.0
+    #: Every guest -> host action is checked here. AllowAll is a placeholder (see policy.py).
+    policy: PermissionPolicy = ALLOW_ALL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"HostConfig.name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.engine, EngineConfig):
+            raise ConfigError("HostConfig.engine must be an airssys_wasm.EngineConfig")
+        if not isinstance(self.limits, Limits):
+            raise ConfigError("HostConfig.limits must be an airssys_wasm.Limits")
+        if not isinstance(self.host_id, ComponentId):
+            raise ConfigError("HostConfig.host_id must be an airssys_wasm.ComponentId")
+        if not (self.request_timeout > 0):
+            raise ConfigError(f"HostConfig.request_timeout must be > 0 seconds, got "
+                              f"{self.request_timeout!r}")
+        if not callable(getattr(self.policy, "check", None)):
+            raise ConfigError("HostConfig.policy must have check(component, kind, target); "
+                              "use airssys_wasm.host.AllowAll() until a security policy exists")

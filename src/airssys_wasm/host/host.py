@@ -1,0 +1,433 @@
+"""``airssys_wasm.Host``: spawn WebAssembly components as supervised actors and talk to them.
+
+One host = one Engine (shared compiled code, one epoch ticker), one actor system with a root
+supervisor, one registry + router of component names, one request table and one broker::
+
+    async with aw.Host() as host:
+        await host.spawn("greeter", "greeter.wasm")
+        await host.send("greeter", mc.encode(mc.Codec.JSON, b'{"hi": 1}'))
+        reply = await host.request("greeter", b"op", timeout=1.0)
+
+Messages from Python carry ``HostConfig.host_id`` as their sender. Leaving the ``async with``
+stops every component gracefully (queued messages are handled, then ``shutdown`` is called).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from airssys_wasm._fast._router import Router, as_frame
+from airssys_wasm.actor import (
+    ActorRef,
+    ActorState,
+    ActorStats,
+    ActorSystem,
+    Backoff,
+    ChildSpec,
+    DeadLetter,
+    Event,
+    HealthCheck,
+    LifecycleEvent,
+    RestartPolicy,
+    Supervisor,
+    SupervisorStrategy,
+)
+from airssys_wasm.errors import (
+    ActorStateError,
+    ComponentNotFound,
+    ConfigError,
+    MailboxFull,
+    ManifestError,
+    RequestTimeout,
+)
+from airssys_wasm.host.component_actor import ComponentActor
+from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
+from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
+from airssys_wasm.host.router import HostMessaging
+from airssys_wasm.runtime import Artifact, Engine, HostServices, Limits, Source
+from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
+
+__all__ = ["ComponentRef", "Host"]
+
+_UNSET: Any = object()
+
+
+class ComponentRef:
+    """Handle on a spawned component; stays valid across restarts (same name, same mailbox)."""
+
+    __slots__ = ("name", "component_id", "_host", "actor")
+
+    def __init__(self, host: Host, entry: ComponentEntry, actor: ActorRef) -> None:
+        self.name = entry.name
+        self.component_id = entry.component_id
+        self._host = host
+        self.actor = actor
+
+    @property
+    def state(self) -> ActorState:
+        return self.actor.state
+
+    @property
+    def stats(self) -> ActorStats:
+        """Actor counters (messages in/out, restarts, failures, dead letters)."""
+        return self.actor.stats
+
+    async def send(self, message: bytes) -> None:
+        await self._host.send(self.name, message)
+
+    async def request(self, message: bytes, timeout: float | None = None) -> bytes:
+        return await self._host.request(self.name, message, timeout)
+
+    async def health(self) -> HealthStatus:
+        return await self._host.health(self.name)
+
+    async def stop(self) -> None:
+        await self._host.stop(self.name)
+
+    def __repr__(self) -> str:
+        return f"<ComponentRef {self.component_id} {self.state.value}>"
+
+
+def _read_manifest(manifest: Mapping[str, Any] | str | os.PathLike[str]) -> Mapping[str, Any]:
+    if isinstance(manifest, Mapping):
+        return manifest
+    if isinstance(manifest, (str, os.PathLike)):
+        text = str(manifest)
+        try:
+            if isinstance(manifest, os.PathLike) or "\n" not in text and text.endswith(".toml"):
+                with open(manifest, "rb") as fh:
+                    return tomllib.load(fh)
+            return tomllib.loads(text)
+        except OSError as exc:
+            raise ManifestError(f"cannot read manifest {text!r}: {exc.strerror}; check the path") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ManifestError(f"manifest is not valid TOML: {exc}") from None
+    raise TypeError(f"manifest must be a parsed mapping, TOML text or a path to Component.toml, "
+                    f"not {type(manifest).__name__}")
+
+
+class Host:
+    """The embedded host: one process, one asyncio loop. Use it as ``async with Host() as h``."""
+
+    def __init__(self, config: HostConfig | None = None, *, engine: Engine | None = None) -> None:
+        self.config = config or HostConfig()
+        self._own_engine = engine is None
+        self.engine = engine if engine is not None else Engine(self.config.engine)
+        self.registry = Registry()
+        self.router = Router()
+        self.system: ActorSystem | None = None
+        self.requests: RequestTable | None = None
+        self.messaging: HostMessaging | None = None
+        self._artifacts: dict[tuple[Any, ...], Artifact] = {}
+        self._refs: dict[str, ComponentRef] = {}
+        self._supervisors: dict[str, Supervisor] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def __aenter__(self) -> Host:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self.system is not None:
+            return
+        if self._closed:
+            raise ActorStateError("this Host was closed; create a new one")
+        cfg = self.config
+        self._loop = asyncio.get_running_loop()
+        self.system = ActorSystem(cfg.name, max_restarts=cfg.max_restarts, within=cfg.within,
+                                  dead_letter_history=cfg.dead_letter_history)
+        self.system.add_listener(self._on_event)
+        self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
+        self.messaging = HostMessaging(self.router, self.registry, self.requests, cfg.policy,
+                                       cfg.request_timeout)
+
+    def _deliver_callback(self, request: Any, callback: Any) -> None:
+        assert self.messaging is not None
+        self.messaging.deliver_callback(request, callback)
+
+    async def close(self, *, drain: bool = True) -> None:
+        """Stop every component (handling what is queued when ``drain``), release the engine."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.system is not None:
+                await self.system.shutdown(drain=drain)
+            if self.requests is not None:
+                self.requests.close_all(f"host {self.config.name!r} shut down before the reply")
+        finally:
+            if self._own_engine:
+                self.engine.close()
+
+    def _running(self) -> ActorSystem:
+        if self.system is None or self._closed:
+            raise ActorStateError("the host is not running; use `async with Host() as host:` "
+                                  "(or await host.start())")
+        if self.system.escalation is not None:
+            raise ActorStateError(
+                f"host {self.config.name!r} failed: its root supervisor gave up "
+                f"({self.system.escalation}); close it and start a new Host")
+        return self.system
+
+    # -- events ----------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, DeadLetter):
+            message = event.message
+            if type(message) is RequestEnvelope and self.requests is not None:
+                error = event.error or ComponentNotFound(
+                    f"component {event.recipient!r} stopped before handling request "
+                    f"{message.request.id}")
+                self.requests.fail(message.request, error)
+        elif isinstance(event, LifecycleEvent) and event.state is ActorState.STOPPED:
+            ref = self._refs.get(event.actor)
+            if ref is not None and ref.actor.mailbox.closed:
+                self._forget(event.actor)
+
+    def _forget(self, name: str) -> None:
+        ref = self._refs.pop(name, None)
+        if ref is not None:
+            self.router.remove(name, ref.actor.mailbox)
+            self.registry.remove(name)
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Observe lifecycle, restart, health, escalation and dead-letter events."""
+        self._running().add_listener(listener)
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        return list(self._running().dead_letters)
+
+    def request_stats(self) -> RequestStats:
+        self._running()
+        assert self.requests is not None
+        return self.requests.stats()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _source_key(self, source: Source) -> tuple[Any, ...]:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return ("bytes", hashlib.sha256(source).hexdigest())
+        if isinstance(source, str) and source.lstrip()[:1] in ("(", ";"):
+            return ("text", hashlib.sha256(source.encode()).hexdigest())
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            try:
+                st = path.stat()
+                return ("path", str(path.resolve()), st.st_mtime_ns, st.st_size)
+            except (OSError, ValueError):
+                return ("unreadable", str(source))  # load() raises the LoadError
+        raise TypeError(f"source must be a path, bytes or WAT text, not {type(source).__name__}")
+
+    def load(self, source: Source, *, name: str | None = None) -> Artifact:
+        """Compile and validate ``source`` once per host (then through the engine's cache)."""
+        key = self._source_key(source)
+        artifact = self._artifacts.get(key)
+        if artifact is None:
+            artifact = self.engine.load(source, name=name)
+            if key[0] != "unreadable":
+                self._artifacts[key] = artifact
+        return artifact
+
+    # -- spawning --------------------------------------------------------------------------------
+    async def supervisor(self, name: str, *,
+                         strategy: SupervisorStrategy | str = SupervisorStrategy.ONE_FOR_ONE,
+                         max_restarts: int = 3, within: float = 5.0,
+                         restart: RestartPolicy | str = RestartPolicy.PERMANENT) -> Supervisor:
+        """A running supervisor under the root, to pass as ``spawn(..., supervisor=...)``."""
+        system = self._running()
+        sup = Supervisor(name, strategy=strategy, max_restarts=max_restarts, within=within,
+                         restart=restart)
+        await system.start_child(sup)
+        self._supervisors[name] = sup
+        return sup
+
+    def _parent(self, supervisor: Supervisor | str | None) -> Supervisor:
+        system = self._running()
+        if supervisor is None:
+            return system.root
+        if isinstance(supervisor, Supervisor):
+            if supervisor.system is not system:
+                raise ConfigError(f"supervisor {supervisor.name!r} belongs to another actor system; "
+                                  "create it with host.supervisor(name, ...)")
+            return supervisor
+        if isinstance(supervisor, str):
+            found = self._supervisors.get(supervisor)
+            if found is None or not found.running:
+                raise ComponentNotFound(f"no running supervisor named {supervisor!r} in this host; "
+                                        "create it with host.supervisor(name, ...)")
+            return found
+        raise TypeError(f"supervisor must be a Supervisor, its name or None, not "
+                        f"{type(supervisor).__name__}")
+
+    async def spawn(
+        self,
+        name: str,
+        source: Source,
+        manifest: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        restart: RestartPolicy | str = RestartPolicy.PERMANENT,
+        limits: Limits | None = None,
+        supervisor: Supervisor | str | None = None,
+        *,
+        config: ComponentConfig | None = None,
+        backoff: Backoff | None = None,
+        health: HealthCheck | None = _UNSET,
+        capacity: int | None = None,
+        batch_size: int | None = None,
+    ) -> ComponentRef:
+        """Load ``source``, instantiate it in a fresh Store, call its ``init``, register it
+        under ``name`` and start it under ``supervisor`` (the root one by default).
+
+        ``manifest`` (a parsed mapping, TOML text or a Component.toml path): this layer reads
+        ``[component] version`` (into the component-id) and ``[limits]``; capabilities are
+        enforced by ``HostConfig.policy``. Explicit ``limits`` win over the manifest's.
+        """
+        system = self._running()
+        check_name(name)
+        if name in self.registry:
+            raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
+                              "component first or pick another name")
+        cfg = self.config
+        version = ""
+        if manifest is not None:
+            data = _read_manifest(manifest)
+            section = data.get("component", {})
+            version = str(section.get("version", "")) if isinstance(section, Mapping) else ""
+            if limits is None and "limits" in data:
+                limits = Limits.from_manifest_section(data["limits"], base=cfg.limits)
+        artifact = self.load(source, name=name)
+        cid = ComponentId(name, namespace=cfg.namespace, version=version)
+        assert self.messaging is not None and self.requests is not None
+        entry = ComponentEntry(
+            name=name, component_id=cid, artifact=artifact, limits=limits or cfg.limits,
+            services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+            init_config=config)
+        requests = self.requests
+        spec = ChildSpec(
+            name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
+            backoff=backoff if backoff is not None else cfg.backoff,
+            capacity=capacity if capacity is not None else cfg.capacity,
+            batch_size=batch_size if batch_size is not None else cfg.batch_size,
+            shutdown_timeout=cfg.shutdown_timeout,
+            health=cfg.health if health is _UNSET else health)
+        parent = self._parent(supervisor)
+        self.registry.add(entry)
+        try:
+            actor = await parent.start_child(spec)
+        except BaseException:
+            self.registry.remove(name, entry)
+            raise
+        assert isinstance(actor, ActorRef)
+        entry.ref = actor
+        self.router.add(name, actor.mailbox, cid)
+        ref = ComponentRef(self, entry, actor)
+        self._refs[name] = ref
+        return ref
+
+    def ref(self, name: str) -> ComponentRef:
+        ref = self._refs.get(name)
+        if ref is None:
+            self.registry.get(name)  # raises the standard ComponentNotFound
+            raise ComponentNotFound(f"component {name!r} is stopping")
+        return ref
+
+    def stats(self, name: str) -> ComponentStats:
+        return self.registry.get(name).stats
+
+    def names(self) -> list[str]:
+        return self.registry.names()
+
+    # -- messaging -------------------------------------------------------------------------------
+    async def send(self, name: str, message: bytes | bytearray | memoryview) -> None:
+        """Deliver ``message`` (a multicodec frame, checked in C) to ``name``'s handle-message,
+        with the host's id as sender. Waits while the mailbox is full (backpressure)."""
+        if self._closed:
+            self._running()
+        route = self.router.resolve(name, message)
+        if type(message) is not bytes:
+            message = as_frame(message)
+        await route.mailbox.put((self.config.host_id, message))
+
+    def try_send(self, name: str, message: bytes | bytearray | memoryview) -> None:
+        """Like ``send`` without waiting: MailboxFull when the mailbox is at capacity."""
+        if self._closed:
+            self._running()
+        self.router.send(name, self.config.host_id, message)
+
+    async def request(self, name: str, message: bytes | bytearray | memoryview,
+                      timeout: float | None = 1.0) -> bytes:
+        """Run ``name``'s ``execute(message, ctx)`` and return the reply bytes.
+
+        ``ctx`` carries a fresh request id and the remaining time. RequestTimeout when no reply
+        arrives in time (a later reply is dropped and counted); a guest error value is raised
+        as GuestError, a trap as TrapError (and the component restarts).
+        """
+        self._running()
+        assert self.requests is not None
+        route = self.router.get(name)
+        if route is None:
+            self.registry.get(name)
+            raise ComponentNotFound(f"component {name!r} is stopping; it takes no requests")
+        if not isinstance(message, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a request must be bytes-like, not {type(message).__name__}")
+        timeout = self.config.request_timeout if timeout is None else timeout
+        requests = self.requests
+        pending = requests.open(self.config.host_id, name, timeout)
+        context = requests.context(pending, CallerInfo(component_id=self.config.host_id,
+                                                       external_source="python"))
+        future = pending.future
+        assert future is not None
+        envelope = RequestEnvelope(pending, bytes(message), context)
+        try:
+            try:
+                route.mailbox.try_put(envelope)
+            except MailboxFull:
+                await asyncio.wait_for(route.mailbox.put(envelope), timeout)
+            assert self._loop is not None
+            return await asyncio.wait_for(future, max(0.0, pending.deadline - self._loop.time()))
+        except asyncio.TimeoutError:
+            requests.give_up(pending)
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception() from None  # type: ignore[misc]
+            raise RequestTimeout(
+                f"request {pending.id} to {name!r} got no reply within {timeout * 1000:.0f} ms; "
+                "raise the timeout or check that the component answers") from None
+        except asyncio.CancelledError:
+            requests.abandon(pending)
+            raise
+
+    def subscribe(self, topic: str, name: str) -> None:
+        """Deliver every frame published on ``topic`` to ``name``'s handle-message."""
+        self._running().broker.subscribe(topic, self.ref(name).actor)
+
+    def unsubscribe(self, topic: str, name: str) -> bool:
+        return self._running().broker.unsubscribe(topic, self.ref(name).actor)
+
+    async def publish(self, topic: str, payload: bytes | bytearray | memoryview) -> int:
+        """Send the frame ``payload`` to every subscriber of ``topic``; returns how many."""
+        frame = as_frame(payload)
+        return await self._running().broker.publish(topic, (self.config.host_id, frame))
+
+    # -- health and stopping ---------------------------------------------------------------------
+    async def health(self, name: str) -> HealthStatus:
+        """Probe ``name`` now (between its batches). Counts towards the unhealthy threshold."""
+        return await self.ref(name).actor.health()
+
+    async def stop(self, name: str) -> None:
+        """Stop ``name`` for good: handle what is queued, call its ``shutdown``, unregister."""
+        system = self._running()
+        self.ref(name)
+        try:
+            await system.stop(name)
+        finally:
+            self._forget(name)

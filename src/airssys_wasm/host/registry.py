@@ -1,0 +1,113 @@
+"""Which components run in a host, under which names and ids, and what they said about
+themselves. It is also the host's answer to a guest's ``list-components`` and
+``get-component-metadata`` (the runtime's ``ComponentDirectory`` protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from airssys_wasm.errors import ComponentNotFound, ConfigError
+from airssys_wasm.runtime import Artifact, HostServices, Limits
+from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
+
+if TYPE_CHECKING:
+    from airssys_wasm.actor import ActorRef
+
+__all__ = ["ComponentEntry", "ComponentStats", "Registry", "check_name"]
+
+
+def check_name(name: object) -> str:
+    """Component names are the routing keys and the ``name`` of their component-id."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a component name must be a non-empty string, got {name!r}")
+    if any(c in name for c in "/@") or name != name.strip():
+        raise ConfigError(f"component name {name!r} may not contain '/', '@' or surrounding "
+                          "spaces (they separate namespace and version in a component-id)")
+    return name
+
+
+@dataclass(slots=True)
+class ComponentStats:
+    """Host-level counters of one component, over all its incarnations."""
+
+    guest_errors: int = 0  # messages/callbacks the guest answered with an error value
+    callbacks_dropped: int = 0  # callbacks for a component that does not export handle-callback
+    health_traps: int = 0  # health probes that trapped (the instance was replaced)
+
+
+@dataclass(slots=True)
+class ComponentEntry:
+    """One spawned component: what every incarnation is built from."""
+
+    name: str
+    component_id: ComponentId
+    artifact: Artifact
+    limits: Limits
+    services: HostServices
+    init_config: ComponentConfig | None = None
+    metadata: ComponentMetadata | None = None
+    ref: ActorRef | None = None
+    stats: ComponentStats = field(default_factory=ComponentStats)
+
+
+class Registry:
+    """Name -> entry. Names are unique within a host."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, ComponentEntry] = {}
+
+    def add(self, entry: ComponentEntry) -> None:
+        if entry.name in self._entries:
+            raise ConfigError(f"a component named {entry.name!r} is already running in this host; "
+                              "stop it first or pick another name")
+        self._entries[entry.name] = entry
+
+    def remove(self, name: str, entry: ComponentEntry | None = None) -> bool:
+        current = self._entries.get(name)
+        if current is None or (entry is not None and current is not entry):
+            return False
+        del self._entries[name]
+        return True
+
+    def get(self, name: str) -> ComponentEntry:
+        entry = self._entries.get(name)
+        if entry is None:
+            raise ComponentNotFound(
+                f"no component named {name!r} is running in this host ({len(self._entries)} "
+                "running); spawn it first, or check the name (names are case-sensitive)")
+        return entry
+
+    def find(self, target: ComponentId) -> ComponentEntry:
+        """The entry a guest's component-id addresses. Empty namespace/version match any."""
+        entry = self.get(target.name)
+        cid = entry.component_id
+        if (target.namespace and target.namespace != cid.namespace) or (
+                target.version and target.version != cid.version):
+            raise ComponentNotFound(
+                f"no component {target} is running in this host; the component named "
+                f"{target.name!r} is {cid} (leave namespace/version empty to match any)")
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    # -- ComponentDirectory ----------------------------------------------------------------------
+    def list_components(self) -> Sequence[ComponentId]:
+        return [entry.component_id for entry in self._entries.values()]
+
+    def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
+        try:
+            return self.find(component).metadata
+        except ComponentNotFound:
+            return None

@@ -1,0 +1,91 @@
+"""Guest -> host messaging: the host's implementation of the runtime's ``Messaging`` protocol.
+
+A guest's ``send-message`` arrives here synchronously, inside the guest's call, on the event
+loop's thread. It is checked against the :class:`PermissionPolicy`, then handed to the Cython
+:class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
+puts ``(sender, frame)`` into the target's mailbox — no await, no task switch; the target's
+actor drains it with its next batch. ``send-request`` / ``cancel-request`` go through the
+:class:`RequestTable` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from airssys_wasm._fast._router import Route, Router, as_frame
+from airssys_wasm.errors import ComponentNotFound, MailboxFull, PermissionDenied
+from airssys_wasm.host.policy import MESSAGING_SEND, PermissionPolicy
+from airssys_wasm.host.registry import Registry
+from airssys_wasm.host.requests import Callback, PendingRequest, RequestEnvelope, RequestTable
+from airssys_wasm.types import CallerInfo, ComponentId
+
+__all__ = ["HostMessaging", "Route", "Router", "as_frame"]
+
+logger = logging.getLogger("airssys_wasm.host")
+
+
+class HostMessaging:
+    """send-message / send-request / cancel-request for every component of one host."""
+
+    def __init__(self, router: Router, registry: Registry, requests: RequestTable,
+                 policy: PermissionPolicy, default_timeout: float) -> None:
+        self._router = router
+        self._send = router.send
+        self._registry = registry
+        self._requests = requests
+        self._policy = policy
+        self._default_timeout = default_timeout
+        #: Callbacks that could not be delivered because their caller is gone.
+        self.callbacks_lost = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _allow(self, sender: ComponentId, target: ComponentId) -> None:
+        decision = self._policy.check(sender.name, MESSAGING_SEND, target.name)
+        if not decision.allowed:
+            raise PermissionDenied(
+                f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
+                "grant it in the sender's Component.toml [capabilities] messaging.send")
+
+    def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
+        self._allow(sender, target)
+        if target.namespace or target.version:
+            self._registry.find(target)
+        self._send(target.name, sender, message)
+
+    def send_request(self, sender: ComponentId, target: ComponentId, request: bytes,
+                     timeout_ms: int) -> str:
+        self._allow(sender, target)
+        entry = self._registry.find(target)
+        route = self._router.get(entry.name)
+        if route is None:
+            raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
+                                    "(it is stopping); try again after it restarts")
+        timeout = timeout_ms / 1000.0 if timeout_ms > 0 else self._default_timeout
+        pending = self._requests.open(sender, entry.name, timeout, reply_to=sender.name)
+        context = self._requests.context(pending, CallerInfo(component_id=sender))
+        try:
+            route.mailbox.try_put(RequestEnvelope(pending, bytes(request), context))
+        except MailboxFull:
+            self._requests.abandon(pending)
+            raise
+        return pending.id
+
+    def cancel_request(self, sender: ComponentId, request_id: str) -> None:
+        self._requests.cancel(request_id, by=sender)
+
+    def deliver_callback(self, request: PendingRequest, callback: Callback) -> None:
+        """Put a request's outcome into its (guest) caller's mailbox; never drop it silently."""
+        route = self._router.get(request.reply_to or "")
+        if route is None:
+            self.callbacks_lost += 1
+            logger.info("callback for request %s dropped: its caller %s is gone", request.id,
+                        request.caller)
+            return
+        try:
+            route.mailbox.try_put(callback)
+        except MailboxFull:
+            # Wait for room in the background rather than drop or block the replier.
+            task = asyncio.get_running_loop().create_task(route.mailbox.put(callback))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)

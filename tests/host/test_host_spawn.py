@@ -1,0 +1,117 @@
+"""Spawning: loading through the cache, manifests, validation errors, names, the directory
+guests see, and many components in one host."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from host_helpers import ECHO, MINIMAL, PINGPONG, PLAIN, eventually, u32
+
+import airssys_wasm as aw
+from airssys_wasm import Host, HostConfig
+from airssys_wasm.runtime import EngineConfig, Limits
+
+
+async def test_spawn_compiles_each_source_once(host) -> None:
+    await host.spawn("a", PINGPONG)
+    await host.spawn("b", str(PINGPONG))
+    await host.spawn("c", PINGPONG.read_text())
+    assert host.load(PINGPONG) is host.registry.get("a").artifact
+    assert host.registry.get("a").artifact is host.registry.get("b").artifact
+    assert host.load(PINGPONG.read_text()) is host.registry.get("c").artifact
+
+
+async def test_spawn_goes_through_the_engine_disk_cache(tmp_path) -> None:
+    config = HostConfig(health=None, engine=EngineConfig(cache_dir=tmp_path))
+    async with Host(config) as host:
+        await host.spawn("pp", PINGPONG)
+        assert host.engine.cache is not None and host.engine.cache.stats.misses == 1
+    async with Host(config) as host:
+        await host.spawn("pp", PINGPONG)
+        assert host.engine.cache is not None and host.engine.cache.stats.hits == 1
+        assert await host.request("pp", b"ini?") == b"\x01\x00\x00\x00"
+
+
+async def test_manifest_sets_version_and_limits(host, tmp_path) -> None:
+    manifest = tmp_path / "Component.toml"
+    manifest.write_text('[component]\nname = "pp"\nversion = "0.3.1"\n\n[limits]\ntimeout_ms = 20\n')
+    ref = await host.spawn("pp", PINGPONG, manifest=manifest)
+    assert ref.component_id.version == "0.3.1"
+    assert host.registry.get("pp").limits.timeout_ms == 20
+    with pytest.raises(aw.TrapError) as info:
+        await host.request("pp", b"loop", timeout=2.0)
+    assert info.value.kind is aw.TrapKind.TIMEOUT
+    # explicit limits win over the manifest's
+    await host.spawn("qq", PINGPONG, manifest=manifest, limits=Limits(timeout_ms=500))
+    assert host.registry.get("qq").limits.timeout_ms == 500
+
+
+async def test_bad_manifests_are_manifest_errors(host) -> None:
+    with pytest.raises(aw.ManifestError, match="not valid TOML"):
+        await host.spawn("pp", PINGPONG, manifest="[limits\n")
+    with pytest.raises(aw.ManifestError, match="unknown key"):
+        await host.spawn("pp", PINGPONG, manifest={"limits": {"speed": 3}})
+    with pytest.raises(aw.ManifestError, match="cannot read"):
+        await host.spawn("pp", PINGPONG, manifest="/nonexistent/Component.toml")
+    assert host.names() == []
+
+
+async def test_invalid_components_fail_to_spawn_and_leave_no_trace(host) -> None:
+    with pytest.raises(aw.LoadError):
+        await host.spawn("bad", b"\0asm\x01\x00\x00\x00garbage")
+    with pytest.raises(aw.LoadError, match="handle-message"):
+        await host.spawn("bad", ECHO.parent / "no-handle-message.wat")
+    with pytest.raises(aw.LoadError):
+        await host.spawn("bad", "/nonexistent/thing.wasm")
+    assert host.names() == [] and "bad" not in host.router
+    await host.spawn("bad", MINIMAL)  # the name was never taken
+
+
+async def test_names_are_unique_and_well_formed(host) -> None:
+    await host.spawn("pp", PINGPONG)
+    with pytest.raises(aw.ConfigError, match="already taken"):
+        await host.spawn("pp", MINIMAL)
+    for bad in ("", "a/b", "x@1", " pad"):
+        with pytest.raises(aw.ConfigError):
+            await host.spawn(bad, MINIMAL)
+    await host.supervisor("sup")
+    with pytest.raises(aw.ConfigError, match="already taken"):
+        await host.spawn("sup", MINIMAL)
+
+
+async def test_guests_see_the_directory_of_components(host) -> None:
+    await host.spawn("echo", ECHO)
+    await host.spawn("pp", PINGPONG)
+    await host.spawn("min", MINIMAL)
+    assert u32(await host.request("echo", b"list")) == 3
+    assert await host.request("echo", b"meta:pp") == b"pingpong"  # pp's own metadata()
+    assert await host.request("echo", b"meta:min") == b"min"  # no metadata export: its name
+    assert await host.request("echo", b"meta:ghost") == b"none"
+
+
+async def test_spawning_needs_a_running_host(engine) -> None:
+    host = Host(HostConfig(health=None), engine=engine)
+    with pytest.raises(aw.ActorStateError, match="not running"):
+        await host.spawn("pp", PINGPONG)
+    await host.start()
+    await host.close()
+    with pytest.raises(aw.ActorStateError):
+        await host.spawn("pp", PINGPONG)
+
+
+COUNT = int(os.environ.get("AIRSSYS_HOST_SPAWN_COUNT", "1000"))
+
+
+async def test_many_components_in_one_host(engine) -> None:
+    """COUNT (1,000 in CI; the 10,000 run is benches/compare_host.py --spawn) minimal
+    components, each with its own Store, mailbox and supervision, each reached by name."""
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        for i in range(COUNT):
+            await host.spawn(f"c{i}", MINIMAL)
+        assert len(host.names()) == COUNT and len(host.router) == COUNT
+        for i in range(COUNT):
+            host.try_send(f"c{i}", PLAIN)
+        refs = [host.ref(f"c{i}") for i in range(COUNT)]
+        await eventually(lambda: all(r.stats.messages_out == 1 for r in refs), "every delivery")
+        assert all(r.stats.failures == 0 for r in refs)
