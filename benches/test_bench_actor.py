@@ -1,6 +1,6 @@
 """pytest-benchmark for the actor layer (`pytest benches/test_bench_actor.py --benchmark-enable`).
 
-Each benchmark runs a whole workload from compare_actor.py (which also runs the asyncio.Queue and
+Each benchmark runs a whole workload from airssys_wasm.benchmarks.actor (which also runs the asyncio.Queue and
 Pykka baselines side by side); with the default `--benchmark-disable` each body runs once on a
 small N, so CI still checks they work.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from compare_actor import (
+from airssys_wasm.benchmarks.actor import (
     ours_dispatch_only,
     ours_enqueue_dispatch,
     ours_fan_out,
