@@ -1,0 +1,79 @@
+"""Security layer: the ``Component.toml`` model, capability matching, audit, quotas and trust.
+
+The host layer registers each component with a policy (``PermissionPolicy`` by default) and
+calls ``policy.check(component, kind, target)`` before every guest→host action. This package
+is pure Python with no dependency on the host, actor or runtime layers.
+"""
+
+from airssys_wasm.security.audit import (
+    AuditLog,
+    AuditRecord,
+    AuditSink,
+    FileAuditSink,
+    LoggingAuditSink,
+    MemoryAuditSink,
+    StreamAuditSink,
+)
+from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
+from airssys_wasm.security.manifest import (
+    ComponentInfo,
+    Limits,
+    Manifest,
+    ManifestProblem,
+    Quota,
+    load_manifest,
+    manifest_from_dict,
+    parse_size,
+    validate_manifest,
+)
+from airssys_wasm.security.policy import (
+    BASELINE_CAPABILITIES,
+    AllowAllPolicy,
+    ComponentGrant,
+    Decision,
+    DenyCode,
+    PermissionPolicy,
+    Policy,
+)
+from airssys_wasm.security.preopens import Preopen, PreopenPlan, SkippedGrant, derive_preopens
+from airssys_wasm.security.quota import QuotaOutcome, QuotaState, TokenBucket
+from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy, TrustProfile
+
+__all__ = [
+    "AllowAllPolicy",
+    "AuditLog",
+    "AuditRecord",
+    "AuditSink",
+    "BASELINE_CAPABILITIES",
+    "Capabilities",
+    "CapabilityKind",
+    "ComponentGrant",
+    "ComponentInfo",
+    "DEFAULT_TRUST_POLICY",
+    "Decision",
+    "DenyCode",
+    "FileAuditSink",
+    "Limits",
+    "LoggingAuditSink",
+    "Manifest",
+    "ManifestProblem",
+    "MemoryAuditSink",
+    "PermissionPolicy",
+    "Policy",
+    "Preopen",
+    "PreopenPlan",
+    "Quota",
+    "QuotaOutcome",
+    "QuotaState",
+    "SkippedGrant",
+    "StreamAuditSink",
+    "TokenBucket",
+    "TrustLevel",
+    "TrustPolicy",
+    "TrustProfile",
+    "derive_preopens",
+    "load_manifest",
+    "manifest_from_dict",
+    "parse_size",
+    "validate_manifest",
+]

@@ -1,0 +1,150 @@
+"""Audit log: one JSON line per permission decision, to any number of sinks.
+
+Operators need to answer "what did plugin X try to touch, and what did we let it do?" after
+the fact, so every grant *and* denial is written, with the reason. Lines are self-contained
+JSON objects (``time, component, kind, target, decision, reason``) so ``jq``/log shippers read
+them without a schema. Guest-controlled strings are JSON-escaped (a newline in a target can
+never forge a second line) and long targets are truncated.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import IO, Protocol
+
+import orjson
+
+__all__ = [
+    "AuditRecord",
+    "AuditSink",
+    "AuditLog",
+    "MemoryAuditSink",
+    "StreamAuditSink",
+    "FileAuditSink",
+    "LoggingAuditSink",
+    "MAX_TARGET_CHARS",
+]
+
+MAX_TARGET_CHARS = 1024
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One decision. ``time`` is RFC 3339 UTC; ``decision`` is ``"allow"`` or ``"deny"``."""
+
+    time: str
+    component: str
+    kind: str
+    target: str
+    decision: str
+    reason: str
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        try:
+            return orjson.dumps(data).decode("utf-8")
+        except TypeError:
+            # orjson refuses lone surrogates (e.g. from os.fsdecode); stdlib escapes them.
+            return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+
+
+class AuditSink(Protocol):
+    def write(self, record: AuditRecord, line: str) -> None: ...
+
+
+class MemoryAuditSink:
+    """Keeps records and lines in memory: for tests and for embedding apps that inspect them."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self.lines: list[str] = []
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self.records.append(record)
+        self.lines.append(line)
+
+
+class StreamAuditSink:
+    """Writes lines to a text stream (``sys.stderr``, an open file, a StringIO)."""
+
+    def __init__(self, stream: IO[str], *, flush: bool = True) -> None:
+        self._stream = stream
+        self._flush = flush
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self._stream.write(line + "\n")
+        if self._flush:
+            self._stream.flush()
+
+
+class FileAuditSink(StreamAuditSink):
+    """Appends to a file (opened once, line-buffered, UTF-8); ``close()`` when done."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._file: io.TextIOWrapper = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        super().__init__(self._file, flush=False)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class LoggingAuditSink:
+    """Hands lines to a ``logging`` logger, with the record attached as ``extra={'audit': ...}``."""
+
+    def __init__(self, logger: logging.Logger | str = "airssys_wasm.audit", level: int = logging.INFO) -> None:
+        self._logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        self._level = level
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self._logger.log(self._level, line, extra={"audit": record})
+
+
+def _rfc3339(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AuditLog:
+    """Serialises decisions to JSON once and fans them out to sinks, under one lock.
+
+    The lock makes lines from concurrent threads whole and ordered per sink. A failing sink is
+    counted in ``failures`` and logged; ``record`` then returns False so the caller (the
+    permission policy) can fail closed.
+    """
+
+    def __init__(self, sinks: Iterable[AuditSink] = (), *, clock: Callable[[], float] = time.time) -> None:
+        self._sinks = list(sinks)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def add_sink(self, sink: AuditSink) -> None:
+        with self._lock:
+            self._sinks.append(sink)
+
+    def record(self, component: str, kind: str, target: object, allowed: bool, reason: str) -> bool:
+        text = target if isinstance(target, str) else repr(target)
+        if len(text) > MAX_TARGET_CHARS:
+            text = text[:MAX_TARGET_CHARS] + f"...(+{len(text) - MAX_TARGET_CHARS} chars)"
+        rec = AuditRecord(
+            _rfc3339(self._clock()), str(component), str(kind), text, "allow" if allowed else "deny", reason
+        )
+        line = rec.to_json()
+        ok = True
+        with self._lock:
+            for sink in self._sinks:
+                try:
+                    sink.write(rec, line)
+                except Exception as exc:  # noqa: BLE001 - any sink failure must not reach the host
+                    self.failures += 1
+                    ok = False
+                    _log.error("audit sink %r failed: %s", sink, exc)
+        return ok
