@@ -9,7 +9,7 @@ never forge a second line) and long targets are truncated.
 
 from __future__ import annotations
 
-import datetime as _dt
+import functools
 import io
 import json
 import logging
@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import IO, Protocol
 
 import orjson
@@ -49,7 +49,14 @@ class AuditRecord:
     reason: str
 
     def to_json(self) -> str:
-        data = asdict(self)
+        data = {
+            "time": self.time,
+            "component": self.component,
+            "kind": self.kind,
+            "target": self.target,
+            "decision": self.decision,
+            "reason": self.reason,
+        }
         try:
             return orjson.dumps(data).decode("utf-8")
         except TypeError:
@@ -108,8 +115,16 @@ class LoggingAuditSink:
         self._logger.log(self._level, line, extra={"audit": record})
 
 
+@functools.lru_cache(maxsize=4)
+def _rfc3339_seconds(sec: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+
+
 def _rfc3339(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds; the seconds part is cached (decisions come in bursts)."""
+    micros = round(ts * 1_000_000)
+    sec, frac = divmod(micros, 1_000_000)
+    return f"{_rfc3339_seconds(sec)}.{frac:06d}Z"
 
 
 class AuditLog:

@@ -140,10 +140,36 @@ def _glob_char(c: str) -> str:
     return re.escape(c)
 
 
+# Linux: open the target with O_PATH (follows every symlink in one syscall, opens nothing for
+# I/O) and read the kernel's name for the descriptor back from /proc. Three syscalls instead of
+# os.path.realpath's one lstat per path component, so several times faster; realpath stays the
+# fallback (and the reference in the tests) for targets that do not exist yet.
+_O_PATH = getattr(os, "O_PATH", 0)
+_PROC_FD = "/proc/self/fd/"
+_HAVE_PROC_FD = bool(_O_PATH) and os.path.isdir(_PROC_FD)
+
+
+def _kernel_path(path: str) -> str | None:
+    try:
+        fd = os.open(path, _O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        resolved = os.readlink(_PROC_FD + str(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    # "(deleted)" (raced with an unlink) or "(unreachable)": let realpath decide instead.
+    if not resolved.startswith("/") or resolved.endswith(")"):
+        return None
+    return resolved
+
+
 def resolve_target_path(target: object) -> str | None:
     """The path the OS would act on, or None when the target cannot be a local absolute path.
 
-    ``realpath`` collapses ``//``, ``/./`` and ``..`` and follows every symlink, so the result is
+    Resolution collapses ``//``, ``/./`` and ``..`` and follows every symlink, so the result is
     where an open() would land *now* (the host should open this resolved path to avoid a race
     with a symlink swapped in later). Percent escapes are not decoded: ``%2e%2e`` is a file
     name, exactly as the kernel sees it.
@@ -154,10 +180,12 @@ def resolve_target_path(target: object) -> str | None:
         raise TypeError(f"a filesystem target must be str or os.PathLike, not {type(target).__name__}")
     if not target.startswith("/") or "\x00" in target or len(target) > MAX_PATH:
         return None
-    try:
-        resolved = os.path.realpath(target)
-    except (OSError, ValueError):
-        return None
+    resolved = _kernel_path(target) if _HAVE_PROC_FD else None
+    if resolved is None:
+        try:
+            resolved = os.path.realpath(target)
+        except (OSError, ValueError):
+            return None
     return resolved if len(resolved) <= MAX_PATH else None
 
 
