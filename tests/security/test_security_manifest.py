@@ -31,7 +31,7 @@ def problems_of(text: str) -> list[tuple[str, str]]:
 
 
 def test_full_manifest_parses_into_frozen_dataclasses() -> None:
-    m = load_manifest((EXAMPLES / "valid" / "image-resizer.toml"))
+    m = load_manifest(EXAMPLES / "valid" / "image-resizer.toml")
     assert m.component.name == "image-resizer"
     assert m.component.version == "1.4.2"
     assert m.component.authors == ("Ada Example <ada@example.com>",)
@@ -80,7 +80,14 @@ def test_dotted_keys_and_subtables_are_the_same_schema() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("64MiB", 64 << 20), ("1 GiB", 1 << 30), ("512kib", 512 << 10), ("10MB", 10_000_000), (4096, 4096), ("7", 7)],
+    [
+        ("64MiB", 64 << 20),
+        ("1 GiB", 1 << 30),
+        ("512kib", 512 << 10),
+        ("10MB", 10_000_000),
+        (4096, 4096),
+        ("7", 7),
+    ],
 )
 def test_human_sizes(text: object, expected: int) -> None:
     assert parse_size(text) == expected
@@ -154,8 +161,18 @@ RULE_CASES = [
     ("component", HEAD + "licence = 'MIT'\n", "component.licence", "unknown-key"),
     ("limits", HEAD + "[limits]\ncpu = 1\n", "limits.cpu", "unknown-key"),
     ("quota", HEAD + "[quota]\nmessages = 1\n", "quota.messages", "unknown-key"),
-    ("cap-family", HEAD + "[capabilities]\nfilesytem.read = ['/a']\n", "capabilities.filesytem", "unknown-key"),
-    ("cap-op", HEAD + "[capabilities]\nfilesystem.exec = ['/a']\n", "capabilities.filesystem.exec", "unknown-key"),
+    (
+        "cap-family",
+        HEAD + "[capabilities]\nfilesytem.read = ['/a']\n",
+        "capabilities.filesytem",
+        "unknown-key",
+    ),
+    (
+        "cap-op",
+        HEAD + "[capabilities]\nfilesystem.exec = ['/a']\n",
+        "capabilities.filesystem.exec",
+        "unknown-key",
+    ),
     # missing-key
     ("no-component", "[limits]\nfuel = 1\n", "component", "missing-key"),
     ("no-name", '[component]\nversion = "1.0.0"\n', "component.name", "missing-key"),
@@ -169,47 +186,202 @@ RULE_CASES = [
     ("memory-float", HEAD + "[limits]\nmemory = 1.5\n", "limits.memory", "wrong-type"),
     ("rate-str", HEAD + "[quota]\nmessages_per_second = 'fast'\n", "quota.messages_per_second", "wrong-type"),
     ("rate-nan", HEAD + "[quota]\nmessages_per_second = nan\n", "quota.messages_per_second", "wrong-type"),
-    ("grant-not-list", HEAD + "[capabilities]\nstorage.read = 'ns'\n", "capabilities.storage.read", "wrong-type"),
+    (
+        "grant-not-list",
+        HEAD + "[capabilities]\nstorage.read = 'ns'\n",
+        "capabilities.storage.read",
+        "wrong-type",
+    ),
     ("family-not-table", HEAD + "[capabilities]\nnetwork = ['a:1']\n", "capabilities.network", "wrong-type"),
-    ("pattern-not-str", HEAD + "[capabilities]\nmessaging.send = [1]\n", "capabilities.messaging.send[0]", "wrong-type"),
+    (
+        "pattern-not-str",
+        HEAD + "[capabilities]\nmessaging.send = [1]\n",
+        "capabilities.messaging.send[0]",
+        "wrong-type",
+    ),
     # empty-list / empty-pattern
-    ("empty-list", HEAD + "[capabilities]\nfilesystem.read = []\n", "capabilities.filesystem.read", "empty-list"),
+    (
+        "empty-list",
+        HEAD + "[capabilities]\nfilesystem.read = []\n",
+        "capabilities.filesystem.read",
+        "empty-list",
+    ),
     ("empty-authors", HEAD + "authors = []\n", "component.authors", "empty-list"),
     ("blank-author", HEAD + "authors = ['  ']\n", "component.authors[0]", "empty-pattern"),
-    ("empty-path", HEAD + "[capabilities]\nfilesystem.list = ['']\n", "capabilities.filesystem.list[0]", "empty-pattern"),
-    ("empty-endpoint", HEAD + "[capabilities]\nnetwork.bind = ['']\n", "capabilities.network.bind[0]", "empty-pattern"),
-    ("empty-namespace", HEAD + "[capabilities]\nstorage.write = ['']\n", "capabilities.storage.write[0]", "empty-pattern"),
+    (
+        "empty-path",
+        HEAD + "[capabilities]\nfilesystem.list = ['']\n",
+        "capabilities.filesystem.list[0]",
+        "empty-pattern",
+    ),
+    (
+        "empty-endpoint",
+        HEAD + "[capabilities]\nnetwork.bind = ['']\n",
+        "capabilities.network.bind[0]",
+        "empty-pattern",
+    ),
+    (
+        "empty-namespace",
+        HEAD + "[capabilities]\nstorage.write = ['']\n",
+        "capabilities.storage.write[0]",
+        "empty-pattern",
+    ),
     # relative-path
-    ("relative-fs", HEAD + "[capabilities]\nfilesystem.delete = ['tmp/**']\n", "capabilities.filesystem.delete[0]", "relative-path"),
-    ("relative-exe", HEAD + "[capabilities]\nprocess.spawn = ['bin/sh']\n", "capabilities.process.spawn[0]", "relative-path"),
-    ("home-relative", HEAD + "[capabilities]\nfilesystem.read = ['~/x']\n", "capabilities.filesystem.read[0]", "relative-path"),
+    (
+        "relative-fs",
+        HEAD + "[capabilities]\nfilesystem.delete = ['tmp/**']\n",
+        "capabilities.filesystem.delete[0]",
+        "relative-path",
+    ),
+    (
+        "relative-exe",
+        HEAD + "[capabilities]\nprocess.spawn = ['bin/sh']\n",
+        "capabilities.process.spawn[0]",
+        "relative-path",
+    ),
+    (
+        "home-relative",
+        HEAD + "[capabilities]\nfilesystem.read = ['~/x']\n",
+        "capabilities.filesystem.read[0]",
+        "relative-path",
+    ),
     # bad-pattern
-    ("dotdot", HEAD + "[capabilities]\nfilesystem.read = ['/app/../etc']\n", "capabilities.filesystem.read[0]", "bad-pattern"),
-    ("dot", HEAD + "[capabilities]\nfilesystem.read = ['/app/./x']\n", "capabilities.filesystem.read[0]", "bad-pattern"),
-    ("partial-doublestar", HEAD + "[capabilities]\nfilesystem.read = ['/app/a**']\n", "capabilities.filesystem.read[0]", "bad-pattern"),
-    ("too-many-stars", HEAD + "[capabilities]\nfilesystem.read = ['/a/*a*b*c*d*']\n", "capabilities.filesystem.read[0]", "bad-pattern"),
-    ("nul-in-path", HEAD + '[capabilities]\nfilesystem.read = ["/a\\u0000b"]\n', "capabilities.filesystem.read[0]", "bad-pattern"),
-    ("bad-name-glob", HEAD + "[capabilities]\nmessaging.send = ['worker #1']\n", "capabilities.messaging.send[0]", "bad-pattern"),
+    (
+        "dotdot",
+        HEAD + "[capabilities]\nfilesystem.read = ['/app/../etc']\n",
+        "capabilities.filesystem.read[0]",
+        "bad-pattern",
+    ),
+    (
+        "dot",
+        HEAD + "[capabilities]\nfilesystem.read = ['/app/./x']\n",
+        "capabilities.filesystem.read[0]",
+        "bad-pattern",
+    ),
+    (
+        "partial-doublestar",
+        HEAD + "[capabilities]\nfilesystem.read = ['/app/a**']\n",
+        "capabilities.filesystem.read[0]",
+        "bad-pattern",
+    ),
+    (
+        "too-many-stars",
+        HEAD + "[capabilities]\nfilesystem.read = ['/a/*a*b*c*d*']\n",
+        "capabilities.filesystem.read[0]",
+        "bad-pattern",
+    ),
+    (
+        "nul-in-path",
+        HEAD + '[capabilities]\nfilesystem.read = ["/a\\u0000b"]\n',
+        "capabilities.filesystem.read[0]",
+        "bad-pattern",
+    ),
+    (
+        "bad-name-glob",
+        HEAD + "[capabilities]\nmessaging.send = ['worker #1']\n",
+        "capabilities.messaging.send[0]",
+        "bad-pattern",
+    ),
     # bad-port
-    ("port-missing", HEAD + "[capabilities]\nnetwork.connect = ['example.com']\n", "capabilities.network.connect[0]", "bad-port"),
-    ("port-zero", HEAD + "[capabilities]\nnetwork.connect = ['example.com:0']\n", "capabilities.network.connect[0]", "bad-port"),
-    ("port-too-big", HEAD + "[capabilities]\nnetwork.connect = ['example.com:65536']\n", "capabilities.network.connect[0]", "bad-port"),
-    ("port-word", HEAD + "[capabilities]\nnetwork.connect = ['example.com:https']\n", "capabilities.network.connect[0]", "bad-port"),
-    ("port-signed", HEAD + "[capabilities]\nnetwork.connect = ['example.com:+80']\n", "capabilities.network.connect[0]", "bad-port"),
+    (
+        "port-missing",
+        HEAD + "[capabilities]\nnetwork.connect = ['example.com']\n",
+        "capabilities.network.connect[0]",
+        "bad-port",
+    ),
+    (
+        "port-zero",
+        HEAD + "[capabilities]\nnetwork.connect = ['example.com:0']\n",
+        "capabilities.network.connect[0]",
+        "bad-port",
+    ),
+    (
+        "port-too-big",
+        HEAD + "[capabilities]\nnetwork.connect = ['example.com:65536']\n",
+        "capabilities.network.connect[0]",
+        "bad-port",
+    ),
+    (
+        "port-word",
+        HEAD + "[capabilities]\nnetwork.connect = ['example.com:https']\n",
+        "capabilities.network.connect[0]",
+        "bad-port",
+    ),
+    (
+        "port-signed",
+        HEAD + "[capabilities]\nnetwork.connect = ['example.com:+80']\n",
+        "capabilities.network.connect[0]",
+        "bad-port",
+    ),
     # bad-host
-    ("ipv6-unbracketed", HEAD + "[capabilities]\nnetwork.connect = ['::1:80']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("bracket-not-ipv6", HEAD + "[capabilities]\nnetwork.connect = ['[example.com]:80']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("bracket-no-port", HEAD + "[capabilities]\nnetwork.connect = ['[::1]']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("zone-id", HEAD + "[capabilities]\nnetwork.connect = ['[fe80::1%eth0]:80']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("star-host", HEAD + "[capabilities]\nnetwork.connect = ['*:443']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("inner-wildcard", HEAD + "[capabilities]\nnetwork.connect = ['api.*.com:443']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("glued-wildcard", HEAD + "[capabilities]\nnetwork.connect = ['*example.com:443']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("bad-label", HEAD + "[capabilities]\nnetwork.connect = ['-bad.example.com:443']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("numeric-host", HEAD + "[capabilities]\nnetwork.connect = ['127.1:80']\n", "capabilities.network.connect[0]", "bad-host"),
-    ("empty-label", HEAD + "[capabilities]\nnetwork.connect = ['a..b:80']\n", "capabilities.network.connect[0]", "bad-host"),
+    (
+        "ipv6-unbracketed",
+        HEAD + "[capabilities]\nnetwork.connect = ['::1:80']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "bracket-not-ipv6",
+        HEAD + "[capabilities]\nnetwork.connect = ['[example.com]:80']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "bracket-no-port",
+        HEAD + "[capabilities]\nnetwork.connect = ['[::1]']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "zone-id",
+        HEAD + "[capabilities]\nnetwork.connect = ['[fe80::1%eth0]:80']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "star-host",
+        HEAD + "[capabilities]\nnetwork.connect = ['*:443']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "inner-wildcard",
+        HEAD + "[capabilities]\nnetwork.connect = ['api.*.com:443']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "glued-wildcard",
+        HEAD + "[capabilities]\nnetwork.connect = ['*example.com:443']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "bad-label",
+        HEAD + "[capabilities]\nnetwork.connect = ['-bad.example.com:443']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "numeric-host",
+        HEAD + "[capabilities]\nnetwork.connect = ['127.1:80']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
+    (
+        "empty-label",
+        HEAD + "[capabilities]\nnetwork.connect = ['a..b:80']\n",
+        "capabilities.network.connect[0]",
+        "bad-host",
+    ),
     # component identity
     ("bad-semver", '[component]\nname = "a"\nversion = "1.0"\n', "component.version", "bad-semver"),
-    ("semver-leading-zero", '[component]\nname = "a"\nversion = "01.0.0"\n', "component.version", "bad-semver"),
+    (
+        "semver-leading-zero",
+        '[component]\nname = "a"\nversion = "01.0.0"\n',
+        "component.version",
+        "bad-semver",
+    ),
     ("bad-name", '[component]\nname = "../evil"\nversion = "1.0.0"\n', "component.name", "bad-name"),
     # sizes and ranges
     ("bad-size-unit", HEAD + "[limits]\nmemory = '64 parsecs'\n", "limits.memory", "bad-size"),
@@ -219,8 +391,18 @@ RULE_CASES = [
     ("fuel-zero", HEAD + "[limits]\nfuel = 0\n", "limits.fuel", "out-of-range"),
     ("timeout-negative", HEAD + "[limits]\ntimeout_ms = -5\n", "limits.timeout_ms", "out-of-range"),
     ("rate-zero", HEAD + "[quota]\nmessages_per_second = 0\n", "quota.messages_per_second", "out-of-range"),
-    ("burst-zero", HEAD + "[quota]\nmessages_per_second = 1\nmessage_burst = 0\n", "quota.message_burst", "out-of-range"),
-    ("bandwidth-zero", HEAD + "[quota]\nnetwork_bytes_per_second = 0\n", "quota.network_bytes_per_second", "out-of-range"),
+    (
+        "burst-zero",
+        HEAD + "[quota]\nmessages_per_second = 1\nmessage_burst = 0\n",
+        "quota.message_burst",
+        "out-of-range",
+    ),
+    (
+        "bandwidth-zero",
+        HEAD + "[quota]\nnetwork_bytes_per_second = 0\n",
+        "quota.network_bytes_per_second",
+        "out-of-range",
+    ),
     # whole-file rules
     ("toml-syntax", "[component\n", "", "toml-syntax"),
 ]

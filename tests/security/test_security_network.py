@@ -74,7 +74,13 @@ def test_ipv4_exact_and_numeric_aliases_are_denied() -> None:
     assert c.allows("network.connect", "127.0.0.1:8080")
     assert not c.allows("network.connect", "127.0.0.1:8081")
     # inet_aton would read these as 127.0.0.1; we refuse to guess, so they never match
-    for alias in ["127.1:8080", "0x7f.0.0.1:8080", "2130706433:8080", "0177.0.0.1:8080", "127.000.000.001:8080"]:
+    for alias in [
+        "127.1:8080",
+        "0x7f.0.0.1:8080",
+        "2130706433:8080",
+        "0177.0.0.1:8080",
+        "127.000.000.001:8080",
+    ]:
         assert not c.allows("network.connect", alias), alias
 
 
@@ -143,7 +149,9 @@ def test_messaging_globs() -> None:
 
 
 def test_storage_namespaces_exact_and_read_write_separate() -> None:
-    c = Capabilities({CapabilityKind.STORAGE_READ: ("cache", "users/*"), CapabilityKind.STORAGE_WRITE: ("cache",)})
+    c = Capabilities(
+        {CapabilityKind.STORAGE_READ: ("cache", "users/*"), CapabilityKind.STORAGE_WRITE: ("cache",)}
+    )
     assert c.allows("storage.read", "cache") and c.allows("storage.write", "cache")
     assert c.allows("storage.read", "users/alice")
     assert not c.allows("storage.write", "users/alice")
@@ -156,7 +164,9 @@ def test_storage_namespaces_exact_and_read_write_separate() -> None:
 # --- kinds --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["filesystem.exec", "network", "", "FILESYSTEM.READ", None, 3, ("filesystem.read",)])
+@pytest.mark.parametrize(
+    "kind", ["filesystem.exec", "network", "", "FILESYSTEM.READ", None, 3, ("filesystem.read",)]
+)
 def test_unknown_kind_is_a_value_error_never_allow(kind: object) -> None:
     c = Capabilities({CapabilityKind.FILESYSTEM_READ: ("/**",)})
     with pytest.raises(ValueError, match="unknown capability kind"):

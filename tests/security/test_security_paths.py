@@ -49,7 +49,9 @@ def test_dotdot_out_of_a_subtree_grant_is_denied(tree: Path, rel: str) -> None:
     assert not c.allows("filesystem.read", f"{tree}/{rel}")
 
 
-@pytest.mark.parametrize("rel", ["data//a.txt", "data/./a.txt", "data/sub/../a.txt", "data///sub//b.txt", "data/sub/"])
+@pytest.mark.parametrize(
+    "rel", ["data//a.txt", "data/./a.txt", "data/sub/../a.txt", "data///sub//b.txt", "data/sub/"]
+)
 def test_double_slashes_and_dots_inside_the_grant_are_normalised_and_allowed(tree: Path, rel: str) -> None:
     c = caps(READ, tree / "data" / "**")
     assert c.allows("filesystem.read", f"{tree}/{rel}")
@@ -68,7 +70,9 @@ def test_percent_encoded_traversal_is_a_literal_name_and_does_not_escape(tree: P
     single = caps(READ, tree / "data" / "*")
     assert not single.allows("filesystem.read", target)
     assert not single.allows("filesystem.read", f"{tree}/data/%2E%2E%2Fsecret.txt/x")
-    assert not caps(READ, tree / "data" / "**").allows("filesystem.read", f"{tree}/data/..%2fsecret.txt/../../x")
+    assert not caps(READ, tree / "data" / "**").allows(
+        "filesystem.read", f"{tree}/data/..%2fsecret.txt/../../x"
+    )
 
 
 # --- symlinks ----------------------------------------------------------------------------------

@@ -142,8 +142,18 @@ def test_register_twice_is_an_error_and_unregister_revokes(sink: MemoryAuditSink
 
 def test_message_rate_token_bucket_with_fake_clock(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    policy.register("plugin", manifest("[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 2\nmessage_burst = 3\n"))
-    assert [policy.check("plugin", "messaging.send", "x").allowed for _ in range(4)] == [True, True, True, False]
+    policy.register(
+        "plugin",
+        manifest(
+            "[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 2\nmessage_burst = 3\n"
+        ),
+    )
+    assert [policy.check("plugin", "messaging.send", "x").allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     denied = policy.check("plugin", "messaging.send", "x")
     assert denied.error is DenyCode.RESOURCE_EXHAUSTED and denied.error == "resource-exhausted"
     assert denied.retry_after == pytest.approx(0.5)
@@ -152,7 +162,12 @@ def test_message_rate_token_bucket_with_fake_clock(sink: MemoryAuditSink, clock:
     assert policy.check("plugin", "messaging.send", "x").allowed
     assert not policy.check("plugin", "messaging.send", "x").allowed
     clock.advance(100)  # refill is capped at the burst
-    assert [policy.check("plugin", "messaging.send", "x").allowed for _ in range(4)] == [True, True, True, False]
+    assert [policy.check("plugin", "messaging.send", "x").allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     decisions = [json.loads(line)["decision"] for line in sink.lines]
     assert decisions.count("deny") == 4 and len(decisions) == 11
     assert all("quota exceeded" in json.loads(line)["reason"] for line in sink.lines if '"deny"' in line)
@@ -160,7 +175,9 @@ def test_message_rate_token_bucket_with_fake_clock(sink: MemoryAuditSink, clock:
 
 def test_permission_is_checked_before_quota(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    policy.register("plugin", manifest("[capabilities]\nmessaging.send = ['a']\n[quota]\nmessages_per_second = 1\n"))
+    policy.register(
+        "plugin", manifest("[capabilities]\nmessaging.send = ['a']\n[quota]\nmessages_per_second = 1\n")
+    )
     for _ in range(5):
         assert policy.check("plugin", "messaging.send", "b").error is DenyCode.PERMISSION_DENIED
     assert policy.check("plugin", "messaging.send", "a").allowed  # denied sends did not use the budget
@@ -168,7 +185,9 @@ def test_permission_is_checked_before_quota(sink: MemoryAuditSink, clock: FakeCl
 
 def test_storage_bytes_quota(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    grant = policy.register("plugin", manifest("[capabilities]\nstorage.write = ['ns']\n[quota]\nstorage_bytes = 100\n"))
+    grant = policy.register(
+        "plugin", manifest("[capabilities]\nstorage.write = ['ns']\n[quota]\nstorage_bytes = 100\n")
+    )
     assert policy.check("plugin", "storage.write", "ns", amount=60).allowed
     over = policy.check("plugin", "storage.write", "ns", amount=41)
     assert over.error is DenyCode.RESOURCE_EXHAUSTED and over.retry_after is None
@@ -184,7 +203,11 @@ def test_storage_bytes_quota(sink: MemoryAuditSink, clock: FakeClock) -> None:
 def test_network_bandwidth_quota(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
     policy.register(
-        "plugin", manifest("[capabilities]\nnetwork.connect = ['api.example.com:443']\n[quota]\nnetwork_bytes_per_second = 1000\n")
+        "plugin",
+        manifest(
+            "[capabilities]\nnetwork.connect = ['api.example.com:443']\n"
+            "[quota]\nnetwork_bytes_per_second = 1000\n"
+        ),
     )
     assert policy.check("plugin", "network.connect", "api.example.com:443").allowed  # connect, no bytes
     assert policy.check("plugin", "network.connect", "api.example.com:443", amount=800).allowed
@@ -198,11 +221,15 @@ def test_network_bandwidth_quota(sink: MemoryAuditSink, clock: FakeClock) -> Non
 
 def test_quota_counters_live_with_the_registration(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    policy.register("plugin", manifest("[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 1\n"))
+    policy.register(
+        "plugin", manifest("[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 1\n")
+    )
     assert policy.check("plugin", "messaging.send", "x").allowed
     assert not policy.check("plugin", "messaging.send", "x").allowed
     policy.unregister("plugin")
-    policy.register("plugin", manifest("[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 1\n"))
+    policy.register(
+        "plugin", manifest("[capabilities]\nmessaging.send = ['*']\n[quota]\nmessages_per_second = 1\n")
+    )
     assert policy.check("plugin", "messaging.send", "x").allowed  # a new registration, new counters
 
 
@@ -222,7 +249,7 @@ def test_token_bucket_ignores_a_clock_going_backwards(clock: FakeClock) -> None:
 
 def test_untrusted_needs_a_manifest(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    with pytest.raises(aw.ManifestError, match="untrusted.*no Component.toml"):
+    with pytest.raises(aw.ManifestError, match=r"untrusted.*no Component\.toml"):
         policy.register("stranger", None, TrustLevel.UNTRUSTED)
     assert policy.grant("stranger") is None
     grant = policy.register("stranger", manifest(), "untrusted")
@@ -238,12 +265,16 @@ def test_untrusted_limits_ceiling(sink: MemoryAuditSink, clock: FakeClock) -> No
     assert policy.register("greedy", greedy, TrustLevel.TRUSTED).limits.memory == 1 << 30
 
 
-def test_manifest_limits_override_defaults_and_quota_can_only_tighten(sink: MemoryAuditSink, clock: FakeClock) -> None:
+def test_manifest_limits_override_defaults_and_quota_can_only_tighten(
+    sink: MemoryAuditSink, clock: FakeClock
+) -> None:
     policy = make_policy(sink, clock)
     m = manifest("[limits]\nfuel = 5000\n[quota]\nmessages_per_second = 1e6\nstorage_bytes = 1024\n")
     grant = policy.register("p", m, TrustLevel.UNTRUSTED)
     assert grant.limits.fuel == 5000 and grant.limits.memory == 64 << 20
-    assert grant.quota.quota == Quota(messages_per_second=1000.0, storage_bytes=1024, network_bytes_per_second=10 << 20)
+    assert grant.quota.quota == Quota(
+        messages_per_second=1000.0, storage_bytes=1024, network_bytes_per_second=10 << 20
+    )
     trusted = policy.register("q", m, TrustLevel.TRUSTED)
     assert trusted.quota.quota.messages_per_second == 1e6 and trusted.limits.fuel == 5000
 
@@ -288,7 +319,9 @@ def test_permission_policy_is_not_allow_all_by_default() -> None:
 # --- audit sinks -------------------------------------------------------------------------------
 
 
-def test_guest_controlled_target_cannot_forge_lines_and_is_truncated(sink: MemoryAuditSink, clock: FakeClock) -> None:
+def test_guest_controlled_target_cannot_forge_lines_and_is_truncated(
+    sink: MemoryAuditSink, clock: FakeClock
+) -> None:
     policy = make_policy(sink, clock)
     policy.register("plugin")
     forged = 'x"\n{"decision": "allow"}\n'
@@ -353,4 +386,6 @@ def test_audit_is_thread_safe_one_whole_line_per_decision(clock: FakeClock) -> N
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert len(records) == 1000
     assert sum(r["decision"] == "allow" for r in records) == 500
-    assert {r["target"] for r in records} == {f"ns-{n}-{i}" if i % 2 else f"other-{n}-{i}" for n in range(4) for i in range(250)}
+    assert {r["target"] for r in records} == {
+        f"ns-{n}-{i}" if i % 2 else f"other-{n}-{i}" for n in range(4) for i in range(250)
+    }

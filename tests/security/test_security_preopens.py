@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airssys_wasm.security import BASELINE_CAPABILITIES, Capabilities, CapabilityKind, Preopen, derive_preopens
+from airssys_wasm.security import (
+    BASELINE_CAPABILITIES,
+    Capabilities,
+    CapabilityKind,
+    Preopen,
+    derive_preopens,
+)
 
 R, W, D, L = (
     CapabilityKind.FILESYSTEM_READ,
@@ -41,7 +47,12 @@ def test_write_without_read_gets_no_preopen() -> None:
 def test_non_subtree_patterns_never_become_preopens() -> None:
     plan = derive_preopens(Capabilities({R: ("/etc/hosts", "/srv/*.txt", "/srv/*/data/**", "/logs/**/x")}))
     assert plan.preopens == ()
-    assert sorted(s.pattern for s in plan.skipped) == ["/etc/hosts", "/logs/**/x", "/srv/*.txt", "/srv/*/data/**"]
+    assert sorted(s.pattern for s in plan.skipped) == [
+        "/etc/hosts",
+        "/logs/**/x",
+        "/srv/*.txt",
+        "/srv/*/data/**",
+    ]
     assert all("whole directories" in s.reason for s in plan.skipped)
 
 

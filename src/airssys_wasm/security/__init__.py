@@ -40,16 +40,16 @@ from airssys_wasm.security.quota import QuotaOutcome, QuotaState, TokenBucket
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy, TrustProfile
 
 __all__ = [
+    "BASELINE_CAPABILITIES",
+    "DEFAULT_TRUST_POLICY",
     "AllowAllPolicy",
     "AuditLog",
     "AuditRecord",
     "AuditSink",
-    "BASELINE_CAPABILITIES",
     "Capabilities",
     "CapabilityKind",
     "ComponentGrant",
     "ComponentInfo",
-    "DEFAULT_TRUST_POLICY",
     "Decision",
     "DenyCode",
     "FileAuditSink",

@@ -23,14 +23,14 @@ from typing import IO, Protocol
 import orjson
 
 __all__ = [
+    "MAX_TARGET_CHARS",
+    "AuditLog",
     "AuditRecord",
     "AuditSink",
-    "AuditLog",
-    "MemoryAuditSink",
-    "StreamAuditSink",
     "FileAuditSink",
     "LoggingAuditSink",
-    "MAX_TARGET_CHARS",
+    "MemoryAuditSink",
+    "StreamAuditSink",
 ]
 
 MAX_TARGET_CHARS = 1024
@@ -97,7 +97,7 @@ class FileAuditSink(StreamAuditSink):
     """Appends to a file (opened once, line-buffered, UTF-8); ``close()`` when done."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._file: io.TextIOWrapper = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._file: io.TextIOWrapper = open(path, "a", encoding="utf-8", buffering=1)
         super().__init__(self._file, flush=False)
 
     def close(self) -> None:
@@ -107,7 +107,9 @@ class FileAuditSink(StreamAuditSink):
 class LoggingAuditSink:
     """Hands lines to a ``logging`` logger, with the record attached as ``extra={'audit': ...}``."""
 
-    def __init__(self, logger: logging.Logger | str = "airssys_wasm.audit", level: int = logging.INFO) -> None:
+    def __init__(
+        self, logger: logging.Logger | str = "airssys_wasm.audit", level: int = logging.INFO
+    ) -> None:
         self._logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self._level = level
 
@@ -158,7 +160,7 @@ class AuditLog:
             for sink in self._sinks:
                 try:
                     sink.write(rec, line)
-                except Exception as exc:  # noqa: BLE001 - any sink failure must not reach the host
+                except Exception as exc:
                     self.failures += 1
                     ok = False
                     _log.error("audit sink %r failed: %s", sink, exc)

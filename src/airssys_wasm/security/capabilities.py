@@ -24,7 +24,7 @@ from airssys_wasm.security.patterns import (
     parse_network_pattern,
 )
 
-__all__ = ["CapabilityKind", "Capabilities", "check_pattern"]
+__all__ = ["Capabilities", "CapabilityKind", "check_pattern"]
 
 
 class CapabilityKind(enum.StrEnum):
@@ -68,9 +68,7 @@ def check_pattern(kind: CapabilityKind, pattern: str) -> None:
 def _kind(kind: object) -> CapabilityKind:
     if isinstance(kind, str) and kind in _KIND_VALUES:
         return CapabilityKind(kind)
-    raise ValueError(
-        f"unknown capability kind {kind!r}; use one of: {', '.join(sorted(_KIND_VALUES))}"
-    )
+    raise ValueError(f"unknown capability kind {kind!r}; use one of: {', '.join(sorted(_KIND_VALUES))}")
 
 
 def _matcher(kind: CapabilityKind, patterns: tuple[str, ...]) -> Callable[[object], bool]:
@@ -91,9 +89,7 @@ class Capabilities:
     """
 
     grants: Mapping[CapabilityKind, tuple[str, ...]] = field(default_factory=dict)
-    _matchers: Mapping[str, Callable[[object], bool]] = field(
-        init=False, repr=False, compare=False
-    )
+    _matchers: Mapping[str, Callable[[object], bool]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grants: dict[CapabilityKind, tuple[str, ...]] = {}

@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from airssys_wasm.errors import ManifestError
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind, check_pattern
@@ -28,16 +28,17 @@ from airssys_wasm.security.patterns import PatternError
 __all__ = [
     "ComponentInfo",
     "Limits",
-    "Quota",
     "Manifest",
     "ManifestProblem",
+    "Quota",
     "load_manifest",
-    "validate_manifest",
     "manifest_from_dict",
     "parse_size",
+    "validate_manifest",
 ]
 
 MAX_MANIFEST_BYTES = 1 << 20
+_N = TypeVar("_N", int, float)
 
 # https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string
 _SEMVER_RE = re.compile(
@@ -198,7 +199,7 @@ class _Collector:
             return None
         return self.ranged(n, key)
 
-    def ranged(self, n: Any, key: str) -> Any:
+    def ranged(self, n: _N, key: str) -> _N | None:
         low, high = _RANGES[key]
         if not low <= n <= high:
             self.add(key, "out-of-range", f"{n} is outside the allowed range {low}..{high}")
@@ -210,7 +211,9 @@ class _Collector:
             self.add(key, "wrong-type", f"expected a list of strings, got {_type_name(value)}")
             return []
         if not value:
-            self.add(key, "empty-list", "an empty list grants nothing and is never 'allow all'; remove the key")
+            self.add(
+                key, "empty-list", "an empty list grants nothing and is never 'allow all'; remove the key"
+            )
         out = []
         for i, item in enumerate(value):
             if isinstance(item, str):
@@ -236,13 +239,19 @@ def _component(c: _Collector, raw: object) -> ComponentInfo | None:
     name = version = description = None
     if "name" in t and (name := c.string(t["name"], "component.name")) is not None:
         if not _NAME_RE.fullmatch(name):
-            c.add("component.name", "bad-name",
-                  f"{name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            c.add(
+                "component.name",
+                "bad-name",
+                f"{name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            )
             name = None
     if "version" in t and (version := c.string(t["version"], "component.version")) is not None:
         if not _SEMVER_RE.fullmatch(version):
-            c.add("component.version", "bad-semver",
-                  f"{version!r} is not semantic versioning; write MAJOR.MINOR.PATCH like '1.2.0'")
+            c.add(
+                "component.version",
+                "bad-semver",
+                f"{version!r} is not semantic versioning; write MAJOR.MINOR.PATCH like '1.2.0'",
+            )
             version = None
     if "description" in t:
         description = c.string(t["description"], "component.description")
@@ -341,7 +350,9 @@ def _source_of(path_or_text: object) -> str | None:
 
 def _read(path_or_text: object, source: str | None) -> str:
     if source is None:
-        return path_or_text if isinstance(path_or_text, str) else _decode(bytes(path_or_text))  # type: ignore[arg-type]
+        if isinstance(path_or_text, str):
+            return path_or_text
+        return _decode(bytes(cast("bytes | bytearray | memoryview", path_or_text)))
     try:
         with open(source, "rb") as f:
             raw = f.read(MAX_MANIFEST_BYTES + 1)

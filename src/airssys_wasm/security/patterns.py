@@ -17,21 +17,21 @@ import functools
 import ipaddress
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 __all__ = [
-    "PatternError",
-    "PathMatcher",
-    "NetworkMatcher",
-    "NameMatcher",
-    "Endpoint",
-    "compile_path_pattern",
-    "parse_network_pattern",
-    "compile_name_pattern",
-    "parse_endpoint",
-    "resolve_target_path",
     "NAME_CHARS",
+    "Endpoint",
+    "NameMatcher",
+    "NetworkMatcher",
+    "PathMatcher",
+    "PatternError",
+    "compile_name_pattern",
+    "compile_path_pattern",
+    "parse_endpoint",
+    "parse_network_pattern",
+    "resolve_target_path",
 ]
 
 _GLOB_CHARS = frozenset("*?")
@@ -192,10 +192,11 @@ def resolve_target_path(target: object) -> str | None:
 class PathMatcher:
     """All path patterns of one capability kind, joined into one anchored regex."""
 
-    __slots__ = ("compiled", "_match")
+    __slots__ = ("_match", "compiled")
 
     def __init__(self, compiled: Iterable[CompiledPath]) -> None:
         self.compiled = tuple(compiled)
+        self._match: Callable[[str], re.Match[str] | None] | None
         if self.compiled:
             self._match = re.compile("|".join(f"(?:{c.regex})" for c in self.compiled)).fullmatch
         else:
@@ -330,9 +331,7 @@ def _target_text(target: object) -> str:
         host, port = target
         if isinstance(host, str) and isinstance(port, int) and not isinstance(port, bool):
             return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-    raise TypeError(
-        f"a network target must be 'host:port' or a (host, port) tuple, not {target!r:.80}"
-    )
+    raise TypeError(f"a network target must be 'host:port' or a (host, port) tuple, not {target!r:.80}")
 
 
 class NetworkMatcher:
@@ -341,7 +340,7 @@ class NetworkMatcher:
     Ports per host are merged; ``None`` in a table means any port.
     """
 
-    __slots__ = ("endpoints", "_names", "_ips", "_parents")
+    __slots__ = ("_ips", "_names", "_parents", "endpoints")
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
         self.endpoints = tuple(endpoints)
@@ -401,21 +400,22 @@ def compile_name_pattern(pattern: str) -> str:
     if not _NAME_PATTERN_RE.fullmatch(pattern):
         raise PatternError(
             "bad-pattern",
-            f"name pattern {pattern!r} may only use letters, digits, '.', '_', ':', '/', '-' and the globs '*', '?'",
+            f"name pattern {pattern!r} may only use letters, digits, '.', '_', ':', '/', '-' "
+            "and the globs '*', '?'",
         )
     return "".join(
-        f"[{NAME_CHARS}]*" if c == "*" else f"[{NAME_CHARS}]" if c == "?" else re.escape(c)
-        for c in pattern
+        f"[{NAME_CHARS}]*" if c == "*" else f"[{NAME_CHARS}]" if c == "?" else re.escape(c) for c in pattern
     )
 
 
 class NameMatcher:
     """Name globs of one kind joined into one anchored regex."""
 
-    __slots__ = ("patterns", "_match")
+    __slots__ = ("_match", "patterns")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(patterns)
+        self._match: Callable[[str], re.Match[str] | None] | None
         if self.patterns:
             regex = "|".join(f"(?:{compile_name_pattern(p)})" for p in self.patterns)
             self._match = re.compile(regex).fullmatch
@@ -425,6 +425,4 @@ class NameMatcher:
     def __call__(self, target: object) -> bool:
         if not isinstance(target, str):
             raise TypeError(f"a name target must be str, not {type(target).__name__}")
-        return (
-            self._match is not None and len(target) <= MAX_NAME and self._match(target) is not None
-        )
+        return self._match is not None and len(target) <= MAX_NAME and self._match(target) is not None

@@ -27,13 +27,13 @@ from airssys_wasm.security.quota import QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
 __all__ = [
-    "DenyCode",
-    "Decision",
-    "ComponentGrant",
-    "Policy",
-    "PermissionPolicy",
-    "AllowAllPolicy",
     "BASELINE_CAPABILITIES",
+    "AllowAllPolicy",
+    "ComponentGrant",
+    "Decision",
+    "DenyCode",
+    "PermissionPolicy",
+    "Policy",
 ]
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
@@ -165,7 +165,9 @@ class PermissionPolicy:
                               f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
         reason = f"matches a capabilities.{kind} grant"
         if not self.audit.record(component, kind, target, True, reason) and self._fail_closed:
-            return Decision(False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED)
+            return Decision(
+                False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED
+            )
         return Decision(True, reason)
 
     @staticmethod
@@ -195,7 +197,9 @@ class AllowAllPolicy:
     level other than ``trusted`` raises ``ConfigError``: untrusted code never runs under it.
     """
 
-    def __init__(self, *, audit: AuditLog | None = None, trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY) -> None:
+    def __init__(
+        self, *, audit: AuditLog | None = None, trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY
+    ) -> None:
         self.audit = audit
         self.trust_policy = trust_policy
         self._grants: dict[str, ComponentGrant] = {}

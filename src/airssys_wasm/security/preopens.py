@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 
-__all__ = ["Preopen", "SkippedGrant", "PreopenPlan", "derive_preopens"]
+__all__ = ["Preopen", "PreopenPlan", "SkippedGrant", "derive_preopens"]
 
 _FS_KINDS = (
     CapabilityKind.FILESYSTEM_READ,

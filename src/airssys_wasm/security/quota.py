@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from airssys_wasm.security.manifest import Quota
 
-__all__ = ["TokenBucket", "QuotaState", "QuotaOutcome"]
+__all__ = ["QuotaOutcome", "QuotaState", "TokenBucket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,13 @@ QUOTA_OK = QuotaOutcome(True)
 class TokenBucket:
     """``capacity`` tokens, refilled at ``rate`` per second; ``take(n)`` is all-or-nothing."""
 
-    __slots__ = ("rate", "capacity", "_tokens", "_last", "_clock")
+    __slots__ = ("_clock", "_last", "_tokens", "capacity", "rate")
 
     def __init__(self, rate: float, capacity: float, clock: Callable[[], float] = time.monotonic) -> None:
         if not (rate > 0 and math.isfinite(rate)) or not (capacity > 0 and math.isfinite(capacity)):
-            raise ValueError(f"token bucket needs a positive finite rate and capacity, got {rate}, {capacity}")
+            raise ValueError(
+                f"token bucket needs a positive finite rate and capacity, got {rate}, {capacity}"
+            )
         self.rate = float(rate)
         self.capacity = float(capacity)
         self._tokens = float(capacity)

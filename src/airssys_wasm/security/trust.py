@@ -16,7 +16,7 @@ from types import MappingProxyType
 from airssys_wasm.errors import ManifestError
 from airssys_wasm.security.manifest import Limits, Manifest, Quota
 
-__all__ = ["TrustLevel", "TrustProfile", "TrustPolicy", "DEFAULT_TRUST_POLICY"]
+__all__ = ["DEFAULT_TRUST_POLICY", "TrustLevel", "TrustPolicy", "TrustProfile"]
 
 MiB = 1 << 20
 
@@ -99,7 +99,8 @@ class TrustPolicy:
         if over:
             raise ManifestError(
                 f"component {component!r} asks for more than its trust level allows: "
-                + "; ".join(over) + ". Lower the limits or raise the trust level"
+                + "; ".join(over)
+                + ". Lower the limits or raise the trust level"
             )
 
     def limits_for(self, manifest: Manifest | None, level: TrustLevel | str) -> Limits:
