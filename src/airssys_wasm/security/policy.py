@@ -39,6 +39,8 @@ __all__ = [
 _KINDS = frozenset(k.value for k in CapabilityKind)
 _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
 
+_ALLOW_REASONS = {k: f"matches a capabilities.{k} grant" for k in _KINDS}
+
 # SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
 
@@ -58,6 +60,10 @@ class Decision:
     reason: str
     error: DenyCode | None = None
     retry_after: float | None = None
+
+
+# Allow decisions carry no per-call data, so one immutable instance per kind is shared.
+_ALLOWED = {k: Decision(True, _ALLOW_REASONS[k]) for k in _KINDS}
 
 
 @dataclass(frozen=True, slots=True)
