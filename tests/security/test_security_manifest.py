@@ -46,6 +46,7 @@ def test_full_manifest_parses_into_frozen_dataclasses() -> None:
     assert m.source == str(EXAMPLES / "valid" / "image-resizer.toml")
     with pytest.raises(AttributeError):
         m.component.name = "other"  # type: ignore[misc]
+    assert hash(m) == hash(load_manifest(EXAMPLES / "valid" / "image-resizer.toml"))
 
 
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "valid").glob("*.toml")), ids=lambda p: p.name)

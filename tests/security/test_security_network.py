@@ -48,6 +48,15 @@ def test_exact_host_is_case_insensitive_and_ignores_one_trailing_dot() -> None:
     assert not c.allows("network.connect", "example.com:443")
 
 
+def test_non_ascii_hosts_are_refused_rather_than_case_folded() -> None:
+    c = net("key.example.com:443")
+    assert not c.allows("network.connect", "\u212aey.example.com:443")  # KELVIN SIGN lower()s to 'k'
+    assert not c.allows("network.connect", "k\u0435y.example.com:443")  # Cyrillic 'e'
+    with pytest.raises(ValueError, match="punycode"):
+        net("b\u00fccher.example:443")
+    assert net("xn--bcher-kva.example:443").allows("network.connect", "XN--BCHER-KVA.example:443")
+
+
 def test_ports_exact_any_and_merged_across_patterns() -> None:
     c = net("db.example.com:5432", "db.example.com:6432", "cache.example.com:*")
     assert c.allows("network.connect", "db.example.com:5432")

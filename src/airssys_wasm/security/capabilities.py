@@ -117,6 +117,9 @@ class Capabilities:
         object.__setattr__(self, "grants", MappingProxyType(grants))
         object.__setattr__(self, "_matchers", MappingProxyType(matchers))
 
+    def __hash__(self) -> int:
+        return hash(frozenset(self.grants.items()))
+
     def allows(self, kind: str, target: object) -> bool:
         """True when ``target`` matches a grant of ``kind``.
 

@@ -260,6 +260,11 @@ def _parse_ip(text: str, *, bracketed: bool) -> str | None:
 def _check_hostname(host: str) -> str:
     if host.endswith("."):
         host = host[:-1]
+    if not host.isascii():
+        # Lower-casing non-ASCII can turn it into different ASCII (KELVIN SIGN -> 'k'); the
+        # resolver would IDNA-encode it differently again. Internationalised names are written
+        # in their punycode form ("xn--...").
+        raise PatternError("bad-host", f"{host!r}: write internationalised host names as punycode ('xn--...')")
     host = host.lower()
     labels = host.split(".")
     if not host or len(host) > 253 or not all(_HOST_LABEL_RE.fullmatch(lb) for lb in labels):
