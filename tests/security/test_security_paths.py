@@ -132,11 +132,26 @@ def test_executable_grant_follows_symlinks(tree: Path) -> None:
     assert c.allows("process.spawn", f"{tree}/outside/tool-link")  # it *is* the granted binary
 
 
-def test_kernel_resolution_agrees_with_realpath(tree: Path) -> None:
+def test_dangling_symlink_cannot_be_used_to_create_a_file_outside(tree: Path) -> None:
+    (tree / "data" / "dangling").symlink_to(tree / "outside" / "planted")
+    c = Capabilities({CapabilityKind.FILESYSTEM_WRITE: (f"{tree}/data/**",)})
+    assert not c.allows("filesystem.write", f"{tree}/data/dangling")
+    assert c.allows("filesystem.write", f"{tree}/data/new-file")  # a genuinely new name is fine
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["data/door/c.txt", "data/rel", "data//sub/./b.txt", "data/door/../secret.txt", "data/nope/x",
+     "data/new-file", "data/door/new-file", "data/dangling", "data/loop", "data/a.txt/x", "data/sub/",
+     "data/..", "data/.", "data/sub/new/..", "/"],
+)  # fmt: skip
+def test_kernel_resolution_agrees_with_realpath(tree: Path, rel: str) -> None:
     (tree / "data" / "door").symlink_to(tree / "outside")
     (tree / "data" / "rel").symlink_to("sub/../a.txt")
-    for rel in ["data/door/c.txt", "data/rel", "data//sub/./b.txt", "data/door/../secret.txt", "data/nope/x"]:
-        assert resolve_target_path(f"{tree}/{rel}") == os.path.realpath(f"{tree}/{rel}"), rel
+    (tree / "data" / "dangling").symlink_to(tree / "outside" / "planted")
+    (tree / "data" / "loop").symlink_to("loop")
+    target = rel if rel == "/" else f"{tree}/{rel}"
+    assert resolve_target_path(target) == os.path.realpath(target)
 
 
 # --- glob semantics ---------------------------------------------------------------------------

@@ -166,6 +166,28 @@ def _kernel_path(path: str) -> str | None:
     return resolved
 
 
+def _kernel_path_of_new_entry(path: str) -> str | None:
+    """Resolve a target that does not exist yet (a file about to be created) via its parent.
+
+    Only when *nothing* is at the final name: a dangling symlink there would make an
+    ``O_CREAT`` open land wherever the link points, so that case goes to ``realpath``.
+    """
+    head, _, name = path.rpartition("/")
+    if name in ("", ".", ".."):
+        return None
+    parent = _kernel_path(head or "/")
+    if parent is None:
+        return None
+    joined = parent.rstrip("/") + "/" + name
+    try:
+        os.lstat(joined)
+    except FileNotFoundError:
+        return joined
+    except OSError:
+        return None
+    return None
+
+
 def resolve_target_path(target: object) -> str | None:
     """The path the OS would act on, or None when the target cannot be a local absolute path.
 
@@ -180,7 +202,9 @@ def resolve_target_path(target: object) -> str | None:
         raise TypeError(f"a filesystem target must be str or os.PathLike, not {type(target).__name__}")
     if not target.startswith("/") or "\x00" in target or len(target) > MAX_PATH:
         return None
-    resolved = _kernel_path(target) if _HAVE_PROC_FD else None
+    resolved = None
+    if _HAVE_PROC_FD:
+        resolved = _kernel_path(target) or _kernel_path_of_new_entry(target)
     if resolved is None:
         try:
             resolved = os.path.realpath(target)
@@ -264,7 +288,9 @@ def _check_hostname(host: str) -> str:
         # Lower-casing non-ASCII can turn it into different ASCII (KELVIN SIGN -> 'k'); the
         # resolver would IDNA-encode it differently again. Internationalised names are written
         # in their punycode form ("xn--...").
-        raise PatternError("bad-host", f"{host!r}: write internationalised host names as punycode ('xn--...')")
+        raise PatternError(
+            "bad-host", f"{host!r}: write internationalised host names as punycode ('xn--...')"
+        )
     host = host.lower()
     labels = host.split(".")
     if not host or len(host) > 253 or not all(_HOST_LABEL_RE.fullmatch(lb) for lb in labels):
