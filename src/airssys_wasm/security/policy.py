@@ -199,8 +199,9 @@ class AllowAllPolicy:
 
     Use it when the embedding application wrote (or fully vets) every component it runs and
     wants no capability checks. It still validates kinds, still audits when given an
-    ``AuditLog``, and denies unregistered components; quotas are not enforced. Registering a component with any trust
-    level other than ``trusted`` raises ``ConfigError``: untrusted code never runs under it.
+    ``AuditLog``, and denies unregistered components; quotas are not enforced. Registering a
+    component with any trust level other than ``trusted`` raises ``ConfigError``: untrusted code
+    never runs under it.
     """
 
     def __init__(
