@@ -10,14 +10,14 @@ import pytest
 import airssys_wasm as aw
 from airssys_wasm.security import (
     CapabilityKind,
-    Limits,
+    ManifestLimits,
     ManifestProblem,
     Quota,
     load_manifest,
     manifest_from_dict,
-    parse_size,
     validate_manifest,
 )
+from airssys_wasm.security.manifest import parse_size
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 HEAD = '[component]\nname = "demo"\nversion = "1.0.0"\n'
@@ -35,7 +35,7 @@ def test_full_manifest_parses_into_frozen_dataclasses() -> None:
     assert m.component.name == "image-resizer"
     assert m.component.version == "1.4.2"
     assert m.component.authors == ("Ada Example <ada@example.com>",)
-    assert m.limits == Limits(memory=64 << 20, fuel=500_000_000, timeout_ms=2000, stack=512 << 10)
+    assert m.limits == ManifestLimits(memory=64 << 20, fuel=500_000_000, timeout_ms=2000, stack=512 << 10)
     assert m.quota == Quota(
         messages_per_second=50, message_burst=100, storage_bytes=16 << 20, network_bytes_per_second=2 << 20
     )
@@ -65,12 +65,18 @@ def test_every_invalid_example_reports_exactly_its_expected_problems(path: Path)
 
 def test_minimal_manifest_grants_nothing() -> None:
     m = load_manifest(HEAD)
-    assert m.limits == Limits() and m.quota == Quota()
+    assert m.limits == ManifestLimits() and m.quota == Quota()
     for kind in CapabilityKind:
         target = {"network": "a.example.com:1", "filesystem": "/x", "process": "/bin/true"}.get(
             kind.value.split(".")[0], "x"
         )
         assert not m.capabilities.allows(kind, target)
+
+
+def test_limits_map_onto_the_runtime_field_names() -> None:
+    limits = load_manifest(HEAD + "[limits]\nmemory = '32MiB'\nstack = 65536\n").limits
+    assert limits.as_runtime_kwargs() == {"memory_bytes": 32 << 20, "stack_bytes": 65536}
+    assert ManifestLimits(fuel=7, timeout_ms=9).as_runtime_kwargs() == {"fuel": 7, "timeout_ms": 9}
 
 
 def test_dotted_keys_and_subtables_are_the_same_schema() -> None:

@@ -17,8 +17,8 @@ from airssys_wasm.security import (
     Decision,
     DenyCode,
     FileAuditSink,
-    Limits,
     LoggingAuditSink,
+    ManifestLimits,
     MemoryAuditSink,
     PermissionPolicy,
     Quota,
@@ -253,7 +253,7 @@ def test_untrusted_needs_a_manifest(sink: MemoryAuditSink, clock: FakeClock) -> 
         policy.register("stranger", None, TrustLevel.UNTRUSTED)
     assert policy.grant("stranger") is None
     grant = policy.register("stranger", manifest(), "untrusted")
-    assert grant.limits == Limits(memory=64 << 20, fuel=1_000_000_000, timeout_ms=5000, stack=512 << 10)
+    assert grant.limits == ManifestLimits(memory=64 << 20, timeout_ms=1000)
     assert grant.quota.quota.messages_per_second == 1000.0  # untrusted always has quotas
 
 

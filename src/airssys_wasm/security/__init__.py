@@ -17,13 +17,12 @@ from airssys_wasm.security.audit import (
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import (
     ComponentInfo,
-    Limits,
     Manifest,
+    ManifestLimits,
     ManifestProblem,
     Quota,
     load_manifest,
     manifest_from_dict,
-    parse_size,
     validate_manifest,
 )
 from airssys_wasm.security.policy import (
@@ -53,9 +52,9 @@ __all__ = [
     "Decision",
     "DenyCode",
     "FileAuditSink",
-    "Limits",
     "LoggingAuditSink",
     "Manifest",
+    "ManifestLimits",
     "ManifestProblem",
     "MemoryAuditSink",
     "PermissionPolicy",
@@ -74,6 +73,5 @@ __all__ = [
     "derive_preopens",
     "load_manifest",
     "manifest_from_dict",
-    "parse_size",
     "validate_manifest",
 ]

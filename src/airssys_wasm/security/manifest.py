@@ -27,8 +27,8 @@ from airssys_wasm.security.patterns import PatternError
 
 __all__ = [
     "ComponentInfo",
-    "Limits",
     "Manifest",
+    "ManifestLimits",
     "ManifestProblem",
     "Quota",
     "load_manifest",
@@ -49,10 +49,13 @@ _SEMVER_RE = re.compile(
 )
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 _SIZE_RE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
+# Same units as the runtime layer's parse_size (single letters are binary), plus tera for quotas.
 _UNITS = {
     "": 1, "b": 1,
-    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "k": 1 << 10, "kib": 1 << 10, "kb": 10**3,
+    "m": 1 << 20, "mib": 1 << 20, "mb": 10**6,
+    "g": 1 << 30, "gib": 1 << 30, "gb": 10**9,
+    "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
 }  # fmt: skip
 
 _SCHEMA: dict[str, Any] = {
@@ -104,13 +107,34 @@ class ComponentInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Resource bounds in plain units (bytes, fuel units, milliseconds); None = the trust default."""
+class ManifestLimits:
+    """The ``[limits]`` section in plain units (bytes, fuel units, milliseconds).
+
+    In a manifest, None = "not set, use the trust level's default"; in effective limits (after
+    ``TrustPolicy.limits_for``) None = "unbounded / engine default", as in the runtime layer.
+    """
 
     memory: int | None = None
     fuel: int | None = None
     timeout_ms: int | None = None
     stack: int | None = None
+
+    def as_runtime_kwargs(self) -> dict[str, int | None]:
+        """Keyword arguments for the runtime layer's ``Limits.replace`` (its field names).
+
+        Only fields that are set: ``runtime.Limits().replace(**limits.as_runtime_kwargs())``.
+        """
+        names = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms", "stack": "stack_bytes"}
+        return {
+            names[k]: v
+            for k, v in (
+                ("memory", self.memory),
+                ("fuel", self.fuel),
+                ("timeout_ms", self.timeout_ms),
+                ("stack", self.stack),
+            )
+            if v is not None
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +150,7 @@ class Quota:
 @dataclass(frozen=True, slots=True)
 class Manifest:
     component: ComponentInfo
-    limits: Limits = field(default_factory=Limits)
+    limits: ManifestLimits = field(default_factory=ManifestLimits)
     capabilities: Capabilities = field(default_factory=Capabilities)
     quota: Quota = field(default_factory=Quota)
     source: str | None = None  # file path it came from, for messages; None for text
@@ -143,7 +167,7 @@ def parse_size(value: object) -> int:
     if m is None or unit not in _UNITS:
         raise ValueError(
             f"{value!r} is not a size; write bytes as an integer or a number with a unit "
-            "(B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+            "(B, K/KiB, M/MiB, G/GiB, T/TiB binary; KB, MB, GB, TB decimal)"
         )
     return int(m.group(1)) * _UNITS[unit]
 
@@ -267,13 +291,13 @@ def _component(c: _Collector, raw: object) -> ComponentInfo | None:
     return ComponentInfo(name, version, description, tuple(authors))
 
 
-def _limits(c: _Collector, raw: object) -> Limits:
+def _limits(c: _Collector, raw: object) -> ManifestLimits:
     t = c.table(raw, "limits", _SCHEMA["limits"])
     memory = c.size(t["memory"], "limits.memory") if "memory" in t else None
     stack = c.size(t["stack"], "limits.stack") if "stack" in t else None
     fuel = c.integer(t["fuel"], "limits.fuel") if "fuel" in t else None
     timeout = c.integer(t["timeout_ms"], "limits.timeout_ms") if "timeout_ms" in t else None
-    return Limits(memory=memory, fuel=fuel, timeout_ms=timeout, stack=stack)
+    return ManifestLimits(memory=memory, fuel=fuel, timeout_ms=timeout, stack=stack)
 
 
 def _quota(c: _Collector, raw: object) -> Quota:
@@ -317,7 +341,7 @@ def _build(data: object, source: str | None) -> tuple[Manifest | None, list[Mani
     if isinstance(data, Mapping) and "component" not in top:
         c.add("component", "missing-key", "a [component] table with name and version is required")
     info = _component(c, top["component"]) if "component" in top else None
-    limits = _limits(c, top["limits"]) if "limits" in top else Limits()
+    limits = _limits(c, top["limits"]) if "limits" in top else ManifestLimits()
     quota = _quota(c, top["quota"]) if "quota" in top else Quota()
     grants = _capabilities(c, top["capabilities"]) if "capabilities" in top else {}
     if c.problems or info is None:

@@ -22,7 +22,7 @@ from typing import Protocol
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.security.audit import AuditLog
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
-from airssys_wasm.security.manifest import Limits, Manifest
+from airssys_wasm.security.manifest import Manifest, ManifestLimits
 from airssys_wasm.security.quota import QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
@@ -74,7 +74,7 @@ class ComponentGrant:
     trust: TrustLevel
     manifest: Manifest | None
     capabilities: Capabilities
-    limits: Limits
+    limits: ManifestLimits
     quota: QuotaState
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
 from airssys_wasm.errors import ManifestError
-from airssys_wasm.security.manifest import Limits, Manifest, Quota
+from airssys_wasm.security.manifest import Manifest, ManifestLimits, Quota
 
 __all__ = ["DEFAULT_TRUST_POLICY", "TrustLevel", "TrustPolicy", "TrustProfile"]
 
@@ -37,25 +37,28 @@ class TrustProfile:
     """
 
     manifest_required: bool
-    default_limits: Limits
-    max_limits: Limits = field(default_factory=Limits)
+    default_limits: ManifestLimits
+    max_limits: ManifestLimits = field(default_factory=ManifestLimits)
     default_quota: Quota = field(default_factory=Quota)
 
 
+# Fuel and stack stay None (engine defaults) in every profile: the runtime bounds CPU with an
+# epoch deadline and meters fuel only when the engine is configured for it, and the wasm stack is
+# an engine-wide setting. Untrusted defaults equal the runtime's own defaults (64 MiB, 1 s/call).
 _DEFAULT_PROFILES = {
     TrustLevel.TRUSTED: TrustProfile(
         manifest_required=False,
-        default_limits=Limits(memory=1024 * MiB, fuel=None, timeout_ms=60_000, stack=1 * MiB),
+        default_limits=ManifestLimits(memory=1024 * MiB, timeout_ms=60_000),
     ),
     TrustLevel.UNKNOWN: TrustProfile(
         manifest_required=False,
-        default_limits=Limits(memory=128 * MiB, fuel=10_000_000_000, timeout_ms=10_000, stack=512 * 1024),
-        max_limits=Limits(memory=1024 * MiB, fuel=100_000_000_000, timeout_ms=60_000, stack=8 * MiB),
+        default_limits=ManifestLimits(memory=128 * MiB, timeout_ms=5_000),
+        max_limits=ManifestLimits(memory=1024 * MiB, timeout_ms=60_000, stack=8 * MiB),
     ),
     TrustLevel.UNTRUSTED: TrustProfile(
         manifest_required=True,
-        default_limits=Limits(memory=64 * MiB, fuel=1_000_000_000, timeout_ms=5_000, stack=512 * 1024),
-        max_limits=Limits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000, stack=2 * MiB),
+        default_limits=ManifestLimits(memory=64 * MiB, timeout_ms=1_000),
+        max_limits=ManifestLimits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000, stack=2 * MiB),
         default_quota=Quota(
             messages_per_second=1000.0, storage_bytes=64 * MiB, network_bytes_per_second=10 * MiB
         ),
@@ -91,7 +94,7 @@ class TrustPolicy:
             return
         over = [
             f"limits.{f.name} = {asked} exceeds the {level.value} ceiling {ceiling}"
-            for f in fields(Limits)
+            for f in fields(ManifestLimits)
             if (asked := getattr(manifest.limits, f.name)) is not None
             and (ceiling := getattr(profile.max_limits, f.name)) is not None
             and asked > ceiling
@@ -103,7 +106,7 @@ class TrustPolicy:
                 + ". Lower the limits or raise the trust level"
             )
 
-    def limits_for(self, manifest: Manifest | None, level: TrustLevel | str) -> Limits:
+    def limits_for(self, manifest: Manifest | None, level: TrustLevel | str) -> ManifestLimits:
         """Manifest limits with the level's defaults filled in (call ``check_manifest`` first)."""
         defaults = self.profile(level).default_limits
         if manifest is None:
@@ -111,7 +114,11 @@ class TrustPolicy:
         asked = manifest.limits
         return replace(
             defaults,
-            **{f.name: getattr(asked, f.name) for f in fields(Limits) if getattr(asked, f.name) is not None},
+            **{
+                f.name: getattr(asked, f.name)
+                for f in fields(ManifestLimits)
+                if getattr(asked, f.name) is not None
+            },
         )
 
     def quota_for(self, manifest: Manifest | None, level: TrustLevel | str) -> Quota:
