@@ -81,6 +81,7 @@ def build(root: str) -> dict[str, object]:
         "naive_endpoint": naive_endpoint,
         "naive_name": naive_name,
         "realpath": os.path.realpath,
+        "stat": os.stat,
     }
 
 
@@ -134,6 +135,7 @@ CASES = [
         "",
     ),
     ("os.path.realpath alone (reference)", "realpath(file)", None, ""),
+    ("os.stat alone (one syscall, reference)", "stat(file)", None, ""),
 ]
 
 
