@@ -11,10 +11,12 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from airssys_wasm.errors import ManifestError
 from airssys_wasm.security.patterns import (
     CompiledPath,
+    Endpoint,
     NameMatcher,
     NetworkMatcher,
     PathMatcher,
@@ -55,14 +57,17 @@ _NETWORK_KINDS = frozenset({CapabilityKind.NETWORK_CONNECT, CapabilityKind.NETWO
 _KIND_VALUES = frozenset(k.value for k in CapabilityKind)
 
 
+def _compile(kind: CapabilityKind, pattern: str) -> CompiledPath | Endpoint | str:
+    if kind in _PATH_KINDS:
+        return compile_path_pattern(pattern)
+    if kind in _NETWORK_KINDS:
+        return parse_network_pattern(pattern)
+    return compile_name_pattern(pattern)
+
+
 def check_pattern(kind: CapabilityKind, pattern: str) -> None:
     """Raise :class:`PatternError` if ``pattern`` is not a valid grant for ``kind``."""
-    if kind in _PATH_KINDS:
-        compile_path_pattern(pattern)
-    elif kind in _NETWORK_KINDS:
-        parse_network_pattern(pattern)
-    else:
-        compile_name_pattern(pattern)
+    _compile(kind, pattern)
 
 
 def _kind(kind: object) -> CapabilityKind:
@@ -71,12 +76,12 @@ def _kind(kind: object) -> CapabilityKind:
     raise ValueError(f"unknown capability kind {kind!r}; use one of: {', '.join(sorted(_KIND_VALUES))}")
 
 
-def _matcher(kind: CapabilityKind, patterns: tuple[str, ...]) -> Callable[[object], bool]:
+def _matcher(kind: CapabilityKind, compiled: list[Any]) -> Callable[[object], bool]:
     if kind in _PATH_KINDS:
-        return PathMatcher(compile_path_pattern(p) for p in patterns)
+        return PathMatcher(compiled)
     if kind in _NETWORK_KINDS:
-        return NetworkMatcher(parse_network_pattern(p) for p in patterns)
-    return NameMatcher(patterns)
+        return NetworkMatcher(compiled)
+    return NameMatcher(compiled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class Capabilities:
 
     def __post_init__(self) -> None:
         grants: dict[CapabilityKind, tuple[str, ...]] = {}
+        compiled: dict[CapabilityKind, list[Any]] = {k: [] for k in CapabilityKind}
         problems: list[str] = []
         for raw_kind, patterns in dict(self.grants).items():
             kind = _kind(raw_kind)
@@ -106,14 +112,14 @@ class Capabilities:
                     problems.append(f"capabilities.{kind}[{i}]: a pattern must be a string")
                     continue
                 try:
-                    check_pattern(kind, pattern)
+                    compiled[kind].append(_compile(kind, pattern))
                 except PatternError as exc:
                     problems.append(f"capabilities.{kind}[{i}]: {exc.message} [{exc.rule}]")
             grants[kind] = patterns
         if problems:
             raise ManifestError("invalid capabilities:\n  " + "\n  ".join(problems))
         # Hash-keyed by the plain string so StrEnum members and str both hit the same entry.
-        matchers = {k.value: _matcher(k, grants.get(k, ())) for k in CapabilityKind}
+        matchers = {k.value: _matcher(k, compiled[k]) for k in CapabilityKind}
         object.__setattr__(self, "grants", MappingProxyType(grants))
         object.__setattr__(self, "_matchers", MappingProxyType(matchers))
 

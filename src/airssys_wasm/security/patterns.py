@@ -440,16 +440,15 @@ def compile_name_pattern(pattern: str) -> str:
 
 
 class NameMatcher:
-    """Name globs of one kind joined into one anchored regex."""
+    """Name globs of one kind (as fragments from ``compile_name_pattern``) in one anchored regex."""
 
-    __slots__ = ("_match", "patterns")
+    __slots__ = ("_match",)
 
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = tuple(patterns)
+    def __init__(self, fragments: Iterable[str]) -> None:
+        fragments = tuple(fragments)
         self._match: Callable[[str], re.Match[str] | None] | None
-        if self.patterns:
-            regex = "|".join(f"(?:{compile_name_pattern(p)})" for p in self.patterns)
-            self._match = re.compile(regex).fullmatch
+        if fragments:
+            self._match = re.compile("|".join(f"(?:{f})" for f in fragments)).fullmatch
         else:
             self._match = None
 
