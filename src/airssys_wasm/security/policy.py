@@ -39,8 +39,6 @@ __all__ = [
 _KINDS = frozenset(k.value for k in CapabilityKind)
 _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
 
-_ALLOW_REASONS = {k: f"matches a capabilities.{k} grant" for k in _KINDS}
-
 # SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
 
@@ -63,7 +61,7 @@ class Decision:
 
 
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
-_ALLOWED = {k: Decision(True, _ALLOW_REASONS[k]) for k in _KINDS}
+_ALLOWED = {k: Decision(True, f"matches a capabilities.{k} grant") for k in _KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +167,12 @@ class PermissionPolicy:
         if not outcome.ok:
             return self._deny(component, kind, target, DenyCode.RESOURCE_EXHAUSTED,
                               f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
-        reason = f"matches a capabilities.{kind} grant"
-        if not self.audit.record(component, kind, target, True, reason) and self._fail_closed:
+        allowed = _ALLOWED[kind]
+        if not self.audit.record(component, kind, target, True, allowed.reason) and self._fail_closed:
             return Decision(
                 False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED
             )
-        return Decision(True, reason)
+        return allowed
 
     @staticmethod
     def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
