@@ -269,11 +269,14 @@ def test_manifest_limits_override_defaults_and_quota_can_only_tighten(
     sink: MemoryAuditSink, clock: FakeClock
 ) -> None:
     policy = make_policy(sink, clock)
-    m = manifest("[limits]\nfuel = 5000\n[quota]\nmessages_per_second = 1e6\nstorage_bytes = 1024\n")
+    m = manifest(
+        "[limits]\nfuel = 5000\n[quota]\nmessages_per_second = 1e6\nmessage_burst = 1000000\n"
+        "storage_bytes = 1024\n"
+    )
     grant = policy.register("p", m, TrustLevel.UNTRUSTED)
     assert grant.limits.fuel == 5000 and grant.limits.memory == 64 << 20
     assert grant.quota.quota == Quota(
-        messages_per_second=1000.0, storage_bytes=1024, network_bytes_per_second=10 << 20
+        messages_per_second=1000.0, message_burst=1000, storage_bytes=1024, network_bytes_per_second=10 << 20
     )
     trusted = policy.register("q", m, TrustLevel.TRUSTED)
     assert trusted.quota.quota.messages_per_second == 1e6 and trusted.limits.fuel == 5000

@@ -60,7 +60,10 @@ _DEFAULT_PROFILES = {
         default_limits=ManifestLimits(memory=64 * MiB, timeout_ms=1_000),
         max_limits=ManifestLimits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000, stack=2 * MiB),
         default_quota=Quota(
-            messages_per_second=1000.0, storage_bytes=64 * MiB, network_bytes_per_second=10 * MiB
+            messages_per_second=1000.0,
+            message_burst=1000,
+            storage_bytes=64 * MiB,
+            network_bytes_per_second=10 * MiB,
         ),
     ),
 }
