@@ -268,17 +268,13 @@ def _parse_port(text: str, *, pattern: bool) -> int | None:
     return port
 
 
-def _parse_ip(text: str, *, bracketed: bool) -> str | None:
+def _parse_ipv4(text: str) -> str | None:
+    # Strict dotted quad only (no "127.1", no leading zeros): anything inet_aton would read
+    # differently is refused by _check_hostname instead.
     try:
-        addr = ipaddress.ip_address(text)
+        return str(ipaddress.IPv4Address(text))
     except ValueError:
         return None
-    if isinstance(addr, ipaddress.IPv6Address):
-        if not bracketed:
-            raise PatternError("bad-host", f"IPv6 address {text!r} must be in brackets: '[{text}]:443'")
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-    return str(addr)
 
 
 def _check_hostname(host: str) -> str:
@@ -335,7 +331,7 @@ def parse_endpoint(text: str, *, pattern: bool = False) -> Endpoint:
             "bad-host",
             f"{text!r}: the only host wildcard is a leading '*.' ('*.example.com:443')",
         )
-    ip = _parse_ip(host, bracketed=False)
+    ip = _parse_ipv4(host)
     if ip is not None:
         return Endpoint("ip", ip, port)
     return Endpoint("name", _check_hostname(host), port)
