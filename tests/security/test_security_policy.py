@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -68,24 +69,54 @@ def manifest(extra: str = ""):
 
 def test_allow_and_deny_each_write_one_json_line(sink: MemoryAuditSink, clock: FakeClock) -> None:
     policy = make_policy(sink, clock)
-    policy.register("plugin", manifest("[capabilities]\nfilesystem.read = ['/srv/in/**']\n"))
-    ok = policy.check("plugin", "filesystem.read", "/srv/in/a.txt")
-    no = policy.check("plugin", "filesystem.read", "/srv/in/../../etc/passwd")
-    assert ok == Decision(True, "matches a capabilities.filesystem.read grant")
+    policy.register("plugin", manifest("[capabilities]\nstorage.read = ['ns']\n"))
+    ok = policy.check("plugin", "storage.read", "ns")
+    no = policy.check("plugin", "storage.read", "other")
+    assert ok == Decision(True, "matches a capabilities.storage.read grant")
     assert not no.allowed and no.error is DenyCode.PERMISSION_DENIED and no.error == "permission-denied"
     assert len(sink.lines) == 2
     first, second = (json.loads(line) for line in sink.lines)
-    assert set(first) == FIELDS
     assert first == {
         "time": "2025-11-29T13:20:00.500000Z",
         "component": "plugin",
-        "kind": "filesystem.read",
-        "target": "/srv/in/a.txt",
+        "kind": "storage.read",
+        "target": "ns",
         "decision": "allow",
-        "reason": "matches a capabilities.filesystem.read grant",
+        "reason": "matches a capabilities.storage.read grant",
     }
-    assert second["decision"] == "deny" and second["target"] == "/srv/in/../../etc/passwd"
-    assert "no capabilities.filesystem.read grant" in second["reason"]
+    assert set(second) == FIELDS and second["decision"] == "deny" and second["target"] == "other"
+    assert "no capabilities.storage.read grant" in second["reason"]
+
+
+def test_filesystem_decisions_carry_the_resolved_path(
+    sink: MemoryAuditSink, clock: FakeClock, tmp_path: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("a")
+    (tmp_path / "in" / "escape").symlink_to("/etc/passwd")
+    policy = make_policy(sink, clock)
+    policy.register("plugin", manifest(f"[capabilities]\nfilesystem.read = ['{tmp_path}/in/**']\n"))
+    ok = policy.check("plugin", "filesystem.read", f"{tmp_path}/in/./a.txt")
+    assert ok.allowed and ok.resolved_path == f"{tmp_path}/in/a.txt"  # what the host should open
+    no = policy.check("plugin", "filesystem.read", f"{tmp_path}/in/escape")
+    assert not no.allowed and no.resolved_path == os.path.realpath("/etc/passwd")
+    climb = f"{tmp_path}/in/" + "../" * 40 + "etc/passwd"
+    dots = policy.check("plugin", "filesystem.read", climb)
+    assert not dots.allowed and dots.resolved_path == os.path.realpath("/etc/passwd")
+    first, second, third = (json.loads(line) for line in sink.lines)
+    assert set(first) == FIELDS | {"resolved"} and first["target"] == f"{tmp_path}/in/./a.txt"
+    assert second["decision"] == "deny" and second["resolved"] == os.path.realpath("/etc/passwd")
+    assert third["target"] == climb and third["resolved"] == os.path.realpath("/etc/passwd")
+
+
+def test_unresolvable_filesystem_targets_are_denied(sink: MemoryAuditSink, clock: FakeClock) -> None:
+    policy = make_policy(sink, clock)
+    policy.register("plugin", manifest("[capabilities]\nfilesystem.read = ['/**']\n"))
+    for target in ["relative.txt", "/a\x00b", ""]:
+        d = policy.check("plugin", "filesystem.read", target)
+        assert not d.allowed and d.resolved_path is None
+    with pytest.raises(TypeError):
+        policy.check("plugin", "filesystem.read", b"/etc/passwd")
 
 
 def test_unregistered_component_is_denied_and_audited(sink: MemoryAuditSink, clock: FakeClock) -> None:

@@ -25,6 +25,7 @@ from airssys_wasm.security.manifest import (
     manifest_from_dict,
     validate_manifest,
 )
+from airssys_wasm.security.patterns import resolve_target_path
 from airssys_wasm.security.policy import (
     BASELINE_CAPABILITIES,
     AllowAllPolicy,
@@ -73,5 +74,6 @@ __all__ = [
     "derive_preopens",
     "load_manifest",
     "manifest_from_dict",
+    "resolve_target_path",
     "validate_manifest",
 ]

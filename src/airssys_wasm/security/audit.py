@@ -2,7 +2,8 @@
 
 Operators need to answer "what did plugin X try to touch, and what did we let it do?" after
 the fact, so every grant *and* denial is written, with the reason. Lines are self-contained
-JSON objects (``time, component, kind, target, decision, reason``) so ``jq``/log shippers read
+JSON objects (``time, component, kind, target, decision, reason``, plus ``resolved`` — the
+path after symlinks and ``..`` — for filesystem and process decisions) so ``jq``/log shippers read
 them without a schema. Guest-controlled strings are JSON-escaped (a newline in a target can
 never forge a second line) and long targets are truncated.
 """
@@ -49,6 +50,7 @@ class AuditRecord(NamedTuple):
     target: str
     decision: str
     reason: str
+    resolved: str | None = None  # filesystem/process: where the target really points
 
     def to_json(self) -> str:
         data = {
@@ -59,6 +61,8 @@ class AuditRecord(NamedTuple):
             "decision": self.decision,
             "reason": self.reason,
         }
+        if self.resolved is not None:
+            data["resolved"] = self.resolved
         try:
             return orjson.dumps(data).decode("utf-8")
         except TypeError:
@@ -119,6 +123,12 @@ class LoggingAuditSink:
         self._logger.log(self._level, line, extra={"audit": record})
 
 
+def _clip(text: str) -> str:
+    if len(text) <= MAX_TARGET_CHARS:
+        return text
+    return text[:MAX_TARGET_CHARS] + f"...(+{len(text) - MAX_TARGET_CHARS} chars)"
+
+
 def _rfc3339(ts: float, cache: list[tuple[int, str]]) -> str:
     """RFC 3339 UTC with microseconds. The ``YYYY-MM-DDTHH:MM:SS`` part is cached for the
     current second (decisions come in bursts); the one-tuple swap is safe across threads."""
@@ -150,19 +160,26 @@ class AuditLog:
         with self._lock:
             self._sinks.append(sink)
 
-    def record(self, component: str, kind: str, target: object, allowed: bool, reason: str) -> bool:
+    def record(
+        self,
+        component: str,
+        kind: str,
+        target: object,
+        allowed: bool,
+        reason: str,
+        resolved: str | None = None,
+    ) -> bool:
+        """Write one decision to every sink; False if any sink failed."""
         if isinstance(target, os.PathLike):
             target = os.fspath(target)
-        text = target if isinstance(target, str) else repr(target)
-        if len(text) > MAX_TARGET_CHARS:
-            text = text[:MAX_TARGET_CHARS] + f"...(+{len(text) - MAX_TARGET_CHARS} chars)"
         rec = AuditRecord(
             _rfc3339(self._clock(), self._second),
             str(component),
             str(kind),
-            text,
+            _clip(target if isinstance(target, str) else repr(target)),
             "allow" if allowed else "deny",
             reason,
+            None if resolved is None else _clip(resolved),
         )
         line = rec.to_json()
         ok = True

@@ -141,6 +141,15 @@ class Capabilities:
             raise
         return matcher(target)
 
+    def allows_resolved(self, kind: str, resolved: str) -> bool:
+        """Like ``allows`` for a filesystem/process kind, on a path that is already the output
+        of ``resolve_target_path`` (so a caller that resolves once can check and then open the
+        very same path)."""
+        matcher = self._matchers[_kind(kind).value]
+        if not isinstance(matcher, PathMatcher):
+            raise ValueError(f"{kind} is not a path capability")
+        return matcher.matches_resolved(resolved)
+
     def path_patterns(self, kind: str) -> tuple[CompiledPath, ...]:
         """Compiled path patterns of a filesystem/process kind (used to derive WASI preopens)."""
         matcher = self._matchers[_kind(kind).value]

@@ -23,6 +23,7 @@ from airssys_wasm.errors import ConfigError
 from airssys_wasm.security.audit import AuditLog
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import Manifest, ManifestLimits
+from airssys_wasm.security.patterns import resolve_target_path
 from airssys_wasm.security.quota import QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
@@ -38,6 +39,9 @@ __all__ = [
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
 _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
+_PATH_KINDS = frozenset(
+    {"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list", "process.spawn"}
+)
 
 # SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
@@ -58,6 +62,9 @@ class Decision:
     reason: str
     error: DenyCode | None = None
     retry_after: float | None = None
+    # Filesystem/process kinds: the target after resolution (symlinks, ``..``). The host should
+    # act on this path, not re-resolve the guest's string, so what it opens is what was checked.
+    resolved_path: str | None = None
 
 
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
@@ -156,23 +163,31 @@ class PermissionPolicy:
         ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
         """
         _check_kind(kind, amount)
+        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
         grant = self._grants.get(component)
         if grant is None:
-            return self._deny(component, kind, target, DenyCode.PERMISSION_DENIED,
+            return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
                               "component is not registered with the permission policy")  # fmt: skip
-        if not grant.capabilities.allows(kind, target):
-            return self._deny(component, kind, target, DenyCode.PERMISSION_DENIED,
+        if resolved is not None:
+            granted = grant.capabilities.allows_resolved(kind, resolved)
+        else:
+            granted = kind not in _PATH_KINDS and grant.capabilities.allows(kind, target)
+        if not granted:
+            return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
                               f"no capabilities.{kind} grant matches")  # fmt: skip
         outcome = self._charge(grant.quota, kind, amount)
         if not outcome.ok:
-            return self._deny(component, kind, target, DenyCode.RESOURCE_EXHAUSTED,
+            return self._deny(component, kind, target, resolved, DenyCode.RESOURCE_EXHAUSTED,
                               f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
         allowed = _ALLOWED[kind]
-        if not self.audit.record(component, kind, target, True, allowed.reason) and self._fail_closed:
+        if (
+            not self.audit.record(component, kind, target, True, allowed.reason, resolved)
+            and self._fail_closed
+        ):
             return Decision(
                 False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED
             )
-        return allowed
+        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved)
 
     @staticmethod
     def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
@@ -185,11 +200,11 @@ class PermissionPolicy:
         return quota.charge_network(amount)  # network.connect / network.bind
 
     def _deny(
-        self, component: str, kind: str, target: object, code: DenyCode, reason: str,
-        retry_after: float | None = None,
+        self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
+        reason: str, retry_after: float | None = None,
     ) -> Decision:  # fmt: skip
-        self.audit.record(component, kind, target, False, reason)
-        return Decision(False, reason, code, retry_after)
+        self.audit.record(component, kind, target, False, reason, resolved)
+        return Decision(False, reason, code, retry_after, resolved)
 
 
 class AllowAllPolicy:
@@ -236,11 +251,12 @@ class AllowAllPolicy:
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         _check_kind(kind, amount)
+        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
         if component not in self._grants:
             decision = Decision(False, "component is not registered with the permission policy",
-                                DenyCode.PERMISSION_DENIED)  # fmt: skip
+                                DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
         else:
-            decision = Decision(True, "allow-all policy (trusted component)")
+            decision = Decision(True, "allow-all policy (trusted component)", resolved_path=resolved)
         if self.audit is not None:
-            self.audit.record(component, kind, target, decision.allowed, decision.reason)
+            self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
