@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 
 import airssys_wasm as aw
 from airssys_wasm.security import (
+    AuditLog,
     Capabilities,
     CapabilityKind,
+    DenyCode,
+    MemoryAuditSink,
+    PermissionPolicy,
+    TokenBucket,
     load_manifest,
     manifest_from_dict,
     validate_manifest,
@@ -246,3 +251,69 @@ def test_unknown_kinds_always_raise_value_error(kind: str) -> None:
     except ValueError:
         return
     raise AssertionError(f"{kind!r} was accepted as a kind")
+
+
+# --- quotas and the policy entry point --------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@FUZZ
+@given(
+    st.floats(0.5, 100),
+    st.integers(1, 50),
+    st.lists(st.tuples(st.floats(0, 2), st.integers(1, 5)), max_size=60),
+)
+def test_token_bucket_never_grants_more_than_burst_plus_rate_times_time(
+    rate: float, burst: int, ops: list[tuple[float, int]]
+) -> None:
+    clock = _Clock()
+    bucket = TokenBucket(rate, burst, clock)
+    granted = 0
+    for dt, n in ops:
+        clock.now += dt
+        wait = bucket.take(n)
+        if wait is None:
+            granted += n
+        elif n <= burst:
+            # retry_after is honest: after waiting it, the same request succeeds
+            clock.now += wait
+            assert bucket.take(n) is None
+            granted += n
+        assert granted <= burst + rate * clock.now + 1e-6
+
+
+@FUZZ
+@given(
+    st.sampled_from([*CapabilityKind, "filesystem.exec", ""]),
+    targets,
+    st.none() | st.integers(-10, 10),
+    st.sampled_from(["plugin", "ghost"]),
+)
+def test_policy_check_returns_a_decision_or_raises_a_programming_error(
+    kind: str, target: str, amount: int | None, component: str
+) -> None:
+    policy = PermissionPolicy(audit=AuditLog([MemoryAuditSink()]), clock=_Clock())
+    policy.register("plugin", manifest_from_dict(
+        {"component": {"name": "plugin", "version": "1.0.0"},
+         "capabilities": {"filesystem": {"read": ["/tmp/**"]}, "messaging": {"send": ["*"]},
+                          "storage": {"write": ["ns-*"]}, "network": {"connect": ["*.example.com:*"]}},
+         "quota": {"messages_per_second": 1, "storage_bytes": 8}}
+    ))  # fmt: skip
+    try:
+        decision = policy.check(component, kind, target, amount=amount)
+    except ValueError:
+        # unknown kind, or an amount on a kind that is not metered / negative where not allowed
+        assert kind not in {k.value for k in CapabilityKind} or amount is not None
+        return
+    assert decision.allowed in (True, False)
+    assert decision.allowed or decision.error in (DenyCode.PERMISSION_DENIED, DenyCode.RESOURCE_EXHAUSTED)
+    assert policy.audit.failures == 0
+    if component == "ghost":
+        assert not decision.allowed

@@ -31,6 +31,7 @@ class QuotaOutcome:
 
 
 QUOTA_OK = QuotaOutcome(True)
+_EPSILON = 1e-9
 
 
 class TokenBucket:
@@ -61,8 +62,10 @@ class TokenBucket:
         """Take ``n`` tokens; None on success, else seconds until ``n`` would be available
         (``inf`` when ``n`` exceeds the capacity and can never succeed)."""
         self._refill()
-        if n <= self._tokens:
-            self._tokens -= n
+        # The epsilon absorbs float rounding in the refill so that waiting exactly the
+        # returned retry time really is enough (hypothesis found the 1-ulp shortfall).
+        if n <= self._tokens + _EPSILON:
+            self._tokens = max(0.0, self._tokens - n)
             return None
         if n > self.capacity:
             return math.inf
