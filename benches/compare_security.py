@@ -19,7 +19,14 @@ import sys
 import tempfile
 
 from airssys_wasm.benchmarks.timing import Comparison, render_markdown, render_table, time_stmt
-from airssys_wasm.security import AuditLog, Capabilities, CapabilityKind, PermissionPolicy, StreamAuditSink
+from airssys_wasm.security import (
+    AuditLog,
+    Capabilities,
+    CapabilityKind,
+    PermissionPolicy,
+    StreamAuditSink,
+    load_manifest,
+)
 from airssys_wasm.security.patterns import resolve_target_path
 
 
@@ -65,7 +72,13 @@ def build(root: str) -> dict[str, object]:
     )
     devnull = open(os.devnull, "w")  # lives for the whole run
     policy = PermissionPolicy(audit=AuditLog([StreamAuditSink(devnull, flush=False)]))
-    policy.register("plugin", None)
+    policy.register(
+        "plugin",
+        load_manifest(
+            f'[component]\nname = "plugin"\nversion = "1.0.0"\n'
+            f'[capabilities]\nmessaging.send = ["worker-*"]\nfilesystem.read = ["{root}/data/in/**"]\n'
+        ),
+    )
     return {
         "caps": caps,
         "allows": caps.allows,
@@ -131,6 +144,12 @@ CASES = [
     (
         "policy.check messaging.send + audit line",
         "policy.check('plugin', 'messaging.send', 'worker-7')",
+        None,
+        "",
+    ),
+    (
+        "policy.check filesystem.read + audit line",
+        "policy.check('plugin', 'filesystem.read', file)",
         None,
         "",
     ),
