@@ -119,7 +119,7 @@ class ManifestLimits:
     timeout_ms: int | None = None
     stack: int | None = None
 
-    def as_runtime_kwargs(self) -> dict[str, int | None]:
+    def as_runtime_kwargs(self) -> dict[str, int]:
         """Keyword arguments for the runtime layer's ``Limits.replace`` (its field names).
 
         Only fields that are set: ``runtime.Limits().replace(**limits.as_runtime_kwargs())``.

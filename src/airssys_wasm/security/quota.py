@@ -71,11 +71,6 @@ class TokenBucket:
             return math.inf
         return (n - self._tokens) / self.rate
 
-    @property
-    def available(self) -> float:
-        self._refill()
-        return self._tokens
-
 
 class QuotaState:
     """Live counters of one component, built from its manifest's ``[quota]``."""
