@@ -1,0 +1,79 @@
+"""Security layer: the ``Component.toml`` model, capability matching, audit, quotas and trust.
+
+The host layer registers each component with a policy (``PermissionPolicy`` by default) and
+calls ``policy.check(component, kind, target)`` before every guest→host action. This package
+is pure Python with no dependency on the host, actor or runtime layers.
+"""
+
+from airssys_wasm.security.audit import (
+    AuditLog,
+    AuditRecord,
+    AuditSink,
+    FileAuditSink,
+    LoggingAuditSink,
+    MemoryAuditSink,
+    StreamAuditSink,
+)
+from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
+from airssys_wasm.security.manifest import (
+    ComponentInfo,
+    Manifest,
+    ManifestLimits,
+    ManifestProblem,
+    Quota,
+    load_manifest,
+    manifest_from_dict,
+    validate_manifest,
+)
+from airssys_wasm.security.patterns import resolve_target_path
+from airssys_wasm.security.policy import (
+    BASELINE_CAPABILITIES,
+    AllowAllPolicy,
+    ComponentGrant,
+    Decision,
+    DenyCode,
+    PermissionPolicy,
+    Policy,
+)
+from airssys_wasm.security.preopens import Preopen, PreopenPlan, SkippedGrant, derive_preopens
+from airssys_wasm.security.quota import QuotaOutcome, QuotaState, TokenBucket
+from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy, TrustProfile
+
+__all__ = [
+    "BASELINE_CAPABILITIES",
+    "DEFAULT_TRUST_POLICY",
+    "AllowAllPolicy",
+    "AuditLog",
+    "AuditRecord",
+    "AuditSink",
+    "Capabilities",
+    "CapabilityKind",
+    "ComponentGrant",
+    "ComponentInfo",
+    "Decision",
+    "DenyCode",
+    "FileAuditSink",
+    "LoggingAuditSink",
+    "Manifest",
+    "ManifestLimits",
+    "ManifestProblem",
+    "MemoryAuditSink",
+    "PermissionPolicy",
+    "Policy",
+    "Preopen",
+    "PreopenPlan",
+    "Quota",
+    "QuotaOutcome",
+    "QuotaState",
+    "SkippedGrant",
+    "StreamAuditSink",
+    "TokenBucket",
+    "TrustLevel",
+    "TrustPolicy",
+    "TrustProfile",
+    "derive_preopens",
+    "load_manifest",
+    "manifest_from_dict",
+    "resolve_target_path",
+    "validate_manifest",
+]

@@ -1,0 +1,194 @@
+"""Audit log: one JSON line per permission decision, to any number of sinks.
+
+Operators need to answer "what did plugin X try to touch, and what did we let it do?" after
+the fact, so every grant *and* denial is written, with the reason. Lines are self-contained
+JSON objects (``time, component, kind, target, decision, reason``, plus ``resolved`` — the
+path after symlinks and ``..`` — for filesystem and process decisions) so ``jq``/log shippers read
+them without a schema. Guest-controlled strings are JSON-escaped (a newline in a target can
+never forge a second line) and long targets are truncated.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import IO, NamedTuple, Protocol
+
+import orjson
+
+__all__ = [
+    "MAX_TARGET_CHARS",
+    "AuditLog",
+    "AuditRecord",
+    "AuditSink",
+    "FileAuditSink",
+    "LoggingAuditSink",
+    "MemoryAuditSink",
+    "StreamAuditSink",
+]
+
+MAX_TARGET_CHARS = 1024
+_log = logging.getLogger(__name__)
+
+
+class AuditRecord(NamedTuple):
+    """One decision. ``time`` is RFC 3339 UTC; ``decision`` is ``"allow"`` or ``"deny"``.
+
+    A NamedTuple rather than a frozen dataclass: one is built per permission check, and tuple
+    construction is several times cheaper.
+    """
+
+    time: str
+    component: str
+    kind: str
+    target: str
+    decision: str
+    reason: str
+    resolved: str | None = None  # filesystem/process: where the target really points
+
+    def to_json(self) -> str:
+        data = {
+            "time": self.time,
+            "component": self.component,
+            "kind": self.kind,
+            "target": self.target,
+            "decision": self.decision,
+            "reason": self.reason,
+        }
+        if self.resolved is not None:
+            data["resolved"] = self.resolved
+        try:
+            return orjson.dumps(data).decode("utf-8")
+        except TypeError:
+            # orjson refuses lone surrogates (e.g. from os.fsdecode); stdlib escapes them.
+            return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+
+
+class AuditSink(Protocol):
+    def write(self, record: AuditRecord, line: str) -> None: ...
+
+
+class MemoryAuditSink:
+    """Keeps records and lines in memory: for tests and for embedding apps that inspect them."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self.lines: list[str] = []
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self.records.append(record)
+        self.lines.append(line)
+
+
+class StreamAuditSink:
+    """Writes lines to a text stream (``sys.stderr``, an open file, a StringIO)."""
+
+    def __init__(self, stream: IO[str], *, flush: bool = True) -> None:
+        self._stream = stream
+        self._flush = flush
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self._stream.write(line + "\n")
+        if self._flush:
+            self._stream.flush()
+
+
+class FileAuditSink(StreamAuditSink):
+    """Appends to a file (opened once, line-buffered, UTF-8); ``close()`` when done."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._file: io.TextIOWrapper = open(path, "a", encoding="utf-8", buffering=1)
+        super().__init__(self._file, flush=False)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class LoggingAuditSink:
+    """Hands lines to a ``logging`` logger, with the record attached as ``extra={'audit': ...}``."""
+
+    def __init__(
+        self, logger: logging.Logger | str = "airssys_wasm.audit", level: int = logging.INFO
+    ) -> None:
+        self._logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        self._level = level
+
+    def write(self, record: AuditRecord, line: str) -> None:
+        self._logger.log(self._level, line, extra={"audit": record})
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_TARGET_CHARS:
+        return text
+    return text[:MAX_TARGET_CHARS] + f"...(+{len(text) - MAX_TARGET_CHARS} chars)"
+
+
+def _rfc3339(ts: float, cache: list[tuple[int, str]]) -> str:
+    """RFC 3339 UTC with microseconds. The ``YYYY-MM-DDTHH:MM:SS`` part is cached for the
+    current second (decisions come in bursts); the one-tuple swap is safe across threads."""
+    sec = math.floor(ts)
+    cached = cache[0]
+    if cached[0] != sec:
+        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+        cache[0] = cached
+    micros = min(999_999, int((ts - sec) * 1_000_000))
+    return f"{cached[1]}.{micros:06d}Z"
+
+
+class AuditLog:
+    """Serialises decisions to JSON once and fans them out to sinks, under one lock.
+
+    The lock makes lines from concurrent threads whole and ordered per sink. A failing sink is
+    counted in ``failures`` and logged; ``record`` then returns False so the caller (the
+    permission policy) can fail closed.
+    """
+
+    def __init__(self, sinks: Iterable[AuditSink] = (), *, clock: Callable[[], float] = time.time) -> None:
+        self._sinks = list(sinks)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._second: list[tuple[int, str]] = [(-1, "")]
+        self.failures = 0
+
+    def add_sink(self, sink: AuditSink) -> None:
+        with self._lock:
+            self._sinks.append(sink)
+
+    def record(
+        self,
+        component: str,
+        kind: str,
+        target: object,
+        allowed: bool,
+        reason: str,
+        resolved: str | None = None,
+    ) -> bool:
+        """Write one decision to every sink; False if any sink failed."""
+        if isinstance(target, os.PathLike):
+            target = os.fspath(target)
+        rec = AuditRecord(
+            _rfc3339(self._clock(), self._second),
+            str(component),
+            str(kind),
+            _clip(target if isinstance(target, str) else repr(target)),
+            "allow" if allowed else "deny",
+            reason,
+            None if resolved is None else _clip(resolved),
+        )
+        line = rec.to_json()
+        ok = True
+        with self._lock:
+            for sink in self._sinks:
+                try:
+                    sink.write(rec, line)
+                except Exception as exc:
+                    self.failures += 1
+                    ok = False
+                    _log.error("audit sink %r failed: %s", sink, exc)
+        return ok

@@ -1,0 +1,262 @@
+"""The one entry point the host layer calls before every guest→host action.
+
+``policy.check(component, kind, target)`` combines the component's capabilities, its quotas
+and the audit log into a ``Decision``. It never raises for a *denial* — the host turns
+``decision.error`` into the WIT error (``permission-denied`` / ``resource-exhausted``) for the
+guest — and it raises only for programming errors (unknown kind, wrong target type, bad amount).
+
+``AllowAllPolicy`` exists for embedding apps that run their own, trusted components and want
+no capability bookkeeping. It is a separate, explicitly named class, it refuses to register any
+component that is not ``TrustLevel.TRUSTED``, and nothing ever selects it by default.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from airssys_wasm.errors import ConfigError
+from airssys_wasm.security.audit import AuditLog
+from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
+from airssys_wasm.security.manifest import Manifest, ManifestLimits
+from airssys_wasm.security.patterns import resolve_target_path
+from airssys_wasm.security.quota import QuotaOutcome, QuotaState
+from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
+
+__all__ = [
+    "BASELINE_CAPABILITIES",
+    "AllowAllPolicy",
+    "ComponentGrant",
+    "Decision",
+    "DenyCode",
+    "PermissionPolicy",
+    "Policy",
+]
+
+_KINDS = frozenset(k.value for k in CapabilityKind)
+_METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
+_PATH_KINDS = frozenset(
+    {"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list", "process.spawn"}
+)
+
+# SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
+BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
+
+
+class DenyCode(enum.StrEnum):
+    """The WIT error case the host returns to the guest for a denial."""
+
+    PERMISSION_DENIED = "permission-denied"
+    RESOURCE_EXHAUSTED = "resource-exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``allowed`` or not, why, and (for denials) which WIT error the guest gets."""
+
+    allowed: bool
+    reason: str
+    error: DenyCode | None = None
+    retry_after: float | None = None
+    # Filesystem/process kinds: the target after resolution (symlinks, ``..``). The host should
+    # act on this path, not re-resolve the guest's string, so what it opens is what was checked.
+    resolved_path: str | None = None
+
+
+# Allow decisions carry no per-call data, so one immutable instance per kind is shared.
+_ALLOWED = {k: Decision(True, f"matches a capabilities.{k} grant") for k in _KINDS}
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentGrant:
+    """What a registered component got: its capabilities, effective limits and live quotas."""
+
+    component: str
+    trust: TrustLevel
+    manifest: Manifest | None
+    capabilities: Capabilities
+    limits: ManifestLimits
+    quota: QuotaState
+
+
+class Policy(Protocol):
+    def register(
+        self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = ...
+    ) -> ComponentGrant: ...
+
+    def unregister(self, component: str) -> None: ...
+
+    def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision: ...
+
+
+def _check_kind(kind: object, amount: int | None) -> None:
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"unknown capability kind {kind!r}; use one of: {', '.join(sorted(_KINDS))}")
+    if amount is None:
+        return
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"amount must be an int, not {type(amount).__name__}")
+    if kind not in _METERED:
+        raise ValueError(f"amount does not apply to {kind}; only to {', '.join(sorted(_METERED))}")
+    if amount < 0 and kind != "storage.write":
+        raise ValueError(f"amount must be >= 0 for {kind} (negative amounts free storage only)")
+
+
+class PermissionPolicy:
+    """Capabilities + quotas + audit behind ``check``; the default policy of the host.
+
+    ``register`` applies the trust policy (manifest required? limits within the ceiling?) and
+    creates the component's quota counters; they live until ``unregister``, so restarting a
+    trapped instance does not refill its quotas. With ``fail_closed=True`` (default) an allow
+    that could not be written to every audit sink becomes a denial: nothing unaudited happens.
+    """
+
+    def __init__(
+        self,
+        *,
+        audit: AuditLog | None = None,
+        trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY,
+        clock: Callable[[], float] = time.monotonic,
+        fail_closed: bool = True,
+    ) -> None:
+        self.audit = audit if audit is not None else AuditLog()
+        self.trust_policy = trust_policy
+        self._clock = clock
+        self._fail_closed = fail_closed
+        self._grants: dict[str, ComponentGrant] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.UNKNOWN
+    ) -> ComponentGrant:
+        level = TrustLevel(trust)
+        self.trust_policy.check_manifest(component, manifest, level)
+        grant = ComponentGrant(
+            component=component,
+            trust=level,
+            manifest=manifest,
+            capabilities=manifest.capabilities if manifest is not None else BASELINE_CAPABILITIES,
+            limits=self.trust_policy.limits_for(manifest, level),
+            quota=QuotaState(self.trust_policy.quota_for(manifest, level), self._clock),
+        )
+        with self._lock:
+            if component in self._grants:
+                raise ValueError(f"component {component!r} is already registered; unregister it first")
+            self._grants[component] = grant
+        return grant
+
+    def unregister(self, component: str) -> None:
+        with self._lock:
+            self._grants.pop(component, None)
+
+    def grant(self, component: str) -> ComponentGrant | None:
+        return self._grants.get(component)
+
+    def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
+        """Decide, audit, and charge quotas for one action of ``component``.
+
+        ``amount`` meters the action: messages for ``messaging.send`` (default 1), bytes for
+        ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
+        """
+        _check_kind(kind, amount)
+        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
+        grant = self._grants.get(component)
+        if grant is None:
+            return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
+                              "component is not registered with the permission policy")  # fmt: skip
+        if resolved is not None:
+            granted = grant.capabilities.allows_resolved(kind, resolved)
+        else:
+            granted = kind not in _PATH_KINDS and grant.capabilities.allows(kind, target)
+        if not granted:
+            return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
+                              f"no capabilities.{kind} grant matches")  # fmt: skip
+        outcome = self._charge(grant.quota, kind, amount)
+        if not outcome.ok:
+            return self._deny(component, kind, target, resolved, DenyCode.RESOURCE_EXHAUSTED,
+                              f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
+        allowed = _ALLOWED[kind]
+        if (
+            not self.audit.record(component, kind, target, True, allowed.reason, resolved)
+            and self._fail_closed
+        ):
+            return Decision(
+                False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED
+            )
+        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved)
+
+    @staticmethod
+    def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
+        if kind == "messaging.send":
+            return quota.charge_message(1 if amount is None else amount)
+        if amount is None:
+            return QuotaOutcome(True)
+        if kind == "storage.write":
+            return quota.charge_storage(amount)
+        return quota.charge_network(amount)  # network.connect / network.bind
+
+    def _deny(
+        self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
+        reason: str, retry_after: float | None = None,
+    ) -> Decision:  # fmt: skip
+        self.audit.record(component, kind, target, False, reason, resolved)
+        return Decision(False, reason, code, retry_after, resolved)
+
+
+class AllowAllPolicy:
+    """Allows every action of registered TRUSTED components; for trusted embedded use only.
+
+    Use it when the embedding application wrote (or fully vets) every component it runs and
+    wants no capability checks. It still validates kinds, still audits when given an
+    ``AuditLog``, and denies unregistered components; quotas are not enforced. Registering a
+    component with any trust level other than ``trusted`` raises ``ConfigError``: untrusted code
+    never runs under it.
+    """
+
+    def __init__(
+        self, *, audit: AuditLog | None = None, trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY
+    ) -> None:
+        self.audit = audit
+        self.trust_policy = trust_policy
+        self._grants: dict[str, ComponentGrant] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.TRUSTED
+    ) -> ComponentGrant:
+        level = TrustLevel(trust)
+        if level is not TrustLevel.TRUSTED:
+            raise ConfigError(
+                f"AllowAllPolicy only runs trusted components; {component!r} is {level.value}. "
+                "Use PermissionPolicy with a Component.toml for it"
+            )
+        self.trust_policy.check_manifest(component, manifest, level)
+        grant = ComponentGrant(
+            component, level, manifest,
+            manifest.capabilities if manifest is not None else BASELINE_CAPABILITIES,
+            self.trust_policy.limits_for(manifest, level),
+            QuotaState(self.trust_policy.quota_for(manifest, level)),
+        )  # fmt: skip
+        with self._lock:
+            self._grants[component] = grant
+        return grant
+
+    def unregister(self, component: str) -> None:
+        with self._lock:
+            self._grants.pop(component, None)
+
+    def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
+        _check_kind(kind, amount)
+        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
+        if component not in self._grants:
+            decision = Decision(False, "component is not registered with the permission policy",
+                                DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
+        else:
+            decision = Decision(True, "allow-all policy (trusted component)", resolved_path=resolved)
+        if self.audit is not None:
+            self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
+        return decision
