@@ -56,10 +56,12 @@ def trap_kind_from_message(str text):
 
 
 cdef str _summary(str text):
+    """The innermost cause: the last non-empty line, without anyhow's "N: " chain prefix."""
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
         if line:
-            return line
+            head, sep, rest = line.partition(": ")
+            return rest if sep and head.isdigit() else line
     return "unknown error"
 
 

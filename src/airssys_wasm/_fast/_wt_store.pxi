@@ -38,6 +38,8 @@ cdef class _StoreRef:
 
 
 cdef _StoreRef _store_ref(object store):
+    if not isinstance(store, wasmtime.Store):
+        raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
     ref = _STORE_REFS.get(store)
     if ref is not None:
         return <_StoreRef>ref
