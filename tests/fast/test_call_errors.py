@@ -194,3 +194,22 @@ def test_store_entered_from_two_threads_is_refused(engine: wasmtime.Engine) -> N
     assert not worker.is_alive()
     assert refused is not None and "another thread" in str(refused)
     assert errors and errors[0].__class__.__name__ == "TrapError"
+
+
+def test_reused_record_argument_follows_changes(engine: wasmtime.Engine) -> None:
+    seen: list[Any] = []
+    built = build(engine, wat_gen.passthrough(HANDLE_MESSAGE),
+                  {"handle-message": lambda sender, message: seen.append((sender, message)) or ("ok", None)},
+                  fast_host=True)
+    handle = built.fast("handle-message")
+    sender = {"namespace": "a", "name": "b", "version": "1"}
+    handle(sender, b"1")
+    handle(sender, b"2")                       # equal dict: the lowered record is reused
+    sender["name"] = "changed"                 # mutated in place: must not reuse the stale one
+    handle(sender, b"3")
+    handle(dict(sender), b"4")                 # an equal copy
+    handle({"namespace": "x", "name": "y", "version": "2"}, b"5")
+    with pytest.raises(TypeError, match="missing field 'version'"):
+        handle({"namespace": "x", "name": "y"}, b"6")
+    assert [s["name"] for s, _ in seen] == ["b", "b", "changed", "changed", "y"]
+    assert [m for _, m in seen] == [b"1", b"2", b"3", b"4", b"5"]

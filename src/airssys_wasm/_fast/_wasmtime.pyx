@@ -19,7 +19,7 @@ Safety rules kept throughout (see the findings note on the v50 ABI):
 cimport cython
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from cpython.dict cimport PyDict_Size, PyDict_SetItem
+from cpython.dict cimport PyDict_Size, PyDict_SetItem, PyDict_Copy
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
@@ -27,7 +27,7 @@ from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.float cimport PyFloat_FromDouble
 from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset, memcmp
 
 from airssys_wasm._fast.wasmtime_c cimport *
@@ -48,6 +48,7 @@ cdef extern from "Python.h":
     bint PyTuple_Check(object o)
     bint PyList_Check(object o)
     bint PyDict_Check(object o)
+    bint PyDict_CheckExact(object o)
     bint PyBytes_CheckExact(object o)
     double PyFloat_AS_DOUBLE(object o)
     double PyLong_AsDouble(object o) except? -1.0

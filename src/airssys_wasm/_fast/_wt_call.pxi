@@ -27,6 +27,12 @@ cdef class ComponentFunc:
     cdef _StoreRef ref
     cdef readonly FuncPlan plan
     cdef str where
+    # Reuse of lowered arguments. Wasmtime only reads (clones) call arguments, so the lowered
+    # form of a string-only record (a sender's component-id) can be kept and passed again while
+    # the caller keeps sending an equal dict — which actors do for every message of a sender.
+    cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
+    cdef list reuse_keys                        # per parameter: dict snapshot or None
+    cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
 
     def __cinit__(self, store, func, str name="<func>"):
         cdef bytes raw = _handles.component_func_bytes(func)
@@ -38,6 +44,21 @@ cdef class ComponentFunc:
         self.store = store
         self.plan = FuncPlan.from_functype(name, func.type(store))
         self.where = f"component function '{name}'"
+        self.reuse_keys = [None] * self.plan.nparams
+        for i in range(min(self.plan.nparams, 64)):
+            if (<_Ty>self.plan.params[i]).reusable:
+                self.reusable_mask |= (<uint64_t>1) << i
+        if self.reusable_mask:
+            self.reuse_vals = <wasmtime_component_val_t *>calloc(
+                <size_t>self.plan.nparams, sizeof(wasmtime_component_val_t))
+            if self.reuse_vals == NULL:
+                raise MemoryError()
+
+    def __dealloc__(self):
+        if self.reuse_vals != NULL:
+            _drop_vals(self.reuse_vals, self.plan.nparams)
+            free(self.reuse_vals)
+            self.reuse_vals = NULL
 
     @staticmethod
     def from_export(store, instance, str name):
@@ -56,6 +77,7 @@ cdef class ComponentFunc:
         cdef wasmtime_component_val_t res
         cdef size_t nres = 0 if plan.result is None else 1
         cdef wasmtime_error_t *err = NULL
+        cdef uint64_t borrowed = 0
         if n != plan.nparams:
             raise TypeError(f"{plan.signature} takes {plan.nparams} argument(s), got {n}")
         if n > _STACK_ARGS:
@@ -69,16 +91,27 @@ cdef class ComponentFunc:
         res.of.boolean = 0
         try:
             for i in range(n):
+                arg = <object>PyTuple_GET_ITEM(args, i)
+                if self.reusable_mask & ((<uint64_t>1) << i):
+                    key = <object>PyList_GET_ITEM(self.reuse_keys, i)
+                    if key is not None and PyDict_CheckExact(arg) and arg == key:
+                        vals[i] = self.reuse_vals[i]        # borrowed: not dropped below
+                        borrowed |= (<uint64_t>1) << i
+                        continue
                 try:
-                    lower(<_Ty>PyList_GET_ITEM(plan.params, i), <object>PyTuple_GET_ITEM(args, i), &vals[i])
+                    lower(<_Ty>PyList_GET_ITEM(plan.params, i), arg, &vals[i])
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"parameter '{plan.param_names[i]}' of {plan.signature}: {exc}") from None
+            if self.reusable_mask & ~borrowed:
+                self._keep_for_reuse(args, vals, &borrowed)
             self.ref.enter(self.store)
             with nogil:
                 err = api.wasmtime_component_func_call(&self.func, self.ref.ctx, vals, <size_t>n, &res, nres)
             self.ref.leave()
         finally:
-            _drop_vals(vals, n)
+            for i in range(n):
+                if not (borrowed & ((<uint64_t>1) << i)):
+                    _drop_vals(&vals[i], 1)
             if vals != stack_vals:
                 free(vals)
         if err != NULL:
@@ -92,6 +125,24 @@ cdef class ComponentFunc:
             raise type(exc)(f"result of {plan.signature}: {exc}") from None
         finally:
             _drop_vals(&res, 1)
+
+    cdef int _keep_for_reuse(self, tuple args, wasmtime_component_val_t *vals, uint64_t *borrowed) except -1:
+        """Move freshly lowered reusable arguments into the reuse slots, then snapshot the dict.
+
+        Each moved slot is marked borrowed before anything that can raise, so the caller never
+        drops a value the reuse slot now owns; a failed snapshot just leaves the slot unkeyed.
+        """
+        cdef Py_ssize_t i
+        cdef uint64_t bit
+        for i in range(min(self.plan.nparams, 64)):
+            bit = (<uint64_t>1) << i
+            if (self.reusable_mask & bit) and not (borrowed[0] & bit):
+                self.reuse_keys[i] = None
+                _drop_vals(&self.reuse_vals[i], 1)
+                self.reuse_vals[i] = vals[i]
+                borrowed[0] |= bit
+                self.reuse_keys[i] = PyDict_Copy(<object>PyTuple_GET_ITEM(args, i))
+        return 0
 
     def __repr__(self):
         return f"<ComponentFunc {self.plan.signature}>"

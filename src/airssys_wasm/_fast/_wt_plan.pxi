@@ -48,6 +48,7 @@ cdef class _Ty:
     cdef _Ty ok                  # result payloads (None = no payload)
     cdef _Ty err
     cdef bint wrap_some          # option whose payload may itself lift to None
+    cdef bint reusable           # record of strings/enums only: equal dicts lower identically
 
     def __repr__(self):
         return f"<plan {self.wit}>"
@@ -95,8 +96,10 @@ cdef _Ty compile_type(object vt):
         fields = vt.fields
         children = [compile_type(ty) for _, ty in fields]
         names = [name for name, _ in fields]
-        return _named(WT_RECORD, "record{" + ", ".join(
+        t = _named(WT_RECORD, "record{" + ", ".join(
             f"{n}: {(<_Ty>c).wit}" for n, c in zip(names, children)) + "}", names, children)
+        t.reusable = all((<_Ty>c).kind in (WT_STRING, WT_ENUM) for c in children)
+        return t
     if isinstance(vt, _wc.TupleType):
         children = [compile_type(ty) for ty in vt.elements]
         return _named(WT_TUPLE, "tuple<" + ", ".join((<_Ty>c).wit for c in children) + ">",
