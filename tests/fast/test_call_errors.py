@@ -97,6 +97,26 @@ def test_nested_paths_in_messages(engine: wasmtime.Engine) -> None:
         echo([("c", None)])
 
 
+def test_list_mutated_by_user_code_during_conversion_is_refused(engine: wasmtime.Engine) -> None:
+    ty = ("list", ("variant", [("a", "u8"), ("b", None)]))
+    built = build(engine, wat_gen.echo(ty), {"echo": lambda x: x}, fast_host=True)
+    victims: list[Any] = []
+
+    class Shrinking(str):
+        """A case name whose hash empties the list being converted."""
+
+        def __hash__(self) -> int:
+            victims.clear()
+            return str.__hash__(self)
+
+        __eq__ = str.__eq__
+
+    victims.extend([("b", None), (Shrinking("b"), None), ("a", 1), ("a", 2)])
+    with pytest.raises(ValueError, match="changed size while being converted"):
+        built.fast("echo")(victims)
+    assert built.fast("echo")([("a", 3)]) == [("a", 3)]
+
+
 def test_result_and_flags_validation(engine: wasmtime.Engine) -> None:
     result = build(engine, wat_gen.echo(("result", None, "string")), {"echo": lambda x: x}, fast_host=True)
     with pytest.raises(ValueError, match="must be 'ok' or 'err'"):

@@ -45,6 +45,7 @@ cdef extern from "Python.h":
     bint PyBool_Check(object o)
     bint PyFloat_Check(object o)
     bint PyUnicode_Check(object o)
+    bint PyUnicode_CheckExact(object o)
     bint PyTuple_Check(object o)
     bint PyList_Check(object o)
     bint PyDict_Check(object o)

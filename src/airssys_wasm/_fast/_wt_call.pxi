@@ -33,6 +33,7 @@ cdef class ComponentFunc:
     cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
     cdef list reuse_keys                        # per parameter: dict snapshot or None
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
+    cdef int lowering                           # >0 while arguments are being lowered
 
     def __cinit__(self, store, func, str name="<func>"):
         cdef bytes raw = _handles.component_func_bytes(func)
@@ -89,10 +90,23 @@ cdef class ComponentFunc:
             vals[i].of.boolean = 0
         res.kind = WT_BOOL                  # Rust drop-assigns into the result slot
         res.of.boolean = 0
+        # Enter before touching the reuse slots: another thread must not replace them while
+        # this call's wasmtime_component_func_call may still be reading them.
+        try:
+            self.ref.enter(self.store)
+        except BaseException:
+            if vals != stack_vals:
+                free(vals)
+            raise
+        # User code run while lowering (an __eq__, __index__ ...) could call this function
+        # again; such a nested call must not touch the reuse slots this call may borrow from.
+        cdef uint64_t reusable = self.reusable_mask if self.lowering == 0 else 0
+        cdef bint in_lowering = 1
+        self.lowering += 1
         try:
             for i in range(n):
                 arg = <object>PyTuple_GET_ITEM(args, i)
-                if self.reusable_mask & ((<uint64_t>1) << i):
+                if reusable & ((<uint64_t>1) << i):
                     key = <object>PyList_GET_ITEM(self.reuse_keys, i)
                     if key is not None and PyDict_CheckExact(arg) and arg == key:
                         vals[i] = self.reuse_vals[i]        # borrowed: not dropped below
@@ -102,13 +116,16 @@ cdef class ComponentFunc:
                     lower(<_Ty>PyList_GET_ITEM(plan.params, i), arg, &vals[i])
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"parameter '{plan.param_names[i]}' of {plan.signature}: {exc}") from None
-            if self.reusable_mask & ~borrowed:
+            if reusable & ~borrowed:
                 self._keep_for_reuse(args, vals, &borrowed)
-            self.ref.enter(self.store)
+            self.lowering -= 1
+            in_lowering = 0
             with nogil:
                 err = api.wasmtime_component_func_call(&self.func, self.ref.ctx, vals, <size_t>n, &res, nres)
-            self.ref.leave()
         finally:
+            if in_lowering:
+                self.lowering -= 1
+            self.ref.leave()
             for i in range(n):
                 if not (borrowed & ((<uint64_t>1) << i)):
                     _drop_vals(&vals[i], 1)

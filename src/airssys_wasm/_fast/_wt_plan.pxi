@@ -158,10 +158,8 @@ cdef uint64_t _unsigned(object v, _Ty t, uint64_t hi) except? 0xffffffffffffffff
     cdef uint64_t x
     if not PyLong_Check(v) or PyBool_Check(v):
         raise TypeError(f"expected int for {t.wit}, got {_tname(v)}")
-    if v < 0:
-        raise ValueError(f"{v} is out of range for {t.wit} (0..{hi})")
     try:
-        x = PyLong_AsUnsignedLongLong(v)
+        x = PyLong_AsUnsignedLongLong(v)        # negative or too large: OverflowError
     except OverflowError:
         raise ValueError(f"{v} is out of range for {t.wit} (0..{hi})") from None
     if x > hi:
@@ -220,6 +218,7 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
     cdef wasmtime_component_val_t *items
     cdef wasmtime_component_valrecord_entry_t *entries
     cdef PyObject *item
+    cdef object value
     cdef _Ty child
     cdef int idx
     out.kind = WT_BOOL
@@ -305,9 +304,16 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
         out.kind = WT_LIST
         child = t.elem
         for i in range(n):
-            item = PyList_GET_ITEM(v, i) if PyList_Check(v) else PyTuple_GET_ITEM(v, i)
+            if PyList_Check(v):
+                # Lowering an element can run user code (__eq__ of a tag, __index__ ...) that
+                # shrinks the list: re-check the size and own each element while using it.
+                if i >= PyList_GET_SIZE(v):
+                    raise ValueError(f"the list changed size while being converted for {t.wit}")
+                value = <object>PyList_GET_ITEM(v, i)
+            else:
+                value = <object>PyTuple_GET_ITEM(v, i)
             try:
-                lower(child, <object>item, &items[i])
+                lower(child, value, &items[i])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"[{i}]: {exc}") from None
     elif kind == WT_RECORD:
@@ -325,8 +331,9 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
             item = PyDict_GetItemWithError(v, <object>PyTuple_GET_ITEM(t.names, i))
             if item == NULL:
                 raise TypeError(f"missing field {t.names[i]!r} of {t.wit}")
+            value = <object>item                    # owned: the dict may change meanwhile
             try:
-                lower(<_Ty>PyList_GET_ITEM(t.children, i), <object>item, &entries[i].val)
+                lower(<_Ty>PyList_GET_ITEM(t.children, i), value, &entries[i].val)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f".{t.names[i]}: {exc}") from None
         if PyDict_Size(v) != n:
@@ -342,9 +349,14 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
             memset(items, 0, <size_t>n * sizeof(wasmtime_component_val_t))
         out.kind = WT_TUPLE
         for i in range(n):
-            item = PyTuple_GET_ITEM(v, i) if PyTuple_Check(v) else PyList_GET_ITEM(v, i)
+            if PyTuple_Check(v):
+                value = <object>PyTuple_GET_ITEM(v, i)
+            else:
+                if i >= PyList_GET_SIZE(v):
+                    raise ValueError(f"the list changed size while being converted for {t.wit}")
+                value = <object>PyList_GET_ITEM(v, i)
             try:
-                lower(<_Ty>PyList_GET_ITEM(t.children, i), <object>item, &items[i])
+                lower(<_Ty>PyList_GET_ITEM(t.children, i), value, &items[i])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"[{i}]: {exc}") from None
     elif kind == WT_VARIANT:
@@ -386,6 +398,8 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
             raise TypeError(f"expected ('ok', value) or ('err', value) for {t.wit}, got {v!r:.60}")
         case = <object>PyTuple_GET_ITEM(v, 0)
         payload = <object>PyTuple_GET_ITEM(v, 1)
+        if not PyUnicode_CheckExact(case):
+            raise TypeError(f"the tag of {t.wit} must be 'ok' or 'err', got {case!r:.40}")
         if case == _OK:
             child = t.ok
             out.of.result.is_ok = 1
