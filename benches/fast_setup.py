@@ -49,13 +49,14 @@ HANDLE_MESSAGE = r"""
 )
 """
 
-# log-loop(n) calls host-services log(info, <16-byte message>, none) n times.
+# log-loop(n) calls host-services log(info, <16-byte message>, none) n times (wit/host-services.wit types).
 LOG_LOOP = r"""
 (component
   (import "airssys:core/host-services@1.0.0" (instance $h
     (type $lvl' (enum "trace" "debug" "info" "warn" "error"))
     (export "log-level" (type $lvl (eq $lvl')))
-    (export "log" (func (param "level" $lvl) (param "message" string) (param "context" (option string))))
+    (export "log" (func (param "level" $lvl) (param "message" string)
+                        (param "context" (option (list (tuple string string))))))
   ))
   (alias export $h "log" (func $log))
   (core module $mem

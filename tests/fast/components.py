@@ -6,14 +6,15 @@ from typing import Any
 
 LOG_LEVEL: Any = ("enum", ["trace", "debug", "info", "warn", "error"])
 COMPONENT_ID: Any = ("record", [("namespace", "string"), ("name", "string"), ("version", "string")])
-MESSAGING_ERROR: Any = ("variant", [("component-not-found", "string"),
-                                    ("permission-denied", "string"), ("mailbox-full", None)])
+MESSAGING_ERROR: Any = ("variant", [("target-not-found", "string"), ("permission-denied", "string"),
+                                    ("mailbox-full", "string"), ("unavailable", "string")])
 COMPONENT_ERROR: Any = ("variant", [("initialization-failed", "string"), ("configuration-invalid", "string"),
                                     ("resource-exhausted", "string"), ("internal-error", "string")])
 
-# host-services as SPEC.md lists them (the hot subset), in wat_gen notation.
+# The hot subset of host-services with the types of wit/host-services.wit, in wat_gen notation.
+LOG_CONTEXT: Any = ("option", ("list", ("tuple", ["string", "string"])))
 HOST_SERVICES: list[Any] = [
-    ("log", [("level", LOG_LEVEL), ("message", "string"), ("context", ("option", "string"))], None),
+    ("log", [("level", LOG_LEVEL), ("message", "string"), ("context", LOG_CONTEXT)], None),
     ("send-message", [("target", COMPONENT_ID), ("message", ("list", "u8"))], ("result", None, MESSAGING_ERROR)),
     ("send-request", [("target", COMPONENT_ID), ("request", ("list", "u8")), ("timeout-ms", "u64")],
      ("result", "string", MESSAGING_ERROR)),

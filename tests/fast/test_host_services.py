@@ -26,15 +26,15 @@ class Services:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def log(self, level: str, message: str, context: str | None) -> None:
+    def log(self, level: str, message: str, context: list[tuple[str, str]] | None) -> None:
         self.calls.append(("log", (level, message, context)))
 
     def send_message(self, target: dict[str, str], message: bytes) -> tuple[str, Any]:
         self.calls.append(("send-message", (target, message)))
         if target["name"] == "missing":
-            return ("err", ("component-not-found", target["name"]))
+            return ("err", ("target-not-found", target["name"]))
         if target["name"] == "full":
-            return ("err", ("mailbox-full", None))
+            return ("err", ("mailbox-full", "64 messages queued"))
         if target["name"] == "forbidden":
             raise PermissionDenied(f"messaging.send does not allow {target['name']}")
         return ("ok", None)
@@ -62,7 +62,7 @@ def test_guest_calls_reach_python_with_converted_values(engine: wasmtime.Engine)
     services = Services()
     built = _instantiate(engine, services)
     built.fast("log")("info", "hello from the guest", None)
-    built.fast("log")("error", "ünïcode", "ctx")
+    built.fast("log")("error", "ünïcode", [("request", "r-1"), ("user", "ø")])
     assert built.fast("send-message")(TARGET, b"\x00payload\xff") == ("ok", None)
     assert built.fast("send-request")(TARGET, b"req", 2500) == ("ok", "req-4")
     before = int(time.time() * 1000)
@@ -70,7 +70,7 @@ def test_guest_calls_reach_python_with_converted_values(engine: wasmtime.Engine)
     assert before - 5 <= now <= int(time.time() * 1000) + 5
     assert services.calls == [
         ("log", ("info", "hello from the guest", None)),
-        ("log", ("error", "ünïcode", "ctx")),
+        ("log", ("error", "ünïcode", [("request", "r-1"), ("user", "ø")])),
         ("send-message", (TARGET, b"\x00payload\xff")),
         ("send-request", (TARGET, b"req", 2500)),
     ]
@@ -83,8 +83,8 @@ def test_error_results_are_allocated_by_wasmtime_and_reach_the_guest(engine: was
     missing = dict(TARGET, name="missing")
     full = dict(TARGET, name="full")
     for _ in range(500):  # repeated: a wrong allocator or double free would crash or corrupt here
-        assert send(missing, b"x" * 64) == ("err", ("component-not-found", "missing"))
-        assert send(full, b"") == ("err", ("mailbox-full", None))
+        assert send(missing, b"x" * 64) == ("err", ("target-not-found", "missing"))
+        assert send(full, b"") == ("err", ("mailbox-full", "64 messages queued"))
 
 
 def test_wasmtime_py_caller_sees_same_results_from_fast_host(engine: wasmtime.Engine) -> None:
@@ -145,4 +145,5 @@ def test_host_func_types_are_read_from_the_component(engine: wasmtime.Engine) ->
     types = fastcall.import_func_types(component, engine)
     assert sorted(types[HOST_SERVICES_INSTANCE]) == ["current-time-millis", "log", "send-message", "send-request"]
     plan = fastcall.FuncPlan.from_functype("log", types[HOST_SERVICES_INSTANCE]["log"])
-    assert plan.signature == "log(level: enum{trace, debug, info, warn, error}, message: string, context: option<string>)"
+    assert plan.signature == ("log(level: enum{trace, debug, info, warn, error}, message: string, "
+                              "context: option<list<tuple<string, string>>>)")
