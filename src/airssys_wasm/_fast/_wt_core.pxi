@@ -96,7 +96,10 @@ cdef class CoreFunc:
                 if PyFloat_Check(v):
                     d = PyFloat_AS_DOUBLE(v)
                 elif PyLong_Check(v) and not PyBool_Check(v):
-                    d = float(v)
+                    try:
+                        d = PyLong_AsDouble(v)
+                    except OverflowError:
+                        raise ValueError(f"parameter {i} of {self.name}(): {v} is too large for a float") from None
                 else:
                     raise TypeError(f"parameter {i} of {self.name}() must be float, got {_tname(v)}")
                 if k == _CORE_F32:

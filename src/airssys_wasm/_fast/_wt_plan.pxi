@@ -250,7 +250,7 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
         out.of.u64 = _unsigned(v, t, 0xffffffffffffffff)
         out.kind = WT_U64
     elif kind == WT_S64:
-        out.of.s64 = _signed(v, t, -9223372036854775807 - 1, 9223372036854775807)
+        out.of.s64 = _signed(v, t, INT64_MIN, INT64_MAX)
         out.kind = WT_S64
     elif kind == WT_F32:
         out.of.f32 = <float>_float(v, t)
