@@ -216,13 +216,10 @@ def _alias_types(count: int) -> str:
 
 
 def _top_sigs(funcs: list[Func]) -> list[str]:
-    """Function types at component level, naming the aliased instance types $x0, $x1 ..."""
+    """Function types at component level. A fresh traversal in the same order numbers the named
+    types exactly as inside the instance type, so they refer to the aliases $x0, $x1 ..."""
     types = _Types()
-    sigs = []
-    for _, params, result in funcs:
-        sigs.append(_functype(types, params, result))
-    # the same traversal order gives the same numbering as inside the instance type
-    return sigs
+    return [_functype(types, params, result) for _, params, result in funcs]
 
 
 def echo(ty: Ty, name: str = "echo") -> str:
