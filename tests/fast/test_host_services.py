@@ -14,7 +14,7 @@ from airssys_wasm import PermissionDenied, TrapError
 from airssys_wasm._fast import fastcall
 
 from . import wat_gen
-from .components import HOST_SERVICES, HOST_SERVICES_INSTANCE
+from .components import FAULTS, HOST_SERVICES, HOST_SERVICES_INSTANCE
 from .conftest import Built
 
 TARGET = {"namespace": "acme", "name": "sink", "version": "1.0.0"}
@@ -147,3 +147,18 @@ def test_host_func_types_are_read_from_the_component(engine: wasmtime.Engine) ->
     plan = fastcall.FuncPlan.from_functype("log", types[HOST_SERVICES_INSTANCE]["log"])
     assert plan.signature == ("log(level: enum{trace, debug, info, warn, error}, message: string, "
                               "context: option<list<tuple<string, string>>>)")
+
+
+def test_exception_from_a_wasmtime_py_call_is_not_attached_to_a_later_trap(engine: wasmtime.Engine) -> None:
+    built = _instantiate(engine, Services())
+    target = wc.Record()
+    for key, value in dict(TARGET, name="forbidden").items():
+        setattr(target, key, value)
+    with pytest.raises(Exception, match="host function 'send-message' raised PermissionDenied"):
+        built.slow("send-message")(built.store, target, b"x")  # parks the exception; nobody collects it
+    store = wasmtime.Store(engine)
+    instance = wc.Linker(engine).instantiate(store, wc.Component(engine, FAULTS))
+    with pytest.raises(TrapError) as info:
+        fastcall.ComponentFunc.from_export(store, instance, "boom")()  # an unrelated guest trap
+    assert info.value.__cause__ is None
+    assert "unreachable" in str(info.value)

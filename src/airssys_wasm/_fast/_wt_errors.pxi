@@ -24,18 +24,26 @@ cdef list _TEXT_KINDS = [
 ]
 
 
-cdef void _park_exception(object exc) noexcept:
+cdef void _park_exception(object exc, bytes text) noexcept:
     try:
-        _tls.pending = exc
+        _tls.pending = (exc, text.decode("utf-8", "replace"))
     except BaseException:
         pass
 
 
-cdef object _take_parked():
-    exc = getattr(_tls, "pending", None)
-    if exc is not None:
-        _tls.pending = None
-    return exc
+cdef object _take_parked(str error_text):
+    """The parked host exception, if the error being converted is the one it caused.
+
+    A host function can also fail inside a call made through wasmtime-py (which never collects
+    the parked exception); matching the error text keeps such a stale one from being attached
+    to an unrelated trap later.
+    """
+    parked = getattr(_tls, "pending", None)
+    if parked is None:
+        return None
+    _tls.pending = None
+    exc, text = parked
+    return exc if text in error_text else None
 
 
 cdef str _take_vec_text(wasm_byte_vec_t *vec):
@@ -85,7 +93,7 @@ cdef object _trap_error(wasmtime_error_t *err, wasm_trap_t *trap, str where):
         text = (text + "\n" + _take_vec_text(&msg)) if text else _take_vec_text(&msg)
         api.wasmtime_error_delete(err)
     kind = _CODE_KINDS.get(code, TrapKind.OTHER) if has_code else trap_kind_from_message(text)
-    cause = _take_parked()
+    cause = _take_parked(text)
     if cause is not None:
         exc = TrapError(
             f"{where}: a host function raised {type(cause).__name__}: {cause}; the guest call "

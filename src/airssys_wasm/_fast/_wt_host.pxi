@@ -1,7 +1,7 @@
 # Host functions: a C trampoline registered with wasmtime_component_linker_instance_add_func.
 #
-# The trampoline takes the GIL only to run the Python callable (where policy lives); argument
-# and result conversion use the same compiled plans as export calls. Rust owns both the borrowed
+# The trampoline re-acquires the GIL (the guest runs without it), converts the arguments with
+# the same compiled plans as export calls, and runs the Python callable, where policy lives. Rust owns both the borrowed
 # arguments and the results we write, so results are built only with wasmtime's allocators.
 # A Python exception becomes a wasmtime error (the guest traps); the exception itself is parked
 # and re-raised as the __cause__ of the caller's TrapError.
@@ -61,12 +61,12 @@ cdef wasmtime_error_t *_host_trampoline(
         hf.invoke(args, nargs, results, nresults)
         return NULL
     except BaseException as exc:
-        _park_exception(exc)
         try:
             text = (f"host function '{hf.plan.name}' raised {type(exc).__name__}: {exc}"
                     ).encode("utf-8", "replace").replace(b"\0", b" ")
         except BaseException:
             text = b"host function raised an exception"
+        _park_exception(exc, text)
         return api.wasmtime_error_new(text)
 
 
