@@ -51,16 +51,24 @@ class Services:
                 "send-request": self.send_request, "current-time-millis": self.current_time_millis}
 
 
-def _instantiate(engine: wasmtime.Engine, services: Services) -> Built:
+def _instantiate(engine: wasmtime.Engine, services: Services, *, lazy: bool = False) -> Built:
+    """Link host-services as trampolines: typed from the component, or (lazy) from the first call."""
     component = wc.Component(engine, wat_gen.passthrough(HOST_SERVICES, HOST_SERVICES_INSTANCE))
     linker = wc.Linker(engine)
-    fastcall.define_host_funcs(linker, component, engine, HOST_SERVICES_INSTANCE, services.callbacks())
+    if lazy:
+        with linker.root() as root:
+            with root.add_instance(HOST_SERVICES_INSTANCE) as li:
+                for name, callback in services.callbacks().items():
+                    fastcall.define_host_func(li, name, callback)
+    else:
+        fastcall.define_host_funcs(linker, component, engine, HOST_SERVICES_INSTANCE, services.callbacks())
     return Built(engine, component, linker)
 
 
-def test_guest_calls_reach_python_with_converted_values(engine: wasmtime.Engine) -> None:
+@pytest.mark.parametrize("lazy", [False, True], ids=["typed-at-definition", "typed-at-first-call"])
+def test_guest_calls_reach_python_with_converted_values(engine: wasmtime.Engine, lazy: bool) -> None:
     services = Services()
-    built = _instantiate(engine, services)
+    built = _instantiate(engine, services, lazy=lazy)
     built.fast("log")("info", "hello from the guest", None)
     built.fast("log")("error", "ünïcode", [("request", "r-1"), ("user", "ø")])
     assert built.fast("send-message")(TARGET, b"\x00payload\xff") == ("ok", None)
@@ -76,9 +84,10 @@ def test_guest_calls_reach_python_with_converted_values(engine: wasmtime.Engine)
     ]
 
 
-def test_error_results_are_allocated_by_wasmtime_and_reach_the_guest(engine: wasmtime.Engine) -> None:
+@pytest.mark.parametrize("lazy", [False, True], ids=["typed-at-definition", "typed-at-first-call"])
+def test_error_results_are_allocated_by_wasmtime_and_reach_the_guest(engine: wasmtime.Engine, lazy: bool) -> None:
     services = Services()
-    built = _instantiate(engine, services)
+    built = _instantiate(engine, services, lazy=lazy)
     send = built.fast("send-message")
     missing = dict(TARGET, name="missing")
     full = dict(TARGET, name="full")
@@ -162,3 +171,21 @@ def test_exception_from_a_wasmtime_py_call_is_not_attached_to_a_later_trap(engin
         fastcall.ComponentFunc.from_export(store, instance, "boom")()  # an unrelated guest trap
     assert info.value.__cause__ is None
     assert "unreachable" in str(info.value)
+
+
+def test_lazily_typed_host_func_refuses_a_differently_typed_importer(engine: wasmtime.Engine) -> None:
+    """One linker, two components importing `echo` with different types: the plan comes from
+    the first caller; the second one's values are refused (its guest traps), not misread."""
+    linker = wc.Linker(engine)
+    with linker.root() as root:
+        with root.add_instance("host") as li:
+            host = fastcall.define_host_func(li, "echo", lambda x: x)
+    assert host.plan is None
+    first = Built(engine, wc.Component(engine, wat_gen.echo(("list", "string"))), linker)
+    assert first.fast("echo")(["a", "b"]) == ["a", "b"]
+    assert host.plan is not None and host.plan.signature == "echo(x: list<string>) -> list<string>"
+    second = Built(engine, wc.Component(engine, wat_gen.echo("u32")), linker)
+    with pytest.raises(TrapError) as info:
+        second.fast("echo")(7)
+    assert isinstance(info.value.__cause__, TypeError)
+    assert "does not match the declared list<string>" in str(info.value.__cause__)

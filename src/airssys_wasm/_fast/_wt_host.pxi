@@ -15,14 +15,24 @@ cdef extern from "Python.h":
 cdef class HostFunc:
     """A Python callable exposed to guests through a C trampoline (see define_host_func)."""
 
-    cdef readonly FuncPlan plan
+    cdef readonly str name
+    cdef readonly FuncPlan plan       # None until the first call when no type was given
     cdef readonly object callback
     cdef size_t nresults
 
-    cdef int invoke(self, wasmtime_component_val_t *args, size_t nargs,
-                    wasmtime_component_val_t *results, size_t nresults) except -1:
-        cdef FuncPlan plan = self.plan
+    cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
+        """Compile the plan from the type wasmtime passes to the first call (once)."""
+        self.plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
+        self.nresults = 0 if self.plan.result is None else 1
+        return 0
+
+    cdef int invoke(self, const wasmtime_component_func_type_t *ty, wasmtime_component_val_t *args,
+                    size_t nargs, wasmtime_component_val_t *results, size_t nresults) except -1:
+        cdef FuncPlan plan
         cdef size_t i
+        if self.plan is None:
+            self._adopt_type(ty)
+        plan = self.plan
         if nargs != <size_t>plan.nparams or nresults != self.nresults:
             raise TypeError(
                 f"host function {plan.signature} was called with {nargs} argument(s) and "
@@ -48,7 +58,7 @@ cdef class HostFunc:
         return 0
 
     def __repr__(self):
-        return f"<HostFunc {self.plan.signature}>"
+        return f"<HostFunc {self.name if self.plan is None else self.plan.signature}>"
 
 
 cdef wasmtime_error_t *_host_trampoline(
@@ -58,11 +68,11 @@ cdef wasmtime_error_t *_host_trampoline(
     cdef HostFunc hf = <HostFunc>env
     cdef bytes text
     try:
-        hf.invoke(args, nargs, results, nresults)
+        hf.invoke(ty, args, nargs, results, nresults)
         return NULL
     except BaseException as exc:
         try:
-            text = (f"host function '{hf.plan.name}' raised {type(exc).__name__}: {exc}"
+            text = (f"host function '{hf.name}' raised {type(exc).__name__}: {exc}"
                     ).encode("utf-8", "replace").replace(b"\0", b" ")
         except BaseException:
             text = b"host function raised an exception"
@@ -77,21 +87,26 @@ cdef void _host_finalizer(void *env) noexcept nogil:
             Py_DECREF_ptr(<PyObject *>env)
 
 
-def define_host_func(linker_instance, str name, callback, functype):
+def define_host_func(linker_instance, str name, callback, functype=None):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
-    (e.g. from ``fastcall.import_func_types``); it is compiled into a plan here, once. The
-    callable gets the converted arguments positionally and returns the converted result (or
-    None). Returns the HostFunc (already owned by the linker; keeping it is optional).
+    (e.g. from ``fastcall.import_func_types``); it is compiled into a plan here, once. Without
+    it, the plan is compiled once from the type wasmtime hands to the first call — handy for a
+    Linker built before any component is loaded. Later calls must have the same type: values of
+    another shape are refused (the guest traps), never misread. The callable gets the converted
+    arguments positionally and returns the converted result (or None). Returns the HostFunc
+    (already owned by the linker; keeping it is optional).
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
     cdef size_t address = _handles.linker_instance_address(linker_instance)
     cdef HostFunc hf = HostFunc.__new__(HostFunc)
-    hf.plan = FuncPlan.from_functype(name, functype)
+    hf.name = name
     hf.callback = callback
-    hf.nresults = 0 if hf.plan.result is None else 1
+    if functype is not None:
+        hf.plan = FuncPlan.from_functype(name, functype)
+        hf.nresults = 0 if hf.plan.result is None else 1
     cdef bytes name_b = name.encode("utf-8")
     cdef wasmtime_error_t *err
     cdef wasm_byte_vec_t msg

@@ -7,7 +7,9 @@ per-call work in C over the same library, with every function's types compiled o
   then ``f(*args)``. Args/results use the value mapping below. The GIL is released while the
   guest runs, so an epoch ticker thread keeps working.
 - :func:`define_host_func` / :func:`define_host_funcs` — register Python callables as C
-  trampolines in a ``wasmtime.component.LinkerInstance`` (policy stays in the callable).
+  trampolines in a ``wasmtime.component.LinkerInstance`` (policy stays in the callable). The
+  plan comes from the importing component's declared type, or — for a Linker shared by all
+  components and built before any is loaded — from the type of the first call.
 - :class:`CoreFunc` — numeric core-module exports via ``wasmtime_func_call_unchecked``.
 - :class:`CoreLane` — the core-ABI lane: ``CoreLane(store, instance).handle(sender, message)``
   copies payloads with one memcpy into memory obtained from the guest's ``alloc``.

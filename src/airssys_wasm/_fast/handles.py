@@ -3,7 +3,8 @@
 The fast call path drives the C library that wasmtime-py bundles, using raw handles taken from
 wasmtime-py objects. Everything that depends on wasmtime-py *private* details — the loaded
 ``CDLL`` (``wasmtime._ffi.dll``), ``Func._func``, ``Memory._memory``, ``Global._global``,
-``Store._context()`` and the name-mangled attribute behind it, ``LinkerInstance.ptr()`` — lives
+``Store._context()`` and the name-mangled attribute behind it, ``LinkerInstance.ptr()``,
+``FuncType._from_ptr`` — lives
 here, so a wasmtime upgrade means re-checking one file.
 
 Why function pointers from the already-loaded ``CDLL`` instead of linking or a second ``dlopen``:
@@ -43,6 +44,7 @@ __all__ = [
     "core_func_bytes",
     "memory_bytes",
     "linker_instance_address",
+    "component_func_type_at",
 ]
 
 REQUIRED_WASMTIME = "50.0.1"
@@ -193,6 +195,21 @@ def memory_bytes(memory: Any) -> bytes:
     if not isinstance(memory, wasmtime.Memory):
         raise TypeError(f"expected wasmtime.Memory, not {type(memory).__name__}")
     return _raw(memory._memory)
+
+
+def component_func_type_at(address: int) -> wc.FuncType:
+    """A borrowed view of the ``wasmtime_component_func_type_t`` wasmtime passes to a host call.
+
+    Only valid while that call runs; the view never deletes the type (a non-None owner tells
+    wasmtime-py so), and the ValTypes read from it are owned copies that outlive the call.
+    """
+    if not address:
+        raise ValueError("wasmtime passed no function type to the host call")
+    ptr = ctypes.cast(address, ctypes.POINTER(ffi.wasmtime_component_func_type_t))
+    return wc.FuncType._from_ptr(ptr, owner=_BORROWED)
+
+
+_BORROWED = object()
 
 
 def linker_instance_address(linker_instance: Any) -> int:
