@@ -20,12 +20,12 @@ cdef int _core_kind(object valtype, str what) except -1:
     return <int>kind
 
 
-cdef bytes _core_func_handle(object func, wasmtime_func_t *out):
+cdef int _core_func_handle(object func, wasmtime_func_t *out) except -1:
     cdef bytes raw = _handles.core_func_bytes(func)
     if len(raw) != sizeof(wasmtime_func_t):
         raise AbiMismatchError(f"core func handle is {len(raw)} bytes, expected {sizeof(wasmtime_func_t)}")
     memcpy(out, PyBytes_AS_STRING(raw), sizeof(wasmtime_func_t))
-    return raw
+    return 0
 
 
 cdef int _core_call(_StoreRef ref, object store, wasmtime_func_t *func, wasmtime_val_raw_t *slots,
@@ -77,6 +77,7 @@ cdef class CoreFunc:
         cdef long long x
         if n != self.nparams:
             raise TypeError(f"{self.name}() takes {self.nparams} argument(s), got {n}")
+        memset(slots, 0, sizeof(slots))     # result-only slots are handed over initialised too
         for i in range(self.nparams):
             v = <object>PyTuple_GET_ITEM(args, i)
             k = self.kinds[i]
