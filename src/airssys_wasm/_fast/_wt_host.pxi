@@ -1,0 +1,124 @@
+# Host functions: a C trampoline registered with wasmtime_component_linker_instance_add_func.
+#
+# The trampoline re-acquires the GIL (the guest runs without it), converts the arguments with
+# the same compiled plans as export calls, and runs the Python callable, where policy lives. Rust owns both the borrowed
+# arguments and the results we write, so results are built only with wasmtime's allocators.
+# A Python exception becomes a wasmtime error (the guest traps); the exception itself is parked
+# and re-raised as the __cause__ of the caller's TrapError.
+
+cdef extern from "Python.h":
+    int Py_IsInitialized_nogil "Py_IsInitialized"() nogil
+    void Py_DECREF_ptr "Py_DECREF"(PyObject *o)
+
+
+@cython.final
+cdef class HostFunc:
+    """A Python callable exposed to guests through a C trampoline (see define_host_func)."""
+
+    cdef readonly str name
+    cdef readonly FuncPlan plan       # None until the first call when no type was given
+    cdef readonly object callback
+    cdef size_t nresults
+
+    cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
+        """Compile the plan from the type wasmtime passes to the first call (once)."""
+        self.plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
+        self.nresults = 0 if self.plan.result is None else 1
+        return 0
+
+    cdef int invoke(self, const wasmtime_component_func_type_t *ty, wasmtime_component_val_t *args,
+                    size_t nargs, wasmtime_component_val_t *results, size_t nresults) except -1:
+        cdef FuncPlan plan
+        cdef size_t i
+        if self.plan is None:
+            self._adopt_type(ty)
+        plan = self.plan
+        if nargs != <size_t>plan.nparams or nresults != self.nresults:
+            raise TypeError(
+                f"host function {plan.signature} was called with {nargs} argument(s) and "
+                f"{nresults} result slot(s); the importing component declares another type")
+        pyargs = PyTuple_New(<Py_ssize_t>nargs)
+        for i in range(nargs):
+            try:
+                item = lift(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"parameter '{plan.param_names[i]}' of host {plan.signature}: {exc}") from None
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i, item)
+        out = self.callback(*pyargs)
+        if nresults == 0:
+            if out is not None:
+                raise TypeError(f"host function {plan.signature} returns nothing, but its "
+                                f"callable returned {_tname(out)}")
+            return 0
+        try:
+            lower(plan.result, out, &results[0])
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"result of host {plan.signature}: {exc}") from None
+        return 0
+
+    def __repr__(self):
+        return f"<HostFunc {self.name if self.plan is None else self.plan.signature}>"
+
+
+cdef wasmtime_error_t *_host_trampoline(
+        void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+        wasmtime_component_val_t *args, size_t nargs,
+        wasmtime_component_val_t *results, size_t nresults) noexcept with gil:
+    cdef HostFunc hf = <HostFunc>env
+    cdef bytes text
+    try:
+        hf.invoke(ty, args, nargs, results, nresults)
+        return NULL
+    except BaseException as exc:
+        try:
+            text = (f"host function '{hf.name}' raised {type(exc).__name__}: {exc}"
+                    ).encode("utf-8", "replace").replace(b"\0", b" ")
+        except BaseException:
+            text = b"host function raised an exception"
+        _park_exception(exc, text)
+        return api.wasmtime_error_new(text)
+
+
+cdef void _host_finalizer(void *env) noexcept nogil:
+    # Runs when the Linker is dropped. During interpreter shutdown Python may be gone: leak then.
+    if env != NULL and Py_IsInitialized_nogil():
+        with gil:
+            Py_DECREF_ptr(<PyObject *>env)
+
+
+def define_host_func(linker_instance, str name, callback, functype=None):
+    """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
+
+    ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
+    (e.g. from ``fastcall.import_func_types``); it is compiled into a plan here, once. Without
+    it, the plan is compiled once from the type wasmtime hands to the first call — handy for a
+    Linker built before any component is loaded. Later calls must have the same type: values of
+    another shape are refused (the guest traps), never misread. The callable gets the converted
+    arguments positionally and returns the converted result (or None). Returns the HostFunc
+    (already owned by the linker; keeping it is optional).
+    """
+    if not callable(callback):
+        raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
+    cdef size_t address = _handles.linker_instance_address(linker_instance)
+    cdef HostFunc hf = HostFunc.__new__(HostFunc)
+    hf.name = name
+    hf.callback = callback
+    if functype is not None:
+        hf.plan = FuncPlan.from_functype(name, functype)
+        hf.nresults = 0 if hf.plan.result is None else 1
+    cdef bytes name_b = name.encode("utf-8")
+    cdef wasmtime_error_t *err
+    cdef wasm_byte_vec_t msg
+    Py_INCREF(hf)                       # owned by the linker; released by _host_finalizer
+    err = api.wasmtime_component_linker_instance_add_func(
+        <wasmtime_component_linker_instance_t *>address, PyBytes_AS_STRING(name_b),
+        <size_t>len(name_b), _host_trampoline, <void *>hf, _host_finalizer)
+    if err != NULL:
+        # Wasmtime drops the closure data (running the finalizer) on failure: no DECREF here.
+        msg.size = 0
+        msg.data = NULL
+        api.wasmtime_error_message(err, &msg)
+        api.wasmtime_error_delete(err)
+        raise ValueError(f"cannot define host function {name!r}: {_take_vec_text(&msg)}")
+    return hf

@@ -1,0 +1,223 @@
+"""The one place that touches wasmtime-py internals.
+
+The fast call path drives the C library that wasmtime-py bundles, using raw handles taken from
+wasmtime-py objects. Everything that depends on wasmtime-py *private* details — the loaded
+``CDLL`` (``wasmtime._ffi.dll``), ``Func._func``, ``Memory._memory``, ``Global._global``,
+``Store._context()`` and the name-mangled attribute behind it, ``LinkerInstance.ptr()``,
+``FuncType._from_ptr`` — lives
+here, so a wasmtime upgrade means re-checking one file.
+
+Why function pointers from the already-loaded ``CDLL`` instead of linking or a second ``dlopen``:
+the wheel ships no headers and the library has no SONAME, so a link step would hard-code a
+site-packages path; and a second copy of the library would have its own globals (allocators,
+type registries), making handles from wasmtime-py objects meaningless to it. Taking addresses
+from wasmtime-py's own ``CDLL`` guarantees one library instance and costs nothing at call time.
+
+Import-time guarantees (:func:`check_abi`): the installed wasmtime is exactly the version the
+declarations in ``wasmtime_c.pxd`` were written for, and every struct size and field offset the
+Cython code relies on equals the one in wasmtime-py's generated ``_bindings`` (which come from
+the same C headers). Any difference raises :class:`~airssys_wasm.errors.AbiMismatchError`
+instead of running with a wrong layout.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import weakref
+from typing import Any
+
+import wasmtime
+import wasmtime.component as wc
+from wasmtime import _ffi as ffi
+
+from airssys_wasm.errors import AbiMismatchError
+
+__all__ = [
+    "REQUIRED_WASMTIME",
+    "STORE_CONTEXT_ATTR",
+    "check_abi",
+    "function_addresses",
+    "store_context",
+    "store_id",
+    "component_func_bytes",
+    "core_func_bytes",
+    "memory_bytes",
+    "linker_instance_address",
+    "component_func_type_at",
+]
+
+REQUIRED_WASMTIME = "50.0.1"
+
+# Store keeps its context pointer in a name-mangled attribute that becomes None on close().
+# The Cython side compares it by identity on every call, so a closed Store is refused instead
+# of being used after free.
+STORE_CONTEXT_ATTR = "_Store__context"
+
+_STORE_IDS: "weakref.WeakKeyDictionary[wasmtime.Store, int]" = weakref.WeakKeyDictionary()
+
+
+def _expected_layout() -> dict[str, int]:
+    """Sizes/offsets from wasmtime-py's ctypes bindings, keyed like the Cython ``_layout()``."""
+    s = ctypes.sizeof
+    return {
+        "wasm_byte_vec_t": s(ffi.wasm_byte_vec_t),
+        "wasm_byte_vec_t.data": ffi.wasm_byte_vec_t.data.offset,
+        "wasmtime_func_t": s(ffi.wasmtime_func_t),
+        "wasmtime_memory_t": s(ffi.wasmtime_memory_t),
+        "wasmtime_val_raw_t": s(ffi.wasmtime_val_raw_t),
+        "wasmtime_component_func_t": s(ffi.wasmtime_component_func_t),
+        "wasmtime_component_val_t": s(ffi.wasmtime_component_val_t),
+        "wasmtime_component_val_t.of": ffi.wasmtime_component_val_t.of.offset,
+        "wasmtime_component_valunion_t": s(ffi.wasmtime_component_valunion_t),
+        "wasmtime_component_vallist_t": s(ffi.wasmtime_component_vallist_t),
+        "wasmtime_component_valrecord_t": s(ffi.wasmtime_component_valrecord_t),
+        "wasmtime_component_valrecord_entry_t": s(ffi.wasmtime_component_valrecord_entry_t),
+        "wasmtime_component_valrecord_entry_t.val": ffi.wasmtime_component_valrecord_entry_t.val.offset,
+        "wasmtime_component_valflags_t": s(ffi.wasmtime_component_valflags_t),
+        "wasmtime_component_valvariant_t": s(ffi.wasmtime_component_valvariant_t),
+        "wasmtime_component_valvariant_t.val": ffi.wasmtime_component_valvariant_t.val.offset,
+        "wasmtime_component_valresult_t": s(ffi.wasmtime_component_valresult_t),
+        "wasmtime_component_valresult_t.val": ffi.wasmtime_component_valresult_t.val.offset,
+    }
+
+
+def _expected_kinds() -> dict[str, int]:
+    return {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
+        "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
+        "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS")}
+
+
+def check_abi(layout: dict[str, int], kinds: dict[str, int]) -> None:
+    """Refuse to run unless version, struct layouts and value kinds all match.
+
+    ``layout``/``kinds`` are what the compiled Cython module believes; they are compared with
+    wasmtime-py's generated bindings of the installed wasmtime.
+    """
+    try:
+        installed = importlib.metadata.version("wasmtime")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - wasmtime imported above
+        installed = "unknown"
+    if installed != REQUIRED_WASMTIME:
+        raise AbiMismatchError(
+            f"airssys_wasm's fast call path was built for wasmtime=={REQUIRED_WASMTIME}, but "
+            f"wasmtime {installed} is installed; its C ABI may differ. Install "
+            f"'wasmtime=={REQUIRED_WASMTIME}' (the version pinned in pyproject.toml).")
+    expected = _expected_layout()
+    diffs = [f"{key}: compiled {layout.get(key)} vs wasmtime-py {value}"
+             for key, value in expected.items() if layout.get(key) != value]
+    expected_kinds = _expected_kinds()
+    diffs += [f"kind {key}: compiled {kinds.get(key)} vs wasmtime-py {value}"
+              for key, value in expected_kinds.items() if kinds.get(key) != value]
+    if diffs:
+        raise AbiMismatchError(
+            "the Wasmtime C structs compiled into airssys_wasm._fast do not match the installed "
+            "wasmtime's bindings (" + "; ".join(diffs) + "). Rebuild airssys-wasm against "
+            f"wasmtime=={REQUIRED_WASMTIME} or reinstall that exact version.")
+
+
+def function_addresses(names: list[str]) -> dict[str, int]:
+    """Addresses of C API functions inside the library wasmtime-py already loaded."""
+    out: dict[str, int] = {}
+    missing: list[str] = []
+    for name in names:
+        try:
+            fn = getattr(ffi.dll, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        address = ctypes.cast(fn, ctypes.c_void_p).value
+        if not address:
+            missing.append(name)
+        else:
+            out[name] = address
+    if missing:
+        raise AbiMismatchError(
+            f"the bundled Wasmtime C library lacks {', '.join(missing)}; install "
+            f"wasmtime=={REQUIRED_WASMTIME}")
+    return out
+
+
+def store_context(store: Any) -> tuple[int, Any]:
+    """``(address of wasmtime_context_t, liveness token)`` for a wasmtime Store.
+
+    The token is the ctypes pointer object stored under :data:`STORE_CONTEXT_ATTR`; while the
+    store is open that attribute *is* the token, after ``close()`` it is None.
+    """
+    if not isinstance(store, wasmtime.Store):
+        raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
+    token = store._context()  # raises ValueError('already closed') for a closed store
+    if getattr(store, STORE_CONTEXT_ATTR, None) is not token:
+        raise AbiMismatchError(
+            f"wasmtime.Store no longer keeps its context in {STORE_CONTEXT_ATTR}; "
+            f"install wasmtime=={REQUIRED_WASMTIME}")
+    address = ctypes.cast(token, ctypes.c_void_p).value
+    if not address:
+        raise ValueError("the store has no context (is it closed?)")
+    return address, token
+
+
+def store_id(store: Any) -> int:
+    """The numeric id wasmtime stamps into every handle owned by ``store``.
+
+    Wasmtime *aborts the process* if a handle is used with a Store it does not belong to, so the
+    fast path compares ids up front. The id is read from a throwaway i32 global, once per Store.
+    """
+    cached = _STORE_IDS.get(store)
+    if cached is None:
+        probe = wasmtime.Global(store, wasmtime.GlobalType(wasmtime.ValType.i32(), False),
+                                wasmtime.Val.i32(0))
+        cached = int(probe._global.store_id)
+        _STORE_IDS[store] = cached
+    return cached
+
+
+def _raw(struct: ctypes.Structure) -> bytes:
+    return ctypes.string_at(ctypes.addressof(struct), ctypes.sizeof(struct))
+
+
+def component_func_bytes(func: Any) -> bytes:
+    """The 32-byte ``wasmtime_component_func_t`` of a ``wasmtime.component.Func``."""
+    if not isinstance(func, wc.Func):
+        raise TypeError(f"expected wasmtime.component.Func, not {type(func).__name__}")
+    return _raw(func._func)
+
+
+def core_func_bytes(func: Any) -> bytes:
+    """The 16-byte ``wasmtime_func_t`` of a core ``wasmtime.Func``."""
+    if not isinstance(func, wasmtime.Func):
+        raise TypeError(f"expected wasmtime.Func, not {type(func).__name__}")
+    return _raw(func._func)
+
+
+def memory_bytes(memory: Any) -> bytes:
+    """The 24-byte ``wasmtime_memory_t`` of a ``wasmtime.Memory``."""
+    if not isinstance(memory, wasmtime.Memory):
+        raise TypeError(f"expected wasmtime.Memory, not {type(memory).__name__}")
+    return _raw(memory._memory)
+
+
+def component_func_type_at(address: int) -> wc.FuncType:
+    """A borrowed view of the ``wasmtime_component_func_type_t`` wasmtime passes to a host call.
+
+    Only valid while that call runs; the view never deletes the type (a non-None owner tells
+    wasmtime-py so), and the ValTypes read from it are owned copies that outlive the call.
+    """
+    if not address:
+        raise ValueError("wasmtime passed no function type to the host call")
+    ptr = ctypes.cast(address, ctypes.POINTER(ffi.wasmtime_component_func_type_t))
+    return wc.FuncType._from_ptr(ptr, owner=_BORROWED)
+
+
+_BORROWED = object()
+
+
+def linker_instance_address(linker_instance: Any) -> int:
+    """Address of the ``wasmtime_component_linker_instance_t`` behind a LinkerInstance."""
+    if not isinstance(linker_instance, wc.LinkerInstance):
+        raise TypeError(
+            f"expected wasmtime.component.LinkerInstance, not {type(linker_instance).__name__}")
+    address = ctypes.cast(linker_instance.ptr(), ctypes.c_void_p).value
+    if not address:
+        raise ValueError("the linker instance is closed")
+    return address

@@ -1,0 +1,185 @@
+# Declarations of the parts of the Wasmtime 50 C API that the fast call path uses.
+#
+# Written from the v50 C API documentation (wasm.h, wasmtime/func.h, wasmtime/memory.h,
+# wasmtime/error.h, wasmtime/trap.h, wasmtime/component/{val,func,linker}.h). The wheel ships no
+# headers and the library has no SONAME, so nothing is linked: every function is reached through
+# the pointer table `WtApi`, filled at import from the ctypes CDLL wasmtime-py already loaded
+# (see handles.py). The struct layouts below are checked field by field at import against
+# wasmtime-py's generated ctypes bindings (`wasmtime._bindings`), which come from the same headers.
+from libc.stdint cimport uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t
+
+cdef extern from *:
+    """
+    /* Opaque handles: only ever used through pointers. */
+    typedef struct aw_wasmtime_context wasmtime_context_t;
+    typedef struct aw_wasmtime_error wasmtime_error_t;
+    typedef struct aw_wasm_trap wasm_trap_t;
+    typedef struct aw_component_func_type wasmtime_component_func_type_t;
+    typedef struct aw_component_linker_instance wasmtime_component_linker_instance_t;
+    """
+    ctypedef struct wasmtime_context_t
+    ctypedef struct wasmtime_error_t
+    ctypedef struct wasm_trap_t
+    ctypedef struct wasmtime_component_func_type_t
+    ctypedef struct wasmtime_component_linker_instance_t
+
+# wasm.h: own-style byte vector; wasm_name_t is the same type.
+ctypedef struct wasm_byte_vec_t:
+    size_t size
+    uint8_t *data
+
+# wasmtime/func.h: core function handle (store id + private index).
+ctypedef struct wasmtime_func_t:
+    uint64_t store_id
+    void *private_
+
+# wasmtime/memory.h: core memory handle.
+ctypedef struct wasmtime_memory_anon_t:
+    uint64_t store_id
+    uint32_t private1
+ctypedef struct wasmtime_memory_t:
+    wasmtime_memory_anon_t anon
+    uint32_t private2
+
+# wasmtime/val.h: untyped 16-byte slot of wasmtime_func_call_unchecked.
+ctypedef union wasmtime_val_raw_t:
+    int32_t i32
+    int64_t i64
+    float f32
+    double f64
+    uint8_t v128[16]
+    uint32_t anyref
+    uint32_t externref
+    void *funcref
+
+# wasmtime/component/func.h: component function handle.
+ctypedef struct wasmtime_component_func_anon_t:
+    uint64_t store_id
+    uint32_t private1
+ctypedef struct wasmtime_component_func_t:
+    wasmtime_component_func_anon_t anon
+    uint32_t private2
+    void *private3
+
+# wasmtime/component/val.h (v50: kinds 0..20 plus map/resource, which this module never builds).
+cdef enum:
+    WT_BOOL = 0
+    WT_S8 = 1
+    WT_U8 = 2
+    WT_S16 = 3
+    WT_U16 = 4
+    WT_S32 = 5
+    WT_U32 = 6
+    WT_S64 = 7
+    WT_U64 = 8
+    WT_F32 = 9
+    WT_F64 = 10
+    WT_CHAR = 11
+    WT_STRING = 12
+    WT_LIST = 13
+    WT_RECORD = 14
+    WT_TUPLE = 15
+    WT_VARIANT = 16
+    WT_ENUM = 17
+    WT_OPTION = 18
+    WT_RESULT = 19
+    WT_FLAGS = 20
+
+cdef struct wasmtime_component_val_s
+cdef struct wasmtime_component_valrecord_entry_s
+
+ctypedef struct wasmtime_component_vallist_t:
+    size_t size
+    wasmtime_component_val_s *data
+
+ctypedef struct wasmtime_component_valrecord_t:
+    size_t size
+    wasmtime_component_valrecord_entry_s *data
+
+ctypedef struct wasmtime_component_valflags_t:
+    size_t size
+    wasm_byte_vec_t *data
+
+ctypedef struct wasmtime_component_valmap_t:
+    size_t size
+    void *data
+
+ctypedef struct wasmtime_component_valvariant_t:
+    wasm_byte_vec_t discriminant
+    wasmtime_component_val_s *val
+
+ctypedef struct wasmtime_component_valresult_t:
+    uint8_t is_ok  # C bool
+    wasmtime_component_val_s *val
+
+ctypedef union wasmtime_component_valunion_t:
+    uint8_t boolean  # C bool
+    int8_t s8
+    uint8_t u8
+    int16_t s16
+    uint16_t u16
+    int32_t s32
+    uint32_t u32
+    int64_t s64
+    uint64_t u64
+    float f32
+    double f64
+    uint32_t character
+    wasm_byte_vec_t string
+    wasmtime_component_vallist_t list
+    wasmtime_component_valrecord_t record
+    wasmtime_component_vallist_t tuple
+    wasmtime_component_valvariant_t variant
+    wasm_byte_vec_t enumeration
+    wasmtime_component_val_s *option
+    wasmtime_component_valresult_t result
+    wasmtime_component_valflags_t flags
+    wasmtime_component_valmap_t map
+    void *resource
+
+cdef struct wasmtime_component_val_s:
+    uint8_t kind
+    wasmtime_component_valunion_t of
+ctypedef wasmtime_component_val_s wasmtime_component_val_t
+
+cdef struct wasmtime_component_valrecord_entry_s:
+    wasm_byte_vec_t name
+    wasmtime_component_val_t val
+ctypedef wasmtime_component_valrecord_entry_s wasmtime_component_valrecord_entry_t
+
+# Host callback of wasmtime_component_linker_instance_add_func (v50 adds the func-type argument).
+ctypedef wasmtime_error_t *(*wt_component_callback_t)(
+    void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+    wasmtime_component_val_t *args, size_t nargs,
+    wasmtime_component_val_t *results, size_t nresults) noexcept nogil
+ctypedef void (*wt_finalizer_t)(void *env) noexcept nogil
+
+# The function table. Every entry is resolved by name from the loaded library before use.
+ctypedef struct WtApi:
+    void (*wasm_byte_vec_new)(wasm_byte_vec_t *out, size_t size, const uint8_t *data) noexcept nogil
+    void (*wasm_byte_vec_new_uninitialized)(wasm_byte_vec_t *out, size_t size) noexcept nogil
+    void (*wasm_byte_vec_delete)(wasm_byte_vec_t *vec) noexcept nogil
+    wasmtime_error_t *(*wasmtime_error_new)(const char *msg) noexcept nogil
+    void (*wasmtime_error_message)(const wasmtime_error_t *err, wasm_byte_vec_t *out) noexcept nogil
+    void (*wasmtime_error_delete)(wasmtime_error_t *err) noexcept nogil
+    uint8_t (*wasmtime_trap_code)(const wasm_trap_t *trap, uint8_t *code) noexcept nogil
+    void (*wasm_trap_message)(const wasm_trap_t *trap, wasm_byte_vec_t *out) noexcept nogil
+    void (*wasm_trap_delete)(wasm_trap_t *trap) noexcept nogil
+    wasmtime_error_t *(*wasmtime_func_call_unchecked)(
+        wasmtime_context_t *ctx, const wasmtime_func_t *func, wasmtime_val_raw_t *args_and_results,
+        size_t args_and_results_len, wasm_trap_t **trap) noexcept nogil
+    uint8_t *(*wasmtime_memory_data)(const wasmtime_context_t *ctx, const wasmtime_memory_t *mem) noexcept nogil
+    size_t (*wasmtime_memory_data_size)(const wasmtime_context_t *ctx, const wasmtime_memory_t *mem) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_func_call)(
+        const wasmtime_component_func_t *func, wasmtime_context_t *ctx,
+        const wasmtime_component_val_t *args, size_t nargs,
+        wasmtime_component_val_t *results, size_t nresults) noexcept nogil
+    void (*wasmtime_component_val_delete)(wasmtime_component_val_t *value) noexcept nogil
+    wasmtime_component_val_t *(*wasmtime_component_val_new)(wasmtime_component_val_t *value) noexcept nogil
+    void (*wasmtime_component_vallist_new_uninit)(wasmtime_component_vallist_t *out, size_t size) noexcept nogil
+    void (*wasmtime_component_valrecord_new_uninit)(wasmtime_component_valrecord_t *out, size_t size) noexcept nogil
+    void (*wasmtime_component_valtuple_new_uninit)(wasmtime_component_vallist_t *out, size_t size) noexcept nogil
+    void (*wasmtime_component_valflags_new_uninit)(wasmtime_component_valflags_t *out, size_t size) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_linker_instance_add_func)(
+        wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
+        wt_component_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil
