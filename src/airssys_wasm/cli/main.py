@@ -142,8 +142,8 @@ def bench(suites: tuple[str, ...], markdown: bool, compare: bool, quick: bool) -
     from airssys_wasm.benchmarks.timing import render_markdown, render_table
 
     console = Console()
-    if console.width < 110:  # the ratio table does not fit 80 columns; let it overflow instead
-        console = Console(width=110)
+    if console.width < 120:  # the ratio table does not fit 80 columns; let it overflow instead
+        console = Console(width=120)
     repeat, min_seconds = (3, 0.02) if quick else (5, 0.1)
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     for name in suites or SUITE_NAMES:
