@@ -61,7 +61,8 @@ from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorSt
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
 from airssys_wasm.errors import ConfigError, ManifestError
 from airssys_wasm.host import Host, HostConfig
-from airssys_wasm.runtime import Limits
+from airssys_wasm.runtime import EngineConfig, Limits
+from airssys_wasm.security import load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
 __all__ = ["SystemSpec", "load_system", "run_system"]
@@ -96,6 +97,7 @@ class ComponentSpec:
     limits: Mapping[str, Any] | None
     backoff: Backoff | None
     capacity: int | None
+    uses_fuel: bool  # a fuel limit needs an engine with fuel metering
 
 
 @dataclass(frozen=True)
@@ -192,16 +194,17 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
         seen.add(name)
     source = _source(p, p.string(table, "source", where, required=True), base, f"{where}.source")
     manifest = None
+    uses_fuel = False
     manifest_name = p.string(table, "manifest", where)
     if manifest_name is not None:
         manifest = base / manifest_name
-        from airssys_wasm.security import validate_manifest
-
         if not manifest.is_file():
             p.add(f"{where}.manifest", f"file {str(manifest)!r} not found")
         else:
-            for problem in validate_manifest(manifest):
+            problems = validate_manifest(manifest)
+            for problem in problems:
                 p.add(f"{where}.manifest ({manifest_name})", str(problem))
+            uses_fuel = not problems and load_manifest(manifest).limits.fuel is not None
     supervisor = p.string(table, "supervisor", where)
     if supervisor is not None and supervisor not in sups:
         p.add(f"{where}.supervisor", f"no supervisor {supervisor!r} in [supervisors] "
@@ -219,6 +222,8 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
         config = ComponentConfig(env_vars=tuple(env.items()),
                                  config_data=None if data is None else data.encode())
     limits = table.get("limits")
+    if isinstance(limits, dict) and limits.get("fuel") is not None:
+        uses_fuel = True
     if limits is not None:
         try:
             Limits.from_manifest_section(limits)
@@ -234,7 +239,7 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
                                           RestartPolicy.PERMANENT),
                          config=config, limits=limits, backoff=p.backoff(table.get("backoff"),
                                                                          f"{where}.backoff"),
-                         capacity=capacity)
+                         capacity=capacity, uses_fuel=uses_fuel)
 
 
 def _message(p: _Problems, raw: object, where: str, names: set[str]) -> tuple[str, bytes, int] | None:
@@ -319,6 +324,8 @@ def load_system(path: Path) -> SystemSpec:
     if p.items:
         raise ConfigError(f"{path}: {len(p.items)} problem(s):\n" +
                           "\n".join(f"  - {item}" for item in p.items))
+    if any(c.uses_fuel for c in comps):
+        host_kwargs["engine"] = EngineConfig(consume_fuel=True)
     try:
         config = HostConfig(**host_kwargs)
     except ConfigError as exc:
