@@ -27,7 +27,7 @@ def test_demo_delivers_every_good_message_and_restarts_the_poisoned_stage() -> N
     assert re.search(r"restarts\s+│ transform: 2", out), out
     # the final actor table: every stage is running again and the sink handled all 18
     assert re.search(r"│ sink\s+│ running\s+│\s+18 │\s+18 │", out), out
-    assert re.search(r"│ transform\s+│ running\s+│\s+20 │\s+18 │\s+0 │\s+2 │", out), out
+    assert re.search(r"│ transform\s+│ running\s+│\s+20 │\s+18 │\s+0 │\s+2 │\s+2 │\s+2 │ healthy", out), out
 
 
 def test_demo_seed_picks_the_poison_positions() -> None:

@@ -109,6 +109,7 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
                 if screen is not None:
                     screen.update(monitor.table("demo"))
                 await asyncio.sleep(0.05)
+            await monitor.probe()
             final = monitor.table("demo")  # before the request below adds to sink's counters
             if screen is not None:
                 screen.update(final)

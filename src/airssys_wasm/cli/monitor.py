@@ -28,7 +28,7 @@ from airssys_wasm.actor import (
     RestartEvent,
 )
 from airssys_wasm import multicodec as mc
-from airssys_wasm.errors import CodecError, TrapError
+from airssys_wasm.errors import AirssysError, CodecError, TrapError
 from airssys_wasm.host import Host
 
 __all__ = ["Monitor", "interactive", "make_console", "quiet_library_logs", "trap_kind"]
@@ -110,6 +110,15 @@ class Monitor:
             self.escalations.append(event)
             self.note(f"supervisor {event.supervisor} gave up: more than {event.max_restarts} "
                       f"restarts within {event.within:g} s")
+
+    async def probe(self) -> None:
+        """Ask every component for its health now, so the final table shows a fresh answer
+        even for one that restarted after its last periodic probe."""
+        for name in self.host.names():
+            try:
+                self.health[name] = await self.host.health(name)
+            except AirssysError:  # stopping or failed: the table shows its state instead
+                self.health.pop(name, None)
 
     def table(self, title: str = "actors") -> Table:
         table = Table(title=f"{title} — {self.elapsed():.1f} s")

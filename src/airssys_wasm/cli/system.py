@@ -385,6 +385,7 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None) -> 
                     monitor.note("duration reached: draining mailboxes")
                 finally:
                     refresher.cancel()
+                await monitor.probe()
                 if screen is not None:
                     screen.update(monitor.table(title))
             if not live:
