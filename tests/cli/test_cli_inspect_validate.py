@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from airssys_wasm import components
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 from cli_helpers import EXAMPLES, ROOT, WAT, invoke
 
 
 def test_inspect_component_shows_wit_typed_imports_and_exports() -> None:
-    result = invoke("inspect", components.path("stage"))
+    result = invoke("inspect", demo.path("stage"))
     assert result.exit_code == 0, result.output
     out = result.output
     assert "component," in out and "imports (2)" in out and "exports (1)" in out
@@ -27,7 +28,7 @@ def test_inspect_component_shows_wit_typed_imports_and_exports() -> None:
 
 def test_inspect_binary_wasm_and_optional_exports(tmp_path: Path) -> None:
     binary = tmp_path / "minimal.wasm"
-    binary.write_bytes(wasmtime.wat2wasm(components.text("minimal")))
+    binary.write_bytes(wasmtime.wat2wasm(guests.text("minimal")))
     result = invoke("inspect", binary)
     assert result.exit_code == 0, result.output
     assert "note: optional export `init` not provided" in result.output

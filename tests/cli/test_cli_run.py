@@ -85,7 +85,7 @@ def test_run_reports_every_problem_of_a_bad_system_file(tmp_path: Path) -> None:
         "component[0].source: file", "component[0].supervisor: no supervisor 'q'",
         "component[0].limits:", "component[0].restart: must be one of permanent",
         "component[0].manifest: file", "component[1].name: is required",
-        "component[1].source: no bundled component 'nothing'",
+        "component[1].source: no bundled component 'nothing' (bundled: stage, counter, crasher, echo",
         "component[2].name: 'a' is used by another component",
         "message[0].to: no component named 'zz'", "message[0]: needs exactly one payload",
     ]

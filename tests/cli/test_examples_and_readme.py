@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+from typing import Any
 
 import pytest
 
-from airssys_wasm import components
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 from cli_helpers import EXAMPLES, ROOT, WAT
 
 
@@ -22,16 +24,19 @@ def test_quickstart_script_runs() -> None:
     assert result == {"count": 10, "restarts": 1, "trap": "unreachable"}
 
 
-@pytest.mark.parametrize("name", components.NAMES)
-def test_packaged_components_are_the_examples(name: str) -> None:
+@pytest.mark.parametrize("module, name", [(demo, n) for n in demo.NAMES]
+                         + [(guests, n) for n in guests.NAMES])
+def test_packaged_components_are_the_examples(module: Any, name: str) -> None:
     # examples/wat/build.py --check (tests/runtime/test_wit.py) regenerates both; this catches
     # a hand edit of one copy without wasm-tools.
-    assert components.text(name) == (WAT / f"{name}.wat").read_text()
+    assert module.text(name) == (WAT / f"{name}.wat").read_text()
 
 
 def test_unknown_packaged_component() -> None:
     with pytest.raises(ValueError, match="choose one of stage"):
-        components.path("nope")
+        demo.path("nope")
+    with pytest.raises(ValueError, match="choose one of echo"):
+        guests.path("stage")
 
 
 def _quick_start_commands() -> list[str]:

@@ -1,6 +1,6 @@
 ;; Core module of the `stage` example component (world airssys:core/airssys-component): one
 ;; stage of a message pipeline. `wasm-tools component embed` + `component new` (see ../build.py)
-;; turn it into ../stage.wat; the CLI's `demo` ships a copy in airssys_wasm/components/.
+;; turn it into ../stage.wat; `airssys-wasm demo` ships a copy in airssys_wasm/demo/.
 ;;
 ;; init(config): config-data = <mode> <poison> <target name>
 ;;   mode   'f' forward each frame unchanged to <target>

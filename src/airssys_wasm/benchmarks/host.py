@@ -6,9 +6,9 @@
   (c) the airssys runtime's ``Instance.handle_message`` in a loop (no host layer);
 * component -> component through the host (guest ``send-message`` -> host function -> policy ->
   Cython router -> target mailbox -> target's ``handle-message``);
-* the router's own validate + lookup + enqueue, and spawning components.
+* the router's own validate + lookup + enqueue, and spawning guests.
 
-Guests: the bundled ``minimal`` (handle-message only) and ``pingpong`` components. Figures are
+Guests: the bundled ``minimal`` (handle-message only) and ``pingpong`` guests. Figures are
 ns per message (per spawn for the last row), best of ``repeat`` runs.
 """
 
@@ -23,10 +23,11 @@ from collections.abc import Callable
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm import Host, HostConfig, components
 from airssys_wasm._fast._router import Router
 from airssys_wasm.actor import Mailbox
+from airssys_wasm.benchmarks import guests
 from airssys_wasm.benchmarks.timing import Comparison
+from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine
 
 TITLE = "Host: messages into components, component -> component, spawn"
@@ -37,7 +38,7 @@ FRAME = b"\x55" + b"x" * 15  # a 16-byte raw frame
 
 def bare_handle_message() -> tuple[wasmtime.Store, wc.Func, wc.Record]:
     engine = wasmtime.Engine(wasmtime.Config())
-    component = wc.Component(engine, wasmtime.wat2wasm(components.text("minimal")))
+    component = wc.Component(engine, wasmtime.wat2wasm(guests.text("minimal")))
     store = wasmtime.Store(engine)
     instance = wc.Linker(engine).instantiate(store, component)
     root = component.get_export_index(LIFECYCLE)
@@ -83,7 +84,7 @@ def bench_pykka(n: int) -> float:
 
 
 def bench_instance(engine: Engine, n: int) -> float:
-    instance = engine.load(components.path("minimal")).instantiate()
+    instance = engine.load(guests.path("minimal")).instantiate()
     sender = HostConfig().host_id
     start = time.perf_counter()
     for _ in range(n):
@@ -95,7 +96,7 @@ def bench_instance(engine: Engine, n: int) -> float:
 
 async def bench_host_send(engine: Engine, n: int) -> float:
     async with Host(HostConfig(health=None), engine=engine) as host:
-        ref = await host.spawn("m", components.path("minimal"))
+        ref = await host.spawn("m", guests.path("minimal"))
         send = host.send
         start = time.perf_counter()
         for _ in range(n):
@@ -107,7 +108,7 @@ async def bench_host_send(engine: Engine, n: int) -> float:
 
 async def bench_c2c(engine: Engine, n: int) -> float:
     async with Host(HostConfig(health=None, capacity=max(1024, n)), engine=engine) as host:
-        pingpong = components.path("pingpong")
+        pingpong = guests.path("pingpong")
         await host.spawn("a", pingpong)
         b = await host.spawn("b", pingpong)
         op = b"brst" + struct.pack("<I", n) + b"b"
@@ -144,7 +145,7 @@ def bench_router(n: int = 512, rounds: int = 2000) -> float:
 async def bench_spawn(engine: Engine, count: int) -> float:
     """Seconds to spawn ``count`` minimal components (compiled once, outside the timing)."""
     async with Host(HostConfig(health=None), engine=engine) as host:
-        minimal = components.path("minimal")
+        minimal = guests.path("minimal")
         host.load(minimal)
         start = time.perf_counter()
         for i in range(count):

@@ -18,7 +18,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm import components
+from airssys_wasm.benchmarks import guests
 from airssys_wasm.benchmarks.timing import Comparison
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig
 
@@ -30,7 +30,7 @@ BARE = "bare wasmtime-py"
 
 
 def _wasm(name: str) -> bytes:
-    return bytes(wasmtime.wat2wasm(components.text(name)))
+    return bytes(wasmtime.wat2wasm(guests.text(name)))
 
 
 def per_call_ns(fn: Callable[[], object], n: int, repeat: int) -> float:

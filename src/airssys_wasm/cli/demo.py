@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from airssys_wasm import components, multicodec as mc
+from airssys_wasm import demo as bundled
+from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import Backoff, HealthCheck
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs, trap_kind
 from airssys_wasm.host import Host, HostConfig
@@ -81,9 +82,9 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
         monitor.attach()
         pipeline = await host.supervisor("pipeline", strategy="one_for_one",
                                          max_restarts=poison + 3, within=30.0)
-        stage = components.path("stage")
+        stage = bundled.path("stage")
         # Start downstream first so every hop has a live target from the first message.
-        await host.spawn("sink", components.path("counter"), supervisor=pipeline, backoff=backoff)
+        await host.spawn("sink", bundled.path("counter"), supervisor=pipeline, backoff=backoff)
         await host.spawn("transform", stage, supervisor=pipeline, backoff=backoff,
                          config=ComponentConfig(config_data=b"u!sink"))
         await host.spawn("ingest", stage, supervisor=pipeline, backoff=backoff,

@@ -56,7 +56,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from airssys_wasm import components, multicodec as mc
+from airssys_wasm import demo as bundled
+from airssys_wasm import multicodec as mc
+from airssys_wasm.benchmarks import guests
 from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorStrategy
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
 from airssys_wasm.errors import ConfigError, ManifestError
@@ -172,10 +174,13 @@ def _source(p: _Problems, value: str | None, base: Path, where: str) -> Path:
         return base
     if value.startswith("builtin:"):
         name = value.removeprefix("builtin:")
-        if name not in components.NAMES:
-            p.add(where, f"no bundled component {name!r} (bundled: {', '.join(components.NAMES)})")
-            return base
-        return components.path(name)
+        if name in bundled.NAMES:
+            return bundled.path(name)
+        if name in guests.NAMES:
+            return guests.path(name)
+        p.add(where, f"no bundled component {name!r} (bundled: "
+              f"{', '.join(bundled.NAMES + guests.NAMES)})")
+        return base
     path = (base / value)
     if not path.is_file():
         p.add(where, f"file {str(path)!r} not found")

@@ -1,13 +1,14 @@
-"""Example components shipped inside the package, as WebAssembly text.
+"""The components of ``airssys-wasm demo``, shipped inside the package as WebAssembly text.
 
-``examples/`` is not installed, yet ``airssys-wasm demo`` and the benchmark suites need real
-components on any machine that ran ``pip install``. The ``.wat`` files here are copies kept in
-sync by ``examples/wat/build.py`` (``--check`` fails when they drift):
+``examples/`` is not installed, yet the demo must run on any machine that ran ``pip install``.
+The ``.wat`` files here are copies of ``examples/wat/`` kept in sync by
+``examples/wat/build.py`` (``--check`` fails when they drift):
 
 - ``stage``: pipeline stage (forward / upper-case + forward / count; can trap on a poison payload)
 - ``counter``: counts messages; ``execute("cnt?")`` reports them
 - ``crasher``: traps on command (unreachable, out of bounds, endless loop) or refuses a message
-- ``echo``, ``minimal``, ``pingpong``, ``core_actor``: the runtime and host benchmark guests
+
+The scenario itself (what runs, what is shown) lives in ``airssys_wasm.cli.demo``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from pathlib import Path
 
 __all__ = ["NAMES", "path", "text"]
 
-NAMES = ("stage", "counter", "crasher", "echo", "minimal", "pingpong", "core_actor")
+NAMES = ("stage", "counter", "crasher")
 
 
 def path(name: str) -> Path:
     """Filesystem path of the bundled component ``name`` (a ``.wat`` file)."""
     if name not in NAMES:
-        raise ValueError(f"no bundled component named {name!r}; choose one of {', '.join(NAMES)}")
+        raise ValueError(f"no demo component named {name!r}; choose one of {', '.join(NAMES)}")
     return Path(str(resources.files(__name__).joinpath(f"{name}.wat")))
 
 
