@@ -77,7 +77,7 @@ def test_run_reports_every_problem_of_a_bad_system_file(tmp_path: Path) -> None:
         '[[component]]\nsource = "builtin:nothing"\n'
         '[[component]]\nname = "a"\nsource = "builtin:counter"\n'
         '[[message]]\nto = "zz"\n')
-    result = invoke("run", system)
+    result = invoke("run", system, "--duration", "0.01")
     assert result.exit_code == 1
     expected = [
         "host.bogus: unknown key", "host.health_interval: must be a number >= 0",
@@ -98,7 +98,7 @@ def test_run_reports_manifest_problems_of_its_components(tmp_path: Path) -> None
     (tmp_path / "c.toml").write_text('[component]\nname = "c"\nversion = "one"\n')
     system = tmp_path / "s.toml"
     system.write_text('[[component]]\nname = "c"\nsource = "builtin:counter"\nmanifest = "c.toml"\n')
-    result = invoke("run", system)
+    result = invoke("run", system, "--duration", "0.01")
     assert result.exit_code == 1 and "component[0].manifest (c.toml): component.version" in result.output
 
 
@@ -106,12 +106,23 @@ def test_run_reports_manifest_problems_of_its_components(tmp_path: Path) -> None
     (None, "No such file or directory"),
     ("[[component]\n", "not valid TOML"),
     ("", "define at least one [[component]]"),
+    ("component = 5\n", "define at least one [[component]]"),
+    ("supervisors = [1]\n[[component]]\nname = 'a'\nsource = 'builtin:counter'\n",
+     "supervisors: must be a table, got list"),
+    ("[[component]]\n", "component[0].name: is required"),
+    ("component = [1]\n", "component[0]: must be a table, got int"),
+    ("host = 3\n[[component]]\nname = 'a'\nsource = 'builtin:counter'\n",
+     "host: must be a table"),
+    ("[[component]]\nname = 'a'\nsource = 'builtin:counter'\n[[message]]\nto = 'a'\n"
+     "json = { t = 2020-01-01T00:00:00Z }\ncodec = 'msgpack'\n", "message[0].json: cannot be encoded"),
+    ("[[component]]\nname = 'a'\nsource = 'builtin:counter'\nbackoff = { initial = 'x' }\n",
+     "component[0].backoff:"),
 ])
 def test_run_bad_files_exit_1(tmp_path: Path, content: str | None, message: str) -> None:
     system = tmp_path / "system.toml"
     if content is not None:
         system.write_text(content)
-    result = invoke("run", system)
+    result = invoke("run", system, "--duration", "0.01")  # bounded even if the check regressed
     assert result.exit_code == 1 and message in result.output
 
 
@@ -119,3 +130,13 @@ def test_run_usage_errors_exit_2() -> None:
     assert invoke("run").exit_code == 2
     result = invoke("run", PIPELINE, "--duration", "-1")
     assert result.exit_code == 2 and "Invalid value for '--duration'" in result.output
+
+
+def test_run_component_that_fails_to_load_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "broken.wat").write_text("(component (oops))")
+    system = tmp_path / "s.toml"
+    system.write_text('[[component]]\nname = "ok"\nsource = "builtin:counter"\n'
+                      '[[component]]\nname = "broken"\nsource = "broken.wat"\n')
+    result = invoke("run", system, "--duration", "0.01")
+    assert result.exit_code == 1
+    assert "started ok" in result.output and "broken.wat: invalid WAT text" in result.output

@@ -112,13 +112,13 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
                 await asyncio.sleep(0.05)
             await monitor.probe()
             final = monitor.table("demo")  # before the request below adds to sink's counters
+            hops = sum(host.ref(name).stats.messages_in for name in ("transform", "sink"))
             if screen is not None:
                 screen.update(final)
         if not live:
             console.print(final)
         # The sink's own count, read from inside the component with execute("cnt?").
         counted, _bytes = struct.unpack("<II", await host.request("sink", b"cnt?"))
-        hops = sum(host.ref(name).stats.messages_in for name in ("transform", "sink")) - 1
         result = DemoResult(
             sent=messages, poison=poison, delivered=counted,
             dead_letters=[(d.recipient, trap_kind(d.error)) for d in host.dead_letters],

@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import (
     DeadLetter,
     EscalationEvent,
@@ -27,8 +28,7 @@ from airssys_wasm.actor import (
     HealthStatus,
     RestartEvent,
 )
-from airssys_wasm import multicodec as mc
-from airssys_wasm.errors import AirssysError, CodecError, TrapError
+from airssys_wasm.errors import AirssysError, CodecError, ComponentNotFound, TrapError
 from airssys_wasm.host import Host
 
 __all__ = ["Monitor", "interactive", "make_console", "quiet_library_logs", "trap_kind"]
@@ -74,15 +74,14 @@ def trap_kind(error: BaseException | None) -> str:
 
 @dataclass
 class Monitor:
-    """Collects a host's events for display; ``lines`` mirrors them as plain text."""
+    """Turns a host's events into progress lines and keeps what the actor table needs
+    (the last health answer of each component, the supervisors that gave up)."""
 
     host: Host
     console: Console
     live: bool
     started: float = field(default_factory=time.monotonic)
     health: dict[str, HealthStatus] = field(default_factory=dict)
-    restarts: list[RestartEvent] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
     escalations: list[EscalationEvent] = field(default_factory=list)
 
     def attach(self) -> None:
@@ -99,11 +98,9 @@ class Monitor:
         if isinstance(event, HealthEvent):
             self.health[event.actor] = event.status
         elif isinstance(event, RestartEvent):
-            self.restarts.append(event)
             self.note(f"restart {event.actor} (attempt {event.attempt}) in {event.delay:.2f} s "
                       f"after {trap_kind(event.error)}")
         elif isinstance(event, DeadLetter):
-            self.dead.append(event)
             self.note(f"dead letter to {event.recipient}: {_preview(event.message)} "
                       f"({trap_kind(event.error)})")
         elif isinstance(event, EscalationEvent):
@@ -117,7 +114,7 @@ class Monitor:
         for name in self.host.names():
             try:
                 self.health[name] = await self.host.health(name)
-            except AirssysError:  # stopping or failed: the table shows its state instead
+            except (AirssysError, TimeoutError):  # stopping or stuck: the state column says so
                 self.health.pop(name, None)
 
     def table(self, title: str = "actors") -> Table:
@@ -129,7 +126,7 @@ class Monitor:
         for name in self.host.names():
             try:
                 ref = self.host.ref(name)
-            except Exception:  # stopping between names() and ref(): skip this refresh
+            except ComponentNotFound:  # stopped between names() and ref(): skip it this time
                 continue
             stats = ref.stats
             state = ref.state.value

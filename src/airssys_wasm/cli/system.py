@@ -190,7 +190,7 @@ def _source(p: _Problems, value: str | None, base: Path, where: str) -> Path:
 def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str],
                seen: set[str]) -> ComponentSpec | None:
     table = p.table(raw, where, _COMPONENT_KEYS)
-    if not table:
+    if not isinstance(raw, dict):
         return None
     name = p.string(table, "name", where, required=True)
     if name is not None:
@@ -249,7 +249,7 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
 
 def _message(p: _Problems, raw: object, where: str, names: set[str]) -> tuple[str, bytes, int] | None:
     table = p.table(raw, where, _MESSAGE_KEYS)
-    if not table:
+    if not isinstance(raw, dict):
         return None
     to = p.string(table, "to", where, required=True)
     if to is not None and to not in names:
@@ -271,10 +271,14 @@ def _message(p: _Problems, raw: object, where: str, names: set[str]) -> tuple[st
             return None
         frame = mc.encode(codec, text.encode())
     else:
-        if codec is mc.Codec.RAW:
-            frame = mc.encode(codec, json.dumps(table["json"], default=str).encode())
-        else:
-            frame = mc.encode_value(codec, table["json"])
+        try:
+            if codec is mc.Codec.RAW:
+                frame = mc.encode(codec, json.dumps(table["json"], default=str).encode())
+            else:
+                frame = mc.encode_value(codec, table["json"])
+        except (TypeError, ValueError) as exc:  # CodecError is a ValueError
+            p.add(f"{where}.json", f"cannot be encoded as {codec_name}: {exc}")
+            return None
     return (to, frame, repeat) if to is not None else None
 
 
@@ -302,8 +306,9 @@ def load_system(path: Path) -> SystemSpec:
     if name:
         host_kwargs["name"] = name
     sups: list[SupervisorSpec] = []
-    for sup_name, raw in p.table(top.get("supervisors", {}), "supervisors",
-                                 set(top.get("supervisors", {}) or ())).items():
+    raw_sups = top.get("supervisors", {})
+    for sup_name, raw in p.table(raw_sups, "supervisors",
+                                 set(raw_sups) if isinstance(raw_sups, dict) else set()).items():
         where = f"supervisors.{sup_name}"
         table = p.table(raw, where, _SUP_KEYS)
         sups.append(SupervisorSpec(
