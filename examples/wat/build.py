@@ -4,7 +4,8 @@ The components under ``examples/wat/*.wat`` are plain component-model text so th
 nothing but wasmtime installed. They are produced here from hand-written core modules
 (``src/*.core.wat``) with ``wasm-tools component embed`` + ``component new`` + ``print``, because
 hand-writing the component-model type section is error-prone while the canonical-ABI core code
-is short. ``--check`` verifies the committed text is what the sources produce (used by tests), including the copies\nshipped in the package (``PACKAGED``).
+is short. ``--check`` verifies the committed text is what the sources produce (used by tests),
+including the copies shipped in the package (``PACKAGED``).
 
 Usage: python examples/wat/build.py [--check]
 """
