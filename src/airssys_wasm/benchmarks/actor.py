@@ -27,6 +27,8 @@ from typing import Any
 from airssys_wasm.actor import Actor, ActorSystem
 from airssys_wasm.benchmarks.timing import Comparison
 
+TITLE = "Actor runtime: mailboxes, dispatch, pub/sub"
+
 CAPACITY = 1024
 SUBSCRIBERS = 100
 

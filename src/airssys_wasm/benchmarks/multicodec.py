@@ -9,6 +9,8 @@ import msgpack
 from airssys_wasm import multicodec as mc
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
 
+TITLE = "Multicodec framing"
+
 PAYLOAD = b"x" * 64
 SMALL_DICT = {"id": 7, "name": "sensor", "ok": True, "reading": 21.5}
 

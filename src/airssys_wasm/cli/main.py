@@ -1,45 +1,158 @@
-"""Entry point of the ``airssys-wasm`` command."""
+"""Entry point of the ``airssys-wasm`` command.
+
+Exit codes: 0 success, 1 a bad input file or a failed check (the message says which and why),
+2 a usage error (click's). Expected failures never print a traceback: every ``AirssysError``
+and ``OSError`` becomes a one-paragraph message.
+"""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 import airssys_wasm
-from airssys_wasm.benchmarks import actor as actor_suite
-from airssys_wasm.benchmarks import multicodec as multicodec_suite
-from airssys_wasm.benchmarks.timing import render_markdown, render_table
+from airssys_wasm.benchmarks import SUITE_NAMES
+from airssys_wasm.errors import AirssysError
 
-SUITES = {"multicodec": multicodec_suite.run, "actor": actor_suite.run}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the library's expected failures into ``Error: ...`` and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (AirssysError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
 @click.version_option(airssys_wasm.__version__, prog_name="airssys-wasm")
 def main() -> None:
-    """Supervised WebAssembly component actors."""
+    """Supervised WebAssembly component actors.
+
+    Start with `airssys-wasm demo`.
+    """
 
 
 @main.command()
-@click.option("--suite", "suites", multiple=True, type=click.Choice(sorted(SUITES)),
+@click.option("--messages", "-n", default=120, show_default=True,
+              type=click.IntRange(2, 100_000), help="How many messages to send into the pipeline.")
+@click.option("--poison", default=3, show_default=True, type=click.IntRange(0, 20),
+              help="How many of them are poison pills that make `transform` trap.")
+@click.option("--seed", default=7, show_default=True, type=int,
+              help="Seed for the readings and the poison positions (same seed, same run).")
+@click.option("--rate", default=40.0, show_default=True, type=click.FloatRange(0),
+              help="Messages per second (0: as fast as the host takes them).")
+@friendly_errors
+def demo(messages: int, poison: int, seed: int, rate: float) -> None:
+    """Run a supervised pipeline of bundled components: ingest -> transform -> sink.
+
+    Shows messages flowing component to component through host functions, a component trapping
+    on poison messages and restarted with backoff, a live table of actors and a summary.
+    """
+    from airssys_wasm.cli.demo import run_demo
+    from airssys_wasm.cli.monitor import make_console
+
+    result = run_demo(make_console(), messages=messages, poison=poison, seed=seed, rate=rate)
+    if not result.ok:
+        raise click.ClickException(
+            f"the sink counted {result.delivered} messages, expected {result.sent - result.poison}; "
+            "messages were lost")
+
+
+@main.command()
+@click.argument("system", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop by itself after this many seconds (default: run until Ctrl-C).")
+@friendly_errors
+def run(system: Path, duration: float | None) -> None:
+    """Start the components and supervisors SYSTEM.toml describes; stop on Ctrl-C / SIGTERM.
+
+    Shutdown is graceful: queued messages are handled first, and what was drained is reported.
+    See the README ("System files") for the schema.
+    """
+    from airssys_wasm.cli.monitor import make_console
+    from airssys_wasm.cli.system import load_system, run_system
+
+    spec = load_system(system)
+    run_system(make_console(), spec, duration=duration)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
+def inspect(file: Path) -> None:
+    """Show a .wasm/.wat file's kind, imports and exports (WIT types) and whether it fits
+    the airssys-component world (or the core-ABI lane). Exit 1 if it does not."""
+    from airssys_wasm.cli.inspect import inspect_file, render_report
+    from airssys_wasm.cli.monitor import make_console
+
+    report = inspect_file(file)
+    render_report(make_console(), report)
+    if report.problems:
+        raise click.ClickException(f"{file} does not satisfy {report.target} "
+                                   f"({len(report.problems)} problem(s))")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
+def validate(manifest: Path) -> None:
+    """Check a Component.toml and print every problem at once (exit 1 if there is any)."""
+    from airssys_wasm.security import load_manifest, validate_manifest
+
+    if not manifest.is_file():
+        raise click.ClickException(f"cannot read {str(manifest)!r}: no such file; check the path")
+    problems = validate_manifest(manifest)
+    if problems:
+        click.echo(f"{manifest}: {len(problems)} problem(s)", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(1)
+    m = load_manifest(manifest)
+    grants = ", ".join(f"{kind} ({len(patterns)})" for kind, patterns in m.capabilities.grants.items()) \
+        or "none"
+    click.echo(f"{manifest}: valid - {m.component.name} {m.component.version}; capabilities: {grants}")
+
+
+@main.command()
+@click.option("--suite", "suites", multiple=True, type=click.Choice(SUITE_NAMES),
               help="Run only this suite (repeatable). Default: all.")
-@click.option("--markdown", is_flag=True, help="Print a Markdown table for BENCHMARKS.md.")
+@click.option("--markdown", is_flag=True, help="Print the Markdown sections of BENCHMARKS.md.")
+@click.option("--compare", is_flag=True,
+              help="Side by side with the baselines (the only mode; accepted for clarity).")
 @click.option("--quick", is_flag=True, help="Fewer, shorter repeats (a smoke run, noisier).")
-def bench(suites: tuple[str, ...], markdown: bool, quick: bool) -> None:
+def bench(suites: tuple[str, ...], markdown: bool, compare: bool, quick: bool) -> None:
     """Run the side-by-side benchmarks (ours vs the baselines, same process) and print ratios."""
+    from rich.console import Console
+
+    from airssys_wasm.benchmarks import suite
+    from airssys_wasm.benchmarks.timing import render_markdown, render_table
+
     console = Console()
-    if console.width < 110:  # the ratio table does not fit 80 columns; let it overflow instead
-        console = Console(width=110)
+    if console.width < 120:  # the ratio table does not fit 80 columns; let it overflow instead
+        console = Console(width=120)
     repeat, min_seconds = (3, 0.02) if quick else (5, 0.1)
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
-    for name in suites or sorted(SUITES):
-        rows = SUITES[name](repeat=repeat, min_seconds=min_seconds)
+    for name in suites or SUITE_NAMES:
+        module = suite(name)
+        rows = module.run(repeat=repeat, min_seconds=min_seconds)
         if markdown:
             today = datetime.date.today().isoformat()
-            click.echo(f"### {name}\n\n`airssys-wasm bench --suite {name}` — {today}, {machine}\n")
+            click.echo(f"## {module.TITLE}\n\n`airssys-wasm bench --compare --markdown "
+                       f"--suite {name}` — {today}, {machine}\n")
             click.echo(render_markdown(rows) + "\n")
         else:
             console.print(render_table(rows, f"{name} ({machine}; median of {repeat})"))

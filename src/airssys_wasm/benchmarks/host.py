@@ -1,0 +1,194 @@
+"""Messages into a WebAssembly component, side by side in one process:
+
+* ``Host.send`` (validate in C, route, mailbox, batch drain, ``handle-message``) against
+  (a) wasmtime-py's ``handle-message`` called directly per message (no airssys at all),
+  (b) a Pykka ``ThreadingActor`` wrapping the same wasmtime-py call (``tell`` per message), and
+  (c) the airssys runtime's ``Instance.handle_message`` in a loop (no host layer);
+* component -> component through the host (guest ``send-message`` -> host function -> policy ->
+  Cython router -> target mailbox -> target's ``handle-message``);
+* the router's own validate + lookup + enqueue, and spawning guests.
+
+Guests: the bundled ``minimal`` (handle-message only) and ``pingpong`` guests. Figures are
+ns per message (per spawn for the last row), best of ``repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import struct
+import time
+from collections.abc import Callable
+
+import wasmtime
+from wasmtime import component as wc
+
+from airssys_wasm._fast._router import Router
+from airssys_wasm.actor import Mailbox
+from airssys_wasm.benchmarks import guests
+from airssys_wasm.benchmarks.timing import Comparison
+from airssys_wasm.host import Host, HostConfig
+from airssys_wasm.runtime import Engine
+
+TITLE = "Host: messages into components, component -> component, spawn"
+
+LIFECYCLE = "airssys:core/component-lifecycle@1.0.0"
+FRAME = b"\x55" + b"x" * 15  # a 16-byte raw frame
+
+
+def bare_handle_message() -> tuple[wasmtime.Store, wc.Func, wc.Record]:
+    engine = wasmtime.Engine(wasmtime.Config())
+    component = wc.Component(engine, wasmtime.wat2wasm(guests.text("minimal")))
+    store = wasmtime.Store(engine)
+    instance = wc.Linker(engine).instantiate(store, component)
+    root = component.get_export_index(LIFECYCLE)
+    func = instance.get_func(store, component.get_export_index("handle-message", root))
+    sender = wc.Record()
+    for key, value in (("namespace", "airssys"), ("name", "host"), ("version", "")):
+        setattr(sender, key, value)
+    return store, func, sender
+
+
+def bench_bare(n: int) -> float:
+    """Seconds for ``n`` direct wasmtime-py calls."""
+    store, func, sender = bare_handle_message()
+    start = time.perf_counter()
+    for _ in range(n):
+        func(store, sender, FRAME)
+    return time.perf_counter() - start
+
+
+def bench_pykka(n: int) -> float:
+    import pykka
+
+    class WasmActor(pykka.ThreadingActor):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.store, self.func, self.sender = bare_handle_message()
+
+        def on_receive(self, message: object) -> object:
+            if message == "sync":
+                return "done"
+            self.func(self.store, self.sender, message)
+            return None
+
+    ref = WasmActor.start()
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            ref.tell(FRAME)
+        ref.ask("sync")
+        return time.perf_counter() - start
+    finally:
+        ref.stop()
+
+
+def bench_instance(engine: Engine, n: int) -> float:
+    instance = engine.load(guests.path("minimal")).instantiate()
+    sender = HostConfig().host_id
+    start = time.perf_counter()
+    for _ in range(n):
+        instance.handle_message(sender, FRAME)
+    elapsed = time.perf_counter() - start
+    instance.close()
+    return elapsed
+
+
+async def bench_host_send(engine: Engine, n: int) -> float:
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        ref = await host.spawn("m", guests.path("minimal"))
+        send = host.send
+        start = time.perf_counter()
+        for _ in range(n):
+            await send("m", FRAME)
+        while ref.stats.messages_out < n:
+            await asyncio.sleep(0)
+        return time.perf_counter() - start
+
+
+async def bench_c2c(engine: Engine, n: int) -> float:
+    async with Host(HostConfig(health=None, capacity=max(1024, n)), engine=engine) as host:
+        pingpong = guests.path("pingpong")
+        await host.spawn("a", pingpong)
+        b = await host.spawn("b", pingpong)
+        op = b"brst" + struct.pack("<I", n) + b"b"
+        start = time.perf_counter()
+        sent = struct.unpack("<I", await host.request("a", op, timeout=600))[0]
+        while b.stats.messages_out < n:
+            await asyncio.sleep(0)
+        if sent != n:
+            raise RuntimeError(f"pingpong accepted {sent} of {n} messages")
+        return time.perf_counter() - start
+
+
+def bench_router(n: int = 512, rounds: int = 2000) -> float:
+    """ns per validate + lookup + enqueue, 1,000 routes, drained every 512 messages."""
+    router = Router()
+    box = Mailbox(1024)
+    for i in range(1000):
+        router.add(f"c{i}", box if i == 500 else Mailbox(4), None)
+    send, drain = router.send, box.drain
+    start = time.perf_counter_ns()
+    for _ in range(rounds):
+        for _ in range(n):
+            send("c500", None, FRAME)
+        drain(n)
+    total = time.perf_counter_ns() - start
+    start = time.perf_counter_ns()
+    for _ in range(rounds):
+        for _ in range(n):
+            pass
+        drain(n)
+    return (total - (time.perf_counter_ns() - start)) / (n * rounds)
+
+
+async def bench_spawn(engine: Engine, count: int) -> float:
+    """Seconds to spawn ``count`` minimal components (compiled once, outside the timing)."""
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        minimal = guests.path("minimal")
+        host.load(minimal)
+        start = time.perf_counter()
+        for i in range(count):
+            await host.spawn(f"c{i}", minimal)
+        return time.perf_counter() - start
+
+
+def _best(repeat: int, fn: Callable[[], float]) -> float:
+    return min(fn() for _ in range(repeat))
+
+
+def per(seconds: float, count: int) -> float:
+    return seconds / count * 1e9
+
+
+def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
+    """``min_seconds`` below 0.1 selects small message counts (quick mode)."""
+    quick = min_seconds < 0.1
+    n = 500 if quick else 5000
+    spawn = 100 if quick else 1000
+    repeat = max(1, min(repeat, 3))  # whole workloads: three runs are plenty
+    engine = Engine()
+    try:
+        host_send = per(_best(repeat, lambda: asyncio.run(bench_host_send(engine, n))), n)
+        label = "Host.send -> handle-message, 16 B"
+        rows = [
+            Comparison(label, host_send, "wasmtime-py direct call",
+                       per(_best(repeat, lambda: bench_bare(n)), n)),
+            Comparison(label, host_send, "airssys runtime, no host",
+                       per(_best(repeat, lambda: bench_instance(engine, n)), n)),
+        ]
+        if importlib.util.find_spec("pykka") is not None:
+            rows.append(Comparison(label, host_send, "Pykka actor + wasmtime-py",
+                                   per(_best(repeat, lambda: bench_pykka(n)), n)))
+        rows.append(Comparison("component -> component via send-message",
+                               per(_best(repeat, lambda: asyncio.run(bench_c2c(engine, n))), n),
+                               "-", None))
+        rows.append(Comparison("router validate + lookup + enqueue",
+                               min(bench_router(rounds=200 if quick else 2000) for _ in range(repeat)),
+                               "-", None))
+        rows.append(Comparison(f"spawn a component ({spawn} in one host)",
+                               per(_best(1, lambda: asyncio.run(bench_spawn(engine, spawn))), spawn),
+                               "-", None))
+        return rows
+    finally:
+        engine.close()

@@ -1,0 +1,222 @@
+"""``airssys-wasm inspect``: what a .wasm/.wat file is and whether the host would accept it.
+
+The loader stops at the first problem (a LoadError is enough to refuse a file); a person
+fixing a component wants all of them, with the expected WIT signature next to the one found.
+So this walks the whole interface itself, using the loader's own tables of expected
+signatures, and then cross-checks with the real loader so the verdict can never disagree
+with ``Host.spawn``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import component as wc
+
+from airssys_wasm.errors import LoadError
+from airssys_wasm.runtime import Engine, world
+from airssys_wasm.runtime.loader import COMPONENT_VERSION, CORE_VERSION, MAGIC, read_source
+from airssys_wasm.runtime.world import (
+    ALLOWED_IMPORTS,
+    CORE_OPTIONAL,
+    CORE_REQUIRED,
+    HOST_SERVICE_FUNCS,
+    HOST_SERVICES,
+    LIFECYCLE,
+    LIFECYCLE_FUNCS,
+    REQUIRED,
+    render_func,
+    render_type,
+)
+
+__all__ = ["Report", "inspect_file", "render_report"]
+
+MAX_BYTES = 256 << 20
+
+# Structural renderings of the airssys:core types -> their WIT names, outermost first (a
+# context contains a caller-info, which contains a component-id).
+_NAMED = [
+    (world._CONTEXT, "execution-context"), (world._CALLER, "caller-info"),
+    (world._CONFIG, "component-config"), (world._METADATA, "component-metadata"),
+    (world._COMPONENT_ERROR, "component-error"), (world._EXECUTION_ERROR, "execution-error"),
+    (world._MESSAGING_ERROR, "messaging-error"), (world._HEALTH, "health-status"),
+    (world._LOG_LEVEL, "log-level"), (world._CID, "component-id"),
+]
+
+
+def wit_names(text: str, *, defining: str = "") -> str:
+    """Shorten a structural signature with the airssys:core type names it uses (except the
+    type being ``defining``, whose body is the point)."""
+    for structural, name in _NAMED:
+        if name != defining:
+            text = text.replace(structural, name)
+    return text
+
+
+@dataclass
+class Report:
+    path: str
+    kind: str  # "component" | "core module"
+    size: int
+    target: str  # the world or lane it was checked against
+    imports: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, item lines)
+    exports: list[tuple[str, list[str]]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _items(ty: Any, engine: wasmtime.Engine) -> list[str]:
+    """One line per function (WIT-style signature) or type of an imported/exported item."""
+    if isinstance(ty, wc.FuncType):
+        return [wit_names(render_func(ty))]
+    if isinstance(ty, wc.ComponentInstanceType):
+        lines = []
+        for name, ext in ty.exports(engine).items():
+            inner = ext.ty
+            if isinstance(inner, wc.FuncType):
+                lines.append(f"{name}: {wit_names(render_func(inner))}")
+            else:
+                try:
+                    lines.append(f"type {name} = {wit_names(render_type(inner), defining=name)}")
+                except TypeError:
+                    lines.append(f"type {name}")
+        return lines
+    return [type(ty).__name__]
+
+
+def _funcs(ty: Any, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
+    if not isinstance(ty, wc.ComponentInstanceType):
+        return {}
+    return {n: e.ty for n, e in ty.exports(engine).items() if isinstance(e.ty, wc.FuncType)}
+
+
+def _check_component(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
+    ctype = wc.Component(engine, data).type
+    imports = ctype.imports(engine)
+    exports = ctype.exports(engine)
+    report.imports = [(n, _items(e.ty, engine)) for n, e in imports.items()]
+    report.exports = [(n, _items(e.ty, engine)) for n, e in exports.items()]
+
+    instance = next((n for n in exports if n.startswith("airssys:core/component-lifecycle@1.")),
+                    None)
+    if instance is None:
+        report.problems.append(
+            f"missing export: the instance `{LIFECYCLE}` with at least "
+            f"`{REQUIRED}: {LIFECYCLE_FUNCS[REQUIRED][0]}` (target the world "
+            "airssys:core/airssys-component)")
+    else:
+        funcs = _funcs(exports[instance].ty, engine)
+        if REQUIRED not in funcs:
+            report.problems.append(f"missing export: `{REQUIRED}: {LIFECYCLE_FUNCS[REQUIRED][0]}` "
+                                   f"in `{instance}`")
+        for name, (wit, structural) in LIFECYCLE_FUNCS.items():
+            fty = funcs.get(name)
+            if fty is None:
+                if name != REQUIRED:
+                    report.notes.append(f"optional export `{name}` not provided (the host uses "
+                                        "its default)")
+                continue
+            found = render_func(fty)
+            if found != structural:
+                report.problems.append(f"wrong type for export `{name}`:\n    expected "
+                                       f"{name}: {wit}\n    found    {wit_names(found)}")
+        for name in sorted(set(funcs) - set(LIFECYCLE_FUNCS)):
+            report.notes.append(f"export `{name}` is not part of the world; the host ignores it")
+
+    for name, ext in imports.items():
+        if name.startswith("wasi:"):
+            continue
+        if name not in ALLOWED_IMPORTS:
+            report.problems.append(f"import `{name}` is not provided by airssys hosts (allowed: "
+                                   f"{', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*)")
+        elif name == HOST_SERVICES:
+            for fname, fty in _funcs(ext.ty, engine).items():
+                expected = HOST_SERVICE_FUNCS.get(fname)
+                if expected is None:
+                    report.problems.append(f"import `{fname}` from {HOST_SERVICES} does not exist "
+                                           f"(it has {', '.join(HOST_SERVICE_FUNCS)})")
+                elif render_func(fty) != expected[1]:
+                    report.problems.append(f"wrong type for import `{fname}`:\n    expected "
+                                           f"{fname}: {expected[0]}\n    found    {wit_names(render_func(fty))}")
+
+
+def _sig(ty: wasmtime.FuncType) -> str:
+    params = ", ".join(str(p) for p in ty.params)
+    results = ", ".join(str(r) for r in ty.results)
+    return f"func({params})" + (f" -> {results}" if results else "")
+
+
+def _check_core(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
+    module = wasmtime.Module(engine, data)
+    report.imports = [(f"{i.module}.{i.name}", [_sig(i.type) if isinstance(i.type, wasmtime.FuncType)
+                                                else type(i.type).__name__]) for i in module.imports]
+    exports = {e.name: e.type for e in module.exports}
+    report.exports = [(n, [_sig(t) if isinstance(t, wasmtime.FuncType) else type(t).__name__])
+                      for n, t in exports.items()]
+    for name, _ in report.imports:
+        report.problems.append(f"import `{name}`: core-ABI modules may not import anything")
+    if not isinstance(exports.get("memory"), wasmtime.MemoryType):
+        report.problems.append("missing export: the linear memory as `memory`")
+    for table, required in ((CORE_REQUIRED, True), (CORE_OPTIONAL, False)):
+        for name, (params, results) in table.items():
+            expected = f"func({', '.join(params)})" + (f" -> {', '.join(results)}" if results else "")
+            ty = exports.get(name)
+            if ty is None:
+                if required:
+                    report.problems.append(f"missing export: `{name}: {expected}`")
+                else:
+                    report.notes.append(f"optional export `{name}` not provided")
+            elif not isinstance(ty, wasmtime.FuncType) or _sig(ty) != expected:
+                found = _sig(ty) if isinstance(ty, wasmtime.FuncType) else type(ty).__name__
+                report.problems.append(f"wrong type for export `{name}`: expected {expected}, "
+                                       f"found {found}")
+
+
+def inspect_file(path: Path) -> Report:
+    """Analyse ``path``; LoadError if it cannot be read or is not WebAssembly at all."""
+    data, label = read_source(path, MAX_BYTES)
+    if len(data) < 8 or data[:4] != MAGIC or data[4:8] not in (CORE_VERSION, COMPONENT_VERSION):
+        raise LoadError(f"{label}: not a WebAssembly module or component (expected a .wasm binary "
+                        "starting with \\0asm, or .wat text)")
+    component = data[4:8] == COMPONENT_VERSION
+    report = Report(path=label, kind="component" if component else "core module", size=len(data),
+                    target="the airssys-component world" if component else "the core-ABI lane")
+    engine = wasmtime.Engine()
+    try:
+        (_check_component if component else _check_core)(report, data, engine)
+    except wasmtime.WasmtimeError as exc:
+        detail = str(exc).strip().replace("\n", " ")
+        raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
+    except TypeError as exc:  # wasmtime-py cannot describe an item
+        report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
+    if not report.problems:  # the real loader has the last word
+        with Engine() as runtime:
+            try:
+                runtime.load(data, name=Path(label).stem)
+            except LoadError as exc:
+                report.problems.append(str(exc))
+    return report
+
+
+def render_report(console: Any, report: Report) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(report.path)}[/]: {report.kind}, {report.size:,} bytes")
+    for title, items in (("imports", report.imports), ("exports", report.exports)):
+        console.print(f"\n[bold]{title}[/] ({len(items)})" + ("" if items else ": none"))
+        for name, lines in items:
+            console.print(f"  {escape(name)}")
+            for line in lines:
+                console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
+    console.print()
+    for note in report.notes:
+        console.print(f"  note: {escape(note)}", highlight=False)
+    if report.problems:
+        console.print(f"[red]does not satisfy {report.target}[/]:")
+        for problem in report.problems:
+            console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"[green]satisfies {report.target}[/]")

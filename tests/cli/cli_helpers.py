@@ -1,0 +1,22 @@
+"""Shared by the CLI tests: paths and a runner that never swallows a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from airssys_wasm.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+WAT = EXAMPLES / "wat"
+
+
+def invoke(*args: str) -> Result:
+    """Run the command like a user would; a traceback in the output fails the test."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    if result.exit_code not in (0, 1, 2):
+        raise AssertionError(f"exit code {result.exit_code}: {result.exception!r}\n{result.output}")
+    return result

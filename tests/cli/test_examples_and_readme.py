@@ -1,0 +1,57 @@
+"""The examples run, the packaged components are the examples, and the README's quick start is
+exactly what CI runs."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+from typing import Any
+
+import pytest
+
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
+from cli_helpers import EXAMPLES, ROOT, WAT
+
+
+def test_quickstart_script_runs() -> None:
+    spec = importlib.util.spec_from_file_location("quickstart", EXAMPLES / "quickstart.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = asyncio.run(module.main())
+    assert result == {"count": 10, "restarts": 1, "trap": "unreachable"}
+
+
+@pytest.mark.parametrize("module, name", [(demo, n) for n in demo.NAMES]
+                         + [(guests, n) for n in guests.NAMES])
+def test_packaged_components_are_the_examples(module: Any, name: str) -> None:
+    # examples/wat/build.py --check (tests/runtime/test_wit.py) regenerates both; this catches
+    # a hand edit of one copy without wasm-tools.
+    assert module.text(name) == (WAT / f"{name}.wat").read_text()
+
+
+def test_unknown_packaged_component() -> None:
+    with pytest.raises(ValueError, match="choose one of stage"):
+        demo.path("nope")
+    with pytest.raises(ValueError, match="choose one of echo"):
+        guests.path("stage")
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2, commands
+    return commands
+
+
+def test_ci_runs_the_readme_quick_start_commands_verbatim() -> None:
+    demo, tests = _quick_start_commands()
+    assert demo.endswith("airssys-wasm demo") and tests.endswith("pytest")
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert demo in ci and tests in ci
+    assert ci.index(demo) < ci.index(tests)
