@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from airssys_wasm.errors import ManifestError
+from airssys_wasm.runtime.limits import parse_size
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind, check_pattern
 from airssys_wasm.security.patterns import PatternError
 
@@ -48,16 +49,6 @@ _SEMVER_RE = re.compile(
     re.ASCII,
 )
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
-_SIZE_RE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
-# Same units as the runtime layer's parse_size (single letters are binary), plus tera for quotas.
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 1 << 10, "kib": 1 << 10, "kb": 10**3,
-    "m": 1 << 20, "mib": 1 << 20, "mb": 10**6,
-    "g": 1 << 30, "gib": 1 << 30, "gb": 10**9,
-    "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
-}  # fmt: skip
-
 _SCHEMA: dict[str, Any] = {
     "component": {"name", "version", "description", "authors"},
     "limits": {"memory", "fuel", "timeout_ms", "stack"},
@@ -156,22 +147,6 @@ class Manifest:
     source: str | None = None  # file path it came from, for messages; None for text
 
 
-def parse_size(value: object) -> int:
-    """Bytes from an int or a human size ("64MiB", "1 GB"); ``ValueError``/``TypeError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"a size must be an integer or a string like '64MiB', not {type(value).__name__}")
-    if isinstance(value, int):
-        return value
-    m = _SIZE_RE.fullmatch(value)
-    unit = m.group(2).lower() if m else None
-    if m is None or unit not in _UNITS:
-        raise ValueError(
-            f"{value!r} is not a size; write bytes as an integer or a number with a unit "
-            "(B, K/KiB, M/MiB, G/GiB, T/TiB binary; KB, MB, GB, TB decimal)"
-        )
-    return int(m.group(1)) * _UNITS[unit]
-
-
 class _Collector:
     """Walks the parsed TOML once, appending problems instead of stopping at the first."""
 
@@ -214,7 +189,7 @@ class _Collector:
 
     def size(self, value: object, key: str) -> int | None:
         try:
-            n = parse_size(value)
+            n = parse_size(value, key)
         except TypeError as exc:
             self.add(key, "wrong-type", str(exc))
             return None
