@@ -72,13 +72,19 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             return error
         try:
             fd = os.open(resolved, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+            try:
+                chunks, size = [], 0
+                while size <= MAX_FILE_BYTES:
+                    chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            finally:
+                os.close(fd)
         except OSError as exc:
             return _os_error(path, exc)
-        with os.fdopen(fd, "rb") as fh:
-            try:
-                data = fh.read(MAX_FILE_BYTES + 1)
-            except OSError as exc:
-                return _os_error(path, exc)
+        data = b"".join(chunks)
         if len(data) > MAX_FILE_BYTES:
             return _err("io-error", f"{path!r} is larger than {MAX_FILE_BYTES} bytes; read-file "
                         "returns whole small files only")
@@ -91,13 +97,14 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
         try:
             fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _CLOEXEC,
                          0o644)
+            try:
+                view = memoryview(bytes(data))
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
         except OSError as exc:
             return _os_error(path, exc)
-        with os.fdopen(fd, "wb") as fh:
-            try:
-                fh.write(bytes(data))
-            except OSError as exc:
-                return _os_error(path, exc)
         return None
 
     def delete_file(services: HostServices, path: str) -> wc.Variant | None:
