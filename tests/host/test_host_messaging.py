@@ -34,8 +34,8 @@ class Spy:
         self.inner = HostSecurity(audit=[])
         self.decide = decide
 
-    def admit(self, name, manifest, *, trust, base_limits):
-        return self.inner.admit(name, manifest, trust=trust, base_limits=base_limits)
+    def admit(self, name, manifest, *, trust, base_limits, wasi=False):
+        return self.inner.admit(name, manifest, trust=trust, base_limits=base_limits, wasi=wasi)
 
     def release(self, name) -> None:
         self.inner.release(name)

@@ -356,3 +356,45 @@ async def test_a_child_process_cannot_outlive_the_call_deadline(host) -> None:
         assert case == PROC_TIMEOUT and text.startswith(sleep) and "was killed" in text
     except aw.TrapError as trap:
         assert trap.kind is aw.TrapKind.TIMEOUT
+
+
+# --- WASI p2 ------------------------------------------------------------------------------------
+
+WASI_PROBE = EXAMPLES / "wasi-probe.wat"
+WASI_READ, WASI_MUTATE_DIRECTORY = 0x01, 0x20
+WASI_NOT_PERMITTED = 31  # wasi:filesystem error-code index
+
+
+def preopens(reply: bytes) -> list[tuple[int, str]]:
+    body, out = ok(reply), []
+    while body:
+        flags, n = body[0], body[1]
+        out.append((flags, body[2:2 + n].decode()))
+        body = body[2 + n:]
+    return out
+
+
+async def test_wasi_guest_sees_only_read_only_preopens_of_its_read_grant(host, audit, tree) -> None:
+    data = tree / "data"
+    await host.spawn("w", WASI_PROBE, manifest=manifest(
+        "w", f'[capabilities.filesystem]\nread = ["{data}/**"]'))
+    assert preopens(await host.request("w", b"p")) == [(WASI_READ, str(data))]
+    assert ok(await host.request("w", b"r\x00a.txt")) == b"inside the grant"
+    for escape in (b"../secret.txt", b"escape", str(tree / "secret.txt").encode()):
+        assert err(await host.request("w", b"r\x00" + escape))[0] == WASI_NOT_PERMITTED, escape
+    assert [(r.kind, r.target, r.decision, r.reason) for r in audit.records] == [
+        ("filesystem.read", str(data), "allow", "WASI preopen (read-only)")]
+
+
+async def test_wasi_preopen_is_writable_only_with_write_and_delete(host, tree) -> None:
+    data = tree / "data"
+    caps = f'[capabilities.filesystem]\nread = ["{data}/**"]\nwrite = ["{data}/**"]'
+    await host.spawn("ro", WASI_PROBE, manifest=manifest("ro", caps))
+    assert preopens(await host.request("ro", b"p")) == [(WASI_READ, str(data))]
+    await host.spawn("rw", WASI_PROBE, manifest=manifest("rw", caps + f'\ndelete = ["{data}/**"]'))
+    [(flags, _)] = preopens(await host.request("rw", b"p"))
+    assert flags & WASI_MUTATE_DIRECTORY
+
+
+async def test_wasi_guest_without_a_manifest_sees_no_directories(host) -> None:
+    assert preopens(await host.request((await host.spawn("w", WASI_PROBE)).name, b"p")) == []

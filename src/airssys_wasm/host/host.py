@@ -303,10 +303,11 @@ class Host:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
         cfg = self.config
+        artifact = self.load(source, name=name)
         admission = self.security.admit(name, manifest, trust=trust or cfg.default_trust,
-                                        base_limits=cfg.limits)
+                                        base_limits=cfg.limits,
+                                        wasi=artifact.imports_wasi)
         try:
-            artifact = self.load(source, name=name)
             self._link_extensions(name, artifact, admission)
         except BaseException:
             self.security.release(name)

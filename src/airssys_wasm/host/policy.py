@@ -93,9 +93,10 @@ class SecurityProvider(Protocol):
     """Admission and per-action checks; implemented by ``airssys_wasm.security``."""
 
     def admit(self, name: str, manifest: object | None, *, trust: str | None,
-              base_limits: Limits) -> Admission:
+              base_limits: Limits, wasi: bool = False) -> Admission:
         """Parse ``manifest`` (path, TOML text or parsed manifest) once and register ``name``.
-        Raise ``ManifestError`` for a bad manifest or one its trust level does not allow."""
+        ``wasi``: the component imports ``wasi:*`` (only then are preopens prepared). Raise
+        ``ManifestError`` for a bad manifest or one its trust level does not allow."""
         ...
 
     def release(self, name: str) -> None:

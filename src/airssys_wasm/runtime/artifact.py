@@ -32,6 +32,8 @@ class Artifact:
     """Base of both lanes. ``kind`` is ``"component"`` or ``"core"``."""
 
     kind: str
+    #: Whether instances need a WasiConfig on their Store (see runtime.wasi).
+    imports_wasi: bool = False
 
     def __init__(self, engine: Engine, name: str, digest: str, exports: frozenset[str]) -> None:
         self.engine = engine
@@ -68,7 +70,6 @@ class ComponentArtifact(Artifact):
         self.component = component
         self.shape = shape
         self.linker = wc.Linker(engine.wasm_engine)
-        #: Whether instances need a WasiConfig on their Store (see runtime.wasi).
         self.imports_wasi = any(i.startswith("wasi:") for i in shape.imports)
         if self.imports_wasi:
             self.linker.add_wasip2()

@@ -74,7 +74,7 @@ class Instance(ABC):
         self._store.set_limits(memory_size=limits.memory_bytes, table_elements=limits.table_elements,
                                instances=limits.instances, tables=limits.tables,
                                memories=limits.memories)
-        if getattr(artifact, "imports_wasi", False):
+        if artifact.imports_wasi:
             self._store.set_wasi((wasi or NO_WASI).config())
         self.wasi = wasi
         self.trap: TrapError | None = None

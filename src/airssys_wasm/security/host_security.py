@@ -86,7 +86,7 @@ class HostSecurity:
         return getattr(self.policy, "audit", None)
 
     def admit(self, name: str, manifest: object | None, *, trust: str | None,
-              base_limits: Limits) -> Admission:
+              base_limits: Limits, wasi: bool = False) -> Admission:
         parsed = _manifest(manifest)
         try:
             level = TrustLevel(trust or TrustLevel.UNKNOWN)
@@ -96,17 +96,26 @@ class HostSecurity:
         grant = self.policy.register(name, parsed, level)
         try:
             limits = self._limits(base_limits, parsed, level)
-            plan = derive_preopens(grant.capabilities)
-            wasi = WasiSettings(tuple(Preopen(p.host_path, p.guest_path, p.mutable)
-                                      for p in plan.preopens))
+            plan = derive_preopens(grant.capabilities).preopens if wasi else ()
+            settings = WasiSettings(tuple(Preopen(p.host_path, p.guest_path, p.mutable)
+                                          for p in plan))
         except BaseException:
             self.policy.unregister(name)
             raise
+        audit = self.audit
+        if audit is not None:
+            # wasmtime enforces WASI preopens itself (no per-call hook reaches us), so the grant
+            # of each directory is audited once, here, at admission.
+            for p in settings.preopens:
+                audit.record(name, "filesystem.write" if p.mutable else "filesystem.read",
+                             p.guest_path, True,
+                             f"WASI preopen ({'read-write' if p.mutable else 'read-only'})",
+                             p.host_path)
         extensions = frozenset(
             interface for interface, keys in EXTENSIONS.items()
             if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
-                         extensions=extensions, wasi=wasi, trust=level.value)
+                         extensions=extensions, wasi=settings, trust=level.value)
 
     def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
         """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's
