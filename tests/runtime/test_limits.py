@@ -35,7 +35,7 @@ def test_parse_size_rejects(bad) -> None:
 
 @pytest.mark.parametrize("bad", [True, 1.5, None])
 def test_parse_size_rejects_non_sizes_by_type(bad) -> None:
-    with pytest.raises(TypeError, match="must be an integer or a string"):
+    with pytest.raises(TypeError, match="a size must be an integer or a string"):
         parse_size(bad)
 
 

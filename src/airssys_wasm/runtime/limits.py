@@ -34,22 +34,23 @@ _SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
 _MAX_MEMORY = 4 * GiB
 
 
-def parse_size(value: object, what: str = "size") -> int:
+def parse_size(value: object, what: str | None = None) -> int:
     """Bytes from an int or a human size (``65536``, ``"64MiB"``, ``"512 KiB"``, ``"1GB"``).
 
     The one size parser of the package: Component.toml (``security``) and ``Limits`` callers
     share it so a unit means the same everywhere. ``TypeError`` for a non-int/str (booleans
-    included), ``ValueError`` for a string that is not a size.
+    included), ``ValueError`` for a string that is not a size; ``what`` prefixes the message.
     """
+    prefix = f"{what}: " if what else ""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"{what} must be an integer or a string like '64MiB', not "
+        raise TypeError(f"{prefix}a size must be an integer or a string like '64MiB', not "
                         f"{type(value).__name__}")
     if isinstance(value, int):
         return value
     match = _SIZE.fullmatch(value)
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
-        raise ValueError(f"{what} {value!r} is not a size; write bytes as an integer or a number "
+        raise ValueError(f"{prefix}{value!r} is not a size; write bytes as an integer or a number "
                          "with a unit (B, K/KiB, M/MiB, G/GiB, T/TiB binary; KB, MB, GB, TB decimal)")
     return int(match.group(1)) * _UNITS[unit]
 

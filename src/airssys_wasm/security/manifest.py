@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from airssys_wasm.errors import ManifestError
-from airssys_wasm.runtime.limits import parse_size
+from airssys_wasm.errors import ConfigError, ManifestError
+from airssys_wasm.runtime.limits import Limits, parse_size
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind, check_pattern
 from airssys_wasm.security.patterns import PatternError
 
@@ -32,6 +32,7 @@ __all__ = [
     "ManifestLimits",
     "ManifestProblem",
     "Quota",
+    "limits_from_section",
     "load_manifest",
     "manifest_from_dict",
     "parse_size",
@@ -189,7 +190,7 @@ class _Collector:
 
     def size(self, value: object, key: str) -> int | None:
         try:
-            n = parse_size(value, key)
+            n = parse_size(value)
         except TypeError as exc:
             self.add(key, "wrong-type", str(exc))
             return None
@@ -415,3 +416,17 @@ def manifest_from_dict(data: Mapping[str, Any], *, source: str | None = None) ->
     if manifest is None:
         raise _raise(problems, source)
     return manifest
+
+
+def limits_from_section(section: object, base: Limits | None = None) -> Limits:
+    """Runtime ``Limits`` from a bare ``[limits]`` table (e.g. one inside a system file),
+    validated by the same rules as a Component.toml's, applied over ``base`` (default: the
+    runtime defaults). ``ManifestError`` lists every problem with its ``limits.<key>``."""
+    collector = _Collector()
+    parsed = _limits(collector, section)
+    if collector.problems:
+        raise _raise(collector.problems, None)
+    try:
+        return (base or Limits()).replace(**parsed.as_runtime_kwargs())
+    except ConfigError as exc:
+        raise ManifestError(f"[limits] does not fit the runtime: {exc}") from None
