@@ -18,7 +18,7 @@ import pytest
 
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
-from airssys_wasm.security import HostSecurity, MemoryAuditSink
+from airssys_wasm.security import HostSecurity, MemoryAuditSink, load_manifest
 
 from conftest import EXAMPLES
 
@@ -324,6 +324,16 @@ async def test_grants_are_released_when_the_component_stops(host) -> None:
     await host.stop("p")
     assert host.security.policy.grant("p") is None
     await host.spawn("p", PINGPONG)  # the name can be admitted again
+    with pytest.raises(ValueError):  # refused after admission: the grant does not linger
+        await host.spawn("q", PINGPONG, manifest=manifest("q"), restart="sometimes")
+    assert host.security.policy.grant("q") is None
+
+
+async def test_spawn_takes_a_parsed_manifest_object(host) -> None:
+    parsed = load_manifest(manifest("p", '[capabilities.messaging]\nsend = ["nobody"]'))
+    ref = await host.spawn("p", PINGPONG, manifest=parsed)
+    assert ref.component_id.version == "1.0.0"
+    assert host.security.policy.grant("p").manifest is parsed  # parsed once, not re-read
 
 
 async def test_allow_all_is_explicit_and_for_trusted_components_only(engine, tree) -> None:

@@ -286,7 +286,7 @@ class Host:
         capacity: int | None = None,
         batch_size: int | None = None,
     ) -> ComponentRef:
-        """Admit, load, instantiate in a fresh Store, call ``init``, register under ``name``
+        """Load, admit, instantiate in a fresh Store, call ``init``, register under ``name``
         and start under ``supervisor`` (the root one by default).
 
         ``manifest`` (a Component.toml path, its TOML text, or a parsed
@@ -297,7 +297,7 @@ class Host:
         ``trust`` ("trusted" / "unknown" / "untrusted"; default ``HostConfig.default_trust``)
         decides default limits and whether a manifest is required.
         """
-        system = self._running()
+        self._running()
         check_name(name)
         if name in self.registry:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
@@ -307,33 +307,31 @@ class Host:
         admission = self.security.admit(name, manifest, trust=trust or cfg.default_trust,
                                         base_limits=cfg.limits,
                                         wasi=artifact.imports_wasi)
+        entry = None
         try:
             self._link_extensions(name, artifact, admission)
-        except BaseException:
-            self.security.release(name)
-            raise
-        cid = ComponentId(name, namespace=cfg.namespace, version=admission.version)
-        assert self.messaging is not None and self.requests is not None
-        entry = ComponentEntry(
-            name=name, component_id=cid, artifact=artifact,
-            limits=limits if limits is not None else admission.limits,
-            services=HostServices(cid, directory=self.registry, messaging=self.messaging),
-            init_config=config, wasi=admission.wasi)
-        requests = self.requests
-        spec = ChildSpec(
-            name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
-            backoff=backoff if backoff is not None else cfg.backoff,
-            capacity=capacity if capacity is not None else cfg.capacity,
-            batch_size=batch_size if batch_size is not None else cfg.batch_size,
-            shutdown_timeout=cfg.shutdown_timeout,
-            health=cfg.health if health is _UNSET else health)
-        parent = self._parent(supervisor)
-        self.registry.add(entry)
-        try:
+            cid = ComponentId(name, namespace=cfg.namespace, version=admission.version)
+            assert self.messaging is not None and self.requests is not None
+            entry = ComponentEntry(
+                name=name, component_id=cid, artifact=artifact,
+                limits=limits if limits is not None else admission.limits,
+                services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+                init_config=config, wasi=admission.wasi)
+            requests = self.requests
+            spec = ChildSpec(
+                name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
+                backoff=backoff if backoff is not None else cfg.backoff,
+                capacity=capacity if capacity is not None else cfg.capacity,
+                batch_size=batch_size if batch_size is not None else cfg.batch_size,
+                shutdown_timeout=cfg.shutdown_timeout,
+                health=cfg.health if health is _UNSET else health)
+            parent = self._parent(supervisor)
+            self.registry.add(entry)
             actor = await parent.start_child(spec)
         except BaseException:
-            self.registry.remove(name, entry)
-            self.security.release(name)
+            if entry is not None:
+                self.registry.remove(name, entry)
+            self.security.release(name)  # a refused spawn leaves no grant behind
             raise
         assert isinstance(actor, ActorRef)
         entry.ref = actor

@@ -2,8 +2,7 @@
 
 A guest's ``send-message`` arrives here synchronously, inside the guest's call, on the event
 loop's thread. It is checked by the host's :class:`SecurityProvider` (capability, message-rate
-quota, audit line), then handed to the Cython
-:class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
+quota, audit line), then handed to the Cython :class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
 puts ``(sender, frame)`` into the target's mailbox — no await, no task switch; the target's
 actor drains it with its next batch. ``send-request`` / ``cancel-request`` go through the
 :class:`RequestTable` the same way.
@@ -52,8 +51,8 @@ class HostMessaging:
                                 f"({decision.reason}); send less often or raise [quota] "
                                 "messages_per_second in its Component.toml")
         raise PermissionDenied(
-                f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
-                "grant it in the sender's Component.toml [capabilities] messaging.send")
+            f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
+            "grant it in the sender's Component.toml [capabilities] messaging.send")
 
     def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
         self._allow(sender, target)

@@ -36,5 +36,6 @@ __all__ = [
     "ComponentMetadata", "CoreInstance", "CoreModuleArtifact", "DETACHED_MESSAGING",
     "DetachedMessaging", "EMPTY_DIRECTORY", "EmptyDirectory", "Engine", "EngineConfig",
     "ExecutionContext", "HealthStatus", "HostServices", "Instance", "Limits", "LogLevel",
-    "Messaging", "NO_WASI", "PoolingConfig", "Preopen", "Source", "classify", "parse_size", "to_trap_error", "WasiSettings", "wit_dir",
+    "Messaging", "NO_WASI", "PoolingConfig", "Preopen", "Source", "WasiSettings", "classify",
+    "parse_size", "to_trap_error", "wit_dir",
 ]

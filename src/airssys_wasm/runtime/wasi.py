@@ -1,10 +1,11 @@
-"""WASI p2 settings of one component instance: preopened directories, env and stdio.
+"""WASI p2 settings of one component instance: its preopened directories.
 
-A component that imports ``wasi:*`` gets a ``WasiConfig`` on its Store. The default is the
-empty sandbox — no directories, no environment, no argv, no stdio — because anything inherited
-from the host process (its env holds secrets, its cwd is not the guest's business) is a grant.
-Callers above (the security layer, from a manifest's filesystem capabilities) decide what goes
-in; this module only turns that decision into wasmtime's config, once per Store.
+A component that imports ``wasi:*`` gets a ``WasiConfig`` on its Store. It starts as the empty
+sandbox — no directories, no environment, no argv, no stdio — because anything inherited from
+the host process (its env holds secrets, its stdio is the operator's) would be a grant the
+Component.toml schema has no key for. The only grant is directories: the security layer derives
+them from the manifest's filesystem capabilities; this module turns them into wasmtime's config,
+once per Store.
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ class Preopen:
 
 @dataclass(frozen=True, slots=True)
 class WasiSettings:
-    """What a WASI guest may see. Everything defaults to nothing."""
+    """What a WASI guest may see: these directories, nothing else."""
 
     preopens: tuple[Preopen, ...] = ()
-    inherit_env: bool = False
-    inherit_stdio: bool = False
 
     def __post_init__(self) -> None:
         for p in self.preopens:
@@ -50,12 +49,6 @@ class WasiSettings:
         cfg = wasmtime.WasiConfig()
         for p in self.preopens:
             cfg.preopen_dir(p.host_path, p.guest_path, p.mutable)
-        if self.inherit_env:
-            cfg.inherit_env()
-        if self.inherit_stdio:
-            cfg.inherit_stdin()
-            cfg.inherit_stdout()
-            cfg.inherit_stderr()
         return cfg
 
 
