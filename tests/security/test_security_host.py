@@ -29,7 +29,7 @@ PINGPONG = EXAMPLES / "pingpong.wat"
 
 # Case indices of the WIT error variants (types.wit).
 FILE_NOT_FOUND, FILE_DENIED, FILE_INVALID_PATH = 0, 1, 3
-NET_DENIED, NET_IO = 0, 4
+NET_DENIED, NET_TIMEOUT, NET_IO = 0, 2, 4
 PROC_DENIED, PROC_TIMEOUT = 0, 3
 
 
@@ -203,7 +203,8 @@ class EchoServer:
     """A TCP echo server on 127.0.0.1 only. It stops by itself after ``limit`` connections or
     ``lifetime`` seconds, and every blocking step polls a stop flag, so it cannot hang a test."""
 
-    def __init__(self, limit: int = 4, lifetime: float = 10.0) -> None:
+    def __init__(self, limit: int = 4, lifetime: float = 10.0, *, silent: bool = False) -> None:
+        self.silent = silent
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
@@ -224,6 +225,9 @@ class EchoServer:
                 except OSError:
                     return
                 with conn:
+                    if self.silent:  # hold the connection open, never answer
+                        self._stop.wait(lifetime)
+                        continue
                     conn.settimeout(2.0)
                     try:
                         data = conn.recv(4096)
@@ -258,6 +262,23 @@ async def test_ext_network_connects_only_to_granted_endpoints(host, audit, serve
     assert server.accepted == 1  # the denied ones never reached a socket
     assert [r.decision for r in audit.records if r.kind == "network.connect"] == \
         ["allow", "allow", "allow", "deny", "deny", "deny"]  # connect, send, receive; 3 denials
+
+
+async def test_a_silent_peer_cannot_hold_the_guest_past_its_deadline(host) -> None:
+    """The guest asks receive() for 2 s; its call deadline is 100 ms. The host stops waiting at
+    the deadline: a network-error timeout (or the epoch trap as the guest resumes late)."""
+    silent = EchoServer(limit=1, silent=True)
+    try:
+        granted = f"127.0.0.1:{silent.port}"
+        caps = f'[capabilities.network]\nconnect = ["{granted}"]'
+        await host.spawn("net", EXT_NET, manifest=manifest("net", caps, limits="timeout_ms = 100"))
+        try:
+            case, text = err(await host.request("net", roundtrip(granted, b"hi"), timeout=5.0))
+            assert case == NET_TIMEOUT and text.startswith("nothing from"), text
+        except aw.TrapError as trap:
+            assert trap.kind is aw.TrapKind.TIMEOUT
+    finally:
+        silent.close()
 
 
 async def test_network_bandwidth_quota(host, audit, server) -> None:

@@ -11,15 +11,14 @@ Connections belong to the component (not one instance) and are closed when it st
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
 from wasmtime import component as wc
 
+from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
-from airssys_wasm.runtime.host_services import call_deadline
 
 __all__ = ["INTERFACE", "MAX_RECEIVE_BYTES", "Connections"]
 
@@ -50,15 +49,6 @@ def _split(address: str) -> tuple[str, int] | None:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
-
-
-def _budget(timeout_ms: int) -> float:
-    """Seconds this blocking step may take: the guest's timeout, capped by the call deadline."""
-    budget = timeout_ms / 1000.0 if timeout_ms > 0 else float("inf")
-    deadline = call_deadline()
-    if deadline is not None:
-        budget = min(budget, deadline - time.monotonic())
-    return max(0.0, min(budget, 3600.0))
 
 
 class Connections:
@@ -95,13 +85,13 @@ class Connections:
             if len(conns) >= MAX_CONNECTIONS:
                 return _err("io-error", f"{name} already has {MAX_CONNECTIONS} open connections; "
                             "close some first")
-            budget = _budget(timeout_ms)
-            if budget <= 0:
+            seconds = budget(timeout_ms)
+            if seconds <= 0:
                 return _err("timeout", f"no time left in this call to connect to {address}")
             try:
-                sock = socket.create_connection(parsed, timeout=budget)
+                sock = socket.create_connection(parsed, timeout=seconds)
             except TimeoutError:
-                return _err("timeout", f"connecting to {address} took longer than {budget:.3f} s")
+                return _err("timeout", f"connecting to {address} took longer than {seconds:.3f} s")
             except ConnectionRefusedError:
                 return _err("connection-refused", f"{address} refused the connection")
             except OSError as exc:
@@ -120,9 +110,11 @@ class Connections:
             decision = check(name, "network.connect", address, amount=len(data))
             if not decision.allowed:
                 return _refused("network.connect", address, decision)
-            budget = _budget(0)
+            seconds = budget()
+            if seconds <= 0:
+                return _err("timeout", f"no time left in this call to send to {address}")
             try:
-                sock.settimeout(budget if budget > 0 else 1e-3)
+                sock.settimeout(seconds)
                 sock.sendall(bytes(data))
             except TimeoutError:
                 return _err("timeout", f"sending to {address} did not finish before the deadline")
@@ -137,14 +129,14 @@ class Connections:
             if found is None:
                 return _err("invalid-address", f"connection {conn} is not open")
             sock, address = found
-            budget = _budget(timeout_ms)
-            if budget <= 0:
+            seconds = budget(timeout_ms)
+            if seconds <= 0:
                 return _err("timeout", f"no time left in this call to receive from {address}")
             try:
-                sock.settimeout(budget)
+                sock.settimeout(seconds)
                 data = sock.recv(max(1, min(max_bytes, MAX_RECEIVE_BYTES)))
             except TimeoutError:
-                return _err("timeout", f"nothing from {address} within {budget:.3f} s")
+                return _err("timeout", f"nothing from {address} within {seconds:.3f} s")
             except OSError as exc:
                 return _err("io-error", f"receiving from {address} failed: {exc.strerror or exc}")
             decision = check(name, "network.connect", address, amount=len(data))

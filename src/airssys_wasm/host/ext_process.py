@@ -10,15 +10,14 @@ kills the process: a guest cannot outlive its deadline through a child.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
 from wasmtime import component as wc
 
+from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import HostServices
-from airssys_wasm.runtime.host_services import call_deadline
 
 __all__ = ["INTERFACE", "functions"]
 
@@ -39,20 +38,15 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             return _err("permission-denied", f"process.spawn {executable!r} denied: "
                         f"{decision.reason}; grant it in the component's Component.toml "
                         "[capabilities] process.spawn")
-        budget = timeout_ms / 1000.0 if timeout_ms > 0 else float("inf")
-        deadline = call_deadline()
-        if deadline is not None:
-            budget = min(budget, deadline - time.monotonic())
-        if budget <= 0 or budget == float("inf"):
-            if budget <= 0:
-                return _err("timeout", f"no time left in this call to run {executable}")
-            budget = 60.0  # neither a guest timeout nor a call deadline: still bounded
+        seconds = budget(timeout_ms)
+        if seconds <= 0:
+            return _err("timeout", f"no time left in this call to run {executable}")
         try:
             done = subprocess.run([decision.resolved_path, *map(str, args)], input=bytes(stdin),
-                                  capture_output=True, timeout=budget, env={}, cwd="/",
+                                  capture_output=True, timeout=seconds, env={}, cwd="/",
                                   close_fds=True, check=False)
         except subprocess.TimeoutExpired:
-            return _err("timeout", f"{executable} ran longer than {budget:.3f} s and was killed")
+            return _err("timeout", f"{executable} ran longer than {seconds:.3f} s and was killed")
         except FileNotFoundError:
             return _err("not-found", f"{executable} does not exist")
         except OSError as exc:
