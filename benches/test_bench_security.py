@@ -6,6 +6,7 @@ once, so CI still checks the answers.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -80,3 +81,42 @@ def test_policy_check_with_audit_line(benchmark) -> None:
         policy = PermissionPolicy(audit=AuditLog([StreamAuditSink(devnull, flush=False)]))
         policy.register("plugin")
         assert benchmark(policy.check, "plugin", "messaging.send", "worker-7").allowed
+
+
+# --- through a Host: the default provider on real guest actions -----------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
+
+
+@pytest.fixture(scope="module")
+def secure_host(tree: Path):
+    """A running Host with the default (secure) provider, audit lines to /dev/null, and an
+    ext-fs guest granted read on the bench tree."""
+    from airssys_wasm import Host, HostConfig
+    from airssys_wasm.runtime import Engine
+
+    loop = asyncio.new_event_loop()
+    with open(os.devnull, "w") as devnull, Engine() as engine:
+        host = Host(HostConfig(health=None, audit=StreamAuditSink(devnull, flush=False)), engine=engine)
+        loop.run_until_complete(host.start())
+        manifest = (f'[component]\nname = "f"\nversion = "1.0.0"\n'
+                    f'[capabilities.filesystem]\nread = ["{tree}/data/**"]\n')
+        loop.run_until_complete(host.spawn("f", EXAMPLES / "ext-fs.wat", manifest=manifest))
+        loop.run_until_complete(host.spawn("p", EXAMPLES / "pingpong.wat"))
+        yield loop, host
+        loop.run_until_complete(host.close())
+    loop.close()
+
+
+def test_host_security_check_messaging(benchmark, secure_host) -> None:
+    """The check a guest's send-message pays (no-manifest component: messaging baseline)."""
+    _, host = secure_host
+    assert benchmark(host.security.check, "p", "messaging.send", "f").allowed
+
+
+def test_ext_read_file_request_through_host(benchmark, secure_host, tree: Path) -> None:
+    """One Host.request into the ext-fs guest: read-file = resolve + check + audit + read."""
+    loop, host = secure_host
+    op = b"r" + f"{tree}/data/in/2026/report.csv".encode()
+    reply = benchmark(lambda: loop.run_until_complete(host.request("f", op)))
+    assert reply == b"\x00"  # ok, empty file

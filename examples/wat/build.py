@@ -37,6 +37,10 @@ EXAMPLES: dict[str, tuple[Path, str]] = {
     "foreign-import": (SRC / "wit-foreign-import", "foreign-import"),
     "bad-host-import": (SRC / "wit-bad-host-import", "bad-host-import"),
     "fs-probe": (SRC / "wit-fs-probe", "fs-probe"),
+    "ext-fs": (SRC / "wit-ext-probes", "ext-fs"),
+    "ext-net": (SRC / "wit-ext-probes", "ext-net"),
+    "ext-proc": (SRC / "wit-ext-probes", "ext-proc"),
+    "wasi-probe": (SRC / "wit-wasi-probe", "wasi-probe"),
 }
 
 #: Components the installed package needs, copied into it because ``examples/`` is not part of

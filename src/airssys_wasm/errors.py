@@ -23,6 +23,7 @@ __all__ = [
     "TrapError",
     "GuestError",
     "PermissionDenied",
+    "QuotaExceeded",
     "ComponentNotFound",
     "MailboxFull",
     "MailboxClosed",
@@ -103,6 +104,11 @@ class GuestError(AirssysError, RuntimeError):
 
 class PermissionDenied(AirssysError, PermissionError):
     """A capability check refused an action."""
+
+
+class QuotaExceeded(AirssysError):
+    """A component used up a ``[quota]`` budget (message rate, network or storage bytes); the
+    action may succeed later, when the budget refills."""
 
 
 class ComponentNotFound(AirssysError, LookupError):

@@ -22,7 +22,27 @@ import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.actor import DeadLetterReason
-from airssys_wasm.host import ALLOW_ALL, AllowAll, PermissionPolicy, PolicyDecision
+from airssys_wasm.host import SecurityProvider
+from airssys_wasm.security import AuditLog, Decision, HostSecurity, PermissionPolicy
+
+
+class Spy:
+    """A SecurityProvider that delegates to the default one, but lets a test see (and
+    override) every check."""
+
+    def __init__(self, decide) -> None:
+        self.inner = HostSecurity(audit=[])
+        self.decide = decide
+
+    def admit(self, name, manifest, *, trust, base_limits, wasi=False):
+        return self.inner.admit(name, manifest, trust=trust, base_limits=base_limits, wasi=wasi)
+
+    def release(self, name) -> None:
+        self.inner.release(name)
+
+    def check(self, component, kind, target, *, amount=None):
+        return self.decide(component, kind, target) or self.inner.check(component, kind, target,
+                                                                         amount=amount)
 
 
 async def count(host: Host, name: str) -> int:
@@ -88,13 +108,11 @@ async def test_guest_send_enqueues_without_a_task_switch(engine) -> None:
     grows by one per send: the target never ran in between (no await per message)."""
     seen: list[tuple[object, int]] = []
 
-    class Watch:
-        def check(self, component: str, kind: str, target: str) -> PolicyDecision:
-            queued = len(host.ref(target).actor.mailbox)
-            seen.append((asyncio.current_task(), queued))
-            return PolicyDecision(True)
+    def watch(component: str, kind: str, target: str) -> None:
+        queued = len(host.ref(target).actor.mailbox)
+        seen.append((asyncio.current_task(), queued))
 
-    async with Host(HostConfig(health=None, policy=Watch()), engine=engine) as host:
+    async with Host(HostConfig(health=None, security=Spy(watch)), engine=engine) as host:
         await host.spawn("a", PINGPONG)
         await host.spawn("b", PINGPONG)
         assert u32(await host.request("a", burst_op("b", 50))) == 50
@@ -113,12 +131,12 @@ async def test_guest_send_to_unknown_target_is_reported_to_the_guest(host) -> No
 async def test_policy_sees_every_guest_send_and_can_deny(engine) -> None:
     calls: list[tuple[str, str, str]] = []
 
-    class DenyB:
-        def check(self, component: str, kind: str, target: str) -> PolicyDecision:
-            calls.append((component, kind, target))
-            return PolicyDecision(target != "b", "b is off limits for tests")
+    def deny_b(component: str, kind: str, target: str) -> Decision | None:
+        calls.append((component, kind, target))
+        return Decision(False, "b is off limits for tests", "permission-denied") \
+            if target == "b" else None
 
-    async with Host(HostConfig(health=None, policy=DenyB()), engine=engine) as host:
+    async with Host(HostConfig(health=None, security=Spy(deny_b)), engine=engine) as host:
         await host.spawn("a", PINGPONG)
         await host.spawn("b", PINGPONG)
         await host.spawn("c", PINGPONG)
@@ -130,13 +148,17 @@ async def test_policy_sees_every_guest_send_and_can_deny(engine) -> None:
         assert calls == [("a", "messaging.send", "b"), ("a", "messaging.send", "c")]
 
 
-def test_allow_all_is_the_explicit_default() -> None:
-    assert HostConfig().policy is ALLOW_ALL
-    assert isinstance(ALLOW_ALL, AllowAll) and isinstance(ALLOW_ALL, PermissionPolicy)
-    decision = ALLOW_ALL.check("any", "messaging.send", "thing")
-    assert decision.allowed and "no security policy" in decision.reason
+def test_the_default_security_enforces_manifests() -> None:
+    """Host() is secure by default: the security layer's PermissionPolicy, not allow-all."""
+    assert HostConfig().security is None  # None = the installed default
+    security = Host().security
+    assert isinstance(security, HostSecurity) and isinstance(security, SecurityProvider)
+    assert isinstance(security.policy, PermissionPolicy)
+    assert isinstance(security.audit, AuditLog)
     with pytest.raises(aw.ConfigError):
-        HostConfig(policy=object())  # type: ignore[arg-type]
+        HostConfig(security=object())  # type: ignore[arg-type]
+    with pytest.raises(aw.ConfigError):
+        HostConfig(default_trust="root")
 
 
 async def test_guest_error_value_is_a_dead_letter_without_restart(host) -> None:
@@ -163,7 +185,9 @@ async def test_full_mailbox_applies_backpressure_and_try_send_raises(host) -> No
 
 async def test_namespace_and_version_are_part_of_the_component_id(engine) -> None:
     async with Host(HostConfig(health=None, namespace="tenant"), engine=engine) as host:
-        a = await host.spawn("a", PINGPONG, manifest={"component": {"version": "1.2.0"}})
+        a = await host.spawn("a", PINGPONG, manifest={
+            "component": {"name": "a", "version": "1.2.0"},
+            "capabilities": {"messaging": {"send": ["b"]}}})
         await host.spawn("b", PINGPONG)
         assert a.component_id == aw.ComponentId("a", namespace="tenant", version="1.2.0")
         assert sorted(map(str, host.registry.list_components())) == ["tenant/a@1.2.0", "tenant/b"]

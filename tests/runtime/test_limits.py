@@ -1,10 +1,10 @@
-"""Limits: defaults, Component.toml [limits] parsing, and enforcement per call."""
+"""Limits: defaults, sizes, limits from a Component.toml, and enforcement per call."""
 
 from __future__ import annotations
 
 import pytest
 
-from airssys_wasm.errors import ConfigError, ManifestError, TrapError, TrapKind
+from airssys_wasm.errors import ConfigError, TrapError, TrapKind
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, Limits, parse_size
 
 from .conftest import example
@@ -27,41 +27,22 @@ def test_parse_size(text, expected: int) -> None:
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["lots", "12 parsecs", "-5MiB", True, 1.5, ""])
+@pytest.mark.parametrize("bad", ["lots", "12 parsecs", "-5MiB", ""])
 def test_parse_size_rejects(bad) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not a size"):
         parse_size(bad)
 
 
-def test_from_manifest_section() -> None:
-    limits = Limits.from_manifest_section({"memory": "8MiB", "fuel": 1_000_000, "timeout_ms": 250,
-                                           "stack": "256KiB", "instances": 8})
-    assert limits == Limits(memory_bytes=8 * MiB, fuel=1_000_000, timeout_ms=250,
-                            stack_bytes=256 * 1024, instances=8)
-    # Missing keys keep the defaults (or the given base).
-    assert Limits.from_manifest_section({}) == Limits()
-    base = Limits(timeout_ms=5)
-    assert Limits.from_manifest_section({"memory": 65536}, base).timeout_ms == 5
+@pytest.mark.parametrize("bad", [True, 1.5, None])
+def test_parse_size_rejects_non_sizes_by_type(bad) -> None:
+    with pytest.raises(TypeError, match="a size must be an integer or a string"):
+        parse_size(bad)
 
 
-@pytest.mark.parametrize("section,needle", [
-    ({"memroy": "1MiB"}, "unknown key 'memroy' in [limits]"),
-    ({"memory": "huge"}, "[limits] memory 'huge' is not a size"),
-    ({"fuel": "many"}, "[limits] fuel must be an integer"),
-    ({"timeout_ms": -1}, "timeout_ms=-1 must be a positive integer"),
-    ({"memory": 0}, "outside 1..4GiB"),
-    ({"memory": "8GiB"}, "outside 1..4GiB"),
-    ({"fuel": True}, "[limits] fuel must be an integer"),
-])
-def test_from_manifest_section_errors(section, needle: str) -> None:
-    with pytest.raises(ManifestError) as info:
-        Limits.from_manifest_section(section)
-    assert needle in str(info.value)
+def test_one_size_parser_for_manifests_and_limits() -> None:
+    from airssys_wasm.security import manifest
 
-
-def test_manifest_section_must_be_a_table() -> None:
-    with pytest.raises(ManifestError, match="must be a table"):
-        Limits.from_manifest_section(["memory"])  # type: ignore[arg-type]
+    assert manifest.parse_size is parse_size
 
 
 def test_invalid_limits_are_config_errors() -> None:
@@ -142,17 +123,19 @@ def test_stack_request_above_engine_stack_is_refused() -> None:
 
 
 def test_limits_from_component_toml_text(chaos) -> None:
-    import tomllib
+    from airssys_wasm.security import load_manifest
 
-    manifest = tomllib.loads("""
+    manifest = load_manifest("""
 [component]
 name = "chaos"
+version = "1.0.0"
 
 [limits]
 memory = "2MiB"
 timeout_ms = 25
 """)
-    limits = Limits.from_manifest_section(manifest["limits"])
+    limits = Limits().replace(**manifest.limits.as_runtime_kwargs())
+    assert limits.memory_bytes == 2 * MiB and limits.timeout_ms == 25
     inst = chaos.instantiate(limits)
     with pytest.raises(TrapError) as grow:  # the 2 MiB from the manifest is what stops growth
         inst.handle_message(ComponentId("t"), b"O")

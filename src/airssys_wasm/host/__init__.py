@@ -1,25 +1,27 @@
 """Layer 4: components as supervised actors — the ``Host`` facade, its registry, router,
-request/response correlation, health and restarts, and the permission hook the security layer
-fills in."""
+request/response correlation, health and restarts, and the security extension point the
+security layer fills in."""
 
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.host import ComponentRef, Host
 from airssys_wasm.host.policy import (
-    ALLOW_ALL,
+    EXTENSIONS,
     MESSAGING_SEND,
-    AllowAll,
+    RESOURCE_EXHAUSTED,
+    Admission,
     Decision,
-    PermissionPolicy,
-    PolicyDecision,
+    SecurityProvider,
+    default_security,
+    install_default_security,
 )
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry
 from airssys_wasm.host.requests import Callback, RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging, Router
 
 __all__ = [
-    "ALLOW_ALL",
-    "AllowAll",
+    "Admission",
+    "EXTENSIONS",
     "Callback",
     "ComponentActor",
     "ComponentEntry",
@@ -30,11 +32,13 @@ __all__ = [
     "HostConfig",
     "HostMessaging",
     "MESSAGING_SEND",
-    "PermissionPolicy",
-    "PolicyDecision",
+    "RESOURCE_EXHAUSTED",
+    "SecurityProvider",
     "Registry",
     "RequestEnvelope",
     "RequestStats",
     "RequestTable",
     "Router",
+    "default_security",
+    "install_default_security",
 ]

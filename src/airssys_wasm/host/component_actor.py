@@ -43,7 +43,7 @@ class ComponentActor(Actor):
 
     def _new_instance(self) -> Instance:
         entry = self.entry
-        instance = entry.artifact.instantiate(entry.limits, entry.services)
+        instance = entry.artifact.instantiate(entry.limits, entry.services, wasi=entry.wasi)
         instance.name = entry.name  # artifacts are shared; errors should name this component
         try:
             instance.init(entry.init_config)

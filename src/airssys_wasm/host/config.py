@@ -1,14 +1,15 @@
-"""Host-wide settings: engine, defaults every spawned component gets, supervision, policy."""
+"""Host-wide settings: engine, defaults every spawned component gets, supervision, security."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from airssys_wasm.actor import Backoff, HealthCheck
 from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
 from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE
 from airssys_wasm.errors import ConfigError
-from airssys_wasm.host.policy import ALLOW_ALL, PermissionPolicy
+from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import EngineConfig, Limits
 from airssys_wasm.types import ComponentId
 
@@ -43,8 +44,18 @@ class HostConfig:
     dead_letter_history: int = 1000
     #: Longest wait of ``Host.request`` when the caller passes no timeout.
     request_timeout: float = 1.0
-    #: Every guest -> host action is checked here. AllowAll is a placeholder (see policy.py).
-    policy: PermissionPolicy = ALLOW_ALL
+    #: Admission at spawn and the check before every guest -> host action. None = the
+    #: installed default (``airssys_wasm.security.HostSecurity``: Component.toml capabilities,
+    #: quotas, trust levels, audit). Allow-everything exists only as an explicit choice
+    #: (``HostSecurity.allow_all()``, trusted components only).
+    security: SecurityProvider | None = None
+    #: Trust level of components spawned without ``trust=``: "trusted", "unknown" or
+    #: "untrusted" (untrusted components must come with a manifest).
+    default_trust: str = "unknown"
+    #: Where the default provider writes its audit lines (one JSON line per decision): an
+    #: ``airssys_wasm.security`` AuditLog, one AuditSink or a sequence of sinks; None = the
+    #: ``airssys_wasm.audit`` logger.
+    audit: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -58,6 +69,10 @@ class HostConfig:
         if not (self.request_timeout > 0):
             raise ConfigError(f"HostConfig.request_timeout must be > 0 seconds, got "
                               f"{self.request_timeout!r}")
-        if not callable(getattr(self.policy, "check", None)):
-            raise ConfigError("HostConfig.policy must have check(component, kind, target); "
-                              "use airssys_wasm.host.AllowAll() until a security policy exists")
+        if self.security is not None and not isinstance(self.security, SecurityProvider):
+            raise ConfigError("HostConfig.security must implement admit/release/check (the "
+                              "host.policy.SecurityProvider protocol), e.g. "
+                              "airssys_wasm.security.HostSecurity(); None selects the default")
+        if self.default_trust not in ("trusted", "unknown", "untrusted"):
+            raise ConfigError(f"HostConfig.default_trust must be 'trusted', 'unknown' or "
+                              f"'untrusted', got {self.default_trust!r}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,21 @@ from airssys_wasm.errors import (
     ActorStateError,
     ComponentNotFound,
     ConfigError,
+    LoadError,
     MailboxFull,
-    ManifestError,
+    PermissionDenied,
     RequestTimeout,
 )
 from airssys_wasm.host.component_actor import ComponentActor
+from airssys_wasm.host import ext_filesystem, ext_process
 from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.ext_network import INTERFACE as NETWORK
+from airssys_wasm.host.ext_network import Connections
+from airssys_wasm.host.policy import EXTENSIONS, Admission, default_security
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
-from airssys_wasm.runtime import Artifact, Engine, HostServices, Limits, Source
+from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
 from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
 
 __all__ = ["ComponentRef", "Host"]
@@ -95,24 +99,6 @@ class ComponentRef:
         return f"<ComponentRef {self.component_id} {self.state.value}>"
 
 
-def _read_manifest(manifest: Mapping[str, Any] | str | os.PathLike[str]) -> Mapping[str, Any]:
-    if isinstance(manifest, Mapping):
-        return manifest
-    if isinstance(manifest, (str, os.PathLike)):
-        text = str(manifest)
-        try:
-            if isinstance(manifest, os.PathLike) or "\n" not in text and text.endswith(".toml"):
-                with open(manifest, "rb") as fh:
-                    return tomllib.load(fh)
-            return tomllib.loads(text)
-        except OSError as exc:
-            raise ManifestError(f"cannot read manifest {text!r}: {exc.strerror}; check the path") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ManifestError(f"manifest is not valid TOML: {exc}") from None
-    raise TypeError(f"manifest must be a parsed mapping, TOML text or a path to Component.toml, "
-                    f"not {type(manifest).__name__}")
-
-
 class Host:
     """The embedded host: one process, one asyncio loop. Use it as ``async with Host() as h``."""
 
@@ -120,6 +106,15 @@ class Host:
         self.config = config or HostConfig()
         self._own_engine = engine is None
         self.engine = engine if engine is not None else Engine(self.config.engine)
+        #: Admission at spawn and the check before every guest -> host action.
+        self.security = default_security(self.config)
+        self.connections = Connections(self.security)
+        self._ext_functions: dict[str, Mapping[str, Callable[..., Any]]] = {
+            ext_filesystem.INTERFACE: ext_filesystem.functions(self.security),
+            NETWORK: self.connections.functions(),
+            ext_process.INTERFACE: ext_process.functions(self.security),
+        }
+        self._linked: set[tuple[int, str]] = set()
         self.registry = Registry()
         self.router = Router()
         self.system: ActorSystem | None = None
@@ -150,7 +145,7 @@ class Host:
                                   dead_letter_history=cfg.dead_letter_history)
         self.system.add_listener(self._on_event)
         self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
-        self.messaging = HostMessaging(self.router, self.registry, self.requests, cfg.policy,
+        self.messaging = HostMessaging(self.router, self.registry, self.requests, self.security,
                                        cfg.request_timeout)
 
     def _deliver_callback(self, request: Any, callback: Any) -> None:
@@ -168,6 +163,9 @@ class Host:
             if self.requests is not None:
                 self.requests.close_all(f"host {self.config.name!r} shut down before the reply")
         finally:
+            self.connections.close_all()
+            for name in list(self._refs):
+                self._forget(name)
             if self._own_engine:
                 self.engine.close()
 
@@ -200,6 +198,8 @@ class Host:
         if ref is not None:
             self.router.remove(name, ref.actor.mailbox)
             self.registry.remove(name)
+            self.connections.release(name)
+            self.security.release(name)
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Observe lifecycle, restart, health, escalation and dead-letter events."""
@@ -274,58 +274,64 @@ class Host:
         self,
         name: str,
         source: Source,
-        manifest: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        manifest: object | None = None,
         restart: RestartPolicy | str = RestartPolicy.PERMANENT,
         limits: Limits | None = None,
         supervisor: Supervisor | str | None = None,
         *,
+        trust: str | None = None,
         config: ComponentConfig | None = None,
         backoff: Backoff | None = None,
         health: HealthCheck | None = _UNSET,
         capacity: int | None = None,
         batch_size: int | None = None,
     ) -> ComponentRef:
-        """Load ``source``, instantiate it in a fresh Store, call its ``init``, register it
-        under ``name`` and start it under ``supervisor`` (the root one by default).
+        """Load, admit, instantiate in a fresh Store, call ``init``, register under ``name``
+        and start under ``supervisor`` (the root one by default).
 
-        ``manifest`` (a parsed mapping, TOML text or a Component.toml path): this layer reads
-        ``[component] version`` (into the component-id) and ``[limits]``; capabilities are
-        enforced by ``HostConfig.policy``. Explicit ``limits`` win over the manifest's.
+        ``manifest`` (a Component.toml path, its TOML text, or a parsed
+        ``airssys_wasm.security.Manifest``) is parsed once by the security provider: its
+        ``[component] version`` goes into the component-id, its ``[limits]`` apply (an explicit
+        ``limits=`` wins), its capabilities and quotas are enforced until the component stops.
+        Without one the component may message other components and log, nothing else.
+        ``trust`` ("trusted" / "unknown" / "untrusted"; default ``HostConfig.default_trust``)
+        decides default limits and whether a manifest is required.
         """
-        system = self._running()
+        self._running()
         check_name(name)
         if name in self.registry:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
         cfg = self.config
-        version = ""
-        if manifest is not None:
-            data = _read_manifest(manifest)
-            section = data.get("component", {})
-            version = str(section.get("version", "")) if isinstance(section, Mapping) else ""
-            if limits is None and "limits" in data:
-                limits = Limits.from_manifest_section(data["limits"], base=cfg.limits)
         artifact = self.load(source, name=name)
-        cid = ComponentId(name, namespace=cfg.namespace, version=version)
-        assert self.messaging is not None and self.requests is not None
-        entry = ComponentEntry(
-            name=name, component_id=cid, artifact=artifact, limits=limits or cfg.limits,
-            services=HostServices(cid, directory=self.registry, messaging=self.messaging),
-            init_config=config)
-        requests = self.requests
-        spec = ChildSpec(
-            name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
-            backoff=backoff if backoff is not None else cfg.backoff,
-            capacity=capacity if capacity is not None else cfg.capacity,
-            batch_size=batch_size if batch_size is not None else cfg.batch_size,
-            shutdown_timeout=cfg.shutdown_timeout,
-            health=cfg.health if health is _UNSET else health)
-        parent = self._parent(supervisor)
-        self.registry.add(entry)
+        admission = self.security.admit(name, manifest, trust=trust or cfg.default_trust,
+                                        base_limits=cfg.limits,
+                                        wasi=artifact.imports_wasi)
+        entry = None
         try:
+            self._link_extensions(name, artifact, admission)
+            cid = ComponentId(name, namespace=cfg.namespace, version=admission.version)
+            assert self.messaging is not None and self.requests is not None
+            entry = ComponentEntry(
+                name=name, component_id=cid, artifact=artifact,
+                limits=limits if limits is not None else admission.limits,
+                services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+                init_config=config, wasi=admission.wasi)
+            requests = self.requests
+            spec = ChildSpec(
+                name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
+                backoff=backoff if backoff is not None else cfg.backoff,
+                capacity=capacity if capacity is not None else cfg.capacity,
+                batch_size=batch_size if batch_size is not None else cfg.batch_size,
+                shutdown_timeout=cfg.shutdown_timeout,
+                health=cfg.health if health is _UNSET else health)
+            parent = self._parent(supervisor)
+            self.registry.add(entry)
             actor = await parent.start_child(spec)
         except BaseException:
-            self.registry.remove(name, entry)
+            if entry is not None:
+                self.registry.remove(name, entry)
+            self.security.release(name)  # a refused spawn leaves no grant behind
             raise
         assert isinstance(actor, ActorRef)
         entry.ref = actor
@@ -333,6 +339,26 @@ class Host:
         ref = ComponentRef(self, entry, actor)
         self._refs[name] = ref
         return ref
+
+    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission) -> None:
+        """Refuse ext imports the manifest does not grant; provide the granted ones."""
+        if not isinstance(artifact, ComponentArtifact):
+            return
+        for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
+            if interface not in admission.extensions:
+                keys = EXTENSIONS.get(interface)
+                hint = (f"grant one of {', '.join(keys)} under [capabilities] in its Component.toml"
+                        if keys else "this host does not implement that extension")
+                raise PermissionDenied(f"component {name!r} imports {interface} but is not granted "
+                                       f"it; {hint}")
+            key = (id(artifact), interface)
+            if key not in self._linked:
+                functions = self._ext_functions.get(interface)
+                if functions is None:
+                    raise LoadError(f"component {name!r} imports {interface}, which this host does "
+                                    "not implement")
+                artifact.define_imports(interface, functions)
+                self._linked.add(key)
 
     def ref(self, name: str) -> ComponentRef:
         ref = self._refs.get(name)

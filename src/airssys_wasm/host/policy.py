@@ -1,34 +1,63 @@
-"""The one permission check every guest -> host action passes through.
+"""The security extension point of the host: admission at spawn, one check per guest action.
 
-The host layer does not decide what a component may do: it asks a :class:`PermissionPolicy`
-(``policy.check(component, kind, target)``) before acting on a guest's behalf, and refuses with
-:class:`~airssys_wasm.errors.PermissionDenied` (the guest sees ``permission-denied``) when the
-decision says no. The ``security`` layer (Component.toml capabilities, audit log, quotas)
-provides the real policy; until it is attached, :data:`ALLOW_ALL` — an explicit placeholder that
-allows everything — is the default, so nothing is enforced yet.
+The host layer does not decide what a component may do and does not import the ``security``
+layer (it sits above the host). It defines what it needs as protocols:
+
+- :class:`SecurityProvider` — ``admit`` a component at spawn (parse its manifest once, check its
+  trust level, say which limits, extension interfaces and WASI preopens it gets), ``release`` it
+  when it stops, and ``check(component, kind, target, amount=)`` before every guest -> host action
+  that touches the outside world.
+- :func:`install_default_security` — the security layer registers its provider factory here
+  when ``airssys_wasm`` is imported, so ``Host()`` is secure by default; ``HostConfig(security=...)``
+  picks another provider explicitly.
+
+Denials never raise into the host: ext host functions and messaging turn a denied
+:class:`Decision` into the WIT error the guest sees (``permission-denied``, or a
+``resource-exhausted`` text for quotas).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from airssys_wasm.errors import ConfigError
+from airssys_wasm.runtime import Limits, WasiSettings
+
+if TYPE_CHECKING:
+    from airssys_wasm.host.config import HostConfig
 
 __all__ = [
-    "ALLOW_ALL",
-    "AllowAll",
+    "EXTENSIONS",
+    "Admission",
     "Decision",
     "MESSAGING_SEND",
-    "PermissionPolicy",
-    "PolicyDecision",
+    "RESOURCE_EXHAUSTED",
+    "SecurityProvider",
+    "default_security",
+    "install_default_security",
 ]
 
 #: ``kind`` of a guest's send-message / send-request; ``target`` is the target component's name.
 MESSAGING_SEND = "messaging.send"
+#: ``Decision.error`` of a denial caused by an exhausted quota (anything else is permission-denied).
+RESOURCE_EXHAUSTED = "resource-exhausted"
+
+#: Extension interface -> the manifest keys that grant it (any one of them links it).
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "airssys:ext-filesystem/filesystem@1.0.0": (
+        "filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"),
+    "airssys:ext-network/network@1.0.0": ("network.connect", "network.bind"),
+    "airssys:ext-process/process@1.0.0": ("process.spawn",),
+}
 
 
 @runtime_checkable
 class Decision(Protocol):
-    """What a policy answers: allowed or not, and why (the reason reaches the guest)."""
+    """What a check answers. ``error`` is the WIT error case of a denial (None when allowed);
+    ``resolved_path`` is, for path kinds, what the check matched — the host acts on it, never
+    on the guest's string, so what it opens is what was checked."""
 
     @property
     def allowed(self) -> bool: ...
@@ -36,39 +65,67 @@ class Decision(Protocol):
     @property
     def reason(self) -> str: ...
 
+    @property
+    def error(self) -> str | None: ...
 
-@runtime_checkable
-class PermissionPolicy(Protocol):
-    """``check(component, kind, target)``: may ``component`` (its host name) do ``kind`` to
-    ``target``? Called synchronously inside the guest's call: it must not block."""
-
-    def check(self, component: str, kind: str, target: str) -> Decision: ...
+    @property
+    def resolved_path(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyDecision:
-    allowed: bool
-    reason: str = ""
+class Admission:
+    """What a component got at spawn; the host builds every incarnation from it."""
+
+    #: ``[component] version`` of the manifest ("" without one); goes into the component-id.
+    version: str
+    #: Effective limits (host defaults, trust level and manifest already combined).
+    limits: Limits
+    #: Extension interfaces (keys of :data:`EXTENSIONS`) the component may import.
+    extensions: frozenset[str] = frozenset()
+    #: WASI p2 settings for components that import ``wasi:*``.
+    wasi: WasiSettings = field(default_factory=WasiSettings)
+    #: Trust level the component was admitted at (for display and audit).
+    trust: str = "unknown"
 
 
-_ALLOWED = PolicyDecision(True, "allowed by AllowAll: no security policy is attached to this host")
+@runtime_checkable
+class SecurityProvider(Protocol):
+    """Admission and per-action checks; implemented by ``airssys_wasm.security``."""
+
+    def admit(self, name: str, manifest: object | None, *, trust: str | None,
+              base_limits: Limits, wasi: bool = False) -> Admission:
+        """Parse ``manifest`` (path, TOML text or parsed manifest) once and register ``name``.
+        ``wasi``: the component imports ``wasi:*`` (only then are preopens prepared). Raise
+        ``ManifestError`` for a bad manifest or one its trust level does not allow."""
+        ...
+
+    def release(self, name: str) -> None:
+        """Forget ``name``'s grants and quotas (it stopped for good)."""
+        ...
+
+    def check(self, component: str, kind: str, target: object, *,
+              amount: int | None = None) -> Decision:
+        """May ``component`` do ``kind`` to ``target`` (``amount`` meters quotas)? Audited.
+        Called synchronously inside the guest's call: it must not block."""
+        ...
 
 
-class AllowAll:
-    """PLACEHOLDER policy: allows every action of every component.
-
-    It exists so the check is already on every guest -> host path before the ``security``
-    layer lands; a host using it enforces no capabilities at all. Pass a real policy as
-    ``HostConfig(policy=...)`` to enforce Component.toml capabilities.
-    """
-
-    __slots__ = ()
-
-    def check(self, component: str, kind: str, target: str) -> PolicyDecision:
-        return _ALLOWED
-
-    def __repr__(self) -> str:
-        return "AllowAll()  # placeholder: no capabilities enforced"
+_default_factory: Callable[[HostConfig], SecurityProvider] | None = None
 
 
-ALLOW_ALL = AllowAll()
+def install_default_security(factory: Callable[[HostConfig], SecurityProvider]) -> None:
+    """Make ``factory(config)`` the provider of every Host whose config names none."""
+    global _default_factory
+    if not callable(factory):
+        raise TypeError("install_default_security needs a callable factory(config) -> provider")
+    _default_factory = factory
+
+
+def default_security(config: HostConfig) -> SecurityProvider:
+    """The provider for ``config``: its explicit one, else the installed default."""
+    if config.security is not None:
+        return config.security
+    if _default_factory is None:
+        raise ConfigError("no security provider is installed; import airssys_wasm (which installs "
+                          "airssys_wasm.security) or pass HostConfig(security=...)")
+    return _default_factory(config)

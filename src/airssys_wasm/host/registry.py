@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airssys_wasm.errors import ComponentNotFound, ConfigError
-from airssys_wasm.runtime import Artifact, HostServices, Limits
+from airssys_wasm.runtime import Artifact, HostServices, Limits, WasiSettings
 from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class ComponentEntry:
     limits: Limits
     services: HostServices
     init_config: ComponentConfig | None = None
+    #: WASI p2 settings for components importing wasi:* (from the manifest's filesystem grants).
+    wasi: WasiSettings | None = None
     metadata: ComponentMetadata | None = None
     ref: ActorRef | None = None
     stats: ComponentStats = field(default_factory=ComponentStats)

@@ -1,8 +1,8 @@
 """Guest -> host messaging: the host's implementation of the runtime's ``Messaging`` protocol.
 
 A guest's ``send-message`` arrives here synchronously, inside the guest's call, on the event
-loop's thread. It is checked against the :class:`PermissionPolicy`, then handed to the Cython
-:class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
+loop's thread. It is checked by the host's :class:`SecurityProvider` (capability, message-rate
+quota, audit line), then handed to the Cython :class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
 puts ``(sender, frame)`` into the target's mailbox — no await, no task switch; the target's
 actor drains it with its next batch. ``send-request`` / ``cancel-request`` go through the
 :class:`RequestTable` the same way.
@@ -14,8 +14,8 @@ import asyncio
 import logging
 
 from airssys_wasm._fast._router import Route, Router, as_frame
-from airssys_wasm.errors import ComponentNotFound, MailboxFull, PermissionDenied
-from airssys_wasm.host.policy import MESSAGING_SEND, PermissionPolicy
+from airssys_wasm.errors import ComponentNotFound, MailboxFull, PermissionDenied, QuotaExceeded
+from airssys_wasm.host.policy import MESSAGING_SEND, RESOURCE_EXHAUSTED, SecurityProvider
 from airssys_wasm.host.registry import Registry
 from airssys_wasm.host.requests import Callback, PendingRequest, RequestEnvelope, RequestTable
 from airssys_wasm.types import CallerInfo, ComponentId
@@ -29,23 +29,30 @@ class HostMessaging:
     """send-message / send-request / cancel-request for every component of one host."""
 
     def __init__(self, router: Router, registry: Registry, requests: RequestTable,
-                 policy: PermissionPolicy, default_timeout: float) -> None:
+                 security: SecurityProvider, default_timeout: float) -> None:
         self._router = router
         self._send = router.send
         self._registry = registry
         self._requests = requests
-        self._policy = policy
+        self._check = security.check
         self._default_timeout = default_timeout
         #: Callbacks that could not be delivered because their caller is gone.
         self.callbacks_lost = 0
         self._background: set[asyncio.Task[None]] = set()
 
     def _allow(self, sender: ComponentId, target: ComponentId) -> None:
-        decision = self._policy.check(sender.name, MESSAGING_SEND, target.name)
-        if not decision.allowed:
-            raise PermissionDenied(
-                f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
-                "grant it in the sender's Component.toml [capabilities] messaging.send")
+        decision = self._check(sender.name, MESSAGING_SEND, target.name)
+        if decision.allowed:
+            return
+        if decision.error == RESOURCE_EXHAUSTED:
+            # messaging-error has no resource-exhausted case: the guest gets `unavailable`
+            # with this text, and can retry once the token bucket refills.
+            raise QuotaExceeded(f"resource-exhausted: {sender} is over its message-rate quota "
+                                f"({decision.reason}); send less often or raise [quota] "
+                                "messages_per_second in its Component.toml")
+        raise PermissionDenied(
+            f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
+            "grant it in the sender's Component.toml [capabilities] messaging.send")
 
     def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
         self._allow(sender, target)

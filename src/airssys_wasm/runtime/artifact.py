@@ -18,6 +18,7 @@ from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Instance
 from airssys_wasm.runtime.limits import Limits
+from airssys_wasm.runtime.wasi import WasiSettings
 from airssys_wasm.types import ComponentId
 from airssys_wasm.runtime.world import HOST_SERVICES, ComponentShape, CoreShape
 
@@ -31,6 +32,8 @@ class Artifact:
     """Base of both lanes. ``kind`` is ``"component"`` or ``"core"``."""
 
     kind: str
+    #: Whether instances need a WasiConfig on their Store (see runtime.wasi).
+    imports_wasi: bool = False
 
     def __init__(self, engine: Engine, name: str, digest: str, exports: frozenset[str]) -> None:
         self.engine = engine
@@ -43,12 +46,13 @@ class Artifact:
     def has(self, export: str) -> bool:
         return export in self.exports
 
-    def instantiate(self, limits: Limits | None = None,
-                    services: HostServices | None = None) -> Instance:
+    def instantiate(self, limits: Limits | None = None, services: HostServices | None = None,
+                    *, wasi: WasiSettings | None = None) -> Instance:
         """A new instance in its own Store. Default limits are the safe defaults; default
-        services are detached (logging and time work, messaging is refused)."""
+        services are detached (logging and time work, messaging is refused); a component that
+        imports ``wasi:*`` gets ``wasi`` (default: the empty sandbox, nothing inherited)."""
         return self._instance_class(self, limits or Limits(),
-                                    services or HostServices(ComponentId(self.name)))
+                                    services or HostServices(ComponentId(self.name)), wasi=wasi)
 
     _instance_class: type[Instance]
 
@@ -66,7 +70,8 @@ class ComponentArtifact(Artifact):
         self.component = component
         self.shape = shape
         self.linker = wc.Linker(engine.wasm_engine)
-        if any(i.startswith("wasi:") for i in shape.imports):
+        self.imports_wasi = any(i.startswith("wasi:") for i in shape.imports)
+        if self.imports_wasi:
             self.linker.add_wasip2()
         host_services.define(self.linker)
         root = component.get_export_index(shape.instance)

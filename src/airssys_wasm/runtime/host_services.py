@@ -281,3 +281,10 @@ def define(linker: wc.Linker) -> None:
     with linker.root() as root, root.add_instance(HOST_SERVICES) as services:
         for name, func in _FUNCS.items():
             services.add_func(name, _recording(func))
+
+
+def call_deadline() -> float | None:
+    """``time.monotonic()`` deadline of the guest call in progress on this thread (None = no
+    deadline). Extension host functions bound their blocking I/O by it, so a guest cannot
+    outlive its own call deadline by waiting on the host."""
+    return _active().deadline

@@ -23,6 +23,7 @@ from airssys_wasm.runtime import host_services as hs
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.traps import to_trap_error
+from airssys_wasm.runtime.wasi import NO_WASI, WasiSettings
 from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
@@ -47,7 +48,8 @@ _PAGE = 65536
 class Instance(ABC):
     """One instantiated component or core module in its own Store."""
 
-    def __init__(self, artifact: Artifact, limits: Limits, services: HostServices) -> None:
+    def __init__(self, artifact: Artifact, limits: Limits, services: HostServices, *,
+                 wasi: WasiSettings | None = None) -> None:
         self.artifact = artifact
         self.limits = limits
         self.services = services
@@ -72,6 +74,9 @@ class Instance(ABC):
         self._store.set_limits(memory_size=limits.memory_bytes, table_elements=limits.table_elements,
                                instances=limits.instances, tables=limits.tables,
                                memories=limits.memories)
+        if artifact.imports_wasi:
+            self._store.set_wasi((wasi or NO_WASI).config())
+        self.wasi = wasi
         self.trap: TrapError | None = None
         self._instantiate_guarded()
 
@@ -95,8 +100,8 @@ class Instance(ABC):
         return self.trap is not None
 
     def fresh(self) -> Instance:
-        """A new instance of the same artifact with the same limits and services."""
-        return self.artifact.instantiate(self.limits, self.services)
+        """A new instance of the same artifact with the same limits, services and WASI settings."""
+        return self.artifact.instantiate(self.limits, self.services, wasi=self.wasi)
 
     def close(self) -> None:
         """Release the Store (and its linear memory). Idempotent."""

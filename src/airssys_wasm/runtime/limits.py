@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airssys_wasm.errors import ConfigError, ManifestError
+from airssys_wasm.errors import ConfigError
 
 __all__ = ["Limits", "parse_size"]
 
@@ -21,25 +20,39 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-_UNITS = {"": 1, "b": 1, "k": KiB, "kb": 1000, "kib": KiB, "m": MiB, "mb": 1000**2, "mib": MiB,
-          "g": GiB, "gb": 1000**3, "gib": GiB}
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+# Single letters are binary (``64M`` = 64 MiB); ``KB``/``MB``/``GB``/``TB`` are decimal.
+_UNITS = {
+    "": 1, "b": 1,
+    "k": KiB, "kib": KiB, "kb": 10**3,
+    "m": MiB, "mib": MiB, "mb": 10**6,
+    "g": GiB, "gib": GiB, "gb": 10**9,
+    "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
+}  # fmt: skip
+_SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
 
 # Linear memory is 32-bit: nothing above 4 GiB can ever be used.
 _MAX_MEMORY = 4 * GiB
 
 
-def parse_size(value: int | str, what: str = "size") -> int:
-    """Parse ``65536``, ``"64MiB"``, ``"512 KiB"``, ``"1GB"`` into bytes."""
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be a byte count or a string like '64MiB', not a boolean")
+def parse_size(value: object, what: str | None = None) -> int:
+    """Bytes from an int or a human size (``65536``, ``"64MiB"``, ``"512 KiB"``, ``"1GB"``).
+
+    The one size parser of the package: Component.toml (``security``) and ``Limits`` callers
+    share it so a unit means the same everywhere. ``TypeError`` for a non-int/str (booleans
+    included), ``ValueError`` for a string that is not a size; ``what`` prefixes the message.
+    """
+    prefix = f"{what}: " if what else ""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"{prefix}a size must be an integer or a string like '64MiB', not "
+                        f"{type(value).__name__}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str):
-        match = _SIZE.match(value)
-        if match and match.group(2).lower() in _UNITS:
-            return int(match.group(1)) * _UNITS[match.group(2).lower()]
-    raise ValueError(f"{what} {value!r} is not a size; write a byte count or e.g. '64MiB', '512KiB'")
+    match = _SIZE.fullmatch(value)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"{prefix}{value!r} is not a size; write bytes as an integer or a number "
+                         "with a unit (B, K/KiB, M/MiB, G/GiB, T/TiB binary; KB, MB, GB, TB decimal)")
+    return int(match.group(1)) * _UNITS[unit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,33 +92,3 @@ class Limits:
     def replace(self, **changes: Any) -> Limits:
         """A copy with some fields changed (validated like the constructor)."""
         return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_manifest_section(cls, section: Mapping[str, Any], base: Limits | None = None) -> Limits:
-        """Build limits from the ``[limits]`` table of a Component.toml.
-
-        Keys: ``memory`` (bytes or "64MiB"), ``fuel``, ``timeout_ms``, ``stack`` (bytes or size
-        string), ``table_elements``, ``instances``. Missing keys keep ``base`` (the defaults).
-        """
-        if not isinstance(section, Mapping):
-            raise ManifestError(f"[limits] must be a table, got {type(section).__name__}")
-        known = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms",
-                 "stack": "stack_bytes", "table_elements": "table_elements",
-                 "instances": "instances"}
-        changes: dict[str, Any] = {}
-        for key, value in section.items():
-            if key not in known:
-                raise ManifestError(f"unknown key {key!r} in [limits]; allowed keys are "
-                                    + ", ".join(sorted(known)))
-            try:
-                if key in ("memory", "stack"):
-                    value = parse_size(value, f"[limits] {key}")
-                elif isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"[limits] {key} must be an integer, got {value!r}")
-            except ValueError as exc:
-                raise ManifestError(str(exc)) from None
-            changes[known[key]] = value
-        try:
-            return dataclasses.replace(base or cls(), **changes)
-        except ConfigError as exc:
-            raise ManifestError(f"[limits]: {exc}") from None

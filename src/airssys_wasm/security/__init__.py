@@ -1,8 +1,10 @@
 """Security layer: the ``Component.toml`` model, capability matching, audit, quotas and trust.
 
-The host layer registers each component with a policy (``PermissionPolicy`` by default) and
-calls ``policy.check(component, kind, target)`` before every guest→host action. This package
-is pure Python with no dependency on the host, actor or runtime layers.
+``HostSecurity`` implements the host layer's ``SecurityProvider`` extension point and is
+installed as the default on import, so ``airssys_wasm.Host()`` admits components through
+their Component.toml and calls ``policy.check(component, kind, target)`` before every
+guest→host action. Pure Python; it imports only from the layers below (runtime ``Limits``,
+``parse_size`` and WASI settings; the host's protocols).
 """
 
 from airssys_wasm.security.audit import (
@@ -14,6 +16,8 @@ from airssys_wasm.security.audit import (
     MemoryAuditSink,
     StreamAuditSink,
 )
+from airssys_wasm.host.policy import install_default_security
+from airssys_wasm.security.host_security import HostSecurity, audit_log
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import (
     ComponentInfo,
@@ -21,6 +25,7 @@ from airssys_wasm.security.manifest import (
     ManifestLimits,
     ManifestProblem,
     Quota,
+    limits_from_section,
     load_manifest,
     manifest_from_dict,
     validate_manifest,
@@ -53,6 +58,7 @@ __all__ = [
     "Decision",
     "DenyCode",
     "FileAuditSink",
+    "HostSecurity",
     "LoggingAuditSink",
     "Manifest",
     "ManifestLimits",
@@ -71,9 +77,13 @@ __all__ = [
     "TrustLevel",
     "TrustPolicy",
     "TrustProfile",
+    "audit_log",
     "derive_preopens",
+    "limits_from_section",
     "load_manifest",
     "manifest_from_dict",
     "resolve_target_path",
     "validate_manifest",
 ]
+
+install_default_security(HostSecurity.from_config)

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from airssys_wasm.errors import ManifestError
+from airssys_wasm.errors import ConfigError, ManifestError
+from airssys_wasm.runtime.limits import Limits, parse_size
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind, check_pattern
 from airssys_wasm.security.patterns import PatternError
 
@@ -31,6 +32,7 @@ __all__ = [
     "ManifestLimits",
     "ManifestProblem",
     "Quota",
+    "limits_from_section",
     "load_manifest",
     "manifest_from_dict",
     "parse_size",
@@ -48,16 +50,6 @@ _SEMVER_RE = re.compile(
     re.ASCII,
 )
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
-_SIZE_RE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
-# Same units as the runtime layer's parse_size (single letters are binary), plus tera for quotas.
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 1 << 10, "kib": 1 << 10, "kb": 10**3,
-    "m": 1 << 20, "mib": 1 << 20, "mb": 10**6,
-    "g": 1 << 30, "gib": 1 << 30, "gb": 10**9,
-    "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
-}  # fmt: skip
-
 _SCHEMA: dict[str, Any] = {
     "component": {"name", "version", "description", "authors"},
     "limits": {"memory", "fuel", "timeout_ms", "stack"},
@@ -154,22 +146,6 @@ class Manifest:
     capabilities: Capabilities = field(default_factory=Capabilities)
     quota: Quota = field(default_factory=Quota)
     source: str | None = None  # file path it came from, for messages; None for text
-
-
-def parse_size(value: object) -> int:
-    """Bytes from an int or a human size ("64MiB", "1 GB"); ``ValueError``/``TypeError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"a size must be an integer or a string like '64MiB', not {type(value).__name__}")
-    if isinstance(value, int):
-        return value
-    m = _SIZE_RE.fullmatch(value)
-    unit = m.group(2).lower() if m else None
-    if m is None or unit not in _UNITS:
-        raise ValueError(
-            f"{value!r} is not a size; write bytes as an integer or a number with a unit "
-            "(B, K/KiB, M/MiB, G/GiB, T/TiB binary; KB, MB, GB, TB decimal)"
-        )
-    return int(m.group(1)) * _UNITS[unit]
 
 
 class _Collector:
@@ -440,3 +416,17 @@ def manifest_from_dict(data: Mapping[str, Any], *, source: str | None = None) ->
     if manifest is None:
         raise _raise(problems, source)
     return manifest
+
+
+def limits_from_section(section: object, base: Limits | None = None) -> Limits:
+    """Runtime ``Limits`` from a bare ``[limits]`` table (e.g. one inside a system file),
+    validated by the same rules as a Component.toml's, applied over ``base`` (default: the
+    runtime defaults). ``ManifestError`` lists every problem with its ``limits.<key>``."""
+    collector = _Collector()
+    parsed = _limits(collector, section)
+    if collector.problems:
+        raise _raise(collector.problems, None)
+    try:
+        return (base or Limits()).replace(**parsed.as_runtime_kwargs())
+    except ConfigError as exc:
+        raise ManifestError(f"[limits] does not fit the runtime: {exc}") from None

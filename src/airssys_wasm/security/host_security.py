@@ -1,0 +1,142 @@
+"""The security layer as the host's :class:`~airssys_wasm.host.policy.SecurityProvider`.
+
+``HostSecurity`` is what ``Host()`` uses unless told otherwise (``airssys_wasm`` installs it as
+the default on import). At spawn it parses the manifest once, applies the trust level (manifest
+required? limits under the ceiling?), registers the component's capabilities and quotas with a
+:class:`PermissionPolicy`, and tells the host what follows from them: effective limits, which
+extension interfaces may be linked, which WASI preopens the Store gets. Afterwards the host calls
+``check`` — the policy's own bound method, no wrapper — before every guest -> host action.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airssys_wasm.errors import ConfigError
+from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.policy import EXTENSIONS, Admission
+from airssys_wasm.runtime import Limits, Preopen, WasiSettings
+from airssys_wasm.security.audit import AuditLog, LoggingAuditSink
+from airssys_wasm.security.manifest import Manifest, load_manifest, manifest_from_dict
+from airssys_wasm.security.policy import AllowAllPolicy, PermissionPolicy, Policy
+from airssys_wasm.security.preopens import derive_preopens
+from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
+
+__all__ = ["HostSecurity", "audit_log"]
+
+_RUNTIME_FIELDS = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms",
+                   "stack": "stack_bytes"}
+
+
+def audit_log(audit: Any) -> AuditLog:
+    """An AuditLog from ``HostConfig.audit``: None (the ``airssys_wasm.audit`` logger), an
+    AuditLog, one sink, or an iterable of sinks."""
+    if audit is None:
+        return AuditLog([LoggingAuditSink()])
+    if isinstance(audit, AuditLog):
+        return audit
+    if callable(getattr(audit, "write", None)):
+        return AuditLog([audit])
+    if isinstance(audit, Iterable) and not isinstance(audit, (str, bytes)):
+        return AuditLog(list(audit))
+    raise ConfigError(f"HostConfig.audit must be None, an AuditLog, an AuditSink or a list of "
+                      f"sinks, not {type(audit).__name__}")
+
+
+def _manifest(source: object) -> Manifest | None:
+    if source is None or isinstance(source, Manifest):
+        return source
+    if isinstance(source, Mapping):
+        return manifest_from_dict(source)
+    if isinstance(source, (str, bytes, os.PathLike)):
+        return load_manifest(source)
+    raise TypeError(f"manifest must be a Component.toml path, its TOML text, a parsed mapping or "
+                    f"a security.Manifest, not {type(source).__name__}")
+
+
+class HostSecurity:
+    """Admission + checks for one host, backed by a ``PermissionPolicy`` (or, explicitly, an
+    ``AllowAllPolicy`` for trusted embedded components: :meth:`allow_all`)."""
+
+    def __init__(self, policy: Policy | None = None, *, audit: Any = None,
+                 trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY) -> None:
+        if policy is None:
+            policy = PermissionPolicy(audit=audit_log(audit), trust_policy=trust_policy)
+        self.policy = policy
+        self.trust_policy: TrustPolicy = getattr(policy, "trust_policy", trust_policy)
+        # The host's hot path calls this directly: no extra Python frame per check.
+        self.check = policy.check
+
+    @classmethod
+    def from_config(cls, config: HostConfig) -> HostSecurity:
+        """The default provider of a Host (installed by ``airssys_wasm.security``)."""
+        return cls(audit=config.audit)
+
+    @classmethod
+    def allow_all(cls, *, audit: Any = None) -> HostSecurity:
+        """No capability checks, for components the embedding app wrote or fully vetted. Every
+        component must be spawned with ``trust="trusted"`` (or ``HostConfig.default_trust``);
+        anything else is refused at spawn."""
+        return cls(AllowAllPolicy(audit=None if audit is None else audit_log(audit)))
+
+    @property
+    def audit(self) -> AuditLog | None:
+        return getattr(self.policy, "audit", None)
+
+    def admit(self, name: str, manifest: object | None, *, trust: str | None,
+              base_limits: Limits, wasi: bool = False) -> Admission:
+        parsed = _manifest(manifest)
+        try:
+            level = TrustLevel(trust or TrustLevel.UNKNOWN)
+        except ValueError:
+            raise ConfigError(f"trust must be one of {', '.join(t.value for t in TrustLevel)}, "
+                              f"got {trust!r}") from None
+        grant = self.policy.register(name, parsed, level)
+        try:
+            limits = self._limits(base_limits, parsed, level)
+            plan = derive_preopens(grant.capabilities).preopens if wasi else ()
+            settings = WasiSettings(tuple(Preopen(p.host_path, p.guest_path, p.mutable)
+                                          for p in plan))
+        except BaseException:
+            self.policy.unregister(name)
+            raise
+        audit = self.audit
+        if audit is not None:
+            # wasmtime enforces WASI preopens itself (no per-call hook reaches us), so the grant
+            # of each directory is audited once, here, at admission.
+            for p in settings.preopens:
+                audit.record(name, "filesystem.write" if p.mutable else "filesystem.read",
+                             p.guest_path, True,
+                             f"WASI preopen ({'read-write' if p.mutable else 'read-only'})",
+                             p.host_path)
+        extensions = frozenset(
+            interface for interface, keys in EXTENSIONS.items()
+            if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
+        return Admission(version=parsed.component.version if parsed else "", limits=limits,
+                         extensions=extensions, wasi=settings, trust=level.value)
+
+    def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
+        """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's
+        default and the trust level's default (so an untrusted component never gets more than
+        its level's default by omission)."""
+        asked = manifest.limits.as_runtime_kwargs() if manifest is not None else {}
+        defaults = self.trust_policy.profile(level).default_limits
+        changes: dict[str, int] = dict(asked)
+        for field, runtime_field in _RUNTIME_FIELDS.items():
+            if runtime_field in asked:
+                continue
+            default, current = getattr(defaults, field), getattr(base, runtime_field)
+            if default is not None and (current is None or default < current):
+                changes[runtime_field] = default
+        try:
+            return base.replace(**changes)
+        except ConfigError as exc:
+            raise ConfigError(f"[limits] of the manifest do not fit the runtime: {exc}") from None
+
+    def release(self, name: str) -> None:
+        self.policy.unregister(name)
+
+    def __repr__(self) -> str:
+        return f"HostSecurity({type(self.policy).__name__})"
