@@ -14,7 +14,7 @@ from airssys_wasm.actor import (
 )
 from airssys_wasm.runtime import Engine, EngineConfig, Limits
 from airssys_wasm.host import Host, HostConfig
-from airssys_wasm import security  # installs the default SecurityProvider of Host()
+from airssys_wasm import security  # noqa: F401  (installs the default SecurityProvider of Host())
 from airssys_wasm.types import ComponentId, ExecutionContext, LogLevel
 from airssys_wasm.errors import (
     AbiMismatchError,

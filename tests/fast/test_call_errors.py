@@ -13,7 +13,7 @@ from airssys_wasm._fast import fastcall
 
 from . import wat_gen
 from .components import COMPONENT_ID, FAULTS, HANDLE_MESSAGE, LOG_LEVEL
-from .conftest import Built, build
+from .conftest import build
 
 SIGNATURE: Any = [
     ("take", [("flag", "bool"), ("small", "u8"), ("signed", "s16"), ("big", "u64"), ("real", "f32"),

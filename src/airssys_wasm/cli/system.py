@@ -63,8 +63,8 @@ from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorSt
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
 from airssys_wasm.errors import ConfigError, ManifestError
 from airssys_wasm.host import Host, HostConfig
-from airssys_wasm.runtime import EngineConfig, Limits
-from airssys_wasm.security import load_manifest, validate_manifest
+from airssys_wasm.runtime import EngineConfig
+from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
 __all__ = ["SystemSpec", "load_system", "run_system"]
@@ -231,7 +231,7 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
         uses_fuel = True
     if limits is not None:
         try:
-            Limits.from_manifest_section(limits)
+            limits_from_section(limits)
         except ManifestError as exc:
             p.add(f"{where}.limits", str(exc))
     capacity = table.get("capacity")
@@ -351,7 +351,7 @@ async def _start(host: Host, spec: SystemSpec, monitor: Monitor) -> None:
     for comp in spec.components:
         limits = None
         if comp.limits is not None:
-            limits = Limits.from_manifest_section(comp.limits, base=spec.host.limits)
+            limits = limits_from_section(comp.limits, base=spec.host.limits)
         await host.spawn(comp.name, comp.source, manifest=comp.manifest, restart=comp.restart,
                          limits=limits, supervisor=comp.supervisor, config=comp.config,
                          backoff=comp.backoff or backoffs.get(comp.supervisor or ""),
