@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -30,6 +31,24 @@ def test_run_example_pipeline_for_a_fixed_duration() -> None:
     assert "duration reached: draining mailboxes" in out
     assert re.search(r"│ sink\s+│ running\s+│\s+15 │\s+15 │", out), out  # 15 good readings
     assert "graceful shutdown: queued messages" in out
+
+
+def test_run_writes_every_security_decision_to_the_audit_file(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    result = invoke("run", PIPELINE, "--duration", "0.4", "--audit", audit)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    sends = [line for line in lines if line["kind"] == "messaging.send"]
+    # ingest forwards the 15 good readings and the poison pills to transform, each one checked
+    assert sum(1 for s in sends if (s["component"], s["target"]) == ("ingest", "transform")) >= 15
+    assert {s["decision"] for s in sends} == {"allow"}
+    assert all({"time", "component", "kind", "target", "decision", "reason"} <= set(s) for s in lines)
+
+
+def test_run_audit_file_that_cannot_be_opened_exits_1(tmp_path: Path) -> None:
+    result = invoke("run", PIPELINE, "--duration", "0.1", "--audit", tmp_path / "missing" / "a.jsonl")
+    assert result.exit_code == 1 and "cannot open the audit log" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_run_drains_queued_messages_on_shutdown(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ and ``OSError`` becomes a one-paragraph message.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import os
@@ -76,8 +77,10 @@ def demo(messages: int, poison: int, seed: int, rate: float) -> None:
 @click.argument("system", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop by itself after this many seconds (default: run until Ctrl-C).")
+@click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append the security audit log (one JSON line per decision) to this file.")
 @friendly_errors
-def run(system: Path, duration: float | None) -> None:
+def run(system: Path, duration: float | None, audit_path: Path | None) -> None:
     """Start the components and supervisors SYSTEM.toml describes; stop on Ctrl-C / SIGTERM.
 
     Shutdown is graceful: queued messages are handled first, and what was drained is reported.
@@ -87,7 +90,20 @@ def run(system: Path, duration: float | None) -> None:
     from airssys_wasm.cli.system import load_system, run_system
 
     spec = load_system(system)
-    run_system(make_console(), spec, duration=duration)
+    if audit_path is None:
+        run_system(make_console(), spec, duration=duration)
+        return
+    from airssys_wasm.security import FileAuditSink
+
+    try:
+        sink = FileAuditSink(audit_path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot open the audit log {str(audit_path)!r}: {exc.strerror}")
+    try:
+        run_system(make_console(), dataclasses.replace(spec, host=dataclasses.replace(spec.host, audit=sink)),
+                   duration=duration)
+    finally:
+        sink.close()
 
 
 @main.command()
