@@ -83,6 +83,7 @@ _API_NAMES = [
     "wasmtime_component_vallist_new_uninit", "wasmtime_component_valrecord_new_uninit",
     "wasmtime_component_valtuple_new_uninit", "wasmtime_component_valflags_new_uninit",
     "wasmtime_component_linker_instance_add_func",
+    "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
 ]
 
 
@@ -149,6 +150,8 @@ cdef _init_api():
     api.wasmtime_component_valrecord_new_uninit = <void (*)(wasmtime_component_valrecord_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valrecord_new_uninit")
     api.wasmtime_component_valtuple_new_uninit = <void (*)(wasmtime_component_vallist_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valtuple_new_uninit")
     api.wasmtime_component_valflags_new_uninit = <void (*)(wasmtime_component_valflags_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valflags_new_uninit")
+    api.wasmtime_context_set_fuel = <wasmtime_error_t *(*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_fuel")
+    api.wasmtime_context_set_epoch_deadline = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_epoch_deadline")
     api.wasmtime_component_linker_instance_add_func = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, wt_component_callback_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_func")
 
 

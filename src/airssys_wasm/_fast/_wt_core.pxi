@@ -182,12 +182,83 @@ cdef class CoreLane:
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
         self.store = store
 
+    cdef uint64_t _alloc_copy(self, const uint8_t *a, uint64_t alen, const uint8_t *b,
+                              uint64_t blen, str what) except? 0xffffffffffffffff:
+        """alloc(alen + blen) in the guest, bounds-check, copy a then b; returns the pointer.
+
+        The caller has entered the store. Nothing is allocated for an empty payload (pointer 0).
+        """
+        cdef wasmtime_val_raw_t slots[1]
+        cdef uint64_t total = alen + blen, ptr, size
+        cdef uint8_t *data
+        if total > 0x7fffffff:
+            raise ValueError(f"{what} is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
+        if total == 0:
+            return 0
+        slots[0].i32 = <int32_t>total
+        _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
+        ptr = <uint32_t>slots[0].i32
+        data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+        size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+        if data == NULL or ptr + total > size:
+            raise TrapError(
+                f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, 0x{ptr + total:x}) "
+                f"is outside the guest's {size}-byte memory; the guest is faulty, restart it",
+                TrapKind.OUT_OF_BOUNDS)
+        if total > 65536:
+            with nogil:
+                memcpy(data + ptr, a, <size_t>alen)
+                memcpy(data + ptr + alen, b, <size_t>blen)
+        else:
+            memcpy(data + ptr, a, <size_t>alen)
+            memcpy(data + ptr + alen, b, <size_t>blen)
+        return ptr
+
+    def write(self, data):
+        """Copy ``data`` (bytes-like) into guest memory obtained from ``alloc``; returns the
+        pointer (0 for empty data, without calling alloc)."""
+        cdef Py_buffer view
+        _get_payload(data, &view, "data")
+        try:
+            self.ref.enter(self.store)
+        except BaseException:
+            PyBuffer_Release(&view)
+            raise
+        try:
+            return self._alloc_copy(<const uint8_t *>view.buf, <uint64_t>view.len, NULL, 0, "data")
+        finally:
+            self.ref.leave()
+            PyBuffer_Release(&view)
+
+    def read(self, ptr, length):
+        """``length`` bytes of guest memory at ``ptr`` (a TrapError of kind out_of_bounds when the
+        range is outside the memory: a guest handing back a bad pointer is faulty)."""
+        cdef uint64_t p, n, size
+        cdef uint8_t *data
+        if not PyLong_Check(ptr) or not PyLong_Check(length) or ptr < 0 or length < 0:
+            raise ValueError(f"ptr and length must be non-negative ints, got {ptr!r}, {length!r}")
+        if ptr > 0xffffffff or length > 0xffffffff:
+            raise TrapError(f"guest range 0x{ptr:x}+{length} is outside any 32-bit memory; the "
+                            "guest is faulty, restart it", TrapKind.OUT_OF_BOUNDS)
+        p = <uint64_t>ptr
+        n = <uint64_t>length
+        self.ref.enter(self.store)
+        try:
+            data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+            size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+            if data == NULL or p + n > size:
+                raise TrapError(f"guest range [0x{p:x}, 0x{p + n:x}) is outside the guest's "
+                                f"{size}-byte memory; the guest is faulty, restart it",
+                                TrapKind.OUT_OF_BOUNDS)
+            return PyBytes_FromStringAndSize(<char *>data + p, <Py_ssize_t>n)
+        finally:
+            self.ref.leave()
+
     def handle(self, sender, message):
         """Deliver ``message`` (bytes-like) from ``sender`` (str or bytes-like); return handle's i32."""
         cdef Py_buffer sview, mview
         cdef wasmtime_val_raw_t slots[4]
-        cdef uint64_t slen, mlen, total, ptr, size
-        cdef uint8_t *data
+        cdef uint64_t slen, mlen, ptr
         if PyUnicode_Check(sender):
             sender = (<str>sender).encode("utf-8")
         _get_payload(sender, &sview, "sender")
@@ -205,26 +276,8 @@ cdef class CoreLane:
         try:
             slen = <uint64_t>sview.len
             mlen = <uint64_t>mview.len
-            total = slen + mlen
-            if total > 0x7fffffff:
-                raise ValueError(f"sender + message is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
-            slots[0].i32 = <int32_t>total
-            _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
-            ptr = <uint32_t>slots[0].i32
-            data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
-            size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
-            if data == NULL or ptr + total > size:
-                raise TrapError(
-                    f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, 0x{ptr + total:x}) "
-                    f"is outside the guest's {size}-byte memory; the guest is faulty, restart it",
-                    TrapKind.OUT_OF_BOUNDS)
-            if total > 65536:
-                with nogil:
-                    memcpy(data + ptr, sview.buf, <size_t>slen)
-                    memcpy(data + ptr + slen, mview.buf, <size_t>mlen)
-            else:
-                memcpy(data + ptr, sview.buf, <size_t>slen)
-                memcpy(data + ptr + slen, mview.buf, <size_t>mlen)
+            ptr = self._alloc_copy(<const uint8_t *>sview.buf, slen, <const uint8_t *>mview.buf,
+                                   mlen, "sender + message")
             slots[0].i32 = <int32_t>ptr
             slots[1].i32 = <int32_t>slen
             slots[2].i32 = <int32_t>(ptr + slen)

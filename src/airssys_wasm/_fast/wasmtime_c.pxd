@@ -180,6 +180,8 @@ ctypedef struct WtApi:
     void (*wasmtime_component_valrecord_new_uninit)(wasmtime_component_valrecord_t *out, size_t size) noexcept nogil
     void (*wasmtime_component_valtuple_new_uninit)(wasmtime_component_vallist_t *out, size_t size) noexcept nogil
     void (*wasmtime_component_valflags_new_uninit)(wasmtime_component_valflags_t *out, size_t size) noexcept nogil
+    wasmtime_error_t *(*wasmtime_context_set_fuel)(wasmtime_context_t *ctx, uint64_t fuel) noexcept nogil
+    void (*wasmtime_context_set_epoch_deadline)(wasmtime_context_t *ctx, uint64_t ticks_beyond_current) noexcept nogil
     wasmtime_error_t *(*wasmtime_component_linker_instance_add_func)(
         wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
         wt_component_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil
