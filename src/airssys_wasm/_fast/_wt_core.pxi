@@ -198,6 +198,10 @@ cdef class CoreLane:
         slots[0].i32 = <int32_t>total
         _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
         ptr = <uint32_t>slots[0].i32
+        if ptr == 0:                          # the ABI's "out of memory"
+            raise TrapError(
+                f"core-ABI 'alloc({total})' returned 0: the guest is out of memory; raise its "
+                "[limits] memory or send smaller payloads", TrapKind.MEMORY_LIMIT)
         data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
         size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
         if data == NULL or ptr + total > size:
