@@ -1,7 +1,7 @@
 """The one place the runtime reaches into wasmtime-py internals.
 
-wasmtime-py 50 does not expose the pooling instance allocator on ``Config``; its ctypes layer
-(``wasmtime._ffi``) does. Private attributes can change in any wasmtime-py release, which is why
+wasmtime-py 50 does not expose the pooling instance allocator or the concurrency switch on
+``Config``; its ctypes layer (``wasmtime._ffi``) does. Private attributes can change in any wasmtime-py release, which is why
 ``wasmtime`` is pinned exactly and why every such access lives here.
 """
 
@@ -13,7 +13,7 @@ from importlib import metadata
 import wasmtime
 from wasmtime import _ffi as ffi  # private module: see module docstring
 
-__all__ = ["PoolingConfig", "apply_pooling", "wasmtime_version"]
+__all__ = ["PoolingConfig", "apply_pooling", "disable_concurrency", "wasmtime_version"]
 
 
 def wasmtime_version() -> str:
@@ -53,3 +53,12 @@ def apply_pooling(config: wasmtime.Config, pool: PoolingConfig) -> None:
         ffi.wasmtime_pooling_allocation_strategy_set(config.ptr(), p)
     finally:
         ffi.wasmtime_pooling_allocation_config_delete(p)
+
+
+def disable_concurrency(config: wasmtime.Config) -> None:
+    """Turn off wasmtime's component-model concurrency support (async tasks, streams, futures).
+
+    Synchronous components do not need it, and with it on every component call creates and
+    deletes guest-task records in the Store's resource table.
+    """
+    ffi.wasmtime_config_concurrency_support_set(config.ptr(), False)

@@ -145,11 +145,13 @@ def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
 
 def _log(services: HostServices, level: str, message: str,
          context: list[tuple[str, str]] | None) -> None:
+    logger, lvl = services.logger, _LEVELS.get(level, logging.INFO)
+    if not logger.isEnabledFor(lvl):  # a chatty guest must not pay for records nobody keeps
+        return
     if len(message) > services.max_log_chars:
         message = message[: services.max_log_chars] + "...[truncated]"
-    services.logger.log(_LEVELS.get(level, logging.INFO), "[%s] %s", services.component, message,
-                        extra={"component": str(services.component),
-                               "wasm_context": dict(context or ())})
+    logger.log(lvl, "[%s] %s", services.component, message,
+               extra={"component": str(services.component), "wasm_context": dict(context or ())})
 
 
 def _send_message(services: HostServices, target: dict[str, str],

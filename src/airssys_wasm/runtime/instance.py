@@ -342,6 +342,8 @@ class CoreInstance(Instance):
         exports = inst.exports(store)
         self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
         self._lane = CoreLane(store, inst)
+        self._sender: ComponentId | None = None
+        self._sender_text = b""
         self._core: dict[str, CoreFunc] = {
             name: CoreFunc(store, exports[name], name)
             for name in ("init", "execute", "health", "shutdown")
@@ -373,8 +375,11 @@ class CoreInstance(Instance):
         return self._lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
-        self._check_sender(sender)
-        rc = self._call("handle-message", self._lane.handle, str(sender), message)
+        if sender is not self._sender:  # actors send many messages per sender: encode once
+            self._check_sender(sender)
+            self._sender_text = str(sender).encode()
+            self._sender = sender
+        rc = self._call("handle-message", self._lane.handle, self._sender_text, message)
         if rc != 0:
             raise GuestError(f"{self.name}: handle returned error code {rc}", case="error-code",
                              detail=str(rc), export="handle-message")
