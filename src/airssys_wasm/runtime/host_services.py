@@ -156,9 +156,12 @@ def _log(services: HostServices, level: str, message: str,
 
 def _send_message(services: HostServices, target: dict[str, str],
                   message: bytes) -> tuple[str, Any]:
+    # The per-message path between components: component_id_from_wit, inlined.
+    cid = _IDS.get((target["namespace"], target["name"], target["version"]))
+    if cid is None:
+        cid = values.component_id_from_wit(target)
     try:
-        services.messaging.send_message(services.component, values.component_id_from_wit(target),
-                                        message)
+        services.messaging.send_message(services.component, cid, message)
     except AirssysError as exc:
         return _refusal(exc)
     return values.OK
@@ -203,6 +206,8 @@ def _get_component_metadata(services: HostServices, target: dict[str, str]) -> A
     meta = services.directory.component_metadata(values.component_id_from_wit(target))
     return None if meta is None else values.metadata_to_wit(meta)
 
+
+_IDS = values.interned_ids()
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
