@@ -153,10 +153,12 @@ cdef class CoreLane:
     cdef object store
     cdef _StoreRef ref
 
-    def __cinit__(self, store, instance):
+    def __cinit__(self, store, instance, exports=None):
         cdef bytes raw
         self.ref = _store_ref(store)
-        exports = instance.exports(store)
+        # ``exports``: the instance's ``exports(store)`` when the caller already has it
+        # (building it again costs more than the rest of this constructor).
+        exports = instance.exports(store) if exports is None else exports
         missing = [n for n in ("memory", "alloc", "handle") if n not in exports]
         if missing:
             raise TypeError(f"a core-ABI actor must export memory, alloc and handle; missing: {', '.join(missing)}")

@@ -255,23 +255,29 @@ class ComponentInstance(Instance):
     artifact: ComponentArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        inst = self.artifact.linker.instantiate(store, self.artifact.component)
-        plans = self.artifact.plans
-        funcs: dict[str, ComponentFunc] = {}
-        for export, index in self.artifact.export_indices.items():
-            func = inst.get_func(store, index)
-            if func is None:  # validated at load; only a wasmtime inconsistency gets here
-                raise TrapError(f"{self.name}: export {export} vanished at instantiation",
-                                component=self.name)
-            funcs[export] = call = ComponentFunc(store, func, export, plans.get(export))
-            plans.setdefault(export, call.plan)  # compiled once per artifact, reused after
-        self._funcs = funcs
-        self._handle = funcs["handle-message"]
+        self._instance = self.artifact.linker.instantiate(store, self.artifact.component)
+        self._funcs: dict[str, ComponentFunc] = {}
+        self._handle = self._func(store, "handle-message")
         self._sender: ComponentId | None = None
         self._sender_wit: dict[str, str] = {}
 
+    def _func(self, store: wasmtime.Store, export: str) -> ComponentFunc:
+        """The fast-path callable of ``export``, made on first use (spawning stays cheap for
+        exports an actor rarely calls); its plan is compiled once per artifact."""
+        func = self._instance.get_func(store, self.artifact.export_indices[export])
+        if func is None:  # validated at load; only a wasmtime inconsistency gets here
+            raise TrapError(f"{self.name}: export {export} vanished at instantiation",
+                            component=self.name)
+        plans = self.artifact.plans
+        self._funcs[export] = call = ComponentFunc(store, func, export, plans.get(export))
+        plans.setdefault(export, call.plan)
+        return call
+
     def _result(self, export: str, *args: Any) -> Any:
-        return self._call(export, self._funcs[export], *args)
+        func = self._funcs.get(export)
+        if func is None:
+            func = self._func(self._require_store(), export)
+        return self._call(export, func, *args)
 
     def _unwrap(self, export: str, out: Any) -> Any:
         """The ok value of a ``result``; GuestError for its error case."""
@@ -340,14 +346,18 @@ class CoreInstance(Instance):
     def _instantiate(self, store: wasmtime.Store) -> None:
         inst = wasmtime.Instance(store, self.artifact.module, [])
         exports = inst.exports(store)
+        self._exports = exports
         self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
-        self._lane = CoreLane(store, inst)
+        self._lane = CoreLane(store, inst, exports)
         self._sender: ComponentId | None = None
         self._sender_text = b""
-        self._core: dict[str, CoreFunc] = {
-            name: CoreFunc(store, exports[name], name)
-            for name in ("init", "execute", "health", "shutdown")
-            if name in self.artifact.core_exports}
+        self._core: dict[str, CoreFunc] = {}  # made on first use, like ComponentInstance._func
+
+    def _core_func(self, name: str) -> CoreFunc:
+        func = self._core.get(name)
+        if func is None:
+            func = self._core[name] = CoreFunc(self._require_store(), self._exports[name], name)
+        return func
 
     def _memory_at_limit(self) -> bool:
         if self._store is None or not hasattr(self, "_memory"):
@@ -369,7 +379,7 @@ class CoreInstance(Instance):
 
     def _execute(self, operation: bytes) -> bytes | int:
         ptr = self._lane.write(operation)
-        packed = self._core["execute"](ptr, len(operation))
+        packed = self._core_func("execute")(ptr, len(operation))
         if packed < 0:
             return packed  # type: ignore[no-any-return]
         return self._lane.read(packed >> 32, packed & 0xFFFFFFFF)
@@ -394,7 +404,7 @@ class CoreInstance(Instance):
         return out  # type: ignore[no-any-return]
 
     def _status(self, name: str) -> int:
-        return self._call(name, self._core[name])  # type: ignore[no-any-return]
+        return self._call(name, self._core_func(name))  # type: ignore[no-any-return]
 
     def init(self, config: ComponentConfig | None = None) -> None:
         if "init" in self.artifact.core_exports and (rc := self._status("init")) != 0:
