@@ -227,5 +227,33 @@ def test_extension_interface_defined_by_the_host(engine, tmp_path) -> None:
     assert seen == [ME, ME]
     with pytest.raises(ConfigError, match="does not import"):
         probe.define_imports("airssys:ext-network/network@1.0.0", {})
+    with pytest.raises(ConfigError, match="no function"):  # misspelt names are refused
+        probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read_file": read_file})
     with pytest.raises(ConfigError, match="provided by the runtime"):
         engine.load(example("echo.wat")).define_imports("airssys:core/host-services@1.0.0", {})
+
+
+def test_extension_function_failures_trap_without_crashing(engine) -> None:
+    from .conftest import example
+
+    probe = engine.load(example("fs-probe.wat"))
+    outcomes: list[object] = []
+
+    def read_file(services: HostServices, path: str):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read-file": read_file})
+    outcomes[:] = [OSError("disk on fire"), "not a result tuple", ("ok", b"fine")]
+    inst = probe.instantiate(services=HostServices(ME))
+    with pytest.raises(TrapError, match="host function failed during execute") as raised:
+        inst.execute(b"/any")
+    assert isinstance(raised.value.__cause__, OSError)
+    assert inst.poisoned
+    inst = inst.fresh()
+    with pytest.raises(TrapError) as wrong:  # a value of the wrong shape is refused, not misread
+        inst.execute(b"/any")
+    assert isinstance(wrong.value.__cause__, TypeError)
+    assert inst.fresh().execute(b"/any") == b"fine"

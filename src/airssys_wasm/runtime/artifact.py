@@ -98,8 +98,11 @@ class ComponentArtifact(Artifact):
         if interface == HOST_SERVICES:
             raise ConfigError(f"{HOST_SERVICES} is provided by the runtime; pass HostServices "
                               "(directory=..., messaging=...) to instantiate() instead")
-        host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
-                                       interface, functions)
+        try:
+            host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
+                                           interface, functions)
+        except LookupError as exc:  # a function name the component does not import
+            raise ConfigError(f"{self.name}: cannot define {interface}: {exc}") from None
 
 
 class CoreModuleArtifact(Artifact):
