@@ -1,8 +1,9 @@
 """The one place the runtime reaches into wasmtime-py internals.
 
 wasmtime-py 50 does not expose the pooling instance allocator or the concurrency switch on
-``Config``; its ctypes layer (``wasmtime._ffi``) does. Private attributes can change in any wasmtime-py release, which is why
-``wasmtime`` is pinned exactly and why every such access lives here.
+``Config``; its ctypes layer (``wasmtime._ffi``) does. Private attributes can change in any
+wasmtime-py release, which is why ``wasmtime`` is pinned exactly and why every such access
+lives here (the fast call path's own handle access lives in ``_fast/handles.py``).
 """
 
 from __future__ import annotations

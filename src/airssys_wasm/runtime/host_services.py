@@ -154,6 +154,9 @@ def _log(services: HostServices, level: str, message: str,
                extra={"component": str(services.component), "wasm_context": dict(context or ())})
 
 
+_IDS = values.interned_ids()
+
+
 def _send_message(services: HostServices, target: dict[str, str],
                   message: bytes) -> tuple[str, Any]:
     # The per-message path between components: component_id_from_wit, inlined.
@@ -206,8 +209,6 @@ def _get_component_metadata(services: HostServices, target: dict[str, str]) -> A
     meta = services.directory.component_metadata(values.component_id_from_wit(target))
     return None if meta is None else values.metadata_to_wit(meta)
 
-
-_IDS = values.interned_ids()
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
