@@ -69,7 +69,7 @@ class ComponentArtifact(Artifact):
         self.linker = wc.Linker(engine.wasm_engine)
         if any(i.startswith("wasi:") for i in shape.imports):
             self.linker.add_wasip2()
-        host_services.define(self.linker, component, engine.wasm_engine)
+        host_services.define(self.linker)
         root = component.get_export_index(shape.instance)
         assert root is not None  # validated: the lifecycle instance exists
         #: Conversion plans of the lifecycle exports, compiled by the first instance.

@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm._fast.fastcall import current_deadline, define_host_funcs, import_func_types
+from airssys_wasm._fast.fastcall import current_deadline, define_host_func, define_host_funcs
 from airssys_wasm.errors import (
     AirssysError,
     ComponentNotFound,
@@ -236,9 +236,13 @@ def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtim
     define_host_funcs(linker, component, engine, interface, functions, with_data=True)
 
 
-def define(linker: wc.Linker, component: wc.Component, engine: wasmtime.Engine) -> None:
-    """Define the host-services functions ``component`` imports (none if it imports none)."""
-    imported = import_func_types(component, engine).get(HOST_SERVICES, {})
-    funcs = {name: fn for name, fn in _FUNCS.items() if name in imported}
-    if funcs:
-        define_interface(linker, component, engine, HOST_SERVICES, funcs)
+def define(linker: wc.Linker) -> None:
+    """Define every host-services function in ``linker`` (extras are harmless to wasmtime).
+
+    Each plan is compiled from the type wasmtime hands to the function's first call, so loading
+    an artifact does not pay for introspecting its imports; one Linker serves one artifact, so
+    every later call has that same type.
+    """
+    with linker.root() as root, root.add_instance(HOST_SERVICES) as instance:
+        for name, func in _FUNCS.items():
+            define_host_func(instance, name, func, with_data=True)
