@@ -10,14 +10,42 @@ cdef enum:
     _CORE_F64 = 3
     _CORE_MAX = 16
 
-cdef dict _CORE_KINDS = {"i32": _CORE_I32, "i64": _CORE_I64, "f32": _CORE_F32, "f64": _CORE_F64}
+cdef dict _VALKIND_NAMES = {_CORE_I32: "i32", _CORE_I64: "i64", _CORE_F32: "f32", _CORE_F64: "f64",
+                            4: "v128", 128: "externref", 129: "funcref"}
 
 
-cdef int _core_kind(object valtype, str what) except -1:
-    kind = _CORE_KINDS.get(str(valtype))
-    if kind is None:
-        raise TypeError(f"{what} has type {valtype}; the fast core path supports i32, i64, f32 and f64 only")
-    return <int>kind
+cdef tuple _core_signature(_StoreRef ref, object store, wasmtime_func_t *func):
+    """``([param kinds], [result kinds])`` of a core function, read through the C API (wasm
+    value kinds: 0 i32, 1 i64, 2 f32, 3 f64, others unsupported here)."""
+    cdef wasm_functype_t *ty
+    cdef const wasm_valtype_vec_t *vec
+    cdef size_t i
+    if getattr(store, _CTX_ATTR) is not ref.token:
+        raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
+    ty = api.wasmtime_func_type(ref.ctx, func)
+    if ty == NULL:
+        raise AbiMismatchError("wasmtime_func_type returned NULL")
+    try:
+        vec = api.wasm_functype_params(ty)
+        params = [api.wasm_valtype_kind(vec.data[i]) for i in range(vec.size)]
+        vec = api.wasm_functype_results(ty)
+        results = [api.wasm_valtype_kind(vec.data[i]) for i in range(vec.size)]
+    finally:
+        api.wasm_functype_delete(ty)
+    return params, results
+
+
+cdef str _signature_text(tuple sig):
+    params, results = sig
+    return ("(" + ", ".join(_VALKIND_NAMES.get(k, f"kind {k}") for k in params) + ") -> "
+            + ", ".join(_VALKIND_NAMES.get(k, f"kind {k}") for k in results))
+
+
+cdef int _core_kind(int kind, str what) except -1:
+    if kind < _CORE_I32 or kind > _CORE_F64:
+        raise TypeError(f"{what} has type {_VALKIND_NAMES.get(kind, f'kind {kind}')}; the fast "
+                        "core path supports i32, i64, f32 and f64 only")
+    return kind
 
 
 cdef int _core_func_handle(object func, wasmtime_func_t *out) except -1:
@@ -57,8 +85,7 @@ cdef class CoreFunc:
         self.ref = _store_ref(store)
         _core_func_handle(func, &self.func)
         _check_owner(self.ref, self.func.store_id, f"core function {name!r}")
-        ty = func.type(store)
-        params, results = list(ty.params), list(ty.results)
+        params, results = _core_signature(self.ref, store, &self.func)
         if len(params) + len(results) > _CORE_MAX:
             raise TypeError(f"core function {name!r} has too many params/results for the fast path")
         self.nparams = len(params)
@@ -169,18 +196,21 @@ cdef class CoreLane:
                                (handle, "handle", "(i32, i32, i32, i32) -> i32")):
             if not isinstance(fn, wasmtime.Func):
                 raise TypeError(f"export {name!r} of a core-ABI actor must be a function {want}")
-            ty = fn.type(store)
-            got = "(" + ", ".join(str(p) for p in ty.params) + ") -> " + ", ".join(str(r) for r in ty.results)
-            if got != want:
-                raise TypeError(f"export {name!r} of a core-ABI actor must be {want}, found {got}")
         _core_func_handle(alloc, &self.alloc_fn)
         _core_func_handle(handle, &self.handle_fn)
+        _check_owner(self.ref, self.alloc_fn.store_id, "export 'alloc'")
+        _check_owner(self.ref, self.handle_fn.store_id, "export 'handle'")
+        got = _signature_text(_core_signature(self.ref, store, &self.alloc_fn))
+        if got != "(i32) -> i32":
+            raise TypeError(f"export 'alloc' of a core-ABI actor must be (i32) -> i32, found {got}")
+        got = _signature_text(_core_signature(self.ref, store, &self.handle_fn))
+        if got != "(i32, i32, i32, i32) -> i32":
+            raise TypeError("export 'handle' of a core-ABI actor must be (i32, i32, i32, i32) -> i32, "
+                            f"found {got}")
         raw = _handles.memory_bytes(memory)
         if len(raw) != sizeof(wasmtime_memory_t):
             raise AbiMismatchError(f"memory handle is {len(raw)} bytes, expected {sizeof(wasmtime_memory_t)}")
         memcpy(&self.memory, PyBytes_AS_STRING(raw), sizeof(wasmtime_memory_t))
-        _check_owner(self.ref, self.alloc_fn.store_id, "export 'alloc'")
-        _check_owner(self.ref, self.handle_fn.store_id, "export 'handle'")
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
         self.store = store
 

@@ -63,6 +63,8 @@ def _expected_layout() -> dict[str, int]:
     return {
         "wasm_byte_vec_t": s(ffi.wasm_byte_vec_t),
         "wasm_byte_vec_t.data": ffi.wasm_byte_vec_t.data.offset,
+        "wasm_valtype_vec_t": s(ffi.wasm_valtype_vec_t),
+        "wasm_valtype_vec_t.data": ffi.wasm_valtype_vec_t.data.offset,
         "wasmtime_func_t": s(ffi.wasmtime_func_t),
         "wasmtime_memory_t": s(ffi.wasmtime_memory_t),
         "wasmtime_val_raw_t": s(ffi.wasmtime_val_raw_t),
@@ -83,9 +85,11 @@ def _expected_layout() -> dict[str, int]:
 
 
 def _expected_kinds() -> dict[str, int]:
-    return {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
+    kinds = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
         "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
         "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS")}
+    kinds.update({name: getattr(ffi, name).value for name in ("WASM_I32", "WASM_I64", "WASM_F32", "WASM_F64")})
+    return kinds
 
 
 def check_abi(layout: dict[str, int], kinds: dict[str, int]) -> None:
