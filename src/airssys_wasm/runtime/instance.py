@@ -238,14 +238,12 @@ class Instance(ABC):
                           "before calling it", case="unsupported", export=export)
 
 
-def _guest_error(component: str, export: str, err: Any) -> GuestError:
-    """GuestError from a guest's error value: a ``(case, payload)`` variant, or a bare string."""
-    if isinstance(err, tuple) and len(err) == 2:
-        tag, detail = err
-    else:
-        tag, detail = "error", err
-    detail = "" if detail is None else str(detail)
-    return GuestError(f"{component}: {export} returned {tag}: {detail}", case=str(tag), detail=detail,
+def _guest_error(component: str, export: str, err: tuple[str, Any]) -> GuestError:
+    """GuestError from a guest's error value, a ``(case, payload)`` variant (every lifecycle
+    function's error type is one)."""
+    tag, payload = err
+    detail = "" if payload is None else str(payload)
+    return GuestError(f"{component}: {export} returned {tag}: {detail}", case=tag, detail=detail,
                       export=export)
 
 
@@ -290,7 +288,7 @@ class ComponentInstance(Instance):
             self._check_sender(sender)
             self._sender_wit = values.component_id_to_wit(sender)
             self._sender = sender
-        if self._store is None:
+        if self._store is None:  # the hot path: Instance._call, inlined
             self._require_store()
         try:
             out = self._handle(self._sender_wit, message)
