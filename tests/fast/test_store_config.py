@@ -72,6 +72,8 @@ def test_configure_store_refuses_bad_values() -> None:
         fastcall.configure_store(store, fuel=-1)
     with pytest.raises(ValueError, match="timeout"):
         fastcall.configure_store(store, timeout=0)
+    with pytest.raises(ValueError, match="consume_fuel"):  # this engine does not meter fuel
+        fastcall.configure_store(store, fuel=100)
     with pytest.raises(TypeError, match="wasmtime.Store"):
         fastcall.configure_store("not a store")
     assert fastcall.current_deadline() is None  # no call in progress

@@ -127,6 +127,19 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, timeout=No
         raise ValueError(f"epoch_ticks must be >= 0, got {epoch_ticks}")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds (or None), got {timeout}")
+    cdef wasmtime_error_t *err
+    cdef wasm_byte_vec_t msg
+    if fuel is not None:  # refuse here, not at every later call, when metering is off
+        if getattr(store, _CTX_ATTR) is not r.token:
+            raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
+        err = api.wasmtime_context_set_fuel(r.ctx, <uint64_t>fuel)
+        if err != NULL:
+            msg.size = 0
+            msg.data = NULL
+            api.wasmtime_error_message(err, &msg)
+            api.wasmtime_error_delete(err)
+            raise ValueError(f"cannot give this Store fuel ({_take_vec_text(&msg)}); create its "
+                             "Engine with Config.consume_fuel = True, or pass fuel=None")
     r.data = data
     r.arm_fuel = fuel is not None
     r.fuel = 0 if fuel is None else <uint64_t>fuel

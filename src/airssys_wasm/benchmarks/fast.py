@@ -14,6 +14,7 @@ from typing import Any
 import wasmtime
 import wasmtime.component as wc
 
+from airssys_wasm._fast.fastcall import ComponentFunc
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, HostServices
 from airssys_wasm.runtime import host_services as hs
@@ -157,8 +158,6 @@ def _wasmtime_py_export(engine: Engine, artifact: Any, linker: wc.Linker, names:
 
 def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     """Time each call through the runtime (ours) and through plain wasmtime-py (baseline)."""
-    from airssys_wasm._fast.fastcall import ComponentFunc
-
     engine = Engine(EngineConfig())
     try:
         accept = engine.load(ACCEPT, name="accept")
