@@ -15,8 +15,8 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
 cdef class ComponentFunc:
     """A component export callable through the C API; its types are compiled once, here.
 
-    ``ComponentFunc(store, func, name, plan=None)`` wraps a ``wasmtime.component.Func`` of an instance living
-    in ``store``; ``ComponentFunc.from_export(store, instance, "name")`` looks it up first.
+    ``ComponentFunc(store, func, name, plan=None)`` wraps a ``wasmtime.component.Func`` of an
+    instance living in ``store``; ``ComponentFunc.from_export(store, instance, "name")`` looks it up first.
     Calling it converts arguments with the plan, runs the guest with the GIL released and returns
     the converted result (None for functions without one). Wrong arity or argument types raise
     TypeError/ValueError naming the parameter; a trap raises TrapError.
@@ -64,14 +64,13 @@ cdef class ComponentFunc:
             self.reuse_vals = NULL
 
     @staticmethod
-    def from_export(store, instance, name, FuncPlan plan=None, str label=None):
-        """Resolve export ``name`` (a str or a ``wasmtime.component.ExportIndex``) of a
-        ``wasmtime.component.Instance`` and compile its plan (or reuse ``plan``)."""
+    def from_export(store, instance, str name, FuncPlan plan=None):
+        """Resolve export ``name`` of a ``wasmtime.component.Instance`` and compile its plan
+        (or reuse ``plan``, compiled for another instance of the same component)."""
         func = instance.get_func(store, name)
-        label = label if label is not None else str(name)
         if func is None:
-            raise LookupError(f"the component instance has no exported function {label!r}")
-        return ComponentFunc(store, func, label, plan)
+            raise LookupError(f"the component instance has no exported function {name!r}")
+        return ComponentFunc(store, func, name, plan)
 
     def __call__(self, *args):
         cdef FuncPlan plan = self.plan
