@@ -42,7 +42,6 @@ class Recorder:
 
     def component_metadata(self, component: ComponentId) -> None:
         self.calls.append(("meta", component.name))
-        return None
 
 
 class Reference:
