@@ -9,6 +9,7 @@ import wasmtime
 import wasmtime.component as wc
 
 from airssys_wasm._fast import fastcall
+from airssys_wasm._fast.handles import disable_concurrency
 
 # handle-message(sender: component-id, message: list<u8>) -> result<_, component-error>;
 # the guest accepts everything (writes ok into the return area) so the call path is measured.
@@ -110,7 +111,11 @@ class Guests:
     """One Store per guest and both call paths over the same instances."""
 
     def __init__(self) -> None:
-        self.engine = wasmtime.Engine()
+        # The runtime's engines run without component-model concurrency support (sync world);
+        # so do these, for both call paths.
+        config = wasmtime.Config()
+        disable_concurrency(config)
+        self.engine = wasmtime.Engine(config)
         # handle-message + add
         comp = wc.Component(self.engine, HANDLE_MESSAGE)
         self.hm_store = wasmtime.Store(self.engine)

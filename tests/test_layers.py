@@ -63,3 +63,16 @@ def test_every_module_imports_only_from_lower_layers() -> None:
                 violations.append(f"{path.relative_to(ROOT)} (layer {own}) imports {module}")
     assert checked > 30
     assert not violations, "\n".join(violations)
+
+
+PRIVATE_WASMTIME = re.compile(
+    r"wasmtime\._\w|from wasmtime import _\w|(?<!self)\._(?:func|memory|global)\b|_context\(\)"
+    r"|_Store__|_from_ptr")
+
+
+def test_wasmtime_private_attributes_are_touched_in_one_module_only() -> None:
+    """DEVELOPERS.md: access to wasmtime-py's private attributes lives in ONE module."""
+    users = sorted(
+        str(path.relative_to(ROOT)) for path in ROOT.rglob("*")
+        if path.suffix in (".py", ".pyx", ".pxi") and PRIVATE_WASMTIME.search(path.read_text()))
+    assert users == ["_fast/handles.py"]

@@ -176,8 +176,7 @@ def test_refusals_reach_the_guest_as_errors(echo, refusal: Exception) -> None:
     (MailboxFull("f"), "mailbox-full"), (RequestTimeout("t"), "unavailable"),
 ])
 def test_refusal_cases(refusal: Exception, tag: str) -> None:
-    variant = hs._refusal(refusal)
-    assert (variant.tag, variant.payload) == (tag, str(refusal))
+    assert hs._refusal(refusal) == ("err", (tag, str(refusal)))
 
 
 def test_host_bug_traps_and_discards_the_instance(echo) -> None:
@@ -201,8 +200,6 @@ def test_bad_argument_does_not_poison(echo) -> None:
 
 
 def test_extension_interface_defined_by_the_host(engine, tmp_path) -> None:
-    import wasmtime.component as wc
-
     from airssys_wasm.errors import ConfigError, LoadError
 
     from .conftest import example
@@ -220,8 +217,8 @@ def test_extension_interface_defined_by_the_host(engine, tmp_path) -> None:
     def read_file(services: HostServices, path: str):
         seen.append(services.component)
         if path != str(allowed):
-            return wc.Variant("permission-denied", f"{services.component} may not read {path}")
-        return allowed.read_bytes()
+            return ("err", ("permission-denied", f"{services.component} may not read {path}"))
+        return ("ok", allowed.read_bytes())
 
     probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read-file": read_file})
     inst = probe.instantiate(services=HostServices(ME))
@@ -230,5 +227,33 @@ def test_extension_interface_defined_by_the_host(engine, tmp_path) -> None:
     assert seen == [ME, ME]
     with pytest.raises(ConfigError, match="does not import"):
         probe.define_imports("airssys:ext-network/network@1.0.0", {})
+    with pytest.raises(ConfigError, match="no function"):  # misspelt names are refused
+        probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read_file": read_file})
     with pytest.raises(ConfigError, match="provided by the runtime"):
         engine.load(example("echo.wat")).define_imports("airssys:core/host-services@1.0.0", {})
+
+
+def test_extension_function_failures_trap_without_crashing(engine) -> None:
+    from .conftest import example
+
+    probe = engine.load(example("fs-probe.wat"))
+    outcomes: list[object] = []
+
+    def read_file(services: HostServices, path: str):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    probe.define_imports("airssys:ext-filesystem/filesystem@1.0.0", {"read-file": read_file})
+    outcomes[:] = [OSError("disk on fire"), "not a result tuple", ("ok", b"fine")]
+    inst = probe.instantiate(services=HostServices(ME))
+    with pytest.raises(TrapError, match="host function failed during execute") as raised:
+        inst.execute(b"/any")
+    assert isinstance(raised.value.__cause__, OSError)
+    assert inst.poisoned
+    inst = inst.fresh()
+    with pytest.raises(TrapError) as wrong:  # a value of the wrong shape is refused, not misread
+        inst.execute(b"/any")
+    assert isinstance(wrong.value.__cause__, TypeError)
+    assert inst.fresh().execute(b"/any") == b"fine"

@@ -83,6 +83,9 @@ _API_NAMES = [
     "wasmtime_component_vallist_new_uninit", "wasmtime_component_valrecord_new_uninit",
     "wasmtime_component_valtuple_new_uninit", "wasmtime_component_valflags_new_uninit",
     "wasmtime_component_linker_instance_add_func",
+    "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
+    "wasmtime_func_type", "wasm_functype_params", "wasm_functype_results", "wasm_valtype_kind",
+    "wasm_functype_delete",
 ]
 
 
@@ -93,7 +96,10 @@ def _layout():
     cdef wasmtime_component_valvariant_t var
     cdef wasmtime_component_valresult_t res
     cdef wasm_byte_vec_t bv
+    cdef wasm_valtype_vec_t tv
     return {
+        "wasm_valtype_vec_t": sizeof(wasm_valtype_vec_t),
+        "wasm_valtype_vec_t.data": <size_t>(<char *>&tv.data - <char *>&tv),
         "wasm_byte_vec_t": sizeof(wasm_byte_vec_t),
         "wasm_byte_vec_t.data": <size_t>(<char *>&bv.data - <char *>&bv),
         "wasmtime_func_t": sizeof(wasmtime_func_t),
@@ -120,7 +126,8 @@ def _kinds():
             "S32": WT_S32, "U32": WT_U32, "S64": WT_S64, "U64": WT_U64, "F32": WT_F32,
             "F64": WT_F64, "CHAR": WT_CHAR, "STRING": WT_STRING, "LIST": WT_LIST,
             "RECORD": WT_RECORD, "TUPLE": WT_TUPLE, "VARIANT": WT_VARIANT, "ENUM": WT_ENUM,
-            "OPTION": WT_OPTION, "RESULT": WT_RESULT, "FLAGS": WT_FLAGS}
+            "OPTION": WT_OPTION, "RESULT": WT_RESULT, "FLAGS": WT_FLAGS,
+            "WASM_I32": _CORE_I32, "WASM_I64": _CORE_I64, "WASM_F32": _CORE_F32, "WASM_F64": _CORE_F64}
 
 
 cdef void *_addr(dict table, str name):
@@ -149,6 +156,13 @@ cdef _init_api():
     api.wasmtime_component_valrecord_new_uninit = <void (*)(wasmtime_component_valrecord_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valrecord_new_uninit")
     api.wasmtime_component_valtuple_new_uninit = <void (*)(wasmtime_component_vallist_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valtuple_new_uninit")
     api.wasmtime_component_valflags_new_uninit = <void (*)(wasmtime_component_valflags_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_valflags_new_uninit")
+    api.wasmtime_func_type = <wasm_functype_t *(*)(const wasmtime_context_t *, const wasmtime_func_t *) noexcept nogil>_addr(t, "wasmtime_func_type")
+    api.wasm_functype_params = <const wasm_valtype_vec_t *(*)(const wasm_functype_t *) noexcept nogil>_addr(t, "wasm_functype_params")
+    api.wasm_functype_results = <const wasm_valtype_vec_t *(*)(const wasm_functype_t *) noexcept nogil>_addr(t, "wasm_functype_results")
+    api.wasm_valtype_kind = <uint8_t (*)(const wasm_valtype_t *) noexcept nogil>_addr(t, "wasm_valtype_kind")
+    api.wasm_functype_delete = <void (*)(wasm_functype_t *) noexcept nogil>_addr(t, "wasm_functype_delete")
+    api.wasmtime_context_set_fuel = <wasmtime_error_t *(*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_fuel")
+    api.wasmtime_context_set_epoch_deadline = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_epoch_deadline")
     api.wasmtime_component_linker_instance_add_func = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, wt_component_callback_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_func")
 
 

@@ -15,8 +15,8 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
 cdef class ComponentFunc:
     """A component export callable through the C API; its types are compiled once, here.
 
-    ``ComponentFunc(store, func, name)`` wraps a ``wasmtime.component.Func`` of an instance living
-    in ``store``; ``ComponentFunc.from_export(store, instance, "name")`` looks it up first.
+    ``ComponentFunc(store, func, name, plan=None)`` wraps a ``wasmtime.component.Func`` of an
+    instance living in ``store``; ``ComponentFunc.from_export(store, instance, "name")`` looks it up first.
     Calling it converts arguments with the plan, runs the guest with the GIL released and returns
     the converted result (None for functions without one). Wrong arity or argument types raise
     TypeError/ValueError naming the parameter; a trap raises TrapError.
@@ -35,7 +35,7 @@ cdef class ComponentFunc:
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
     cdef int lowering                           # >0 while arguments are being lowered
 
-    def __cinit__(self, store, func, str name="<func>"):
+    def __cinit__(self, store, func, str name="<func>", FuncPlan plan=None):
         cdef bytes raw = _handles.component_func_bytes(func)
         if len(raw) != sizeof(wasmtime_component_func_t):
             raise AbiMismatchError(f"component func handle is {len(raw)} bytes")
@@ -43,7 +43,9 @@ cdef class ComponentFunc:
         memcpy(&self.func, PyBytes_AS_STRING(raw), sizeof(wasmtime_component_func_t))
         _check_owner(self.ref, self.func.anon.store_id, f"component function {name!r}")
         self.store = store
-        self.plan = FuncPlan.from_functype(name, func.type(store))
+        # A plan compiled for another instance of the same component can be passed in: the
+        # type is the component's, so each new instance skips the (slow) type introspection.
+        self.plan = FuncPlan.from_functype(name, func.type(store)) if plan is None else plan
         self.where = f"component function '{name}'"
         self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
@@ -62,12 +64,13 @@ cdef class ComponentFunc:
             self.reuse_vals = NULL
 
     @staticmethod
-    def from_export(store, instance, str name):
-        """Resolve export ``name`` of a ``wasmtime.component.Instance`` and compile its plan."""
+    def from_export(store, instance, str name, FuncPlan plan=None):
+        """Resolve export ``name`` of a ``wasmtime.component.Instance`` and compile its plan
+        (or reuse ``plan``, compiled for another instance of the same component)."""
         func = instance.get_func(store, name)
         if func is None:
             raise LookupError(f"the component instance has no exported function {name!r}")
-        return ComponentFunc(store, func, name)
+        return ComponentFunc(store, func, name, plan)
 
     def __call__(self, *args):
         cdef FuncPlan plan = self.plan

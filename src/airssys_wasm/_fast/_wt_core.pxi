@@ -10,14 +10,42 @@ cdef enum:
     _CORE_F64 = 3
     _CORE_MAX = 16
 
-cdef dict _CORE_KINDS = {"i32": _CORE_I32, "i64": _CORE_I64, "f32": _CORE_F32, "f64": _CORE_F64}
+cdef dict _VALKIND_NAMES = {_CORE_I32: "i32", _CORE_I64: "i64", _CORE_F32: "f32", _CORE_F64: "f64",
+                            4: "v128", 128: "externref", 129: "funcref"}
 
 
-cdef int _core_kind(object valtype, str what) except -1:
-    kind = _CORE_KINDS.get(str(valtype))
-    if kind is None:
-        raise TypeError(f"{what} has type {valtype}; the fast core path supports i32, i64, f32 and f64 only")
-    return <int>kind
+cdef tuple _core_signature(_StoreRef ref, object store, wasmtime_func_t *func):
+    """``([param kinds], [result kinds])`` of a core function, read through the C API (wasm
+    value kinds: 0 i32, 1 i64, 2 f32, 3 f64, others unsupported here)."""
+    cdef wasm_functype_t *ty
+    cdef const wasm_valtype_vec_t *vec
+    cdef size_t i
+    if getattr(store, _CTX_ATTR) is not ref.token:
+        raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
+    ty = api.wasmtime_func_type(ref.ctx, func)
+    if ty == NULL:
+        raise AbiMismatchError("wasmtime_func_type returned NULL")
+    try:
+        vec = api.wasm_functype_params(ty)
+        params = [api.wasm_valtype_kind(vec.data[i]) for i in range(vec.size)]
+        vec = api.wasm_functype_results(ty)
+        results = [api.wasm_valtype_kind(vec.data[i]) for i in range(vec.size)]
+    finally:
+        api.wasm_functype_delete(ty)
+    return params, results
+
+
+cdef str _signature_text(tuple sig):
+    params, results = sig
+    return ("(" + ", ".join(_VALKIND_NAMES.get(k, f"kind {k}") for k in params) + ") -> "
+            + ", ".join(_VALKIND_NAMES.get(k, f"kind {k}") for k in results))
+
+
+cdef int _core_kind(int kind, str what) except -1:
+    if kind < _CORE_I32 or kind > _CORE_F64:
+        raise TypeError(f"{what} has type {_VALKIND_NAMES.get(kind, f'kind {kind}')}; the fast "
+                        "core path supports i32, i64, f32 and f64 only")
+    return kind
 
 
 cdef int _core_func_handle(object func, wasmtime_func_t *out) except -1:
@@ -57,8 +85,7 @@ cdef class CoreFunc:
         self.ref = _store_ref(store)
         _core_func_handle(func, &self.func)
         _check_owner(self.ref, self.func.store_id, f"core function {name!r}")
-        ty = func.type(store)
-        params, results = list(ty.params), list(ty.results)
+        params, results = _core_signature(self.ref, store, &self.func)
         if len(params) + len(results) > _CORE_MAX:
             raise TypeError(f"core function {name!r} has too many params/results for the fast path")
         self.nparams = len(params)
@@ -153,10 +180,12 @@ cdef class CoreLane:
     cdef object store
     cdef _StoreRef ref
 
-    def __cinit__(self, store, instance):
+    def __cinit__(self, store, instance, exports=None):
         cdef bytes raw
         self.ref = _store_ref(store)
-        exports = instance.exports(store)
+        # ``exports``: the instance's ``exports(store)`` when the caller already has it
+        # (building it again costs more than the rest of this constructor).
+        exports = instance.exports(store) if exports is None else exports
         missing = [n for n in ("memory", "alloc", "handle") if n not in exports]
         if missing:
             raise TypeError(f"a core-ABI actor must export memory, alloc and handle; missing: {', '.join(missing)}")
@@ -167,27 +196,105 @@ cdef class CoreLane:
                                (handle, "handle", "(i32, i32, i32, i32) -> i32")):
             if not isinstance(fn, wasmtime.Func):
                 raise TypeError(f"export {name!r} of a core-ABI actor must be a function {want}")
-            ty = fn.type(store)
-            got = "(" + ", ".join(str(p) for p in ty.params) + ") -> " + ", ".join(str(r) for r in ty.results)
-            if got != want:
-                raise TypeError(f"export {name!r} of a core-ABI actor must be {want}, found {got}")
         _core_func_handle(alloc, &self.alloc_fn)
         _core_func_handle(handle, &self.handle_fn)
+        _check_owner(self.ref, self.alloc_fn.store_id, "export 'alloc'")
+        _check_owner(self.ref, self.handle_fn.store_id, "export 'handle'")
+        got = _signature_text(_core_signature(self.ref, store, &self.alloc_fn))
+        if got != "(i32) -> i32":
+            raise TypeError(f"export 'alloc' of a core-ABI actor must be (i32) -> i32, found {got}")
+        got = _signature_text(_core_signature(self.ref, store, &self.handle_fn))
+        if got != "(i32, i32, i32, i32) -> i32":
+            raise TypeError("export 'handle' of a core-ABI actor must be (i32, i32, i32, i32) -> i32, "
+                            f"found {got}")
         raw = _handles.memory_bytes(memory)
         if len(raw) != sizeof(wasmtime_memory_t):
             raise AbiMismatchError(f"memory handle is {len(raw)} bytes, expected {sizeof(wasmtime_memory_t)}")
         memcpy(&self.memory, PyBytes_AS_STRING(raw), sizeof(wasmtime_memory_t))
-        _check_owner(self.ref, self.alloc_fn.store_id, "export 'alloc'")
-        _check_owner(self.ref, self.handle_fn.store_id, "export 'handle'")
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
         self.store = store
+
+    cdef uint64_t _alloc_copy(self, const uint8_t *a, uint64_t alen, const uint8_t *b,
+                              uint64_t blen, str what) except? 0xffffffffffffffff:
+        """alloc(alen + blen) in the guest, bounds-check, copy a then b; returns the pointer.
+
+        The caller has entered the store. Nothing is allocated for an empty payload (pointer 0).
+        """
+        cdef wasmtime_val_raw_t slots[1]
+        cdef uint64_t total = alen + blen, ptr, size
+        cdef uint8_t *data
+        if total > 0x7fffffff:
+            raise ValueError(f"{what} is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
+        if total == 0:
+            return 0
+        slots[0].i32 = <int32_t>total
+        _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
+        ptr = <uint32_t>slots[0].i32
+        if ptr == 0:                          # the ABI's "out of memory"
+            raise TrapError(
+                f"core-ABI 'alloc({total})' returned 0: the guest is out of memory; raise its "
+                "[limits] memory or send smaller payloads", TrapKind.MEMORY_LIMIT)
+        data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+        size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+        if data == NULL or ptr + total > size:
+            raise TrapError(
+                f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, 0x{ptr + total:x}) "
+                f"is outside the guest's {size}-byte memory; the guest is faulty, restart it",
+                TrapKind.OUT_OF_BOUNDS)
+        if total > 65536:
+            with nogil:
+                memcpy(data + ptr, a, <size_t>alen)
+                memcpy(data + ptr + alen, b, <size_t>blen)
+        else:
+            memcpy(data + ptr, a, <size_t>alen)
+            memcpy(data + ptr + alen, b, <size_t>blen)
+        return ptr
+
+    def write(self, data):
+        """Copy ``data`` (bytes-like) into guest memory obtained from ``alloc``; returns the
+        pointer (0 for empty data, without calling alloc)."""
+        cdef Py_buffer view
+        _get_payload(data, &view, "data")
+        try:
+            self.ref.enter(self.store)
+        except BaseException:
+            PyBuffer_Release(&view)
+            raise
+        try:
+            return self._alloc_copy(<const uint8_t *>view.buf, <uint64_t>view.len, NULL, 0, "data")
+        finally:
+            self.ref.leave()
+            PyBuffer_Release(&view)
+
+    def read(self, ptr, length):
+        """``length`` bytes of guest memory at ``ptr`` (a TrapError of kind out_of_bounds when the
+        range is outside the memory: a guest handing back a bad pointer is faulty)."""
+        cdef uint64_t p, n, size
+        cdef uint8_t *data
+        if not PyLong_Check(ptr) or not PyLong_Check(length) or ptr < 0 or length < 0:
+            raise ValueError(f"ptr and length must be non-negative ints, got {ptr!r}, {length!r}")
+        if ptr > 0xffffffff or length > 0xffffffff:
+            raise TrapError(f"guest range 0x{ptr:x}+{length} is outside any 32-bit memory; the "
+                            "guest is faulty, restart it", TrapKind.OUT_OF_BOUNDS)
+        p = <uint64_t>ptr
+        n = <uint64_t>length
+        self.ref.enter(self.store)
+        try:
+            data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+            size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+            if data == NULL or p + n > size:
+                raise TrapError(f"guest range [0x{p:x}, 0x{p + n:x}) is outside the guest's "
+                                f"{size}-byte memory; the guest is faulty, restart it",
+                                TrapKind.OUT_OF_BOUNDS)
+            return PyBytes_FromStringAndSize(<char *>data + p, <Py_ssize_t>n)
+        finally:
+            self.ref.leave()
 
     def handle(self, sender, message):
         """Deliver ``message`` (bytes-like) from ``sender`` (str or bytes-like); return handle's i32."""
         cdef Py_buffer sview, mview
         cdef wasmtime_val_raw_t slots[4]
-        cdef uint64_t slen, mlen, total, ptr, size
-        cdef uint8_t *data
+        cdef uint64_t slen, mlen, ptr
         if PyUnicode_Check(sender):
             sender = (<str>sender).encode("utf-8")
         _get_payload(sender, &sview, "sender")
@@ -205,26 +312,8 @@ cdef class CoreLane:
         try:
             slen = <uint64_t>sview.len
             mlen = <uint64_t>mview.len
-            total = slen + mlen
-            if total > 0x7fffffff:
-                raise ValueError(f"sender + message is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
-            slots[0].i32 = <int32_t>total
-            _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
-            ptr = <uint32_t>slots[0].i32
-            data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
-            size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
-            if data == NULL or ptr + total > size:
-                raise TrapError(
-                    f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, 0x{ptr + total:x}) "
-                    f"is outside the guest's {size}-byte memory; the guest is faulty, restart it",
-                    TrapKind.OUT_OF_BOUNDS)
-            if total > 65536:
-                with nogil:
-                    memcpy(data + ptr, sview.buf, <size_t>slen)
-                    memcpy(data + ptr + slen, mview.buf, <size_t>mlen)
-            else:
-                memcpy(data + ptr, sview.buf, <size_t>slen)
-                memcpy(data + ptr + slen, mview.buf, <size_t>mlen)
+            ptr = self._alloc_copy(<const uint8_t *>sview.buf, slen, <const uint8_t *>mview.buf,
+                                   mlen, "sender + message")
             slots[0].i32 = <int32_t>ptr
             slots[1].i32 = <int32_t>slen
             slots[2].i32 = <int32_t>(ptr + slen)

@@ -18,6 +18,7 @@ cdef class HostFunc:
     cdef readonly str name
     cdef readonly FuncPlan plan       # None until the first call when no type was given
     cdef readonly object callback
+    cdef readonly bint with_data      # the callable gets the calling store's data first
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
@@ -26,10 +27,13 @@ cdef class HostFunc:
         self.nresults = 0 if self.plan.result is None else 1
         return 0
 
-    cdef int invoke(self, const wasmtime_component_func_type_t *ty, wasmtime_component_val_t *args,
-                    size_t nargs, wasmtime_component_val_t *results, size_t nresults) except -1:
+    cdef int invoke(self, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+                    wasmtime_component_val_t *args, size_t nargs,
+                    wasmtime_component_val_t *results, size_t nresults) except -1:
         cdef FuncPlan plan
         cdef size_t i
+        cdef Py_ssize_t first = 1 if self.with_data else 0
+        cdef _StoreRef caller
         if self.plan is None:
             self._adopt_type(ty)
         plan = self.plan
@@ -37,14 +41,23 @@ cdef class HostFunc:
             raise TypeError(
                 f"host function {plan.signature} was called with {nargs} argument(s) and "
                 f"{nresults} result slot(s); the importing component declares another type")
-        pyargs = PyTuple_New(<Py_ssize_t>nargs)
+        pyargs = PyTuple_New(<Py_ssize_t>nargs + first)
+        if first:
+            caller = _current_store()
+            if caller is None or caller.ctx != context:
+                raise RuntimeError(
+                    f"host function {plan.signature} needs the calling instance's data, but the "
+                    "guest was not entered through the fast call path (ComponentFunc/CoreFunc); "
+                    "call its exports through airssys_wasm's runtime")
+            Py_INCREF(caller.data)
+            PyTuple_SET_ITEM(pyargs, 0, caller.data)
         for i in range(nargs):
             try:
                 item = lift(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"parameter '{plan.param_names[i]}' of host {plan.signature}: {exc}") from None
             Py_INCREF(item)
-            PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i, item)
+            PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
         out = self.callback(*pyargs)
         if nresults == 0:
             if out is not None:
@@ -68,7 +81,7 @@ cdef wasmtime_error_t *_host_trampoline(
     cdef HostFunc hf = <HostFunc>env
     cdef bytes text
     try:
-        hf.invoke(ty, args, nargs, results, nresults)
+        hf.invoke(context, ty, args, nargs, results, nresults)
         return NULL
     except BaseException as exc:
         try:
@@ -87,7 +100,7 @@ cdef void _host_finalizer(void *env) noexcept nogil:
             Py_DECREF_ptr(<PyObject *>env)
 
 
-def define_host_func(linker_instance, str name, callback, functype=None):
+def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -97,6 +110,10 @@ def define_host_func(linker_instance, str name, callback, functype=None):
     another shape are refused (the guest traps), never misread. The callable gets the converted
     arguments positionally and returns the converted result (or None). Returns the HostFunc
     (already owned by the linker; keeping it is optional).
+
+    With ``with_data=True`` the callable is called as ``callback(data, *args)``, where ``data``
+    is what :func:`configure_store` attached to the calling instance's Store: one definition in
+    a shared Linker can then serve every instance and still know whose call it is.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -104,6 +121,7 @@ def define_host_func(linker_instance, str name, callback, functype=None):
     cdef HostFunc hf = HostFunc.__new__(HostFunc)
     hf.name = name
     hf.callback = callback
+    hf.with_data = with_data
     if functype is not None:
         hf.plan = FuncPlan.from_functype(name, functype)
         hf.nresults = 0 if hf.plan.result is None else 1

@@ -13,6 +13,8 @@ cdef enum:
 
 cdef str _OK = "ok"
 cdef str _ERR = "err"
+cdef tuple _OK_NONE = (_OK, None)
+cdef tuple _ERR_NONE = (_ERR, None)
 
 
 @cython.final
@@ -562,7 +564,7 @@ cdef object lift(_Ty t, const wasmtime_component_val_t *v):
         child = t.ok if v.of.result.is_ok else t.err
         tag = _OK if v.of.result.is_ok else _ERR
         if child is None:
-            return (tag, None)
+            return _OK_NONE if v.of.result.is_ok else _ERR_NONE   # immutable: shared
         if v.of.result.val == NULL:
             raise ValueError(f"{tag} of {t.wit} arrived without its payload")
         return (tag, lift(child, v.of.result.val))

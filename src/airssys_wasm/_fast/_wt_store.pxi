@@ -1,13 +1,33 @@
-# One _StoreRef per wasmtime.Store: its raw context, its id, and who is running wasm in it.
+# One _StoreRef per wasmtime.Store: its raw context, its id, who is running wasm in it, and the
+# per-call limits and host-function data the runtime attaches to it.
 #
 # Wasmtime aborts the process when a handle meets a Store it does not belong to, and a Store must
 # never run on two threads at once; both are refused here with a Python error. Releasing the GIL
 # during wasm makes the second case reachable from plain threaded Python code.
+#
+# Arming (fuel refill, epoch deadline) happens in C on the outermost entry of every call, so the
+# runtime's per-call limits cost two C calls instead of two ctypes round trips. The store being
+# run is also this thread's "current store", which is how a host trampoline finds the data of the
+# instance that called it without any Python bookkeeping around the call.
 
 import weakref as _weakref
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+cdef extern from *:
+    """
+    /* The _StoreRef whose wasm this thread is running (borrowed; NULL outside calls). */
+    static __thread PyObject *aw_wt_current_store = NULL;
+    """
+    PyObject *aw_wt_current_store
 
 cdef object _STORE_REFS = _weakref.WeakKeyDictionary()
 cdef str _CTX_ATTR = _handles.STORE_CONTEXT_ATTR
+
+
+cdef inline double _monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)       # the clock behind time.monotonic() on Linux
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
 @cython.final
@@ -17,24 +37,49 @@ cdef class _StoreRef:
     cdef uint64_t store_id
     cdef unsigned long owner          # thread currently inside wasm of this store (0: none)
     cdef int depth                    # nesting (host function calling back into the store)
+    cdef PyObject *previous           # the thread's current store before the outermost entry
+    cdef object data                  # passed to host functions defined with with_data=True
+    cdef bint arm_fuel
+    cdef uint64_t fuel
+    cdef bint arm_epoch
+    cdef uint64_t epoch_ticks
+    cdef double timeout               # seconds, 0: none
+    cdef double deadline              # monotonic deadline of the running call, 0: none
 
     cdef inline int enter(self, object store) except -1:
         cdef unsigned long tid = PyThread_get_thread_ident()
+        cdef wasmtime_error_t *err
+        global aw_wt_current_store
         if getattr(store, _CTX_ATTR) is not self.token:
             raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
-        if self.depth and self.owner != tid:
-            raise RuntimeError(
-                "this wasmtime.Store is already running wasm on another thread; a Store must be "
-                "used by one thread at a time (give each actor its own Store)")
+        if self.depth:
+            if self.owner != tid:
+                raise RuntimeError(
+                    "this wasmtime.Store is already running wasm on another thread; a Store must be "
+                    "used by one thread at a time (give each actor its own Store)")
+            self.depth += 1
+            return 0
+        if self.arm_fuel:
+            err = api.wasmtime_context_set_fuel(self.ctx, self.fuel)
+            if err != NULL:
+                raise _trap_error(err, NULL, "setting the call's fuel")
+        if self.arm_epoch:
+            api.wasmtime_context_set_epoch_deadline(self.ctx, self.epoch_ticks)
+        self.deadline = _monotonic() + self.timeout if self.timeout > 0 else 0.0
         self.owner = tid
-        self.depth += 1
+        self.depth = 1
+        self.previous = aw_wt_current_store
+        aw_wt_current_store = <PyObject *>self
         return 0
 
     cdef inline void leave(self) noexcept:
+        global aw_wt_current_store
         self.depth -= 1
         if self.depth <= 0:
             self.depth = 0
             self.owner = 0
+            aw_wt_current_store = self.previous
+            self.previous = NULL
 
 
 cdef _StoreRef _store_ref(object store):
@@ -56,3 +101,58 @@ cdef int _check_owner(_StoreRef ref, uint64_t handle_store_id, str what) except 
         raise ValueError(f"{what} belongs to a different wasmtime.Store than the one given; "
                          "pass the Store the instance was created in")
     return 0
+
+
+cdef _StoreRef _current_store():
+    """The store this thread is running wasm in (through this module), or None."""
+    if aw_wt_current_store == NULL:
+        return None
+    return <_StoreRef>aw_wt_current_store
+
+
+def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, timeout=None):
+    """Attach per-call limits and host-function data to ``store``, applied by every fast call.
+
+    ``fuel``: refilled to this many units at the start of each call (needs an Engine with fuel
+    metering); ``epoch_ticks``: each call's deadline, in epoch ticks from its start (needs epoch
+    interruption); ``timeout``: seconds, only reported by :func:`current_deadline` (for host
+    functions that wait, e.g. a sleep that must not outlive the call). ``data`` is what host
+    functions defined with ``with_data=True`` receive first. None leaves a setting off.
+    Nested calls (a host function calling back into the same store) share the outer budget.
+    """
+    cdef _StoreRef r = _store_ref(store)
+    if fuel is not None and fuel < 0:
+        raise ValueError(f"fuel must be >= 0, got {fuel}")
+    if epoch_ticks is not None and epoch_ticks < 0:
+        raise ValueError(f"epoch_ticks must be >= 0, got {epoch_ticks}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be > 0 seconds (or None), got {timeout}")
+    cdef wasmtime_error_t *err
+    cdef wasm_byte_vec_t msg
+    if fuel is not None:  # refuse here, not at every later call, when metering is off
+        if getattr(store, _CTX_ATTR) is not r.token:
+            raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
+        err = api.wasmtime_context_set_fuel(r.ctx, <uint64_t>fuel)
+        if err != NULL:
+            msg.size = 0
+            msg.data = NULL
+            api.wasmtime_error_message(err, &msg)
+            api.wasmtime_error_delete(err)
+            raise ValueError(f"cannot give this Store fuel ({_take_vec_text(&msg)}); create its "
+                             "Engine with Config.consume_fuel = True, or pass fuel=None")
+    r.data = data
+    r.arm_fuel = fuel is not None
+    r.fuel = 0 if fuel is None else <uint64_t>fuel
+    r.arm_epoch = epoch_ticks is not None
+    r.epoch_ticks = 0 if epoch_ticks is None else <uint64_t>epoch_ticks
+    r.timeout = 0.0 if timeout is None else <double>timeout
+    return None
+
+
+def current_deadline():
+    """``time.monotonic()`` deadline of the call this thread is running, or None (no timeout
+    configured, or no fast call in progress)."""
+    cdef _StoreRef r = _current_store()
+    if r is None or r.deadline == 0.0:
+        return None
+    return r.deadline

@@ -10,6 +10,9 @@ per-call work in C over the same library, with every function's types compiled o
   trampolines in a ``wasmtime.component.LinkerInstance`` (policy stays in the callable). The
   plan comes from the importing component's declared type, or — for a Linker shared by all
   components and built before any is loaded — from the type of the first call.
+- :func:`configure_store` — per-call limits applied in C on every call into a Store (fuel
+  refill, epoch deadline, a deadline host functions can read with :func:`current_deadline`)
+  and the ``data`` that host functions defined ``with_data=True`` receive as first argument.
 - :class:`CoreFunc` — numeric core-module exports via ``wasmtime_func_call_unchecked``.
 - :class:`CoreLane` — the core-ABI lane: ``CoreLane(store, instance).handle(sender, message)``
   copies payloads with one memcpy into memory obtained from the guest's ``alloc``.
@@ -62,6 +65,8 @@ from airssys_wasm._fast._wasmtime import (
     FuncPlan,
     HostFunc,
     Some,
+    configure_store,
+    current_deadline,
     define_host_func,
     trap_kind_from_message,
 )
@@ -73,6 +78,8 @@ __all__ = [
     "FuncPlan",
     "HostFunc",
     "Some",
+    "configure_store",
+    "current_deadline",
     "define_host_func",
     "define_host_funcs",
     "import_func_types",
@@ -103,6 +110,8 @@ def define_host_funcs(
     engine: wasmtime.Engine,
     instance: str,
     callbacks: Mapping[str, Callable[..., Any]],
+    *,
+    with_data: bool = False,
 ) -> dict[str, HostFunc]:
     """Define every function of import ``instance`` that ``callbacks`` names, as C trampolines.
 
@@ -121,5 +130,6 @@ def define_host_funcs(
     with linker.root() as root:
         with root.add_instance(instance) as li:
             for name, callback in callbacks.items():
-                defined[name] = define_host_func(li, name, callback, imported[name])
+                defined[name] = define_host_func(li, name, callback, imported[name],
+                                                 with_data=with_data)
     return defined

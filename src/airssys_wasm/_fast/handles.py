@@ -4,8 +4,9 @@ The fast call path drives the C library that wasmtime-py bundles, using raw hand
 wasmtime-py objects. Everything that depends on wasmtime-py *private* details — the loaded
 ``CDLL`` (``wasmtime._ffi.dll``), ``Func._func``, ``Memory._memory``, ``Global._global``,
 ``Store._context()`` and the name-mangled attribute behind it, ``LinkerInstance.ptr()``,
-``FuncType._from_ptr`` — lives
-here, so a wasmtime upgrade means re-checking one file.
+``FuncType._from_ptr``, and the ``Config`` switches wasmtime-py does not expose (pooling
+allocator, component-model concurrency) — lives here, so a wasmtime upgrade means re-checking
+one file.
 
 Why function pointers from the already-loaded ``CDLL`` instead of linking or a second ``dlopen``:
 the wheel ships no headers and the library has no SONAME, so a link step would hard-code a
@@ -45,6 +46,8 @@ __all__ = [
     "memory_bytes",
     "linker_instance_address",
     "component_func_type_at",
+    "apply_pooling",
+    "disable_concurrency",
 ]
 
 REQUIRED_WASMTIME = "50.0.1"
@@ -63,6 +66,8 @@ def _expected_layout() -> dict[str, int]:
     return {
         "wasm_byte_vec_t": s(ffi.wasm_byte_vec_t),
         "wasm_byte_vec_t.data": ffi.wasm_byte_vec_t.data.offset,
+        "wasm_valtype_vec_t": s(ffi.wasm_valtype_vec_t),
+        "wasm_valtype_vec_t.data": ffi.wasm_valtype_vec_t.data.offset,
         "wasmtime_func_t": s(ffi.wasmtime_func_t),
         "wasmtime_memory_t": s(ffi.wasmtime_memory_t),
         "wasmtime_val_raw_t": s(ffi.wasmtime_val_raw_t),
@@ -83,9 +88,11 @@ def _expected_layout() -> dict[str, int]:
 
 
 def _expected_kinds() -> dict[str, int]:
-    return {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
+    kinds = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
         "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
         "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS")}
+    kinds.update({name: getattr(ffi, name).value for name in ("WASM_I32", "WASM_I64", "WASM_F32", "WASM_F64")})
+    return kinds
 
 
 def check_abi(layout: dict[str, int], kinds: dict[str, int]) -> None:
@@ -157,6 +164,11 @@ def store_context(store: Any) -> tuple[int, Any]:
     return address, token
 
 
+# Types and values are not tied to a Store: made once, they halve the per-Store probe's cost.
+_PROBE_TYPE = wasmtime.GlobalType(wasmtime.ValType.i32(), False)
+_PROBE_VALUE = wasmtime.Val.i32(0)
+
+
 def store_id(store: Any) -> int:
     """The numeric id wasmtime stamps into every handle owned by ``store``.
 
@@ -165,8 +177,7 @@ def store_id(store: Any) -> int:
     """
     cached = _STORE_IDS.get(store)
     if cached is None:
-        probe = wasmtime.Global(store, wasmtime.GlobalType(wasmtime.ValType.i32(), False),
-                                wasmtime.Val.i32(0))
+        probe = wasmtime.Global(store, _PROBE_TYPE, _PROBE_VALUE)
         cached = int(probe._global.store_id)
         _STORE_IDS[store] = cached
     return cached
@@ -221,3 +232,24 @@ def linker_instance_address(linker_instance: Any) -> int:
     if not address:
         raise ValueError("the linker instance is closed")
     return address
+
+
+def apply_pooling(config: wasmtime.Config, slots: dict[str, int]) -> None:
+    """Switch ``config`` to the pooling allocator. ``slots`` maps each setting's C name
+    (``wasmtime_pooling_allocation_config_<name>_set``) to its value."""
+    pool = ffi.wasmtime_pooling_allocation_config_new()
+    try:
+        for name, value in slots.items():
+            getattr(ffi, f"wasmtime_pooling_allocation_config_{name}_set")(pool, value)
+        ffi.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)
+    finally:
+        ffi.wasmtime_pooling_allocation_config_delete(pool)
+
+
+def disable_concurrency(config: wasmtime.Config) -> None:
+    """Turn off wasmtime's component-model concurrency support (async tasks, streams, futures).
+
+    Synchronous components do not need it, and with it on every component call creates and
+    deletes guest-task records in the Store's resource table (~0.6 µs per call).
+    """
+    ffi.wasmtime_config_concurrency_support_set(config.ptr(), False)

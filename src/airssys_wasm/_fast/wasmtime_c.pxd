@@ -16,17 +16,26 @@ cdef extern from *:
     typedef struct aw_wasm_trap wasm_trap_t;
     typedef struct aw_component_func_type wasmtime_component_func_type_t;
     typedef struct aw_component_linker_instance wasmtime_component_linker_instance_t;
+    typedef struct aw_wasm_functype wasm_functype_t;
+    typedef struct aw_wasm_valtype wasm_valtype_t;
     """
     ctypedef struct wasmtime_context_t
     ctypedef struct wasmtime_error_t
     ctypedef struct wasm_trap_t
     ctypedef struct wasmtime_component_func_type_t
     ctypedef struct wasmtime_component_linker_instance_t
+    ctypedef struct wasm_functype_t
+    ctypedef struct wasm_valtype_t
 
 # wasm.h: own-style byte vector; wasm_name_t is the same type.
 ctypedef struct wasm_byte_vec_t:
     size_t size
     uint8_t *data
+
+# wasm.h: vector of value types (a function type's params or results).
+ctypedef struct wasm_valtype_vec_t:
+    size_t size
+    wasm_valtype_t **data
 
 # wasmtime/func.h: core function handle (store id + private index).
 ctypedef struct wasmtime_func_t:
@@ -180,6 +189,13 @@ ctypedef struct WtApi:
     void (*wasmtime_component_valrecord_new_uninit)(wasmtime_component_valrecord_t *out, size_t size) noexcept nogil
     void (*wasmtime_component_valtuple_new_uninit)(wasmtime_component_vallist_t *out, size_t size) noexcept nogil
     void (*wasmtime_component_valflags_new_uninit)(wasmtime_component_valflags_t *out, size_t size) noexcept nogil
+    wasm_functype_t *(*wasmtime_func_type)(const wasmtime_context_t *ctx, const wasmtime_func_t *func) noexcept nogil
+    const wasm_valtype_vec_t *(*wasm_functype_params)(const wasm_functype_t *ty) noexcept nogil
+    const wasm_valtype_vec_t *(*wasm_functype_results)(const wasm_functype_t *ty) noexcept nogil
+    uint8_t (*wasm_valtype_kind)(const wasm_valtype_t *ty) noexcept nogil
+    void (*wasm_functype_delete)(wasm_functype_t *ty) noexcept nogil
+    wasmtime_error_t *(*wasmtime_context_set_fuel)(wasmtime_context_t *ctx, uint64_t fuel) noexcept nogil
+    void (*wasmtime_context_set_epoch_deadline)(wasmtime_context_t *ctx, uint64_t ticks_beyond_current) noexcept nogil
     wasmtime_error_t *(*wasmtime_component_linker_instance_add_func)(
         wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
         wt_component_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil

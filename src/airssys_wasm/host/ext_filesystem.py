@@ -14,8 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from wasmtime import component as wc
-
+from airssys_wasm.host.ext_common import GuestErr, wit_result
 from airssys_wasm.host.policy import Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -30,28 +29,24 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
-def _err(case: str, message: str) -> wc.Variant:
-    return wc.Variant(case, message)
-
-
-def _denied(kind: str, path: str, decision: Decision) -> wc.Variant:
-    return _err("permission-denied", f"{kind} {path!r} denied: {decision.reason}; grant it in "
+def _denied(kind: str, path: str, decision: Decision) -> GuestErr:
+    return GuestErr("permission-denied", f"{kind} {path!r} denied: {decision.reason}; grant it in "
                 f"the component's Component.toml [capabilities] {kind}")
 
 
-def _os_error(path: str, exc: OSError) -> wc.Variant:
+def _os_error(path: str, exc: OSError) -> GuestErr:
     code = exc.errno
     if code == errno.ENOENT:
-        return _err("not-found", f"{path!r} does not exist")
+        return GuestErr("not-found", f"{path!r} does not exist")
     if code == errno.EEXIST:
-        return _err("already-exists", f"{path!r} already exists")
+        return GuestErr("already-exists", f"{path!r} already exists")
     if code in (errno.EACCES, errno.EPERM):
-        return _err("permission-denied", f"the host's OS refused {path!r}: {exc.strerror}")
+        return GuestErr("permission-denied", f"the host's OS refused {path!r}: {exc.strerror}")
     if code == errno.ELOOP:
-        return _err("permission-denied", f"{path!r} became a symlink after the check; not followed")
+        return GuestErr("permission-denied", f"{path!r} became a symlink after the check; not followed")
     if code in (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL):
-        return _err("invalid-path", f"{path!r}: {exc.strerror}")
-    return _err("io-error", f"{path!r}: {exc.strerror or exc}")
+        return GuestErr("invalid-path", f"{path!r}: {exc.strerror}")
+    return GuestErr("io-error", f"{path!r}: {exc.strerror or exc}")
 
 
 def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
@@ -60,13 +55,13 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
 
     def checked(services: HostServices, kind: str, path: object) -> tuple[str | None, Any]:
         if not isinstance(path, str):
-            return None, _err("invalid-path", "the path must be a string")
+            return None, GuestErr("invalid-path", "the path must be a string")
         decision = check(services.component.name, kind, path)
         if not decision.allowed or decision.resolved_path is None:
             return None, _denied(kind, path, decision)
         return decision.resolved_path, None
 
-    def read_file(services: HostServices, path: str) -> bytes | wc.Variant:
+    def read_file(services: HostServices, path: str) -> bytes | GuestErr:
         resolved, error = checked(services, "filesystem.read", path)
         if resolved is None:
             return error
@@ -86,11 +81,11 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             return _os_error(path, exc)
         data = b"".join(chunks)
         if len(data) > MAX_FILE_BYTES:
-            return _err("io-error", f"{path!r} is larger than {MAX_FILE_BYTES} bytes; read-file "
+            return GuestErr("io-error", f"{path!r} is larger than {MAX_FILE_BYTES} bytes; read-file "
                         "returns whole small files only")
         return data
 
-    def write_file(services: HostServices, path: str, data: bytes) -> wc.Variant | None:
+    def write_file(services: HostServices, path: str, data: bytes) -> GuestErr | None:
         resolved, error = checked(services, "filesystem.write", path)
         if resolved is None:
             return error
@@ -107,7 +102,7 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             return _os_error(path, exc)
         return None
 
-    def delete_file(services: HostServices, path: str) -> wc.Variant | None:
+    def delete_file(services: HostServices, path: str) -> GuestErr | None:
         resolved, error = checked(services, "filesystem.delete", path)
         if resolved is None:
             return error
@@ -117,7 +112,7 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             return _os_error(path, exc)
         return None
 
-    def list_dir(services: HostServices, path: str) -> list[str] | wc.Variant:
+    def list_dir(services: HostServices, path: str) -> list[str] | GuestErr:
         resolved, error = checked(services, "filesystem.list", path)
         if resolved is None:
             return error
@@ -130,7 +125,7 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
         except OSError as exc:
             return _os_error(path, exc)
 
-    def stat(services: HostServices, path: str) -> wc.Record | wc.Variant:
+    def stat(services: HostServices, path: str) -> dict[str, Any] | GuestErr:
         # Size and mtime are contents-level facts: stat needs filesystem.read.
         resolved, error = checked(services, "filesystem.read", path)
         if resolved is None:
@@ -139,11 +134,10 @@ def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
             st = os.stat(resolved, follow_symlinks=False)
         except OSError as exc:
             return _os_error(path, exc)
-        rec = wc.Record()
-        setattr(rec, "size", st.st_size)
-        setattr(rec, "is-dir", os.path.isdir(resolved) and not os.path.islink(resolved))
-        setattr(rec, "modified-ms", st.st_mtime_ns // 1_000_000)
-        return rec
+        return {"size": st.st_size,
+                "is-dir": os.path.isdir(resolved) and not os.path.islink(resolved),
+                "modified-ms": st.st_mtime_ns // 1_000_000}
 
-    return {"read-file": read_file, "write-file": write_file, "delete-file": delete_file,
-            "list-dir": list_dir, "stat": stat}
+    return {"read-file": wit_result(read_file), "write-file": wit_result(write_file),
+            "delete-file": wit_result(delete_file), "list-dir": wit_result(list_dir),
+            "stat": wit_result(stat)}

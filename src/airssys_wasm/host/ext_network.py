@@ -14,9 +14,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from wasmtime import component as wc
-
 from airssys_wasm.host.deadlines import budget
+from airssys_wasm.host.ext_common import GuestErr, wit_result
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -29,16 +28,12 @@ MAX_RECEIVE_BYTES = 1 << 20
 MAX_CONNECTIONS = 64
 
 
-def _err(case: str, message: str) -> wc.Variant:
-    return wc.Variant(case, message)
-
-
-def _refused(kind: str, target: str, decision: Decision) -> wc.Variant:
+def _refused(kind: str, target: str, decision: Decision) -> GuestErr:
     if decision.error == RESOURCE_EXHAUSTED:
         # network-error has no resource-exhausted case: io-error with that text.
-        return _err("io-error", f"resource-exhausted: {decision.reason}; transfer less or raise "
+        return GuestErr("io-error", f"resource-exhausted: {decision.reason}; transfer less or raise "
                     "[quota] network_bytes_per_second")
-    return _err("permission-denied", f"{kind} {target!r} denied: {decision.reason}; grant it in "
+    return GuestErr("permission-denied", f"{kind} {target!r} denied: {decision.reason}; grant it in "
                 f"the component's Component.toml [capabilities] {kind}")
 
 
@@ -73,72 +68,72 @@ class Connections:
     def functions(self) -> dict[str, Callable[..., Any]]:
         check = self._check
 
-        def connect(services: HostServices, address: str, timeout_ms: int) -> int | wc.Variant:
+        def connect(services: HostServices, address: str, timeout_ms: int) -> int | GuestErr:
             name = services.component.name
             decision = check(name, "network.connect", address)
             if not decision.allowed:
                 return _refused("network.connect", address, decision)
             parsed = _split(address)
             if parsed is None:
-                return _err("invalid-address", f"{address!r} is not host:port ([v6]:port for IPv6)")
+                return GuestErr("invalid-address", f"{address!r} is not host:port ([v6]:port for IPv6)")
             conns = self._open.setdefault(name, {})
             if len(conns) >= MAX_CONNECTIONS:
-                return _err("io-error", f"{name} already has {MAX_CONNECTIONS} open connections; "
+                return GuestErr("io-error", f"{name} already has {MAX_CONNECTIONS} open connections; "
                             "close some first")
             seconds = budget(timeout_ms)
             if seconds <= 0:
-                return _err("timeout", f"no time left in this call to connect to {address}")
+                return GuestErr("timeout", f"no time left in this call to connect to {address}")
             try:
                 sock = socket.create_connection(parsed, timeout=seconds)
             except TimeoutError:
-                return _err("timeout", f"connecting to {address} took longer than {seconds:.3f} s")
+                return GuestErr("timeout", f"connecting to {address} took longer than {seconds:.3f} s")
             except ConnectionRefusedError:
-                return _err("connection-refused", f"{address} refused the connection")
+                return GuestErr("connection-refused", f"{address} refused the connection")
             except OSError as exc:
-                return _err("io-error", f"connecting to {address} failed: {exc.strerror or exc}")
+                return GuestErr("io-error", f"connecting to {address} failed: {exc.strerror or exc}")
             handle = self._next
             self._next += 1
             conns[handle] = (sock, address)
             return handle
 
-        def send(services: HostServices, conn: int, data: bytes) -> int | wc.Variant:
+        def send(services: HostServices, conn: int, data: bytes) -> int | GuestErr:
             name = services.component.name
             found = self._lookup(name, conn)
             if found is None:
-                return _err("invalid-address", f"connection {conn} is not open")
+                return GuestErr("invalid-address", f"connection {conn} is not open")
             sock, address = found
             decision = check(name, "network.connect", address, amount=len(data))
             if not decision.allowed:
                 return _refused("network.connect", address, decision)
             seconds = budget()
             if seconds <= 0:
-                return _err("timeout", f"no time left in this call to send to {address}")
+                return GuestErr("timeout", f"no time left in this call to send to {address}")
             try:
                 sock.settimeout(seconds)
                 sock.sendall(bytes(data))
             except TimeoutError:
-                return _err("timeout", f"sending to {address} did not finish before the deadline")
+                return GuestErr("timeout", f"sending to {address} did not finish before the deadline")
             except OSError as exc:
-                return _err("io-error", f"sending to {address} failed: {exc.strerror or exc}")
+                return GuestErr("io-error", f"sending to {address} failed: {exc.strerror or exc}")
             return len(data)
 
         def receive(services: HostServices, conn: int, max_bytes: int,
-                    timeout_ms: int) -> bytes | wc.Variant:
+                    timeout_ms: int) -> bytes | GuestErr:
             name = services.component.name
             found = self._lookup(name, conn)
             if found is None:
-                return _err("invalid-address", f"connection {conn} is not open")
+                return GuestErr("invalid-address", f"connection {conn} is not open")
             sock, address = found
             seconds = budget(timeout_ms)
             if seconds <= 0:
-                return _err("timeout", f"no time left in this call to receive from {address}")
+                return GuestErr("timeout", f"no time left in this call to receive from {address}")
             try:
                 sock.settimeout(seconds)
                 data = sock.recv(max(1, min(max_bytes, MAX_RECEIVE_BYTES)))
             except TimeoutError:
-                return _err("timeout", f"nothing from {address} within {seconds:.3f} s")
+                return GuestErr("timeout", f"nothing from {address} within {seconds:.3f} s")
             except OSError as exc:
-                return _err("io-error", f"receiving from {address} failed: {exc.strerror or exc}")
+                return GuestErr("io-error", f"receiving from {address} failed: {exc.strerror or exc}")
             decision = check(name, "network.connect", address, amount=len(data))
             if not decision.allowed:
                 return _refused("network.connect", address, decision)
@@ -149,4 +144,5 @@ class Connections:
             if found is not None:
                 found[0].close()
 
-        return {"connect": connect, "send": send, "receive": receive, "close": close}
+        return {"connect": wit_result(connect), "send": wit_result(send),
+                "receive": wit_result(receive), "close": close}

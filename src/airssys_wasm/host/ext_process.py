@@ -13,9 +13,8 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from wasmtime import component as wc
-
 from airssys_wasm.host.deadlines import budget
+from airssys_wasm.host.ext_common import GuestErr, wit_result
 from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -24,37 +23,29 @@ __all__ = ["INTERFACE", "functions"]
 INTERFACE = "airssys:ext-process/process@1.0.0"
 
 
-def _err(case: str, message: str) -> wc.Variant:
-    return wc.Variant(case, message)
-
-
 def functions(security: SecurityProvider) -> dict[str, Callable[..., Any]]:
     check = security.check
 
     def run(services: HostServices, executable: str, args: list[str], stdin: bytes,
-            timeout_ms: int) -> wc.Record | wc.Variant:
+            timeout_ms: int) -> dict[str, Any] | GuestErr:
         decision = check(services.component.name, "process.spawn", executable)
         if not decision.allowed or decision.resolved_path is None:
-            return _err("permission-denied", f"process.spawn {executable!r} denied: "
+            return GuestErr("permission-denied", f"process.spawn {executable!r} denied: "
                         f"{decision.reason}; grant it in the component's Component.toml "
                         "[capabilities] process.spawn")
         seconds = budget(timeout_ms)
         if seconds <= 0:
-            return _err("timeout", f"no time left in this call to run {executable}")
+            return GuestErr("timeout", f"no time left in this call to run {executable}")
         try:
             done = subprocess.run([decision.resolved_path, *map(str, args)], input=bytes(stdin),
                                   capture_output=True, timeout=seconds, env={}, cwd="/",
                                   close_fds=True, check=False)
         except subprocess.TimeoutExpired:
-            return _err("timeout", f"{executable} ran longer than {seconds:.3f} s and was killed")
+            return GuestErr("timeout", f"{executable} ran longer than {seconds:.3f} s and was killed")
         except FileNotFoundError:
-            return _err("not-found", f"{executable} does not exist")
+            return GuestErr("not-found", f"{executable} does not exist")
         except OSError as exc:
-            return _err("spawn-failed", f"cannot run {executable}: {exc.strerror or exc}")
-        rec = wc.Record()
-        setattr(rec, "exit-code", done.returncode)
-        setattr(rec, "stdout", done.stdout)
-        setattr(rec, "stderr", done.stderr)
-        return rec
+            return GuestErr("spawn-failed", f"cannot run {executable}: {exc.strerror or exc}")
+        return {"exit-code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
 
-    return {"run": run}
+    return {"run": wit_result(run)}

@@ -1,10 +1,9 @@
 """The runtime layer: engine, loading and validation, compile cache, limits, traps, instances
 and the host side of host-services. Everything above (actor, host) builds on these names."""
 
-from airssys_wasm.runtime._wasmtime_private import PoolingConfig
 from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
 from airssys_wasm.runtime.cache import ArtifactCache, CacheStats
-from airssys_wasm.runtime.engine import Engine, EngineConfig
+from airssys_wasm.runtime.engine import Engine, EngineConfig, PoolingConfig
 from airssys_wasm.runtime.host_services import (
     DETACHED_MESSAGING,
     EMPTY_DIRECTORY,

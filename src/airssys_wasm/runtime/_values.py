@@ -1,15 +1,14 @@
-"""Conversion between the runtime's dataclasses and wasmtime-py component values.
+"""Conversion between the runtime's dataclasses and the fast call path's WIT values.
 
-wasmtime-py represents WIT records as ``Record`` objects whose attribute names keep the WIT
-kebab-case spelling, and variants whose cases collide as ``Variant(tag, payload)``. These helpers
-are the only place that knows that, so the fast path can replace them wholesale.
+The fast path (``airssys_wasm._fast.fastcall``) represents records as dicts keyed by the WIT
+field names (kebab-case), variants as ``(case, payload)`` and results as ``("ok"|"err", value)``.
+These helpers are the only place in the runtime that spells those shapes for the lifecycle
+types, so instances and host-services stay about policy.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from wasmtime import component as wc
 
 from airssys_wasm.types import (
     ComponentConfig,
@@ -18,52 +17,55 @@ from airssys_wasm.types import (
     ExecutionContext,
 )
 
-
-def _record(**fields: Any) -> wc.Record:
-    rec = wc.Record()
-    for key, value in fields.items():
-        setattr(rec, key.replace("_", "-"), value)
-    return rec
+#: ``result<_, E>``'s ok value, as host functions return it.
+OK: tuple[str, None] = ("ok", None)
 
 
-def component_id_to_wit(cid: ComponentId) -> wc.Record:
-    return _record(namespace=cid.namespace, name=cid.name, version=cid.version)
+def component_id_to_wit(cid: ComponentId) -> dict[str, str]:
+    return {"namespace": cid.namespace, "name": cid.name, "version": cid.version}
 
 
-def component_id_from_wit(rec: Any) -> ComponentId:
-    return ComponentId(name=rec.name, namespace=rec.namespace, version=rec.version)
+_IDS: dict[tuple[str, str, str], ComponentId] = {}
+_IDS_MAX = 4096
 
 
-def context_to_wit(ctx: ExecutionContext) -> wc.Record:
+def component_id_from_wit(rec: dict[str, str]) -> ComponentId:
+    """The ComponentId a guest named; interned, so the same target costs one dict lookup (a
+    guest sending to a peer names it on every message)."""
+    key = (rec["namespace"], rec["name"], rec["version"])
+    cid = _IDS.get(key)
+    if cid is None:
+        if len(_IDS) >= _IDS_MAX:
+            _IDS.clear()  # cleared in place: inlined lookups keep seeing the live table
+        cid = _IDS[key] = ComponentId(name=key[1], namespace=key[0], version=key[2])
+    return cid
+
+
+def interned_ids() -> dict[tuple[str, str, str], ComponentId]:
+    """The intern table of component_id_from_wit, for callers that inline its lookup."""
+    return _IDS
+
+
+def context_to_wit(ctx: ExecutionContext) -> dict[str, Any]:
     caller = None
     if ctx.caller is not None:
         cid = ctx.caller.component_id
-        caller = _record(
-            component_id=None if cid is None else component_id_to_wit(cid),
-            external_source=ctx.caller.external_source,
-        )
-    return _record(request_id=ctx.request_id, timeout_ms=ctx.timeout_ms, caller_info=caller)
+        caller = {"component-id": None if cid is None else component_id_to_wit(cid),
+                  "external-source": ctx.caller.external_source}
+    return {"request-id": ctx.request_id, "timeout-ms": ctx.timeout_ms, "caller-info": caller}
 
 
-def config_to_wit(config: ComponentConfig) -> wc.Record:
-    return _record(env_vars=[tuple(kv) for kv in config.env_vars],
-                   config_data=None if config.config_data is None else bytes(config.config_data))
+def config_to_wit(config: ComponentConfig) -> dict[str, Any]:
+    return {"env-vars": [tuple(kv) for kv in config.env_vars],
+            "config-data": None if config.config_data is None else bytes(config.config_data)}
 
 
-def metadata_to_wit(meta: ComponentMetadata) -> wc.Record:
-    return _record(name=meta.name, version=meta.version, description=meta.description,
-                   supported_operations=list(meta.supported_operations))
+def metadata_to_wit(meta: ComponentMetadata) -> dict[str, Any]:
+    return {"name": meta.name, "version": meta.version, "description": meta.description,
+            "supported-operations": list(meta.supported_operations)}
 
 
-def metadata_from_wit(rec: Any) -> ComponentMetadata:
-    return ComponentMetadata(
-        name=rec.name,
-        version=rec.version,
-        description=rec.description,
-        supported_operations=tuple(getattr(rec, "supported-operations")),
-    )
-
-
-def variant(tag: str, payload: Any = None) -> wc.Variant:
-    return wc.Variant(tag, payload)
-
+def metadata_from_wit(rec: dict[str, Any]) -> ComponentMetadata:
+    return ComponentMetadata(name=rec["name"], version=rec["version"],
+                             description=rec["description"],
+                             supported_operations=tuple(rec["supported-operations"]))

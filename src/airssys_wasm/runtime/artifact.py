@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm._fast.fastcall import FuncPlan
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
@@ -76,6 +77,8 @@ class ComponentArtifact(Artifact):
         host_services.define(self.linker)
         root = component.get_export_index(shape.instance)
         assert root is not None  # validated: the lifecycle instance exists
+        #: Conversion plans of the lifecycle exports, compiled by the first instance.
+        self.plans: dict[str, FuncPlan] = {}
         self.export_indices: dict[str, wc.ExportIndex] = {}
         for export in sorted(shape.exports):
             index = component.get_export_index(export, root)
@@ -90,7 +93,9 @@ class ComponentArtifact(Artifact):
     def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
         """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
         instances created from now on. Each function is called as ``fn(services, *args)`` with
-        the calling instance's HostServices, where the host layer checks capabilities.
+        the calling instance's HostServices, where the host layer checks capabilities; values
+        use the fast path's representation (``result`` as ``("ok"|"err", value)``, records as
+        dicts, variants as ``(case, payload)``; see ``airssys_wasm._fast.fastcall``).
         Define each interface once per artifact."""
         if interface not in self.shape.imports:
             raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
@@ -98,7 +103,11 @@ class ComponentArtifact(Artifact):
         if interface == HOST_SERVICES:
             raise ConfigError(f"{HOST_SERVICES} is provided by the runtime; pass HostServices "
                               "(directory=..., messaging=...) to instantiate() instead")
-        host_services.define_interface(self.linker, interface, functions)
+        try:
+            host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
+                                           interface, functions)
+        except LookupError as exc:  # a function name the component does not import
+            raise ConfigError(f"{self.name}: cannot define {interface}: {exc}") from None
 
 
 class CoreModuleArtifact(Artifact):

@@ -5,24 +5,29 @@ and messaging go through two small protocols the host implements (:class:`Compon
 :class:`Messaging`). Without a host the defaults are explicit: an empty directory, and messaging
 that refuses with :class:`ComponentNotFound` (the guest sees ``target-not-found``).
 
-Host functions are registered once per Linker with wasmtime-py's ``LinkerInstance.add_func``;
-the instance making the call is found through a thread-local "active call" set around every
-guest call, so one Linker serves every instance of a component. Messaging callbacks run
+Host functions are C trampolines of the fast path (``define_host_func``), registered once per
+artifact's Linker with plans compiled from the component's own import types. Each receives the
+calling instance's :class:`HostServices` first (attached to its Store with ``configure_store``),
+so one Linker serves every instance of a component and policy knows whose call it is — no
+per-call bookkeeping in Python. Values use the fast path's representation (records are dicts,
+``result`` is ``("ok"|"err", value)``, variants ``(case, payload)``). Messaging callbacks run
 synchronously inside the guest's call, on the calling thread: a host implementation must not
-block (enqueue and return).
+block (enqueue and return). A host function that raises anything but a refusal traps the
+guest; the exception is the ``__cause__`` of the caller's TrapError.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm._fast.fastcall import current_deadline, define_host_func, define_host_funcs
 from airssys_wasm.errors import (
     AirssysError,
     ComponentNotFound,
@@ -125,40 +130,8 @@ class HostServices:
     max_log_chars: int = 16 * 1024
 
 
-class ActiveCall:
-    """The guest call in progress on this thread: whose services, and until when."""
-
-    __slots__ = ("services", "deadline", "failure")
-
-    def __init__(self, services: HostServices, deadline: float | None) -> None:
-        self.services = services
-        self.deadline = deadline
-        #: An unexpected exception a host function raised (it unwinds the guest mid-call).
-        self.failure: BaseException | None = None
-
-
-_tls = threading.local()
-
-
-def enter(call: ActiveCall) -> ActiveCall | None:
-    """Make ``call`` the active call of this thread; returns the previous one to restore."""
-    previous = getattr(_tls, "call", None)
-    _tls.call = call
-    return previous
-
-
-def leave(previous: ActiveCall | None) -> None:
-    _tls.call = previous
-
-
-def _active() -> ActiveCall:
-    call = getattr(_tls, "call", None)
-    if call is None:  # only reachable if wasmtime calls a host function outside a guest call
-        raise RuntimeError("host-services called outside a guest call")
-    return call
-
-
-def _refusal(exc: AirssysError) -> wc.Variant:
+def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
+    """``err(messaging-error)`` for a refusal the host raised."""
     if isinstance(exc, PermissionDenied):
         tag = "permission-denied"
     elif isinstance(exc, ComponentNotFound):
@@ -167,70 +140,77 @@ def _refusal(exc: AirssysError) -> wc.Variant:
         tag = "mailbox-full"
     else:  # MailboxClosed and every other refusal
         tag = "unavailable"
-    return values.variant(tag, str(exc))
+    return ("err", (tag, str(exc)))
 
 
-def _log(_store: Any, level: str, message: str, context: list[tuple[str, str]] | None) -> None:
-    services = _active().services
+def _log(services: HostServices, level: str, message: str,
+         context: list[tuple[str, str]] | None) -> None:
+    logger, lvl = services.logger, _LEVELS.get(level, logging.INFO)
+    if not logger.isEnabledFor(lvl):  # a chatty guest must not pay for records nobody keeps
+        return
     if len(message) > services.max_log_chars:
         message = message[: services.max_log_chars] + "...[truncated]"
-    services.logger.log(_LEVELS.get(level, logging.INFO), "[%s] %s", services.component, message,
-                        extra={"component": str(services.component),
-                               "wasm_context": dict(context or ())})
+    logger.log(lvl, "[%s] %s", services.component, message,
+               extra={"component": str(services.component), "wasm_context": dict(context or ())})
 
 
-def _send_message(_store: Any, target: Any, message: bytes) -> wc.Variant | None:
-    services = _active().services
+_IDS = values.interned_ids()
+
+
+def _send_message(services: HostServices, target: dict[str, str],
+                  message: bytes) -> tuple[str, Any]:
+    # The per-message path between components: component_id_from_wit, inlined.
+    cid = _IDS.get((target["namespace"], target["name"], target["version"]))
+    if cid is None:
+        cid = values.component_id_from_wit(target)
     try:
-        services.messaging.send_message(services.component, values.component_id_from_wit(target),
-                                        bytes(message))
+        services.messaging.send_message(services.component, cid, message)
     except AirssysError as exc:
         return _refusal(exc)
-    return None
+    return values.OK
 
 
-def _send_request(_store: Any, target: Any, request: bytes, timeout_ms: int) -> str | wc.Variant:
-    services = _active().services
+def _send_request(services: HostServices, target: dict[str, str], request: bytes,
+                  timeout_ms: int) -> tuple[str, Any]:
     try:
-        return str(services.messaging.send_request(
-            services.component, values.component_id_from_wit(target), bytes(request), timeout_ms))
+        return ("ok", str(services.messaging.send_request(
+            services.component, values.component_id_from_wit(target), request, timeout_ms)))
     except AirssysError as exc:
         return _refusal(exc)
 
 
-def _cancel_request(_store: Any, request_id: str) -> wc.Variant | None:
-    services = _active().services
+def _cancel_request(services: HostServices, request_id: str) -> tuple[str, Any]:
     try:
         services.messaging.cancel_request(services.component, request_id)
     except AirssysError as exc:
         return _refusal(exc)
-    return None
+    return values.OK
 
 
-def _current_time_millis(_store: Any) -> int:
+def _current_time_millis(_services: HostServices) -> int:
     return time.time_ns() // 1_000_000
 
 
-def _sleep_millis(_store: Any, ms: int) -> None:
-    call = _active()
+def _sleep_millis(_services: HostServices, ms: int) -> None:
     seconds = ms / 1000.0
-    if call.deadline is not None:
+    deadline = current_deadline()
+    if deadline is not None:
         # Never sleep past the call's deadline: the epoch trap fires as soon as the guest resumes.
-        seconds = min(seconds, max(0.0, call.deadline - time.monotonic()))
+        seconds = min(seconds, max(0.0, deadline - time.monotonic()))
     if seconds > 0:
         time.sleep(seconds)
 
 
-def _list_components(_store: Any) -> list[Any]:
-    return [values.component_id_to_wit(c) for c in _active().services.directory.list_components()]
+def _list_components(services: HostServices) -> list[dict[str, str]]:
+    return [values.component_id_to_wit(c) for c in services.directory.list_components()]
 
 
-def _get_component_metadata(_store: Any, target: Any) -> Any:
-    meta = _active().services.directory.component_metadata(values.component_id_from_wit(target))
+def _get_component_metadata(services: HostServices, target: dict[str, str]) -> Any:
+    meta = services.directory.component_metadata(values.component_id_from_wit(target))
     return None if meta is None else values.metadata_to_wit(meta)
 
 
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
     "send-message": _send_message,
     "send-request": _send_request,
@@ -242,49 +222,34 @@ _FUNCS = {
 }
 
 
-def _recording(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Note an unexpected host-side exception on the active call, so the caller knows the guest
-    was unwound mid-call (and its Store must go) rather than never entered."""
-
-    def host_function(store: Any, *args: Any) -> Any:
-        try:
-            return func(store, *args)
-        except BaseException as exc:
-            call = getattr(_tls, "call", None)
-            if call is not None:
-                call.failure = exc
-            raise
-
-    return host_function
-
-
-def define_interface(linker: wc.Linker, interface: str,
-                     functions: Mapping[str, Callable[..., Any]]) -> None:
-    """Define ``interface`` in ``linker`` with Python ``functions``.
+def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtime.Engine,
+                     interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Define ``interface`` in ``linker`` with Python ``functions``, as fast C trampolines.
 
     Each function is called as ``fn(services, *wit_args)`` where ``services`` is the calling
     instance's :class:`HostServices`, so one definition can serve every instance and still
-    know whose capabilities to check. Return values follow wasmtime-py's conventions
-    (``None``/value for ``result`` ok, ``wasmtime.component.Variant`` for a tagged error).
+    know whose capabilities to check. Arguments and return values use the fast path's value
+    representation (see ``airssys_wasm._fast.fastcall``): e.g. ``("ok", data)`` /
+    ``("err", ("permission-denied", why))`` for ``result<list<u8>, file-error>``. Plans are
+    compiled here, once, from the types ``component`` declares for the import.
     """
-
-    def bind(func: Callable[..., Any]) -> Callable[..., Any]:
-        return lambda _store, *args: func(_active().services, *args)
-
-    with linker.root() as root, root.add_instance(interface) as instance:
-        for name, func in functions.items():
-            instance.add_func(name, _recording(bind(func)))
+    define_host_funcs(linker, component, engine, interface, functions, with_data=True)
 
 
 def define(linker: wc.Linker) -> None:
-    """Define every host-services function in ``linker`` (extras are harmless to wasmtime)."""
-    with linker.root() as root, root.add_instance(HOST_SERVICES) as services:
+    """Define every host-services function in ``linker`` (extras are harmless to wasmtime).
+
+    Each plan is compiled from the type wasmtime hands to the function's first call, so loading
+    an artifact does not pay for introspecting its imports; one Linker serves one artifact, so
+    every later call has that same type.
+    """
+    with linker.root() as root, root.add_instance(HOST_SERVICES) as instance:
         for name, func in _FUNCS.items():
-            services.add_func(name, _recording(func))
+            define_host_func(instance, name, func, with_data=True)
 
 
 def call_deadline() -> float | None:
     """``time.monotonic()`` deadline of the guest call in progress on this thread (None = no
     deadline). Extension host functions bound their blocking I/O by it, so a guest cannot
     outlive its own call deadline by waiting on the host."""
-    return _active().deadline
+    return current_deadline()

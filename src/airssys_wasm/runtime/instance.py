@@ -3,23 +3,24 @@
 A trap poisons the whole Store (even a new instance in the same Store fails with "cannot enter
 component instance"), so an instance that traps closes its Store and refuses further calls;
 :meth:`Instance.fresh` (or ``artifact.instantiate``) builds a new Store from the compiled
-artifact. Every wasmtime-py call is behind a small method (``_call``, ``_write``, ``_handle``,
-``_execute``) so the Cython fast path can replace them without touching the policy around them. An instance is not thread-safe:
-use it from one thread at a time (an actor does).
+artifact. wasmtime-py does the setup (Store, link, instantiate); every call afterwards goes
+through the Cython fast path (``_fast.fastcall``): component exports as :class:`ComponentFunc`
+objects whose conversion plans are compiled once per artifact, core modules through
+:class:`CoreLane` / :class:`CoreFunc`. Per-call limits (fuel refill, epoch deadline) are attached
+to the Store once and armed in C on every call. An instance is not thread-safe: use it from one
+thread at a time (an actor does).
 """
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
-from wasmtime import component as wc
 
+from airssys_wasm._fast.fastcall import ComponentFunc, CoreFunc, CoreLane, configure_store
 from airssys_wasm.errors import ActorStateError, ConfigError, GuestError, LoadError, TrapError, TrapKind
 from airssys_wasm.runtime import _values as values
-from airssys_wasm.runtime import host_services as hs
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.traps import to_trap_error
@@ -43,6 +44,7 @@ UNLIMITED_FUEL = 2**63 - 1
 NO_DEADLINE = 2**62
 _HEALTH = list(HealthStatus)
 _PAGE = 65536
+_OK = "ok"
 
 
 class Instance(ABC):
@@ -68,8 +70,6 @@ class Instance(ABC):
                 f"{self.name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
                 f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
                 "EngineConfig.max_wasm_stack or lower [limits] stack")
-        self._fuel = cfg.consume_fuel
-        self._epochs = cfg.epoch_interruption
         self._store: wasmtime.Store | None = wasmtime.Store(self._engine.wasm_engine)
         self._store.set_limits(memory_size=limits.memory_bytes, table_elements=limits.table_elements,
                                instances=limits.instances, tables=limits.tables,
@@ -77,6 +77,20 @@ class Instance(ABC):
         if artifact.imports_wasi:
             self._store.set_wasi((wasi or NO_WASI).config())
         self.wasi = wasi
+        timeout = limits.timeout_ms
+        fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
+        ticks = (NO_DEADLINE if timeout is None else self._engine.epoch_ticks(timeout)) \
+            if cfg.epoch_interruption else None
+        # Every call into this Store refills the fuel and resets the deadline in C; host
+        # functions receive ``services`` (whose capabilities to check) as their first argument.
+        configure_store(self._store, data=services, fuel=fuel, epoch_ticks=ticks,
+                        timeout=None if timeout is None else timeout / 1000.0)
+        # Instantiation runs guest code too (start functions) and goes through wasmtime-py:
+        # arm it the same way once.
+        if fuel is not None:
+            self._store.set_fuel(fuel)
+        if ticks is not None:
+            self._store.set_epoch_deadline(ticks)
         self.trap: TrapError | None = None
         self._instantiate_guarded()
 
@@ -124,41 +138,29 @@ class Instance(ABC):
             raise ActorStateError(f"{self.name}: this instance is closed; call .fresh() for a new one")
         return self._store
 
-    def _arm(self, store: wasmtime.Store) -> float | None:
-        """Refill fuel and set the epoch deadline for the next call; returns the deadline."""
-        if self._fuel:
-            store.set_fuel(self.limits.fuel if self.limits.fuel is not None else UNLIMITED_FUEL)
-        timeout = self.limits.timeout_ms
-        if self._epochs:
-            store.set_epoch_deadline(NO_DEADLINE if timeout is None else
-                                     self._engine.epoch_ticks(timeout))
-        return None if timeout is None else time.monotonic() + timeout / 1000.0
+    def _call(self, export: str, func: Any, *args: Any) -> Any:
+        """One guest call through the fast path; a trap discards the Store.
 
-    def _guard(self, export: str, fn: Any, *args: Any) -> Any:
-        """Run one guest call with limits armed; a trap discards the Store."""
-        store = self._require_store()
-        call = hs.ActiveCall(self.services, self._arm(store))
-        previous = hs.enter(call)
+        Arguments the plan refuses raise TypeError/ValueError before the guest is entered: the
+        Store stays intact. Limits are armed by the fast path itself (see ``configure_store``).
+        """
+        if self._store is None:
+            self._require_store()
         try:
-            return fn(store, *args)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise self._discard(exc, export) from exc
-        except (TrapError, GuestError):
-            raise
-        except Exception as exc:
-            if call.failure is None:  # raised before entering wasm (bad argument): Store intact
-                raise
-            trap = TrapError(f"{self.name}: a host function failed during {export}: {exc!r}; the "
-                             "instance was discarded", TrapKind.OTHER, component=self.name)
-            self._poison(trap)
-            raise trap from exc
-        finally:
-            hs.leave(previous)
+            return func(*args)
+        except TrapError as trap:
+            raise self._discard(trap, export) from (trap.__cause__ or trap)
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
-        trap = to_trap_error(exc, component=self.name, export=export,
-                             memory_at_limit=self._memory_at_limit(),
-                             memory_limit=self.limits.memory_bytes)
+        host_failure = exc.__cause__ if isinstance(exc, TrapError) else None
+        if host_failure is not None:
+            trap = TrapError(f"{self.name}: a host function failed during {export}: "
+                             f"{host_failure!r}; the instance was discarded", TrapKind.OTHER,
+                             component=self.name, backtrace=getattr(exc, "backtrace", ""))
+        else:
+            trap = to_trap_error(exc, component=self.name, export=export,
+                                 memory_at_limit=self._memory_at_limit(),
+                                 memory_limit=self.limits.memory_bytes)
         self._poison(trap)
         return trap
 
@@ -177,12 +179,14 @@ class Instance(ABC):
         return False
 
     def _instantiate_guarded(self) -> None:
+        store = self._require_store()
         try:
-            self._guard("instantiate", self._instantiate)
-        except TrapError as trap:
-            cause = str(trap.__cause__ or trap).strip()
+            self._instantiate(store)
+        except (wasmtime.WasmtimeError, wasmtime.Trap, TrapError) as exc:
+            trap = self._discard(exc, "instantiate")
+            cause = str(exc).strip()
             if trap.kind is not TrapKind.OTHER or "wasm trap" in cause:
-                raise
+                raise trap from exc
             if "resource limit exceeded" in cause:
                 raise ConfigError(f"{self.name}: cannot instantiate within its limits: {cause}; "
                                   "raise the matching Limits field ([limits] instances/tables)") from None
@@ -192,6 +196,9 @@ class Instance(ABC):
             # Linking failed (e.g. an import nobody provides): the artifact cannot run here.
             raise LoadError(f"{self.name}: cannot instantiate: {cause}; provide the missing "
                             "imports or fix the component") from None
+        except BaseException:
+            self.close()
+            raise
 
     @abstractmethod
     def _instantiate(self, store: wasmtime.Store) -> None: ...
@@ -236,10 +243,11 @@ class Instance(ABC):
                           "before calling it", case="unsupported", export=export)
 
 
-def _guest_error(component: str, export: str, err: Any) -> GuestError:
-    tag = getattr(err, "tag", "error")
-    detail = getattr(err, "payload", err)
-    detail = "" if detail is None else str(detail)
+def _guest_error(component: str, export: str, err: tuple[str, Any]) -> GuestError:
+    """GuestError from a guest's error value, a ``(case, payload)`` variant (every lifecycle
+    function's error type is one)."""
+    tag, payload = err
+    detail = "" if payload is None else str(payload)
     return GuestError(f"{component}: {export} returned {tag}: {detail}", case=tag, detail=detail,
                       export=export)
 
@@ -250,74 +258,87 @@ class ComponentInstance(Instance):
     artifact: ComponentArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        inst = self.artifact.linker.instantiate(store, self.artifact.component)
-        self._funcs: dict[str, wc.Func] = {}
-        for export, index in self.artifact.export_indices.items():
-            func = inst.get_func(store, index)
-            if func is None:  # validated at load; only a wasmtime inconsistency gets here
-                raise TrapError(f"{self.name}: export {export} vanished at instantiation",
-                                component=self.name)
-            self._funcs[export] = func
+        self._instance = self.artifact.linker.instantiate(store, self.artifact.component)
+        self._funcs: dict[str, ComponentFunc] = {}
+        self._handle = self._func(store, "handle-message")
+        self._sender: ComponentId | None = None
+        self._sender_wit: dict[str, str] = {}
 
-    # One-line call sites, replaceable by the fast path.
-    def _call(self, store: wasmtime.Store, export: str, *args: Any) -> Any:
-        return self._funcs[export](store, *args)
+    def _func(self, store: wasmtime.Store, export: str) -> ComponentFunc:
+        """The fast-path callable of ``export``, made on first use (spawning stays cheap for
+        exports an actor rarely calls); its plan is compiled once per artifact."""
+        func = self._instance.get_func(store, self.artifact.export_indices[export])
+        if func is None:  # validated at load; only a wasmtime inconsistency gets here
+            raise TrapError(f"{self.name}: export {export} vanished at instantiation",
+                            component=self.name)
+        plans = self.artifact.plans
+        self._funcs[export] = call = ComponentFunc(store, func, export, plans.get(export))
+        plans.setdefault(export, call.plan)
+        return call
 
     def _result(self, export: str, *args: Any) -> Any:
-        return self._guard(export, self._call, export, *args)
+        func = self._funcs.get(export)
+        if func is None:
+            func = self._func(self._require_store(), export)
+        return self._call(export, func, *args)
+
+    def _unwrap(self, export: str, out: Any) -> Any:
+        """The ok value of a ``result``; GuestError for its error case."""
+        if out[0] == _OK:
+            return out[1]
+        raise _guest_error(self.name, export, out[1])
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
-        self._check_sender(sender)
-        err = self._result("handle-message", values.component_id_to_wit(sender), bytes(message))
-        if err is not None:
-            raise _guest_error(self.name, "handle-message", err)
+        if sender is not self._sender:  # actors send many messages per sender: convert once
+            self._check_sender(sender)
+            self._sender_wit = values.component_id_to_wit(sender)
+            self._sender = sender
+        if self._store is None:  # the hot path: Instance._call, inlined
+            self._require_store()
+        try:
+            out = self._handle(self._sender_wit, message)
+        except TrapError as trap:
+            raise self._discard(trap, "handle-message") from (trap.__cause__ or trap)
+        if out[0] != _OK:
+            raise _guest_error(self.name, "handle-message", out[1])
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
-        if "execute" not in self._funcs:
+        if "execute" not in self.artifact.export_indices:
             raise self._unsupported("execute")
         if ctx is None:
             ctx = ExecutionContext(timeout_ms=self.limits.timeout_ms or 0)
-        out = self._result("execute", bytes(operation), values.context_to_wit(ctx))
-        if isinstance(out, (bytes, bytearray)):
-            return bytes(out)
-        raise _guest_error(self.name, "execute", out)
+        out = self._result("execute", operation, values.context_to_wit(ctx))
+        return self._unwrap("execute", out)  # type: ignore[no-any-return]
 
     def init(self, config: ComponentConfig | None = None) -> None:
-        if "init" not in self._funcs:
+        if "init" not in self.artifact.export_indices:
             return
-        err = self._result("init", values.config_to_wit(config or ComponentConfig()))
-        if err is not None:
-            raise _guest_error(self.name, "init", err)
+        self._unwrap("init", self._result("init", values.config_to_wit(config or ComponentConfig())))
 
     def health(self) -> HealthStatus:
-        if "health" not in self._funcs:
+        if "health" not in self.artifact.export_indices:
             self._require_store()
             return HealthStatus.HEALTHY
         return HealthStatus(self._result("health"))
 
     def metadata(self) -> ComponentMetadata | None:
-        if "metadata" not in self._funcs:
+        if "metadata" not in self.artifact.export_indices:
             return None
         return values.metadata_from_wit(self._result("metadata"))
 
     def shutdown(self) -> None:
-        if "shutdown" not in self._funcs:
+        if "shutdown" not in self.artifact.export_indices:
             return
-        err = self._result("shutdown")
-        if err is not None:
-            raise _guest_error(self.name, "shutdown", err)
+        self._unwrap("shutdown", self._result("shutdown"))
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
                         error: str | None = None) -> None:
         if (reply is None) == (error is None):
             raise ValueError("pass exactly one of reply= (bytes) or error= (str)")
-        if "handle-callback" not in self._funcs:
+        if "handle-callback" not in self.artifact.export_indices:
             raise self._unsupported("handle-callback")
-        # result<list<u8>, string> is untagged in wasmtime-py: bytes -> ok, str -> err
-        outcome = bytes(reply) if reply is not None else str(error)
-        err = self._result("handle-callback", request_id, outcome)
-        if err is not None:
-            raise _guest_error(self.name, "handle-callback", err)
+        outcome = ("ok", reply) if reply is not None else ("err", str(error))
+        self._unwrap("handle-callback", self._result("handle-callback", request_id, outcome))
 
 
 class CoreInstance(Instance):
@@ -328,10 +349,18 @@ class CoreInstance(Instance):
     def _instantiate(self, store: wasmtime.Store) -> None:
         inst = wasmtime.Instance(store, self.artifact.module, [])
         exports = inst.exports(store)
+        self._exports = exports
         self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
-        self._core: dict[str, wasmtime.Func] = {
-            name: exports[name] for name in ("alloc", "handle", "init", "execute", "health", "shutdown")
-            if name in self.artifact.core_exports}  # type: ignore[misc]
+        self._lane = CoreLane(store, inst, exports)
+        self._sender: ComponentId | None = None
+        self._sender_text = b""
+        self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
+
+    def _core_func(self, name: str) -> CoreFunc:
+        func = self._core.get(name)
+        if func is None:
+            func = self._core[name] = CoreFunc(self._require_store(), self._exports[name], name)
+        return func
 
     def _memory_at_limit(self) -> bool:
         if self._store is None or not hasattr(self, "_memory"):
@@ -341,81 +370,58 @@ class CoreInstance(Instance):
         except (wasmtime.WasmtimeError, ValueError):
             return False
 
-    # One-line call sites, replaceable by the fast path.
-    def _call(self, store: wasmtime.Store, name: str, *args: int) -> int:
-        return self._core[name](store, *args)  # type: ignore[return-value]
+    def _discard(self, exc: BaseException, export: str) -> TrapError:
+        # The lane's own refusals (a bad pointer from alloc, alloc out of memory) are already
+        # classified; they poison the instance all the same: its allocator cannot be trusted.
+        if isinstance(exc, TrapError) and exc.__cause__ is None and exc.kind in (
+                TrapKind.OUT_OF_BOUNDS, TrapKind.MEMORY_LIMIT) and not exc.backtrace:
+            trap = TrapError(f"{self.name}: {exc} (during {export})", exc.kind, component=self.name)
+            self._poison(trap)
+            return trap
+        return super()._discard(exc, export)
 
-    def _write(self, store: wasmtime.Store, export: str, data: bytes) -> int:
-        """Copy ``data`` into guest memory through the guest's alloc; returns the pointer."""
-        ptr = self._call(store, "alloc", len(data)) if data else 0
-        if data and ptr == 0:
-            raise TrapError(f"{self.name}: alloc({len(data)}) returned 0 during {export} - the guest "
-                            "is out of memory; raise [limits] memory or send smaller payloads",
-                            TrapKind.MEMORY_LIMIT, component=self.name)
-        if data:
-            end = ptr + len(data)
-            if ptr < 0 or end > self._memory.data_len(store):
-                raise TrapError(f"{self.name}: alloc returned {ptr:#x}, outside its memory, during "
-                                f"{export}; the module's allocator is broken", TrapKind.OUT_OF_BOUNDS,
-                                component=self.name)
-            self._memory.write(store, data, ptr)
-        return ptr
-
-    def _handle(self, store: wasmtime.Store, sender: bytes, message: bytes) -> int:
-        ptr = self._write(store, "handle-message", sender + message)
-        return self._call(store, "handle", ptr, len(sender), ptr + len(sender), len(message))
-
-    def _execute(self, store: wasmtime.Store, operation: bytes) -> bytes | int:
-        ptr = self._write(store, "execute", operation)
-        packed = self._call(store, "execute", ptr, len(operation))
+    def _execute(self, operation: bytes) -> bytes | int:
+        ptr = self._lane.write(operation)
+        packed = self._core_func("execute")(ptr, len(operation))
         if packed < 0:
-            return packed
-        out_ptr, out_len = packed >> 32, packed & 0xFFFFFFFF
-        if out_ptr + out_len > self._memory.data_len(store):
-            raise TrapError(f"{self.name}: execute returned a reply outside its memory "
-                            f"({out_ptr:#x}+{out_len})", TrapKind.OUT_OF_BOUNDS, component=self.name)
-        return bytes(self._memory.read(store, out_ptr, out_ptr + out_len))
-
-    def _guard_poisoning(self, export: str, fn: Any, *args: Any) -> Any:
-        try:
-            return self._guard(export, fn, *args)
-        except TrapError as trap:
-            if not self.poisoned:  # raised by our own checks, not by wasmtime
-                self._poison(trap)
-            raise
+            return packed  # type: ignore[no-any-return]
+        return self._lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
-        self._check_sender(sender)
-        rc = self._guard_poisoning("handle-message", self._handle, str(sender).encode(), bytes(message))
+        if sender is not self._sender:  # actors send many messages per sender: encode once
+            self._check_sender(sender)
+            self._sender_text = str(sender).encode()
+            self._sender = sender
+        rc = self._call("handle-message", self._lane.handle, self._sender_text, message)
         if rc != 0:
             raise GuestError(f"{self.name}: handle returned error code {rc}", case="error-code",
                              detail=str(rc), export="handle-message")
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
-        if "execute" not in self._core:
+        if "execute" not in self.artifact.core_exports:
             raise self._unsupported("execute")
-        out = self._guard_poisoning("execute", self._execute, bytes(operation))
+        out = self._call("execute", self._execute, operation)
         if isinstance(out, int):
             raise GuestError(f"{self.name}: execute returned error code {out}", case="error-code",
                              detail=str(out), export="execute")
-        return out
+        return out  # type: ignore[no-any-return]
 
     def _status(self, name: str) -> int:
-        return self._guard_poisoning(name, self._call, name)  # type: ignore[no-any-return]
+        return self._call(name, self._core_func(name))  # type: ignore[no-any-return]
 
     def init(self, config: ComponentConfig | None = None) -> None:
-        if "init" in self._core and (rc := self._status("init")) != 0:
+        if "init" in self.artifact.core_exports and (rc := self._status("init")) != 0:
             raise GuestError(f"{self.name}: init returned error code {rc}", case="error-code",
                              detail=str(rc), export="init")
 
     def health(self) -> HealthStatus:
-        if "health" not in self._core:
+        if "health" not in self.artifact.core_exports:
             self._require_store()
             return HealthStatus.HEALTHY
         code = self._status("health")
         return _HEALTH[code] if 0 <= code < len(_HEALTH) else HealthStatus.UNKNOWN
 
     def shutdown(self) -> None:
-        if "shutdown" in self._core and (rc := self._status("shutdown")) != 0:
+        if "shutdown" in self.artifact.core_exports and (rc := self._status("shutdown")) != 0:
             raise GuestError(f"{self.name}: shutdown returned error code {rc}", case="error-code",
                              detail=str(rc), export="shutdown")

@@ -1,8 +1,10 @@
 """Turn wasmtime failures into :class:`TrapError` with a stable ``kind``.
 
-Core-module calls raise ``wasmtime.Trap`` carrying a trap code; component calls raise a plain
-``WasmtimeError`` whose only signal is its text (findings note, section 3), so both the code and
-the message are parsed. The backtrace text is kept verbatim for diagnostics.
+Calls go through the fast path, which raises :class:`TrapError` with wasmtime's full error text
+in ``backtrace`` and a first ``kind`` (from the trap code for core modules); instantiation goes
+through wasmtime-py, which raises ``wasmtime.Trap`` (with a code) or a plain ``WasmtimeError``
+whose only signal is its text (findings note, section 3). Either way the code and the message
+are parsed with the same table here. The backtrace text is kept verbatim for diagnostics.
 """
 
 from __future__ import annotations
@@ -62,16 +64,23 @@ def _split(text: str) -> tuple[str, str]:
     return " ".join(line.strip() for line in cause.strip().splitlines()), backtrace
 
 
+def _text(exc: BaseException) -> str:
+    """wasmtime's own error text (the fast path keeps it in ``backtrace``)."""
+    if isinstance(exc, TrapError) and exc.backtrace:
+        return exc.backtrace
+    return str(exc)
+
+
 def classify(exc: BaseException) -> TrapKind:
     """The :class:`TrapKind` of a wasmtime error (trap code first, then message text)."""
     code = getattr(exc, "trap_code", None)
     if isinstance(exc, wasmtime.Trap) and code is not None:
         return _CODE_KINDS.get(code, TrapKind.OTHER)
-    cause = _split(str(exc))[0].lower()
+    cause = _split(_text(exc))[0].lower()
     for needle, kind in _MESSAGE_KINDS:
         if needle in cause:
             return kind
-    return TrapKind.OTHER
+    return exc.kind if isinstance(exc, TrapError) else TrapKind.OTHER
 
 
 _MEMORY_SIZE = re.compile(r"in linear memory of size (0x[0-9a-f]+|\d+)")
@@ -88,7 +97,7 @@ def to_trap_error(exc: BaseException, *, component: str, export: str,
     otherwise a memory fault's message tells the memory size, compared with ``memory_limit``.
     """
     kind = classify(exc)
-    cause, backtrace = _split(str(exc))
+    cause, backtrace = _split(_text(exc))
     if memory_limit is not None and kind is TrapKind.OUT_OF_BOUNDS:
         size = _MEMORY_SIZE.search(cause)
         if size and int(size.group(1), 0) + _PAGE > memory_limit:
