@@ -423,3 +423,34 @@ def test_audit_is_thread_safe_one_whole_line_per_decision(clock: FakeClock) -> N
     assert {r["target"] for r in records} == {
         f"ns-{n}-{i}" if i % 2 else f"other-{n}-{i}" for n in range(4) for i in range(250)
     }
+
+
+def test_audit_lines_are_not_built_when_no_sink_would_keep_them() -> None:
+    logger = logging.getLogger("airssys_wasm.test.audit.muted")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)  # INFO lines would be dropped by logging anyway
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger.addHandler(Keep())
+    log = AuditLog([LoggingAuditSink(logger, logging.INFO)])
+    assert log.record("c", "messaging.send", "b", True, "ok") is True
+    assert records == []
+    logger.setLevel(logging.INFO)  # the level is asked per decision, not cached
+    assert log.record("c", "messaging.send", "b", True, "ok") is True
+    assert len(records) == 1 and '"decision":"allow"' in records[0].getMessage()
+
+    class Broken:
+        def enabled(self) -> bool:
+            return False
+
+        def write(self, record: AuditRecord, line: str) -> None:
+            raise AssertionError("a muted sink must not be written")
+
+    memory = MemoryAuditSink()
+    both = AuditLog([Broken(), memory])  # one sink that keeps lines: everything is serialised
+    assert both.record("c", "messaging.send", "b", False, "no") is False  # Broken is still asked
+    assert len(memory.lines) == 1

@@ -10,6 +10,7 @@ never forge a second line) and long targets are truncated.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -71,6 +72,10 @@ class AuditRecord(NamedTuple):
 
 
 class AuditSink(Protocol):
+    """Where lines go. A sink may also define ``enabled() -> bool``: when every sink of a log
+    says False (e.g. a logger with no handler at its level), decisions are not serialised at all,
+    since nothing would keep them."""
+
     def write(self, record: AuditRecord, line: str) -> None: ...
 
 
@@ -119,6 +124,14 @@ class LoggingAuditSink:
         self._logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self._level = level
 
+    def enabled(self) -> bool:
+        return self._logger.isEnabledFor(self._level)
+
+    @property
+    def enabled_probe(self) -> Callable[[], bool]:
+        """``enabled`` as one cheap callable (the audit log asks it once per decision)."""
+        return functools.partial(self._logger.isEnabledFor, self._level)
+
     def write(self, record: AuditRecord, line: str) -> None:
         self._logger.log(self._level, line, extra={"audit": record})
 
@@ -151,14 +164,28 @@ class AuditLog:
 
     def __init__(self, sinks: Iterable[AuditSink] = (), *, clock: Callable[[], float] = time.time) -> None:
         self._sinks = list(sinks)
+        self._probes = [self._probe(sink) for sink in self._sinks]
         self._clock = clock
         self._lock = threading.Lock()
         self._second: list[tuple[int, str]] = [(-1, "")]
         self.failures = 0
 
+    def _muted(self) -> bool:
+        """True when no sink would keep a line (asked per decision: logging levels can change)."""
+        for probe in self._probes:
+            if probe is None or probe():
+                return False
+        return bool(self._probes)
+
+    @staticmethod
+    def _probe(sink: AuditSink) -> Callable[[], bool] | None:
+        probe = getattr(sink, "enabled_probe", None) or getattr(sink, "enabled", None)
+        return probe if callable(probe) else None
+
     def add_sink(self, sink: AuditSink) -> None:
         with self._lock:
             self._sinks.append(sink)
+            self._probes.append(self._probe(sink))
 
     def record(
         self,
@@ -170,6 +197,8 @@ class AuditLog:
         resolved: str | None = None,
     ) -> bool:
         """Write one decision to every sink; False if any sink failed."""
+        if self._muted():
+            return True
         if isinstance(target, os.PathLike):
             target = os.fspath(target)
         rec = AuditRecord(

@@ -16,7 +16,7 @@ import enum
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from airssys_wasm.errors import ConfigError
@@ -67,6 +67,9 @@ class Decision:
     resolved_path: str | None = None
 
 
+_SEND = "messaging.send"
+_SEND_CACHE_LIMIT = 1024
+
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
 _ALLOWED = {k: Decision(True, f"matches a capabilities.{k} grant") for k in _KINDS}
 
@@ -81,6 +84,9 @@ class ComponentGrant:
     capabilities: Capabilities
     limits: ManifestLimits
     quota: QuotaState
+    #: messaging.send target -> capability match. Grants never change while registered, and a
+    #: component messages the same few names over and over: the glob match runs once per name.
+    send_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Policy(Protocol):
@@ -162,7 +168,8 @@ class PermissionPolicy:
         ``amount`` meters the action: messages for ``messaging.send`` (default 1), bytes for
         ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
         """
-        _check_kind(kind, amount)
+        if kind != _SEND or amount is not None:  # the per-message case needs no argument check
+            _check_kind(kind, amount)
         resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
         grant = self._grants.get(component)
         if grant is None:
@@ -170,12 +177,19 @@ class PermissionPolicy:
                               "component is not registered with the permission policy")  # fmt: skip
         if resolved is not None:
             granted = grant.capabilities.allows_resolved(kind, resolved)
+        elif kind == _SEND and type(target) is str:
+            granted = grant.send_matches.get(target)
+            if granted is None:
+                granted = grant.capabilities.allows(kind, target)
+                if len(grant.send_matches) < _SEND_CACHE_LIMIT:  # a guest spraying names stays bounded
+                    grant.send_matches[target] = granted
         else:
             granted = kind not in _PATH_KINDS and grant.capabilities.allows(kind, target)
         if not granted:
             return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
                               f"no capabilities.{kind} grant matches")  # fmt: skip
-        outcome = self._charge(grant.quota, kind, amount)
+        outcome = grant.quota.charge_message(1) if kind == _SEND and amount is None \
+            else self._charge(grant.quota, kind, amount)
         if not outcome.ok:
             return self._deny(component, kind, target, resolved, DenyCode.RESOURCE_EXHAUSTED,
                               f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
