@@ -2,7 +2,7 @@
 (component
   (type $ty-airssys:core/types@1.0.0 (;0;)
     (instance
-      (type (;0;) (variant (case "permission-denied" string) (case "connection-refused" string) (case "timeout" string) (case "invalid-address" string) (case "io-error" string)))
+      (type (;0;) (variant (case "permission-denied" string) (case "connection-refused" string) (case "timeout" string) (case "invalid-address" string) (case "io-error" string) (case "resource-exhausted" string)))
       (export (;1;) "network-error" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))

@@ -2,7 +2,7 @@
 (component
   (type $ty-airssys:core/types@1.0.0 (;0;)
     (instance
-      (type (;0;) (variant (case "permission-denied" string) (case "not-found" string) (case "spawn-failed" string) (case "timeout" string)))
+      (type (;0;) (variant (case "permission-denied" string) (case "not-found" string) (case "spawn-failed" string) (case "timeout" string) (case "resource-exhausted" string) (case "invalid-handle" string)))
       (export (;1;) "process-error" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))

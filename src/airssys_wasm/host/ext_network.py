@@ -30,9 +30,8 @@ MAX_CONNECTIONS = 64
 
 def _refused(kind: str, target: str, decision: Decision) -> GuestErr:
     if decision.error == RESOURCE_EXHAUSTED:
-        # network-error has no resource-exhausted case: io-error with that text.
-        return GuestErr("io-error", f"resource-exhausted: {decision.reason}; transfer less or raise "
-                    "[quota] network_bytes_per_second")
+        return GuestErr("resource-exhausted", f"{decision.reason}; transfer less or raise "
+                        "[quota] network_bytes_per_second")
     return GuestErr("permission-denied", f"{kind} {target!r} denied: {decision.reason}; grant it in "
                 f"the component's Component.toml [capabilities] {kind}")
 
