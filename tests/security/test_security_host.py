@@ -20,7 +20,7 @@ import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.security import HostSecurity, MemoryAuditSink, load_manifest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, argv, denials, err, manifest, ok
 
 EXT_FS = EXAMPLES / "ext-fs.wat"
 EXT_NET = EXAMPLES / "ext-net.wat"
@@ -30,29 +30,8 @@ PINGPONG = EXAMPLES / "pingpong.wat"
 # Case indices of the WIT error variants (types.wit).
 FILE_NOT_FOUND, FILE_DENIED, FILE_INVALID_PATH = 0, 1, 3
 NET_DENIED, NET_TIMEOUT, NET_EXHAUSTED = 0, 2, 5
-PROC_DENIED, PROC_TIMEOUT = 0, 3
+PROC_DENIED, PROC_TIMEOUT, PROC_EXHAUSTED, PROC_INVALID_HANDLE = 0, 3, 4, 5
 MSG_EXHAUSTED = 4  # messaging-error resource-exhausted
-
-
-def manifest(name: str, capabilities: str = "", quota: str = "", limits: str = "") -> str:
-    return (f'[component]\nname = "{name}"\nversion = "1.0.0"\n'
-            + (f"\n[limits]\n{limits}\n" if limits else "")
-            + (f"\n{capabilities}\n" if capabilities else "")
-            + (f"\n[quota]\n{quota}\n" if quota else ""))
-
-
-def ok(reply: bytes) -> bytes:
-    assert reply[:1] == b"\x00", f"expected ok, got {reply!r}"
-    return reply[1:]
-
-
-def err(reply: bytes) -> tuple[int, str]:
-    assert reply[:1] == b"\x01", f"expected an error, got {reply!r}"
-    return reply[1], reply[2:].decode()
-
-
-def denials(audit: MemoryAuditSink, kind: str) -> list:
-    return [r for r in audit.records if r.kind == kind and r.decision == "deny"]
 
 
 # --- filesystem -------------------------------------------------------------------------------
@@ -297,10 +276,7 @@ async def test_network_bandwidth_quota(host, audit, server) -> None:
 # --- process ------------------------------------------------------------------------------------
 
 def run_op(executable: str, *args: str) -> bytes:
-    op = bytes([len(executable)]) + executable.encode() + bytes([len(args)])
-    for arg in args:
-        op += bytes([len(arg)]) + arg.encode()
-    return op
+    return b"x" + argv(executable, *args)
 
 
 async def test_ext_process_runs_only_granted_executables(host, audit) -> None:
