@@ -141,3 +141,17 @@ async def test_handles_of_another_component_are_not_open(host) -> None:
     listener = await listen(host, "srv", address)
     case, text = err(await host.request("thief", b"a" + struct.pack("<I", listener)))
     assert "is not open" in text and case == 3  # invalid-address
+
+
+async def test_a_restart_closes_the_sockets_of_the_old_instance(host) -> None:
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    await host.spawn("srv", EXT_NET, manifest=manifest("srv", bind_grant(address)))
+    listener = await listen(host, "srv", address)
+    with pytest.raises(aw.TrapError):
+        await host.request("srv", b"?")  # unknown command: unreachable, the actor restarts
+    # the next request runs in the new instance: the old listener is gone, the port is free again
+    case, text = err(await host.request("srv", b"a" + struct.pack("<I", listener)))
+    assert "is not open" in text
+    assert refused(port)
+    assert await listen(host, "srv", address) > 0
