@@ -48,10 +48,10 @@ from airssys_wasm.errors import (
 )
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host import ext_filesystem, ext_process
-from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.ext_network import INTERFACE as NETWORK
 from airssys_wasm.host.ext_network import Connections
+from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.policy import EXTENSIONS, Admission, default_security
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
