@@ -4,6 +4,7 @@ started by the `ext-proc` guest, owned per component, killed and reaped when it 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import struct
@@ -53,6 +54,15 @@ def status(reply: bytes) -> tuple[int | None, int | None, bytes, bytes]:
 def alive(pid: int) -> bool:
     """Running or a zombie nobody reaped: /proc still lists it."""
     return Path(f"/proc/{pid}").exists()
+
+
+def running(pid: int) -> bool:
+    """Listed and not a zombie (an orphan's zombie waits for init, which may be slow to reap)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 @pytest.fixture
@@ -149,3 +159,27 @@ async def test_spawned_children_get_an_empty_environment_and_root_cwd(host, monk
     assert status(await host.request("p", wait_op(handle)))[:3] == (0, None, b"")
     handle = await spawn(host, "p", pwd)
     assert status(await host.request("p", wait_op(handle)))[2] == b"/\n"
+
+
+async def test_stop_also_kills_what_a_child_started(host) -> None:
+    """A child's own children share its process group: release kills the group, not one pid."""
+    sh = _bin("sh")
+    await host.spawn("p", EXT_PROC, manifest=manifest("p", f'[capabilities.process]\nspawn = ["{sh}"]'))
+    handle = await spawn(host, "p", sh, "-c", f"{SLEEP} 30 & echo $!; wait")
+    [pid] = host.processes.pids("p")
+    grandchild = None
+    for _ in range(100):  # the shell reports its child's pid as soon as it started it
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        if children.exists() and children.read_text().split():
+            grandchild = int(children.read_text().split()[0])
+            break
+        await asyncio.sleep(0.01)
+    assert grandchild is not None and running(grandchild)
+    await host.stop("p")
+    assert not alive(pid)  # the child: killed and reaped
+    for _ in range(100):  # the grandchild: killed; reaping it is init's job, signals are async
+        if not running(grandchild):
+            break
+        await asyncio.sleep(0.01)
+    assert not running(grandchild)
+    assert handle > 0

@@ -63,10 +63,12 @@ def _spawn_error(executable: str, exc: OSError) -> GuestErr:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
+    """SIGKILL the child's whole process group (its own session: the child and what it started).
+    Skipped once the child was reaped, when its pid may already name another process."""
+    if proc.returncode is not None:
         return
     try:
-        os.killpg(proc.pid, signals.SIGKILL)  # its own session: the group is the child's tree
+        os.killpg(proc.pid, signals.SIGKILL)
     except ProcessLookupError:
         pass
 
