@@ -6,7 +6,7 @@
       (export (;1;) "log-level" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))
-      (type (;4;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string)))
+      (type (;4;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string) (case "resource-exhausted" string)))
       (export (;5;) "messaging-error" (type (eq 4)))
       (type (;6;) string)
       (export (;7;) "request-id" (type (eq 6)))

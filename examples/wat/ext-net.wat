@@ -2,7 +2,7 @@
 (component
   (type $ty-airssys:core/types@1.0.0 (;0;)
     (instance
-      (type (;0;) (variant (case "permission-denied" string) (case "connection-refused" string) (case "timeout" string) (case "invalid-address" string) (case "io-error" string)))
+      (type (;0;) (variant (case "permission-denied" string) (case "connection-refused" string) (case "timeout" string) (case "invalid-address" string) (case "io-error" string) (case "resource-exhausted" string)))
       (export (;1;) "network-error" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))
@@ -40,18 +40,27 @@
       (export (;1;) "connection" (type (eq 0)))
       (alias outer 1 $network-error (type (;2;)))
       (export (;3;) "network-error" (type (eq 2)))
-      (type (;4;) (result 1 (error 3)))
-      (type (;5;) (func (param "address" string) (param "timeout-ms" u64) (result 4)))
-      (export (;0;) "connect" (func (type 5)))
-      (type (;6;) (list u8))
-      (type (;7;) (result u64 (error 3)))
-      (type (;8;) (func (param "conn" 1) (param "data" 6) (result 7)))
-      (export (;1;) "send" (func (type 8)))
-      (type (;9;) (result 6 (error 3)))
-      (type (;10;) (func (param "conn" 1) (param "max-bytes" u32) (param "timeout-ms" u64) (result 9)))
-      (export (;2;) "receive" (func (type 10)))
-      (type (;11;) (func (param "conn" 1)))
-      (export (;3;) "close" (func (type 11)))
+      (type (;4;) u32)
+      (export (;5;) "listener" (type (eq 4)))
+      (type (;6;) (result 1 (error 3)))
+      (type (;7;) (func (param "address" string) (param "timeout-ms" u64) (result 6)))
+      (export (;0;) "connect" (func (type 7)))
+      (type (;8;) (list u8))
+      (type (;9;) (result u64 (error 3)))
+      (type (;10;) (func (param "conn" 1) (param "data" 8) (result 9)))
+      (export (;1;) "send" (func (type 10)))
+      (type (;11;) (result 8 (error 3)))
+      (type (;12;) (func (param "conn" 1) (param "max-bytes" u32) (param "timeout-ms" u64) (result 11)))
+      (export (;2;) "receive" (func (type 12)))
+      (type (;13;) (func (param "conn" 1)))
+      (export (;3;) "close" (func (type 13)))
+      (type (;14;) (result 5 (error 3)))
+      (type (;15;) (func (param "address" string) (param "backlog" u32) (result 14)))
+      (export (;4;) "listen" (func (type 15)))
+      (type (;16;) (func (param "l" 5) (param "timeout-ms" u64) (result 6)))
+      (export (;5;) "accept" (func (type 16)))
+      (type (;17;) (func (param "l" 5)))
+      (export (;6;) "close-listener" (func (type 17)))
     )
   )
   (import "airssys:ext-network/network@1.0.0" (instance $airssys:ext-network/network@1.0.0 (;1;) (type $ty-airssys:ext-network/network@1.0.0)))
@@ -60,38 +69,43 @@
     (type (;1;) (func (param i64 i32 i32 i32)))
     (type (;2;) (func (param i64 i32 i64 i32)))
     (type (;3;) (func (param i64)))
-    (type (;4;) (func (param i32 i32 i32 i32) (result i32)))
-    (type (;5;) (func))
+    (type (;4;) (func (param i32 i32 i32 i32)))
+    (type (;5;) (func (param i32 i64 i32)))
     (type (;6;) (func (param i32)))
-    (type (;7;) (func (result i32)))
-    (type (;8;) (func (param i32 i32 i32 i32 i32) (result i32)))
-    (type (;9;) (func (param i32) (result i32)))
-    (type (;10;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-    (type (;11;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;7;) (func (param i32 i32 i32 i32) (result i32)))
+    (type (;8;) (func))
+    (type (;9;) (func (result i32)))
+    (type (;10;) (func (param i32 i32 i32 i32 i32) (result i32)))
+    (type (;11;) (func (param i32) (result i32)))
+    (type (;12;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;13;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
     (import "cm32p2|airssys:ext-network/network@1" "connect" (func $connect (;0;) (type 0) (param i32 i32 i64 i32)))
     (import "cm32p2|airssys:ext-network/network@1" "send" (func $send (;1;) (type 1) (param i64 i32 i32 i32)))
     (import "cm32p2|airssys:ext-network/network@1" "receive" (func $receive (;2;) (type 2) (param i64 i32 i64 i32)))
     (import "cm32p2|airssys:ext-network/network@1" "close" (func $close (;3;) (type 3) (param i64)))
+    (import "cm32p2|airssys:ext-network/network@1" "listen" (func $listen (;4;) (type 4) (param i32 i32 i32 i32)))
+    (import "cm32p2|airssys:ext-network/network@1" "accept" (func $accept (;5;) (type 5) (param i32 i64 i32)))
+    (import "cm32p2|airssys:ext-network/network@1" "close-listener" (func $close_listener (;6;) (type 6) (param i32)))
     (memory (;0;) 1)
     (global $heap (;0;) (mut i32) i32.const 4096)
     (export "cm32p2_memory" (memory 0))
     (export "cm32p2_realloc" (func $realloc))
-    (export "cm32p2_initialize" (func 5))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 10))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 11))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 12))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 13))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 14))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 15))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 16))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 17))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 18))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 19))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 20))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 21))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 22))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 23))
-    (func $realloc (;4;) (type 4) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (export "cm32p2_initialize" (func 8))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 13))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 14))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 15))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 16))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 17))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 18))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 19))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 20))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 21))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 22))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 23))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 24))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 25))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 26))
+    (func $realloc (;7;) (type 7) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
       (local $ptr i32) (local $end i32)
       global.get $heap
       local.get $align
@@ -133,18 +147,18 @@
       global.set $heap
       local.get $ptr
     )
-    (func (;5;) (type 5))
-    (func $reset (;6;) (type 6) (param i32)
+    (func (;8;) (type 8))
+    (func $reset (;9;) (type 6) (param i32)
       i32.const 4096
       global.set $heap
     )
-    (func $ok_unit (;7;) (type 7) (result i32)
+    (func $ok_unit (;10;) (type 9) (result i32)
       i32.const 1024
       i32.const 0
       i32.store8
       i32.const 1024
     )
-    (func $reply (;8;) (type 8) (param $tag i32) (param $pre i32) (param $pre_len i32) (param $ptr i32) (param $len i32) (result i32)
+    (func $reply (;11;) (type 10) (param $tag i32) (param $pre i32) (param $pre_len i32) (param $ptr i32) (param $len i32) (result i32)
       (local $buf i32) (local $total i32)
       i32.const 1
       local.get $pre_len
@@ -186,7 +200,7 @@
       i32.store
       i32.const 1024
     )
-    (func $reply_err (;9;) (type 9) (param $at i32) (result i32)
+    (func $reply_err (;12;) (type 11) (param $at i32) (result i32)
       i32.const 1
       local.get $at
       i32.const 1
@@ -200,10 +214,161 @@
       i32.load
       call $reply
     )
-    (func (;10;) (type 10) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-      (local $alen i32) (local $conn i64) (local $out i32)
+    (func (;13;) (type 12) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+      (local $alen i32) (local $conn i64) (local $out i32) (local $cmd i32)
       local.get $op
       i32.load8_u
+      local.set $cmd
+      local.get $cmd
+      i32.const 108
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 2
+        i32.add
+        local.get $op
+        i32.const 1
+        i32.add
+        i32.load8_u
+        i32.const 4
+        i32.const 1152
+        call $listen
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 1156
+        i32.const 4
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 97
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 1
+        i32.add
+        i32.load
+        i64.const 2000
+        i32.const 1152
+        call $accept
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1160
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 1160
+        i32.const 8
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 115
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 1
+        i32.add
+        i64.load
+        local.get $op
+        i32.const 9
+        i32.add
+        local.get $n
+        i32.const 9
+        i32.sub
+        i32.const 1152
+        call $send
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1160
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 1160
+        i32.const 8
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 114
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 1
+        i32.add
+        i64.load
+        i32.const 4096
+        i64.const 2000
+        i32.const 1152
+        call $receive
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 1156
+        i32.load
+        i32.const 1160
+        i32.load
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 99
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 1
+        i32.add
+        i64.load
+        call $close
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 67
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.const 1
+        i32.add
+        i32.load
+        call $close_listener
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
       i32.const 120
       i32.ne
       if ;; label = @1
@@ -281,43 +446,43 @@
       call $close
       local.get $out
     )
-    (func (;11;) (type 6) (param i32)
+    (func (;14;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;12;) (type 8) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;15;) (type 10) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;13;) (type 6) (param i32)
+    (func (;16;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;14;) (type 11) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (func (;17;) (type 13) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;15;) (type 6) (param i32)
+    (func (;18;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;16;) (type 8) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;19;) (type 10) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;17;) (type 6) (param i32)
+    (func (;20;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;18;) (type 7) (result i32)
+    (func (;21;) (type 9) (result i32)
       i32.const 512
     )
-    (func (;19;) (type 6) (param i32))
-    (func (;20;) (type 7) (result i32)
+    (func (;22;) (type 6) (param i32))
+    (func (;23;) (type 9) (result i32)
       i32.const 0
     )
-    (func (;21;) (type 6) (param i32))
-    (func (;22;) (type 7) (result i32)
+    (func (;24;) (type 6) (param i32))
+    (func (;25;) (type 9) (result i32)
       call $ok_unit
     )
-    (func (;23;) (type 6) (param i32))
+    (func (;26;) (type 6) (param i32))
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
@@ -326,10 +491,14 @@
     (type (;0;) (func (param i32 i32 i64 i32)))
     (type (;1;) (func (param i64 i32 i32 i32)))
     (type (;2;) (func (param i64 i32 i64 i32)))
-    (table (;0;) 3 3 funcref)
+    (type (;3;) (func (param i32 i32 i32 i32)))
+    (type (;4;) (func (param i32 i64 i32)))
+    (table (;0;) 5 5 funcref)
     (export "0" (func $indirect-cm32p2|airssys:ext-network/network@1-connect))
     (export "1" (func $indirect-cm32p2|airssys:ext-network/network@1-send))
     (export "2" (func $indirect-cm32p2|airssys:ext-network/network@1-receive))
+    (export "3" (func $indirect-cm32p2|airssys:ext-network/network@1-listen))
+    (export "4" (func $indirect-cm32p2|airssys:ext-network/network@1-accept))
     (export "$imports" (table 0))
     (func $indirect-cm32p2|airssys:ext-network/network@1-connect (;0;) (type 0) (param i32 i32 i64 i32)
       local.get 0
@@ -355,6 +524,21 @@
       i32.const 2
       call_indirect (type 2)
     )
+    (func $indirect-cm32p2|airssys:ext-network/network@1-listen (;3;) (type 3) (param i32 i32 i32 i32)
+      local.get 0
+      local.get 1
+      local.get 2
+      local.get 3
+      i32.const 3
+      call_indirect (type 3)
+    )
+    (func $indirect-cm32p2|airssys:ext-network/network@1-accept (;4;) (type 4) (param i32 i64 i32)
+      local.get 0
+      local.get 1
+      local.get 2
+      i32.const 4
+      call_indirect (type 4)
+    )
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
@@ -373,11 +557,18 @@
   (alias core export $wit-component-shim-instance "2" (core func $indirect-cm32p2|airssys:ext-network/network@1-receive (;2;)))
   (alias export $airssys:ext-network/network@1.0.0 "close" (func $close (;0;)))
   (core func $close (;3;) (canon lower (func $close)))
+  (alias core export $wit-component-shim-instance "3" (core func $indirect-cm32p2|airssys:ext-network/network@1-listen (;4;)))
+  (alias core export $wit-component-shim-instance "4" (core func $indirect-cm32p2|airssys:ext-network/network@1-accept (;5;)))
+  (alias export $airssys:ext-network/network@1.0.0 "close-listener" (func $close-listener (;1;)))
+  (core func $close-listener (;6;) (canon lower (func $close-listener)))
   (core instance $cm32p2|airssys:ext-network/network@1 (;1;)
     (export "connect" (func $indirect-cm32p2|airssys:ext-network/network@1-connect))
     (export "send" (func $indirect-cm32p2|airssys:ext-network/network@1-send))
     (export "receive" (func $indirect-cm32p2|airssys:ext-network/network@1-receive))
     (export "close" (func $close))
+    (export "listen" (func $indirect-cm32p2|airssys:ext-network/network@1-listen))
+    (export "accept" (func $indirect-cm32p2|airssys:ext-network/network@1-accept))
+    (export "close-listener" (func $close-listener))
   )
   (core instance $main (;2;) (instantiate $main
       (with "cm32p2|airssys:ext-network/network@1" (instance $cm32p2|airssys:ext-network/network@1))
@@ -388,29 +579,39 @@
     (type (;0;) (func (param i32 i32 i64 i32)))
     (type (;1;) (func (param i64 i32 i32 i32)))
     (type (;2;) (func (param i64 i32 i64 i32)))
-    (type (;3;) (func))
+    (type (;3;) (func (param i32 i32 i32 i32)))
+    (type (;4;) (func (param i32 i64 i32)))
+    (type (;5;) (func))
     (import "actual" "0" (func $0 (;0;) (type 0) (param i32 i32 i64 i32)))
     (import "actual" "1" (func $1 (;1;) (type 1) (param i64 i32 i32 i32)))
     (import "actual" "2" (func $2 (;2;) (type 2) (param i64 i32 i64 i32)))
-    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;3;) (type 3)))
-    (import "shim" "$imports" (table (;0;) 3 3 funcref))
+    (import "actual" "3" (func $3 (;3;) (type 3) (param i32 i32 i32 i32)))
+    (import "actual" "4" (func $4 (;4;) (type 4) (param i32 i64 i32)))
+    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;5;) (type 5)))
+    (import "shim" "$imports" (table (;0;) 5 5 funcref))
     (start $cm32p2_initialize)
-    (elem (;0;) (i32.const 0) func $0 $1 $2)
+    (elem (;0;) (i32.const 0) func $0 $1 $2 $3 $4)
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
   )
-  (alias export $airssys:ext-network/network@1.0.0 "connect" (func $connect (;1;)))
-  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;4;)))
-  (core func $"#core-func5 indirect-cm32p2|airssys:ext-network/network@1-connect" (@name "indirect-cm32p2|airssys:ext-network/network@1-connect") (;5;) (canon lower (func $connect) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
-  (alias export $airssys:ext-network/network@1.0.0 "send" (func $send (;2;)))
-  (core func $"#core-func6 indirect-cm32p2|airssys:ext-network/network@1-send" (@name "indirect-cm32p2|airssys:ext-network/network@1-send") (;6;) (canon lower (func $send) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
-  (alias export $airssys:ext-network/network@1.0.0 "receive" (func $receive (;3;)))
-  (core func $"#core-func7 indirect-cm32p2|airssys:ext-network/network@1-receive" (@name "indirect-cm32p2|airssys:ext-network/network@1-receive") (;7;) (canon lower (func $receive) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-network/network@1.0.0 "connect" (func $connect (;2;)))
+  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;7;)))
+  (core func $"#core-func8 indirect-cm32p2|airssys:ext-network/network@1-connect" (@name "indirect-cm32p2|airssys:ext-network/network@1-connect") (;8;) (canon lower (func $connect) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-network/network@1.0.0 "send" (func $send (;3;)))
+  (core func $"#core-func9 indirect-cm32p2|airssys:ext-network/network@1-send" (@name "indirect-cm32p2|airssys:ext-network/network@1-send") (;9;) (canon lower (func $send) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-network/network@1.0.0 "receive" (func $receive (;4;)))
+  (core func $"#core-func10 indirect-cm32p2|airssys:ext-network/network@1-receive" (@name "indirect-cm32p2|airssys:ext-network/network@1-receive") (;10;) (canon lower (func $receive) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-network/network@1.0.0 "listen" (func $listen (;5;)))
+  (core func $"#core-func11 indirect-cm32p2|airssys:ext-network/network@1-listen" (@name "indirect-cm32p2|airssys:ext-network/network@1-listen") (;11;) (canon lower (func $listen) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-network/network@1.0.0 "accept" (func $accept (;6;)))
+  (core func $"#core-func12 indirect-cm32p2|airssys:ext-network/network@1-accept" (@name "indirect-cm32p2|airssys:ext-network/network@1-accept") (;12;) (canon lower (func $accept) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
   (core instance $actual (;3;)
-    (export "0" (func $"#core-func5 indirect-cm32p2|airssys:ext-network/network@1-connect"))
-    (export "1" (func $"#core-func6 indirect-cm32p2|airssys:ext-network/network@1-send"))
-    (export "2" (func $"#core-func7 indirect-cm32p2|airssys:ext-network/network@1-receive"))
+    (export "0" (func $"#core-func8 indirect-cm32p2|airssys:ext-network/network@1-connect"))
+    (export "1" (func $"#core-func9 indirect-cm32p2|airssys:ext-network/network@1-send"))
+    (export "2" (func $"#core-func10 indirect-cm32p2|airssys:ext-network/network@1-receive"))
+    (export "3" (func $"#core-func11 indirect-cm32p2|airssys:ext-network/network@1-listen"))
+    (export "4" (func $"#core-func12 indirect-cm32p2|airssys:ext-network/network@1-accept"))
   )
   (core instance $fixup (;4;) (instantiate $wit-component-fixup
       (with "actual" (instance $actual))
@@ -420,36 +621,36 @@
   )
   (type (;11;) (result (error $component-error)))
   (type (;12;) (func (param "config" $component-config) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;8;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;9;)))
-  (func $init (;4;) (type 12) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;13;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;14;)))
+  (func $init (;7;) (type 12) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
   (type (;13;) (list u8))
   (type (;14;) (result 13 (error $execution-error)))
   (type (;15;) (func (param "operation" 13) (param "context" $execution-context) (result 14)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;10;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;11;)))
-  (func $execute (;5;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;15;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;16;)))
+  (func $execute (;8;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
   (type (;16;) (func (param "sender" $component-id) (param "message" 13) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;12;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;13;)))
-  (func $handle-message (;6;) (type 16) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;17;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;18;)))
+  (func $handle-message (;9;) (type 16) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
   (type (;17;) (result 13 (error string)))
   (type (;18;) (func (param "id" $request-id) (param "outcome" 17) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;14;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;15;)))
-  (func $handle-callback (;7;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;19;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;20;)))
+  (func $handle-callback (;10;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
   (type (;19;) (func (result $component-metadata)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;16;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;17;)))
-  (func $metadata (;8;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;21;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;22;)))
+  (func $metadata (;11;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
   (type (;20;) (func (result $health-status)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;18;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;19;)))
-  (func $health (;9;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;23;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;24;)))
+  (func $health (;12;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
   (type (;21;) (func (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;20;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;21;)))
-  (func $shutdown (;10;) (type 21) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;25;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;26;)))
+  (func $shutdown (;13;) (type 21) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
   (alias export $airssys:core/types@1.0.0 "caller-info" (type $caller-info (;22;)))
   (component $airssys:core/component-lifecycle@1.0.0-shim-component (;0;)
     (type (;0;) (record (field "namespace" string) (field "name" string) (field "version" string)))

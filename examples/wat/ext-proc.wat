@@ -2,7 +2,7 @@
 (component
   (type $ty-airssys:core/types@1.0.0 (;0;)
     (instance
-      (type (;0;) (variant (case "permission-denied" string) (case "not-found" string) (case "spawn-failed" string) (case "timeout" string)))
+      (type (;0;) (variant (case "permission-denied" string) (case "not-found" string) (case "spawn-failed" string) (case "timeout" string) (case "resource-exhausted" string) (case "invalid-handle" string)))
       (export (;1;) "process-error" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))
@@ -41,44 +41,71 @@
       (export (;2;) "process-output" (type (eq 1)))
       (alias outer 1 $process-error (type (;3;)))
       (export (;4;) "process-error" (type (eq 3)))
-      (type (;5;) (list string))
-      (type (;6;) (result 2 (error 4)))
-      (type (;7;) (func (param "executable" string) (param "args" 5) (param "stdin" 0) (param "timeout-ms" u64) (result 6)))
-      (export (;0;) "run" (func (type 7)))
+      (type (;5;) u32)
+      (export (;6;) "process-handle" (type (eq 5)))
+      (type (;7;) (option s32))
+      (type (;8;) (option u32))
+      (type (;9;) (record (field "exit-code" 7) (field "signal" 8) (field "stdout" 0) (field "stderr" 0)))
+      (export (;10;) "exit-status" (type (eq 9)))
+      (type (;11;) (enum "terminate" "kill" "interrupt" "hangup"))
+      (export (;12;) "process-signal" (type (eq 11)))
+      (type (;13;) (list string))
+      (type (;14;) (result 2 (error 4)))
+      (type (;15;) (func (param "executable" string) (param "args" 13) (param "stdin" 0) (param "timeout-ms" u64) (result 14)))
+      (export (;0;) "run" (func (type 15)))
+      (type (;16;) (result 6 (error 4)))
+      (type (;17;) (func (param "executable" string) (param "args" 13) (param "stdin" 0) (result 16)))
+      (export (;1;) "spawn" (func (type 17)))
+      (type (;18;) (result 10 (error 4)))
+      (type (;19;) (func (param "handle" 6) (param "timeout-ms" u64) (result 18)))
+      (export (;2;) "wait" (func (type 19)))
+      (type (;20;) (result (error 4)))
+      (type (;21;) (func (param "handle" 6) (param "sig" 12) (result 20)))
+      (export (;3;) "signal" (func (type 21)))
     )
   )
   (import "airssys:ext-process/process@1.0.0" (instance $airssys:ext-process/process@1.0.0 (;1;) (type $ty-airssys:ext-process/process@1.0.0)))
   (core module $main (;0;)
     (type (;0;) (func (param i32 i32 i32 i32 i32 i32 i64 i32)))
-    (type (;1;) (func (param i32 i32 i32 i32) (result i32)))
-    (type (;2;) (func))
-    (type (;3;) (func (param i32)))
-    (type (;4;) (func (result i32)))
-    (type (;5;) (func (param i32 i32 i32 i32 i32) (result i32)))
-    (type (;6;) (func (param i32) (result i32)))
-    (type (;7;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-    (type (;8;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;1;) (func (param i32 i32 i32 i32 i32 i32 i32)))
+    (type (;2;) (func (param i32 i64 i32)))
+    (type (;3;) (func (param i32 i32 i32)))
+    (type (;4;) (func (param i32 i32 i32 i32) (result i32)))
+    (type (;5;) (func))
+    (type (;6;) (func (param i32)))
+    (type (;7;) (func (result i32)))
+    (type (;8;) (func (param i32 i32 i32 i32 i32) (result i32)))
+    (type (;9;) (func (param i32) (result i32)))
+    (type (;10;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;11;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
     (import "cm32p2|airssys:ext-process/process@1" "run" (func $run (;0;) (type 0) (param i32 i32 i32 i32 i32 i32 i64 i32)))
+    (import "cm32p2|airssys:ext-process/process@1" "spawn" (func $spawn (;1;) (type 1) (param i32 i32 i32 i32 i32 i32 i32)))
+    (import "cm32p2|airssys:ext-process/process@1" "wait" (func $wait (;2;) (type 2) (param i32 i64 i32)))
+    (import "cm32p2|airssys:ext-process/process@1" "signal" (func $signal (;3;) (type 3) (param i32 i32 i32)))
     (memory (;0;) 1)
     (global $heap (;0;) (mut i32) i32.const 4096)
+    (global $exe (;1;) (mut i32) i32.const 0)
+    (global $elen (;2;) (mut i32) i32.const 0)
+    (global $list (;3;) (mut i32) i32.const 0)
+    (global $argc (;4;) (mut i32) i32.const 0)
     (export "cm32p2_memory" (memory 0))
     (export "cm32p2_realloc" (func $realloc))
-    (export "cm32p2_initialize" (func 2))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 7))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 8))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 9))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 10))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 11))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 12))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 13))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 14))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 15))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 16))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 17))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 18))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 19))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 20))
-    (func $realloc (;1;) (type 1) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (export "cm32p2_initialize" (func 5))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 12))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 13))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 14))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 15))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 16))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 17))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 18))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 19))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 20))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 21))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 22))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 23))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 24))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 25))
+    (func $realloc (;4;) (type 4) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
       (local $ptr i32) (local $end i32)
       global.get $heap
       local.get $align
@@ -120,18 +147,18 @@
       global.set $heap
       local.get $ptr
     )
-    (func (;2;) (type 2))
-    (func $reset (;3;) (type 3) (param i32)
+    (func (;5;) (type 5))
+    (func $reset (;6;) (type 6) (param i32)
       i32.const 4096
       global.set $heap
     )
-    (func $ok_unit (;4;) (type 4) (result i32)
+    (func $ok_unit (;7;) (type 7) (result i32)
       i32.const 1024
       i32.const 0
       i32.store8
       i32.const 1024
     )
-    (func $reply (;5;) (type 5) (param $tag i32) (param $pre i32) (param $pre_len i32) (param $ptr i32) (param $len i32) (result i32)
+    (func $reply (;8;) (type 8) (param $tag i32) (param $pre i32) (param $pre_len i32) (param $ptr i32) (param $len i32) (result i32)
       (local $buf i32) (local $total i32)
       i32.const 1
       local.get $pre_len
@@ -173,7 +200,7 @@
       i32.store
       i32.const 1024
     )
-    (func $reply_err (;6;) (type 6) (param $at i32) (result i32)
+    (func $reply_err (;9;) (type 9) (param $at i32) (result i32)
       i32.const 1
       local.get $at
       i32.const 1
@@ -187,20 +214,22 @@
       i32.load
       call $reply
     )
-    (func (;7;) (type 7) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-      (local $elen i32) (local $argc i32) (local $list i32) (local $pos i32) (local $i i32) (local $len i32)
-      local.get $op
+    (func $argv (;10;) (type 9) (param $pos i32) (result i32)
+      (local $i i32) (local $len i32)
+      local.get $pos
       i32.load8_u
-      local.set $elen
-      local.get $op
+      global.set $elen
+      local.get $pos
       i32.const 1
-      local.get $elen
       i32.add
+      global.set $exe
+      global.get $exe
+      global.get $elen
       i32.add
       local.set $pos
       local.get $pos
       i32.load8_u
-      local.set $argc
+      global.set $argc
       local.get $pos
       i32.const 1
       i32.add
@@ -208,21 +237,21 @@
       i32.const 0
       i32.const 0
       i32.const 4
-      local.get $argc
+      global.get $argc
       i32.const 3
       i32.shl
       call $realloc
-      local.set $list
+      global.set $list
       block $done
         loop $args
           local.get $i
-          local.get $argc
+          global.get $argc
           i32.ge_u
           br_if $done
           local.get $pos
           i32.load8_u
           local.set $len
-          local.get $list
+          global.get $list
           local.get $i
           i32.const 3
           i32.shl
@@ -231,7 +260,7 @@
           i32.const 1
           i32.add
           i32.store
-          local.get $list
+          global.get $list
           local.get $i
           i32.const 3
           i32.shl
@@ -253,23 +282,125 @@
           br $args
         end
       end
+      local.get $pos
+    )
+    (func $reply_status (;11;) (type 7) (result i32)
+      (local $buf i32) (local $olen i32) (local $elen i32)
+      i32.const 1176
+      i32.load
+      local.set $olen
+      i32.const 1184
+      i32.load
+      local.set $elen
+      i32.const 0
+      i32.const 0
+      i32.const 1
+      i32.const 15
+      local.get $olen
+      local.get $elen
+      i32.add
+      i32.add
+      call $realloc
+      local.set $buf
+      local.get $buf
+      i32.const 0
+      i32.store8
+      local.get $buf
+      i32.const 1
+      i32.add
+      i32.const 1156
+      i32.load8_u
+      i32.store8
+      local.get $buf
+      i32.const 2
+      i32.add
+      i32.const 1160
+      i32.load
+      i32.store
+      local.get $buf
+      i32.const 6
+      i32.add
+      i32.const 1164
+      i32.load8_u
+      i32.store8
+      local.get $buf
+      i32.const 7
+      i32.add
+      i32.const 1168
+      i32.load
+      i32.store
+      local.get $buf
+      i32.const 11
+      i32.add
+      local.get $olen
+      i32.store
+      local.get $buf
+      i32.const 15
+      i32.add
+      i32.const 1172
+      i32.load
+      local.get $olen
+      memory.copy
+      local.get $buf
+      i32.const 15
+      local.get $olen
+      i32.add
+      i32.add
+      i32.const 1180
+      i32.load
+      local.get $elen
+      memory.copy
+      i32.const 1024
+      i32.const 0
+      i32.store8
+      i32.const 1028
+      local.get $buf
+      i32.store
+      i32.const 1032
+      i32.const 15
+      local.get $olen
+      local.get $elen
+      i32.add
+      i32.add
+      i32.store
+      i32.const 1024
+    )
+    (func (;12;) (type 10) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+      (local $cmd i32) (local $pos i32)
+      local.get $op
+      i32.load8_u
+      local.set $cmd
       local.get $op
       i32.const 1
       i32.add
-      local.get $elen
-      local.get $list
-      local.get $argc
-      i32.const 0
-      i32.const 0
-      i64.const 2000
-      i32.const 1152
-      call $run
-      i32.const 1152
-      i32.load8_u
-      if (result i32) ;; label = @1
-        i32.const 1156
-        call $reply_err
-      else
+      local.set $op
+      local.get $n
+      i32.const 1
+      i32.sub
+      local.set $n
+      local.get $cmd
+      i32.const 120
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        call $argv
+        drop
+        global.get $exe
+        global.get $elen
+        global.get $list
+        global.get $argc
+        i32.const 0
+        i32.const 0
+        i64.const 2000
+        i32.const 1152
+        call $run
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
         i32.const 0
         i32.const 1156
         i32.const 4
@@ -278,53 +409,145 @@
         i32.const 1164
         i32.load
         call $reply
+        return
       end
+      local.get $cmd
+      i32.const 115
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        call $argv
+        local.set $pos
+        global.get $exe
+        global.get $elen
+        global.get $list
+        global.get $argc
+        local.get $pos
+        local.get $op
+        local.get $n
+        i32.add
+        local.get $pos
+        i32.sub
+        i32.const 1152
+        call $spawn
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 1156
+        i32.const 4
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      local.get $cmd
+      i32.const 119
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.load
+        local.get $op
+        i32.const 4
+        i32.add
+        i32.load
+        i64.extend_i32_u
+        i32.const 1152
+        call $wait
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
+        call $reply_status
+        return
+      end
+      local.get $cmd
+      i32.const 107
+      i32.eq
+      if ;; label = @1
+        local.get $op
+        i32.load
+        local.get $op
+        i32.const 4
+        i32.add
+        i32.load8_u
+        i32.const 1152
+        call $signal
+        i32.const 1152
+        i32.load8_u
+        if ;; label = @2
+          i32.const 1156
+          call $reply_err
+          return
+        end
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        i32.const 0
+        call $reply
+        return
+      end
+      unreachable
     )
-    (func (;8;) (type 3) (param i32)
+    (func (;13;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;9;) (type 5) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;14;) (type 8) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;10;) (type 3) (param i32)
+    (func (;15;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;11;) (type 8) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (func (;16;) (type 11) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;12;) (type 3) (param i32)
+    (func (;17;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;13;) (type 5) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;18;) (type 8) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;14;) (type 3) (param i32)
+    (func (;19;) (type 6) (param i32)
       local.get 0
       call $reset
     )
-    (func (;15;) (type 4) (result i32)
+    (func (;20;) (type 7) (result i32)
       i32.const 512
     )
-    (func (;16;) (type 3) (param i32))
-    (func (;17;) (type 4) (result i32)
+    (func (;21;) (type 6) (param i32))
+    (func (;22;) (type 7) (result i32)
       i32.const 0
     )
-    (func (;18;) (type 3) (param i32))
-    (func (;19;) (type 4) (result i32)
+    (func (;23;) (type 6) (param i32))
+    (func (;24;) (type 7) (result i32)
       call $ok_unit
     )
-    (func (;20;) (type 3) (param i32))
+    (func (;25;) (type 6) (param i32))
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
   )
   (core module $wit-component-shim-module (;1;)
     (type (;0;) (func (param i32 i32 i32 i32 i32 i32 i64 i32)))
-    (table (;0;) 1 1 funcref)
+    (type (;1;) (func (param i32 i32 i32 i32 i32 i32 i32)))
+    (type (;2;) (func (param i32 i64 i32)))
+    (type (;3;) (func (param i32 i32 i32)))
+    (table (;0;) 4 4 funcref)
     (export "0" (func $indirect-cm32p2|airssys:ext-process/process@1-run))
+    (export "1" (func $indirect-cm32p2|airssys:ext-process/process@1-spawn))
+    (export "2" (func $indirect-cm32p2|airssys:ext-process/process@1-wait))
+    (export "3" (func $indirect-cm32p2|airssys:ext-process/process@1-signal))
     (export "$imports" (table 0))
     (func $indirect-cm32p2|airssys:ext-process/process@1-run (;0;) (type 0) (param i32 i32 i32 i32 i32 i32 i64 i32)
       local.get 0
@@ -337,6 +560,31 @@
       local.get 7
       i32.const 0
       call_indirect (type 0)
+    )
+    (func $indirect-cm32p2|airssys:ext-process/process@1-spawn (;1;) (type 1) (param i32 i32 i32 i32 i32 i32 i32)
+      local.get 0
+      local.get 1
+      local.get 2
+      local.get 3
+      local.get 4
+      local.get 5
+      local.get 6
+      i32.const 1
+      call_indirect (type 1)
+    )
+    (func $indirect-cm32p2|airssys:ext-process/process@1-wait (;2;) (type 2) (param i32 i64 i32)
+      local.get 0
+      local.get 1
+      local.get 2
+      i32.const 2
+      call_indirect (type 2)
+    )
+    (func $indirect-cm32p2|airssys:ext-process/process@1-signal (;3;) (type 3) (param i32 i32 i32)
+      local.get 0
+      local.get 1
+      local.get 2
+      i32.const 3
+      call_indirect (type 3)
     )
     (@producers
       (processed-by "wit-component" "0.262.0")
@@ -352,8 +600,14 @@
   (alias export $airssys:core/types@1.0.0 "component-metadata" (type $component-metadata (;9;)))
   (alias export $airssys:core/types@1.0.0 "health-status" (type $health-status (;10;)))
   (alias core export $wit-component-shim-instance "0" (core func $indirect-cm32p2|airssys:ext-process/process@1-run (;0;)))
+  (alias core export $wit-component-shim-instance "1" (core func $indirect-cm32p2|airssys:ext-process/process@1-spawn (;1;)))
+  (alias core export $wit-component-shim-instance "2" (core func $indirect-cm32p2|airssys:ext-process/process@1-wait (;2;)))
+  (alias core export $wit-component-shim-instance "3" (core func $indirect-cm32p2|airssys:ext-process/process@1-signal (;3;)))
   (core instance $cm32p2|airssys:ext-process/process@1 (;1;)
     (export "run" (func $indirect-cm32p2|airssys:ext-process/process@1-run))
+    (export "spawn" (func $indirect-cm32p2|airssys:ext-process/process@1-spawn))
+    (export "wait" (func $indirect-cm32p2|airssys:ext-process/process@1-wait))
+    (export "signal" (func $indirect-cm32p2|airssys:ext-process/process@1-signal))
   )
   (core instance $main (;2;) (instantiate $main
       (with "cm32p2|airssys:ext-process/process@1" (instance $cm32p2|airssys:ext-process/process@1))
@@ -362,21 +616,36 @@
   (alias core export $main "cm32p2_memory" (core memory $memory (;0;)))
   (core module $wit-component-fixup (;2;)
     (type (;0;) (func (param i32 i32 i32 i32 i32 i32 i64 i32)))
-    (type (;1;) (func))
+    (type (;1;) (func (param i32 i32 i32 i32 i32 i32 i32)))
+    (type (;2;) (func (param i32 i64 i32)))
+    (type (;3;) (func (param i32 i32 i32)))
+    (type (;4;) (func))
     (import "actual" "0" (func $0 (;0;) (type 0) (param i32 i32 i32 i32 i32 i32 i64 i32)))
-    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;1;) (type 1)))
-    (import "shim" "$imports" (table (;0;) 1 1 funcref))
+    (import "actual" "1" (func $1 (;1;) (type 1) (param i32 i32 i32 i32 i32 i32 i32)))
+    (import "actual" "2" (func $2 (;2;) (type 2) (param i32 i64 i32)))
+    (import "actual" "3" (func $3 (;3;) (type 3) (param i32 i32 i32)))
+    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;4;) (type 4)))
+    (import "shim" "$imports" (table (;0;) 4 4 funcref))
     (start $cm32p2_initialize)
-    (elem (;0;) (i32.const 0) func $0)
+    (elem (;0;) (i32.const 0) func $0 $1 $2 $3)
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
   )
   (alias export $airssys:ext-process/process@1.0.0 "run" (func $run (;0;)))
-  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;1;)))
-  (core func $"#core-func2 indirect-cm32p2|airssys:ext-process/process@1-run" (@name "indirect-cm32p2|airssys:ext-process/process@1-run") (;2;) (canon lower (func $run) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;4;)))
+  (core func $"#core-func5 indirect-cm32p2|airssys:ext-process/process@1-run" (@name "indirect-cm32p2|airssys:ext-process/process@1-run") (;5;) (canon lower (func $run) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-process/process@1.0.0 "spawn" (func $spawn (;1;)))
+  (core func $"#core-func6 indirect-cm32p2|airssys:ext-process/process@1-spawn" (@name "indirect-cm32p2|airssys:ext-process/process@1-spawn") (;6;) (canon lower (func $spawn) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-process/process@1.0.0 "wait" (func $wait (;2;)))
+  (core func $"#core-func7 indirect-cm32p2|airssys:ext-process/process@1-wait" (@name "indirect-cm32p2|airssys:ext-process/process@1-wait") (;7;) (canon lower (func $wait) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias export $airssys:ext-process/process@1.0.0 "signal" (func $signal (;3;)))
+  (core func $"#core-func8 indirect-cm32p2|airssys:ext-process/process@1-signal" (@name "indirect-cm32p2|airssys:ext-process/process@1-signal") (;8;) (canon lower (func $signal) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
   (core instance $actual (;3;)
-    (export "0" (func $"#core-func2 indirect-cm32p2|airssys:ext-process/process@1-run"))
+    (export "0" (func $"#core-func5 indirect-cm32p2|airssys:ext-process/process@1-run"))
+    (export "1" (func $"#core-func6 indirect-cm32p2|airssys:ext-process/process@1-spawn"))
+    (export "2" (func $"#core-func7 indirect-cm32p2|airssys:ext-process/process@1-wait"))
+    (export "3" (func $"#core-func8 indirect-cm32p2|airssys:ext-process/process@1-signal"))
   )
   (core instance $fixup (;4;) (instantiate $wit-component-fixup
       (with "actual" (instance $actual))
@@ -386,36 +655,36 @@
   )
   (type (;11;) (result (error $component-error)))
   (type (;12;) (func (param "config" $component-config) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;3;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;4;)))
-  (func $init (;1;) (type 12) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;9;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;10;)))
+  (func $init (;4;) (type 12) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
   (type (;13;) (list u8))
   (type (;14;) (result 13 (error $execution-error)))
   (type (;15;) (func (param "operation" 13) (param "context" $execution-context) (result 14)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;5;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;6;)))
-  (func $execute (;2;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;11;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;12;)))
+  (func $execute (;5;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
   (type (;16;) (func (param "sender" $component-id) (param "message" 13) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;7;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;8;)))
-  (func $handle-message (;3;) (type 16) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;13;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;14;)))
+  (func $handle-message (;6;) (type 16) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
   (type (;17;) (result 13 (error string)))
   (type (;18;) (func (param "id" $request-id) (param "outcome" 17) (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;9;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;10;)))
-  (func $handle-callback (;4;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;15;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;16;)))
+  (func $handle-callback (;7;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
   (type (;19;) (func (result $component-metadata)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;11;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;12;)))
-  (func $metadata (;5;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;17;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;18;)))
+  (func $metadata (;8;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
   (type (;20;) (func (result $health-status)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;13;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;14;)))
-  (func $health (;6;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;19;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;20;)))
+  (func $health (;9;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
   (type (;21;) (func (result 11)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;15;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;16;)))
-  (func $shutdown (;7;) (type 21) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;21;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;22;)))
+  (func $shutdown (;10;) (type 21) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
   (alias export $airssys:core/types@1.0.0 "caller-info" (type $caller-info (;22;)))
   (component $airssys:core/component-lifecycle@1.0.0-shim-component (;0;)
     (type (;0;) (record (field "namespace" string) (field "name" string) (field "version" string)))

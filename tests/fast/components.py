@@ -7,7 +7,8 @@ from typing import Any
 LOG_LEVEL: Any = ("enum", ["trace", "debug", "info", "warn", "error"])
 COMPONENT_ID: Any = ("record", [("namespace", "string"), ("name", "string"), ("version", "string")])
 MESSAGING_ERROR: Any = ("variant", [("target-not-found", "string"), ("permission-denied", "string"),
-                                    ("mailbox-full", "string"), ("unavailable", "string")])
+                                    ("mailbox-full", "string"), ("unavailable", "string"),
+                                    ("resource-exhausted", "string")])
 COMPONENT_ERROR: Any = ("variant", [("initialization-failed", "string"), ("configuration-invalid", "string"),
                                     ("resource-exhausted", "string"), ("internal-error", "string")])
 

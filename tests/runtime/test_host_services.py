@@ -13,6 +13,7 @@ from airssys_wasm.errors import (
     ComponentNotFound,
     MailboxFull,
     PermissionDenied,
+    QuotaExceeded,
     RequestTimeout,
     TrapError,
 )
@@ -174,6 +175,7 @@ def test_refusals_reach_the_guest_as_errors(echo, refusal: Exception) -> None:
 @pytest.mark.parametrize("refusal,tag", [
     (PermissionDenied("p"), "permission-denied"), (ComponentNotFound("n"), "target-not-found"),
     (MailboxFull("f"), "mailbox-full"), (RequestTimeout("t"), "unavailable"),
+    (QuotaExceeded("q"), "resource-exhausted"),
 ])
 def test_refusal_cases(refusal: Exception, tag: str) -> None:
     assert hs._refusal(refusal) == ("err", (tag, str(refusal)))

@@ -20,7 +20,7 @@ import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.security import HostSecurity, MemoryAuditSink, load_manifest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, argv, denials, err, manifest, ok
 
 EXT_FS = EXAMPLES / "ext-fs.wat"
 EXT_NET = EXAMPLES / "ext-net.wat"
@@ -29,29 +29,9 @@ PINGPONG = EXAMPLES / "pingpong.wat"
 
 # Case indices of the WIT error variants (types.wit).
 FILE_NOT_FOUND, FILE_DENIED, FILE_INVALID_PATH = 0, 1, 3
-NET_DENIED, NET_TIMEOUT, NET_IO = 0, 2, 4
-PROC_DENIED, PROC_TIMEOUT = 0, 3
-
-
-def manifest(name: str, capabilities: str = "", quota: str = "", limits: str = "") -> str:
-    return (f'[component]\nname = "{name}"\nversion = "1.0.0"\n'
-            + (f"\n[limits]\n{limits}\n" if limits else "")
-            + (f"\n{capabilities}\n" if capabilities else "")
-            + (f"\n[quota]\n{quota}\n" if quota else ""))
-
-
-def ok(reply: bytes) -> bytes:
-    assert reply[:1] == b"\x00", f"expected ok, got {reply!r}"
-    return reply[1:]
-
-
-def err(reply: bytes) -> tuple[int, str]:
-    assert reply[:1] == b"\x01", f"expected an error, got {reply!r}"
-    return reply[1], reply[2:].decode()
-
-
-def denials(audit: MemoryAuditSink, kind: str) -> list:
-    return [r for r in audit.records if r.kind == kind and r.decision == "deny"]
+NET_DENIED, NET_TIMEOUT, NET_EXHAUSTED = 0, 2, 5
+PROC_DENIED, PROC_TIMEOUT, PROC_EXHAUSTED, PROC_INVALID_HANDLE = 0, 3, 4, 5
+MSG_EXHAUSTED = 4  # messaging-error resource-exhausted
 
 
 # --- filesystem -------------------------------------------------------------------------------
@@ -192,9 +172,11 @@ async def test_message_rate_quota_is_enforced_and_audited(host, audit) -> None:
     assert accepted == 3  # the burst, then resource-exhausted
     over = denials(audit, "messaging.send")
     assert len(over) == 7 and all(r.reason.startswith("quota exceeded") for r in over)
-    # the guest sees why, as the `unavailable` messaging-error with a resource-exhausted text
+    # the guest sees the messaging-error case resource-exhausted (tag 1 = err, case index)
+    assert await host.request("a", b"why?") == bytes([1, MSG_EXHAUSTED])
     refused = await host.request("a", b"send\x00b")
-    assert refused.startswith(b"resource-exhausted") and b"messages_per_second" in refused
+    assert b"messages_per_second" in refused
+    assert await host.request("a", b"why?") == bytes([1, MSG_EXHAUSTED])
 
 
 # --- network ------------------------------------------------------------------------------------
@@ -287,17 +269,14 @@ async def test_network_bandwidth_quota(host, audit, server) -> None:
     await host.spawn("net", EXT_NET, manifest=manifest("net", caps,
                                                        "network_bytes_per_second = 16"))
     case, text = err(await host.request("net", roundtrip(granted, b"y" * 64)))
-    assert case == NET_IO and text.startswith("resource-exhausted")
+    assert case == NET_EXHAUSTED and "network_bytes_per_second" in text
     assert any(r.reason.startswith("quota exceeded") for r in denials(audit, "network.connect"))
 
 
 # --- process ------------------------------------------------------------------------------------
 
 def run_op(executable: str, *args: str) -> bytes:
-    op = bytes([len(executable)]) + executable.encode() + bytes([len(args)])
-    for arg in args:
-        op += bytes([len(arg)]) + arg.encode()
-    return op
+    return b"x" + argv(executable, *args)
 
 
 async def test_ext_process_runs_only_granted_executables(host, audit) -> None:

@@ -1,11 +1,21 @@
 ;; Core module of the `ext-net` example: imports the airssys:ext-network extension.
-;; execute("x" ++ len u8 ++ address ++ data): connect (2 s), send data, receive up to 4 KiB (2 s),
-;; close. Reply: 0x00 ++ received bytes, or 0x01 ++ network-error case index u8 ++ its text.
+;; execute(op):
+;;   'x' len u8 ++ address ++ data  connect (2 s), send data, receive up to 4 KiB (2 s), close
+;;                                  -> 0x00 ++ received bytes
+;;   'l' len u8 ++ address          listen (backlog 4)         -> 0x00 ++ listener u32 LE
+;;   'a' listener u32               accept (2 s)               -> 0x00 ++ connection u64 LE
+;;   's' conn u64 ++ data           send                       -> 0x00 ++ bytes sent u64 LE
+;;   'r' conn u64                   receive up to 4 KiB (2 s)  -> 0x00 ++ received bytes
+;;   'c' conn u64 / 'C' listener u32   close / close-listener  -> 0x00
+;; An error is 0x01 ++ network-error case index u8 ++ its text.
 (module
   (import "cm32p2|airssys:ext-network/network@1" "connect" (func $connect (param i32 i32 i64 i32)))
   (import "cm32p2|airssys:ext-network/network@1" "send" (func $send (param i64 i32 i32 i32)))
   (import "cm32p2|airssys:ext-network/network@1" "receive" (func $receive (param i64 i32 i64 i32)))
   (import "cm32p2|airssys:ext-network/network@1" "close" (func $close (param i64)))
+  (import "cm32p2|airssys:ext-network/network@1" "listen" (func $listen (param i32 i32 i32 i32)))
+  (import "cm32p2|airssys:ext-network/network@1" "accept" (func $accept (param i32 i64 i32)))
+  (import "cm32p2|airssys:ext-network/network@1" "close-listener" (func $close_listener (param i32)))
   (memory (export "cm32p2_memory") 1)
   (global $heap (mut i32) (i32.const 4096))
 
@@ -60,8 +70,44 @@
     (param $op i32) (param $n i32)
     (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
     (result i32)
-    (local $alen i32) (local $conn i64) (local $out i32)
-    (if (i32.ne (i32.load8_u (local.get $op)) (i32.const 120)) (then unreachable))  ;; x
+    (local $alen i32) (local $conn i64) (local $out i32) (local $cmd i32)
+    (local.set $cmd (i32.load8_u (local.get $op)))
+    (if (i32.eq (local.get $cmd) (i32.const 108))  ;; l: listen
+      (then
+        (call $listen (i32.add (local.get $op) (i32.const 2))
+                      (i32.load8_u (i32.add (local.get $op) (i32.const 1))) (i32.const 4)
+                      (i32.const 1152))
+        (if (i32.load8_u (i32.const 1152)) (then (return (call $reply_err (i32.const 1156)))))
+        (return (call $reply (i32.const 0) (i32.const 1156) (i32.const 4) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $cmd) (i32.const 97))  ;; a: accept
+      (then
+        (call $accept (i32.load (i32.add (local.get $op) (i32.const 1))) (i64.const 2000)
+                      (i32.const 1152))
+        (if (i32.load8_u (i32.const 1152)) (then (return (call $reply_err (i32.const 1160)))))
+        (return (call $reply (i32.const 0) (i32.const 1160) (i32.const 8) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $cmd) (i32.const 115))  ;; s: send
+      (then
+        (call $send (i64.load (i32.add (local.get $op) (i32.const 1)))
+                    (i32.add (local.get $op) (i32.const 9)) (i32.sub (local.get $n) (i32.const 9))
+                    (i32.const 1152))
+        (if (i32.load8_u (i32.const 1152)) (then (return (call $reply_err (i32.const 1160)))))
+        (return (call $reply (i32.const 0) (i32.const 1160) (i32.const 8) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $cmd) (i32.const 114))  ;; r: receive
+      (then
+        (call $receive (i64.load (i32.add (local.get $op) (i32.const 1))) (i32.const 4096)
+                       (i64.const 2000) (i32.const 1152))
+        (if (i32.load8_u (i32.const 1152)) (then (return (call $reply_err (i32.const 1156)))))
+        (return (call $reply (i32.const 0) (i32.const 0) (i32.const 0)
+                             (i32.load (i32.const 1156)) (i32.load (i32.const 1160))))))
+    (if (i32.eq (local.get $cmd) (i32.const 99))  ;; c: close
+      (then
+        (call $close (i64.load (i32.add (local.get $op) (i32.const 1))))
+        (return (call $reply (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $cmd) (i32.const 67))  ;; C: close-listener
+      (then
+        (call $close_listener (i32.load (i32.add (local.get $op) (i32.const 1))))
+        (return (call $reply (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))))
+    (if (i32.ne (local.get $cmd) (i32.const 120)) (then unreachable))  ;; x
     (local.set $alen (i32.load8_u (i32.add (local.get $op) (i32.const 1))))
     (call $connect (i32.add (local.get $op) (i32.const 2)) (local.get $alen) (i64.const 2000)
                    (i32.const 1152))

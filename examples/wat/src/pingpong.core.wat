@@ -28,6 +28,8 @@
 ;;   "tmo?"                       -> u64 LE: the timeout-ms of this call's execution-context
 ;;   "nap!"                       -> sleep-millis(100); "awake"
 ;;   "loop"                       -> spins forever (the epoch deadline traps it)
+;;   "why?"                       -> u8 tag (0 ok, 1 err) and u8 messaging-error case index of
+;;                                   the last host-services result (send/rqst/cncl/brst)
 ;;   anything else                -> echoed back
 ;; shutdown() logs "shutdown" at info level.
 (module
@@ -54,7 +56,7 @@
   (global $cb_len (mut i32) (i32.const 0))
 
   (data (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop") ;; 16 + 4k
-  (data (i32.const 160) "rqcnrid?tmo?hbad")                          ;; 160 + 4k
+  (data (i32.const 160) "rqcnrid?tmo?hbadwhy?")                      ;; 160 + 4k
   (data (i32.const 56) "sent")
   (data (i32.const 60) "ok")
   (data (i32.const 64) "awake")
@@ -205,6 +207,11 @@
         (return (call $reply (i32.const 60) (i32.const 2)))))
     (if (call $is (local.get $op) (local.get $n) (i32.const 164))
       (then (return (call $reply (local.get $rid) (local.get $rid_n)))))
+    (if (call $is (local.get $op) (local.get $n) (i32.const 176))
+      (then
+        (i32.store8 (i32.const 1200) (i32.load8_u (i32.const 1100)))
+        (i32.store8 (i32.const 1201) (i32.load8_u (i32.const 1104)))
+        (return (call $reply (i32.const 1200) (i32.const 2)))))
     (if (call $is (local.get $op) (local.get $n) (i32.const 168))
       (then
         (i64.store (i32.const 1200) (local.get $timeout))

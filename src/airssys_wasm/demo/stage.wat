@@ -4,7 +4,7 @@
     (instance
       (type (;0;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;1;) "component-id" (type (eq 0)))
-      (type (;2;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string)))
+      (type (;2;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string) (case "resource-exhausted" string)))
       (export (;3;) "messaging-error" (type (eq 2)))
       (type (;4;) string)
       (export (;5;) "request-id" (type (eq 4)))

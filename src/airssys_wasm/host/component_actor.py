@@ -43,6 +43,8 @@ class ComponentActor(Actor):
 
     def _new_instance(self) -> Instance:
         entry = self.entry
+        if entry.on_incarnation is not None:
+            entry.on_incarnation(entry.name)
         instance = entry.artifact.instantiate(entry.limits, entry.services, wasi=entry.wasi)
         instance.name = entry.name  # artifacts are shared; errors should name this component
         try:

@@ -51,6 +51,7 @@ from airssys_wasm.host import ext_filesystem, ext_process
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.ext_network import INTERFACE as NETWORK
 from airssys_wasm.host.ext_network import Connections
+from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.policy import EXTENSIONS, Admission, default_security
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
@@ -108,11 +109,13 @@ class Host:
         self.engine = engine if engine is not None else Engine(self.config.engine)
         #: Admission at spawn and the check before every guest -> host action.
         self.security = default_security(self.config)
+        #: Guests' open sockets/listeners and child processes, per component.
         self.connections = Connections(self.security)
+        self.processes = Processes(self.security)
         self._ext_functions: dict[str, Mapping[str, Callable[..., Any]]] = {
             ext_filesystem.INTERFACE: ext_filesystem.functions(self.security),
             NETWORK: self.connections.functions(),
-            ext_process.INTERFACE: ext_process.functions(self.security),
+            ext_process.INTERFACE: self.processes.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
         self.registry = Registry()
@@ -164,6 +167,7 @@ class Host:
                 self.requests.close_all(f"host {self.config.name!r} shut down before the reply")
         finally:
             self.connections.close_all()
+            self.processes.close_all()
             for name in list(self._refs):
                 self._forget(name)
             if self._own_engine:
@@ -198,8 +202,14 @@ class Host:
         if ref is not None:
             self.router.remove(name, ref.actor.mailbox)
             self.registry.remove(name)
-            self.connections.release(name)
+            self._release_ext(name)
             self.security.release(name)
+
+    def _release_ext(self, name: str) -> None:
+        """Close ``name``'s sockets and listeners, kill and reap its child processes: on stop,
+        and before each new incarnation (a fresh instance knows none of the old handles)."""
+        self.connections.release(name)
+        self.processes.release(name)
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Observe lifecycle, restart, health, escalation and dead-letter events."""
@@ -316,7 +326,7 @@ class Host:
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging),
-                init_config=config, wasi=admission.wasi)
+                init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext)
             requests = self.requests
             spec = ChildSpec(
                 name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
@@ -357,7 +367,9 @@ class Host:
                 if functions is None:
                     raise LoadError(f"component {name!r} imports {interface}, which this host does "
                                     "not implement")
-                artifact.define_imports(interface, functions)
+                used = artifact.imported_functions(interface)
+                artifact.define_imports(interface, {f: fn for f, fn in functions.items()
+                                                    if f in used})
                 self._linked.add(key)
 
     def ref(self, name: str) -> ComponentRef:

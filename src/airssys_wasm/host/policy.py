@@ -12,8 +12,8 @@ layer (it sits above the host). It defines what it needs as protocols:
   picks another provider explicitly.
 
 Denials never raise into the host: ext host functions and messaging turn a denied
-:class:`Decision` into the WIT error the guest sees (``permission-denied``, or a
-``resource-exhausted`` text for quotas).
+:class:`Decision` into the WIT error the guest sees (``permission-denied``, or
+``resource-exhausted`` for quotas).
 """
 
 from __future__ import annotations

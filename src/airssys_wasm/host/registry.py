@@ -5,7 +5,7 @@ themselves. It is also the host's answer to a guest's ``list-components`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,9 @@ class ComponentEntry:
     wasi: WasiSettings | None = None
     metadata: ComponentMetadata | None = None
     ref: ActorRef | None = None
+    #: Called with the name before every new instance (start, restart, replaced after a trapped
+    #: health probe): the host releases what earlier instances held outside the Store.
+    on_incarnation: Callable[[str], None] | None = None
     stats: ComponentStats = field(default_factory=ComponentStats)
 
 

@@ -45,9 +45,9 @@ class HostMessaging:
         if decision.allowed:
             return
         if decision.error == RESOURCE_EXHAUSTED:
-            # messaging-error has no resource-exhausted case: the guest gets `unavailable`
-            # with this text, and can retry once the token bucket refills.
-            raise QuotaExceeded(f"resource-exhausted: {sender} is over its message-rate quota "
+            # The guest gets messaging-error `resource-exhausted` and can retry once the token
+            # bucket refills.
+            raise QuotaExceeded(f"{sender} is over its message-rate quota "
                                 f"({decision.reason}); send less often or raise [quota] "
                                 "messages_per_second in its Component.toml")
         raise PermissionDenied(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm._fast.fastcall import FuncPlan
+from airssys_wasm._fast.fastcall import FuncPlan, import_func_types
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
@@ -89,6 +89,12 @@ class ComponentArtifact(Artifact):
     def imports(self) -> frozenset[str]:
         """Interfaces the component imports (host-services, extensions, wasi:*)."""
         return self.shape.imports
+
+    def imported_functions(self, interface: str) -> frozenset[str]:
+        """The functions of ``interface`` the component actually imports (a guest built
+        against a WIT interface imports only what its code calls)."""
+        return frozenset(import_func_types(self.component, self.engine.wasm_engine)
+                         .get(interface, ()))
 
     def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
         """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to

@@ -33,6 +33,7 @@ from airssys_wasm.errors import (
     ComponentNotFound,
     MailboxFull,
     PermissionDenied,
+    QuotaExceeded,
 )
 from airssys_wasm.runtime import _values as values
 from airssys_wasm.types import ComponentId, ComponentMetadata, LogLevel
@@ -71,8 +72,9 @@ class ComponentDirectory(Protocol):
 class Messaging(Protocol):
     """Carries send-message / send-request / cancel-request; the host layer implements it.
 
-    Raise PermissionDenied, ComponentNotFound, MailboxFull or MailboxClosed to refuse: the guest
-    receives the matching ``messaging-error`` case. Any other AirssysError becomes
+    Raise PermissionDenied, QuotaExceeded, ComponentNotFound, MailboxFull or MailboxClosed to
+    refuse: the guest receives the matching ``messaging-error`` case (QuotaExceeded is
+    ``resource-exhausted``). Any other AirssysError becomes
     ``unavailable``; any other exception is a host bug and traps the guest.
     """
 
@@ -138,6 +140,8 @@ def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
         tag = "target-not-found"
     elif isinstance(exc, MailboxFull):
         tag = "mailbox-full"
+    elif isinstance(exc, QuotaExceeded):
+        tag = "resource-exhausted"
     else:  # MailboxClosed and every other refusal
         tag = "unavailable"
     return ("err", (tag, str(exc)))

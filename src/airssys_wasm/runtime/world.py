@@ -49,7 +49,7 @@ _COMPONENT_ERROR = ("variant { initialization-failed(string), configuration-inva
 _EXECUTION_ERROR = ("variant { invalid-input(string), processing-failed(string), timeout(string), "
                     "resource-limit-exceeded(string) }")
 _MESSAGING_ERROR = ("variant { target-not-found(string), permission-denied(string), "
-                    "mailbox-full(string), unavailable(string) }")
+                    "mailbox-full(string), unavailable(string), resource-exhausted(string) }")
 _HEALTH = "enum { healthy, degraded, unhealthy, unknown }"
 _LOG_LEVEL = "enum { trace, debug, info, warn, error }"
 _CALLER = f"record {{ component-id: option<{_CID}>, external-source: option<string> }}"

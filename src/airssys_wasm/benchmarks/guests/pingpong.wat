@@ -6,7 +6,7 @@
       (export (;1;) "log-level" (type (eq 0)))
       (type (;2;) (record (field "namespace" string) (field "name" string) (field "version" string)))
       (export (;3;) "component-id" (type (eq 2)))
-      (type (;4;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string)))
+      (type (;4;) (variant (case "target-not-found" string) (case "permission-denied" string) (case "mailbox-full" string) (case "unavailable" string) (case "resource-exhausted" string)))
       (export (;5;) "messaging-error" (type (eq 4)))
       (type (;6;) string)
       (export (;7;) "request-id" (type (eq 6)))
@@ -499,6 +499,24 @@
       end
       local.get $op
       local.get $n
+      i32.const 176
+      call $is
+      if ;; label = @1
+        i32.const 1200
+        i32.const 1100
+        i32.load8_u
+        i32.store8
+        i32.const 1201
+        i32.const 1104
+        i32.load8_u
+        i32.store8
+        i32.const 1200
+        i32.const 2
+        call $reply
+        return
+      end
+      local.get $op
+      local.get $n
       i32.const 168
       call $is
       if ;; label = @1
@@ -704,7 +722,7 @@
     )
     (func (;26;) (type 7) (param i32))
     (data (;0;) (i32.const 16) "cnt?ini?sicksendbrstrqstcnclcbk?nap!loop")
-    (data (;1;) (i32.const 160) "rqcnrid?tmo?hbad")
+    (data (;1;) (i32.const 160) "rqcnrid?tmo?hbadwhy?")
     (data (;2;) (i32.const 56) "sent")
     (data (;3;) (i32.const 60) "ok")
     (data (;4;) (i32.const 64) "awake")
