@@ -368,6 +368,29 @@ async def test_a_child_process_cannot_outlive_the_call_deadline(host) -> None:
         assert trap.kind is aw.TrapKind.TIMEOUT
 
 
+async def test_run_at_its_deadline_kills_grandchildren_too(host) -> None:
+    """`sh` leaves a background `sleep` holding the output pipe: killing only `sh` would keep
+    the host reading until the sleep ends. The whole process group goes at the deadline."""
+    shell = os.path.realpath("/bin/sh")
+    caps = f'[capabilities.process]\nspawn = ["{shell}"]'
+    await host.spawn("proc", EXT_PROC, manifest=manifest("proc", caps, limits="timeout_ms = 200"))
+    marker = "31.4159"
+    try:
+        case, text = err(await host.request("proc", run_op(shell, "-c", f"sleep {marker} & wait"),
+                                            timeout=5.0))
+        assert case == PROC_TIMEOUT and "was killed" in text
+    except aw.TrapError as trap:
+        assert trap.kind is aw.TrapKind.TIMEOUT
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes() == b"sleep\x00" + marker.encode() + b"\x00":
+                survivors.append(cmdline.parent.name)
+        except OSError:
+            continue  # the process ended while we looked
+    assert survivors == []
+
+
 # --- WASI p2 ------------------------------------------------------------------------------------
 
 WASI_PROBE = EXAMPLES / "wasi-probe.wat"

@@ -119,15 +119,20 @@ class Processes:
             if seconds <= 0:
                 return GuestErr("timeout", f"no time left in this call to run {executable}")
             try:
-                done = subprocess.run([path, *map(str, args)], input=bytes(stdin),
-                                      capture_output=True, timeout=seconds, env={}, cwd="/",
-                                      close_fds=True, start_new_session=True, check=False)
-            except subprocess.TimeoutExpired:
-                return GuestErr("timeout", f"{executable} ran longer than {seconds:.3f} s and was "
-                                "killed")
+                proc = subprocess.Popen([path, *map(str, args)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
+                                        cwd="/", close_fds=True, start_new_session=True)
             except OSError as exc:
                 return _spawn_error(executable, exc)
-            return {"exit-code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+            try:
+                stdout, stderr = proc.communicate(bytes(stdin), timeout=seconds)
+            except subprocess.TimeoutExpired:
+                # The whole group: a grandchild holding the pipes must not outlive the call.
+                _kill_group(proc)
+                proc.communicate()
+                return GuestErr("timeout", f"{executable} ran longer than {seconds:.3f} s and was "
+                                "killed")
+            return {"exit-code": proc.returncode, "stdout": stdout, "stderr": stderr}
 
         def spawn(services: HostServices, executable: str, args: list[str],
                   stdin: bytes) -> int | GuestErr:
