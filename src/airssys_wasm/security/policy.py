@@ -69,6 +69,7 @@ class Decision:
 
 _SEND = "messaging.send"
 _SEND_CACHE_LIMIT = 1024
+_ALLOW_ALL = Decision(True, "allow-all policy (trusted component)")
 
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
 _ALLOWED = {k: Decision(True, f"matches a capabilities.{k} grant") for k in _KINDS}
@@ -264,13 +265,16 @@ class AllowAllPolicy:
             self._grants.pop(component, None)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
-        _check_kind(kind, amount)
+        if kind != _SEND or amount is not None:  # the per-message case needs no argument check
+            _check_kind(kind, amount)
         resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
         if component not in self._grants:
             decision = Decision(False, "component is not registered with the permission policy",
                                 DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
+        elif resolved is None:
+            decision = _ALLOW_ALL  # no per-call data: one shared instance
         else:
-            decision = Decision(True, "allow-all policy (trusted component)", resolved_path=resolved)
+            decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved)
         if self.audit is not None:
             self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
