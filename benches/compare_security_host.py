@@ -26,7 +26,7 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.benchmarks.timing import Comparison, render_markdown, render_table
 from airssys_wasm.host import EXTENSIONS, Admission
 from airssys_wasm.runtime import Engine, Limits, WasiSettings
-from airssys_wasm.security import Decision, HostSecurity, StreamAuditSink
+from airssys_wasm.security import Decision, StreamAuditSink
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
 BURST = 2000

@@ -20,7 +20,7 @@ import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.security import HostSecurity, MemoryAuditSink, load_manifest
 
-from conftest import EXAMPLES, argv, denials, err, manifest, ok
+from security_helpers import EXAMPLES, argv, denials, err, manifest, ok
 
 EXT_FS = EXAMPLES / "ext-fs.wat"
 EXT_NET = EXAMPLES / "ext-net.wat"

@@ -11,7 +11,7 @@ import pytest
 import airssys_wasm as aw
 from airssys_wasm.host.ext_network import MAX_LISTENERS
 
-from conftest import EXAMPLES, denials, err, manifest, ok
+from security_helpers import EXAMPLES, denials, err, manifest, ok
 
 EXT_NET = EXAMPLES / "ext-net.wat"
 NET_DENIED, NET_TIMEOUT, NET_EXHAUSTED = 0, 2, 5

@@ -29,7 +29,7 @@ from airssys_wasm.security import (
     TrustPolicy,
     load_manifest,
 )
-from airssys_wasm.security.audit import MAX_TARGET_CHARS
+from airssys_wasm.security.audit import MAX_TARGET_CHARS, AuditRecord
 
 HEAD = '[component]\nname = "plugin"\nversion = "1.0.0"\n'
 FIELDS = {"time", "component", "kind", "target", "decision", "reason"}

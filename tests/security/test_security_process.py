@@ -15,7 +15,7 @@ import pytest
 import airssys_wasm as aw
 from airssys_wasm.host.ext_process import MAX_PROCESSES
 
-from conftest import EXAMPLES, argv, denials, err, manifest, ok
+from security_helpers import EXAMPLES, argv, denials, err, manifest, ok
 
 EXT_PROC = EXAMPLES / "ext-proc.wat"
 PROC_DENIED, PROC_TIMEOUT, PROC_EXHAUSTED, PROC_INVALID_HANDLE = 0, 3, 4, 5

@@ -24,7 +24,7 @@ from airssys_wasm.security.audit import AuditLog
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import Manifest, ManifestLimits
 from airssys_wasm.security.patterns import resolve_target_path
-from airssys_wasm.security.quota import QuotaOutcome, QuotaState
+from airssys_wasm.security.quota import QUOTA_OK, QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
 __all__ = [
@@ -73,6 +73,9 @@ _ALLOW_ALL = Decision(True, "allow-all policy (trusted component)")
 
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
 _ALLOWED = {k: Decision(True, f"matches a capabilities.{k} grant") for k in _KINDS}
+_SEND_ALLOWED = _ALLOWED[_SEND]
+_AUDIT_UNAVAILABLE = Decision(False, "audit log unavailable; refusing unaudited access",
+                              DenyCode.PERMISSION_DENIED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,18 @@ class PermissionPolicy:
         ``amount`` meters the action: messages for ``messaging.send`` (default 1), bytes for
         ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
         """
-        if kind != _SEND or amount is not None:  # the per-message case needs no argument check
+        if kind == _SEND and amount is None and type(target) is str:
+            # The per-message case, straight through when it is allowed; anything else (no
+            # grant yet cached, a denial, an exhausted quota) takes the general path below,
+            # which decides again and audits the denial. A failed take() consumes no tokens.
+            grant = self._grants.get(component)
+            if grant is not None and grant.send_matches.get(target) \
+                    and grant.quota.charge_message(1) is QUOTA_OK:
+                if self.audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
+                        or not self._fail_closed:
+                    return _SEND_ALLOWED
+                return _AUDIT_UNAVAILABLE
+        else:
             _check_kind(kind, amount)
         resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
         grant = self._grants.get(component)
@@ -199,9 +213,7 @@ class PermissionPolicy:
             not self.audit.record(component, kind, target, True, allowed.reason, resolved)
             and self._fail_closed
         ):
-            return Decision(
-                False, "audit log unavailable; refusing unaudited access", DenyCode.PERMISSION_DENIED
-            )
+            return _AUDIT_UNAVAILABLE
         return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved)
 
     @staticmethod
