@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NoReturn
 
 from airssys_wasm._fast._router import Route, Router, as_frame
 from airssys_wasm.errors import ComponentNotFound, MailboxFull, PermissionDenied, QuotaExceeded
-from airssys_wasm.host.policy import MESSAGING_SEND, RESOURCE_EXHAUSTED, SecurityProvider
+from airssys_wasm.host.policy import MESSAGING_SEND, RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.host.registry import Registry
 from airssys_wasm.host.requests import Callback, PendingRequest, RequestEnvelope, RequestTable
 from airssys_wasm.types import CallerInfo, ComponentId
@@ -42,8 +43,11 @@ class HostMessaging:
 
     def _allow(self, sender: ComponentId, target: ComponentId) -> None:
         decision = self._check(sender.name, MESSAGING_SEND, target.name)
-        if decision.allowed:
-            return
+        if not decision.allowed:
+            self._refuse(sender, target, decision)
+
+    @staticmethod
+    def _refuse(sender: ComponentId, target: ComponentId, decision: Decision) -> NoReturn:
         if decision.error == RESOURCE_EXHAUSTED:
             # The guest gets messaging-error `resource-exhausted` and can retry once the token
             # bucket refills.
@@ -55,7 +59,10 @@ class HostMessaging:
             "grant it in the sender's Component.toml [capabilities] messaging.send")
 
     def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
-        self._allow(sender, target)
+        # _allow(), inlined: this runs once per message between components.
+        decision = self._check(sender.name, MESSAGING_SEND, target.name)
+        if not decision.allowed:
+            self._refuse(sender, target, decision)
         if target.namespace or target.version:
             self._registry.find(target)
         self._send(target.name, sender, message)

@@ -170,13 +170,6 @@ class AuditLog:
         self._second: list[tuple[int, str]] = [(-1, "")]
         self.failures = 0
 
-    def _muted(self) -> bool:
-        """True when no sink would keep a line (asked per decision: logging levels can change)."""
-        for probe in self._probes:
-            if probe is None or probe():
-                return False
-        return bool(self._probes)
-
     @staticmethod
     def _probe(sink: AuditSink) -> Callable[[], bool] | None:
         probe = getattr(sink, "enabled_probe", None) or getattr(sink, "enabled", None)
@@ -197,8 +190,14 @@ class AuditLog:
         resolved: str | None = None,
     ) -> bool:
         """Write one decision to every sink; False if any sink failed."""
-        if self._muted():
-            return True
+        # No sink would keep a line (e.g. a logger not enabled at INFO): skip building it. Asked
+        # per decision, since logging levels can change at run time.
+        for probe in self._probes:
+            if probe is None or probe():
+                break
+        else:
+            if self._probes:
+                return True
         if isinstance(target, os.PathLike):
             target = os.fspath(target)
         rec = AuditRecord(

@@ -177,8 +177,8 @@ class PermissionPolicy:
             # grant yet cached, a denial, an exhausted quota) takes the general path below,
             # which decides again and audits the denial. A failed take() consumes no tokens.
             grant = self._grants.get(component)
-            if grant is not None and grant.send_matches.get(target) \
-                    and grant.quota.charge_message(1) is QUOTA_OK:
+            if grant is not None and grant.send_matches.get(target) and (
+                    not grant.quota.meters_messages or grant.quota.charge_message(1) is QUOTA_OK):
                 if self.audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
                         or not self._fail_closed:
                     return _SEND_ALLOWED

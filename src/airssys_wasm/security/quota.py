@@ -79,6 +79,8 @@ class QuotaState:
         self.quota = quota
         self._lock = threading.Lock()
         self._messages = None
+        #: False when no message rate is set: callers on the per-message path skip charge_message.
+        self.meters_messages = quota.messages_per_second is not None
         if quota.messages_per_second is not None:
             burst = quota.message_burst or max(1, math.ceil(quota.messages_per_second))
             self._messages = TokenBucket(quota.messages_per_second, burst, clock)
