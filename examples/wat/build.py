@@ -40,6 +40,7 @@ EXAMPLES: dict[str, tuple[Path, str]] = {
     "ext-fs": (SRC / "wit-ext-probes", "ext-fs"),
     "ext-net": (SRC / "wit-ext-probes", "ext-net"),
     "ext-proc": (SRC / "wit-ext-probes", "ext-proc"),
+    "ext-store": (SRC / "wit-ext-probes", "ext-store"),
     "wasi-probe": (SRC / "wit-wasi-probe", "wasi-probe"),
 }
 

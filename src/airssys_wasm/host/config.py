@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,9 @@ class HostConfig:
     #: ``airssys_wasm.security`` AuditLog, one AuditSink or a sequence of sinks; None = the
     #: ``airssys_wasm.audit`` logger.
     audit: Any = None
+    #: Where ext-storage keeps its data (one sqlite3 database in that directory, created if
+    #: missing) so it outlives the host; None = in memory, gone when the host closes.
+    storage_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -73,6 +77,9 @@ class HostConfig:
             raise ConfigError("HostConfig.security must implement admit/release/check (the "
                               "host.policy.SecurityProvider protocol), e.g. "
                               "airssys_wasm.security.HostSecurity(); None selects the default")
+        if self.storage_dir is not None and not isinstance(self.storage_dir, (str, os.PathLike)):
+            raise ConfigError(f"HostConfig.storage_dir must be a directory path or None, not "
+                              f"{type(self.storage_dir).__name__}")
         if self.default_trust not in ("trusted", "unknown", "untrusted"):
             raise ConfigError(f"HostConfig.default_trust must be 'trusted', 'unknown' or "
                               f"'untrusted', got {self.default_trust!r}")

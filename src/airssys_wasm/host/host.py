@@ -52,6 +52,8 @@ from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.ext_network import INTERFACE as NETWORK
 from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
+from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
+from airssys_wasm.host.ext_storage import Storage
 from airssys_wasm.host.policy import EXTENSIONS, Admission, default_security
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
@@ -112,10 +114,13 @@ class Host:
         #: Guests' open sockets/listeners and child processes, per component.
         self.connections = Connections(self.security)
         self.processes = Processes(self.security)
+        #: Key-value namespaces shared by the components granted them (ext-storage).
+        self.storage = Storage(self.security, self.config.storage_dir)
         self._ext_functions: dict[str, Mapping[str, Callable[..., Any]]] = {
             ext_filesystem.INTERFACE: ext_filesystem.functions(self.security),
             NETWORK: self.connections.functions(),
             ext_process.INTERFACE: self.processes.functions(),
+            STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
         self.registry = Registry()
@@ -170,6 +175,7 @@ class Host:
             self.processes.close_all()
             for name in list(self._refs):
                 self._forget(name)
+            self.storage.close()
             if self._own_engine:
                 self.engine.close()
 
@@ -320,6 +326,8 @@ class Host:
         entry = None
         try:
             self._link_extensions(name, artifact, admission)
+            if STORAGE in admission.extensions:
+                self.storage.adopt(name)  # bytes it stored before count against its new quota
             cid = ComponentId(name, namespace=cfg.namespace, version=admission.version)
             assert self.messaging is not None and self.requests is not None
             entry = ComponentEntry(

@@ -50,6 +50,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
         "filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"),
     "airssys:ext-network/network@1.0.0": ("network.connect", "network.bind"),
     "airssys:ext-process/process@1.0.0": ("process.spawn",),
+    "airssys:ext-storage/storage@1.0.0": ("storage.read", "storage.write"),
 }
 
 

@@ -40,6 +40,7 @@ ALLOWED_IMPORTS = frozenset({
     "airssys:ext-filesystem/filesystem@1.0.0",
     "airssys:ext-network/network@1.0.0",
     "airssys:ext-process/process@1.0.0",
+    "airssys:ext-storage/storage@1.0.0",
 })
 
 # Structural renderings of the airssys:core/types the world uses.
