@@ -17,7 +17,7 @@ from airssys_wasm.errors import QuotaExceeded
 from airssys_wasm.host.ext_storage import DB_NAME, MAX_KEY_BYTES
 from airssys_wasm.security import MemoryAuditSink
 
-from conftest import EXAMPLES, denials, err, manifest, ok
+from security_helpers import EXAMPLES, denials, err, manifest, ok
 
 EXT_STORE = EXAMPLES / "ext-store.wat"
 DENIED, EXHAUSTED, INVALID_KEY = 0, 1, 2  # storage-error case indices (ext-storage.wit)
