@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from airssys_wasm._fast._router import Router, as_frame
@@ -237,10 +236,11 @@ class Host:
         if isinstance(source, str) and source.lstrip()[:1] in ("(", ";"):
             return ("text", hashlib.sha256(source.encode()).hexdigest())
         if isinstance(source, (str, os.PathLike)):
-            path = Path(source)
             try:
-                st = path.stat()
-                return ("path", str(path.resolve()), st.st_mtime_ns, st.st_size)
+                # One stat identifies the file (device + inode) and its version; resolving the
+                # path (a syscall per component) cost more than the rest of a spawn's bookkeeping.
+                st = os.stat(source)
+                return ("path", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
             except (OSError, ValueError):
                 return ("unreadable", str(source))  # load() raises the LoadError
         raise TypeError(f"source must be a path, bytes or WAT text, not {type(source).__name__}")
