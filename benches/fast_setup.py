@@ -10,34 +10,19 @@ import wasmtime.component as wc
 
 from airssys_wasm._fast import fastcall
 from airssys_wasm._fast.handles import disable_concurrency
+from airssys_wasm.benchmarks.fast import REALLOC_WAT, TYPES_WAT
 
 # handle-message(sender: component-id, message: list<u8>) -> result<_, component-error>;
 # the guest accepts everything (writes ok into the return area) so the call path is measured.
 HANDLE_MESSAGE = r"""
 (component
-  (type $cid' (record (field "namespace" string) (field "name" string) (field "version" string)))
-  (export $cid "component-id" (type $cid'))
-  (type $cerr' (variant (case "initialization-failed" string) (case "configuration-invalid" string)
-                        (case "resource-exhausted" string) (case "internal-error" string)))
-  (export $cerr "component-error" (type $cerr'))
+  %s
   (core module $m
     (memory (export "memory") 1)
-    (global $bump (mut i32) (i32.const 1024))
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
-      (local $r i32)
-      (local.set $r (i32.and (i32.sub (i32.add (global.get $bump) (local.get 2)) (i32.const 1))
-                             (i32.sub (i32.const 0) (local.get 2))))
-      (global.set $bump (i32.add (local.get $r) (local.get 3)))
-      (block $ok
-        (br_if $ok (i32.le_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536))))
-        (br_if $ok (i32.ne (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16)) (i32.const 1)))
-                           (i32.const -1)))
-        unreachable)
-      (local.get $r))
+    %s
     (func (export "handle-message") (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
       (i32.store8 (i32.const 16) (i32.const 0))
       (i32.const 16))
-    (func (export "post") (param i32) (global.set $bump (i32.const 1024)))
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
   )
   (core instance $i (instantiate $m))
@@ -48,7 +33,7 @@ HANDLE_MESSAGE = r"""
   (func $add (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
   (export "add" (func $add))
 )
-"""
+""" % (TYPES_WAT, REALLOC_WAT)
 
 # log-loop(n) calls host-services log(info, <16-byte message>, none) n times (wit/host-services.wit types).
 LOG_LOOP = r"""

@@ -22,7 +22,8 @@ from airssys_wasm.runtime.world import HOST_SERVICES, LIFECYCLE
 
 TITLE = "Fast call path: component and core calls, host calls (vs wasmtime-py)"
 
-_TYPES = r"""
+#: The component-id / component-error types every guest here declares (also used by benches/).
+TYPES_WAT = r"""
   (type $cid' (record (field "namespace" string) (field "name" string) (field "version" string)))
   (type $cerr' (variant (case "initialization-failed" string) (case "configuration-invalid" string)
                         (case "resource-exhausted" string) (case "internal-error" string)))
@@ -45,7 +46,8 @@ _LIFECYCLE = r"""
   (export "%s" (instance $lci))
 """ % LIFECYCLE
 
-_REALLOC = r"""
+#: A bump allocator for cabi realloc, reset by post-return (also used by benches/).
+REALLOC_WAT = r"""
     (global $bump (mut i32) (i32.const 1024))
     (func (export "realloc") (param i32 i32 i32 i32) (result i32)
       (local $r i32)
@@ -77,7 +79,7 @@ ACCEPT = r"""(component %s
   (func $add (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
   (export "add" (func $add))
   %s
-)""" % (_TYPES, _REALLOC, _LIFECYCLE)
+)""" % (TYPES_WAT, REALLOC_WAT, _LIFECYCLE)
 
 #: handle-message calls host-services `log(info, <16 bytes>, none)` LOGS times, then accepts.
 LOGS = 100
@@ -115,7 +117,7 @@ LOGGER = r"""(component
     (canon lift (core func $i "handle-message") (memory (core memory $mi "memory"))
                 (realloc (core func $mi "realloc")) (post-return (core func $mi "post"))))
   %s
-)""" % (HOST_SERVICES, _TYPES, _REALLOC, LOGS, _LIFECYCLE)
+)""" % (HOST_SERVICES, TYPES_WAT, REALLOC_WAT, LOGS, _LIFECYCLE)
 
 #: The core-ABI lane: memory, alloc (bump) and handle (accepts, resets the bump pointer).
 CORE_ACTOR = r"""(module
