@@ -454,3 +454,27 @@ def test_audit_lines_are_not_built_when_no_sink_would_keep_them() -> None:
     both = AuditLog([Broken(), memory])  # one sink that keeps lines: everything is serialised
     assert both.record("c", "messaging.send", "b", False, "no") is False  # Broken is still asked
     assert len(memory.lines) == 1
+
+
+def test_repeated_decisions_reuse_their_json_but_every_line_is_exact(monkeypatch) -> None:
+    from airssys_wasm.security import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "_BODY_CACHE_LIMIT", 2)  # exercise the clear-when-full path
+    sink = MemoryAuditSink()
+    ticks = iter(range(1_700_000_000, 1_700_000_100))
+    log = AuditLog([sink], clock=lambda: next(ticks) + 0.25)
+    decisions = [("a", "messaging.send", "b", True, "ok", None),
+                 ("a", "filesystem.read", "/x\n\"y", False, "no grant", "/real/x"),
+                 ("a", "messaging.send", "b", True, "ok", None),
+                 ("c", "messaging.send", "b", False, "no grant", None)] * 3
+    for component, kind, target, allowed, reason, resolved in decisions:
+        log.record(component, kind, target, allowed, reason, resolved)
+    assert len(sink.lines) == len(decisions)
+    for line, record, (component, kind, target, allowed, reason, resolved) in zip(
+            sink.lines, sink.records, decisions):
+        parsed = json.loads(line)
+        assert line == record.to_json()
+        assert parsed.pop("time").endswith(".250000Z")
+        assert parsed == {"component": component, "kind": kind, "target": target,
+                          "decision": "allow" if allowed else "deny", "reason": reason,
+                          **({"resolved": resolved} if resolved else {})}

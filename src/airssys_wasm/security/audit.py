@@ -14,7 +14,6 @@ import functools
 import io
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -35,6 +34,7 @@ __all__ = [
 ]
 
 MAX_TARGET_CHARS = 1024
+_BODY_CACHE_LIMIT = 4096  # distinct decisions whose JSON is kept; cleared when full
 _log = logging.getLogger(__name__)
 
 
@@ -54,21 +54,25 @@ class AuditRecord(NamedTuple):
     resolved: str | None = None  # filesystem/process: where the target really points
 
     def to_json(self) -> str:
-        data = {
-            "time": self.time,
-            "component": self.component,
-            "kind": self.kind,
-            "target": self.target,
-            "decision": self.decision,
-            "reason": self.reason,
-        }
-        if self.resolved is not None:
-            data["resolved"] = self.resolved
-        try:
-            return orjson.dumps(data).decode("utf-8")
-        except TypeError:
-            # orjson refuses lone surrogates (e.g. from os.fsdecode); stdlib escapes them.
-            return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+        return f'{{"time":{json.dumps(self.time)},{_body_json(self)[1:]}'
+
+
+def _body_json(rec: AuditRecord) -> str:
+    """The JSON object of ``rec`` without its time: what repeats from one decision to the next."""
+    data = {
+        "component": rec.component,
+        "kind": rec.kind,
+        "target": rec.target,
+        "decision": rec.decision,
+        "reason": rec.reason,
+    }
+    if rec.resolved is not None:
+        data["resolved"] = rec.resolved
+    try:
+        return orjson.dumps(data).decode("utf-8")
+    except TypeError:
+        # orjson refuses lone surrogates (e.g. from os.fsdecode); stdlib escapes them.
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
 
 
 class AuditSink(Protocol):
@@ -144,14 +148,14 @@ def _clip(text: str) -> str:
 
 def _rfc3339(ts: float, cache: list[tuple[int, str]]) -> str:
     """RFC 3339 UTC with microseconds. The ``YYYY-MM-DDTHH:MM:SS`` part is cached for the
-    current second (decisions come in bursts); the one-tuple swap is safe across threads."""
-    sec = math.floor(ts)
+    current second (decisions come in bursts); the one-tuple swap is safe across threads.
+    Clocks here are positive, so ``int`` truncation is the floor."""
+    sec = int(ts)
     cached = cache[0]
     if cached[0] != sec:
         cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
         cache[0] = cached
-    micros = min(999_999, int((ts - sec) * 1_000_000))
-    return f"{cached[1]}.{micros:06d}Z"
+    return "%s.%06dZ" % (cached[1], (ts - sec) * 1e6)
 
 
 class AuditLog:
@@ -168,6 +172,7 @@ class AuditLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._second: list[tuple[int, str]] = [(-1, "")]
+        self._bodies: dict[tuple[str | None, ...], str] = {}
         self.failures = 0
 
     @staticmethod
@@ -198,7 +203,7 @@ class AuditLog:
         else:
             if self._probes:
                 return True
-        if isinstance(target, os.PathLike):
+        if type(target) is not str and isinstance(target, os.PathLike):
             target = os.fspath(target)
         rec = AuditRecord(
             _rfc3339(self._clock(), self._second),
@@ -209,7 +214,14 @@ class AuditLog:
             reason,
             None if resolved is None else _clip(resolved),
         )
-        line = rec.to_json()
+        # Components repeat the same decisions (a stage messaging its next stage): everything
+        # but the time is serialised once per distinct decision. The time is plain ASCII.
+        body = self._bodies.get(rec[1:])
+        if body is None:
+            if len(self._bodies) >= _BODY_CACHE_LIMIT:
+                self._bodies.clear()
+            body = self._bodies[rec[1:]] = _body_json(rec)
+        line = f'{{"time":"{rec.time}",{body[1:]}'
         ok = True
         with self._lock:
             for sink in self._sinks:
