@@ -8,6 +8,7 @@ JSON (orjson), CBOR (cbor2) and MessagePack (msgpack); RAW and BORSH payloads ar
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import cbor2
@@ -52,7 +53,7 @@ def _packb(obj: Any) -> bytes:
 
 
 # Keyed by int so an IntEnum member or a plain int code both hit without an Enum lookup.
-_SERIALISERS = {int(Codec.JSON): orjson.dumps, int(Codec.MSGPACK): _packb, int(Codec.CBOR): cbor2.dumps}
+_SERIALISERS: dict[int, Callable[[Any], bytes]] = {int(Codec.JSON): orjson.dumps, int(Codec.MSGPACK): _packb, int(Codec.CBOR): cbor2.dumps}
 
 
 def encode_value(codec: Codec | int, obj: Any) -> bytes:
@@ -61,7 +62,7 @@ def encode_value(codec: Codec | int, obj: Any) -> bytes:
     RAW and BORSH take bytes-like objects as they are (borsh needs a schema, which lives with the
     component, not here).
     """
-    serialise = _SERIALISERS.get(codec)  # type: ignore[call-overload]
+    serialise = _SERIALISERS.get(codec)
     if serialise is None:
         if not isinstance(obj, (bytes, bytearray, memoryview)) and codec in _OPAQUE:
             raise CodecError(

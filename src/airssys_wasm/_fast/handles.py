@@ -60,30 +60,35 @@ STORE_CONTEXT_ATTR = "_Store__context"
 _STORE_IDS: "weakref.WeakKeyDictionary[wasmtime.Store, int]" = weakref.WeakKeyDictionary()
 
 
+def _offset(struct: Any, field: str) -> int:
+    """Offset of ``field`` in a ctypes Structure (typed, for the checker's sake)."""
+    return int(getattr(struct, field).offset)
+
+
 def _expected_layout() -> dict[str, int]:
     """Sizes/offsets from wasmtime-py's ctypes bindings, keyed like the Cython ``_layout()``."""
     s = ctypes.sizeof
     return {
         "wasm_byte_vec_t": s(ffi.wasm_byte_vec_t),
-        "wasm_byte_vec_t.data": ffi.wasm_byte_vec_t.data.offset,
+        "wasm_byte_vec_t.data": _offset(ffi.wasm_byte_vec_t, "data"),
         "wasm_valtype_vec_t": s(ffi.wasm_valtype_vec_t),
-        "wasm_valtype_vec_t.data": ffi.wasm_valtype_vec_t.data.offset,
+        "wasm_valtype_vec_t.data": _offset(ffi.wasm_valtype_vec_t, "data"),
         "wasmtime_func_t": s(ffi.wasmtime_func_t),
         "wasmtime_memory_t": s(ffi.wasmtime_memory_t),
         "wasmtime_val_raw_t": s(ffi.wasmtime_val_raw_t),
         "wasmtime_component_func_t": s(ffi.wasmtime_component_func_t),
         "wasmtime_component_val_t": s(ffi.wasmtime_component_val_t),
-        "wasmtime_component_val_t.of": ffi.wasmtime_component_val_t.of.offset,
+        "wasmtime_component_val_t.of": _offset(ffi.wasmtime_component_val_t, "of"),
         "wasmtime_component_valunion_t": s(ffi.wasmtime_component_valunion_t),
         "wasmtime_component_vallist_t": s(ffi.wasmtime_component_vallist_t),
         "wasmtime_component_valrecord_t": s(ffi.wasmtime_component_valrecord_t),
         "wasmtime_component_valrecord_entry_t": s(ffi.wasmtime_component_valrecord_entry_t),
-        "wasmtime_component_valrecord_entry_t.val": ffi.wasmtime_component_valrecord_entry_t.val.offset,
+        "wasmtime_component_valrecord_entry_t.val": _offset(ffi.wasmtime_component_valrecord_entry_t, "val"),
         "wasmtime_component_valflags_t": s(ffi.wasmtime_component_valflags_t),
         "wasmtime_component_valvariant_t": s(ffi.wasmtime_component_valvariant_t),
-        "wasmtime_component_valvariant_t.val": ffi.wasmtime_component_valvariant_t.val.offset,
+        "wasmtime_component_valvariant_t.val": _offset(ffi.wasmtime_component_valvariant_t, "val"),
         "wasmtime_component_valresult_t": s(ffi.wasmtime_component_valresult_t),
-        "wasmtime_component_valresult_t.val": ffi.wasmtime_component_valresult_t.val.offset,
+        "wasmtime_component_valresult_t.val": _offset(ffi.wasmtime_component_valresult_t, "val"),
     }
 
 

@@ -240,10 +240,11 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     rounds = 2_000 if quick else 20_000
     fan = 200 if quick else 2_000
     pykka_n = n // 10  # Pykka is slow enough that a tenth gives a stable per-message figure
-    pk = None
+    pk: Any = None  # the Pykka baselines' module, when pykka is installed
     if importlib.util.find_spec("pykka") is not None:
-        from airssys_wasm.benchmarks import pykka_actors as pk
-    cases = [
+        pk = importlib.import_module("airssys_wasm.benchmarks.pykka_actors")
+    cases: list[tuple[str, int, Callable[[], float], Callable[[], float],
+                      tuple[int, Callable[[], float]] | None]] = [
         ("enqueue+dispatch", n,
          lambda: asyncio.run(ours_enqueue_dispatch(n)),
          lambda: asyncio.run(queue_enqueue_dispatch(n)),

@@ -229,4 +229,4 @@ def _core_slow(store: wasmtime.Store, alloc: Any, handle: Any, memory: Any, send
     ptr = alloc(store, len(sender) + len(message))
     memory.write(store, sender, ptr)
     memory.write(store, message, ptr + len(sender))
-    return handle(store, ptr, len(sender), ptr + len(sender), len(message))  # type: ignore[no-any-return]
+    return handle(store, ptr, len(sender), ptr + len(sender), len(message))

@@ -41,8 +41,10 @@ def bare_handle_message() -> tuple[wasmtime.Store, wc.Func, wc.Record]:
     component = wc.Component(engine, wasmtime.wat2wasm(guests.text("minimal")))
     store = wasmtime.Store(engine)
     instance = wc.Linker(engine).instantiate(store, component)
-    root = component.get_export_index(LIFECYCLE)
-    func = instance.get_func(store, component.get_export_index("handle-message", root))
+    index = component.get_export_index("handle-message", component.get_export_index(LIFECYCLE))
+    assert index is not None, "the minimal guest exports handle-message"
+    func = instance.get_func(store, index)
+    assert func is not None
     sender = wc.Record()
     for key, value in (("namespace", "airssys"), ("name", "host"), ("version", "")):
         setattr(sender, key, value)
@@ -61,7 +63,7 @@ def bench_bare(n: int) -> float:
 def bench_pykka(n: int) -> float:
     import pykka
 
-    class WasmActor(pykka.ThreadingActor):  # type: ignore[misc]
+    class WasmActor(pykka.ThreadingActor):
         def __init__(self) -> None:
             super().__init__()
             self.store, self.func, self.sender = bare_handle_message()

@@ -51,6 +51,15 @@ def _bare_engine() -> wasmtime.Engine:
     return wasmtime.Engine(cfg)
 
 
+def _handle_message(inst: wc.Instance, store: wasmtime.Store) -> wc.Func:
+    """wasmtime-py's handle-message of an instance (the baseline's own lookup, done once)."""
+    index = inst.get_export_index(store, "handle-message", inst.get_export_index(store, LIFECYCLE))
+    assert index is not None, "the guest exports handle-message"
+    func = inst.get_func(store, index)
+    assert func is not None
+    return func
+
+
 def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     """``min_seconds`` below 0.1 selects small loop counts (quick mode)."""
     scale = 0.1 if min_seconds < 0.1 else 1.0
@@ -85,8 +94,7 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
             store.set_limits(memory_size=64 << 20)
             store.set_epoch_deadline(1 << 40)
             inst = linker.instantiate(store, bare_echo)
-            idx = inst.get_export_index(store, LIFECYCLE)
-            inst.get_func(store, inst.get_export_index(store, "handle-message", idx))
+            _handle_message(inst, store)
             store.close()
 
         add("Store + instantiate, component", lambda: artifact.instantiate().close(),
@@ -107,10 +115,10 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         store = wasmtime.Store(bare)
         store.set_epoch_deadline(1 << 40)
         inst = linker.instantiate(store, bare_echo)
-        idx = inst.get_export_index(store, LIFECYCLE)
-        handle = inst.get_func(store, inst.get_export_index(store, "handle-message", idx))
+        handle = _handle_message(inst, store)
         sender = wc.Record()
-        sender.namespace, sender.name, sender.version = "", "bench", ""
+        for field, value in (("namespace", ""), ("name", "bench"), ("version", "")):
+            setattr(sender, field, value)
         msg = b"x" * 16
         add("handle-message 16 B, component", lambda: ours.handle_message(SENDER, msg),
             lambda: handle(store, sender, msg), n_call)
@@ -120,6 +128,8 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         cstore.set_epoch_deadline(1 << 40)
         exports = wasmtime.Instance(cstore, bare_core, []).exports(cstore)
         alloc, call, memory = exports["alloc"], exports["handle"], exports["memory"]
+        assert isinstance(alloc, wasmtime.Func) and isinstance(call, wasmtime.Func)
+        assert isinstance(memory, wasmtime.Memory)
 
         def bare_core_call(payload: bytes) -> None:
             data = b"bench" + payload

@@ -113,7 +113,7 @@ class Processes:
         def run(services: HostServices, executable: str, args: list[str], stdin: bytes,
                 timeout_ms: int) -> dict[str, Any] | GuestErr:
             path = allowed(services, executable)
-            if type(path) is GuestErr:
+            if isinstance(path, GuestErr):
                 return path
             seconds = budget(timeout_ms)
             if seconds <= 0:
@@ -138,7 +138,7 @@ class Processes:
                   stdin: bytes) -> int | GuestErr:
             name = services.component.name
             path = allowed(services, executable)
-            if type(path) is GuestErr:
+            if isinstance(path, GuestErr):
                 return path
             children = self._live.setdefault(name, {})
             if len(children) >= MAX_PROCESSES:
@@ -166,7 +166,7 @@ class Processes:
 
         def wait(services: HostServices, handle: int, timeout_ms: int) -> dict[str, Any] | GuestErr:
             child = lookup(services, handle)
-            if type(child) is GuestErr:
+            if isinstance(child, GuestErr):
                 return child
             seconds = budget(timeout_ms)
             if seconds <= 0:
@@ -185,7 +185,7 @@ class Processes:
 
         def signal(services: HostServices, handle: int, sig: str) -> GuestErr | None:
             child = lookup(services, handle)
-            if type(child) is GuestErr:
+            if isinstance(child, GuestErr):
                 return child
             # sig is a process-signal case name (the lifting admits nothing else)
             child.proc.send_signal(SIGNALS[sig])  # no-op once it exited (reaped by the next wait)

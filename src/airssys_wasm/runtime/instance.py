@@ -308,7 +308,7 @@ class ComponentInstance(Instance):
         if ctx is None:
             ctx = ExecutionContext(timeout_ms=self.limits.timeout_ms or 0)
         out = self._result("execute", operation, values.context_to_wit(ctx))
-        return self._unwrap("execute", out)  # type: ignore[no-any-return]
+        return self._unwrap("execute", out)
 
     def init(self, config: ComponentConfig | None = None) -> None:
         if "init" not in self.artifact.export_indices:
@@ -359,7 +359,9 @@ class CoreInstance(Instance):
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
         if func is None:
-            func = self._core[name] = CoreFunc(self._require_store(), self._exports[name], name)
+            export = self._exports[name]
+            assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
+            func = self._core[name] = CoreFunc(self._require_store(), export, name)
         return func
 
     def _memory_at_limit(self) -> bool:
@@ -384,7 +386,7 @@ class CoreInstance(Instance):
         ptr = self._lane.write(operation)
         packed = self._core_func("execute")(ptr, len(operation))
         if packed < 0:
-            return packed  # type: ignore[no-any-return]
+            return packed
         return self._lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
     def handle_message(self, sender: ComponentId, message: bytes) -> None:
@@ -404,10 +406,10 @@ class CoreInstance(Instance):
         if isinstance(out, int):
             raise GuestError(f"{self.name}: execute returned error code {out}", case="error-code",
                              detail=str(out), export="execute")
-        return out  # type: ignore[no-any-return]
+        return out
 
     def _status(self, name: str) -> int:
-        return self._call(name, self._core_func(name))  # type: ignore[no-any-return]
+        return self._call(name, self._core_func(name))
 
     def init(self, config: ComponentConfig | None = None) -> None:
         if "init" in self.artifact.core_exports and (rc := self._status("init")) != 0:

@@ -193,8 +193,10 @@ class PermissionPolicy:
         if resolved is not None:
             granted = grant.capabilities.allows_resolved(kind, resolved)
         elif kind == _SEND and type(target) is str:
-            granted = grant.send_matches.get(target)
-            if granted is None:
+            cached = grant.send_matches.get(target)
+            if cached is not None:
+                granted = cached
+            else:
                 granted = grant.capabilities.allows(kind, target)
                 if len(grant.send_matches) < _SEND_CACHE_LIMIT:  # a guest spraying names stays bounded
                     grant.send_matches[target] = granted
