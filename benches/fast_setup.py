@@ -10,7 +10,7 @@ import wasmtime.component as wc
 
 from airssys_wasm._fast import fastcall
 from airssys_wasm._fast.handles import disable_concurrency
-from airssys_wasm.benchmarks.fast import REALLOC_WAT, TYPES_WAT
+from airssys_wasm.benchmarks.fast import CORE_ACTOR, REALLOC_WAT, TYPES_WAT
 
 # handle-message(sender: component-id, message: list<u8>) -> result<_, component-error>;
 # the guest accepts everything (writes ok into the return area) so the call path is measured.
@@ -66,20 +66,6 @@ LOG_LOOP = r"""
 )
 """
 
-CORE_ACTOR = r"""
-(module
-  (memory (export "memory") 1)
-  (global $bump (mut i32) (i32.const 1024))
-  (func (export "alloc") (param $len i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $bump))
-    (global.set $bump (i32.add (local.get $p) (local.get $len)))
-    (local.get $p))
-  (func (export "handle") (param i32 i32 i32 i32) (result i32)
-    (global.set $bump (i32.const 1024))
-    (i32.const 0))
-)
-"""
 
 SENDER = {"namespace": "acme", "name": "producer", "version": "1.0.0"}
 HOST_SERVICES = "airssys:core/host-services@1.0.0"
