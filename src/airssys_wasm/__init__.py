@@ -33,6 +33,7 @@ from airssys_wasm.errors import (
     RequestTimeout,
     SupervisorEscalation,
     TrapError,
+    CallCancelled,
     TrapKind,
 )
 
@@ -74,5 +75,6 @@ __all__ = [
     "RequestTimeout",
     "SupervisorEscalation",
     "TrapError",
+    "CallCancelled",
     "TrapKind",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "LoadError",
     "TrapKind",
     "TrapError",
+    "CallCancelled",
     "GuestError",
     "PermissionDenied",
     "QuotaExceeded",
@@ -86,6 +87,14 @@ class TrapError(AirssysError):
         self.kind = TrapKind(kind)
         self.component = component
         self.backtrace = backtrace
+
+
+class CallCancelled(TrapError):
+    """A suspended guest call was cancelled (stop, restart, request timeout, host close).
+
+    The guest was interrupted mid-call, so its Store may be inconsistent and is discarded like
+    after a trap; ``__cause__`` is the reason when it was an exception.
+    """
 
 
 class GuestError(AirssysError, RuntimeError):

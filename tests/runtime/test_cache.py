@@ -141,7 +141,7 @@ def test_engine_config_is_part_of_the_key(tmp_path: Path) -> None:
     assert opt.cache.stats.misses == 1
     assert len(_entries(tmp_path, ".cwasm")) == 3
     # Settings that do not change code do not change the key.
-    tick = Engine(EngineConfig(cache_dir=tmp_path, epoch_interruption=False, epoch_tick_ms=50))
+    tick = Engine(EngineConfig(cache_dir=tmp_path, epoch_interruption=False, time_slice_us=1000))
     tick.load(example("echo.wat"))
     assert tick.cache.stats.hits == 1
 

@@ -38,7 +38,7 @@ import wasmtime
 import wasmtime.component as _wc
 
 from airssys_wasm._fast import handles as _handles
-from airssys_wasm.errors import AbiMismatchError, TrapError, TrapKind
+from airssys_wasm.errors import AbiMismatchError, CallCancelled, TrapError, TrapKind
 
 cdef extern from "Python.h":
     bint PyLong_Check(object o)
@@ -78,14 +78,18 @@ _API_NAMES = [
     "wasm_byte_vec_new", "wasm_byte_vec_new_uninitialized", "wasm_byte_vec_delete",
     "wasmtime_error_new", "wasmtime_error_message", "wasmtime_error_delete",
     "wasmtime_trap_code", "wasm_trap_message", "wasm_trap_delete",
-    "wasmtime_func_call_unchecked", "wasmtime_memory_data", "wasmtime_memory_data_size",
-    "wasmtime_component_func_call", "wasmtime_component_val_delete", "wasmtime_component_val_new",
+    "wasmtime_memory_data", "wasmtime_memory_data_size",
+    "wasmtime_component_val_delete", "wasmtime_component_val_new",
     "wasmtime_component_vallist_new_uninit", "wasmtime_component_valrecord_new_uninit",
     "wasmtime_component_valtuple_new_uninit", "wasmtime_component_valflags_new_uninit",
     "wasmtime_component_linker_instance_add_func",
     "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
     "wasmtime_func_type", "wasm_functype_params", "wasm_functype_results", "wasm_valtype_kind",
     "wasm_functype_delete",
+    "wasmtime_component_func_call_async", "wasmtime_func_call_async", "wasmtime_call_future_poll",
+    "wasmtime_call_future_delete", "wasmtime_component_linker_instance_add_func_async",
+    "wasmtime_component_linker_instantiate_async", "wasmtime_linker_instantiate_async",
+    "wasmtime_context_epoch_deadline_async_yield_and_update", "wasmtime_engine_increment_epoch",
 ]
 
 
@@ -97,14 +101,23 @@ def _layout():
     cdef wasmtime_component_valresult_t res
     cdef wasm_byte_vec_t bv
     cdef wasm_valtype_vec_t tv
+    cdef wasmtime_val_t cv
+    cdef wasmtime_async_continuation_t cont
     return {
+        "wasmtime_val_t": sizeof(wasmtime_val_t),
+        "wasmtime_val_t.of": <size_t>(<char *>&cv.of - <char *>&cv),
+        "wasmtime_valunion_t": sizeof(wasmtime_valunion_t),
+        "wasmtime_instance_t": sizeof(wasmtime_instance_t),
+        "wasmtime_component_instance_t": sizeof(wasmtime_component_instance_t),
+        "wasmtime_async_continuation_t": sizeof(wasmtime_async_continuation_t),
+        "wasmtime_async_continuation_t.env": <size_t>(<char *>&cont.env - <char *>&cont),
+        "wasmtime_async_continuation_t.finalizer": <size_t>(<char *>&cont.finalizer - <char *>&cont),
         "wasm_valtype_vec_t": sizeof(wasm_valtype_vec_t),
         "wasm_valtype_vec_t.data": <size_t>(<char *>&tv.data - <char *>&tv),
         "wasm_byte_vec_t": sizeof(wasm_byte_vec_t),
         "wasm_byte_vec_t.data": <size_t>(<char *>&bv.data - <char *>&bv),
         "wasmtime_func_t": sizeof(wasmtime_func_t),
         "wasmtime_memory_t": sizeof(wasmtime_memory_t),
-        "wasmtime_val_raw_t": sizeof(wasmtime_val_raw_t),
         "wasmtime_component_func_t": sizeof(wasmtime_component_func_t),
         "wasmtime_component_val_t": sizeof(wasmtime_component_val_t),
         "wasmtime_component_val_t.of": <size_t>(<char *>&v.of - <char *>&v),
@@ -146,10 +159,8 @@ cdef _init_api():
     api.wasmtime_trap_code = <uint8_t (*)(const wasm_trap_t *, uint8_t *) noexcept nogil>_addr(t, "wasmtime_trap_code")
     api.wasm_trap_message = <void (*)(const wasm_trap_t *, wasm_byte_vec_t *) noexcept nogil>_addr(t, "wasm_trap_message")
     api.wasm_trap_delete = <void (*)(wasm_trap_t *) noexcept nogil>_addr(t, "wasm_trap_delete")
-    api.wasmtime_func_call_unchecked = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasmtime_func_t *, wasmtime_val_raw_t *, size_t, wasm_trap_t **) noexcept nogil>_addr(t, "wasmtime_func_call_unchecked")
     api.wasmtime_memory_data = <uint8_t *(*)(const wasmtime_context_t *, const wasmtime_memory_t *) noexcept nogil>_addr(t, "wasmtime_memory_data")
     api.wasmtime_memory_data_size = <size_t (*)(const wasmtime_context_t *, const wasmtime_memory_t *) noexcept nogil>_addr(t, "wasmtime_memory_data_size")
-    api.wasmtime_component_func_call = <wasmtime_error_t *(*)(const wasmtime_component_func_t *, wasmtime_context_t *, const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_func_call")
     api.wasmtime_component_val_delete = <void (*)(wasmtime_component_val_t *) noexcept nogil>_addr(t, "wasmtime_component_val_delete")
     api.wasmtime_component_val_new = <wasmtime_component_val_t *(*)(wasmtime_component_val_t *) noexcept nogil>_addr(t, "wasmtime_component_val_new")
     api.wasmtime_component_vallist_new_uninit = <void (*)(wasmtime_component_vallist_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_vallist_new_uninit")
@@ -164,6 +175,15 @@ cdef _init_api():
     api.wasmtime_context_set_fuel = <wasmtime_error_t *(*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_fuel")
     api.wasmtime_context_set_epoch_deadline = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_epoch_deadline")
     api.wasmtime_component_linker_instance_add_func = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, wt_component_callback_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_func")
+    api.wasmtime_component_func_call_async = <wasmtime_call_future_t *(*)(const wasmtime_component_func_t *, wasmtime_context_t *, const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_component_func_call_async")
+    api.wasmtime_func_call_async = <wasmtime_call_future_t *(*)(wasmtime_context_t *, const wasmtime_func_t *, const wasmtime_val_t *, size_t, wasmtime_val_t *, size_t, wasm_trap_t **, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_func_call_async")
+    api.wasmtime_call_future_poll = <c_bool (*)(wasmtime_call_future_t *) noexcept nogil>_addr(t, "wasmtime_call_future_poll")
+    api.wasmtime_call_future_delete = <void (*)(wasmtime_call_future_t *) noexcept nogil>_addr(t, "wasmtime_call_future_delete")
+    api.wasmtime_component_linker_instance_add_func_async = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, wt_component_async_callback_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_func_async")
+    api.wasmtime_component_linker_instantiate_async = <wasmtime_call_future_t *(*)(const wasmtime_component_linker_t *, wasmtime_context_t *, const wasmtime_component_t *, wasmtime_component_instance_t *, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_component_linker_instantiate_async")
+    api.wasmtime_linker_instantiate_async = <wasmtime_call_future_t *(*)(const wasmtime_linker_t *, wasmtime_context_t *, const wasmtime_module_t *, wasmtime_instance_t *, wasm_trap_t **, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_linker_instantiate_async")
+    api.wasmtime_context_epoch_deadline_async_yield_and_update = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_epoch_deadline_async_yield_and_update")
+    api.wasmtime_engine_increment_epoch = <void (*)(wasm_engine_t *) noexcept nogil>_addr(t, "wasmtime_engine_increment_epoch")
 
 
 _init_api()
@@ -171,7 +191,9 @@ _init_api()
 
 include "_wt_plan.pxi"
 include "_wt_errors.pxi"
+include "_wt_wait.pxi"
 include "_wt_store.pxi"
+include "_wt_async.pxi"
 include "_wt_call.pxi"
 include "_wt_host.pxi"
 include "_wt_core.pxi"

@@ -1,8 +1,5 @@
-# Component export calls: lower args by plan, wasmtime_component_func_call without the GIL, lift.
-
-cdef enum:
-    _STACK_ARGS = 8
-
+# Component export calls: lower args by plan, wasmtime_component_func_call_async + poll without
+# the GIL, lift (inline when the first poll finishes the call, later through a GuestCall).
 
 cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexcept:
     cdef Py_ssize_t i
@@ -12,13 +9,15 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
 
 
 @cython.final
-cdef class ComponentFunc:
+cdef class ComponentFunc(_CallState):
     """A component export callable through the C API; its types are compiled once, here.
 
     ``ComponentFunc(store, func, name, plan=None)`` wraps a ``wasmtime.component.Func`` of an
     instance living in ``store``; ``ComponentFunc.from_export(store, instance, "name")`` looks it up first.
-    Calling it converts arguments with the plan, runs the guest with the GIL released and returns
-    the converted result (None for functions without one). Wrong arity or argument types raise
+    ``f(*args)`` converts arguments with the plan, runs the guest to the end and returns the
+    converted result (None for functions without one); ``f.start(*args)`` does the same but
+    returns a :class:`GuestCall` when the guest suspends (an async host function, an exhausted
+    time slice), for an asynchronous driver. Wrong arity or argument types raise
     TypeError/ValueError naming the parameter; a trap raises TrapError.
     """
 
@@ -26,14 +25,19 @@ cdef class ComponentFunc:
     cdef object store
     cdef _StoreRef ref
     cdef readonly FuncPlan plan
-    cdef str where
+    # The in-flight call's buffers (one call per Store at a time): they must outlive the future.
+    cdef wasmtime_component_val_t *vals
+    cdef Py_ssize_t nvals
+    cdef wasmtime_component_val_t res
+    cdef size_t nres
+    cdef wasmtime_error_t *err
+    cdef uint64_t borrowed                      # argument slots lent from the reuse slots
     # Reuse of lowered arguments. Wasmtime only reads (clones) call arguments, so the lowered
     # form of a string-only record (a sender's component-id) can be kept and passed again while
     # the caller keeps sending an equal dict — which actors do for every message of a sender.
     cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
     cdef list reuse_keys                        # per parameter: dict snapshot or None
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
-    cdef int lowering                           # >0 while arguments are being lowered
 
     def __cinit__(self, store, func, str name="<func>", FuncPlan plan=None):
         cdef bytes raw = _handles.component_func_bytes(func)
@@ -47,6 +51,13 @@ cdef class ComponentFunc:
         # type is the component's, so each new instance skips the (slow) type introspection.
         self.plan = FuncPlan.from_functype(name, func.type(store)) if plan is None else plan
         self.where = f"component function '{name}'"
+        self.nres = 0 if self.plan.result is None else 1
+        self.res.kind = WT_BOOL
+        self.res.of.boolean = 0
+        self.vals = <wasmtime_component_val_t *>calloc(
+            <size_t>(self.plan.nparams or 1), sizeof(wasmtime_component_val_t))
+        if self.vals == NULL:
+            raise MemoryError()
         self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
             if (<_Ty>self.plan.params[i]).reusable:
@@ -58,10 +69,15 @@ cdef class ComponentFunc:
                 raise MemoryError()
 
     def __dealloc__(self):
+        # A suspended call keeps this object alive (it is the call's state): no call is in
+        # flight here, so the argument slots hold nothing but what _drop_args left.
         if self.reuse_vals != NULL:
             _drop_vals(self.reuse_vals, self.plan.nparams)
             free(self.reuse_vals)
             self.reuse_vals = NULL
+        if self.vals != NULL:
+            free(self.vals)
+            self.vals = NULL
 
     @staticmethod
     def from_export(store, instance, str name, FuncPlan plan=None):
@@ -73,46 +89,38 @@ cdef class ComponentFunc:
         return ComponentFunc(store, func, name, plan)
 
     def __call__(self, *args):
+        return self._start(args, 0)
+
+    def start(self, *args):
+        """Like calling it, but a guest that suspends returns a :class:`GuestCall`."""
+        return self._start(args, 1)
+
+    cdef object _start(self, tuple args, bint suspendable):
         cdef FuncPlan plan = self.plan
         cdef Py_ssize_t n = PyTuple_GET_SIZE(args)
         cdef Py_ssize_t i
-        cdef wasmtime_component_val_t stack_vals[_STACK_ARGS]
-        cdef wasmtime_component_val_t *vals = stack_vals
-        cdef wasmtime_component_val_t res
-        cdef size_t nres = 0 if plan.result is None else 1
-        cdef wasmtime_error_t *err = NULL
+        cdef wasmtime_component_val_t *vals = self.vals
         cdef uint64_t borrowed = 0
+        cdef uint64_t reusable = self.reusable_mask
+        cdef wasmtime_call_future_t *fut
         if n != plan.nparams:
             raise TypeError(f"{plan.signature} takes {plan.nparams} argument(s), got {n}")
-        if n > _STACK_ARGS:
-            vals = <wasmtime_component_val_t *>malloc(<size_t>n * sizeof(wasmtime_component_val_t))
-            if vals == NULL:
-                raise MemoryError()
+        # Begin (refuses a second call in this Store) before touching the buffers: they may
+        # belong to a call that is still suspended or running on another thread.
+        self.ref.begin(self.store, suspendable)
         for i in range(n):
             vals[i].kind = WT_BOOL
             vals[i].of.boolean = 0
-        res.kind = WT_BOOL                  # Rust drop-assigns into the result slot
-        res.of.boolean = 0
-        # Enter before touching the reuse slots: another thread must not replace them while
-        # this call's wasmtime_component_func_call may still be reading them.
-        try:
-            self.ref.enter(self.store)
-        except BaseException:
-            if vals != stack_vals:
-                free(vals)
-            raise
-        # User code run while lowering (an __eq__, __index__ ...) could call this function
-        # again; such a nested call must not touch the reuse slots this call may borrow from.
-        cdef uint64_t reusable = self.reusable_mask if self.lowering == 0 else 0
-        cdef bint in_lowering = 1
-        self.lowering += 1
+        self.nvals = n
+        self.borrowed = 0
+        self.err = NULL
         try:
             for i in range(n):
                 arg = <object>PyTuple_GET_ITEM(args, i)
                 if reusable & ((<uint64_t>1) << i):
                     key = <object>PyList_GET_ITEM(self.reuse_keys, i)
                     if key is not None and PyDict_CheckExact(arg) and arg == key:
-                        vals[i] = self.reuse_vals[i]        # borrowed: not dropped below
+                        vals[i] = self.reuse_vals[i]        # borrowed: not dropped later
                         borrowed |= (<uint64_t>1) << i
                         continue
                 try:
@@ -121,30 +129,53 @@ cdef class ComponentFunc:
                     raise type(exc)(f"parameter '{plan.param_names[i]}' of {plan.signature}: {exc}") from None
             if reusable & ~borrowed:
                 self._keep_for_reuse(args, vals, &borrowed)
-            self.lowering -= 1
-            in_lowering = 0
-            with nogil:
-                err = api.wasmtime_component_func_call(&self.func, self.ref.ctx, vals, <size_t>n, &res, nres)
-        finally:
-            if in_lowering:
-                self.lowering -= 1
+        except BaseException:
+            self.borrowed = borrowed
             self.ref.leave()
-            for i in range(n):
-                if not (borrowed & ((<uint64_t>1) << i)):
-                    _drop_vals(&vals[i], 1)
-            if vals != stack_vals:
-                free(vals)
+            self.ref.end_call()
+            self._drop_args()
+            raise
+        self.borrowed = borrowed
+        fut = api.wasmtime_component_func_call_async(&self.func, self.ref.ctx, vals, <size_t>n,
+                                                      &self.res, self.nres, &self.err)
+        return _drive_first(self.ref, self.store, self, fut, suspendable)
+
+    cdef void _drop_args(self) noexcept:
+        cdef Py_ssize_t i
+        for i in range(self.nvals):
+            if not (self.borrowed & ((<uint64_t>1) << i)):
+                _drop_vals(&self.vals[i], 1)
+            self.vals[i].kind = WT_BOOL
+        self.nvals = 0
+        self.borrowed = 0
+
+    cdef object _complete(self):
+        cdef wasmtime_error_t *err = self.err
+        self.err = NULL
+        self._drop_args()
         if err != NULL:
-            _drop_vals(&res, 1)
+            _drop_vals(&self.res, 1)
+            self.res.kind = WT_BOOL
             raise _trap_error(err, NULL, self.where)
-        if nres == 0:
+        if self.nres == 0:
             return None
         try:
-            return lift(plan.result, &res)
+            return lift(self.plan.result, &self.res)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"result of {plan.signature}: {exc}") from None
+            raise type(exc)(f"result of {self.plan.signature}: {exc}") from None
         finally:
-            _drop_vals(&res, 1)
+            _drop_vals(&self.res, 1)
+            self.res.kind = WT_BOOL
+            self.res.of.boolean = 0
+
+    cdef void _abandon(self) noexcept:
+        self._drop_args()
+        if self.err != NULL:
+            api.wasmtime_error_delete(self.err)
+            self.err = NULL
+        _drop_vals(&self.res, 1)
+        self.res.kind = WT_BOOL
+        self.res.of.boolean = 0
 
     cdef int _keep_for_reuse(self, tuple args, wasmtime_component_val_t *vals, uint64_t *borrowed) except -1:
         """Move freshly lowered reusable arguments into the reuse slots, then snapshot the dict.

@@ -1,7 +1,7 @@
-# Core modules: numeric calls through wasmtime_func_call_unchecked, and the core-ABI lane.
+# Core modules: numeric calls through wasmtime_func_call_async, and the core-ABI lane.
 #
-# The unchecked call trusts the slot layout completely, so the signature is verified once, when
-# the wrapper is built, against the function's real type; per call only values are checked.
+# The signature is verified once, when the wrapper is built, against the function's real type;
+# per call only values are checked.
 
 cdef enum:
     _CORE_I32 = 0
@@ -56,37 +56,32 @@ cdef int _core_func_handle(object func, wasmtime_func_t *out) except -1:
     return 0
 
 
-cdef int _core_call(_StoreRef ref, object store, wasmtime_func_t *func, wasmtime_val_raw_t *slots,
-                    size_t nslots, str where) except -1:
-    cdef wasmtime_error_t *err
-    cdef wasm_trap_t *trap = NULL
-    ref.enter(store)
-    with nogil:
-        err = api.wasmtime_func_call_unchecked(ref.ctx, func, slots, nslots, &trap)
-    ref.leave()
-    if err != NULL or trap != NULL:
-        raise _trap_error(err, trap, where)
-    return 0
-
-
 @cython.final
-cdef class CoreFunc:
-    """A core-module export with numeric params/results, called via the unchecked C API."""
+cdef class CoreFunc(_CallState):
+    """A core-module export with numeric params/results, called through the async C API.
+
+    ``f(*args)`` runs it to the end; ``f.start(*args)`` returns a :class:`GuestCall` when the
+    guest suspends. One result comes back as a value, several as a tuple, none as None.
+    """
 
     cdef wasmtime_func_t func
     cdef object store
     cdef _StoreRef ref
     cdef int nparams, nresults
     cdef int kinds[_CORE_MAX]          # params then results
+    cdef wasmtime_val_t args[_CORE_MAX]
+    cdef wasmtime_val_t results[_CORE_MAX]
+    cdef wasm_trap_t *trap
+    cdef wasmtime_error_t *err
     cdef readonly str name
-    cdef str where
 
     def __cinit__(self, store, func, str name="<func>"):
         self.ref = _store_ref(store)
         _core_func_handle(func, &self.func)
         _check_owner(self.ref, self.func.store_id, f"core function {name!r}")
         params, results = _core_signature(self.ref, store, &self.func)
-        if len(params) + len(results) > _CORE_MAX:
+        if len(params) > _CORE_MAX or len(results) > _CORE_MAX \
+                or len(params) + len(results) > _CORE_MAX:
             raise TypeError(f"core function {name!r} has too many params/results for the fast path")
         self.nparams = len(params)
         self.nresults = len(results)
@@ -97,17 +92,27 @@ cdef class CoreFunc:
         self.where = f"core function '{name}'"
 
     def __call__(self, *args):
-        cdef wasmtime_val_raw_t slots[_CORE_MAX]
+        return self._start(args, 0)
+
+    def start(self, *args):
+        """Like calling it, but a guest that suspends returns a :class:`GuestCall`."""
+        return self._start(args, 1)
+
+    cdef object _start(self, tuple args, bint suspendable):
         cdef Py_ssize_t n = PyTuple_GET_SIZE(args)
         cdef int i, k
         cdef int overflow = 0
         cdef long long x
+        cdef double d
+        cdef wasmtime_val_t vals[_CORE_MAX]
+        cdef wasmtime_call_future_t *fut
         if n != self.nparams:
             raise TypeError(f"{self.name}() takes {self.nparams} argument(s), got {n}")
-        memset(slots, 0, sizeof(slots))     # result-only slots are handed over initialised too
+        memset(vals, 0, sizeof(vals))
         for i in range(self.nparams):
             v = <object>PyTuple_GET_ITEM(args, i)
             k = self.kinds[i]
+            vals[i].kind = <uint8_t>k
             if k == _CORE_I32 or k == _CORE_I64:
                 if not PyLong_Check(v) or PyBool_Check(v):
                     raise TypeError(f"parameter {i} of {self.name}() must be int, got {_tname(v)}")
@@ -115,11 +120,11 @@ cdef class CoreFunc:
                 if k == _CORE_I32:
                     if overflow or x < -2147483648 or x > 4294967295:
                         raise ValueError(f"parameter {i} of {self.name}(): {v} does not fit in i32")
-                    slots[i].i32 = <int32_t><uint32_t>(x & 0xffffffff)
+                    vals[i].of.i32 = <int32_t><uint32_t>(x & 0xffffffff)
                 else:
                     if overflow:
                         raise ValueError(f"parameter {i} of {self.name}(): {v} does not fit in i64")
-                    slots[i].i64 = x
+                    vals[i].of.i64 = x
             else:
                 if PyFloat_Check(v):
                     d = PyFloat_AS_DOUBLE(v)
@@ -131,27 +136,55 @@ cdef class CoreFunc:
                 else:
                     raise TypeError(f"parameter {i} of {self.name}() must be float, got {_tname(v)}")
                 if k == _CORE_F32:
-                    slots[i].f32 = <float>d
+                    vals[i].of.f32 = <float>d
                 else:
-                    slots[i].f64 = d
-        _core_call(self.ref, self.store, &self.func, slots,
-                   <size_t>(self.nparams if self.nparams > self.nresults else self.nresults), self.where)
+                    vals[i].of.f64 = d
+        return self._start_raw(vals, suspendable)
+
+    cdef object _start_raw(self, const wasmtime_val_t *vals, bint suspendable):
+        """Start the call with already converted arguments (the core-ABI lane's path)."""
+        cdef wasmtime_call_future_t *fut
+        self.ref.begin(self.store, suspendable)
+        memcpy(self.args, vals, sizeof(wasmtime_val_t) * <size_t>self.nparams)
+        memset(self.results, 0, sizeof(self.results))
+        self.trap = NULL
+        self.err = NULL
+        fut = api.wasmtime_func_call_async(self.ref.ctx, &self.func, self.args, <size_t>self.nparams,
+                                           self.results, <size_t>self.nresults, &self.trap, &self.err)
+        return _drive_first(self.ref, self.store, self, fut, suspendable)
+
+    cdef object _complete(self):
+        cdef int i, k
+        cdef wasm_trap_t *trap = self.trap
+        cdef wasmtime_error_t *err = self.err
+        self.trap = NULL
+        self.err = NULL
+        if trap != NULL or err != NULL:
+            raise _trap_error(err, trap, self.where)
         if self.nresults == 0:
             return None
         out = PyTuple_New(self.nresults)
         for i in range(self.nresults):
             k = self.kinds[self.nparams + i]
             if k == _CORE_I32:
-                item = PyLong_FromLong(slots[i].i32)
+                item = PyLong_FromLong(self.results[i].of.i32)
             elif k == _CORE_I64:
-                item = PyLong_FromLongLong(slots[i].i64)
+                item = PyLong_FromLongLong(self.results[i].of.i64)
             elif k == _CORE_F32:
-                item = PyFloat_FromDouble(slots[i].f32)
+                item = PyFloat_FromDouble(self.results[i].of.f32)
             else:
-                item = PyFloat_FromDouble(slots[i].f64)
+                item = PyFloat_FromDouble(self.results[i].of.f64)
             Py_INCREF(item)
             PyTuple_SET_ITEM(out, i, item)
         return out[0] if self.nresults == 1 else out
+
+    cdef void _abandon(self) noexcept:
+        if self.trap != NULL:
+            api.wasm_trap_delete(self.trap)
+            self.trap = NULL
+        if self.err != NULL:
+            api.wasmtime_error_delete(self.err)
+            self.err = NULL
 
 
 cdef int _get_payload(object obj, Py_buffer *view, str what) except -1:
@@ -163,6 +196,16 @@ cdef int _get_payload(object obj, Py_buffer *view, str what) except -1:
     return 0
 
 
+cdef object _as_payload(object obj, str what):
+    """bytes for a str sender, the object itself for a bytes-like one (checked here)."""
+    cdef Py_buffer view
+    if PyUnicode_Check(obj):
+        return (<str>obj).encode("utf-8")
+    _get_payload(obj, &view, what)
+    PyBuffer_Release(&view)
+    return obj
+
+
 @cython.final
 cdef class CoreLane:
     """The core-ABI lane of a core-module actor: ``memory``, ``alloc(len)->ptr`` and
@@ -171,11 +214,13 @@ cdef class CoreLane:
     Per message the host calls ``alloc(len(sender) + len(message))`` once, checks that the
     returned region lies inside the guest memory, copies sender and message behind each other
     (one memcpy each) and calls ``handle``. A guest pointer outside its memory is a TrapError
-    (kind out_of_bounds), never a host memory access.
+    (kind out_of_bounds), never a host memory access. ``handle``/``write`` run to the end;
+    ``start_handle``/``start_write`` return a :class:`GuestCall` when ``alloc`` or ``handle``
+    suspends (the copy and the second call then happen when the first one finished).
     """
 
-    cdef wasmtime_func_t alloc_fn
-    cdef wasmtime_func_t handle_fn
+    cdef CoreFunc alloc_fn
+    cdef CoreFunc handle_fn
     cdef wasmtime_memory_t memory
     cdef object store
     cdef _StoreRef ref
@@ -196,14 +241,14 @@ cdef class CoreLane:
                                (handle, "handle", "(i32, i32, i32, i32) -> i32")):
             if not isinstance(fn, wasmtime.Func):
                 raise TypeError(f"export {name!r} of a core-ABI actor must be a function {want}")
-        _core_func_handle(alloc, &self.alloc_fn)
-        _core_func_handle(handle, &self.handle_fn)
-        _check_owner(self.ref, self.alloc_fn.store_id, "export 'alloc'")
-        _check_owner(self.ref, self.handle_fn.store_id, "export 'handle'")
-        got = _signature_text(_core_signature(self.ref, store, &self.alloc_fn))
+        self.alloc_fn = CoreFunc(store, alloc, "alloc")
+        self.handle_fn = CoreFunc(store, handle, "handle")
+        self.alloc_fn.where = "core-ABI 'alloc'"
+        self.handle_fn.where = "core-ABI 'handle'"
+        got = _signature_text(_core_signature(self.ref, store, &self.alloc_fn.func))
         if got != "(i32) -> i32":
             raise TypeError(f"export 'alloc' of a core-ABI actor must be (i32) -> i32, found {got}")
-        got = _signature_text(_core_signature(self.ref, store, &self.handle_fn))
+        got = _signature_text(_core_signature(self.ref, store, &self.handle_fn.func))
         if got != "(i32, i32, i32, i32) -> i32":
             raise TypeError("export 'handle' of a core-ABI actor must be (i32, i32, i32, i32) -> i32, "
                             f"found {got}")
@@ -214,57 +259,85 @@ cdef class CoreLane:
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
         self.store = store
 
-    cdef uint64_t _alloc_copy(self, const uint8_t *a, uint64_t alen, const uint8_t *b,
-                              uint64_t blen, str what) except? 0xffffffffffffffff:
-        """alloc(alen + blen) in the guest, bounds-check, copy a then b; returns the pointer.
-
-        The caller has entered the store. Nothing is allocated for an empty payload (pointer 0).
-        """
-        cdef wasmtime_val_raw_t slots[1]
-        cdef uint64_t total = alen + blen, ptr, size
-        cdef uint8_t *data
+    cdef object _alloc(self, uint64_t total, str what, bint suspendable):
+        """Start ``alloc(total)``: its pointer (0 for an empty payload, without a call) or the
+        GuestCall of a suspended alloc."""
+        cdef wasmtime_val_t arg
         if total > 0x7fffffff:
             raise ValueError(f"{what} is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
         if total == 0:
             return 0
-        slots[0].i32 = <int32_t>total
-        _core_call(self.ref, self.store, &self.alloc_fn, slots, 1, "core-ABI 'alloc'")
-        ptr = <uint32_t>slots[0].i32
+        arg.kind = _CORE_I32
+        arg.of.i64 = 0
+        arg.of.i32 = <int32_t>total
+        return self.alloc_fn._start_raw(&arg, suspendable)
+
+    cdef uint64_t _copy(self, object returned, object a, object b, uint64_t total) except? 0xffffffffffffffff:
+        """Bounds-check alloc's pointer and copy ``a`` then ``b`` (bytes-like) there."""
+        cdef Py_buffer av, bv
+        cdef uint64_t ptr, size
+        cdef uint8_t *data
+        if total == 0:
+            return 0
+        ptr = <uint32_t><int32_t>returned
         if ptr == 0:                          # the ABI's "out of memory"
             raise TrapError(
                 f"core-ABI 'alloc({total})' returned 0: the guest is out of memory; raise its "
                 "[limits] memory or send smaller payloads", TrapKind.MEMORY_LIMIT)
-        data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
-        size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
-        if data == NULL or ptr + total > size:
-            raise TrapError(
-                f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, 0x{ptr + total:x}) "
-                f"is outside the guest's {size}-byte memory; the guest is faulty, restart it",
-                TrapKind.OUT_OF_BOUNDS)
-        if total > 65536:
-            with nogil:
-                memcpy(data + ptr, a, <size_t>alen)
-                memcpy(data + ptr + alen, b, <size_t>blen)
-        else:
-            memcpy(data + ptr, a, <size_t>alen)
-            memcpy(data + ptr + alen, b, <size_t>blen)
+        _get_payload(a, &av, "sender")
+        try:
+            _get_payload(b, &bv, "message")
+        except BaseException:
+            PyBuffer_Release(&av)
+            raise
+        try:
+            if <uint64_t>av.len + <uint64_t>bv.len != total:
+                raise ValueError("a payload changed size while the guest allocated room for it")
+            # Entered: no other thread may run (and grow this memory) during the copy.
+            self.ref.enter(self.store)
+            try:
+                data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+                size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+                if data == NULL or ptr + total > size:
+                    raise TrapError(
+                        f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, "
+                        f"0x{ptr + total:x}) is outside the guest's {size}-byte memory; the guest "
+                        "is faulty, restart it", TrapKind.OUT_OF_BOUNDS)
+                if total > 65536:
+                    with nogil:
+                        memcpy(data + ptr, av.buf, <size_t>av.len)
+                        memcpy(data + ptr + av.len, bv.buf, <size_t>bv.len)
+                else:
+                    memcpy(data + ptr, av.buf, <size_t>av.len)
+                    memcpy(data + ptr + av.len, bv.buf, <size_t>bv.len)
+            finally:
+                self.ref.leave()
+        finally:
+            PyBuffer_Release(&av)
+            PyBuffer_Release(&bv)
         return ptr
 
     def write(self, data):
         """Copy ``data`` (bytes-like) into guest memory obtained from ``alloc``; returns the
         pointer (0 for empty data, without calling alloc)."""
+        return self._write(data, 0)
+
+    def start_write(self, data):
+        """``write`` for an asynchronous driver: the pointer, or the GuestCall of ``alloc``."""
+        return self._write(data, 1)
+
+    cdef object _write(self, object data, bint suspendable):
         cdef Py_buffer view
         _get_payload(data, &view, "data")
-        try:
-            self.ref.enter(self.store)
-        except BaseException:
-            PyBuffer_Release(&view)
-            raise
-        try:
-            return self._alloc_copy(<const uint8_t *>view.buf, <uint64_t>view.len, NULL, 0, "data")
-        finally:
-            self.ref.leave()
-            PyBuffer_Release(&view)
+        cdef uint64_t total = <uint64_t>view.len
+        PyBuffer_Release(&view)
+        out = self._alloc(total, "data", suspendable)
+        if type(out) is GuestCall:
+            return (<GuestCall>out).then(_partial(self._written, data, total))
+        return self._copy(out, data, b"", total)
+
+    def _written(self, data, uint64_t total, get):
+        return self._copy(get(), data, b"", total)
 
     def read(self, ptr, length):
         """``length`` bytes of guest memory at ``ptr`` (a TrapError of kind out_of_bounds when the
@@ -292,35 +365,41 @@ cdef class CoreLane:
 
     def handle(self, sender, message):
         """Deliver ``message`` (bytes-like) from ``sender`` (str or bytes-like); return handle's i32."""
-        cdef Py_buffer sview, mview
-        cdef wasmtime_val_raw_t slots[4]
-        cdef uint64_t slen, mlen, ptr
-        if PyUnicode_Check(sender):
-            sender = (<str>sender).encode("utf-8")
-        _get_payload(sender, &sview, "sender")
-        try:
-            _get_payload(message, &mview, "message")
-        except BaseException:
-            PyBuffer_Release(&sview)
-            raise
-        try:
-            self.ref.enter(self.store)   # held across alloc, copy and handle: no other thread may
-        except BaseException:            # grow this memory between the bounds check and the copy
-            PyBuffer_Release(&sview)
-            PyBuffer_Release(&mview)
-            raise
-        try:
-            slen = <uint64_t>sview.len
-            mlen = <uint64_t>mview.len
-            ptr = self._alloc_copy(<const uint8_t *>sview.buf, slen, <const uint8_t *>mview.buf,
-                                   mlen, "sender + message")
-            slots[0].i32 = <int32_t>ptr
-            slots[1].i32 = <int32_t>slen
-            slots[2].i32 = <int32_t>(ptr + slen)
-            slots[3].i32 = <int32_t>mlen
-            _core_call(self.ref, self.store, &self.handle_fn, slots, 4, "core-ABI 'handle'")
-            return slots[0].i32
-        finally:
-            self.ref.leave()
-            PyBuffer_Release(&sview)
-            PyBuffer_Release(&mview)
+        return self._handle(sender, message, 0)
+
+    def start_handle(self, sender, message):
+        """``handle`` for an asynchronous driver: the i32, or a GuestCall of a suspended step."""
+        return self._handle(sender, message, 1)
+
+    cdef object _handle(self, object sender, object message, bint suspendable):
+        cdef Py_buffer view
+        cdef uint64_t slen, mlen
+        sender = _as_payload(sender, "sender")
+        _get_payload(sender, &view, "sender")
+        slen = <uint64_t>view.len
+        PyBuffer_Release(&view)
+        _get_payload(message, &view, "message")
+        mlen = <uint64_t>view.len
+        PyBuffer_Release(&view)
+        out = self._alloc(slen + mlen, "sender + message", suspendable)
+        if type(out) is GuestCall:
+            return (<GuestCall>out).then(_partial(self._allocated, sender, message, slen, mlen,
+                                                  suspendable))
+        return self._deliver(out, sender, message, slen, mlen, suspendable)
+
+    def _allocated(self, sender, message, uint64_t slen, uint64_t mlen, bint suspendable, get):
+        return self._deliver(get(), sender, message, slen, mlen, suspendable)
+
+    cdef object _deliver(self, object returned, object sender, object message, uint64_t slen,
+                         uint64_t mlen, bint suspendable):
+        cdef wasmtime_val_t args[4]
+        cdef uint64_t ptr = self._copy(returned, sender, message, slen + mlen)
+        cdef int i
+        memset(args, 0, sizeof(args))
+        for i in range(4):
+            args[i].kind = _CORE_I32
+        args[0].of.i32 = <int32_t>ptr
+        args[1].of.i32 = <int32_t>slen
+        args[2].of.i32 = <int32_t>(ptr + slen)
+        args[3].of.i32 = <int32_t>mlen
+        return self.handle_fn._start_raw(args, suspendable)

@@ -1,10 +1,16 @@
-# Host functions: a C trampoline registered with wasmtime_component_linker_instance_add_func.
+# Host functions: C trampolines registered with wasmtime_component_linker_instance_add_func
+# (synchronous) or ..._add_func_async (may suspend the guest).
 #
 # The trampoline re-acquires the GIL (the guest runs without it), converts the arguments with
-# the same compiled plans as export calls, and runs the Python callable, where policy lives. Rust owns both the borrowed
-# arguments and the results we write, so results are built only with wasmtime's allocators.
-# A Python exception becomes a wasmtime error (the guest traps); the exception itself is parked
-# and re-raised as the __cause__ of the caller's TrapError.
+# the same compiled plans as export calls, and runs the Python callable, where policy lives.
+# Rust owns both the borrowed arguments and the results we write, so results are built only
+# with wasmtime's allocators. A Python exception becomes a wasmtime error (the guest traps);
+# the exception itself is parked and re-raised as the __cause__ of the caller's TrapError.
+#
+# An async host function's callable may return a HostWait instead of its result: the guest
+# then suspends on it, and the continuation (run by wasmtime inside a later poll, on the
+# guest's fiber) only tests the wait's flag and lowers the value once it is set. It runs on
+# the fiber stack, so it stays small: the real work happens on the event loop.
 
 cdef extern from "Python.h":
     int Py_IsInitialized_nogil "Py_IsInitialized"() nogil
@@ -19,6 +25,7 @@ cdef class HostFunc:
     cdef readonly FuncPlan plan       # None until the first call when no type was given
     cdef readonly object callback
     cdef readonly bint with_data      # the callable gets the calling store's data first
+    cdef readonly bint suspends       # registered as async: may return a HostWait
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
@@ -27,9 +34,10 @@ cdef class HostFunc:
         self.nresults = 0 if self.plan.result is None else 1
         return 0
 
-    cdef int invoke(self, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
-                    wasmtime_component_val_t *args, size_t nargs,
-                    wasmtime_component_val_t *results, size_t nresults) except -1:
+    cdef object invoke(self, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+                       wasmtime_component_val_t *args, size_t nargs,
+                       wasmtime_component_val_t *results, size_t nresults):
+        """Run the callable; 0 once the results are written, or the HostWait to suspend on."""
         cdef FuncPlan plan
         cdef size_t i
         cdef Py_ssize_t first = 1 if self.with_data else 0
@@ -59,6 +67,19 @@ cdef class HostFunc:
             Py_INCREF(item)
             PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
         out = self.callback(*pyargs)
+        if type(out) is HostWait:
+            if not self.suspends:
+                raise TypeError(f"host function {plan.signature} returned a HostWait but was "
+                                "not defined with suspends=True")
+            w = <HostWait>out
+            if not w.ready:
+                return out
+            out = w.result()
+        return self._store_result(out, results, nresults)
+
+    cdef int _store_result(self, object out, wasmtime_component_val_t *results,
+                           size_t nresults) except -1:
+        cdef FuncPlan plan = self.plan
         if nresults == 0:
             if out is not None:
                 raise TypeError(f"host function {plan.signature} returns nothing, but its "
@@ -74,6 +95,14 @@ cdef class HostFunc:
         return f"<HostFunc {self.name if self.plan is None else self.plan.signature}>"
 
 
+cdef bytes _failure_text(HostFunc hf, BaseException exc):
+    try:
+        return (f"host function '{hf.name}' raised {type(exc).__name__}: {exc}"
+                ).encode("utf-8", "replace").replace(b"\0", b" ")
+    except BaseException:
+        return b"host function raised an exception"
+
+
 cdef wasmtime_error_t *_host_trampoline(
         void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
         wasmtime_component_val_t *args, size_t nargs,
@@ -84,13 +113,74 @@ cdef wasmtime_error_t *_host_trampoline(
         hf.invoke(context, ty, args, nargs, results, nresults)
         return NULL
     except BaseException as exc:
-        try:
-            text = (f"host function '{hf.name}' raised {type(exc).__name__}: {exc}"
-                    ).encode("utf-8", "replace").replace(b"\0", b" ")
-        except BaseException:
-            text = b"host function raised an exception"
+        text = _failure_text(hf, exc)
         _park_exception(exc, text)
         return api.wasmtime_error_new(text)
+
+
+cdef c_bool _cont_ready(void *env) noexcept nogil:
+    return 1
+
+
+cdef c_bool _cont_wait(void *env) noexcept with gil:
+    """Continuation of a suspended async host call: done once its HostWait is (and the value
+    is lowered). A value that cannot be lowered marks the wait failed and keeps the guest
+    suspended: the driver then aborts the call with that error as the trap's cause."""
+    cdef HostWait w = <HostWait>env
+    if not w.ready or w.error is not None or w.results == NULL:
+        return 0
+    try:
+        (<HostFunc>w.plan_owner)._store_result(w.value, w.results, w.nresults)
+    except BaseException as exc:
+        w.error = exc
+        return 0
+    w.results = NULL
+    return 1
+
+
+cdef void _cont_finalize(void *env) noexcept nogil:
+    if env != NULL and Py_IsInitialized_nogil():
+        with gil:
+            Py_DECREF_ptr(<PyObject *>env)
+
+
+cdef void _async_trampoline(
+        void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+        wasmtime_component_val_t *args, size_t nargs,
+        wasmtime_component_val_t *results, size_t nresults,
+        wasmtime_error_t **error_ret, wasmtime_async_continuation_t *cont) noexcept with gil:
+    cdef HostFunc hf = <HostFunc>env
+    cdef HostWait w
+    cdef _StoreRef caller
+    cont.callback = _cont_ready
+    cont.env = NULL
+    cont.finalizer = NULL
+    try:
+        out = hf.invoke(context, ty, args, nargs, results, nresults)
+        if type(out) is HostWait:
+            w = <HostWait>out
+            caller = _current_store()
+            if caller is None or caller.ctx != context:
+                raise RuntimeError(f"host function {hf.name!r} suspended a guest that was not "
+                                   "entered through the fast call path")
+            if not caller.suspendable:
+                raise RuntimeError(
+                    f"host function {hf.name!r} returned an unfinished HostWait to a synchronous "
+                    "caller; check call_suspendable() and do the work inline for such callers")
+            w.results = results
+            w.nresults = nresults
+            w.plan_owner = hf
+            if not w.what:
+                w.what = f"host function '{hf.name}'"
+            caller.wait = w
+            Py_INCREF(w)                   # owned by the continuation; released by its finalizer
+            cont.callback = _cont_wait
+            cont.env = <void *>w
+            cont.finalizer = _cont_finalize
+    except BaseException as exc:
+        text = _failure_text(hf, exc)
+        _park_exception(exc, text)
+        error_ret[0] = api.wasmtime_error_new(text)
 
 
 cdef void _host_finalizer(void *env) noexcept nogil:
@@ -100,7 +190,8 @@ cdef void _host_finalizer(void *env) noexcept nogil:
             Py_DECREF_ptr(<PyObject *>env)
 
 
-def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False):
+def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
+                     bint suspends=False):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -114,6 +205,11 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     With ``with_data=True`` the callable is called as ``callback(data, *args)``, where ``data``
     is what :func:`configure_store` attached to the calling instance's Store: one definition in
     a shared Linker can then serve every instance and still know whose call it is.
+
+    With ``suspends=True`` the function is registered through the async C API: for a caller
+    that can suspend (:func:`call_suspendable`) the callable may return an unfinished
+    :class:`HostWait`; the guest suspends until it completes and then receives its value.
+    Returning a plain value (or a finished wait) continues the guest at once.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -122,6 +218,7 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.name = name
     hf.callback = callback
     hf.with_data = with_data
+    hf.suspends = suspends
     if functype is not None:
         hf.plan = FuncPlan.from_functype(name, functype)
         hf.nresults = 0 if hf.plan.result is None else 1
@@ -129,9 +226,14 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     cdef wasmtime_error_t *err
     cdef wasm_byte_vec_t msg
     Py_INCREF(hf)                       # owned by the linker; released by _host_finalizer
-    err = api.wasmtime_component_linker_instance_add_func(
-        <wasmtime_component_linker_instance_t *>address, PyBytes_AS_STRING(name_b),
-        <size_t>len(name_b), _host_trampoline, <void *>hf, _host_finalizer)
+    if suspends:
+        err = api.wasmtime_component_linker_instance_add_func_async(
+            <wasmtime_component_linker_instance_t *>address, PyBytes_AS_STRING(name_b),
+            <size_t>len(name_b), _async_trampoline, <void *>hf, _host_finalizer)
+    else:
+        err = api.wasmtime_component_linker_instance_add_func(
+            <wasmtime_component_linker_instance_t *>address, PyBytes_AS_STRING(name_b),
+            <size_t>len(name_b), _host_trampoline, <void *>hf, _host_finalizer)
     if err != NULL:
         # Wasmtime drops the closure data (running the finalizer) on failure: no DECREF here.
         msg.size = 0

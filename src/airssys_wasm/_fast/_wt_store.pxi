@@ -36,29 +36,42 @@ cdef class _StoreRef:
     cdef wasmtime_context_t *ctx
     cdef uint64_t store_id
     cdef unsigned long owner          # thread currently inside wasm of this store (0: none)
-    cdef int depth                    # nesting (host function calling back into the store)
+    cdef int depth                    # >0 while this thread is inside the store (a poll, a copy)
     cdef PyObject *previous           # the thread's current store before the outermost entry
     cdef object data                  # passed to host functions defined with with_data=True
     cdef bint arm_fuel
     cdef uint64_t fuel
     cdef bint arm_epoch
-    cdef uint64_t epoch_ticks
+    cdef uint64_t epoch_ticks         # per call: trap deadline, or slice length with yields
+    cdef bint yields                  # epoch deadlines yield (time slices) instead of trapping
     cdef double timeout               # seconds, 0: none
     cdef double deadline              # monotonic deadline of the running call, 0: none
+    # The call in flight (one per Store: wasmtime's rule): ``in_call`` from its start to the
+    # deletion of its future; ``wait`` is what an async host function of it is waiting for
+    # (None while it computes or is runnable).
+    cdef bint in_call
+    cdef bint suspendable             # the call in flight is driven by an async driver
+    cdef HostWait wait
 
-    cdef inline int enter(self, object store) except -1:
-        cdef unsigned long tid = PyThread_get_thread_ident()
-        cdef wasmtime_error_t *err
-        global aw_wt_current_store
+    cdef inline int _check_open(self, object store) except -1:
         if getattr(store, _CTX_ATTR) is not self.token:
             raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
-        if self.depth:
-            if self.owner != tid:
+        return 0
+
+    cdef inline int begin(self, object store, bint suspendable) except -1:
+        """Start a new call: refuse a second one, arm fuel and the epoch deadline, enter."""
+        cdef wasmtime_error_t *err
+        self._check_open(store)
+        if self.in_call:
+            if self.depth and self.owner == PyThread_get_thread_ident():
                 raise RuntimeError(
-                    "this wasmtime.Store is already running wasm on another thread; a Store must be "
-                    "used by one thread at a time (give each actor its own Store)")
-            self.depth += 1
-            return 0
+                    "a host function called back into its own Store; wasmtime allows one call "
+                    "per Store at a time (use another Store for nested guest work)")
+            raise RuntimeError(
+                "this wasmtime.Store already has a guest call in flight (running on another "
+                "thread, or suspended); finish or cancel it first (one call per Store at a time)")
+        if self.depth:
+            self._refuse_other_thread()
         if self.arm_fuel:
             err = api.wasmtime_context_set_fuel(self.ctx, self.fuel)
             if err != NULL:
@@ -66,11 +79,34 @@ cdef class _StoreRef:
         if self.arm_epoch:
             api.wasmtime_context_set_epoch_deadline(self.ctx, self.epoch_ticks)
         self.deadline = _monotonic() + self.timeout if self.timeout > 0 else 0.0
-        self.owner = tid
+        self.suspendable = suspendable
+        self.in_call = 1
+        self._enter()
+        return 0
+
+    cdef inline int enter(self, object store) except -1:
+        """Enter without starting a call (resuming one, or touching guest memory)."""
+        self._check_open(store)
+        if self.depth:
+            self._refuse_other_thread()
+            self.depth += 1
+            return 0
+        self._enter()
+        return 0
+
+    cdef int _refuse_other_thread(self) except -1:
+        if self.owner != PyThread_get_thread_ident():
+            raise RuntimeError(
+                "this wasmtime.Store is already running wasm on another thread; a Store must be "
+                "used by one thread at a time (give each actor its own Store)")
+        return 0
+
+    cdef inline void _enter(self) noexcept:
+        global aw_wt_current_store
+        self.owner = PyThread_get_thread_ident()
         self.depth = 1
         self.previous = aw_wt_current_store
         aw_wt_current_store = <PyObject *>self
-        return 0
 
     cdef inline void leave(self) noexcept:
         global aw_wt_current_store
@@ -80,6 +116,11 @@ cdef class _StoreRef:
             self.owner = 0
             aw_wt_current_store = self.previous
             self.previous = NULL
+
+    cdef inline void end_call(self) noexcept:
+        """The call's future was deleted: the Store may take the next call."""
+        self.in_call = 0
+        self.wait = None
 
 
 cdef _StoreRef _store_ref(object store):
@@ -110,28 +151,39 @@ cdef _StoreRef _current_store():
     return <_StoreRef>aw_wt_current_store
 
 
-def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, timeout=None):
+def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_ticks=None,
+                    timeout=None):
     """Attach per-call limits and host-function data to ``store``, applied by every fast call.
 
     ``fuel``: refilled to this many units at the start of each call (needs an Engine with fuel
-    metering); ``epoch_ticks``: each call's deadline, in epoch ticks from its start (needs epoch
-    interruption); ``timeout``: seconds, only reported by :func:`current_deadline` (for host
-    functions that wait, e.g. a sleep that must not outlive the call). ``data`` is what host
-    functions defined with ``with_data=True`` receive first. None leaves a setting off.
-    Nested calls (a host function calling back into the same store) share the outer budget.
+    metering). ``epoch_ticks``: each call traps when the engine's epoch has advanced this many
+    ticks past its start. ``slice_ticks`` instead makes epoch deadlines *yield*: a guest that
+    computes for that many ticks suspends (its call returns a :class:`GuestCall` to a
+    suspendable caller) and resumes where it was on the next poll; the Store then only accepts
+    calls through the async C API (which is the only path here). ``timeout``: seconds of wall
+    clock per call, enforced by the drivers of suspended calls (:meth:`GuestCall.poll`) and
+    reported by :func:`current_deadline` (host functions that wait must not outlive it).
+    ``data`` is what host functions defined with ``with_data=True`` receive first. None leaves
+    a setting off. Fuel and the deadline are armed once per call, not per resume.
     """
     cdef _StoreRef r = _store_ref(store)
     if fuel is not None and fuel < 0:
         raise ValueError(f"fuel must be >= 0, got {fuel}")
     if epoch_ticks is not None and epoch_ticks < 0:
         raise ValueError(f"epoch_ticks must be >= 0, got {epoch_ticks}")
+    if slice_ticks is not None and slice_ticks < 1:
+        raise ValueError(f"slice_ticks must be >= 1, got {slice_ticks}")
+    if epoch_ticks is not None and slice_ticks is not None:
+        raise ValueError("pass epoch_ticks (trap at a deadline) or slice_ticks (yield every "
+                         "slice; the timeout bounds the call), not both")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds (or None), got {timeout}")
     cdef wasmtime_error_t *err
     cdef wasm_byte_vec_t msg
+    r._check_open(store)
+    if r.in_call:
+        raise RuntimeError("cannot reconfigure a Store while a guest call is in flight")
     if fuel is not None:  # refuse here, not at every later call, when metering is off
-        if getattr(store, _CTX_ATTR) is not r.token:
-            raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
         err = api.wasmtime_context_set_fuel(r.ctx, <uint64_t>fuel)
         if err != NULL:
             msg.size = 0
@@ -140,11 +192,14 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, timeout=No
             api.wasmtime_error_delete(err)
             raise ValueError(f"cannot give this Store fuel ({_take_vec_text(&msg)}); create its "
                              "Engine with Config.consume_fuel = True, or pass fuel=None")
+    if slice_ticks is not None:
+        api.wasmtime_context_epoch_deadline_async_yield_and_update(r.ctx, <uint64_t>slice_ticks)
+    r.yields = slice_ticks is not None
     r.data = data
     r.arm_fuel = fuel is not None
     r.fuel = 0 if fuel is None else <uint64_t>fuel
-    r.arm_epoch = epoch_ticks is not None
-    r.epoch_ticks = 0 if epoch_ticks is None else <uint64_t>epoch_ticks
+    r.arm_epoch = epoch_ticks is not None or slice_ticks is not None
+    r.epoch_ticks = <uint64_t>(slice_ticks if slice_ticks is not None else (epoch_ticks or 0))
     r.timeout = 0.0 if timeout is None else <double>timeout
     return None
 
@@ -156,3 +211,12 @@ def current_deadline():
     if r is None or r.deadline == 0.0:
         return None
     return r.deadline
+
+
+def call_suspendable():
+    """Whether the guest call this thread is running may suspend: its driver is asynchronous
+    (it started the call with ``.start()`` and will poll it again), so an async host function
+    may hand back a :class:`HostWait` that the event loop completes. False for synchronous
+    callers (``f(*args)``) and outside calls: a host function then does its work inline."""
+    cdef _StoreRef r = _current_store()
+    return r is not None and r.suspendable

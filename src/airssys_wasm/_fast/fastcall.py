@@ -13,7 +13,14 @@ per-call work in C over the same library, with every function's types compiled o
 - :func:`configure_store` — per-call limits applied in C on every call into a Store (fuel
   refill, epoch deadline, a deadline host functions can read with :func:`current_deadline`)
   and the ``data`` that host functions defined ``with_data=True`` receive as first argument.
-- :class:`CoreFunc` — numeric core-module exports via ``wasmtime_func_call_unchecked``.
+- :class:`CoreFunc` — numeric core-module exports.
+- Suspension: every call goes through wasmtime's async C API. ``f(*args)`` runs the guest to
+  the end; ``f.start(*args)`` returns a :class:`GuestCall` when it suspends (its time slice of
+  ``configure_store(slice_ticks=...)`` ran out, or an async host function — one defined with
+  ``suspends=True`` — returned an unfinished :class:`HostWait`). The driver polls the GuestCall
+  again when it can continue (``waiting`` says on what) and ``finish()`` gives the result.
+  :func:`instantiate_component` / :func:`instantiate_module` instantiate through the same API
+  (required once a Linker holds an async function); :class:`EpochTicker` is the C epoch thread.
 - :class:`CoreLane` — the core-ABI lane: ``CoreLane(store, instance).handle(sender, message)``
   copies payloads with one memcpy into memory obtained from the guest's ``alloc``.
 
@@ -62,12 +69,18 @@ from airssys_wasm._fast._wasmtime import (
     ComponentFunc,
     CoreFunc,
     CoreLane,
+    EpochTicker,
     FuncPlan,
+    GuestCall,
     HostFunc,
+    HostWait,
     Some,
+    call_suspendable,
     configure_store,
     current_deadline,
     define_host_func,
+    instantiate_component,
+    instantiate_module,
     trap_kind_from_message,
 )
 
@@ -75,14 +88,20 @@ __all__ = [
     "ComponentFunc",
     "CoreFunc",
     "CoreLane",
+    "EpochTicker",
     "FuncPlan",
+    "GuestCall",
     "HostFunc",
+    "HostWait",
     "Some",
+    "call_suspendable",
     "configure_store",
     "current_deadline",
     "define_host_func",
     "define_host_funcs",
     "import_func_types",
+    "instantiate_component",
+    "instantiate_module",
     "trap_kind_from_message",
 ]
 
@@ -112,12 +131,14 @@ def define_host_funcs(
     callbacks: Mapping[str, Callable[..., Any]],
     *,
     with_data: bool = False,
+    suspending: frozenset[str] = frozenset(),
 ) -> dict[str, HostFunc]:
     """Define every function of import ``instance`` that ``callbacks`` names, as C trampolines.
 
     Types come from ``component``'s own import declarations. A callback for a function the
     component does not import is an error (it is probably misspelt); imported functions without
-    a callback are left undefined (instantiation then reports them).
+    a callback are left undefined (instantiation then reports them). The functions named in
+    ``suspending`` are registered as async (they may return a :class:`HostWait`).
     """
     imported = import_func_types(component, engine).get(instance)
     if imported is None:
@@ -131,5 +152,5 @@ def define_host_funcs(
         with root.add_instance(instance) as li:
             for name, callback in callbacks.items():
                 defined[name] = define_host_func(li, name, callback, imported[name],
-                                                 with_data=with_data)
+                                                 with_data=with_data, suspends=name in suspending)
     return defined

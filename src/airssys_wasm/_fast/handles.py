@@ -5,7 +5,8 @@ wasmtime-py objects. Everything that depends on wasmtime-py *private* details �
 ``CDLL`` (``wasmtime._ffi.dll``), ``Func._func``, ``Memory._memory``, ``Global._global``,
 ``Store._context()`` and the name-mangled attribute behind it, ``LinkerInstance.ptr()``,
 ``FuncType._from_ptr``, and the ``Config`` switches wasmtime-py does not expose (pooling
-allocator, component-model concurrency) — lives here, so a wasmtime upgrade means re-checking
+allocator, component-model concurrency, the fiber stack size), the raw addresses of engines,
+linkers, modules and components, and wrapping instances made by the C API —lives here, so a wasmtime upgrade means re-checking
 one file.
 
 Why function pointers from the already-loaded ``CDLL`` instead of linking or a second ``dlopen``:
@@ -48,6 +49,14 @@ __all__ = [
     "component_func_type_at",
     "apply_pooling",
     "disable_concurrency",
+    "set_async_stack_size",
+    "engine_address",
+    "linker_address",
+    "module_address",
+    "component_linker_address",
+    "component_address",
+    "core_instance_from_bytes",
+    "component_instance_from_bytes",
 ]
 
 REQUIRED_WASMTIME = "50.0.1"
@@ -75,7 +84,15 @@ def _expected_layout() -> dict[str, int]:
         "wasm_valtype_vec_t.data": _offset(ffi.wasm_valtype_vec_t, "data"),
         "wasmtime_func_t": s(ffi.wasmtime_func_t),
         "wasmtime_memory_t": s(ffi.wasmtime_memory_t),
-        "wasmtime_val_raw_t": s(ffi.wasmtime_val_raw_t),
+        "wasmtime_val_t": s(ffi.wasmtime_val_t),
+        "wasmtime_val_t.of": _offset(ffi.wasmtime_val_t, "of"),
+        "wasmtime_valunion_t": s(ffi.wasmtime_valunion_t),
+        "wasmtime_instance_t": s(ffi.wasmtime_instance_t),
+        "wasmtime_component_instance_t": s(ffi.wasmtime_component_instance_t),
+        "wasmtime_async_continuation_t": s(ffi.wasmtime_async_continuation_t),
+        "wasmtime_async_continuation_t.env": _offset(ffi.wasmtime_async_continuation_t, "env"),
+        "wasmtime_async_continuation_t.finalizer": _offset(ffi.wasmtime_async_continuation_t,
+                                                           "finalizer"),
         "wasmtime_component_func_t": s(ffi.wasmtime_component_func_t),
         "wasmtime_component_val_t": s(ffi.wasmtime_component_val_t),
         "wasmtime_component_val_t.of": _offset(ffi.wasmtime_component_val_t, "of"),
@@ -258,3 +275,49 @@ def disable_concurrency(config: wasmtime.Config) -> None:
     deletes guest-task records in the Store's resource table (~0.6 µs per call).
     """
     ffi.wasmtime_config_concurrency_support_set(config.ptr(), False)
+
+
+def set_async_stack_size(config: wasmtime.Config, size: int) -> None:
+    """The fiber stack of every guest call (the async C API runs each call on one)."""
+    ffi.wasmtime_config_async_stack_size_set(config.ptr(), size)
+
+
+def _address(obj: Any, kind: type, what: str) -> int:
+    if not isinstance(obj, kind):
+        raise TypeError(f"expected {what}, not {type(obj).__name__}")
+    managed: Any = obj
+    address = ctypes.cast(managed.ptr(), ctypes.c_void_p).value
+    if not address:
+        raise ValueError(f"the {what} is closed")
+    return address
+
+
+def engine_address(engine: Any) -> int:
+    """Address of the ``wasm_engine_t`` behind a ``wasmtime.Engine``."""
+    return _address(engine, wasmtime.Engine, "wasmtime.Engine")
+
+
+def linker_address(linker: Any) -> int:
+    return _address(linker, wasmtime.Linker, "wasmtime.Linker")
+
+
+def module_address(module: Any) -> int:
+    return _address(module, wasmtime.Module, "wasmtime.Module")
+
+
+def component_linker_address(linker: Any) -> int:
+    return _address(linker, wc.Linker, "wasmtime.component.Linker")
+
+
+def component_address(component: Any) -> int:
+    return _address(component, wc.Component, "wasmtime.component.Component")
+
+
+def core_instance_from_bytes(raw: bytes) -> wasmtime.Instance:
+    """A ``wasmtime.Instance`` around a ``wasmtime_instance_t`` made by the C API."""
+    return wasmtime.Instance._from_raw(ffi.wasmtime_instance_t.from_buffer_copy(raw))
+
+
+def component_instance_from_bytes(raw: bytes) -> wc.Instance:
+    """A ``wasmtime.component.Instance`` around a ``wasmtime_component_instance_t``."""
+    return wc.Instance._from_raw(ffi.wasmtime_component_instance_t.from_buffer_copy(raw))

@@ -18,6 +18,13 @@ cdef extern from *:
     typedef struct aw_component_linker_instance wasmtime_component_linker_instance_t;
     typedef struct aw_wasm_functype wasm_functype_t;
     typedef struct aw_wasm_valtype wasm_valtype_t;
+    typedef struct aw_call_future wasmtime_call_future_t;
+    typedef struct aw_wasm_engine wasm_engine_t;
+    typedef struct aw_wasmtime_linker wasmtime_linker_t;
+    typedef struct aw_wasmtime_module wasmtime_module_t;
+    typedef struct aw_component_linker wasmtime_component_linker_t;
+    typedef struct aw_component wasmtime_component_t;
+    typedef struct aw_wasmtime_caller wasmtime_caller_t;
     """
     ctypedef struct wasmtime_context_t
     ctypedef struct wasmtime_error_t
@@ -26,6 +33,17 @@ cdef extern from *:
     ctypedef struct wasmtime_component_linker_instance_t
     ctypedef struct wasm_functype_t
     ctypedef struct wasm_valtype_t
+    ctypedef struct wasmtime_call_future_t
+    ctypedef struct wasm_engine_t
+    ctypedef struct wasmtime_linker_t
+    ctypedef struct wasmtime_module_t
+    ctypedef struct wasmtime_component_linker_t
+    ctypedef struct wasmtime_component_t
+    ctypedef struct wasmtime_caller_t
+
+# The async API's callbacks return a real C bool (a Cython bint is an int).
+cdef extern from "<stdbool.h>":
+    ctypedef int c_bool "bool"
 
 # wasm.h: own-style byte vector; wasm_name_t is the same type.
 ctypedef struct wasm_byte_vec_t:
@@ -50,16 +68,31 @@ ctypedef struct wasmtime_memory_t:
     wasmtime_memory_anon_t anon
     uint32_t private2
 
-# wasmtime/val.h: untyped 16-byte slot of wasmtime_func_call_unchecked.
-ctypedef union wasmtime_val_raw_t:
+# wasmtime/val.h: typed core value of wasmtime_func_call_async (kind, then a 24-byte union).
+ctypedef union wasmtime_valunion_t:
     int32_t i32
     int64_t i64
     float f32
     double f64
-    uint8_t v128[16]
-    uint32_t anyref
-    uint32_t externref
-    void *funcref
+    uint8_t pad[24]
+ctypedef struct wasmtime_val_t:
+    uint8_t kind
+    wasmtime_valunion_t of
+
+# wasmtime/instance.h and wasmtime/component/instance.h: instance handles (store id + index).
+ctypedef struct wasmtime_instance_t:
+    uint64_t store_id
+    size_t private_
+ctypedef struct wasmtime_component_instance_t:
+    uint64_t store_id
+    uint32_t private_
+
+# wasmtime/async.h: what an async host function hands back; polled until callback(env) is true.
+ctypedef c_bool (*wt_continuation_cb_t)(void *env) noexcept nogil
+ctypedef struct wasmtime_async_continuation_t:
+    wt_continuation_cb_t callback
+    void *env
+    void (*finalizer)(void *env) noexcept nogil
 
 # wasmtime/component/func.h: component function handle.
 ctypedef struct wasmtime_component_func_anon_t:
@@ -162,6 +195,12 @@ ctypedef wasmtime_error_t *(*wt_component_callback_t)(
     wasmtime_component_val_t *args, size_t nargs,
     wasmtime_component_val_t *results, size_t nresults) noexcept nogil
 ctypedef void (*wt_finalizer_t)(void *env) noexcept nogil
+# Host callback of wasmtime_component_linker_instance_add_func_async: fills the continuation.
+ctypedef void (*wt_component_async_callback_t)(
+    void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
+    wasmtime_component_val_t *args, size_t nargs,
+    wasmtime_component_val_t *results, size_t nresults,
+    wasmtime_error_t **error_ret, wasmtime_async_continuation_t *cont) noexcept nogil
 
 # The function table. Every entry is resolved by name from the loaded library before use.
 ctypedef struct WtApi:
@@ -174,15 +213,8 @@ ctypedef struct WtApi:
     uint8_t (*wasmtime_trap_code)(const wasm_trap_t *trap, uint8_t *code) noexcept nogil
     void (*wasm_trap_message)(const wasm_trap_t *trap, wasm_byte_vec_t *out) noexcept nogil
     void (*wasm_trap_delete)(wasm_trap_t *trap) noexcept nogil
-    wasmtime_error_t *(*wasmtime_func_call_unchecked)(
-        wasmtime_context_t *ctx, const wasmtime_func_t *func, wasmtime_val_raw_t *args_and_results,
-        size_t args_and_results_len, wasm_trap_t **trap) noexcept nogil
     uint8_t *(*wasmtime_memory_data)(const wasmtime_context_t *ctx, const wasmtime_memory_t *mem) noexcept nogil
     size_t (*wasmtime_memory_data_size)(const wasmtime_context_t *ctx, const wasmtime_memory_t *mem) noexcept nogil
-    wasmtime_error_t *(*wasmtime_component_func_call)(
-        const wasmtime_component_func_t *func, wasmtime_context_t *ctx,
-        const wasmtime_component_val_t *args, size_t nargs,
-        wasmtime_component_val_t *results, size_t nresults) noexcept nogil
     void (*wasmtime_component_val_delete)(wasmtime_component_val_t *value) noexcept nogil
     wasmtime_component_val_t *(*wasmtime_component_val_new)(wasmtime_component_val_t *value) noexcept nogil
     void (*wasmtime_component_vallist_new_uninit)(wasmtime_component_vallist_t *out, size_t size) noexcept nogil
@@ -199,3 +231,28 @@ ctypedef struct WtApi:
     wasmtime_error_t *(*wasmtime_component_linker_instance_add_func)(
         wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
         wt_component_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil
+    # The async C API (wasmtime/async.h, component/func.h, component/linker.h).
+    wasmtime_call_future_t *(*wasmtime_component_func_call_async)(
+        const wasmtime_component_func_t *func, wasmtime_context_t *ctx,
+        const wasmtime_component_val_t *args, size_t nargs,
+        wasmtime_component_val_t *results, size_t nresults, wasmtime_error_t **error_ret) noexcept nogil
+    wasmtime_call_future_t *(*wasmtime_func_call_async)(
+        wasmtime_context_t *ctx, const wasmtime_func_t *func, const wasmtime_val_t *args, size_t nargs,
+        wasmtime_val_t *results, size_t nresults, wasm_trap_t **trap_ret,
+        wasmtime_error_t **error_ret) noexcept nogil
+    c_bool (*wasmtime_call_future_poll)(wasmtime_call_future_t *future) noexcept nogil
+    void (*wasmtime_call_future_delete)(wasmtime_call_future_t *future) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_linker_instance_add_func_async)(
+        wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
+        wt_component_async_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil
+    wasmtime_call_future_t *(*wasmtime_component_linker_instantiate_async)(
+        const wasmtime_component_linker_t *linker, wasmtime_context_t *ctx,
+        const wasmtime_component_t *component, wasmtime_component_instance_t *instance_out,
+        wasmtime_error_t **error_ret) noexcept nogil
+    wasmtime_call_future_t *(*wasmtime_linker_instantiate_async)(
+        const wasmtime_linker_t *linker, wasmtime_context_t *ctx, const wasmtime_module_t *module,
+        wasmtime_instance_t *instance_out, wasm_trap_t **trap_ret, wasmtime_error_t **error_ret) noexcept nogil
+    # Declared in the header as returning wasmtime_error_t*; v50's implementation returns nothing.
+    void (*wasmtime_context_epoch_deadline_async_yield_and_update)(
+        wasmtime_context_t *ctx, uint64_t delta) noexcept nogil
+    void (*wasmtime_engine_increment_epoch)(wasm_engine_t *engine) noexcept nogil

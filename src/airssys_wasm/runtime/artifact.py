@@ -124,4 +124,6 @@ class CoreModuleArtifact(Artifact):
                  shape: CoreShape) -> None:
         super().__init__(engine, name, digest, shape.exports)
         self.module = module
+        #: Core-ABI modules import nothing; the (empty) Linker instantiates through the C API.
+        self.linker = wasmtime.Linker(engine.wasm_engine)
         self.core_exports = frozenset(e.name for e in module.exports)

@@ -1,10 +1,16 @@
 """The shared wasmtime Engine of a host, with its configuration and its single epoch ticker.
 
 One Engine serves every component of a host: compiled artifacts can only be instantiated in the
-engine that compiled them, and epoch interruption needs exactly one clock. The ticker is one
-daemon thread per Engine (never one per component) that bumps the epoch every
-``epoch_tick_ms``; a call's deadline is expressed in ticks, so deadlines are accurate to one tick.
-The ticker relies on wasm calls releasing the GIL (ctypes does).
+engine that compiled them, and epoch interruption needs exactly one clock. The ticker is one C
+thread per Engine (never one per component; a Python thread would starve while a guest holds
+the GIL-free poll and cost a GIL round trip per tick) that bumps the epoch every
+``time_slice_us``. Epoch deadlines do not trap: they make the guest *yield* (its call
+suspends and the actor scheduler resumes it after others had their turn), so a tick is the
+default time slice; wall-clock deadlines are checked at each yield.
+
+Every guest call runs on a fiber of ``async_stack_bytes``: the guest's wasm stack
+(``max_wasm_stack``, 512 KiB by default) plus the host functions that run on the fiber
+(C trampolines and the small Python callables behind them; see ``async_stack_bytes``).
 """
 
 from __future__ import annotations
@@ -12,8 +18,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
-import weakref
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +25,8 @@ from typing import TYPE_CHECKING, Literal
 
 import wasmtime
 
-from airssys_wasm._fast.handles import apply_pooling, disable_concurrency
+from airssys_wasm._fast.fastcall import EpochTicker
+from airssys_wasm._fast.handles import apply_pooling, disable_concurrency, set_async_stack_size
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime.cache import ArtifactCache
 
@@ -46,6 +51,8 @@ class PoolingConfig:
     max_core_instances_per_component: int = 16
     max_memories_per_component: int = 4
     max_tables_per_component: int = 8
+    #: Fiber stacks kept by the pool: one per guest call in flight, i.e. per suspended actor.
+    total_stacks: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +61,17 @@ class EngineConfig:
 
     consume_fuel: bool = False
     epoch_interruption: bool = True
-    epoch_tick_ms: int = 10
+    #: The epoch tick, and so the default time slice: a guest computing this long yields.
+    time_slice_us: int = 500
     opt_level: OptLevel = "speed"
     parallel_compilation: bool = True
     #: Wasm stack per call, engine-wide in wasmtime (None = wasmtime's default, 512 KiB).
     max_wasm_stack: int | None = None
+    #: Fiber stack per call in flight: the wasm stack plus room for host functions, which run
+    #: on the fiber (measured: a host call through the trampolines uses < 64 KiB; deep Python
+    #: recursion there would kill the process instead of raising RecursionError, so the host
+    #: functions hand real work to the event loop). Must exceed the wasm stack by >= 256 KiB.
+    async_stack_bytes: int = 2 * 1024 * 1024
     #: Directory of the compiled-artifact cache; None disables it.
     cache_dir: str | os.PathLike[str] | None = None
     #: Use the pooling allocator (bounded address space, faster Store setup) with these slots.
@@ -69,8 +82,14 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.opt_level not in ("none", "speed", "speed_and_size"):
             raise ConfigError(f"opt_level {self.opt_level!r} is not one of none, speed, speed_and_size")
-        if not isinstance(self.epoch_tick_ms, int) or self.epoch_tick_ms <= 0:
-            raise ConfigError(f"epoch_tick_ms={self.epoch_tick_ms!r} must be a positive integer")
+        if not isinstance(self.time_slice_us, int) or not 50 <= self.time_slice_us <= 1_000_000:
+            raise ConfigError(f"time_slice_us={self.time_slice_us!r} must be an integer from 50 "
+                              "to 1_000_000 (microseconds)")
+        wasm_stack = self.max_wasm_stack or 512 * 1024
+        if self.async_stack_bytes < wasm_stack + 256 * 1024:
+            raise ConfigError(f"async_stack_bytes={self.async_stack_bytes} must exceed the wasm "
+                              f"stack ({wasm_stack} bytes) by at least 256 KiB: host functions "
+                              "run on the same fiber")
         if self.max_wasm_stack is not None and self.max_wasm_stack < 64 * 1024:
             raise ConfigError(f"max_wasm_stack={self.max_wasm_stack} is below 64 KiB; "
                               "guests could not run at all")
@@ -85,6 +104,7 @@ class EngineConfig:
             "opt_level": self.opt_level,
             "max_wasm_stack": self.max_wasm_stack,
             "pooling": None if self.pooling is None else asdict(self.pooling),
+            "async_stack_bytes": self.async_stack_bytes,
             "concurrency_support": False,
         }
         return json.dumps(relevant, sort_keys=True)
@@ -98,51 +118,13 @@ class EngineConfig:
         cfg.parallel_compilation = self.parallel_compilation
         if self.max_wasm_stack is not None:
             cfg.max_wasm_stack = self.max_wasm_stack
+        set_async_stack_size(cfg, self.async_stack_bytes)
         if self.pooling is not None:
             apply_pooling(cfg, asdict(self.pooling))
         # The airssys world is synchronous; without the component-model async machinery
         # wasmtime skips its per-call task bookkeeping (~0.6 µs of a ~2 µs handle-message).
         disable_concurrency(cfg)
         return cfg
-
-
-class _EpochTicker:
-    """Bumps the engine epoch every tick on one daemon thread, started on first use."""
-
-    def __init__(self, engine: wasmtime.Engine, tick_ms: int) -> None:
-        # A weak reference: an Engine dropped without close() must not be kept alive (and
-        # ticking) forever by its own ticker thread.
-        self._engine = weakref.ref(engine)
-        self._interval = tick_ms / 1000.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def ensure_running(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._run, name="airssys-epoch-ticker",
-                                                daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            engine = self._engine()
-            if engine is None:
-                return
-            engine.increment_epoch()
-            del engine
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
 
 class Engine:
@@ -157,7 +139,7 @@ class Engine:
             self.cache = ArtifactCache(Path(self.config.cache_dir),
                                        wasmtime_version=self.wasmtime_version,
                                        config_fingerprint=self.config.fingerprint())
-        self._ticker = (_EpochTicker(self.wasm_engine, self.config.epoch_tick_ms)
+        self._ticker = (EpochTicker(self.wasm_engine, self.config.time_slice_us)
                         if self.config.epoch_interruption else None)
         self._closed = False
 
@@ -171,9 +153,11 @@ class Engine:
 
         return load(self, source, name=name)
 
-    def epoch_ticks(self, timeout_ms: int) -> int:
-        """Epoch deadline (in ticks) that expires no earlier than ``timeout_ms`` from now."""
-        return math.ceil(timeout_ms / self.config.epoch_tick_ms) + 1
+    def slice_ticks(self, slice_us: int | None) -> int:
+        """Epoch ticks of a time slice of ``slice_us`` (None: one tick, the engine's slice)."""
+        if slice_us is None:
+            return 1
+        return max(1, math.ceil(slice_us / self.config.time_slice_us))
 
     def start_ticker(self) -> None:
         if self._ticker is None:
@@ -182,7 +166,7 @@ class Engine:
                               "Limits(timeout_ms=None)")
         if self._closed:
             raise ConfigError("this Engine is closed; create a new Engine")
-        self._ticker.ensure_running()
+        self._ticker.start()
 
     @property
     def ticker_running(self) -> bool:

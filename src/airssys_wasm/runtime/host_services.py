@@ -12,12 +12,13 @@ so one Linker serves every instance of a component and policy knows whose call i
 per-call bookkeeping in Python. Values use the fast path's representation (records are dicts,
 ``result`` is ``("ok"|"err", value)``, variants ``(case, payload)``). Messaging callbacks run
 synchronously inside the guest's call, on the calling thread: a host implementation must not
-block (enqueue and return). A host function that raises anything but a refusal traps the
+block (enqueue and return); ``sleep-millis`` suspends only its caller (runtime.suspend). A host function that raises anything but a refusal traps the
 guest; the exception is the ``__cause__`` of the caller's TrapError.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm._fast.fastcall import current_deadline, define_host_func, define_host_funcs
+from airssys_wasm._fast.fastcall import define_host_func, define_host_funcs
 from airssys_wasm.errors import (
     AirssysError,
     ComponentNotFound,
@@ -36,6 +37,7 @@ from airssys_wasm.errors import (
     QuotaExceeded,
 )
 from airssys_wasm.runtime import _values as values
+from airssys_wasm.runtime import suspend
 from airssys_wasm.types import ComponentId, ComponentMetadata, LogLevel
 from airssys_wasm.runtime.world import HOST_SERVICES
 
@@ -195,14 +197,10 @@ def _current_time_millis(_services: HostServices) -> int:
     return time.time_ns() // 1_000_000
 
 
-def _sleep_millis(_services: HostServices, ms: int) -> None:
-    seconds = ms / 1000.0
-    deadline = current_deadline()
-    if deadline is not None:
-        # Never sleep past the call's deadline: the epoch trap fires as soon as the guest resumes.
-        seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-    if seconds > 0:
-        time.sleep(seconds)
+@suspend.suspending
+def _sleep_millis(_services: HostServices, ms: int) -> Any:
+    # Suspends only the calling guest (a loop timer), never past its deadline.
+    return suspend.sleep(ms / 1000.0)
 
 
 def _list_components(services: HostServices) -> list[dict[str, str]]:
@@ -236,8 +234,17 @@ def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtim
     representation (see ``airssys_wasm._fast.fastcall``): e.g. ``("ok", data)`` /
     ``("err", ("permission-denied", why))`` for ``result<list<u8>, file-error>``. Plans are
     compiled here, once, from the types ``component`` declares for the import.
+
+    A function may suspend its guest instead of blocking the host: an ``async def`` (run on
+    the event loop), or one marked with :func:`~airssys_wasm.runtime.suspend.suspending` that
+    returns a HostWait (see :mod:`airssys_wasm.runtime.suspend`).
     """
-    define_host_funcs(linker, component, engine, interface, functions, with_data=True)
+    prepared = {name: (suspend.coroutine_function(fn, f"{interface}#{name}")
+                       if inspect.iscoroutinefunction(fn) else fn)
+                for name, fn in functions.items()}
+    define_host_funcs(linker, component, engine, interface, prepared, with_data=True,
+                      suspending=frozenset(n for n, fn in functions.items()
+                                           if suspend.is_suspending(fn)))
 
 
 def define(linker: wc.Linker) -> None:
@@ -249,11 +256,9 @@ def define(linker: wc.Linker) -> None:
     """
     with linker.root() as root, root.add_instance(HOST_SERVICES) as instance:
         for name, func in _FUNCS.items():
-            define_host_func(instance, name, func, with_data=True)
+            define_host_func(instance, name, func, with_data=True,
+                             suspends=suspend.is_suspending(func))
 
 
-def call_deadline() -> float | None:
-    """``time.monotonic()`` deadline of the guest call in progress on this thread (None = no
-    deadline). Extension host functions bound their blocking I/O by it, so a guest cannot
-    outlive its own call deadline by waiting on the host."""
-    return current_deadline()
+#: The deadline of the guest call the current host work belongs to (see runtime.suspend).
+call_deadline = suspend.call_deadline

@@ -3,23 +3,49 @@
 A trap poisons the whole Store (even a new instance in the same Store fails with "cannot enter
 component instance"), so an instance that traps closes its Store and refuses further calls;
 :meth:`Instance.fresh` (or ``artifact.instantiate``) builds a new Store from the compiled
-artifact. wasmtime-py does the setup (Store, link, instantiate); every call afterwards goes
-through the Cython fast path (``_fast.fastcall``): component exports as :class:`ComponentFunc`
-objects whose conversion plans are compiled once per artifact, core modules through
-:class:`CoreLane` / :class:`CoreFunc`. Per-call limits (fuel refill, epoch deadline) are attached
-to the Store once and armed in C on every call. An instance is not thread-safe: use it from one
-thread at a time (an actor does).
+artifact. wasmtime-py makes the Store; instantiation and every call go through the Cython fast
+path (``_fast.fastcall``), i.e. wasmtime's async C API: component exports as
+:class:`ComponentFunc` objects whose conversion plans are compiled once per artifact, core
+modules through :class:`CoreLane` / :class:`CoreFunc`. Per-call limits (fuel refill, the
+wall-clock deadline) are attached to the Store once and armed in C on every call; with epoch
+interruption on, a guest that computes longer than its time slice yields.
+
+Two ways to drive an instance. By default (``suspendable = False``) every method runs the guest
+to the end and returns its value: time slices resume at once and async host functions do their
+work inline, as plain synchronous code expects. An actor sets ``suspendable = True``: a method
+whose guest suspends (a slice ran out, ``sleep-millis``, host I/O) then returns the
+:class:`GuestCall` instead; the actor's scheduler polls it and ``finish()`` yields what the
+method would have returned (or raises what it would have raised). An instance is not
+thread-safe: use it from one thread at a time (an actor does).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from airssys_wasm._fast.fastcall import ComponentFunc, CoreFunc, CoreLane, configure_store
-from airssys_wasm.errors import ActorStateError, ConfigError, GuestError, LoadError, TrapError, TrapKind
+from airssys_wasm._fast.fastcall import (
+    ComponentFunc,
+    CoreFunc,
+    CoreLane,
+    GuestCall,
+    configure_store,
+    instantiate_component,
+    instantiate_module,
+)
+from airssys_wasm.errors import (
+    ActorStateError,
+    CallCancelled,
+    ConfigError,
+    GuestError,
+    LoadError,
+    TrapError,
+    TrapKind,
+)
 from airssys_wasm.runtime import _values as values
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
@@ -40,8 +66,6 @@ __all__ = ["ComponentInstance", "CoreInstance", "Instance"]
 
 #: Fuel given to a call when fuel metering is on but the component has no fuel limit.
 UNLIMITED_FUEL = 2**63 - 1
-#: Epoch deadline (ticks) meaning "never" when epochs are on but the call has no timeout.
-NO_DEADLINE = 2**62
 _HEALTH = list(HealthStatus)
 _PAGE = 65536
 _OK = "ok"
@@ -62,7 +86,12 @@ class Instance(ABC):
             raise ConfigError(
                 f"{self.name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
                 "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
-        if limits.timeout_ms is not None:
+        if limits.timeout_ms is not None and not cfg.epoch_interruption:
+            raise ConfigError(
+                f"{self.name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
+                "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
+                "or Limits(timeout_ms=None)")
+        if cfg.epoch_interruption:
             self._engine.start_ticker()
         if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
                 and limits.stack_bytes > cfg.max_wasm_stack:
@@ -79,18 +108,15 @@ class Instance(ABC):
         self.wasi = wasi
         timeout = limits.timeout_ms
         fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
-        ticks = (NO_DEADLINE if timeout is None else self._engine.epoch_ticks(timeout)) \
-            if cfg.epoch_interruption else None
-        # Every call into this Store refills the fuel and resets the deadline in C; host
-        # functions receive ``services`` (whose capabilities to check) as their first argument.
-        configure_store(self._store, data=services, fuel=fuel, epoch_ticks=ticks,
+        ticks = self._engine.slice_ticks(limits.slice_us) if cfg.epoch_interruption else None
+        # Every call into this Store refills the fuel, restarts its time slice and sets its
+        # wall-clock deadline in C; host functions receive ``services`` (whose capabilities to
+        # check) as their first argument. Instantiation is a call like any other.
+        configure_store(self._store, data=services, fuel=fuel, slice_ticks=ticks,
                         timeout=None if timeout is None else timeout / 1000.0)
-        # Instantiation runs guest code too (start functions) and goes through wasmtime-py:
-        # arm it the same way once.
-        if fuel is not None:
-            self._store.set_fuel(fuel)
-        if ticks is not None:
-            self._store.set_epoch_deadline(ticks)
+        #: Return a GuestCall when the guest suspends (actors) instead of driving it here.
+        self.suspendable = False
+        self._pending: GuestCall | None = None
         self.trap: TrapError | None = None
         self._instantiate_guarded()
 
@@ -117,8 +143,18 @@ class Instance(ABC):
         """A new instance of the same artifact with the same limits, services and WASI settings."""
         return self.artifact.instantiate(self.limits, self.services, wasi=self.wasi)
 
+    @property
+    def pending(self) -> GuestCall | None:
+        """The suspended call of this instance, if one is in flight."""
+        call = self._pending
+        return None if call is None or call.finished else call
+
     def close(self) -> None:
-        """Release the Store (and its linear memory). Idempotent."""
+        """Release the Store (and its linear memory); a suspended call is cancelled first.
+        Idempotent."""
+        call, self._pending = self._pending, None
+        if call is not None:
+            call.cancel("its instance was closed")
         store, self._store = self._store, None
         if store is not None:
             store.close()
@@ -138,20 +174,43 @@ class Instance(ABC):
             raise ActorStateError(f"{self.name}: this instance is closed; call .fresh() for a new one")
         return self._store
 
-    def _call(self, export: str, func: Any, *args: Any) -> Any:
-        """One guest call through the fast path; a trap discards the Store.
+    def _call(self, export: str, func: Any, *args: Any, then: Callable[[Any], Any] | None = None
+              ) -> Any:
+        """One guest call through the fast path, ``then(result)`` after it; a trap discards
+        the Store.
 
-        Arguments the plan refuses raise TypeError/ValueError before the guest is entered: the
-        Store stays intact. Limits are armed by the fast path itself (see ``configure_store``).
+        ``func`` is a fast-path callable with a ``start`` (suspendable) variant. Arguments the
+        plan refuses raise TypeError/ValueError before the guest is entered: the Store stays
+        intact. Limits are armed by the fast path itself (see ``configure_store``). When the
+        guest suspends (``suspendable`` instances only), the GuestCall is returned with the
+        rest of this method chained to it.
         """
         if self._store is None:
             self._require_store()
         try:
-            return func(*args)
+            out = func.start(*args) if self.suspendable else func(*args)
         except TrapError as trap:
             raise self._discard(trap, export) from (trap.__cause__ or trap)
+        if type(out) is GuestCall:
+            self._pending = out
+            return out.then(partial(self._resumed, export, then))
+        return out if then is None else then(out)
+
+    def _resumed(self, export: str, then: Callable[[Any], Any] | None,
+                 get: Callable[[], Any]) -> Any:
+        """The rest of :meth:`_call` once a suspended call finished (``get`` its outcome)."""
+        self._pending = None
+        try:
+            out = get()
+        except TrapError as trap:
+            raise self._discard(trap, export) from (trap.__cause__ or trap)
+        return out if then is None else then(out)
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
+        if isinstance(exc, CallCancelled):  # interrupted mid-call: the Store may be inconsistent
+            exc.component = self.name
+            self._poison(exc)
+            return exc
         host_failure = exc.__cause__ if isinstance(exc, TrapError) else None
         if host_failure is not None:
             trap = TrapError(f"{self.name}: a host function failed during {export}: "
@@ -166,6 +225,7 @@ class Instance(ABC):
 
     def _poison(self, trap: TrapError) -> None:
         self.trap = trap
+        self._pending = None  # finished (it is what failed): nothing left to cancel
         self.close()
 
     def _memory_at_limit(self) -> bool:
@@ -205,8 +265,11 @@ class Instance(ABC):
 
     # -- the lifecycle API -----------------------------------------------------------------
 
+    # Each lifecycle method returns its value, or -- on a ``suspendable`` instance whose guest
+    # suspended -- the GuestCall whose ``finish()`` returns (or raises) it later.
+
     @abstractmethod
-    def handle_message(self, sender: ComponentId, message: bytes) -> None:
+    def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         """Deliver one message (a multicodec frame); GuestError if the guest returns an error."""
 
     @staticmethod
@@ -216,25 +279,25 @@ class Instance(ABC):
                             "use ComponentId.parse('namespace/name@version')")
 
     @abstractmethod
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
         """Run a request and return the reply bytes; GuestError if unsupported or refused."""
 
     @abstractmethod
-    def init(self, config: ComponentConfig | None = None) -> None: ...
+    def init(self, config: ComponentConfig | None = None) -> Any: ...
 
     @abstractmethod
-    def health(self) -> HealthStatus:
+    def health(self) -> Any:
         """The guest's health; HEALTHY when it does not export `health` (healthy while it answers)."""
 
     @abstractmethod
-    def shutdown(self) -> None: ...
+    def shutdown(self) -> Any: ...
 
-    def metadata(self) -> ComponentMetadata | None:
+    def metadata(self) -> Any:
         """The guest's self-description, or None if it does not export `metadata`."""
         return None
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
-                        error: str | None = None) -> None:
+                        error: str | None = None) -> Any:
         """Deliver the outcome of a send-request: exactly one of ``reply`` / ``error``."""
         raise self._unsupported("handle-callback")
 
@@ -258,7 +321,7 @@ class ComponentInstance(Instance):
     artifact: ComponentArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        self._instance = self.artifact.linker.instantiate(store, self.artifact.component)
+        self._instance = instantiate_component(self.artifact.linker, store, self.artifact.component)
         self._funcs: dict[str, ComponentFunc] = {}
         self._handle = self._func(store, "handle-message")
         self._sender: ComponentId | None = None
@@ -276,69 +339,83 @@ class ComponentInstance(Instance):
         plans.setdefault(export, call.plan)
         return call
 
-    def _result(self, export: str, *args: Any) -> Any:
+    def _result(self, export: str, *args: Any, then: Callable[[Any], Any] | None = None) -> Any:
         func = self._funcs.get(export)
         if func is None:
             func = self._func(self._require_store(), export)
-        return self._call(export, func, *args)
+        return self._call(export, func, *args, then=then)
 
-    def _unwrap(self, export: str, out: Any) -> Any:
+    def _unwrapper(self, export: str) -> Callable[[Any], Any]:
         """The ok value of a ``result``; GuestError for its error case."""
-        if out[0] == _OK:
-            return out[1]
-        raise _guest_error(self.name, export, out[1])
+        def unwrap(out: Any) -> Any:
+            if out[0] == _OK:
+                return out[1]
+            raise _guest_error(self.name, export, out[1])
+        return unwrap
 
-    def handle_message(self, sender: ComponentId, message: bytes) -> None:
+    def _handled(self, out: Any) -> None:
+        if out[0] != _OK:
+            raise _guest_error(self.name, "handle-message", out[1])
+
+    def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         if sender is not self._sender:  # actors send many messages per sender: convert once
             self._check_sender(sender)
             self._sender_wit = values.component_id_to_wit(sender)
             self._sender = sender
         if self._store is None:  # the hot path: Instance._call, inlined
             self._require_store()
+        handle = self._handle
         try:
-            out = self._handle(self._sender_wit, message)
+            out = handle.start(self._sender_wit, message) if self.suspendable \
+                else handle(self._sender_wit, message)
         except TrapError as trap:
             raise self._discard(trap, "handle-message") from (trap.__cause__ or trap)
+        if type(out) is GuestCall:
+            self._pending = out
+            return out.then(partial(self._resumed, "handle-message", self._handled))
         if out[0] != _OK:
             raise _guest_error(self.name, "handle-message", out[1])
+        return None
 
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
         if "execute" not in self.artifact.export_indices:
             raise self._unsupported("execute")
         if ctx is None:
             ctx = ExecutionContext(timeout_ms=self.limits.timeout_ms or 0)
-        out = self._result("execute", operation, values.context_to_wit(ctx))
-        return self._unwrap("execute", out)
+        return self._result("execute", operation, values.context_to_wit(ctx),
+                            then=self._unwrapper("execute"))
 
-    def init(self, config: ComponentConfig | None = None) -> None:
+    def init(self, config: ComponentConfig | None = None) -> Any:
         if "init" not in self.artifact.export_indices:
-            return
-        self._unwrap("init", self._result("init", values.config_to_wit(config or ComponentConfig())))
+            return None
+        return self._result("init", values.config_to_wit(config or ComponentConfig()),
+                            then=self._unwrapper("init"))
 
-    def health(self) -> HealthStatus:
+    def health(self) -> Any:
         if "health" not in self.artifact.export_indices:
             self._require_store()
             return HealthStatus.HEALTHY
-        return HealthStatus(self._result("health"))
+        return self._result("health", then=HealthStatus)
 
-    def metadata(self) -> ComponentMetadata | None:
+    def metadata(self) -> Any:
         if "metadata" not in self.artifact.export_indices:
             return None
-        return values.metadata_from_wit(self._result("metadata"))
+        return self._result("metadata", then=values.metadata_from_wit)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> Any:
         if "shutdown" not in self.artifact.export_indices:
-            return
-        self._unwrap("shutdown", self._result("shutdown"))
+            return None
+        return self._result("shutdown", then=self._unwrapper("shutdown"))
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
-                        error: str | None = None) -> None:
+                        error: str | None = None) -> Any:
         if (reply is None) == (error is None):
             raise ValueError("pass exactly one of reply= (bytes) or error= (str)")
         if "handle-callback" not in self.artifact.export_indices:
             raise self._unsupported("handle-callback")
         outcome = ("ok", reply) if reply is not None else ("err", str(error))
-        self._unwrap("handle-callback", self._result("handle-callback", request_id, outcome))
+        return self._result("handle-callback", request_id, outcome,
+                            then=self._unwrapper("handle-callback"))
 
 
 class CoreInstance(Instance):
@@ -347,7 +424,7 @@ class CoreInstance(Instance):
     artifact: CoreModuleArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        inst = wasmtime.Instance(store, self.artifact.module, [])
+        inst = instantiate_module(self.artifact.linker, store, self.artifact.module)
         exports = inst.exports(store)
         self._exports = exports
         self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
@@ -375,55 +452,78 @@ class CoreInstance(Instance):
     def _discard(self, exc: BaseException, export: str) -> TrapError:
         # The lane's own refusals (a bad pointer from alloc, alloc out of memory) are already
         # classified; they poison the instance all the same: its allocator cannot be trusted.
-        if isinstance(exc, TrapError) and exc.__cause__ is None and exc.kind in (
+        if isinstance(exc, TrapError) and not isinstance(exc, CallCancelled) \
+                and exc.__cause__ is None and exc.kind in (
                 TrapKind.OUT_OF_BOUNDS, TrapKind.MEMORY_LIMIT) and not exc.backtrace:
             trap = TrapError(f"{self.name}: {exc} (during {export})", exc.kind, component=self.name)
             self._poison(trap)
             return trap
         return super()._discard(exc, export)
 
-    def _execute(self, operation: bytes) -> bytes | int:
-        ptr = self._lane.write(operation)
-        packed = self._core_func("execute")(ptr, len(operation))
-        if packed < 0:
-            return packed
-        return self._lane.read(packed >> 32, packed & 0xFFFFFFFF)
+    def _status_check(self, export: str) -> Callable[[Any], None]:
+        def check(rc: Any) -> None:
+            if rc != 0:
+                raise GuestError(f"{self.name}: {export} returned error code {rc}",
+                                 case="error-code", detail=str(rc), export=export)
+        return check
 
-    def handle_message(self, sender: ComponentId, message: bytes) -> None:
+    def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         if sender is not self._sender:  # actors send many messages per sender: encode once
             self._check_sender(sender)
             self._sender_text = str(sender).encode()
             self._sender = sender
-        rc = self._call("handle-message", self._lane.handle, self._sender_text, message)
-        if rc != 0:
-            raise GuestError(f"{self.name}: handle returned error code {rc}", case="error-code",
-                             detail=str(rc), export="handle-message")
+        lane = self._lane
+        return self._call("handle-message", _LaneStep(lane.start_handle, lane.handle),
+                          self._sender_text, message, then=self._status_check("handle"))
 
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
         if "execute" not in self.artifact.core_exports:
             raise self._unsupported("execute")
-        out = self._call("execute", self._execute, operation)
-        if isinstance(out, int):
-            raise GuestError(f"{self.name}: execute returned error code {out}", case="error-code",
-                             detail=str(out), export="execute")
-        return out
+        lane, execute = self._lane, self._core_func("execute")
 
-    def _status(self, name: str) -> int:
-        return self._call(name, self._core_func(name))
+        def run(ptr: int) -> Any:
+            return self._call("execute", execute, ptr, len(operation), then=read)
 
-    def init(self, config: ComponentConfig | None = None) -> None:
-        if "init" in self.artifact.core_exports and (rc := self._status("init")) != 0:
-            raise GuestError(f"{self.name}: init returned error code {rc}", case="error-code",
-                             detail=str(rc), export="init")
+        def read(packed: int) -> bytes:
+            if packed < 0:
+                raise GuestError(f"{self.name}: execute returned error code {packed}",
+                                 case="error-code", detail=str(packed), export="execute")
+            return lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
-    def health(self) -> HealthStatus:
+        return self._call("execute", _LaneStep(lane.start_write, lane.write), operation, then=run)
+
+    def _status(self, name: str) -> Any:
+        return self._call(name, self._core_func(name), then=self._status_check(name))
+
+    def init(self, config: ComponentConfig | None = None) -> Any:
+        if "init" in self.artifact.core_exports:
+            return self._status("init")
+        return None
+
+    def health(self) -> Any:
         if "health" not in self.artifact.core_exports:
             self._require_store()
             return HealthStatus.HEALTHY
-        code = self._status("health")
-        return _HEALTH[code] if 0 <= code < len(_HEALTH) else HealthStatus.UNKNOWN
 
-    def shutdown(self) -> None:
-        if "shutdown" in self.artifact.core_exports and (rc := self._status("shutdown")) != 0:
-            raise GuestError(f"{self.name}: shutdown returned error code {rc}", case="error-code",
-                             detail=str(rc), export="shutdown")
+        def status(code: int) -> HealthStatus:
+            return _HEALTH[code] if 0 <= code < len(_HEALTH) else HealthStatus.UNKNOWN
+
+        return self._call("health", self._core_func("health"), then=status)
+
+    def shutdown(self) -> Any:
+        if "shutdown" in self.artifact.core_exports:
+            return self._status("shutdown")
+        return None
+
+
+class _LaneStep:
+    """A core-lane operation in the shape ``_call`` expects: ``start`` suspends, a call runs."""
+
+    __slots__ = ("start", "run")
+
+    def __init__(self, start: Callable[..., Any], run: Callable[..., Any]) -> None:
+        self.start = start
+        self.run = run
+
+    def __call__(self, *args: Any) -> Any:
+        return self.run(*args)

@@ -62,7 +62,10 @@ class Limits:
     ``fuel`` is a per-call budget refilled before every call; ``timeout_ms`` is a per-call
     wall-clock deadline enforced by epoch interruption. ``None`` disables either.
     ``stack_bytes`` is checked against the engine-wide wasm stack size, because wasmtime sets the
-    stack per engine, not per Store.
+    stack per engine, not per Store. ``slice_us`` is how long the guest may compute before it
+    yields to other actors (None: the engine's ``time_slice_us``, one epoch tick); longer slices
+    suit trusted, latency-tolerant components. The ``timeout_ms`` deadline is checked at every
+    yield and while the guest waits on the host, so it is exact to one slice.
     """
 
     memory_bytes: int = 64 * MiB
@@ -73,12 +76,13 @@ class Limits:
     tables: int = 32
     memories: int = 8
     stack_bytes: int | None = None
+    slice_us: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.memory_bytes <= _MAX_MEMORY:
             raise ConfigError(f"memory limit {self.memory_bytes} bytes is outside 1..4GiB; "
                               "set Limits.memory_bytes to the guest's linear memory budget")
-        for name in ("fuel", "timeout_ms", "stack_bytes"):
+        for name in ("fuel", "timeout_ms", "stack_bytes", "slice_us"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)
                                       or value <= 0):

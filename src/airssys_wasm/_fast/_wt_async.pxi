@@ -1,0 +1,455 @@
+# Suspendable calls: every guest call runs on a wasmtime fiber through the async C API.
+#
+# A call is started (``wasmtime_*_call_async``) and polled once with the GIL released. Most calls
+# finish in that first poll: the future is deleted and the result converted inline, as a
+# synchronous call would. A call that suspends -- its time slice ran out (epoch yield) or an
+# async host function returned a HostWait -- comes back as a GuestCall. Its driver polls it
+# again when it can continue: at once for a yield (after letting others run), after the wait
+# completed otherwise. The driver never needs to know why: ``GuestCall.waiting`` says.
+#
+# Invariants (see the async findings note): one call future per Store; arguments, results and
+# the trap/error out-slots live in the call's state object (the ComponentFunc / CoreFunc /
+# instantiation) until the future is deleted; ``future_delete`` on a suspended call unwinds
+# its fiber, which is how a call is cancelled; a Store is never closed under a live future
+# (the runtime cancels first; if it happens anyway the future is leaked, never touched).
+
+from functools import partial as _partial
+
+cdef enum:
+    _RUNNING = 0
+    _DONE = 1
+    _FAILED = 2
+
+
+cdef class _CallState:
+    """The buffers of one in-flight call and how to turn its outcome into a value."""
+
+    cdef str where
+
+    cdef object _complete(self):
+        """After the future was deleted: the result, or raise the call's error."""
+        raise NotImplementedError
+
+    cdef void _abandon(self) noexcept:
+        """After the future was deleted without finishing: release the buffers."""
+        pass
+
+
+cdef object _drive_first(_StoreRef ref, object store, _CallState state,
+                         wasmtime_call_future_t *fut, bint suspendable):
+    """Poll a just-started call once (the caller has ``begin``-entered ``ref``).
+
+    Returns the converted result when the call finished, else the GuestCall (suspendable
+    drivers) or the result after driving it to completion here (synchronous callers).
+    """
+    cdef c_bool done
+    cdef GuestCall call
+    if fut == NULL:                       # never happens in v50; refuse rather than crash
+        ref.leave()
+        ref.end_call()
+        state._abandon()
+        raise AbiMismatchError("wasmtime returned no call future")
+    with nogil:
+        done = api.wasmtime_call_future_poll(fut)
+    ref.leave()
+    if done:
+        api.wasmtime_call_future_delete(fut)
+        ref.end_call()
+        return state._complete()
+    call = GuestCall.__new__(GuestCall)
+    call.state_obj = state
+    call.ref = ref
+    call.store = store
+    call.future = fut
+    call.deadline = ref.deadline
+    call.timeout = ref.timeout
+    call.chain = []
+    call._check_wait()
+    if suspendable:
+        return call
+    return call.wait()
+
+
+cdef object _const(object value):
+    return value
+
+
+@cython.final
+cdef class GuestCall:
+    """A guest call that suspended; poll it until it finishes, then ``finish()`` it.
+
+    ``poll()`` resumes the guest (GIL released) and returns True once the call is over --
+    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled.
+    ``waiting`` is the HostWait the guest is suspended on, or None when it yielded because its
+    time slice ran out (poll it again after others had their turn). ``finish()`` returns the
+    result (or raises), passed through the functions added with ``then(fn)``: each gets a
+    zero-argument callable that returns the previous outcome or raises it, and may itself
+    return another GuestCall, which then carries the remaining functions (a multi-step call).
+    ``cancel(reason)`` stops a suspended call: the fiber is unwound, the host work behind its
+    wait is cancelled, and ``finish()`` raises :class:`~airssys_wasm.errors.CallCancelled`.
+    ``wait()`` drives the call to the end from synchronous code.
+    """
+
+    cdef _CallState state_obj
+    cdef _StoreRef ref
+    cdef object store
+    cdef wasmtime_call_future_t *future
+    cdef readonly double deadline       # time.monotonic() deadline, 0.0 for none
+    cdef double timeout
+    cdef int status
+    cdef object value
+    cdef object error
+    cdef list chain
+
+    @property
+    def finished(self):
+        return self.status != _RUNNING
+
+    @property
+    def waiting(self):
+        """The HostWait the suspended guest waits for (None: runnable, or finished)."""
+        return self.ref.wait if self.status == _RUNNING else None
+
+    @property
+    def where(self):
+        return self.state_obj.where
+
+    def poll(self):
+        """Resume the guest until it suspends again or ends; True once the call is over."""
+        return self._poll()
+
+    cdef bint _poll(self) except -1:
+        cdef c_bool done
+        cdef HostWait w
+        if self.status != _RUNNING:
+            return 1
+        if self.deadline > 0.0 and _monotonic() >= self.deadline:
+            self._stop(self._timeout_error())
+            return 1
+        w = self.ref.wait
+        if w is not None:
+            if not w.ready:
+                return 0                   # nothing to do before the wait completes
+            if w.error is not None:
+                self._stop(self._host_failure(w))
+                return 1
+        try:
+            self.ref.enter(self.store)
+        except ValueError as exc:          # the Store was closed under us: never touch the future
+            self.future = NULL
+            self.ref.end_call()
+            self.state_obj._abandon()
+            self.status = _FAILED
+            self.error = exc
+            return 1
+        with nogil:
+            done = api.wasmtime_call_future_poll(self.future)
+        self.ref.leave()
+        if done:
+            self._settle()
+            return 1
+        return self._check_wait()
+
+    cdef bint _check_wait(self) except -1:
+        """A continuation that could not lower its value marks the wait failed: abort then."""
+        cdef HostWait w = self.ref.wait
+        if w is not None and w.ready and w.error is not None:
+            self._stop(self._host_failure(w))
+            return 1
+        return 0
+
+    cdef _settle(self):
+        api.wasmtime_call_future_delete(self.future)
+        self.future = NULL
+        self.ref.end_call()
+        try:
+            self.value = self.state_obj._complete()
+            self.status = _DONE
+        except BaseException as exc:
+            self.error = exc
+            self.status = _FAILED
+
+    cdef _stop(self, object error):
+        """End a suspended call now: cancel its host work, unwind its fiber, keep ``error``."""
+        cdef HostWait w = self.ref.wait
+        if w is not None:
+            w.results = NULL               # the slot dies with the future
+            w.cancel()
+        if self.future != NULL:
+            if getattr(self.store, _CTX_ATTR) is self.ref.token:
+                api.wasmtime_call_future_delete(self.future)
+            self.future = NULL
+        self.ref.end_call()
+        self.state_obj._abandon()
+        self.status = _FAILED
+        self.error = error
+
+    cdef object _timeout_error(self):
+        w = self.ref.wait
+        doing = f"waiting for {w.what}" if w is not None else "computing"
+        return TrapError(
+            f"{self.state_obj.where} exceeded its {self.timeout * 1000:.0f} ms wall-clock "
+            f"deadline ({doing}); the call was abandoned (kind timeout), instantiate a fresh "
+            "Store before calling again", TrapKind.TIMEOUT)
+
+    cdef object _host_failure(self, HostWait w):
+        cause = w.error
+        exc = TrapError(
+            f"{self.state_obj.where}: async host function {w.what} failed with "
+            f"{type(cause).__name__}: {cause}; the guest call was aborted and its Store is "
+            "poisoned (instantiate a fresh one)", TrapKind.OTHER)
+        exc.__cause__ = cause
+        return exc
+
+    def cancel(self, reason=None):
+        """Stop the call if it is still suspended (True), with ``reason`` (text or exception)
+        recorded in the CallCancelled that ``finish()`` then raises."""
+        if self.status != _RUNNING:
+            return False
+        w = self.ref.wait
+        doing = f"waiting for {w.what}" if w is not None else "between time slices"
+        exc = CallCancelled(f"{self.state_obj.where} was cancelled while suspended ({doing})"
+                            + (f": {reason}" if reason is not None else "")
+                            + "; its Store is discarded")
+        if isinstance(reason, BaseException):
+            exc.__cause__ = reason
+        self._stop(exc)
+        return True
+
+    def then(self, fn):
+        """Add ``fn(get)`` to what ``finish()`` runs (see the class docstring); returns self."""
+        self.chain.append(fn)
+        return self
+
+    def result(self):
+        """The call's own outcome (without the ``then`` functions)."""
+        if self.status == _RUNNING:
+            raise RuntimeError(f"{self.state_obj.where} has not finished; poll it first")
+        if self.status == _FAILED:
+            raise self.error
+        return self.value
+
+    def finish(self):
+        """The outcome passed through the ``then`` functions: a value, an exception, or the
+        next GuestCall of a multi-step call (which carries the functions not yet run)."""
+        cdef list chain = self.chain
+        cdef Py_ssize_t i, n = len(chain)
+        get = self.result
+        if self.status == _DONE and type(self.value) is GuestCall:
+            (<GuestCall>self.value).chain.extend(chain)
+            return self.value
+        for i in range(n):
+            out = chain[i](get)
+            if type(out) is GuestCall:
+                (<GuestCall>out).chain.extend(chain[i + 1:])
+                return out
+            get = _partial(_const, out)
+        return get()
+
+    def wait(self):
+        """Drive the call to its end from synchronous code and return ``finish()``.
+
+        Time slices are resumed at once; a HostWait is waited for with ``block`` (it must be
+        completed by another thread, as the runtime's synchronous host functions do).
+        """
+        cdef HostWait w
+        while not self._poll():
+            w = self.ref.wait
+            if w is not None and not w.ready:
+                w.block(None if self.deadline == 0.0 else max(self.deadline - _monotonic(), 0.0))
+        out = self.finish()
+        while type(out) is GuestCall:
+            out = (<GuestCall>out).wait()
+        return out
+
+    def __dealloc__(self):
+        # Dropped while suspended (nobody polls or cancels it): unwind the fiber now.
+        if self.future != NULL and self.store is not None and self.ref is not None:
+            if getattr(self.store, _CTX_ATTR) is self.ref.token:
+                api.wasmtime_call_future_delete(self.future)
+            self.future = NULL
+            self.ref.end_call()
+            self.state_obj._abandon()
+
+    def __repr__(self):
+        state = ("running", "done", "failed")[self.status]
+        return f"<GuestCall {self.state_obj.where} {state}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Instantiation through the async C API (required once a Linker holds an async host function
+# or a Store yields on epochs). Start functions may compute; instantiation is driven to the
+# end synchronously here (time slices resume at once, the deadline still applies).
+
+@cython.final
+cdef class _Instantiation(_CallState):
+    cdef wasmtime_component_instance_t cinst
+    cdef wasmtime_instance_t minst
+    cdef bint core
+    cdef wasmtime_error_t *err
+    cdef wasm_trap_t *trap
+
+    cdef object _complete(self):
+        cdef wasmtime_error_t *err = self.err
+        cdef wasm_trap_t *trap = self.trap
+        cdef wasm_byte_vec_t msg
+        self.err = NULL
+        self.trap = NULL
+        if trap != NULL:
+            raise _trap_error(err, trap, self.where)
+        if err != NULL:
+            msg.size = 0
+            msg.data = NULL
+            api.wasmtime_error_message(err, &msg)
+            api.wasmtime_error_delete(err)
+            raise wasmtime.WasmtimeError(_take_vec_text(&msg))
+        if self.core:
+            return _handles.core_instance_from_bytes(
+                PyBytes_FromStringAndSize(<char *>&self.minst, sizeof(wasmtime_instance_t)))
+        return _handles.component_instance_from_bytes(
+            PyBytes_FromStringAndSize(<char *>&self.cinst, sizeof(wasmtime_component_instance_t)))
+
+    cdef void _abandon(self) noexcept:
+        if self.err != NULL:
+            api.wasmtime_error_delete(self.err)
+            self.err = NULL
+        if self.trap != NULL:
+            api.wasm_trap_delete(self.trap)
+            self.trap = NULL
+
+
+def instantiate_component(linker, store, component):
+    """Instantiate a ``wasmtime.component.Component`` with a ``wasmtime.component.Linker``
+    through the async C API; returns a ``wasmtime.component.Instance``. Link errors raise
+    ``wasmtime.WasmtimeError``; a trap in start code raises TrapError."""
+    cdef _StoreRef ref = _store_ref(store)
+    cdef size_t linker_ptr = _handles.component_linker_address(linker)
+    cdef size_t component_ptr = _handles.component_address(component)
+    cdef _Instantiation state = _Instantiation.__new__(_Instantiation)
+    cdef wasmtime_call_future_t *fut
+    state.where = "component instantiation"
+    ref.begin(store, 0)
+    fut = api.wasmtime_component_linker_instantiate_async(
+        <const wasmtime_component_linker_t *>linker_ptr, ref.ctx,
+        <const wasmtime_component_t *>component_ptr, &state.cinst, &state.err)
+    return _drive_first(ref, store, state, fut, 0)
+
+
+def instantiate_module(linker, store, module):
+    """Instantiate a core ``wasmtime.Module`` with a ``wasmtime.Linker`` through the async C
+    API; returns a ``wasmtime.Instance``."""
+    cdef _StoreRef ref = _store_ref(store)
+    cdef size_t linker_ptr = _handles.linker_address(linker)
+    cdef size_t module_ptr = _handles.module_address(module)
+    cdef _Instantiation state = _Instantiation.__new__(_Instantiation)
+    cdef wasmtime_call_future_t *fut
+    state.where = "module instantiation"
+    state.core = 1
+    ref.begin(store, 0)
+    fut = api.wasmtime_linker_instantiate_async(
+        <const wasmtime_linker_t *>linker_ptr, ref.ctx, <const wasmtime_module_t *>module_ptr,
+        &state.minst, &state.trap, &state.err)
+    return _drive_first(ref, store, state, fut, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The epoch ticker: a C thread (a Python thread would starve while a poll holds the GIL, and
+# costs a GIL round trip per tick). It holds the wasmtime.Engine alive while it runs.
+
+cdef extern from *:
+    """
+    #include <pthread.h>
+    #include <time.h>
+    #include <errno.h>
+    typedef struct aw_ticker {
+        pthread_t thread;
+        int started;
+        int stop;
+        long period_ns;
+        void (*inc)(void *);
+        void *engine;
+    } aw_ticker;
+
+    static void *aw_ticker_main(void *arg) {
+        aw_ticker *t = (aw_ticker *)arg;
+        struct timespec next, now;
+    #ifdef __linux__
+        pthread_setname_np(pthread_self(), "airssys-epoch");
+    #endif
+        clock_gettime(CLOCK_MONOTONIC, &next);
+        while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+            next.tv_nsec += t->period_ns;
+            while (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; next.tv_sec += 1; }
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {}
+            if (__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) break;
+            t->inc(t->engine);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > next.tv_sec + 1) next = now;   /* the process was stopped: no burst */
+        }
+        return NULL;
+    }
+
+    static int aw_ticker_start(aw_ticker *t) {
+        int rc;
+        __atomic_store_n(&t->stop, 0, __ATOMIC_RELEASE);
+        rc = pthread_create(&t->thread, NULL, aw_ticker_main, t);
+        t->started = (rc == 0);
+        return rc;
+    }
+
+    static void aw_ticker_stop(aw_ticker *t) {
+        if (!t->started) return;
+        __atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+        pthread_join(t->thread, NULL);
+        t->started = 0;
+    }
+    """
+    ctypedef struct aw_ticker:
+        int started
+        long period_ns
+        void (*inc)(void *) noexcept nogil
+        void *engine
+    int aw_ticker_start(aw_ticker *t) nogil
+    void aw_ticker_stop(aw_ticker *t) nogil
+
+
+@cython.final
+cdef class EpochTicker:
+    """Increments a ``wasmtime.Engine``'s epoch every ``period_us`` microseconds on a C thread.
+
+    ``start()`` is idempotent; ``stop()`` joins the thread (within one period). Dropping the
+    ticker stops it. The engine is kept alive while the ticker exists.
+    """
+
+    cdef aw_ticker t
+    cdef object engine
+    cdef readonly long period_us
+
+    def __cinit__(self, engine, long period_us):
+        if period_us < 50 or period_us > 10_000_000:
+            raise ValueError(f"the epoch period must be 50 us .. 10 s, got {period_us} us")
+        self.engine = engine
+        self.period_us = period_us
+        self.t.period_ns = period_us * 1000
+        self.t.inc = <void (*)(void *) noexcept nogil>api.wasmtime_engine_increment_epoch
+        self.t.engine = <void *><size_t>_handles.engine_address(engine)
+
+    @property
+    def running(self):
+        return self.t.started != 0
+
+    def start(self):
+        cdef int rc
+        if self.t.started:
+            return
+        rc = aw_ticker_start(&self.t)
+        if rc != 0:
+            raise OSError(rc, "cannot start the epoch ticker thread")
+
+    def stop(self):
+        with nogil:
+            aw_ticker_stop(&self.t)
+
+    def __dealloc__(self):
+        with nogil:
+            aw_ticker_stop(&self.t)
