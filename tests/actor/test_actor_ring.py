@@ -133,7 +133,7 @@ def test_call_each_reports_the_failing_index() -> None:
             raise KeyError(message)
         seen.append(message)
 
-    assert call_each(handler, [0, 1, 2], _Failure) == 3
+    assert call_each(handler, [0, 1, 2], _Failure) is None
     with pytest.raises(_Failure) as info:
         call_each(handler, [0, 1, 2, 3, 4], _Failure)
     assert info.value.index == 3 and isinstance(info.value.error, KeyError)
@@ -151,8 +151,25 @@ def test_call_each_survives_a_handler_that_mutates_the_batch() -> None:
         seen.append(message)
         batch.clear()
 
-    assert call_each(shrinking, batch, _Failure) == 1
+    assert call_each(shrinking, batch, _Failure) is None
     assert seen == [0]
+
+
+def test_call_each_stops_at_a_suspended_message_and_resumes_after_it() -> None:
+    seen: list[int] = []
+    parked = object()
+
+    def handler(message: int) -> object | None:
+        seen.append(message)
+        return parked if message == 2 else None
+
+    batch = [0, 1, 2, 3, 4]
+    assert call_each(handler, batch, _Failure) == (2, parked)
+    assert call_each(handler, batch, _Failure, 3) is None
+    assert seen == [0, 1, 2, 3, 4]
+    with pytest.raises(_Failure) as info:  # indexes stay absolute after a resume
+        call_each(lambda m: None if m < 4 else 1 // 0, batch, _Failure, 3)
+    assert info.value.index == 4
 
 
 def test_bad_arguments_raise_instead_of_crashing() -> None:

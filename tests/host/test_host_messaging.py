@@ -105,7 +105,9 @@ async def test_two_components_play_ping_pong_through_host_functions(host) -> Non
 
 async def test_guest_send_enqueues_without_a_task_switch(engine) -> None:
     """All 50 sends of one guest call happen inside the sender's task, and the target's mailbox
-    grows by one per send: the target never ran in between (no await per message)."""
+    grows by one per send: the target never ran in between (no await per message). The
+    sender gets a time slice long enough for the burst (a shorter one would let the target
+    run when the slice ends, which is the point of slices)."""
     seen: list[tuple[object, int]] = []
 
     def watch(component: str, kind: str, target: str) -> None:
@@ -113,7 +115,7 @@ async def test_guest_send_enqueues_without_a_task_switch(engine) -> None:
         seen.append((asyncio.current_task(), queued))
 
     async with Host(HostConfig(health=None, security=Spy(watch)), engine=engine) as host:
-        await host.spawn("a", PINGPONG)
+        await host.spawn("a", PINGPONG, limits=aw.Limits(slice_us=200_000))
         await host.spawn("b", PINGPONG)
         assert u32(await host.request("a", burst_op("b", 50))) == 50
         assert len({task for task, _ in seen}) == 1

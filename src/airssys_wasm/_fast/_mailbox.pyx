@@ -138,21 +138,25 @@ cdef class Ring:
         self._closed = 1
 
 
-def call_each(handler, list batch, failure):
-    """Call ``handler(message)`` for each message of ``batch`` in order.
+def call_each(handler, list batch, failure, Py_ssize_t start=0):
+    """Call ``handler(message)`` for each message of ``batch[start:]`` in order.
 
     If a call raises ``Exception`` ``exc`` at position ``i``, raises ``failure(i, exc)`` chained
-    from it, so the caller knows exactly which messages were handled. Returns how many were
-    handled. The length is re-read every step, so a handler that mutates the list cannot make
-    this read out of bounds.
+    from it, so the caller knows exactly which messages were handled. A handler that returns
+    something other than None has *suspended* on that message (a guest call that could not
+    finish at once): the loop stops and returns ``(i, returned)``; the caller resumes at
+    ``i + 1`` once it is done. Returns None when every message was handled. The length is
+    re-read every step, so a handler that mutates the list cannot make this read out of bounds.
     """
     if batch is None:
         raise TypeError("batch must be a list, not None")
-    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t i = start if start > 0 else 0
     try:
         while i < len(batch):
-            handler(batch[i])
+            out = handler(batch[i])
+            if out is not None:
+                return (i, out)
             i += 1
     except Exception as exc:
         raise failure(i, exc) from exc
-    return i
+    return None

@@ -426,8 +426,8 @@ cdef class EpochTicker:
     cdef readonly long period_us
 
     def __cinit__(self, engine, long period_us):
-        if period_us < 50 or period_us > 10_000_000:
-            raise ValueError(f"the epoch period must be 50 us .. 10 s, got {period_us} us")
+        if period_us < 20 or period_us > 10_000_000:
+            raise ValueError(f"the epoch period must be 20 us .. 10 s, got {period_us} us")
         self.engine = engine
         self.period_us = period_us
         self.t.period_ns = period_us * 1000

@@ -18,6 +18,7 @@ from airssys_wasm.actor.events import HealthStatus
 
 if TYPE_CHECKING:
     from airssys_wasm.actor.cell import ActorCell, ActorRef
+    from airssys_wasm.actor.scheduler import Scheduler
     from airssys_wasm.actor.system import ActorSystem
 
 __all__ = ["Actor", "ActorContext", "BatchFailure"]
@@ -35,6 +36,19 @@ class BatchFailure(Exception):
         super().__init__(f"message {index} of the batch failed: {error!r}")
         self.index = index
         self.error = error
+
+
+async def drain_inline(handle: Any, batch: list[Any], scheduler: Scheduler) -> None:
+    """Call the plain ``handle`` for each message from C; a message whose handler returned a
+    suspended guest call parks the rest until the scheduler finished it (order is kept)."""
+    start = 0
+    while (suspended := call_each(handle, batch, BatchFailure, start)) is not None:
+        index, call = suspended
+        try:
+            await scheduler.finish(call)
+        except (Exception, asyncio.CancelledError) as exc:
+            raise BatchFailure(index, exc) from exc
+        start = index + 1
 
 
 class ActorContext:
@@ -71,6 +85,10 @@ class ActorContext:
         """Exit normally after the current batch; the supervisor applies the restart policy."""
         self._cell.request_exit()
 
+    async def finish(self, call: Any) -> Any:
+        """Drive a suspended guest call (a ``GuestCall``) to its end; its ``finish()``."""
+        return await self._cell.system.scheduler.finish(call)
+
 
 class Actor:
     """Base class. Override ``handle`` (plain or ``async def``) or ``handle_batch``."""
@@ -106,7 +124,7 @@ class Actor:
                 except (Exception, asyncio.CancelledError) as exc:
                     raise BatchFailure(index, exc) from exc
         else:
-            call_each(handle, batch, BatchFailure)
+            await drain_inline(handle, batch, self.context.system.scheduler)
 
     async def on_stop(self) -> None:
         """Release resources on an orderly stop (not called after a failure: state may be bad)."""

@@ -147,6 +147,7 @@ class ActorCell:
         self._health_request: asyncio.Future[HealthStatus] | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._unhealthy = 0
+        self._suspended: Any = None  # the GuestCall the batch loop is parked on
         system._emit(LifecycleEvent(self.name, ActorState.CREATED, ActorState.CREATED, None,
                                     system.clock()))
 
@@ -240,6 +241,12 @@ class ActorCell:
         self.mailbox.poke()
         if self.state is ActorState.RUNNING:
             self._set_state(ActorState.STOPPING)
+        if mode is not _Exit.DRAIN and self._suspended is not None:
+            # Stopping or restarting does not wait for a suspended guest: its call is
+            # cancelled and its message dead-lettered with the reason.
+            self.system.scheduler.cancel(self._suspended, ActorStateError(
+                f"actor {self.name!r} was {'stopped' if mode is _Exit.STOP else 'restarted'} "
+                "while its guest call was suspended"))
         timeout = self.spec.shutdown_timeout
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
@@ -283,7 +290,11 @@ class ActorCell:
                     await mailbox.park()
                     continue
                 if inline_handle is not None:
-                    call_each(inline_handle, batch, BatchFailure)
+                    suspended = call_each(inline_handle, batch, BatchFailure)
+                    while suspended is not None:  # a guest call of this batch suspended
+                        index, call = suspended
+                        await self._finish_suspended(index, call)
+                        suspended = call_each(inline_handle, batch, BatchFailure, index + 1)
                 else:
                     await handle_batch(batch)
                 self.handled += len(batch)
@@ -303,6 +314,16 @@ class ActorCell:
             self._incarnation_failed(incarnation, error, external_cancel)
         if external_cancel:
             raise asyncio.CancelledError()
+
+    async def _finish_suspended(self, index: int, call: Any) -> None:
+        """Park this actor (only this one) until the suspended call of ``batch[index]`` ends."""
+        self._suspended = call
+        try:
+            await self.system.scheduler.finish(call)
+        except (Exception, asyncio.CancelledError) as exc:
+            raise BatchFailure(index, exc) from exc
+        finally:
+            self._suspended = None
 
     def _fail_batch(self, batch: list[Any] | None, index: int, error: BaseException) -> BaseException:
         """Dead-letter ``batch[index]``, requeue the unhandled rest; return the effective error."""

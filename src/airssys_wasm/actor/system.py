@@ -18,6 +18,7 @@ from typing import Any
 from airssys_wasm.actor.actor import Actor
 from airssys_wasm.actor.backoff import Backoff
 from airssys_wasm.actor.broker import MessageBroker
+from airssys_wasm.actor.scheduler import Scheduler
 from airssys_wasm.actor.cell import ActorCell, ActorRef, ShutdownReport
 from airssys_wasm.actor.events import (
     DeadLetter,
@@ -61,6 +62,8 @@ class ActorSystem:
         self.dead_letter_count = 0
         self.escalation: SupervisorEscalation | None = None
         self.broker = MessageBroker()
+        #: Drives the guest calls that suspend (one slice per loop pass, waits, deadlines).
+        self.scheduler = Scheduler()
         self._listeners: list[EventListener] = []
         self._names: dict[str, ActorCell | Supervisor] = {}
         self._shut_down = False

@@ -3,8 +3,11 @@
 The actor's mailbox holds three kinds of envelopes: ``(sender, frame)`` tuples (messages, the
 hot path), :class:`RequestEnvelope` (run ``execute``) and :class:`Callback` (a reply to one of
 the guest's own requests). ``handle`` is a plain function, so the actor runtime calls it from
-C for every message of a drained batch: calls into wasm run inline, synchronously, bounded by
-the instance's fuel and epoch deadline — no thread hop and no await per message.
+C for every message of a drained batch: calls into wasm start inline — no thread hop and no
+await per message — and most finish there. A guest that suspends (its time slice ran out, or
+it waits on the host: ``sleep-millis``, file, network, storage, process) makes ``handle``
+return the suspended call, with the rest of the envelope's handling chained to it; the actor
+runtime parks this actor alone until the scheduler finished it.
 
 Failures follow the supervision rules: a trap poisons the Store, so it propagates, the actor
 runtime dead-letters just that envelope (with its TrapError), keeps the rest queued, and the
@@ -16,8 +19,10 @@ actor carries on.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from airssys_wasm._fast.fastcall import GuestCall
 from airssys_wasm.actor import Actor, DeadLetterReason
 from airssys_wasm.errors import GuestError, TrapError
 from airssys_wasm.host.requests import Callback, RequestEnvelope
@@ -41,74 +46,113 @@ class ComponentActor(Actor):
         self.requests = requests
         self.instance: Instance | None = None
 
-    def _new_instance(self) -> Instance:
+    async def _done(self, out: Any) -> Any:
+        """``out`` itself, or what a suspended call (GuestCall) it is finishes with."""
+        if type(out) is GuestCall:
+            return await self.context.finish(out)
+        return out
+
+    async def _new_instance(self) -> Instance:
         entry = self.entry
         if entry.on_incarnation is not None:
             entry.on_incarnation(entry.name)
         instance = entry.artifact.instantiate(entry.limits, entry.services, wasi=entry.wasi)
         instance.name = entry.name  # artifacts are shared; errors should name this component
+        instance.suspendable = True
         try:
-            instance.init(entry.init_config)
+            await self._done(instance.init(entry.init_config))
         except BaseException:
             instance.close()
             raise
         return instance
 
     async def on_start(self) -> None:
-        self.instance = self._new_instance()
+        self.instance = await self._new_instance()
         entry = self.entry
         if entry.metadata is None:
-            meta = self.instance.metadata() if self.instance.has("metadata") else None
+            meta = await self._done(self.instance.metadata()) if self.instance.has("metadata") \
+                else None
             entry.metadata = meta or ComponentMetadata(name=entry.name,
                                                        version=entry.component_id.version)
 
-    def handle(self, message: Any) -> None:
+    def handle(self, message: Any) -> GuestCall | None:
         instance = self.instance
         assert instance is not None
         if type(message) is tuple:
             try:
-                instance.handle_message(message[0], message[1])
+                out = instance.handle_message(message[0], message[1])
             except GuestError as exc:
                 self._refused(message, exc)
-        elif type(message) is RequestEnvelope:
-            self._execute(instance, message)
-        elif type(message) is Callback:
-            self._callback(instance, message)
-        else:
-            self._refused(message, TypeError(
-                f"component {self.entry.name!r} received a {type(message).__name__}; send "
-                "multicodec frames through Host.send / ComponentRef.send"))
+                return None
+            if out is not None:  # suspended: the GuestError check runs when it finished
+                return out.then(partial(self._refusable, message))
+            return None
+        if type(message) is RequestEnvelope:
+            return self._execute(instance, message)
+        if type(message) is Callback:
+            return self._callback(instance, message)
+        self._refused(message, TypeError(
+            f"component {self.entry.name!r} received a {type(message).__name__}; send "
+            "multicodec frames through Host.send / ComponentRef.send"))
+        return None
+
+    def _refusable(self, message: Any, get: Any) -> None:
+        try:
+            get()
+        except GuestError as exc:
+            self._refused(message, exc)
 
     def _refused(self, message: Any, error: BaseException) -> None:
         self.entry.stats.guest_errors += 1
         self.context.system.dead_letter(None, message, DeadLetterReason.FAILED, error,
                                         recipient=self.entry.name)
 
-    def _execute(self, instance: Instance, envelope: RequestEnvelope) -> None:
+    def _execute(self, instance: Instance, envelope: RequestEnvelope) -> GuestCall | None:
         request = envelope.request
         if not self.requests.startable(request):
-            return
+            return None
         try:
-            reply = instance.execute(envelope.operation, envelope.context)
+            out = instance.execute(envelope.operation, envelope.context)
+        except GuestError as exc:
+            self.requests.fail(request, exc)
+            return None
+        if type(out) is GuestCall:
+            # A request that times out while its guest is suspended cancels the guest call.
+            self.requests.on_close(request, partial(self._abandoned, out))
+            return out.then(partial(self._executed, request))
+        # A TrapError propagates: the envelope becomes a dead letter, which fails the request.
+        self.requests.reply(request, out)
+        return None
+
+    def _executed(self, request: Any, get: Any) -> None:
+        self.requests.on_close(request, None)
+        try:
+            reply = get()
         except GuestError as exc:
             self.requests.fail(request, exc)
             return
-        # A TrapError propagates: the envelope becomes a dead letter, which fails the request.
         self.requests.reply(request, reply)
 
-    def _callback(self, instance: Instance, callback: Callback) -> None:
+    def _abandoned(self, call: GuestCall, reason: str) -> None:
+        self.context.system.scheduler.cancel(call, reason)
+
+    def _callback(self, instance: Instance, callback: Callback) -> GuestCall | None:
         if not instance.has("handle-callback"):
             self.entry.stats.callbacks_dropped += 1
             logger.warning("%s does not export handle-callback; the outcome of request %s was "
                            "dropped", self.entry.name, callback.request_id)
-            return
+            return None
         try:
             if callback.error is not None:
-                instance.handle_callback(callback.request_id, error=callback.error)
+                out = instance.handle_callback(callback.request_id, error=callback.error)
             else:
-                instance.handle_callback(callback.request_id, reply=callback.reply or b"")
+                out = instance.handle_callback(callback.request_id, reply=callback.reply or b"")
         except GuestError as exc:
             self._refused(callback, exc)
+            return None
+        if type(out) is GuestCall:
+            return out.then(partial(self._refusable, callback))
+        return None
 
     async def health(self) -> HealthStatus:
         """The guest's ``health`` (HEALTHY without the export, while it answers).
@@ -119,12 +163,12 @@ class ComponentActor(Actor):
         instance = self.instance
         assert instance is not None
         try:
-            return instance.health()
+            return HealthStatus(await self._done(instance.health()))
         except TrapError as trap:
             self.entry.stats.health_traps += 1
             logger.warning("health probe of %s trapped (%s); replacing its instance", self.entry.name,
                            trap.kind.value)
-            self.instance = self._new_instance()
+            self.instance = await self._new_instance()
             return HealthStatus.UNHEALTHY
 
     async def on_stop(self) -> None:
@@ -134,7 +178,7 @@ class ComponentActor(Actor):
             return
         try:
             if not instance.closed:
-                instance.shutdown()
+                await self._done(instance.shutdown())
         except (GuestError, TrapError) as exc:
             logger.warning("shutdown of %s failed: %s", self.entry.name, exc)
         finally:

@@ -38,7 +38,7 @@ class PendingRequest:
     """One open request. ``future`` answers a Python caller; ``reply_to`` names a guest caller."""
 
     __slots__ = ("id", "caller", "target", "deadline", "timeout", "future", "reply_to", "state",
-                 "_timer")
+                 "_timer", "_on_close")
 
     def __init__(self, request_id: str, caller: ComponentId, target: str, timeout: float,
                  deadline: float, future: asyncio.Future[bytes] | None,
@@ -52,6 +52,9 @@ class PendingRequest:
         self.reply_to = reply_to
         self.state = _State.PENDING
         self._timer: asyncio.TimerHandle | None = None
+        #: Called with a reason if the request ends unanswered (timeout, cancel) while its
+        #: target works on it: the target's suspended guest call is cancelled with it.
+        self._on_close: Callable[[str], None] | None = None
 
     @property
     def open(self) -> bool:
@@ -214,12 +217,19 @@ class RequestTable:
         else:
             self._deliver(request, Callback(request.id, error=str(error)))
 
+    def on_close(self, request: PendingRequest, fn: Callable[[str], None] | None) -> None:
+        """Run ``fn(reason)`` if ``request`` ends unanswered from now on (None: forget it)."""
+        request._on_close = fn
+
     def _close(self, request: PendingRequest, state: _State) -> None:
         request.state = state
         self._open.pop(request.id, None)
         if request._timer is not None:
             request._timer.cancel()
             request._timer = None
+        on_close, request._on_close = request._on_close, None
+        if on_close is not None and state in (_State.TIMED_OUT, _State.CANCELLED):
+            on_close(f"request {request.id} {state.value.replace('_', ' ')}")
 
     def close_all(self, reason: str) -> None:
         """Host shutdown: every open request fails now rather than at its deadline."""

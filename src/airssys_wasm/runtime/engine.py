@@ -2,11 +2,10 @@
 
 One Engine serves every component of a host: compiled artifacts can only be instantiated in the
 engine that compiled them, and epoch interruption needs exactly one clock. The ticker is one C
-thread per Engine (never one per component; a Python thread would starve while a guest holds
-the GIL-free poll and cost a GIL round trip per tick) that bumps the epoch every
-``time_slice_us``. Epoch deadlines do not trap: they make the guest *yield* (its call
-suspends and the actor scheduler resumes it after others had their turn), so a tick is the
-default time slice; wall-clock deadlines are checked at each yield.
+thread per Engine (never one per component; a Python thread would cost a GIL round trip per
+tick) that bumps the epoch every half ``time_slice_us``. Epoch deadlines do not trap: they make
+the guest *yield* (its call suspends and the actor scheduler resumes it after others had their
+turn); wall-clock deadlines are checked at each yield.
 
 Every guest call runs on a fiber of ``async_stack_bytes``: the guest's wasm stack
 (``max_wasm_stack``, 512 KiB by default) plus the host functions that run on the fiber
@@ -61,7 +60,8 @@ class EngineConfig:
 
     consume_fuel: bool = False
     epoch_interruption: bool = True
-    #: The epoch tick, and so the default time slice: a guest computing this long yields.
+    #: The default time slice: a guest computing this long yields to other actors. Epochs tick
+    #: every half slice and a call yields at its second tick, so a slice lasts 1/2..1 of this.
     time_slice_us: int = 500
     opt_level: OptLevel = "speed"
     parallel_compilation: bool = True
@@ -139,7 +139,7 @@ class Engine:
             self.cache = ArtifactCache(Path(self.config.cache_dir),
                                        wasmtime_version=self.wasmtime_version,
                                        config_fingerprint=self.config.fingerprint())
-        self._ticker = (EpochTicker(self.wasm_engine, self.config.time_slice_us)
+        self._ticker = (EpochTicker(self.wasm_engine, self.tick_us)
                         if self.config.epoch_interruption else None)
         self._closed = False
 
@@ -153,11 +153,18 @@ class Engine:
 
         return load(self, source, name=name)
 
+    @property
+    def tick_us(self) -> int:
+        """The epoch period: half the default time slice (at least 25 us)."""
+        return max(25, self.config.time_slice_us // 2)
+
     def slice_ticks(self, slice_us: int | None) -> int:
-        """Epoch ticks of a time slice of ``slice_us`` (None: one tick, the engine's slice)."""
-        if slice_us is None:
-            return 1
-        return max(1, math.ceil(slice_us / self.config.time_slice_us))
+        """Epoch ticks of a time slice of ``slice_us`` (None: the engine's ``time_slice_us``).
+
+        A call yields when its deadline tick comes; the first tick can come at once, so the
+        ticks are counted from the second one: a slice lasts between (n-1) and n ticks.
+        """
+        return max(2, math.ceil((slice_us or self.config.time_slice_us) / self.tick_us))
 
     def start_ticker(self) -> None:
         if self._ticker is None:
