@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from airssys_wasm.host.deadlines import budget
-from airssys_wasm.host.ext_common import GuestErr, wit_result
+from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -96,6 +96,53 @@ class Connections:
                             "connections; close some first")
         return None
 
+    # -- the blocking steps (run in the I/O pool for a suspended guest; see ext_common) -------
+    def _connect(self, name: str, address: str, parsed: tuple[str, int],
+                 timeout_ms: int) -> int | GuestErr:
+        seconds = budget(timeout_ms)
+        if seconds <= 0:
+            return GuestErr("timeout", f"no time left in this call to connect to {address}")
+        try:
+            sock = socket.create_connection(parsed, timeout=seconds)
+        except TimeoutError:
+            return GuestErr("timeout", f"connecting to {address} took longer than {seconds:.3f} s")
+        except ConnectionRefusedError:
+            return GuestErr("connection-refused", f"{address} refused the connection")
+        except OSError as exc:
+            return GuestErr("io-error", f"connecting to {address} failed: {exc.strerror or exc}")
+        return self._add(name, _Socket(sock, address, "network.connect"))
+
+    def _receive(self, name: str, sock: socket.socket, address: str, kind: str, max_bytes: int,
+                 timeout_ms: int) -> bytes | GuestErr:
+        seconds = budget(timeout_ms)
+        if seconds <= 0:
+            return GuestErr("timeout", f"no time left in this call to receive from {address}")
+        try:
+            sock.settimeout(seconds)
+            data = sock.recv(max(1, min(max_bytes, MAX_RECEIVE_BYTES)))
+        except TimeoutError:
+            return GuestErr("timeout", f"nothing from {address} within {seconds:.3f} s")
+        except OSError as exc:
+            return GuestErr("io-error", f"receiving from {address} failed: {exc.strerror or exc}")
+        decision = self._check(name, kind, address, amount=len(data))
+        if not decision.allowed:
+            return _refused(kind, address, decision)
+        return data
+
+    def _accept(self, name: str, found: _Socket, timeout_ms: int) -> int | GuestErr:
+        seconds = budget(timeout_ms)
+        if seconds <= 0:
+            return GuestErr("timeout", f"no time left in this call to accept on {found.address}")
+        try:
+            found.sock.settimeout(seconds)
+            sock, _ = found.sock.accept()
+        except TimeoutError:
+            return GuestErr("timeout", f"no connection to {found.address} within {seconds:.3f} s")
+        except OSError as exc:
+            return GuestErr("io-error", f"accepting on {found.address} failed: "
+                            f"{exc.strerror or exc}")
+        return self._add(name, _Socket(sock, found.address, "network.bind"))
+
     def functions(self) -> dict[str, Callable[..., Any]]:
         check = self._check
 
@@ -110,18 +157,8 @@ class Connections:
             full = self._room(name)
             if full is not None:
                 return full
-            seconds = budget(timeout_ms)
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to connect to {address}")
-            try:
-                sock = socket.create_connection(parsed, timeout=seconds)
-            except TimeoutError:
-                return GuestErr("timeout", f"connecting to {address} took longer than {seconds:.3f} s")
-            except ConnectionRefusedError:
-                return GuestErr("connection-refused", f"{address} refused the connection")
-            except OSError as exc:
-                return GuestErr("io-error", f"connecting to {address} failed: {exc.strerror or exc}")
-            return self._add(name, _Socket(sock, address, "network.connect"))
+            return blocking(f"connect to {address}", self._connect, name, address, parsed,
+                            timeout_ms)
 
         def send(services: HostServices, conn: int, data: bytes) -> int | GuestErr:
             name = services.component.name
@@ -132,17 +169,7 @@ class Connections:
             decision = check(name, kind, address, amount=len(data))
             if not decision.allowed:
                 return _refused(kind, address, decision)
-            seconds = budget()
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to send to {address}")
-            try:
-                sock.settimeout(seconds)
-                sock.sendall(bytes(data))
-            except TimeoutError:
-                return GuestErr("timeout", f"sending to {address} did not finish before the deadline")
-            except OSError as exc:
-                return GuestErr("io-error", f"sending to {address} failed: {exc.strerror or exc}")
-            return len(data)
+            return blocking(f"send to {address}", _send, sock, address, bytes(data))
 
         def receive(services: HostServices, conn: int, max_bytes: int,
                     timeout_ms: int) -> bytes | GuestErr:
@@ -151,20 +178,8 @@ class Connections:
             if found is None:
                 return GuestErr("invalid-address", f"connection {conn} is not open")
             sock, address, kind = found
-            seconds = budget(timeout_ms)
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to receive from {address}")
-            try:
-                sock.settimeout(seconds)
-                data = sock.recv(max(1, min(max_bytes, MAX_RECEIVE_BYTES)))
-            except TimeoutError:
-                return GuestErr("timeout", f"nothing from {address} within {seconds:.3f} s")
-            except OSError as exc:
-                return GuestErr("io-error", f"receiving from {address} failed: {exc.strerror or exc}")
-            decision = check(name, kind, address, amount=len(data))
-            if not decision.allowed:
-                return _refused(kind, address, decision)
-            return data
+            return blocking(f"receive from {address}", self._receive, name, sock, address, kind,
+                            max_bytes, timeout_ms)
 
         def close(services: HostServices, conn: int) -> None:
             found = self._open.get(services.component.name, {}).pop(conn, None)
@@ -202,24 +217,28 @@ class Connections:
             full = self._room(name)
             if full is not None:
                 return full
-            seconds = budget(timeout_ms)
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to accept on {found.address}")
-            try:
-                found.sock.settimeout(seconds)
-                sock, _ = found.sock.accept()
-            except TimeoutError:
-                return GuestErr("timeout", f"no connection to {found.address} within {seconds:.3f} s")
-            except OSError as exc:
-                return GuestErr("io-error", f"accepting on {found.address} failed: "
-                                f"{exc.strerror or exc}")
-            return self._add(name, _Socket(sock, found.address, "network.bind"))
+            return blocking(f"accept on {found.address}", self._accept, name, found, timeout_ms)
 
         def close_listener(services: HostServices, listener: int) -> None:
             found = self._listening.get(services.component.name, {}).pop(listener, None)
             if found is not None:
                 found.sock.close()
 
-        return {"connect": wit_result(connect), "send": wit_result(send),
-                "receive": wit_result(receive), "close": close, "listen": wit_result(listen),
-                "accept": wit_result(accept), "close-listener": close_listener}
+        return {"connect": suspending(wit_result(connect)), "send": suspending(wit_result(send)),
+                "receive": suspending(wit_result(receive)), "close": close,
+                "listen": wit_result(listen), "accept": suspending(wit_result(accept)),
+                "close-listener": close_listener}
+
+
+def _send(sock: socket.socket, address: str, data: bytes) -> int | GuestErr:
+    seconds = budget()
+    if seconds <= 0:
+        return GuestErr("timeout", f"no time left in this call to send to {address}")
+    try:
+        sock.settimeout(seconds)
+        sock.sendall(data)
+    except TimeoutError:
+        return GuestErr("timeout", f"sending to {address} did not finish before the deadline")
+    except OSError as exc:
+        return GuestErr("io-error", f"sending to {address} failed: {exc.strerror or exc}")
+    return len(data)

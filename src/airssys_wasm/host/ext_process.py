@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airssys_wasm.host.deadlines import budget
-from airssys_wasm.host.ext_common import GuestErr, wit_result
+from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
 from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -101,6 +101,24 @@ class Processes:
         """OS process ids of ``component``'s live children (for operators and tests)."""
         return [child.proc.pid for child in self._live.get(component, {}).values()]
 
+    def _wait(self, name: str, handle: int, child: _Child, timeout_ms: int
+              ) -> dict[str, Any] | GuestErr:
+        """The blocking part of ``wait`` (in the I/O pool for a suspended guest)."""
+        seconds = budget(timeout_ms)
+        if seconds <= 0:
+            return GuestErr("timeout", f"no time left in this call to wait for {child.executable}")
+        stdin, child.stdin = child.stdin, None
+        try:
+            # communicate keeps what it read across a timeout, so a later wait loses nothing.
+            out, err = child.proc.communicate(stdin, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return GuestErr("timeout", f"{child.executable} (process {handle}) still runs after "
+                            f"{seconds:.3f} s; wait again or signal it")
+        self._live.get(name, {}).pop(handle, None)
+        code = child.proc.returncode
+        return {"exit-code": code if code >= 0 else None,
+                "signal": -code if code < 0 else None, "stdout": out or b"", "stderr": err or b""}
+
     def functions(self) -> dict[str, Callable[..., Any]]:
         check = self._check
 
@@ -115,24 +133,8 @@ class Processes:
             path = allowed(services, executable)
             if isinstance(path, GuestErr):
                 return path
-            seconds = budget(timeout_ms)
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to run {executable}")
-            try:
-                proc = subprocess.Popen([path, *map(str, args)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
-                                        cwd="/", close_fds=True, start_new_session=True)
-            except OSError as exc:
-                return _spawn_error(executable, exc)
-            try:
-                stdout, stderr = proc.communicate(bytes(stdin), timeout=seconds)
-            except subprocess.TimeoutExpired:
-                # The whole group: a grandchild holding the pipes must not outlive the call.
-                _kill_group(proc)
-                proc.communicate()
-                return GuestErr("timeout", f"{executable} ran longer than {seconds:.3f} s and was "
-                                "killed")
-            return {"exit-code": proc.returncode, "stdout": stdout, "stderr": stderr}
+            return blocking(f"run {executable}", _run, executable, path, list(map(str, args)),
+                            bytes(stdin), timeout_ms)
 
         def spawn(services: HostServices, executable: str, args: list[str],
                   stdin: bytes) -> int | GuestErr:
@@ -168,20 +170,8 @@ class Processes:
             child = lookup(services, handle)
             if isinstance(child, GuestErr):
                 return child
-            seconds = budget(timeout_ms)
-            if seconds <= 0:
-                return GuestErr("timeout", f"no time left in this call to wait for {child.executable}")
-            stdin, child.stdin = child.stdin, None
-            try:
-                # communicate keeps what it read across a timeout, so a later wait loses nothing.
-                out, err = child.proc.communicate(stdin, timeout=seconds)
-            except subprocess.TimeoutExpired:
-                return GuestErr("timeout", f"{child.executable} (process {handle}) still runs after "
-                                f"{seconds:.3f} s; wait again or signal it")
-            self._live[services.component.name].pop(handle, None)
-            code = child.proc.returncode
-            return {"exit-code": code if code >= 0 else None,
-                    "signal": -code if code < 0 else None, "stdout": out or b"", "stderr": err or b""}
+            return blocking(f"wait for {child.executable}", self._wait, services.component.name,
+                            handle, child, timeout_ms)
 
         def signal(services: HostServices, handle: int, sig: str) -> GuestErr | None:
             child = lookup(services, handle)
@@ -191,5 +181,28 @@ class Processes:
             child.proc.send_signal(SIGNALS[sig])  # no-op once it exited (reaped by the next wait)
             return None
 
-        return {"run": wit_result(run), "spawn": wit_result(spawn), "wait": wit_result(wait),
-                "signal": wit_result(signal)}
+        return {"run": suspending(wit_result(run)), "spawn": wit_result(spawn),
+                "wait": suspending(wit_result(wait)), "signal": wit_result(signal)}
+
+
+def _run(executable: str, path: str, args: list[str], stdin: bytes,
+         timeout_ms: int) -> dict[str, Any] | GuestErr:
+    """The blocking part of ``run`` (in the I/O pool for a suspended guest)."""
+    seconds = budget(timeout_ms)
+    if seconds <= 0:
+        return GuestErr("timeout", f"no time left in this call to run {executable}")
+    try:
+        proc = subprocess.Popen([path, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={}, cwd="/", close_fds=True,
+                                start_new_session=True)
+    except OSError as exc:
+        return _spawn_error(executable, exc)
+    try:
+        stdout, stderr = proc.communicate(stdin, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        # The whole group: a grandchild holding the pipes must not outlive the call.
+        _kill_group(proc)
+        proc.communicate()
+        return GuestErr("timeout", f"{executable} ran longer than {seconds:.3f} s and was "
+                        "killed")
+    return {"exit-code": proc.returncode, "stdout": stdout, "stderr": stderr}

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from airssys_wasm.errors import ConfigError, QuotaExceeded
-from airssys_wasm.host.ext_common import GuestErr, wit_result
+from airssys_wasm.host.deadlines import budget
+from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
 
@@ -40,6 +41,8 @@ MAX_VALUE_BYTES = 1 << 20
 DB_NAME = "storage.sqlite3"
 
 _READ, _WRITE = "storage.read", "storage.write"
+#: Longest wait for a database locked by another process when the call has no deadline.
+_MAX_BUSY_MS = 5000
 
 
 class _Entry:
@@ -107,10 +110,17 @@ class Storage:
                 self._db = None
 
     def _persist(self, sql: str, args: tuple[Any, ...]) -> str | None:
-        """Run one change in its own transaction; the error text when it failed."""
+        """Run one change in its own transaction; the error text when it failed.
+
+        A database another process holds locked is waited for at most until the guest's call
+        deadline (sqlite's busy timeout, set per change), then the change fails: the guest gets
+        a ``storage-error`` instead of the host stalling.
+        """
         if self._db is None:
             return None
+        wait_ms = max(0, int(budget() * 1000))
         try:
+            self._db.execute(f"PRAGMA busy_timeout = {min(wait_ms, _MAX_BUSY_MS)}")
             self._db.execute(sql, args)  # autocommit: one statement, one atomic transaction
         except sqlite3.Error as exc:
             return str(exc)
@@ -152,7 +162,7 @@ class Storage:
             entry = data.get(namespace, {}).get(key)
             return None if entry is None else entry.value
 
-        def set_(services: HostServices, namespace: str, key: str, value: bytes) -> GuestErr | None:
+        def set_(services: HostServices, namespace: str, key: str, value: bytes) -> Any:
             error = _key_error(key)
             if error is not None:
                 return error
@@ -160,7 +170,12 @@ class Storage:
             if len(value) > MAX_VALUE_BYTES:
                 return GuestErr("resource-exhausted", f"a value is at most {MAX_VALUE_BYTES} bytes, "
                                                       f"this one is {len(value)}; split it")
-            me = services.component.name
+            if self._db is not None:  # sqlite may wait on a lock: off the loop
+                return blocking(f"storage set of {key!r}", stored, services.component.name,
+                                namespace, key, value)
+            return stored(services.component.name, namespace, key, value)
+
+        def stored(me: str, namespace: str, key: str, value: bytes) -> GuestErr | None:
             size = _size(key, value)
             with lock:
                 old = data.get(namespace, {}).get(key)
@@ -174,17 +189,23 @@ class Storage:
                     "VALUES (?, ?, ?, ?)", (namespace, key, me, value))
                 if failed is not None:
                     self._refund(me, namespace, charge)
-                    return GuestErr("io-error", f"could not store {key!r}: {failed}")
+                    return GuestErr("io-error", f"could not store {key!r}: {failed}; try again "
+                                    "later")
                 data.setdefault(namespace, {})[key] = _Entry(value, me)
                 if old is not None and not mine:
                     self._refund(old.owner, namespace, _size(key, old.value))
             return None
 
-        def delete(services: HostServices, namespace: str, key: str) -> bool | GuestErr:
+        def delete(services: HostServices, namespace: str, key: str) -> Any:
             error = _key_error(key)
             if error is not None:
                 return error
-            me = services.component.name
+            if self._db is not None:
+                return blocking(f"storage delete of {key!r}", deleted, services.component.name,
+                                namespace, key)
+            return deleted(services.component.name, namespace, key)
+
+        def deleted(me: str, namespace: str, key: str) -> bool | GuestErr:
             with lock:
                 entries = data.get(namespace)
                 old = entries.get(key) if entries is not None else None
@@ -212,8 +233,8 @@ class Storage:
             decision = check(services.component.name, _READ, namespace)
             if not decision.allowed:
                 return _denied(_READ, namespace, decision)
-            with lock:
-                return sorted(data.get(namespace, ()))
+            # No lock (a writer may hold it while sqlite waits): list() of a dict is atomic.
+            return sorted(list(data.get(namespace, {})))
 
-        return {"get": wit_result(get), "set": wit_result(set_), "delete": wit_result(delete),
-                "list-keys": wit_result(list_keys)}
+        return {"get": wit_result(get), "set": suspending(wit_result(set_)),
+                "delete": suspending(wit_result(delete)), "list-keys": wit_result(list_keys)}
