@@ -4,6 +4,9 @@ of several directories import helpers, and ``conftest`` names would collide."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 
 from airssys_wasm.security import MemoryAuditSink
@@ -38,3 +41,44 @@ def argv(executable: str, *args: str) -> bytes:
     for arg in args:
         op += bytes([len(arg)]) + arg.encode()
     return op
+
+
+class EchoServer:
+    """A TCP echo server on 127.0.0.1 only. It stops by itself after ``limit`` connections or
+    ``lifetime`` seconds, and every blocking step polls a stop flag, so it cannot hang a test."""
+
+    def __init__(self, limit: int = 4, lifetime: float = 10.0, *, silent: bool = False) -> None:
+        self.silent = silent
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(limit, lifetime), daemon=True)
+        self.thread.start()
+
+    def _serve(self, limit: int, lifetime: float) -> None:
+        ends = time.monotonic() + lifetime
+        with self.sock:
+            while self.accepted < limit and not self._stop.is_set() and time.monotonic() < ends:
+                try:
+                    conn, _ = self.sock.accept()
+                    self.accepted += 1
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                with conn:
+                    if self.silent:  # hold the connection open, never answer
+                        self._stop.wait(lifetime)
+                        continue
+                    conn.settimeout(2.0)
+                    try:
+                        data = conn.recv(4096)
+                        conn.sendall(b"echo:" + data)
+                    except OSError:
+                        pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(2.0)

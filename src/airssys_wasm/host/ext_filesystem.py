@@ -115,7 +115,17 @@ def _file_type(mode: int) -> str:
 def _open_regular(path: str, resolved: str, flags: int) -> int | GuestErr:
     """Open without blocking (a FIFO would wait for a writer forever) and keep only regular
     files: a device, FIFO or socket inside a grant is refused with its type."""
-    fd = os.open(resolved, flags | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, 0o644)
+    try:
+        fd = os.open(resolved, flags | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP):
+            raise
+        # A FIFO without a reader (O_WRONLY | O_NONBLOCK) or a socket: name what it is.
+        mode = os.stat(resolved, follow_symlinks=False).st_mode
+        if stat_module.S_ISREG(mode):
+            raise
+        return GuestErr("permission-denied", f"{path!r} is {_file_type(mode)}; only regular files "
+                        "are read or written")
     try:
         mode = os.fstat(fd).st_mode
     except OSError:
