@@ -86,7 +86,7 @@ _API_NAMES = [
     "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
     "wasmtime_func_type", "wasm_functype_params", "wasm_functype_results", "wasm_valtype_kind",
     "wasm_functype_delete",
-    "wasmtime_component_func_call_async", "wasmtime_func_call_async", "wasmtime_call_future_poll",
+    "wasmtime_component_func_call", "wasmtime_component_func_call_async", "wasmtime_func_call_async", "wasmtime_call_future_poll",
     "wasmtime_call_future_delete", "wasmtime_component_linker_instance_add_func_async",
     "wasmtime_component_linker_instantiate_async", "wasmtime_linker_instantiate_async",
     "wasmtime_context_epoch_deadline_async_yield_and_update", "wasmtime_engine_increment_epoch",
@@ -175,6 +175,7 @@ cdef _init_api():
     api.wasmtime_context_set_fuel = <wasmtime_error_t *(*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_fuel")
     api.wasmtime_context_set_epoch_deadline = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_set_epoch_deadline")
     api.wasmtime_component_linker_instance_add_func = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, wt_component_callback_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_func")
+    api.wasmtime_component_func_call = <wasmtime_error_t *(*)(const wasmtime_component_func_t *, wasmtime_context_t *, const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t) noexcept nogil>_addr(t, "wasmtime_component_func_call")
     api.wasmtime_component_func_call_async = <wasmtime_call_future_t *(*)(const wasmtime_component_func_t *, wasmtime_context_t *, const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_component_func_call_async")
     api.wasmtime_func_call_async = <wasmtime_call_future_t *(*)(wasmtime_context_t *, const wasmtime_func_t *, const wasmtime_val_t *, size_t, wasmtime_val_t *, size_t, wasm_trap_t **, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_func_call_async")
     api.wasmtime_call_future_poll = <c_bool (*)(wasmtime_call_future_t *) noexcept nogil>_addr(t, "wasmtime_call_future_poll")

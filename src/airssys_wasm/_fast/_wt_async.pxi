@@ -42,8 +42,14 @@ cdef object _drive_first(_StoreRef ref, object store, _CallState state,
     Returns the converted result when the call finished, else the GuestCall (suspendable
     drivers) or the result after driving it to completion here (synchronous callers).
     """
+    if _first_poll(ref, state, fut):
+        return state._complete()
+    return _suspended(ref, store, state, fut, suspendable)
+
+
+cdef bint _first_poll(_StoreRef ref, _CallState state, wasmtime_call_future_t *fut) except -1:
+    """Poll once; True (future deleted, Store free) when the call finished."""
     cdef c_bool done
-    cdef GuestCall call
     if fut == NULL:                       # never happens in v50; refuse rather than crash
         ref.leave()
         ref.end_call()
@@ -55,8 +61,14 @@ cdef object _drive_first(_StoreRef ref, object store, _CallState state,
     if done:
         api.wasmtime_call_future_delete(fut)
         ref.end_call()
-        return state._complete()
-    call = GuestCall.__new__(GuestCall)
+    return done
+
+
+cdef object _suspended(_StoreRef ref, object store, _CallState state,
+                       wasmtime_call_future_t *fut, bint suspendable):
+    """The GuestCall of a call whose first poll did not finish it (or its result, for a
+    synchronous caller, after driving it here)."""
+    cdef GuestCall call = GuestCall.__new__(GuestCall)
     call.state_obj = state
     call.ref = ref
     call.store = store

@@ -95,7 +95,15 @@ cdef class ComponentFunc(_CallState):
         """Like calling it, but a guest that suspends returns a :class:`GuestCall`."""
         return self._start(args, 1)
 
-    cdef object _start(self, tuple args, bint suspendable):
+    def _sync_reference(self, *args):
+        """The synchronous C API call (``wasmtime_component_func_call``) on the same lowering:
+        not a call path (it cannot suspend, and Stores with time slices or async host functions
+        refuse it), only the reference the benchmarks and differential tests compare with."""
+        return self._start(args, 2)
+
+    cdef object _start(self, tuple args, int mode):
+        """mode 0: run to the end; 1: suspendable; 2: the synchronous reference."""
+        cdef bint suspendable = mode == 1
         cdef FuncPlan plan = self.plan
         cdef Py_ssize_t n = PyTuple_GET_SIZE(args)
         cdef Py_ssize_t i
@@ -136,6 +144,13 @@ cdef class ComponentFunc(_CallState):
             self._drop_args()
             raise
         self.borrowed = borrowed
+        if mode == 2:
+            with nogil:
+                self.err = api.wasmtime_component_func_call(&self.func, self.ref.ctx, vals,
+                                                            <size_t>n, &self.res, self.nres)
+            self.ref.leave()
+            self.ref.end_call()
+            return self._complete()
         fut = api.wasmtime_component_func_call_async(&self.func, self.ref.ctx, vals, <size_t>n,
                                                       &self.res, self.nres, &self.err)
         return _drive_first(self.ref, self.store, self, fut, suspendable)

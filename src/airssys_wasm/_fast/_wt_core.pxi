@@ -141,17 +141,37 @@ cdef class CoreFunc(_CallState):
                     vals[i].of.f64 = d
         return self._start_raw(vals, suspendable)
 
-    cdef object _start_raw(self, const wasmtime_val_t *vals, bint suspendable):
-        """Start the call with already converted arguments (the core-ABI lane's path)."""
-        cdef wasmtime_call_future_t *fut
+    cdef wasmtime_call_future_t *_begin_raw(self, const wasmtime_val_t *vals,
+                                            bint suspendable) except NULL:
         self.ref.begin(self.store, suspendable)
         memcpy(self.args, vals, sizeof(wasmtime_val_t) * <size_t>self.nparams)
-        memset(self.results, 0, sizeof(self.results))
+        memset(self.results, 0, sizeof(wasmtime_val_t) * <size_t>self.nresults)
         self.trap = NULL
         self.err = NULL
         fut = api.wasmtime_func_call_async(self.ref.ctx, &self.func, self.args, <size_t>self.nparams,
                                            self.results, <size_t>self.nresults, &self.trap, &self.err)
+        if fut == NULL:
+            self.ref.leave()
+            self.ref.end_call()
+            self._abandon()
+            raise AbiMismatchError("wasmtime returned no call future")
+        return fut
+
+    cdef object _start_raw(self, const wasmtime_val_t *vals, bint suspendable):
+        """Start the call with already converted arguments."""
+        cdef wasmtime_call_future_t *fut = self._begin_raw(vals, suspendable)
         return _drive_first(self.ref, self.store, self, fut, suspendable)
+
+    cdef object _start_i32(self, const wasmtime_val_t *vals, bint suspendable, int32_t *out):
+        """``_start_raw`` of a ``-> i32`` function for the core-ABI lane: None when the call
+        finished inline (its result in ``out``, no Python int made), else its GuestCall."""
+        cdef wasmtime_call_future_t *fut = self._begin_raw(vals, suspendable)
+        if not _first_poll(self.ref, self, fut):
+            return _suspended(self.ref, self.store, self, fut, suspendable)
+        if self.trap != NULL or self.err != NULL:
+            return self._complete()          # raises the trap
+        out[0] = self.results[0].of.i32
+        return None
 
     cdef object _complete(self):
         cdef int i, k
@@ -194,16 +214,6 @@ cdef int _get_payload(object obj, Py_buffer *view, str what) except -1:
         raise TypeError(f"{what} must be a contiguous bytes-like object (bytes, bytearray, "
                         f"memoryview), got {_tname(obj)}") from None
     return 0
-
-
-cdef object _as_payload(object obj, str what):
-    """bytes for a str sender, the object itself for a bytes-like one (checked here)."""
-    cdef Py_buffer view
-    if PyUnicode_Check(obj):
-        return (<str>obj).encode("utf-8")
-    _get_payload(obj, &view, what)
-    PyBuffer_Release(&view)
-    return obj
 
 
 @cython.final
@@ -259,31 +269,25 @@ cdef class CoreLane:
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
         self.store = store
 
-    cdef object _alloc(self, uint64_t total, str what, bint suspendable):
-        """Start ``alloc(total)``: its pointer (0 for an empty payload, without a call) or the
-        GuestCall of a suspended alloc."""
+    cdef object _alloc(self, uint64_t total, str what, bint suspendable, int32_t *ptr):
+        """Start ``alloc(total)``: None with the pointer in ``ptr`` (0 for an empty payload,
+        without a call), or the GuestCall of a suspended alloc."""
         cdef wasmtime_val_t arg
         if total > 0x7fffffff:
             raise ValueError(f"{what} is {total} bytes; the core-ABI lane carries at most 2 GiB - 1")
+        ptr[0] = 0
         if total == 0:
-            return 0
+            return None
         arg.kind = _CORE_I32
         arg.of.i64 = 0
         arg.of.i32 = <int32_t>total
-        return self.alloc_fn._start_raw(&arg, suspendable)
+        return self.alloc_fn._start_i32(&arg, suspendable, ptr)
 
     cdef uint64_t _copy(self, object returned, object a, object b, uint64_t total) except? 0xffffffffffffffff:
         """Bounds-check alloc's pointer and copy ``a`` then ``b`` (bytes-like) there."""
         cdef Py_buffer av, bv
-        cdef uint64_t ptr, size
-        cdef uint8_t *data
         if total == 0:
             return 0
-        ptr = <uint32_t><int32_t>returned
-        if ptr == 0:                          # the ABI's "out of memory"
-            raise TrapError(
-                f"core-ABI 'alloc({total})' returned 0: the guest is out of memory; raise its "
-                "[limits] memory or send smaller payloads", TrapKind.MEMORY_LIMIT)
         _get_payload(a, &av, "sender")
         try:
             _get_payload(b, &bv, "message")
@@ -293,28 +297,40 @@ cdef class CoreLane:
         try:
             if <uint64_t>av.len + <uint64_t>bv.len != total:
                 raise ValueError("a payload changed size while the guest allocated room for it")
-            # Entered: no other thread may run (and grow this memory) during the copy.
-            self.ref.enter(self.store)
-            try:
-                data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
-                size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
-                if data == NULL or ptr + total > size:
-                    raise TrapError(
-                        f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, "
-                        f"0x{ptr + total:x}) is outside the guest's {size}-byte memory; the guest "
-                        "is faulty, restart it", TrapKind.OUT_OF_BOUNDS)
-                if total > 65536:
-                    with nogil:
-                        memcpy(data + ptr, av.buf, <size_t>av.len)
-                        memcpy(data + ptr + av.len, bv.buf, <size_t>bv.len)
-                else:
-                    memcpy(data + ptr, av.buf, <size_t>av.len)
-                    memcpy(data + ptr + av.len, bv.buf, <size_t>bv.len)
-            finally:
-                self.ref.leave()
+            return self._copy_views(returned, <const uint8_t *>av.buf, <uint64_t>av.len,
+                                    <const uint8_t *>bv.buf, <uint64_t>bv.len)
         finally:
             PyBuffer_Release(&av)
             PyBuffer_Release(&bv)
+
+    cdef uint64_t _copy_views(self, int32_t returned, const uint8_t *a, uint64_t alen,
+                              const uint8_t *b, uint64_t blen) except? 0xffffffffffffffff:
+        cdef uint64_t total = alen + blen, size
+        cdef uint64_t ptr = <uint32_t>returned
+        cdef uint8_t *data
+        if ptr == 0:                          # the ABI's "out of memory"
+            raise TrapError(
+                f"core-ABI 'alloc({total})' returned 0: the guest is out of memory; raise its "
+                "[limits] memory or send smaller payloads", TrapKind.MEMORY_LIMIT)
+        # Entered: no other thread may run (and grow this memory) during the copy.
+        self.ref.enter(self.store)
+        try:
+            data = api.wasmtime_memory_data(self.ref.ctx, &self.memory)
+            size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+            if data == NULL or ptr + total > size:
+                raise TrapError(
+                    f"core-ABI 'alloc({total})' returned 0x{ptr:x}, but [0x{ptr:x}, "
+                    f"0x{ptr + total:x}) is outside the guest's {size}-byte memory; the guest "
+                    "is faulty, restart it", TrapKind.OUT_OF_BOUNDS)
+            if total > 65536:
+                with nogil:
+                    memcpy(data + ptr, a, <size_t>alen)
+                    memcpy(data + ptr + alen, b, <size_t>blen)
+            else:
+                memcpy(data + ptr, a, <size_t>alen)
+                memcpy(data + ptr + alen, b, <size_t>blen)
+        finally:
+            self.ref.leave()
         return ptr
 
     def write(self, data):
@@ -328,13 +344,14 @@ cdef class CoreLane:
 
     cdef object _write(self, object data, bint suspendable):
         cdef Py_buffer view
+        cdef int32_t ptr
         _get_payload(data, &view, "data")
         cdef uint64_t total = <uint64_t>view.len
         PyBuffer_Release(&view)
-        out = self._alloc(total, "data", suspendable)
-        if type(out) is GuestCall:
+        out = self._alloc(total, "data", suspendable, &ptr)
+        if out is not None:
             return (<GuestCall>out).then(_partial(self._written, data, total))
-        return self._copy(out, data, b"", total)
+        return self._copy(ptr, data, b"", total)
 
     def _written(self, data, uint64_t total, get):
         return self._copy(get(), data, b"", total)
@@ -372,28 +389,41 @@ cdef class CoreLane:
         return self._handle(sender, message, 1)
 
     cdef object _handle(self, object sender, object message, bint suspendable):
-        cdef Py_buffer view
-        cdef uint64_t slen, mlen
-        sender = _as_payload(sender, "sender")
-        _get_payload(sender, &view, "sender")
-        slen = <uint64_t>view.len
-        PyBuffer_Release(&view)
-        _get_payload(message, &view, "message")
-        mlen = <uint64_t>view.len
-        PyBuffer_Release(&view)
-        out = self._alloc(slen + mlen, "sender + message", suspendable)
-        if type(out) is GuestCall:
-            return (<GuestCall>out).then(_partial(self._allocated, sender, message, slen, mlen,
-                                                  suspendable))
-        return self._deliver(out, sender, message, slen, mlen, suspendable)
+        cdef Py_buffer sview, mview
+        cdef uint64_t slen, mlen, ptr
+        cdef int32_t got
+        if PyUnicode_Check(sender):
+            sender = (<str>sender).encode("utf-8")
+        _get_payload(sender, &sview, "sender")
+        try:
+            _get_payload(message, &mview, "message")
+        except BaseException:
+            PyBuffer_Release(&sview)
+            raise
+        try:
+            slen = <uint64_t>sview.len
+            mlen = <uint64_t>mview.len
+            out = self._alloc(slen + mlen, "sender + message", suspendable, &got)
+            if out is not None:             # alloc itself suspended: copy when it is done
+                return (<GuestCall>out).then(_partial(self._allocated, sender, message, slen,
+                                                      mlen, suspendable))
+            ptr = 0 if slen + mlen == 0 else self._copy_views(
+                got, <const uint8_t *>sview.buf, slen, <const uint8_t *>mview.buf, mlen)
+        finally:
+            PyBuffer_Release(&sview)
+            PyBuffer_Release(&mview)
+        return self._call_handle(ptr, slen, mlen, suspendable)
 
     def _allocated(self, sender, message, uint64_t slen, uint64_t mlen, bint suspendable, get):
         return self._deliver(get(), sender, message, slen, mlen, suspendable)
 
     cdef object _deliver(self, object returned, object sender, object message, uint64_t slen,
                          uint64_t mlen, bint suspendable):
+        return self._call_handle(self._copy(returned, sender, message, slen + mlen), slen, mlen,
+                                 suspendable)
+
+    cdef object _call_handle(self, uint64_t ptr, uint64_t slen, uint64_t mlen, bint suspendable):
         cdef wasmtime_val_t args[4]
-        cdef uint64_t ptr = self._copy(returned, sender, message, slen + mlen)
         cdef int i
         memset(args, 0, sizeof(args))
         for i in range(4):

@@ -231,6 +231,11 @@ ctypedef struct WtApi:
     wasmtime_error_t *(*wasmtime_component_linker_instance_add_func)(
         wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
         wt_component_callback_t cb, void *env, wt_finalizer_t finalizer) noexcept nogil
+    # The synchronous component call: only the benchmarks' reference (ComponentFunc._sync_reference).
+    wasmtime_error_t *(*wasmtime_component_func_call)(
+        const wasmtime_component_func_t *func, wasmtime_context_t *ctx,
+        const wasmtime_component_val_t *args, size_t nargs,
+        wasmtime_component_val_t *results, size_t nresults) noexcept nogil
     # The async C API (wasmtime/async.h, component/func.h, component/linker.h).
     wasmtime_call_future_t *(*wasmtime_component_func_call_async)(
         const wasmtime_component_func_t *func, wasmtime_context_t *ctx,

@@ -6,6 +6,8 @@ installed). Copies of ``examples/wat/``, kept in sync by ``examples/wat/build.py
 - ``minimal``: only ``handle-message``
 - ``pingpong``: talks to other components through host-services (component -> component)
 - ``core_actor``: a core-ABI lane module
+- ``ext-net``, ``ext-proc``, ``ext-store``: probes of the ext interfaces (the suspend suite
+  blocks them on a silent peer, a slow child, a locked database)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["NAMES", "path", "text"]
 
-NAMES = ("echo", "minimal", "pingpong", "core_actor")
+NAMES = ("echo", "minimal", "pingpong", "core_actor", "ext-net", "ext-proc", "ext-store")
 
 
 def path(name: str) -> Path:

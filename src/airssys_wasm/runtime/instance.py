@@ -432,6 +432,7 @@ class CoreInstance(Instance):
         self._sender: ComponentId | None = None
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
+        self._handled = self._status_check("handle")
 
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
@@ -472,9 +473,20 @@ class CoreInstance(Instance):
             self._check_sender(sender)
             self._sender_text = str(sender).encode()
             self._sender = sender
+        if self._store is None:  # the hot path: Instance._call, inlined
+            self._require_store()
         lane = self._lane
-        return self._call("handle-message", _LaneStep(lane.start_handle, lane.handle),
-                          self._sender_text, message, then=self._status_check("handle"))
+        try:
+            rc = lane.start_handle(self._sender_text, message) if self.suspendable \
+                else lane.handle(self._sender_text, message)
+        except TrapError as trap:
+            raise self._discard(trap, "handle-message") from (trap.__cause__ or trap)
+        if type(rc) is GuestCall:
+            self._pending = rc
+            return rc.then(partial(self._resumed, "handle-message", self._handled))
+        if rc != 0:
+            self._handled(rc)
+        return None
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
         if "execute" not in self.artifact.core_exports:
