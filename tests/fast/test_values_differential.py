@@ -153,6 +153,8 @@ def test_fast_path_matches_wasmtime_py(pair: tuple[Any, Built, Built, list[Any]]
     got = reference.fast("echo")(value)
     assert got == value
     assert to_wasmtime(vt, got) == expected
+    # ... and the async C API (the call path) agrees with the synchronous one on this lowering.
+    assert reference.fast("echo")._sync_reference(value) == got
 
     # 2. wasmtime-py caller, fast host: our trampoline sees our mapping, the caller its own.
     seen.clear()

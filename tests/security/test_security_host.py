@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import struct
-import threading
-import time
 from pathlib import Path
 
 import pytest

@@ -261,14 +261,16 @@ cdef class GuestCall:
     def wait(self):
         """Drive the call to its end from synchronous code and return ``finish()``.
 
-        Time slices are resumed at once; a HostWait is waited for with ``block`` (it must be
-        completed by another thread, as the runtime's synchronous host functions do).
+        Time slices are resumed at once. A call suspended on an unfinished HostWait cannot be
+        driven here (its completion needs the event loop this thread would block): RuntimeError.
         """
         cdef HostWait w
         while not self._poll():
             w = self.ref.wait
             if w is not None and not w.ready:
-                w.block(None if self.deadline == 0.0 else max(self.deadline - _monotonic(), 0.0))
+                raise RuntimeError(
+                    f"{self.state_obj.where} waits for {w.what}, which completes on the event "
+                    "loop; drive it from there (poll when the wait is done) or cancel it")
         out = self.finish()
         while type(out) is GuestCall:
             out = (<GuestCall>out).wait()

@@ -7,9 +7,6 @@
 # (a timer, a task, a thread-pool job) and call ``set_result``/``set_exception``; the driver of
 # the suspended call (the actor scheduler) learns about completion through ``add_done_callback``.
 
-cdef object _wait_lock = threading.Lock()
-
-
 @cython.final
 cdef class HostWait:
     """The pending result of an async host function (see :func:`define_host_func`).
@@ -17,8 +14,9 @@ cdef class HostWait:
     ``set_result(value)`` / ``set_exception(exc)`` complete it (once; later calls are ignored,
     so a late completion after a cancel is harmless). ``add_done_callback(fn)`` runs ``fn(wait)``
     on completion (at once if already complete); ``set_canceller(fn)`` registers how to stop the
-    work when the guest call is cancelled (deadline, stop, restart). ``block(timeout)`` waits
-    from another thread's point of view (synchronous drivers only).
+    work when the guest call is cancelled (deadline, stop, restart). Complete it on the thread
+    that drives the suspended call (the event loop); other threads hand over with
+    ``loop.call_soon_threadsafe``.
     """
 
     cdef int ready                    # tested by the C continuation
@@ -26,7 +24,6 @@ cdef class HostWait:
     cdef object error
     cdef list callbacks
     cdef object canceller
-    cdef object event                 # threading.Event for block(), made on demand
     # Filled in by the async trampoline when the guest suspends on this wait:
     cdef wasmtime_component_val_t *results
     cdef size_t nresults
@@ -50,16 +47,12 @@ cdef class HostWait:
         self._settle(None, exc)
 
     cdef _settle(self, object value, object error):
-        with _wait_lock:
-            if self.ready:
-                return
-            self.value = value
-            self.error = error
-            self.ready = 1
-            event = self.event
-            self.canceller = None
-        if event is not None:
-            event.set()
+        if self.ready:
+            return
+        self.value = value
+        self.error = error
+        self.ready = 1
+        self.canceller = None
         callbacks, self.callbacks = self.callbacks, []
         for fn in callbacks:
             fn(self)
@@ -88,16 +81,6 @@ cdef class HostWait:
         self.callbacks = []
         if fn is not None and not self.ready:
             fn()
-
-    def block(self, timeout=None):
-        """Wait for completion from a thread that is not the one completing it; True if done."""
-        with _wait_lock:
-            if self.ready:
-                return True
-            if self.event is None:
-                self.event = threading.Event()
-            event = self.event
-        return event.wait(timeout)
 
     def __repr__(self):
         state = "pending" if not self.ready else ("failed" if self.error is not None else "done")

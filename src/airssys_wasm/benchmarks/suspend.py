@@ -36,6 +36,7 @@ from airssys_wasm.benchmarks.fast import ACCEPT, LOGGER, LOGS, REALLOC_WAT, SEND
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, HostServices, Limits
+from airssys_wasm.runtime.artifact import ComponentArtifact
 from airssys_wasm.runtime.world import HOST_SERVICES
 from airssys_wasm.security import MemoryAuditSink
 
@@ -74,6 +75,7 @@ def _cost_rows(repeat: int, min_seconds: float) -> list[Comparison]:
     engine = Engine(EngineConfig())
     try:
         accept = engine.load(ACCEPT, name="accept")
+        assert isinstance(accept, ComponentArtifact)
         # A plain Store (no time slices) accepts both the async and the synchronous C API.
         store = wasmtime.Store(engine.wasm_engine)
         store.set_epoch_deadline(2**62)

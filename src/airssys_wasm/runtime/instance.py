@@ -54,7 +54,6 @@ from airssys_wasm.runtime.wasi import NO_WASI, WasiSettings
 from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
-    ComponentMetadata,
     ExecutionContext,
     HealthStatus,
 )
