@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -114,13 +115,23 @@ def _epoch_threads() -> set[str]:
     return found
 
 
+def _new_epoch_threads(before: set[str]) -> set[str]:
+    """The ticker names itself as it starts: give it a moment."""
+    for _ in range(200):
+        new = _epoch_threads() - before
+        if new:
+            return new
+        time.sleep(0.005)
+    return set()
+
+
 def test_one_epoch_ticker_for_all_instances() -> None:
     before = _epoch_threads()
     eng = Engine(EngineConfig(time_slice_us=5000))
     artifact = eng.load(example("minimal.wat"))
     assert not eng.ticker_running  # started lazily
     instances = [artifact.instantiate(Limits(timeout_ms=100)) for _ in range(50)]
-    assert len(_epoch_threads() - before) == 1 and eng.ticker_running
+    assert len(_new_epoch_threads(before)) == 1 and eng.ticker_running
     for inst in instances:
         inst.handle_message(SENDER, b"x")
     eng.close()
@@ -172,7 +183,7 @@ def test_dropped_engine_stops_its_ticker() -> None:
     eng = Engine(EngineConfig(time_slice_us=1000))
     inst = eng.load(example("minimal.wat")).instantiate(Limits(timeout_ms=10))
     inst.handle_message(SENDER, b"x")
-    [ticker] = _epoch_threads() - before
+    [ticker] = _new_epoch_threads(before)
     del inst, eng
     gc.collect()
     assert ticker not in _epoch_threads()  # the ticker is joined when its Engine goes
