@@ -126,6 +126,19 @@ async def test_a_longer_slice_is_a_per_component_limit(host) -> None:
         await spin
 
 
+async def test_a_manifest_sets_the_slice_within_the_trust_ceiling(host) -> None:
+    await host.spawn("p", PINGPONG, manifest=manifest("p", limits="slice_us = 5000"))
+    assert host.registry.get("p").limits.slice_us == 5000
+    with pytest.raises(aw.ManifestError, match="slice_us = 50000 exceeds the untrusted ceiling"):
+        await host.spawn("q", PINGPONG, trust="untrusted",
+                         manifest=manifest("q", limits="slice_us = 50000"))
+    with pytest.raises(aw.ManifestError, match="slice_us"):
+        await host.spawn("r", PINGPONG, manifest=manifest("r", limits="slice_us = 10"))
+    await host.spawn("t", PINGPONG, trust="trusted",
+                     manifest=manifest("t", limits="slice_us = 50000"))
+    assert host.registry.get("t").limits.slice_us == 50000
+
+
 # --- cancellation in every state ------------------------------------------------------------
 
 async def test_stopping_cancels_a_sleeping_guest(host) -> None:

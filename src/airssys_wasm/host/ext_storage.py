@@ -43,8 +43,6 @@ DB_NAME = "storage.sqlite3"
 _READ, _WRITE = "storage.read", "storage.write"
 #: Longest wait for a database locked by another process when the call has no deadline.
 _MAX_BUSY_MS = 5000
-#: Time kept back from the guest's deadline to answer it after a lock wait gave up.
-_ANSWER_MARGIN_MS = 25
 
 
 class _Entry:
@@ -120,9 +118,7 @@ class Storage:
         """
         if self._db is None:
             return None
-        # Stop waiting a little before the deadline, so the guest still gets the error value
-        # instead of being cut off by the deadline itself.
-        wait_ms = max(0, int(budget() * 1000) - _ANSWER_MARGIN_MS)
+        wait_ms = int(budget() * 1000)
         try:
             self._db.execute(f"PRAGMA busy_timeout = {min(wait_ms, _MAX_BUSY_MS)}")
             self._db.execute(sql, args)  # autocommit: one statement, one atomic transaction

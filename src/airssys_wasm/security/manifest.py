@@ -52,7 +52,7 @@ _SEMVER_RE = re.compile(
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 _SCHEMA: dict[str, Any] = {
     "component": {"name", "version", "description", "authors"},
-    "limits": {"memory", "fuel", "timeout_ms", "stack"},
+    "limits": {"memory", "fuel", "timeout_ms", "stack", "slice_us"},
     "capabilities": {
         "filesystem": {"read", "write", "delete", "list"},
         "network": {"connect", "bind"},
@@ -70,6 +70,7 @@ _RANGES = {
     "limits.stack": (4 << 10, 1 << 30),
     "limits.fuel": (1, 2**63 - 1),
     "limits.timeout_ms": (1, 86_400_000),
+    "limits.slice_us": (50, 10_000_000),
     "quota.messages_per_second": (1e-6, 1e9),
     "quota.message_burst": (1, 10**9),
     "quota.storage_bytes": (1, 2**63 - 1),
@@ -110,13 +111,16 @@ class ManifestLimits:
     fuel: int | None = None
     timeout_ms: int | None = None
     stack: int | None = None
+    #: Time slice (µs): how long the guest computes before it yields to other actors.
+    slice_us: int | None = None
 
     def as_runtime_kwargs(self) -> dict[str, int]:
         """Keyword arguments for the runtime layer's ``Limits.replace`` (its field names).
 
         Only fields that are set: ``runtime.Limits().replace(**limits.as_runtime_kwargs())``.
         """
-        names = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms", "stack": "stack_bytes"}
+        names = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms",
+                 "stack": "stack_bytes", "slice_us": "slice_us"}
         return {
             names[k]: v
             for k, v in (
@@ -124,6 +128,7 @@ class ManifestLimits:
                 ("fuel", self.fuel),
                 ("timeout_ms", self.timeout_ms),
                 ("stack", self.stack),
+                ("slice_us", self.slice_us),
             )
             if v is not None
         }
@@ -273,7 +278,9 @@ def _limits(c: _Collector, raw: object) -> ManifestLimits:
     stack = c.size(t["stack"], "limits.stack") if "stack" in t else None
     fuel = c.integer(t["fuel"], "limits.fuel") if "fuel" in t else None
     timeout = c.integer(t["timeout_ms"], "limits.timeout_ms") if "timeout_ms" in t else None
-    return ManifestLimits(memory=memory, fuel=fuel, timeout_ms=timeout, stack=stack)
+    slice_us = c.integer(t["slice_us"], "limits.slice_us") if "slice_us" in t else None
+    return ManifestLimits(memory=memory, fuel=fuel, timeout_ms=timeout, stack=stack,
+                          slice_us=slice_us)
 
 
 def _quota(c: _Collector, raw: object) -> Quota:

@@ -45,6 +45,8 @@ class TrustProfile:
 # Fuel and stack stay None (engine defaults) in every profile: the runtime bounds CPU with an
 # epoch deadline and meters fuel only when the engine is configured for it, and the wasm stack is
 # an engine-wide setting. Untrusted defaults equal the runtime's own defaults (64 MiB, 1 s/call).
+# The time slice defaults to the engine's; a longer one (more latency for every other actor while
+# this one computes) is capped at 2 ms for untrusted and 10 ms for unknown components.
 _DEFAULT_PROFILES = {
     TrustLevel.TRUSTED: TrustProfile(
         manifest_required=False,
@@ -53,12 +55,14 @@ _DEFAULT_PROFILES = {
     TrustLevel.UNKNOWN: TrustProfile(
         manifest_required=False,
         default_limits=ManifestLimits(memory=128 * MiB, timeout_ms=5_000),
-        max_limits=ManifestLimits(memory=1024 * MiB, timeout_ms=60_000, stack=8 * MiB),
+        max_limits=ManifestLimits(memory=1024 * MiB, timeout_ms=60_000, stack=8 * MiB,
+                                  slice_us=10_000),
     ),
     TrustLevel.UNTRUSTED: TrustProfile(
         manifest_required=True,
         default_limits=ManifestLimits(memory=64 * MiB, timeout_ms=1_000),
-        max_limits=ManifestLimits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000, stack=2 * MiB),
+        max_limits=ManifestLimits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000,
+                                  stack=2 * MiB, slice_us=2_000),
         default_quota=Quota(
             messages_per_second=1000.0,
             message_burst=1000,
