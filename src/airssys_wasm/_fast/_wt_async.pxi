@@ -145,6 +145,7 @@ cdef class GuestCall:
             if w.error is not None:
                 self._stop(self._host_failure(w))
                 return 1
+            self.ref.wait = None           # the continuation consumes it in this poll
         try:
             self.ref.enter(self.store)
         except ValueError as exc:          # the Store was closed under us: never touch the future
@@ -154,13 +155,20 @@ cdef class GuestCall:
             self.status = _FAILED
             self.error = exc
             return 1
+        if w is not None and self.ref.yields:
+            # The epochs went on while the guest waited: give it a fresh slice, or it would
+            # yield again at once on the stale deadline.
+            api.wasmtime_context_set_epoch_deadline(self.ref.ctx, self.ref.epoch_ticks)
         with nogil:
             done = api.wasmtime_call_future_poll(self.future)
         self.ref.leave()
         if done:
             self._settle()
             return 1
-        return self._check_wait()
+        if w is not None and w.error is not None:   # its value could not be lowered
+            self._stop(self._host_failure(w))
+            return 1
+        return 0
 
     cdef bint _check_wait(self) except -1:
         """A continuation that could not lower its value marks the wait failed: abort then."""

@@ -89,6 +89,10 @@ class Scheduler:
         except asyncio.CancelledError:
             if call.cancel("its actor was stopped or restarted"):
                 self.stats.cancelled += 1
+                try:  # let the layers above see the end (the runtime discards the Store)
+                    call.finish()
+                except BaseException:  # the CallCancelled itself, or what a layer made of it
+                    pass
             raise
         finally:
             del self._active[call]
