@@ -339,3 +339,31 @@ def test_suspended_and_inline_completions_agree(x: int, result: int) -> None:
 
 
 _SHARED: dict[str, Any] = {}
+
+
+SLOW_ALLOC_ACTOR = """(module
+  (memory (export "memory") 1)
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $i i32)
+    (block $done (loop $l                       ;; long enough to use up several slices
+      (br_if $done (i32.ge_u (local.get $i) (i32.const 30000000)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (i32.const 1024))
+  (func (export "handle") (param i32 i32 i32 i32) (result i32)
+    (i32.add (i32.load8_u (local.get 2)) (local.get 3))))"""
+
+
+def test_the_core_lane_survives_an_alloc_that_yields(engine, ticker) -> None:
+    """alloc itself uses up time slices: a synchronous caller still gets handle's result, a
+    suspendable one a GuestCall whose chain copies the payload and calls handle later."""
+    module = wasmtime.Module(engine, SLOW_ALLOC_ACTOR)
+    store = wasmtime.Store(engine)
+    fastcall.configure_store(store, fuel=10**12, slice_ticks=2)
+    instance = fastcall.instantiate_module(wasmtime.Linker(engine), store, module)
+    lane = fastcall.CoreLane(store, instance)
+    assert lane.handle(b"sender", b"\x07abc") == 7 + 4
+    call = lane.start_handle("sender", bytearray(b"\x09xy"))
+    assert type(call) is GuestCall and call.where == "core-ABI 'alloc'"
+    assert drive(call) == 9 + 3
+    assert lane.write(b"data") == 1024 and drive(lane.start_write(b"data")) == 1024

@@ -167,7 +167,11 @@ cdef class CoreFunc(_CallState):
         finished inline (its result in ``out``, no Python int made), else its GuestCall."""
         cdef wasmtime_call_future_t *fut = self._begin_raw(vals, suspendable)
         if not _first_poll(self.ref, self, fut):
-            return _suspended(self.ref, self.store, self, fut, suspendable)
+            value = _suspended(self.ref, self.store, self, fut, suspendable)
+            if suspendable:
+                return value                 # the GuestCall
+            out[0] = <int32_t>value          # a synchronous caller: driven to its end already
+            return None
         if self.trap != NULL or self.err != NULL:
             return self._complete()          # raises the trap
         out[0] = self.results[0].of.i32
