@@ -116,7 +116,7 @@ class ComponentActor(Actor):
         except GuestError as exc:
             self.requests.fail(request, exc)
             return None
-        if type(out) is GuestCall:
+        if isinstance(out, GuestCall):
             # A request that times out while its guest is suspended cancels the guest call.
             self.requests.on_close(request, partial(self._abandoned, out))
             return out.then(partial(self._executed, request))

@@ -54,6 +54,7 @@ from airssys_wasm.runtime.wasi import NO_WASI, WasiSettings
 from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
+    ComponentMetadata,
     ExecutionContext,
     HealthStatus,
 )
@@ -278,25 +279,25 @@ class Instance(ABC):
                             "use ComponentId.parse('namespace/name@version')")
 
     @abstractmethod
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
         """Run a request and return the reply bytes; GuestError if unsupported or refused."""
 
     @abstractmethod
-    def init(self, config: ComponentConfig | None = None) -> Any: ...
+    def init(self, config: ComponentConfig | None = None) -> GuestCall | None: ...
 
     @abstractmethod
-    def health(self) -> Any:
+    def health(self) -> HealthStatus | GuestCall:
         """The guest's health; HEALTHY when it does not export `health` (healthy while it answers)."""
 
     @abstractmethod
-    def shutdown(self) -> Any: ...
+    def shutdown(self) -> GuestCall | None: ...
 
-    def metadata(self) -> Any:
+    def metadata(self) -> ComponentMetadata | GuestCall | None:
         """The guest's self-description, or None if it does not export `metadata`."""
         return None
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
-                        error: str | None = None) -> Any:
+                        error: str | None = None) -> GuestCall | None:
         """Deliver the outcome of a send-request: exactly one of ``reply`` / ``error``."""
         raise self._unsupported("handle-callback")
 
@@ -376,7 +377,7 @@ class ComponentInstance(Instance):
             raise _guest_error(self.name, "handle-message", out[1])
         return None
 
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
         if "execute" not in self.artifact.export_indices:
             raise self._unsupported("execute")
         if ctx is None:
@@ -384,30 +385,30 @@ class ComponentInstance(Instance):
         return self._result("execute", operation, values.context_to_wit(ctx),
                             then=self._unwrapper("execute"))
 
-    def init(self, config: ComponentConfig | None = None) -> Any:
+    def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
         if "init" not in self.artifact.export_indices:
             return None
         return self._result("init", values.config_to_wit(config or ComponentConfig()),
                             then=self._unwrapper("init"))
 
-    def health(self) -> Any:
+    def health(self) -> HealthStatus | GuestCall:
         if "health" not in self.artifact.export_indices:
             self._require_store()
             return HealthStatus.HEALTHY
         return self._result("health", then=HealthStatus)
 
-    def metadata(self) -> Any:
+    def metadata(self) -> ComponentMetadata | GuestCall | None:
         if "metadata" not in self.artifact.export_indices:
             return None
         return self._result("metadata", then=values.metadata_from_wit)
 
-    def shutdown(self) -> Any:
+    def shutdown(self) -> GuestCall | None:
         if "shutdown" not in self.artifact.export_indices:
             return None
         return self._result("shutdown", then=self._unwrapper("shutdown"))
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
-                        error: str | None = None) -> Any:
+                        error: str | None = None) -> GuestCall | None:
         if (reply is None) == (error is None):
             raise ValueError("pass exactly one of reply= (bytes) or error= (str)")
         if "handle-callback" not in self.artifact.export_indices:
@@ -487,7 +488,7 @@ class CoreInstance(Instance):
             self._handled(rc)
         return None
 
-    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> Any:
+    def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
         if "execute" not in self.artifact.core_exports:
             raise self._unsupported("execute")
         lane, execute = self._lane, self._core_func("execute")
@@ -503,15 +504,15 @@ class CoreInstance(Instance):
 
         return self._call("execute", _LaneStep(lane.start_write, lane.write), operation, then=run)
 
-    def _status(self, name: str) -> Any:
+    def _status(self, name: str) -> GuestCall | None:
         return self._call(name, self._core_func(name), then=self._status_check(name))
 
-    def init(self, config: ComponentConfig | None = None) -> Any:
+    def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
         if "init" in self.artifact.core_exports:
             return self._status("init")
         return None
 
-    def health(self) -> Any:
+    def health(self) -> HealthStatus | GuestCall:
         if "health" not in self.artifact.core_exports:
             self._require_store()
             return HealthStatus.HEALTHY
@@ -521,7 +522,7 @@ class CoreInstance(Instance):
 
         return self._call("health", self._core_func("health"), then=status)
 
-    def shutdown(self) -> Any:
+    def shutdown(self) -> GuestCall | None:
         if "shutdown" in self.artifact.core_exports:
             return self._status("shutdown")
         return None
