@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -187,3 +189,18 @@ def test_dropped_engine_stops_its_ticker() -> None:
     del inst, eng
     gc.collect()
     assert ticker not in _epoch_threads()  # the ticker is joined when its Engine goes
+
+
+def test_exiting_without_closing_the_engine_is_clean(tmp_path) -> None:
+    """The C ticker is stopped before its engine can be freed, whatever the order in which the
+    interpreter tears objects down (it used to tick a freed engine at exit: a segfault)."""
+    script = tmp_path / "leave_it_running.py"
+    script.write_text(
+        "from airssys_wasm.runtime import Engine, Limits\n"
+        f"artifact = Engine().load({str(example('minimal.wat'))!r})\n"
+        "instance = artifact.instantiate(Limits(timeout_ms=100))\n"
+        "instance.handle_message(__import__('airssys_wasm').runtime.ComponentId('x'), b'U')\n"
+        "cycle = [artifact, instance]; cycle.append(cycle)\n"
+        "print('ran')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "ran"), done.stderr

@@ -87,6 +87,7 @@ cdef object _const(object value):
 
 
 @cython.final
+@cython.no_gc_clear   # __dealloc__ needs store/ref/state to unwind a dropped suspended call
 cdef class GuestCall:
     """A guest call that suspended; poll it until it finishes, then ``finish()`` it.
 
@@ -436,6 +437,7 @@ cdef extern from *:
 
 
 @cython.final
+@cython.no_gc   # never cleared by the GC: the engine must outlive the thread that ticks it
 cdef class EpochTicker:
     """Increments a ``wasmtime.Engine``'s epoch every ``period_us`` microseconds on a C thread.
 

@@ -9,6 +9,7 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
 
 
 @cython.final
+@cython.no_gc_clear   # __dealloc__ reads the plan to free the reuse slots
 cdef class ComponentFunc(_CallState):
     """A component export callable through the C API; its types are compiled once, here.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import weakref
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -67,10 +68,12 @@ class EngineConfig:
     parallel_compilation: bool = True
     #: Wasm stack per call, engine-wide in wasmtime (None = wasmtime's default, 512 KiB).
     max_wasm_stack: int | None = None
-    #: Fiber stack per call in flight: the wasm stack plus room for host functions, which run
-    #: on the fiber (measured: a host call through the trampolines uses < 64 KiB; deep Python
-    #: recursion there would kill the process instead of raising RecursionError, so the host
-    #: functions hand real work to the event loop). Must exceed the wasm stack by >= 256 KiB.
+    #: Fiber stack per call in flight: the wasm stack plus room for the host functions, which
+    #: run on the fiber (trampolines and the small Python callables behind them; deep Python
+    #: recursion there would kill the process instead of raising RecursionError, so host
+    #: functions hand real work to the loop). The 1.5 MiB above the default wasm stack covers
+    #: a guest at its stack limit calling the host; measured, every host function of the test
+    #: suite's guests also ran on a 513 KiB fiber. At least 256 KiB above the wasm stack.
     async_stack_bytes: int = 2 * 1024 * 1024
     #: Directory of the compiled-artifact cache; None disables it.
     cache_dir: str | os.PathLike[str] | None = None
@@ -141,6 +144,10 @@ class Engine:
                                        config_fingerprint=self.config.fingerprint())
         self._ticker = (EpochTicker(self.wasm_engine, self.tick_us)
                         if self.config.epoch_interruption else None)
+        if self._ticker is not None:
+            # At the latest when this Engine goes (or the interpreter exits): the C thread must
+            # stop before the wasmtime engine it ticks can be freed.
+            weakref.finalize(self, self._ticker.stop)
         self._closed = False
 
     def load(self, source: Source, *, name: str | None = None) -> Artifact:
