@@ -88,6 +88,23 @@ def test_allow_and_deny_each_write_one_json_line(sink: MemoryAuditSink, clock: F
     assert "no capabilities.storage.read grant" in second["reason"]
 
 
+def test_what_was_performed_gets_a_done_line(sink: MemoryAuditSink, clock: FakeClock) -> None:
+    policy = make_policy(sink, clock)
+    policy.register("plugin", manifest("[capabilities]\nnetwork.connect = ['api.example.com:443']\n"))
+    policy.check("plugin", "network.connect", "api.example.com:443")
+    policy.performed("plugin", "network.connect", "api.example.com:443", "93.184.216.34:443")
+    decided, done = (json.loads(line) for line in sink.lines)
+    assert decided["decision"] == "allow" and "performed" not in decided
+    assert done == {"time": done["time"], "component": "plugin", "kind": "network.connect",
+                    "target": "api.example.com:443", "decision": "done", "reason": "performed",
+                    "performed": "93.184.216.34:443"}
+    assert sink.records[-1].performed == "93.184.216.34:443"
+    allow_all = AllowAllPolicy(audit=AuditLog([sink]))
+    allow_all.register("trusted")
+    allow_all.performed("trusted", "process.spawn", "/bin/echo", "/usr/bin/echo")
+    assert sink.records[-1].decision == "done" and sink.records[-1].performed == "/usr/bin/echo"
+
+
 def test_filesystem_decisions_carry_the_resolved_path(
     sink: MemoryAuditSink, clock: FakeClock, tmp_path: Path
 ) -> None:

@@ -110,6 +110,11 @@ class SecurityProvider(Protocol):
         Called synchronously inside the guest's call: it must not block."""
         ...
 
+    def performed(self, component: str, kind: str, target: object, what: str) -> None:
+        """Audit what the host actually did after an allowed check (``what``: the path opened
+        beneath the grant root, the address connected, the executable run). Must not block."""
+        ...
+
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None
 

@@ -52,6 +52,9 @@ class AuditRecord(NamedTuple):
     decision: str
     reason: str
     resolved: str | None = None  # filesystem/process: where the target really points
+    #: For a ``"done"`` line: what the host actually did (the path it opened beneath the grant
+    #: root, the address it connected, the executable it ran), not what was asked.
+    performed: str | None = None
 
     def to_json(self) -> str:
         return f'{{"time":{json.dumps(self.time)},{_body_json(self)[1:]}'
@@ -68,6 +71,8 @@ def _body_json(rec: AuditRecord) -> str:
     }
     if rec.resolved is not None:
         data["resolved"] = rec.resolved
+    if rec.performed is not None:
+        data["performed"] = rec.performed
     try:
         return orjson.dumps(data).decode("utf-8")
     except TypeError:
@@ -193,8 +198,14 @@ class AuditLog:
         allowed: bool,
         reason: str,
         resolved: str | None = None,
+        *,
+        performed: str | None = None,
     ) -> bool:
-        """Write one decision to every sink; False if any sink failed."""
+        """Write one decision to every sink; False if any sink failed.
+
+        With ``performed`` the line is not a decision but the record of an action the host
+        carried out after an allow: decision ``"done"``, ``performed`` what was really done.
+        """
         # No sink would keep a line (e.g. a logger not enabled at INFO): skip building it. Asked
         # per decision, since logging levels can change at run time.
         for probe in self._probes:
@@ -210,9 +221,10 @@ class AuditLog:
             str(component),
             str(kind),
             _clip(target if isinstance(target, str) else repr(target)),
-            "allow" if allowed else "deny",
+            "done" if performed is not None else "allow" if allowed else "deny",
             reason,
             None if resolved is None else _clip(resolved),
+            None if performed is None else _clip(performed),
         )
         # Components repeat the same decisions (a stage messaging its next stage): everything
         # but the time is serialised once per distinct decision. The time is plain ASCII.

@@ -68,6 +68,7 @@ class HostSecurity:
         self.trust_policy: TrustPolicy = getattr(policy, "trust_policy", trust_policy)
         # The host's hot path calls this directly: no extra Python frame per check.
         self.check = policy.check
+        self.performed = policy.performed
 
     @classmethod
     def from_config(cls, config: HostConfig) -> HostSecurity:

@@ -102,6 +102,8 @@ class Policy(Protocol):
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision: ...
 
+    def performed(self, component: str, kind: str, target: object, what: str) -> None: ...
+
 
 def _check_kind(kind: object, amount: int | None) -> None:
     if not isinstance(kind, str) or kind not in _KINDS:
@@ -228,6 +230,12 @@ class PermissionPolicy:
             return quota.charge_storage(amount)
         return quota.charge_network(amount)  # network.connect / network.bind
 
+    def performed(self, component: str, kind: str, target: object, what: str) -> None:
+        """Audit what the host actually did after an allowed ``kind`` on ``target``: one
+        ``"done"`` line whose ``performed`` is the path opened, the address connected or the
+        executable run (the decision line before it says what was asked)."""
+        self.audit.record(component, kind, target, True, "performed", performed=what)
+
     def _deny(
         self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
         reason: str, retry_after: float | None = None,
@@ -277,6 +285,10 @@ class AllowAllPolicy:
     def unregister(self, component: str) -> None:
         with self._lock:
             self._grants.pop(component, None)
+
+    def performed(self, component: str, kind: str, target: object, what: str) -> None:
+        if self.audit is not None:
+            self.audit.record(component, kind, target, True, "performed", performed=what)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check
