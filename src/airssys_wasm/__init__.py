@@ -34,6 +34,7 @@ from airssys_wasm.errors import (
     SupervisorEscalation,
     TrapError,
     CallCancelled,
+    MessageTooLarge,
     TrapKind,
 )
 
@@ -76,5 +77,6 @@ __all__ = [
     "SupervisorEscalation",
     "TrapError",
     "CallCancelled",
+    "MessageTooLarge",
     "TrapKind",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "TrapKind",
     "TrapError",
     "CallCancelled",
+    "MessageTooLarge",
     "GuestError",
     "PermissionDenied",
     "QuotaExceeded",
@@ -87,6 +88,19 @@ class TrapError(AirssysError):
         self.kind = TrapKind(kind)
         self.component = component
         self.backtrace = backtrace
+
+
+class MessageTooLarge(AirssysError, ValueError):
+    """A message is larger than the receiving (or sending) component's ``[limits] max_message``.
+
+    Refused before it is copied or queued; nothing was delivered. ``size`` and ``limit`` are in
+    bytes. Bulk data belongs on the core-ABI lane (one memcpy, no per-byte cost) or in storage.
+    """
+
+    def __init__(self, message: str, *, size: int = 0, limit: int = 0) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
 
 
 class CallCancelled(TrapError):

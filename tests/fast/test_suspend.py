@@ -367,3 +367,32 @@ def test_the_core_lane_survives_an_alloc_that_yields(engine, ticker) -> None:
     assert type(call) is GuestCall and call.where == "core-ABI 'alloc'"
     assert drive(call) == 9 + 3
     assert lane.write(b"data") == 1024 and drive(lane.start_write(b"data")) == 1024
+
+
+def test_a_bounded_list_argument_over_the_store_limit_is_never_copied() -> None:
+    """define_host_func(bounded=i): a list<u8> longer than the calling Store's max_list
+    reaches the callable as Oversized (its size and the limit), not as bytes."""
+    from . import wat_gen
+
+    engine = wasmtime.Engine()
+    funcs = [("put", [("key", "string"), ("data", ("list", "u8"))], "u32")]
+    component = wc.Component(engine, wat_gen.passthrough(funcs, "test:host/bounded"))
+    seen: list[Any] = []
+
+    def put(key: str, data: Any) -> int:
+        seen.append(data)
+        return len(data) if isinstance(data, bytes) else 0
+
+    linker = wc.Linker(engine)
+    with linker.root() as root, root.add_instance("test:host/bounded") as li:
+        fastcall.define_host_func(li, "put", put, bounded=1)
+    store = wasmtime.Store(engine)
+    fastcall.configure_store(store, max_list=16)
+    instance = fastcall.instantiate_component(linker, store, component)
+    call = fastcall.ComponentFunc.from_export(store, instance, "put")
+    assert call("k", b"x" * 16) == 16
+    assert call("k", b"x" * 17) == 0
+    assert seen[0] == b"x" * 16
+    assert type(seen[1]) is fastcall.Oversized and (seen[1].size, seen[1].limit) == (17, 16)
+    fastcall.configure_store(store, max_list=None)  # no limit: lifted as usual
+    assert call("k", b"y" * 1000) == 1000

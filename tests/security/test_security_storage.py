@@ -120,7 +120,9 @@ async def test_components_granted_one_namespace_share_it(host) -> None:
 
 
 async def test_storage_quota_is_enforced_and_freed(host, audit) -> None:
-    await host.spawn("kv", EXT_STORE, manifest=store_manifest("kv", quota="storage_bytes = 20"))
+    # Trusted, with a 2 MiB max_message: the oversized value below must reach the host.
+    await host.spawn("kv", EXT_STORE, trust="trusted", manifest=store_manifest(
+        "kv", quota="storage_bytes = 20") + '\n[limits]\nmax_message = "2MiB"\n')
     assert ok(await put(host, "kv", "app", "k1", b"x" * 10)) == b""   # 12 bytes
     case, text = err(await put(host, "kv", "app", "k2", b"y" * 7))   # 12 + 9 > 20
     assert case == EXHAUSTED and "storage_bytes" in text

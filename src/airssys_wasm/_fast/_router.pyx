@@ -20,7 +20,7 @@ from libc.stdint cimport uint8_t, uint64_t
 
 from airssys_wasm._fast.mc_c cimport aw_mc_header
 
-from airssys_wasm.errors import ComponentNotFound
+from airssys_wasm.errors import ComponentNotFound, MessageTooLarge
 from airssys_wasm._fast._multicodec import decode_header
 
 cdef extern from "Python.h":
@@ -59,6 +59,35 @@ cdef bytes _owned_frame(object frame):
     return out
 
 
+cdef inline Py_ssize_t _frame_size(object frame) except -1:
+    """Bytes in ``frame``, without copying it; TypeError for a non-bytes-like object and the
+    detailed CodecError for a bad header of a ``bytes`` frame (other buffers are validated
+    when copied)."""
+    cdef Py_buffer view
+    cdef Py_ssize_t size
+    if PyBytes_CheckExact(frame):
+        if not _valid(<bytes>frame):
+            _owned_frame(frame)               # raises the detailed CodecError
+        return PyBytes_GET_SIZE(frame)
+    try:
+        PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+    except (TypeError, BufferError):
+        raise TypeError(f"a message must be a bytes-like multicodec frame, not "
+                        f"{type(frame).__name__}; build one with airssys_wasm.multicodec.encode")
+    size = view.len
+    PyBuffer_Release(&view)
+    return size
+
+
+def too_large(str target, Py_ssize_t size, Py_ssize_t limit):
+    """The MessageTooLarge for a ``size``-byte message to ``target`` whose limit is ``limit``."""
+    return MessageTooLarge(
+        f"a {size}-byte message is over the {limit}-byte [limits] max_message of {target!r}; "
+        "nothing was delivered. Send bulk data through the core-ABI lane (one memcpy per "
+        "message) or storage, or raise max_message in its Component.toml (trusted components "
+        "only above 1 MiB)", size=size, limit=limit)
+
+
 def as_frame(frame):
     """Validate ``frame`` (CodecError on a bad prefix) and return it as bytes (copied if needed)."""
     return _owned_frame(frame)
@@ -72,11 +101,14 @@ cdef class Route:
     cdef readonly object component_id
     cdef object _try_put
     cdef object _push
+    #: Largest frame (bytes) this target accepts; -1: no limit.
+    cdef readonly Py_ssize_t max_message
 
-    def __cinit__(self, str name, object mailbox, object component_id):
+    def __cinit__(self, str name, object mailbox, object component_id, Py_ssize_t max_message=-1):
         self.name = name
         self.mailbox = mailbox
         self.component_id = component_id
+        self.max_message = max_message
         self._try_put = mailbox.try_put
         # The actor layer's Mailbox exposes its ring's push as ``_push``; any other mailbox
         # (duck-typed: try_put/put/poke) is served through try_put alone.
@@ -112,12 +144,14 @@ cdef class Router:
         self._routes = {}
         self.routed = 0
 
-    def add(self, str name not None, object mailbox, object component_id):
-        """Route ``name`` to ``mailbox`` (its ``try_put`` is the enqueue). Names are unique."""
+    def add(self, str name not None, object mailbox, object component_id,
+            Py_ssize_t max_message=-1):
+        """Route ``name`` to ``mailbox`` (its ``try_put`` is the enqueue). Names are unique.
+        ``max_message``: the largest frame it accepts (MessageTooLarge above it; -1 none)."""
         if name in self._routes:
             raise ValueError(f"a component named {name!r} is already routed; stop it first or "
                              "pick another name")
-        route = Route(name, mailbox, component_id)
+        route = Route(name, mailbox, component_id, max_message)
         self._routes[name] = route
         return route
 
@@ -153,10 +187,15 @@ cdef class Router:
         return <Route>hit
 
     cpdef Route resolve(self, object name, object frame):
-        """The route of ``name`` after checking ``frame`` (ComponentNotFound / CodecError)."""
-        if not (PyBytes_CheckExact(frame) and _valid(<bytes>frame)):
-            _owned_frame(frame)
-        return self._lookup(name)
+        """The route of ``name`` after checking ``frame`` (TypeError, CodecError,
+        ComponentNotFound, MessageTooLarge: each before any copy)."""
+        cdef Py_ssize_t size = _frame_size(frame)
+        cdef Route route = self._lookup(name)
+        if 0 <= route.max_message < size:
+            raise too_large(route.name, size, route.max_message)
+        if not PyBytes_CheckExact(frame):
+            _owned_frame(frame)                 # validates the header (and copies)
+        return route
 
     cpdef send(self, object name, object sender, object frame):
         """Enqueue ``(sender, frame)`` for ``name`` without waiting.
@@ -164,11 +203,13 @@ cdef class Router:
         CodecError for a bad frame, ComponentNotFound for an unknown name, MailboxFull when
         the target's mailbox is at capacity; a stopped target dead-letters the message.
         """
-        cdef Route route
+        cdef Py_ssize_t size = _frame_size(frame)
+        cdef Route route = self._lookup(name)
         cdef object envelope
-        if not (PyBytes_CheckExact(frame) and _valid(<bytes>frame)):
+        if 0 <= route.max_message < size:
+            raise too_large(route.name, size, route.max_message)
+        if not PyBytes_CheckExact(frame):
             frame = _owned_frame(frame)
-        route = self._lookup(name)
         envelope = PyTuple_New(2)
         Py_INCREF(sender)
         PyTuple_SET_ITEM(envelope, 0, sender)

@@ -63,12 +63,18 @@ class ComponentFunc:
     def start(self, *args: Any) -> Any: ...
     def _sync_reference(self, *args: Any) -> Any: ...
 
+class Oversized:
+    size: int
+    limit: int
+    def __init__(self, size: int, limit: int) -> None: ...
+
 class HostFunc:
     name: str
     plan: FuncPlan | None
     callback: Callable[..., Any]
     with_data: bool
     suspends: bool
+    bounded: int
 
 class CoreFunc:
     name: str
@@ -87,10 +93,10 @@ class CoreLane:
 
 def define_host_func(linker_instance: wc.LinkerInstance, name: str, callback: Callable[..., Any],
                      functype: wc.FuncType | None = None, *, with_data: bool = False,
-                     suspends: bool = False) -> HostFunc: ...
+                     suspends: bool = False, bounded: int = -1) -> HostFunc: ...
 def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
-                    timeout: float | None = None) -> None: ...
+                    timeout: float | None = None, max_list: int | None = None) -> None: ...
 def call_suspendable() -> bool: ...
 def instantiate_component(linker: wc.Linker, store: wasmtime.Store,
                           component: wc.Component) -> wc.Instance: ...

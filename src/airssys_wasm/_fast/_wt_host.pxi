@@ -18,6 +18,22 @@ cdef extern from "Python.h":
 
 
 @cython.final
+cdef class Oversized:
+    """Stands in for a ``list<u8>`` argument longer than the calling Store's ``max_list``: the
+    bytes are never copied into Python; the host function answers with an error instead."""
+
+    cdef readonly Py_ssize_t size
+    cdef readonly Py_ssize_t limit
+
+    def __cinit__(self, Py_ssize_t size, Py_ssize_t limit):
+        self.size = size
+        self.limit = limit
+
+    def __repr__(self):
+        return f"<Oversized {self.size} > {self.limit} bytes>"
+
+
+@cython.final
 cdef class HostFunc:
     """A Python callable exposed to guests through a C trampoline (see define_host_func)."""
 
@@ -26,6 +42,7 @@ cdef class HostFunc:
     cdef readonly object callback
     cdef readonly bint with_data      # the callable gets the calling store's data first
     cdef readonly bint suspends       # registered as async: may return a HostWait
+    cdef readonly int bounded         # parameter index bounded by the Store's max_list (-1 none)
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
@@ -60,6 +77,13 @@ cdef class HostFunc:
             Py_INCREF(caller.data)
             PyTuple_SET_ITEM(pyargs, 0, caller.data)
         for i in range(nargs):
+            if <int>i == self.bounded and args[i].kind == WT_LIST:
+                caller = _current_store()
+                if caller is not None and 0 <= caller.max_list < <Py_ssize_t>args[i].of.list.size:
+                    item = Oversized(<Py_ssize_t>args[i].of.list.size, caller.max_list)
+                    Py_INCREF(item)
+                    PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
+                    continue
             try:
                 item = lift(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i])
             except (TypeError, ValueError) as exc:
@@ -191,7 +215,7 @@ cdef void _host_finalizer(void *env) noexcept nogil:
 
 
 def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
-                     bint suspends=False):
+                     bint suspends=False, int bounded=-1):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -210,6 +234,10 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     that can suspend (:func:`call_suspendable`) the callable may return an unfinished
     :class:`HostWait`; the guest suspends until it completes and then receives its value.
     Returning a plain value (or a finished wait) continues the guest at once.
+
+    ``bounded``: the index of a ``list<u8>`` parameter limited by the calling Store's
+    ``configure_store(max_list=...)``; a longer one reaches the callable as an
+    :class:`Oversized` (size and limit), never copied.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -219,6 +247,7 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.callback = callback
     hf.with_data = with_data
     hf.suspends = suspends
+    hf.bounded = bounded
     if functype is not None:
         hf.plan = FuncPlan.from_functype(name, functype)
         hf.nresults = 0 if hf.plan.result is None else 1

@@ -45,6 +45,7 @@ cdef class _StoreRef:
     cdef uint64_t epoch_ticks         # per call: trap deadline, or slice length with yields
     cdef bint yields                  # epoch deadlines yield (time slices) instead of trapping
     cdef double timeout               # seconds, 0: none
+    cdef Py_ssize_t max_list          # longest bounded list<u8> a host function takes (-1 none)
     cdef double deadline              # monotonic deadline of the running call, 0: none
     # The call in flight (one per Store: wasmtime's rule): ``in_call`` from its start to the
     # deletion of its future; ``wait`` is what an async host function of it is waiting for
@@ -130,6 +131,7 @@ cdef _StoreRef _store_ref(object store):
     if ref is not None:
         return <_StoreRef>ref
     cdef _StoreRef r = _StoreRef.__new__(_StoreRef)
+    r.max_list = -1
     address, r.token = _handles.store_context(store)
     r.ctx = <wasmtime_context_t *><size_t>address
     r.store_id = _handles.store_id(store)
@@ -152,7 +154,7 @@ cdef _StoreRef _current_store():
 
 
 def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_ticks=None,
-                    timeout=None):
+                    timeout=None, max_list=None):
     """Attach per-call limits and host-function data to ``store``, applied by every fast call.
 
     ``fuel``: refilled to this many units at the start of each call (needs an Engine with fuel
@@ -163,8 +165,10 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
     calls through the async C API (which is the only path here). ``timeout``: seconds of wall
     clock per call, enforced by the drivers of suspended calls (:meth:`GuestCall.poll`) and
     reported by :func:`current_deadline` (host functions that wait must not outlive it).
-    ``data`` is what host functions defined with ``with_data=True`` receive first. None leaves
-    a setting off. Fuel and the deadline are armed once per call, not per resume.
+    ``data`` is what host functions defined with ``with_data=True`` receive first.
+    ``max_list``: the longest ``list<u8>`` the bounded parameter of a host function (see
+    ``define_host_func(bounded=...)``) accepts from this Store's guests. None leaves a setting
+    off. Fuel and the deadline are armed once per call, not per resume.
     """
     cdef _StoreRef r = _store_ref(store)
     if fuel is not None and fuel < 0:
@@ -178,6 +182,8 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
                          "slice; the timeout bounds the call), not both")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds (or None), got {timeout}")
+    if max_list is not None and max_list < 0:
+        raise ValueError(f"max_list must be >= 0 bytes (or None), got {max_list}")
     cdef wasmtime_error_t *err
     cdef wasm_byte_vec_t msg
     r._check_open(store)
@@ -201,6 +207,7 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
     r.arm_epoch = epoch_ticks is not None or slice_ticks is not None
     r.epoch_ticks = <uint64_t>(slice_ticks if slice_ticks is not None else (epoch_ticks or 0))
     r.timeout = 0.0 if timeout is None else <double>timeout
+    r.max_list = -1 if max_list is None else <Py_ssize_t>max_list
     return None
 
 

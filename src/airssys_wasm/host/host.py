@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airssys_wasm._fast._router import Router, as_frame
+from airssys_wasm._fast._router import Router, as_frame, too_large
 from airssys_wasm.actor import (
     ActorRef,
     ActorState,
@@ -42,6 +42,7 @@ from airssys_wasm.errors import (
     ConfigError,
     LoadError,
     MailboxFull,
+    MessageTooLarge,
     PermissionDenied,
     RequestTimeout,
 )
@@ -53,7 +54,13 @@ from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.ext_storage import Storage
-from airssys_wasm.host.policy import EXTENSIONS, Admission, default_security
+from airssys_wasm.host.policy import (
+    EXTENSIONS,
+    MESSAGING_SEND,
+    Admission,
+    default_security,
+    refused_hook,
+)
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
@@ -353,7 +360,7 @@ class Host:
             raise
         assert isinstance(actor, ActorRef)
         entry.ref = actor
-        self.router.add(name, actor.mailbox, cid)
+        self.router.add(name, actor.mailbox, cid, entry.limits.max_message_bytes)
         ref = ComponentRef(self, entry, actor)
         self._refs[name] = ref
         return ref
@@ -399,7 +406,11 @@ class Host:
         with the host's id as sender. Waits while the mailbox is full (backpressure)."""
         if self._closed:
             self._running()
-        route = self.router.resolve(name, message)
+        try:
+            route = self.router.resolve(name, message)
+        except MessageTooLarge as exc:
+            self._audit_too_large(name, exc)
+            raise
         if type(message) is not bytes:
             message = as_frame(message)
         await route.mailbox.put((self.config.host_id, message))
@@ -408,7 +419,15 @@ class Host:
         """Like ``send`` without waiting: MailboxFull when the mailbox is at capacity."""
         if self._closed:
             self._running()
-        self.router.send(name, self.config.host_id, message)
+        try:
+            self.router.send(name, self.config.host_id, message)
+        except MessageTooLarge as exc:
+            self._audit_too_large(name, exc)
+            raise
+
+    def _audit_too_large(self, target: str, exc: MessageTooLarge) -> None:
+        refused_hook(self.security)(self.config.host_id.name, MESSAGING_SEND, target,
+                                    f"message of {exc.size} bytes over max_message {exc.limit}")
 
     async def request(self, name: str, message: bytes | bytearray | memoryview,
                       timeout: float | None = 1.0) -> bytes:
@@ -426,6 +445,11 @@ class Host:
             raise ComponentNotFound(f"component {name!r} is stopping; it takes no requests")
         if not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"a request must be bytes-like, not {type(message).__name__}")
+        size = memoryview(message).nbytes
+        if 0 <= route.max_message < size:
+            exc = too_large(name, size, route.max_message)
+            self._audit_too_large(name, exc)
+            raise exc
         timeout = self.config.request_timeout if timeout is None else timeout
         requests = self.requests
         pending = requests.open(self.config.host_id, name, timeout)
@@ -460,9 +484,20 @@ class Host:
         return self._running().broker.unsubscribe(topic, self.ref(name).actor)
 
     async def publish(self, topic: str, payload: bytes | bytearray | memoryview) -> int:
-        """Send the frame ``payload`` to every subscriber of ``topic``; returns how many."""
+        """Send the frame ``payload`` to every subscriber of ``topic``; returns how many.
+
+        MessageTooLarge (before any copy, nothing delivered) when it exceeds the
+        ``max_message`` of any subscriber."""
+        system = self._running()
+        size = memoryview(payload).nbytes
+        for ref in system.broker.subscribers(topic):
+            route = self.router.get(ref.name)
+            if route is not None and 0 <= route.max_message < size:
+                exc = too_large(ref.name, size, route.max_message)
+                self._audit_too_large(ref.name, exc)
+                raise exc
         frame = as_frame(payload)
-        return await self._running().broker.publish(topic, (self.config.host_id, frame))
+        return await system.broker.publish(topic, (self.config.host_id, frame))
 
     # -- health and stopping ---------------------------------------------------------------------
     async def health(self, name: str) -> HealthStatus:

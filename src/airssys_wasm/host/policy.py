@@ -110,10 +110,33 @@ class SecurityProvider(Protocol):
         Called synchronously inside the guest's call: it must not block."""
         ...
 
-    def performed(self, component: str, kind: str, target: object, what: str) -> None:
-        """Audit what the host actually did after an allowed check (``what``: the path opened
-        beneath the grant root, the address connected, the executable run). Must not block."""
-        ...
+    # Optional (looked up with performed_hook / refused_hook, so a provider written before
+    # them keeps working):
+    #   performed(component, kind, target, what) -> None: audit what the host actually did
+    #     after an allowed check (``what``: the path opened beneath the grant root, the address
+    #     connected, the executable run);
+    #   refused(component, kind, target, reason) -> None: audit a refusal the host decided
+    #     itself, by a limit rather than a grant (a message over ``max_message``).
+    # Neither may block.
+
+
+AuditHook = Callable[[str, str, object, str], None]
+
+
+def _no_audit(component: str, kind: str, target: object, text: str) -> None:
+    """A provider without the optional hook: nothing to record."""
+
+
+def performed_hook(security: SecurityProvider) -> AuditHook:
+    """``security.performed`` if the provider has it, else a no-op."""
+    hook: AuditHook = getattr(security, "performed", _no_audit)
+    return hook
+
+
+def refused_hook(security: SecurityProvider) -> AuditHook:
+    """``security.refused`` if the provider has it, else a no-op."""
+    hook: AuditHook = getattr(security, "refused", _no_audit)
+    return hook
 
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None

@@ -4,7 +4,9 @@ A guest's ``send-message`` arrives here synchronously, inside the guest's call, 
 loop's thread. It is checked by the host's :class:`SecurityProvider` (capability, message-rate
 quota, audit line), then handed to the Cython :class:`~airssys_wasm._fast._router.Router`, which validates the frame, looks the target up and
 puts ``(sender, frame)`` into the target's mailbox — no await, no task switch; the target's
-actor drains it with its next batch. ``send-request`` / ``cancel-request`` go through the
+actor drains it with its next batch. A message over the target's ``[limits] max_message`` (the
+router checks it before any copy) or over the sender's own (it arrives as ``Oversized``, never
+copied out of the guest) is refused with MessageTooLarge and audited. ``send-request`` / ``cancel-request`` go through the
 :class:`RequestTable` the same way.
 """
 
@@ -14,14 +16,27 @@ import asyncio
 import logging
 from typing import NoReturn
 
-from airssys_wasm._fast._router import Route, Router, as_frame
-from airssys_wasm.errors import ComponentNotFound, MailboxFull, PermissionDenied, QuotaExceeded
-from airssys_wasm.host.policy import MESSAGING_SEND, RESOURCE_EXHAUSTED, Decision, SecurityProvider
+from airssys_wasm._fast._router import Route, Router, as_frame, too_large
+from airssys_wasm._fast.fastcall import Oversized
+from airssys_wasm.errors import (
+    ComponentNotFound,
+    MailboxFull,
+    MessageTooLarge,
+    PermissionDenied,
+    QuotaExceeded,
+)
+from airssys_wasm.host.policy import (
+    MESSAGING_SEND,
+    RESOURCE_EXHAUSTED,
+    Decision,
+    SecurityProvider,
+    refused_hook,
+)
 from airssys_wasm.host.registry import Registry
 from airssys_wasm.host.requests import Callback, PendingRequest, RequestEnvelope, RequestTable
 from airssys_wasm.types import CallerInfo, ComponentId
 
-__all__ = ["HostMessaging", "Route", "Router", "as_frame"]
+__all__ = ["HostMessaging", "Route", "Router", "as_frame", "too_large"]
 
 logger = logging.getLogger("airssys_wasm.host")
 
@@ -36,6 +51,7 @@ class HostMessaging:
         self._registry = registry
         self._requests = requests
         self._check = security.check
+        self._audit_refusal = refused_hook(security)
         self._default_timeout = default_timeout
         #: Callbacks that could not be delivered because their caller is gone.
         self.callbacks_lost = 0
@@ -58,23 +74,52 @@ class HostMessaging:
             f"{sender} may not send to {target.name!r}: {decision.reason or 'denied by policy'}; "
             "grant it in the sender's Component.toml [capabilities] messaging.send")
 
-    def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
+    def send_message(self, sender: ComponentId, target: ComponentId,
+                     message: bytes | Oversized) -> None:
         # _allow(), inlined: this runs once per message between components.
         decision = self._check(sender.name, MESSAGING_SEND, target.name)
         if not decision.allowed:
             self._refuse(sender, target, decision)
+        if type(message) is not bytes:
+            self._oversized(sender, target, message)
         if target.namespace or target.version:
             self._registry.find(target)
-        self._send(target.name, sender, message)
+        try:
+            self._send(target.name, sender, message)
+        except MessageTooLarge as exc:  # over the target's max_message
+            self._refused(sender.name, target.name, exc)
+            raise
 
-    def send_request(self, sender: ComponentId, target: ComponentId, request: bytes,
+    def _oversized(self, sender: ComponentId, target: ComponentId, message: object) -> NoReturn:
+        """A message over the sender's own max_message (it was never copied)."""
+        if type(message) is not Oversized:
+            raise TypeError(f"a message must be bytes, not {type(message).__name__}")
+        exc = MessageTooLarge(
+            f"{sender} tried to send a {message.size}-byte message, over its own {message.limit}"
+            "-byte [limits] max_message; nothing was sent. Send bulk data through the core-ABI "
+            "lane or storage, or raise max_message in its Component.toml (trusted only above "
+            "1 MiB)", size=message.size, limit=message.limit)
+        self._refused(sender.name, target.name, exc)
+        raise exc
+
+    def _refused(self, sender: str, target: str, exc: MessageTooLarge) -> None:
+        self._audit_refusal(sender, MESSAGING_SEND, target,
+                            f"message of {exc.size} bytes over max_message {exc.limit}")
+
+    def send_request(self, sender: ComponentId, target: ComponentId, request: bytes | Oversized,
                      timeout_ms: int) -> str:
         self._allow(sender, target)
+        if type(request) is not bytes:
+            self._oversized(sender, target, request)
         entry = self._registry.find(target)
         route = self._router.get(entry.name)
         if route is None:
             raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
                                     "(it is stopping); try again after it restarts")
+        if 0 <= route.max_message < len(request):
+            exc = too_large(entry.name, len(request), route.max_message)
+            self._refused(sender.name, entry.name, exc)
+            raise exc
         timeout = timeout_ms / 1000.0 if timeout_ms > 0 else self._default_timeout
         pending = self._requests.open(sender, entry.name, timeout, reply_to=sender.name)
         context = self._requests.context(pending, CallerInfo(component_id=sender))

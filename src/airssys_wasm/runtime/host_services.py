@@ -33,6 +33,7 @@ from airssys_wasm.errors import (
     AirssysError,
     ComponentNotFound,
     MailboxFull,
+    MessageTooLarge,
     PermissionDenied,
     QuotaExceeded,
 )
@@ -74,10 +75,12 @@ class ComponentDirectory(Protocol):
 class Messaging(Protocol):
     """Carries send-message / send-request / cancel-request; the host layer implements it.
 
-    Raise PermissionDenied, QuotaExceeded, ComponentNotFound, MailboxFull or MailboxClosed to
-    refuse: the guest receives the matching ``messaging-error`` case (QuotaExceeded is
-    ``resource-exhausted``). Any other AirssysError becomes
-    ``unavailable``; any other exception is a host bug and traps the guest.
+    Raise PermissionDenied, QuotaExceeded, MessageTooLarge, ComponentNotFound, MailboxFull or
+    MailboxClosed to refuse: the guest receives the matching ``messaging-error`` case
+    (QuotaExceeded and MessageTooLarge are ``resource-exhausted``). Any other AirssysError
+    becomes ``unavailable``; any other exception is a host bug and traps the guest. A message
+    over the sender's own ``max_message`` arrives as an :class:`Oversized` (its size, never its
+    bytes): refuse it with MessageTooLarge.
     """
 
     def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None: ...
@@ -142,7 +145,7 @@ def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
         tag = "target-not-found"
     elif isinstance(exc, MailboxFull):
         tag = "mailbox-full"
-    elif isinstance(exc, QuotaExceeded):
+    elif isinstance(exc, (QuotaExceeded, MessageTooLarge)):
         tag = "resource-exhausted"
     else:  # MailboxClosed and every other refusal
         tag = "unavailable"
@@ -212,6 +215,10 @@ def _get_component_metadata(services: HostServices, target: dict[str, str]) -> A
     return None if meta is None else values.metadata_to_wit(meta)
 
 
+#: The message parameter of each sending function: bounded by the sender's max_message, so an
+#: oversized one is never copied out of the guest (it arrives as ``Oversized``).
+_BOUNDED = {"send-message": 1, "send-request": 1}
+
 _FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
     "send-message": _send_message,
@@ -257,7 +264,7 @@ def define(linker: wc.Linker) -> None:
     with linker.root() as root, root.add_instance(HOST_SERVICES) as instance:
         for name, func in _FUNCS.items():
             define_host_func(instance, name, func, with_data=True,
-                             suspends=suspend.is_suspending(func))
+                             suspends=suspend.is_suspending(func), bounded=_BOUNDED.get(name, -1))
 
 
 #: The deadline of the guest call the current host work belongs to (see runtime.suspend).

@@ -113,7 +113,8 @@ class Instance(ABC):
         # wall-clock deadline in C; host functions receive ``services`` (whose capabilities to
         # check) as their first argument. Instantiation is a call like any other.
         configure_store(self._store, data=services, fuel=fuel, slice_ticks=ticks,
-                        timeout=None if timeout is None else timeout / 1000.0)
+                        timeout=None if timeout is None else timeout / 1000.0,
+                        max_list=limits.max_message_bytes)
         #: Return a GuestCall when the guest suspends (actors) instead of driving it here.
         self.suspendable = False
         self._pending: GuestCall | None = None

@@ -52,7 +52,7 @@ _SEMVER_RE = re.compile(
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 _SCHEMA: dict[str, Any] = {
     "component": {"name", "version", "description", "authors"},
-    "limits": {"memory", "fuel", "timeout_ms", "stack", "slice_us"},
+    "limits": {"memory", "fuel", "timeout_ms", "stack", "slice_us", "max_message"},
     "capabilities": {
         "filesystem": {"read", "write", "delete", "list"},
         "network": {"connect", "bind"},
@@ -71,6 +71,7 @@ _RANGES = {
     "limits.fuel": (1, 2**63 - 1),
     "limits.timeout_ms": (1, 86_400_000),
     "limits.slice_us": (50, 10_000_000),
+    "limits.max_message": (16, 1 << 30),
     "quota.messages_per_second": (1e-6, 1e9),
     "quota.message_burst": (1, 10**9),
     "quota.storage_bytes": (1, 2**63 - 1),
@@ -113,6 +114,8 @@ class ManifestLimits:
     stack: int | None = None
     #: Time slice (µs): how long the guest computes before it yields to other actors.
     slice_us: int | None = None
+    #: Largest message (bytes) the component accepts or sends.
+    max_message: int | None = None
 
     def as_runtime_kwargs(self) -> dict[str, int]:
         """Keyword arguments for the runtime layer's ``Limits.replace`` (its field names).
@@ -120,7 +123,7 @@ class ManifestLimits:
         Only fields that are set: ``runtime.Limits().replace(**limits.as_runtime_kwargs())``.
         """
         names = {"memory": "memory_bytes", "fuel": "fuel", "timeout_ms": "timeout_ms",
-                 "stack": "stack_bytes", "slice_us": "slice_us"}
+                 "stack": "stack_bytes", "slice_us": "slice_us", "max_message": "max_message_bytes"}
         return {
             names[k]: v
             for k, v in (
@@ -129,6 +132,7 @@ class ManifestLimits:
                 ("timeout_ms", self.timeout_ms),
                 ("stack", self.stack),
                 ("slice_us", self.slice_us),
+                ("max_message", self.max_message),
             )
             if v is not None
         }
@@ -279,8 +283,9 @@ def _limits(c: _Collector, raw: object) -> ManifestLimits:
     fuel = c.integer(t["fuel"], "limits.fuel") if "fuel" in t else None
     timeout = c.integer(t["timeout_ms"], "limits.timeout_ms") if "timeout_ms" in t else None
     slice_us = c.integer(t["slice_us"], "limits.slice_us") if "slice_us" in t else None
+    max_message = c.size(t["max_message"], "limits.max_message") if "max_message" in t else None
     return ManifestLimits(memory=memory, fuel=fuel, timeout_ms=timeout, stack=stack,
-                          slice_us=slice_us)
+                          slice_us=slice_us, max_message=max_message)
 
 
 def _quota(c: _Collector, raw: object) -> Quota:

@@ -104,6 +104,8 @@ class Policy(Protocol):
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None: ...
 
+    def refused(self, component: str, kind: str, target: object, reason: str) -> None: ...
+
 
 def _check_kind(kind: object, amount: int | None) -> None:
     if not isinstance(kind, str) or kind not in _KINDS:
@@ -236,6 +238,10 @@ class PermissionPolicy:
         executable run (the decision line before it says what was asked)."""
         self.audit.record(component, kind, target, True, "performed", performed=what)
 
+    def refused(self, component: str, kind: str, target: object, reason: str) -> None:
+        """Audit a refusal by a limit the host enforces (not a grant): one ``deny`` line."""
+        self.audit.record(component, kind, target, False, reason)
+
     def _deny(
         self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
         reason: str, retry_after: float | None = None,
@@ -289,6 +295,10 @@ class AllowAllPolicy:
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
         if self.audit is not None:
             self.audit.record(component, kind, target, True, "performed", performed=what)
+
+    def refused(self, component: str, kind: str, target: object, reason: str) -> None:
+        if self.audit is not None:
+            self.audit.record(component, kind, target, False, reason)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check

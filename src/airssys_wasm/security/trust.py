@@ -46,7 +46,8 @@ class TrustProfile:
 # epoch deadline and meters fuel only when the engine is configured for it, and the wasm stack is
 # an engine-wide setting. Untrusted defaults equal the runtime's own defaults (64 MiB, 1 s/call).
 # The time slice defaults to the engine's; a longer one (more latency for every other actor while
-# this one computes) is capped at 2 ms for untrusted and 10 ms for unknown components.
+# this one computes) is capped at 2 ms for untrusted and 10 ms for unknown components. Messages
+# are at most 1 MiB (the runtime's default) unless the component is trusted.
 _DEFAULT_PROFILES = {
     TrustLevel.TRUSTED: TrustProfile(
         manifest_required=False,
@@ -56,13 +57,13 @@ _DEFAULT_PROFILES = {
         manifest_required=False,
         default_limits=ManifestLimits(memory=128 * MiB, timeout_ms=5_000),
         max_limits=ManifestLimits(memory=1024 * MiB, timeout_ms=60_000, stack=8 * MiB,
-                                  slice_us=10_000),
+                                  slice_us=10_000, max_message=1 * MiB),
     ),
     TrustLevel.UNTRUSTED: TrustProfile(
         manifest_required=True,
         default_limits=ManifestLimits(memory=64 * MiB, timeout_ms=1_000),
         max_limits=ManifestLimits(memory=256 * MiB, fuel=10_000_000_000, timeout_ms=30_000,
-                                  stack=2 * MiB, slice_us=2_000),
+                                  stack=2 * MiB, slice_us=2_000, max_message=1 * MiB),
         default_quota=Quota(
             messages_per_second=1000.0,
             message_burst=1000,
