@@ -92,6 +92,10 @@ class Admission:
     wasi: WasiSettings = field(default_factory=WasiSettings)
     #: Trust level the component was admitted at (for display and audit).
     trust: str = "unknown"
+    #: Who the component is, for state that outlives it (ext-storage entries and their quota
+    #: charge): ``"manifest:<[component] name>"``; "" without a manifest (the host then uses
+    #: the code: ``"code:<sha256 of the wasm>"``). Not the spawn name, which anyone may reuse.
+    identity: str = ""
 
 
 @runtime_checkable
