@@ -20,7 +20,7 @@ extra binary to build and locate, and it runs ``#!`` scripts — the kernel hand
 descriptor the child keeps is that ``O_PATH`` reference to its own executable: it reads and
 writes nothing, and it names only the file the child can already reach as ``/proc/self/exe``
 (or, for a script, the script its interpreter reads). Cost: one open + fstat + readlink per
-spawn, ~0.1 ms next to a ~1 ms fork/exec. Linux only (``O_PATH`` and ``/proc``); elsewhere run
+spawn plus an fstat in the check, ~15 µs next to a fork/exec of ~1 ms. Linux only (``O_PATH`` and ``/proc``); elsewhere run
 and spawn answer ``spawn-failed`` rather than execute an unverified path.
 
 The child runs with the guest's argv (``argv[0]`` is the real path of the executable), an
