@@ -244,7 +244,7 @@ async def test_ext_process_runs_only_granted_executables(host, audit) -> None:
         case, text = err(await host.request("proc", run_op(denied, "-c", "id")))
         assert case == PROC_DENIED and "process.spawn" in text, denied
     assert [r.decision for r in audit.records if r.kind == "process.spawn"] == \
-        ["allow", "deny", "deny", "deny"]
+        ["allow", "done", "deny", "deny", "deny"]
 
 
 async def test_spawned_processes_get_no_inherited_environment(host, monkeypatch) -> None:

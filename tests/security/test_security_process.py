@@ -79,7 +79,10 @@ async def test_spawn_then_wait_returns_exit_code_and_output(proc, audit) -> None
     assert status(await proc.request("proc", wait_op(handle)))[2] == b"piped through cat"
     case, _ = err(await proc.request("proc", wait_op(handle)))
     assert case == PROC_INVALID_HANDLE
-    assert [r.decision for r in audit.records if r.kind == "process.spawn"] == ["allow", "allow"]
+    assert [r.decision for r in audit.records if r.kind == "process.spawn"] == \
+        ["allow", "done", "allow", "done"]
+    assert {r.performed for r in audit.records if r.decision == "done"} == \
+        {os.path.realpath(ECHO), os.path.realpath(CAT)}
 
 
 async def test_signal_terminate_is_reported_by_wait(proc) -> None:

@@ -215,6 +215,7 @@ class Host:
             self.router.remove(name, ref.actor.mailbox)
             self.registry.remove(name)
             self._release_ext(name)
+            self.storage.release(name)
             self.security.release(name)
 
     def _release_ext(self, name: str) -> None:
@@ -333,8 +334,8 @@ class Host:
         entry = None
         try:
             self._link_extensions(name, artifact, admission)
-            if STORAGE in admission.extensions:
-                self.storage.adopt(name)  # bytes it stored before count against its new quota
+            if STORAGE in admission.extensions:  # what its identity stored counts again
+                self.storage.adopt(name, admission.identity or f"code:{artifact.digest}")
             cid = ComponentId(name, namespace=cfg.namespace, version=admission.version)
             assert self.messaging is not None and self.requests is not None
             entry = ComponentEntry(
@@ -356,6 +357,7 @@ class Host:
         except BaseException:
             if entry is not None:
                 self.registry.remove(name, entry)
+            self.storage.release(name)
             self.security.release(name)  # a refused spawn leaves no grant behind
             raise
         assert isinstance(actor, ActorRef)

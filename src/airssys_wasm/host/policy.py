@@ -58,7 +58,12 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 class Decision(Protocol):
     """What a check answers. ``error`` is the WIT error case of a denial (None when allowed);
     ``resolved_path`` is, for path kinds, what the check matched — the host acts on it, never
-    on the guest's string, so what it opens is what was checked."""
+    on the guest's string, so what it opens is what was checked.
+
+    For ``process.spawn`` the host also reads ``resolved_inode`` (``(st_dev, st_ino)`` of the
+    file the check resolved; optional attribute, read with ``getattr``): it executes the file
+    only if the descriptor it opened is that file, so a provider without it cannot start
+    processes (the guest gets ``permission-denied`` saying so)."""
 
     @property
     def allowed(self) -> bool: ...
@@ -87,6 +92,10 @@ class Admission:
     wasi: WasiSettings = field(default_factory=WasiSettings)
     #: Trust level the component was admitted at (for display and audit).
     trust: str = "unknown"
+    #: Who the component is, for state that outlives it (ext-storage entries and their quota
+    #: charge): ``"manifest:<[component] name>"``; "" without a manifest (the host then uses
+    #: the code: ``"code:<sha256 of the wasm>"``). Not the spawn name, which anyone may reuse.
+    identity: str = ""
 
 
 @runtime_checkable

@@ -117,7 +117,8 @@ class HostSecurity:
             interface for interface, keys in EXTENSIONS.items()
             if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
-                         extensions=extensions, wasi=settings, trust=level.value)
+                         extensions=extensions, wasi=settings, trust=level.value,
+                         identity=f"manifest:{parsed.component.name}" if parsed else "")
 
     def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
         """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's

@@ -31,6 +31,7 @@ __all__ = [
     "compile_path_pattern",
     "parse_endpoint",
     "parse_network_pattern",
+    "resolve_target_file",
     "resolve_target_path",
 ]
 
@@ -211,6 +212,40 @@ def resolve_target_path(target: object) -> str | None:
         except (OSError, ValueError):
             return None
     return resolved if len(resolved) <= MAX_PATH else None
+
+
+def resolve_target_file(target: object) -> tuple[str | None, tuple[int, int] | None]:
+    """``(resolved path, (st_dev, st_ino))`` of the file ``target`` names now.
+
+    For kinds whose target is an existing file the host will act on (``process.spawn``): the
+    path and the identity come from ONE ``O_PATH`` descriptor, so they describe the same file
+    even while someone renames things around it. The host later opens the path again and acts
+    only if that descriptor has this identity (what it executes is what was checked). The
+    identity is None when no file is there (the path is then what ``resolve_target_path``
+    gives, and the host's open fails with not-found) or on a system without ``O_PATH``/``/proc``.
+    """
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str):
+        raise TypeError(f"a filesystem target must be str or os.PathLike, not {type(target).__name__}")
+    if _HAVE_PROC_FD and target.startswith("/") and "\x00" not in target \
+            and len(target) <= MAX_PATH:
+        try:
+            fd = os.open(target, _O_PATH | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                resolved = os.readlink(_PROC_FD + str(fd))
+                st = os.fstat(fd)
+            except OSError:
+                resolved = ""
+            finally:
+                os.close(fd)
+            if resolved.startswith("/") and not resolved.endswith(")") \
+                    and len(resolved) <= MAX_PATH:
+                return resolved, (st.st_dev, st.st_ino)
+    return resolve_target_path(target), None
 
 
 class PathMatcher:

@@ -23,7 +23,7 @@ from airssys_wasm.errors import ConfigError
 from airssys_wasm.security.audit import AuditLog
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import Manifest, ManifestLimits
-from airssys_wasm.security.patterns import resolve_target_path
+from airssys_wasm.security.patterns import resolve_target_file, resolve_target_path
 from airssys_wasm.security.quota import QUOTA_OK, QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
@@ -65,6 +65,21 @@ class Decision:
     # Filesystem/process kinds: the target after resolution (symlinks, ``..``). The host should
     # act on this path, not re-resolve the guest's string, so what it opens is what was checked.
     resolved_path: str | None = None
+    # process.spawn: ``(st_dev, st_ino)`` of the file the check resolved, from the same
+    # descriptor as ``resolved_path``. The host executes a descriptor only if it is this file.
+    resolved_inode: tuple[int, int] | None = None
+
+
+_SPAWN = "process.spawn"
+
+
+def _resolve(kind: str, target: object) -> tuple[str | None, tuple[int, int] | None]:
+    """Path kinds: the resolved target (and, for process.spawn, the file's identity)."""
+    if kind == _SPAWN:
+        return resolve_target_file(target)
+    if kind in _PATH_KINDS:
+        return resolve_target_path(target), None
+    return None, None
 
 
 _SEND = "messaging.send"
@@ -189,7 +204,7 @@ class PermissionPolicy:
                 return _AUDIT_UNAVAILABLE
         else:
             _check_kind(kind, amount)
-        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
+        resolved, inode = _resolve(kind, target)
         grant = self._grants.get(component)
         if grant is None:
             return self._deny(component, kind, target, resolved, DenyCode.PERMISSION_DENIED,
@@ -220,7 +235,8 @@ class PermissionPolicy:
             and self._fail_closed
         ):
             return _AUDIT_UNAVAILABLE
-        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved)
+        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved,
+                                                         resolved_inode=inode)
 
     @staticmethod
     def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
@@ -303,14 +319,15 @@ class AllowAllPolicy:
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check
             _check_kind(kind, amount)
-        resolved = resolve_target_path(target) if kind in _PATH_KINDS else None
+        resolved, inode = _resolve(kind, target)
         if component not in self._grants:
             decision = Decision(False, "component is not registered with the permission policy",
                                 DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
         elif resolved is None:
             decision = _ALLOW_ALL  # no per-call data: one shared instance
         else:
-            decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved)
+            decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved,
+                                resolved_inode=inode)
         if self.audit is not None:
             self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
