@@ -44,6 +44,9 @@ class Spy:
         return self.decide(component, kind, target) or self.inner.check(component, kind, target,
                                                                          amount=amount)
 
+    def performed(self, component, kind, target, what) -> None:
+        self.inner.performed(component, kind, target, what)
+
 
 async def count(host: Host, name: str) -> int:
     return u32(await host.request(name, b"cnt?"))

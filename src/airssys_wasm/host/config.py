@@ -74,7 +74,7 @@ class HostConfig:
             raise ConfigError(f"HostConfig.request_timeout must be > 0 seconds, got "
                               f"{self.request_timeout!r}")
         if self.security is not None and not isinstance(self.security, SecurityProvider):
-            raise ConfigError("HostConfig.security must implement admit/release/check (the "
+            raise ConfigError("HostConfig.security must implement admit/release/check/performed (the "
                               "host.policy.SecurityProvider protocol), e.g. "
                               "airssys_wasm.security.HostSecurity(); None selects the default")
         if self.storage_dir is not None and not isinstance(self.storage_dir, (str, os.PathLike)):
