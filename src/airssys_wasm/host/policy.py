@@ -58,7 +58,13 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 class Decision(Protocol):
     """What a check answers. ``error`` is the WIT error case of a denial (None when allowed);
     ``resolved_path`` is, for path kinds, what the check matched — the host acts on it, never
-    on the guest's string, so what it opens is what was checked."""
+    on the guest's string, so what it opens is what was checked.
+
+    A decision for a filesystem kind may also carry ``root: str | None``: the directory of the
+    grant that matched. The filesystem extension opens ``resolved_path`` *beneath* it with no
+    symlink followed (``_fast._fsbeneath``); a provider whose decisions have no ``root`` gets
+    ``"/"`` — still no symlink followed anywhere, just no narrower anchor. It is read with
+    ``getattr`` so providers written before it existed keep working."""
 
     @property
     def allowed(self) -> bool: ...

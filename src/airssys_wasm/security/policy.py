@@ -39,9 +39,8 @@ __all__ = [
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
 _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
-_PATH_KINDS = frozenset(
-    {"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list", "process.spawn"}
-)
+_FS_KINDS = frozenset({"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"})
+_PATH_KINDS = _FS_KINDS | {"process.spawn"}
 
 # SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
@@ -65,6 +64,9 @@ class Decision:
     # Filesystem/process kinds: the target after resolution (symlinks, ``..``). The host should
     # act on this path, not re-resolve the guest's string, so what it opens is what was checked.
     resolved_path: str | None = None
+    # Allowed filesystem kinds: the directory of the matching grant (its resolved literal
+    # prefix) that the host opens ``resolved_path`` beneath, with no symlink followed.
+    root: str | None = None
 
 
 _SEND = "messaging.send"
@@ -218,7 +220,10 @@ class PermissionPolicy:
             and self._fail_closed
         ):
             return _AUDIT_UNAVAILABLE
-        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved)
+        if resolved is None:
+            return allowed
+        root = grant.capabilities.grant_root(kind, resolved) if kind in _FS_KINDS else None
+        return Decision(True, allowed.reason, resolved_path=resolved, root=root)
 
     @staticmethod
     def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
@@ -299,8 +304,9 @@ class AllowAllPolicy:
                                 DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
         elif resolved is None:
             decision = _ALLOW_ALL  # no per-call data: one shared instance
-        else:
-            decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved)
+        else:  # everything is granted: the root is "/", still opened with no symlink followed
+            decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved,
+                                root="/" if kind in _FS_KINDS else None)
         if self.audit is not None:
             self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
