@@ -16,6 +16,7 @@ import tempfile
 from typing import Any
 
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
+from airssys_wasm.host import ext_filesystem
 from airssys_wasm.security import (
     AuditLog,
     Capabilities,
@@ -46,6 +47,27 @@ def naive_endpoint(patterns: list[tuple[str, str]], target: str) -> bool:
 
 def naive_name(patterns: list[str], target: str) -> bool:
     return any(fnmatch.fnmatchcase(target, p) for p in patterns)
+
+
+def nofollow_read(path: str) -> bytes:
+    """The read step before the beneath-the-root opens: one O_NOFOLLOW open of the resolved
+    string (guards the last component only), fstat, read, close."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fstat(fd)
+        return os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+
+
+def read_step(policy: PermissionPolicy, file: str) -> Any:
+    """What ext-filesystem's read step does for an allowed path: open the grant root with no
+    symlink, open the file beneath it (openat2 or the openat walk), fstat, read, readlink the fd
+    for the audit "done" line, and write that line."""
+    decision = policy.check("plugin", "filesystem.read", file)
+    root, rel = ext_filesystem._beneath(decision.resolved_path, decision.root)  # type: ignore[misc, arg-type]
+    done = lambda what: policy.performed("plugin", "filesystem.read", file, what)  # noqa: E731
+    return ext_filesystem._read(ext_filesystem._Target(file, root, rel, done))
 
 
 def build(root: str, devnull: Any) -> dict[str, object]:
@@ -82,6 +104,8 @@ def build(root: str, devnull: Any) -> dict[str, object]:
         "naive_resolved": naive_resolved,
         "naive_endpoint": naive_endpoint,
         "naive_name": naive_name,
+        "read_step": read_step,
+        "nofollow_read": nofollow_read,
         "realpath": os.path.realpath,
         "stat": os.stat,
     }
@@ -107,6 +131,10 @@ CASES = [
      "policy.check('plugin', 'messaging.send', 'worker-7')", None, "-"),
     ("policy.check filesystem.read + audit line",
      "policy.check('plugin', 'filesystem.read', file)", None, "-"),
+    ("fs read: check + beneath-root open + read + done",
+     "read_step(policy, file)",
+     "policy.check('plugin', 'filesystem.read', file); nofollow_read(resolved)",
+     "check + O_NOFOLLOW read"),
     ("os.path.realpath alone (reference)", "realpath(file)", None, "-"),
     ("os.stat alone (one syscall, reference)", "stat(file)", None, "-"),
 ]

@@ -48,7 +48,7 @@ from typing import Any
 
 from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
-from airssys_wasm.host.policy import SecurityProvider
+from airssys_wasm.host.policy import SecurityProvider, performed_hook
 from airssys_wasm.runtime import HostServices
 
 __all__ = ["EXEC_BY_FD", "INTERFACE", "MAX_PROCESSES", "SIGNALS", "Processes"]
@@ -181,7 +181,7 @@ class Processes:
 
     def __init__(self, security: SecurityProvider) -> None:
         self._check = security.check
-        self._performed = security.performed
+        self._performed = performed_hook(security)
         self._live: dict[str, dict[int, _Child]] = {}
         self._next = 1
 

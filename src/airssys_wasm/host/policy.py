@@ -63,7 +63,13 @@ class Decision(Protocol):
     For ``process.spawn`` the host also reads ``resolved_inode`` (``(st_dev, st_ino)`` of the
     file the check resolved; optional attribute, read with ``getattr``): it executes the file
     only if the descriptor it opened is that file, so a provider without it cannot start
-    processes (the guest gets ``permission-denied`` saying so)."""
+    processes (the guest gets ``permission-denied`` saying so).
+
+    A decision for a filesystem kind may also carry ``root: str | None``: the directory of the
+    grant that matched. The filesystem extension opens ``resolved_path`` *beneath* it with no
+    symlink followed (``_fast._fsbeneath``); a provider whose decisions have no ``root`` gets
+    ``"/"`` — still no symlink followed anywhere, just no narrower anchor. It is read with
+    ``getattr`` so providers written before it existed keep working."""
 
     @property
     def allowed(self) -> bool: ...

@@ -150,6 +150,14 @@ class Capabilities:
             raise ValueError(f"{kind} is not a path capability")
         return matcher.matches_resolved(resolved)
 
+    def grant_root(self, kind: str, resolved: str) -> str | None:
+        """The directory an allowed ``resolved`` path of ``kind`` is opened beneath (the
+        deepest resolved literal prefix of the patterns granting it); None when none does."""
+        matcher = self._matchers[_kind(kind).value]
+        if not isinstance(matcher, PathMatcher):
+            raise ValueError(f"{kind} is not a path capability")
+        return matcher.root_of(resolved)
+
     def path_patterns(self, kind: str) -> tuple[CompiledPath, ...]:
         """Compiled path patterns of a filesystem/process kind (used to derive WASI preopens)."""
         matcher = self._matchers[_kind(kind).value]

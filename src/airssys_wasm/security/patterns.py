@@ -29,6 +29,7 @@ __all__ = [
     "PatternError",
     "compile_name_pattern",
     "compile_path_pattern",
+    "grant_root",
     "parse_endpoint",
     "parse_network_pattern",
     "resolve_target_file",
@@ -248,10 +249,20 @@ def resolve_target_file(target: object) -> tuple[str | None, tuple[int, int] | N
     return resolve_target_path(target), None
 
 
+def grant_root(compiled: CompiledPath, resolved: str) -> str:
+    """The directory the host opens ``resolved`` beneath when ``compiled`` granted it: the
+    pattern's resolved literal prefix, or its parent when the target *is* that prefix (a
+    literal file or directory grant), so the root is always a directory above the target."""
+    prefix = compiled.resolved_prefix
+    if resolved != prefix and resolved.startswith(prefix.rstrip("/") + "/"):
+        return prefix
+    return os.path.dirname(prefix) or "/"
+
+
 class PathMatcher:
     """All path patterns of one capability kind, joined into one anchored regex."""
 
-    __slots__ = ("_match", "compiled")
+    __slots__ = ("_each", "_match", "compiled")
 
     def __init__(self, compiled: Iterable[CompiledPath]) -> None:
         self.compiled = tuple(compiled)
@@ -260,6 +271,21 @@ class PathMatcher:
             self._match = re.compile("|".join(f"(?:{c.regex})" for c in self.compiled)).fullmatch
         else:
             self._match = None
+        # Per pattern, for root_of: only asked after the joined regex allowed a target.
+        self._each = tuple((c, re.compile(c.regex).fullmatch) for c in self.compiled)
+
+    def root_of(self, resolved: str) -> str | None:
+        """The grant root of an allowed ``resolved`` path (see :func:`grant_root`): of the
+        patterns that match it, the one with the deepest root, so the host's open starts as
+        close to the target as the grants allow. None when no pattern matches."""
+        target = "" if resolved == "/" else resolved
+        best: str | None = None
+        for compiled, match in self._each:
+            if match(target) is not None:
+                root = grant_root(compiled, resolved)
+                if best is None or len(root) > len(best):
+                    best = root
+        return best
 
     def __call__(self, target: object) -> bool:
         resolved = resolve_target_path(target)

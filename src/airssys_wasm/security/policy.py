@@ -39,9 +39,8 @@ __all__ = [
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
 _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
-_PATH_KINDS = frozenset(
-    {"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list", "process.spawn"}
-)
+_FS_KINDS = frozenset({"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"})
+_PATH_KINDS = _FS_KINDS | {"process.spawn"}
 
 # SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
@@ -68,6 +67,9 @@ class Decision:
     # process.spawn: ``(st_dev, st_ino)`` of the file the check resolved, from the same
     # descriptor as ``resolved_path``. The host executes a descriptor only if it is this file.
     resolved_inode: tuple[int, int] | None = None
+    # Allowed filesystem kinds: the directory of the matching grant (its resolved literal
+    # prefix) that the host opens ``resolved_path`` beneath, with no symlink followed.
+    root: str | None = None
 
 
 _SPAWN = "process.spawn"
@@ -235,8 +237,11 @@ class PermissionPolicy:
             and self._fail_closed
         ):
             return _AUDIT_UNAVAILABLE
-        return allowed if resolved is None else Decision(True, allowed.reason, resolved_path=resolved,
-                                                         resolved_inode=inode)
+        if resolved is None:
+            return allowed
+        root = grant.capabilities.grant_root(kind, resolved) if kind in _FS_KINDS else None
+        return Decision(True, allowed.reason, resolved_path=resolved, resolved_inode=inode,
+                        root=root)
 
     @staticmethod
     def _charge(quota: QuotaState, kind: str, amount: int | None) -> QuotaOutcome:
@@ -325,9 +330,9 @@ class AllowAllPolicy:
                                 DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
         elif resolved is None:
             decision = _ALLOW_ALL  # no per-call data: one shared instance
-        else:
+        else:  # everything is granted: the root is "/", still opened with no symlink followed
             decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved,
-                                resolved_inode=inode)
+                                resolved_inode=inode, root="/" if kind in _FS_KINDS else None)
         if self.audit is not None:
             self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
