@@ -69,6 +69,7 @@ class HostSecurity:
         # The host's hot path calls this directly: no extra Python frame per check.
         self.check = policy.check
         self.performed = policy.performed
+        self.check_resolved = policy.check_resolved
 
     @classmethod
     def from_config(cls, config: HostConfig) -> HostSecurity:
