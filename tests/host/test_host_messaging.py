@@ -44,6 +44,9 @@ class Spy:
         return self.decide(component, kind, target) or self.inner.check(component, kind, target,
                                                                          amount=amount)
 
+    def check_resolved(self, component, kind, target, addresses, *, failure=None):
+        return self.inner.check_resolved(component, kind, target, addresses, failure=failure)
+
     def performed(self, component, kind, target, what) -> None:
         self.inner.performed(component, kind, target, what)
 

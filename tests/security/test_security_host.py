@@ -199,7 +199,9 @@ async def test_ext_network_connects_only_to_granted_endpoints(host, audit, serve
         assert case == NET_DENIED and "network.connect" in text, other
     assert server.accepted == 1  # the denied ones never reached a socket
     assert [r.decision for r in audit.records if r.kind == "network.connect"] == \
-        ["allow", "allow", "allow", "deny", "deny", "deny"]  # connect, send, receive; 3 denials
+        ["allow", "done", "allow", "allow", "deny", "deny", "deny"]  # connect (+ what it
+    # connected), send, receive; 3 denials
+    assert [r.performed for r in audit.records if r.decision == "done"] == [granted]
 
 
 async def test_a_silent_peer_cannot_hold_the_guest_past_its_deadline(host) -> None:

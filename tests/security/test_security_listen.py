@@ -60,8 +60,10 @@ async def test_guest_listens_accepts_and_exchanges_bytes(host, audit) -> None:
         assert peer.recv(64) == b"hello client"
         assert ok(await host.request("srv", b"c" + conn)) == b""
         assert peer.recv(64) == b""  # the guest closed its end
-    assert [(r.kind, r.target, r.decision) for r in audit.records] == [
-        ("network.bind", address, "allow")] * 3  # listen, then receive and send metered
+    assert [(r.kind, r.target, r.decision, r.performed) for r in audit.records] == [
+        ("network.bind", address, "allow", None), ("network.bind", address, "done", address),
+        ("network.bind", address, "allow", None), ("network.bind", address, "allow", None),
+    ]  # listen (+ what was bound), then receive and send metered
     ok(await host.request("srv", b"C" + struct.pack("<I", listener)))
     assert refused(port)
 

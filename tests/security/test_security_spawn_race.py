@@ -157,6 +157,9 @@ class AfterCheck:
                                 decision.resolved_path)
         return decision
 
+    def check_resolved(self, component, kind, target, addresses, *, failure=None):  # type: ignore[no-untyped-def]
+        return self.inner.check_resolved(component, kind, target, addresses, failure=failure)
+
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
         self.inner.performed(component, kind, target, what)
 

@@ -145,6 +145,7 @@ class StorageWithoutManifest:
     def __init__(self) -> None:
         self.inner = HostSecurity.allow_all()
         self.check = self.inner.check
+        self.check_resolved = self.inner.check_resolved
         self.performed = self.inner.performed
 
     def admit(self, name, manifest, *, trust, base_limits, wasi=False):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ baseline, not a correctness one.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
 import pathlib
 import tempfile
@@ -25,6 +26,7 @@ from airssys_wasm.security import (
     StreamAuditSink,
     load_manifest,
 )
+from airssys_wasm.security.addresses import special_range
 from airssys_wasm.security.patterns import resolve_target_path
 
 TITLE = "Security: capability checks (vs naive fnmatch loops)"
@@ -70,6 +72,12 @@ def read_step(policy: PermissionPolicy, file: str) -> Any:
     return ext_filesystem._read(ext_filesystem._Target(file, root, rel, done))
 
 
+def naive_special(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """The ``ipaddress`` properties a straightforward address check would test."""
+    return (address.is_private or address.is_loopback or address.is_link_local
+            or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
 def build(root: str, devnull: Any) -> dict[str, object]:
     """The timing namespace: grants over a real directory tree under ``root``."""
     os.makedirs(f"{root}/data/in/2026", exist_ok=True)
@@ -89,7 +97,8 @@ def build(root: str, devnull: Any) -> dict[str, object]:
     policy = PermissionPolicy(audit=AuditLog([StreamAuditSink(devnull, flush=False)]))
     policy.register("plugin", load_manifest(
         f'[component]\nname = "plugin"\nversion = "1.0.0"\n'
-        f'[capabilities]\nmessaging.send = ["worker-*"]\nfilesystem.read = ["{root}/data/in/**"]\n'))
+        f'[capabilities]\nmessaging.send = ["worker-*"]\nfilesystem.read = ["{root}/data/in/**"]\n'
+        'network.connect = ["api.example.com:443", "*.cdn.example.com:443", "127.0.0.1:8080"]\n'))
     return {
         "caps": caps,
         "allows": caps.allows,
@@ -106,6 +115,11 @@ def build(root: str, devnull: Any) -> dict[str, object]:
         "naive_name": naive_name,
         "read_step": read_step,
         "nofollow_read": nofollow_read,
+        "naive_special": naive_special,
+        "special_range": special_range,
+        "v6_global": ipaddress.ip_address("2606:4700::1111"),
+        "public": ["93.184.216.34"],
+        "loopback": ["127.0.0.1"],
         "realpath": os.path.realpath,
         "stat": os.stat,
     }
@@ -135,6 +149,18 @@ CASES = [
      "read_step(policy, file)",
      "policy.check('plugin', 'filesystem.read', file); nofollow_read(resolved)",
      "check + O_NOFOLLOW read"),
+    ("policy.check network.connect + audit line",
+     "policy.check('plugin', 'network.connect', 'api.example.com:443')", None, "-"),
+    ("check_resolved: name -> global address",
+     "policy.check_resolved('plugin', 'network.connect', 'api.example.com:443', public)", None,
+     "-"),
+    ("check_resolved: name -> loopback, denied + audit",
+     "policy.check_resolved('plugin', 'network.connect', 'api.example.com:443', loopback)",
+     None, "-"),
+    ("check_resolved: literal 127.0.0.1 grant",
+     "policy.check_resolved('plugin', 'network.connect', '127.0.0.1:8080', loopback)", None, "-"),
+    ("address range classifier (IPv6)", "special_range(v6_global)", "naive_special(v6_global)",
+     "ipaddress properties"),
     ("os.path.realpath alone (reference)", "realpath(file)", None, "-"),
     ("os.stat alone (one syscall, reference)", "stat(file)", None, "-"),
 ]

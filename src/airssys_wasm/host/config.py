@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,10 @@ from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import EngineConfig, Limits
 from airssys_wasm.types import ComponentId
 
-__all__ = ["HostConfig"]
+__all__ = ["HostConfig", "Resolver"]
+
+#: ``resolver(host, port) -> IP address strings`` (resolver order, most preferred first).
+Resolver = Callable[[str, int], Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,16 @@ class HostConfig:
     #: Where ext-storage keeps its data (one sqlite3 database in that directory, created if
     #: missing) so it outlives the host; None = in memory, gone when the host closes.
     storage_dir: str | os.PathLike[str] | None = None
+    #: How ext-network turns a granted host name into addresses: ``resolver(host, port)``
+    #: returns IP address strings, most preferred first (raise ``OSError`` — e.g.
+    #: ``socket.gaierror`` — when the name does not resolve). None = the system resolver
+    #: (``socket.getaddrinfo``, TCP). It is called once per connect/listen of a *name*, never
+    #: for an IP literal, in a resolver thread of its own and bounded by the guest's deadline (a
+    #: resolver that hangs costs the guest a ``timeout``, not the host a thread). Every address
+    #: it returns is checked (``SecurityProvider.check_resolved``) and the host connects to the
+    #: checked one: a test or an embedder pins names here (no DNS), a deployment can plug in
+    #: its own DNS client.
+    resolver: Resolver | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -74,9 +88,14 @@ class HostConfig:
             raise ConfigError(f"HostConfig.request_timeout must be > 0 seconds, got "
                               f"{self.request_timeout!r}")
         if self.security is not None and not isinstance(self.security, SecurityProvider):
-            raise ConfigError("HostConfig.security must implement admit/release/check (the "
-                              "host.policy.SecurityProvider protocol), e.g. "
+            raise ConfigError("HostConfig.security must implement admit/release/check/"
+                              "check_resolved (the host.policy.SecurityProvider "
+                              "protocol), e.g. "
                               "airssys_wasm.security.HostSecurity(); None selects the default")
+        if self.resolver is not None and not callable(self.resolver):
+            raise ConfigError(f"HostConfig.resolver must be a callable (host, port) -> list of IP "
+                              f"address strings, or None for socket.getaddrinfo; got "
+                              f"{type(self.resolver).__name__}")
         if self.storage_dir is not None and not isinstance(self.storage_dir, (str, os.PathLike)):
             raise ConfigError(f"HostConfig.storage_dir must be a directory path or None, not "
                               f"{type(self.storage_dir).__name__}")

@@ -118,7 +118,7 @@ class Host:
         #: Admission at spawn and the check before every guest -> host action.
         self.security = default_security(self.config)
         #: Guests' open sockets/listeners and child processes, per component.
-        self.connections = Connections(self.security)
+        self.connections = Connections(self.security, self.config.resolver)
         self.processes = Processes(self.security)
         #: Key-value namespaces shared by the components granted them (ext-storage).
         self.storage = Storage(self.security, self.config.storage_dir)

@@ -5,8 +5,10 @@ layer (it sits above the host). It defines what it needs as protocols:
 
 - :class:`SecurityProvider` — ``admit`` a component at spawn (parse its manifest once, check its
   trust level, say which limits, extension interfaces and WASI preopens it gets), ``release`` it
-  when it stops, and ``check(component, kind, target, amount=)`` before every guest -> host action
-  that touches the outside world.
+  when it stops, ``check(component, kind, target, amount=)`` before every guest -> host action
+  that touches the outside world, ``check_resolved`` for the addresses a granted network name
+  resolved to (the host connects only to the one it answers), and ``performed`` to audit what
+  the host then actually did.
 - :func:`install_default_security` — the security layer registers its provider factory here
   when ``airssys_wasm`` is imported, so ``Host()`` is secure by default; ``HostConfig(security=...)``
   picks another provider explicitly.
@@ -18,7 +20,7 @@ Denials never raise into the host: ext host functions and messaging turn a denie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -58,7 +60,8 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 class Decision(Protocol):
     """What a check answers. ``error`` is the WIT error case of a denial (None when allowed);
     ``resolved_path`` is, for path kinds, what the check matched — the host acts on it, never
-    on the guest's string, so what it opens is what was checked.
+    on the guest's string, so what it opens is what was checked. ``resolved_address`` is, for
+    ``check_resolved``, the IP address the host connects to or binds — never the name again.
 
     For ``process.spawn`` the host also reads ``resolved_inode`` (``(st_dev, st_ino)`` of the
     file the check resolved; optional attribute, read with ``getattr``): it executes the file
@@ -82,6 +85,9 @@ class Decision(Protocol):
 
     @property
     def resolved_path(self) -> str | None: ...
+
+    @property
+    def resolved_address(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,17 @@ class SecurityProvider(Protocol):
         Called synchronously inside the guest's call: it must not block."""
         ...
 
+    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
+                       *, failure: str | None = None) -> Decision:
+        """``target`` (a ``network.*`` endpoint ``check`` allowed) resolved to ``addresses`` (IP
+        address strings, resolver order; empty with ``failure`` when resolving failed): which
+        one may the host use? Allowed decisions carry it as ``resolved_address``; the host
+        connects to (or binds) exactly that address. A name grant must not reach internal
+        addresses (DNS rebinding), so the default provider refuses loopback, private,
+        link-local and other non-global addresses unless a grant names them literally. Audits
+        denials; called from an I/O thread (must not block, must be thread-safe)."""
+        ...
+
     # Optional (looked up with performed_hook / refused_hook, so a provider written before
     # them keeps working):
     #   performed(component, kind, target, what) -> None: audit what the host actually did
@@ -152,6 +169,17 @@ def refused_hook(security: SecurityProvider) -> AuditHook:
     """``security.refused`` if the provider has it, else a no-op."""
     hook: AuditHook = getattr(security, "refused", _no_audit)
     return hook
+
+    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
+                       *, failure: str | None = None) -> Decision:
+        """``target`` (a ``network.*`` endpoint ``check`` allowed) resolved to ``addresses`` (IP
+        address strings, resolver order; empty with ``failure`` when resolving failed): which
+        one may the host use? Allowed decisions carry it as ``resolved_address``; the host
+        connects to (or binds) exactly that address. A name grant must not reach internal
+        addresses (DNS rebinding), so the default provider refuses loopback, private,
+        link-local and other non-global addresses unless a grant names them literally. Audits
+        denials; called from an I/O thread (must not block, must be thread-safe)."""
+        ...
 
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None

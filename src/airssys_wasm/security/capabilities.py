@@ -8,6 +8,7 @@ matches nothing, and an unknown kind is a programming error (``ValueError``), ne
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -140,6 +141,17 @@ class Capabilities:
             _kind(kind)  # raises the ValueError with the list of valid kinds
             raise
         return matcher(target)
+
+    def allows_address(self, kind: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                       port: int) -> bool:
+        """For a network kind: does a grant name ``address`` (or a CIDR range holding it) with
+        ``port`` literally? Host names are not consulted — this decides whether an address in a
+        deny-by-default range (loopback, private, link-local, ...) that a name resolved to may be
+        used anyway."""
+        matcher = self._matchers[_kind(kind).value]
+        if not isinstance(matcher, NetworkMatcher):
+            raise ValueError(f"{kind} is not a network capability")
+        return matcher.allows_address(address, port)
 
     def allows_resolved(self, kind: str, resolved: str) -> bool:
         """Like ``allows`` for a filesystem/process kind, on a path that is already the output

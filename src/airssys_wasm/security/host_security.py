@@ -70,6 +70,7 @@ class HostSecurity:
         self.check = policy.check
         self.performed = policy.performed
         self.refused = policy.refused
+        self.check_resolved = policy.check_resolved
 
     @classmethod
     def from_config(cls, config: HostConfig) -> HostSecurity:

@@ -34,6 +34,7 @@ __all__ = [
     "parse_network_pattern",
     "resolve_target_file",
     "resolve_target_path",
+    "target_endpoint",
 ]
 
 _GLOB_CHARS = frozenset("*?")
@@ -309,7 +310,8 @@ class Endpoint:
 
     ``kind`` is ``"ip"`` (``host`` is the compressed address text; IPv4-mapped IPv6 becomes
     IPv4 because that is where a socket would connect), ``"name"`` (lower case, no trailing
-    dot) or ``"wildcard"`` (patterns only; ``host`` is the parent domain). ``port`` None = ``*``.
+    dot), ``"wildcard"`` (patterns only; ``host`` is the parent domain) or ``"cidr"`` (patterns
+    only; ``host`` is the network, ``10.0.0.0/8``). ``port`` None = ``*``.
     """
 
     kind: str
@@ -373,6 +375,10 @@ def parse_endpoint(text: str, *, pattern: bool = False) -> Endpoint:
         inner = text[1:close]
         if "%" in inner:
             raise PatternError("bad-host", f"{text!r}: IPv6 zone ids ('%eth0') are not supported")
+        if "/" in inner:
+            if not pattern:
+                raise PatternError("bad-host", f"{text!r}: a range is not an address to connect to")
+            return Endpoint("cidr", _parse_cidr(inner, 6), port)
         try:
             addr = ipaddress.IPv6Address(inner)
         except ValueError:
@@ -392,10 +398,46 @@ def parse_endpoint(text: str, *, pattern: bool = False) -> Endpoint:
             "bad-host",
             f"{text!r}: the only host wildcard is a leading '*.' ('*.example.com:443')",
         )
+    if pattern and "/" in host:
+        return Endpoint("cidr", _parse_cidr(host, 4), port)
     ip = _parse_ipv4(host)
     if ip is not None:
         return Endpoint("ip", ip, port)
     return Endpoint("name", _check_hostname(host), port)
+
+
+def _parse_cidr(text: str, version: int) -> str:
+    """A grant of an address range (``10.0.0.0/8``, ``[fd00::/8]``), strictly: the network
+    address as written must be the range's first address, so a typo never widens a grant."""
+    address, _, prefix = text.partition("/")
+    limit = 32 if version == 4 else 128
+    if not prefix.isdigit() or not 0 <= int(prefix) <= limit:
+        raise PatternError("bad-cidr", f"{text!r}: the prefix length after '/' must be a number "
+                           f"0..{limit}")
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        hint = "IPv6 ranges go in brackets: '[fd00::/8]:443'" if version == 4 and ":" in text \
+            else f"write an IPv{version} network such as " \
+            + ("'10.0.0.0/8'" if version == 4 else "'[fd00::/8]'")
+        raise PatternError("bad-cidr", f"{address!r} in {text!r} is not an IPv{version} address; "
+                           f"{hint}") from None
+    if net.version != version:  # only an IPv4 range inside brackets gets here
+        raise PatternError("bad-cidr", f"[{text}] is not an IPv6 address range; write IPv4 "
+                           f"ranges without brackets: '{text}:443'")
+    if int(prefix) == 0:
+        raise PatternError("bad-cidr", f"{text!r} would grant every address, including loopback "
+                           "and private networks; list the ranges the component needs")
+    if str(net.network_address) != str(ipaddress.ip_address(address)):
+        raise PatternError("bad-cidr", f"{text!r} has bits set after the prefix; write the "
+                           f"network address: '{net}'")
+    if version == 6 and net.subnet_of(_MAPPED_NET):  # type: ignore[arg-type]
+        raise PatternError("bad-cidr", f"{text!r}: write ranges of IPv4-mapped addresses in IPv4 "
+                           "form ('10.0.0.0/8'); targets are compared as IPv4")
+    return str(net)
+
+
+_MAPPED_NET = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def parse_network_pattern(text: str) -> Endpoint:
@@ -412,6 +454,12 @@ def _parse_target(text: str) -> Endpoint | None:
         return None
 
 
+def target_endpoint(target: object) -> Endpoint | None:
+    """A network target (``"host:port"``, ``"[v6]:port"`` or ``(host, port)``) normalised, or
+    None when it cannot be one (``TypeError`` for a target of the wrong type)."""
+    return _parse_target(_target_text(target))
+
+
 def _target_text(target: object) -> str:
     if isinstance(target, str):
         return target
@@ -423,16 +471,18 @@ def _target_text(target: object) -> str:
 
 
 class NetworkMatcher:
-    """Endpoint patterns grouped into hash tables: exact names, IPs, and wildcard parents.
+    """Endpoint patterns grouped into hash tables: exact names, IPs, and wildcard parents;
+    address ranges (CIDR grants) in a short list of integer intervals.
 
     Ports per host are merged; ``None`` in a table means any port.
     """
 
-    __slots__ = ("_ips", "_names", "_parents", "endpoints")
+    __slots__ = ("_ips", "_names", "_parents", "_ranges", "endpoints")
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
         self.endpoints = tuple(endpoints)
-        tables: dict[str, dict[str, frozenset[int] | None]] = {"name": {}, "ip": {}, "wildcard": {}}
+        tables: dict[str, dict[str, frozenset[int] | None]] = {
+            "name": {}, "ip": {}, "wildcard": {}, "cidr": {}}
         for ep in self.endpoints:
             table = tables[ep.kind]
             if ep.host in table and table[ep.host] is None:
@@ -444,6 +494,27 @@ class NetworkMatcher:
         self._names = tables["name"]
         self._ips = tables["ip"]
         self._parents = tables["wildcard"]
+        ranges = []
+        for text, ports in tables["cidr"].items():
+            net = ipaddress.ip_network(text)
+            ranges.append((net.version, int(net.network_address), int(net.broadcast_address),
+                           ports))
+        self._ranges: tuple[tuple[int, int, int, frozenset[int] | None], ...] = tuple(ranges)
+
+    def allows_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                       port: int) -> bool:
+        """True when a grant names ``address`` itself (``"127.0.0.1:8080"``) or a range holding
+        it (``"10.0.0.0/8:*"``) with ``port``. Names never count here: this is the question
+        for addresses a name resolved to that lie in a deny-by-default range. ``address``
+        should be canonical (IPv4-mapped IPv6 as IPv4, see ``addresses.canonical_ip``)."""
+        if _port_ok(self._ips, str(address), port):
+            return True
+        if self._ranges:
+            value, version = int(address), address.version
+            for v, low, high, ports in self._ranges:
+                if v == version and low <= value <= high and (ports is None or port in ports):
+                    return True
+        return False
 
     def __call__(self, target: object) -> bool:
         ep = _parse_target(_target_text(target))
@@ -451,7 +522,10 @@ class NetworkMatcher:
             return False
         port = ep.port
         if ep.kind == "ip":
-            return _port_ok(self._ips, ep.host, port)
+            if _port_ok(self._ips, ep.host, port):
+                return True
+            return bool(self._ranges) and port is not None and \
+                self.allows_address(ipaddress.ip_address(ep.host), port)
         host = ep.host
         if _port_ok(self._names, host, port):
             return True

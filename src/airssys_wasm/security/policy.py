@@ -15,15 +15,16 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from airssys_wasm.errors import ConfigError
+from airssys_wasm.security.addresses import IPAddress, canonical_ip, format_endpoint, special_range
 from airssys_wasm.security.audit import AuditLog
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import Manifest, ManifestLimits
-from airssys_wasm.security.patterns import resolve_target_file, resolve_target_path
+from airssys_wasm.security.patterns import resolve_target_file, resolve_target_path, target_endpoint
 from airssys_wasm.security.quota import QUOTA_OK, QuotaOutcome, QuotaState
 from airssys_wasm.security.trust import DEFAULT_TRUST_POLICY, TrustLevel, TrustPolicy
 
@@ -70,6 +71,9 @@ class Decision:
     # Allowed filesystem kinds: the directory of the matching grant (its resolved literal
     # prefix) that the host opens ``resolved_path`` beneath, with no symlink followed.
     root: str | None = None
+    # ``check_resolved``: the IP address (canonical text, no port) the host may connect to or
+    # bind; the host uses exactly this address and never resolves the name again.
+    resolved_address: str | None = None
 
 
 _SPAWN = "process.spawn"
@@ -86,6 +90,13 @@ def _resolve(kind: str, target: object) -> tuple[str | None, tuple[int, int] | N
 
 _SEND = "messaging.send"
 _SEND_CACHE_LIMIT = 1024
+_NETWORK_KINDS = frozenset({"network.connect", "network.bind"})
+#: Most resolved addresses one check looks at (a resolver answering thousands is not honest).
+MAX_RESOLVED = 32
+#: Refused addresses listed by name in a denial's reason (the rest are counted).
+_LISTED = 4
+_GLOBAL_REASON = {k: f"a global unicast address of a name capabilities.{k} grants"
+                  for k in _NETWORK_KINDS}
 _ALLOW_ALL = Decision(True, "allow-all policy (trusted component)")
 
 # Allow decisions carry no per-call data, so one immutable instance per kind is shared.
@@ -122,6 +133,32 @@ class Policy(Protocol):
     def performed(self, component: str, kind: str, target: object, what: str) -> None: ...
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None: ...
+
+    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
+                       *, failure: str | None = None) -> Decision: ...
+
+
+def _check_network(kind: object, addresses: object) -> None:
+    if kind not in _NETWORK_KINDS:
+        raise ValueError(f"check_resolved is for network.connect / network.bind, not {kind!r}")
+    if isinstance(addresses, (str, bytes)) or not isinstance(addresses, Sequence):
+        raise TypeError(f"addresses must be a sequence of IP address strings, not "
+                        f"{type(addresses).__name__}")
+
+
+def _unresolved(target: object, failure: str | None) -> str:
+    if failure is not None:
+        return f"resolving {target!r} failed: {failure}"
+    return f"{target!r} resolved to no address"
+
+
+def _refusal(kind: str, target: object, refused: list[str]) -> str:
+    shown = ", ".join(refused[:_LISTED])
+    more = f" and {len(refused) - _LISTED} more" if len(refused) > _LISTED else ""
+    return (f"{target!r} resolved only to addresses no grant names: {shown}{more}; a name grant "
+            f"never reaches loopback, private, link-local or other non-global addresses — grant "
+            f"the address itself (capabilities.{kind} = [\"127.0.0.1:8080\"] or "
+            f"[\"10.0.0.0/8:5432\"]) if the component must reach it")
 
 
 def _check_kind(kind: object, amount: int | None) -> None:
@@ -263,6 +300,60 @@ class PermissionPolicy:
         """Audit a refusal by a limit the host enforces (not a grant): one ``deny`` line."""
         self.audit.record(component, kind, target, False, reason)
 
+    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
+                       *, failure: str | None = None) -> Decision:
+        """Which of the addresses ``target`` resolved to may the host use? The first that
+        passes, in resolver order, as ``decision.resolved_address``.
+
+        Call it after ``check`` allowed ``target`` (a name or an IP literal), with the resolver's
+        answer: IP address strings (at most :data:`MAX_RESOLVED` are looked at), or no
+        addresses and ``failure`` saying why resolving failed. An address passes when it is
+        global unicast and ``target`` is granted, or — for an address in a deny-by-default range
+        (``addresses.special_range``: loopback, private, link-local incl. cloud metadata,
+        CGNAT, ULA, multicast, reserved, and their IPv4-mapped/-compatible/NAT64/6to4 forms) —
+        only when a grant of ``kind`` names that address or a range holding it, with the port.
+        An allow writes no line (the host's ``performed`` line names the address it then
+        used); a denial writes one deny line saying what the name resolved to and why that was
+        refused, and its ``error`` is ``permission-denied``. May run in an I/O thread.
+        """
+        _check_network(kind, addresses)
+        grant = self._grants.get(component)
+        if grant is None:
+            return self._deny(component, kind, target, None, DenyCode.PERMISSION_DENIED,
+                              "component is not registered with the permission policy")  # fmt: skip
+        endpoint = target_endpoint(target)
+        if endpoint is None or endpoint.port is None:
+            return self._deny(component, kind, target, None, DenyCode.PERMISSION_DENIED,
+                              f"{target!r} is not host:port")  # fmt: skip
+        if failure is not None or not addresses:
+            return self._deny(component, kind, target, None, DenyCode.PERMISSION_DENIED,
+                              _unresolved(target, failure))  # fmt: skip
+        port = endpoint.port
+        caps = grant.capabilities
+        name_granted: bool | None = None
+        refused: list[str] = []
+        for text in addresses[:MAX_RESOLVED]:
+            address = canonical_ip(text)
+            if address is None:
+                refused.append(f"{text!r} (not an IP address)")
+                continue
+            special = special_range(address)
+            if special is None:
+                if name_granted is None:  # the name check again: this method stands on its own
+                    name_granted = caps.allows(kind, target)
+                if name_granted:
+                    return Decision(True, _GLOBAL_REASON[kind], resolved_address=str(address))
+                refused.append(f"{address} (no capabilities.{kind} grant matches {target!r})")
+            elif caps.allows_address(kind, address, port):
+                return Decision(True, f"capabilities.{kind} names {format_endpoint(address, port)}",
+                                resolved_address=str(address))
+            else:
+                canonical = str(address)
+                shown = text if text == canonical else f"{text} = {canonical}"
+                refused.append(f"{shown} ({special})")
+        return self._deny(component, kind, target, None, DenyCode.PERMISSION_DENIED,
+                          _refusal(kind, target, refused))  # fmt: skip
+
     def _deny(
         self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
         reason: str, retry_after: float | None = None,
@@ -320,6 +411,24 @@ class AllowAllPolicy:
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
         if self.audit is not None:
             self.audit.record(component, kind, target, False, reason)
+    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
+                       *, failure: str | None = None) -> Decision:
+        """The first address that is an IP, in resolver order: trusted components are not held
+        to the deny-by-default ranges. Failures are still denials (and audited)."""
+        _check_network(kind, addresses)
+        if component not in self._grants:
+            reason = "component is not registered with the permission policy"
+        elif failure is not None or not addresses:
+            reason = _unresolved(target, failure)
+        else:
+            chosen: IPAddress | None = next(
+                (a for a in map(canonical_ip, addresses[:MAX_RESOLVED]) if a is not None), None)
+            if chosen is not None:
+                return Decision(True, _ALLOW_ALL.reason, resolved_address=str(chosen))
+            reason = f"{target!r} resolved to nothing that is an IP address"
+        if self.audit is not None:
+            self.audit.record(component, kind, target, False, reason)
+        return Decision(False, reason, DenyCode.PERMISSION_DENIED)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check
