@@ -449,3 +449,26 @@ def test_a_valid_key_next_to_a_bad_one_is_still_checked() -> None:
         ("capabilities.filesystem.read[0]", "relative-path"),
         ("capabilities.filesystem.write[0]", "empty-pattern"),
     ]
+
+
+def test_a_grant_path_that_cannot_be_resolved_is_a_manifest_error(monkeypatch) -> None:
+    """realpath can fail with EINVAL while a directory is being renamed (seen racing a
+    renameat2 swap at spawn): the manifest is refused with a typed error, not an OSError."""
+    import errno
+    import os
+
+    from airssys_wasm.security import patterns
+
+    real = os.path.realpath
+
+    def racing(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if path.startswith("/srv/racing"):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(patterns.os.path, "realpath", racing)
+    text = ('[component]\nname = "p"\nversion = "1.0.0"\n'
+            '[capabilities]\nfilesystem.read = ["/srv/racing/**"]\n')
+    with pytest.raises(aw.ManifestError, match="unresolvable-path") as info:
+        load_manifest(text)
+    assert "/srv/racing" in str(info.value) and "Invalid argument" in str(info.value)

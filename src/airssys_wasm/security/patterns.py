@@ -122,7 +122,14 @@ def compile_path_pattern(pattern: str) -> CompiledPath:
             )
     first_glob = next((i for i, s in enumerate(segments) if _GLOB_CHARS & set(s)), len(segments))
     literal_prefix = "/" + "/".join(segments[:first_glob])
-    resolved = os.path.realpath(literal_prefix)
+    try:
+        resolved = os.path.realpath(literal_prefix)
+    except (OSError, ValueError) as exc:  # e.g. EINVAL when a rename races the resolution
+        raise PatternError(
+            "unresolvable-path",
+            f"path pattern {pattern!r}: {literal_prefix!r} could not be resolved "
+            f"({getattr(exc, 'strerror', None) or exc}); is it being renamed? spawn again",
+        ) from None
     parts = ["" if resolved == "/" else re.escape(resolved)]
     for seg in segments[first_glob:]:
         if seg == "**":
