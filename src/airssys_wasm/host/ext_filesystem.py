@@ -332,31 +332,29 @@ def _delete(target: _Target) -> GuestErr | None:
     return None
 
 
-def _list(target: _Target) -> list[str] | GuestErr:
+def _on_fd(target: _Target, flags: int, use: Callable[[int], Any]) -> Any:
+    """``use(fd)`` on ``target`` opened beneath its root with ``flags``, then its done line."""
     try:
-        fd = target.open(os.O_RDONLY | _DIRECTORY)
+        fd = target.open(flags)
         try:
-            names = sorted(os.listdir(fd))  # fdopendir on a dup of fd
+            out = use(fd)
             opened = _opened(fd, target.fallback())
         finally:
             os.close(fd)
     except OSError as exc:
         return _failed(target, exc)
     target.done(opened)
-    return names
+    return out
+
+
+def _list(target: _Target) -> list[str] | GuestErr:
+    return _on_fd(target, os.O_RDONLY | _DIRECTORY, lambda fd: sorted(os.listdir(fd)))
 
 
 def _stat(target: _Target) -> dict[str, Any] | GuestErr:
-    try:
-        # O_PATH | O_NOFOLLOW: a final symlink (swapped in after the check) is stat'ed itself.
-        fd = target.open(_O_PATH | _NOFOLLOW)
-        try:
-            st = os.fstat(fd)
-            opened = _opened(fd, target.fallback())
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        return _failed(target, exc)
-    target.done(opened)
+    # O_PATH | O_NOFOLLOW: a final symlink (swapped in after the check) is stat'ed itself.
+    st = _on_fd(target, _O_PATH | _NOFOLLOW, os.fstat)
+    if isinstance(st, GuestErr):
+        return st
     return {"size": st.st_size, "is-dir": stat_module.S_ISDIR(st.st_mode),
             "modified-ms": st.st_mtime_ns // 1_000_000}

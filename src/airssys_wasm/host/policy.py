@@ -170,17 +170,6 @@ def refused_hook(security: SecurityProvider) -> AuditHook:
     hook: AuditHook = getattr(security, "refused", _no_audit)
     return hook
 
-    def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
-                       *, failure: str | None = None) -> Decision:
-        """``target`` (a ``network.*`` endpoint ``check`` allowed) resolved to ``addresses`` (IP
-        address strings, resolver order; empty with ``failure`` when resolving failed): which
-        one may the host use? Allowed decisions carry it as ``resolved_address``; the host
-        connects to (or binds) exactly that address. A name grant must not reach internal
-        addresses (DNS rebinding), so the default provider refuses loopback, private,
-        link-local and other non-global addresses unless a grant names them literally. Audits
-        denials; called from an I/O thread (must not block, must be thread-safe)."""
-        ...
-
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None
 
