@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from airssys_wasm.errors import ManifestError
+
 from airssys_wasm.security import (
     BASELINE_CAPABILITIES,
     Capabilities,
@@ -67,11 +71,13 @@ def test_several_directories_sorted_by_guest_path() -> None:
     )
 
 
-def test_symlinked_grant_host_path_is_resolved_guest_path_is_as_written(tmp_path: Path) -> None:
+def test_a_preopen_is_the_real_directory_the_grant_names(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    plan = derive_preopens(Capabilities({R: (f"{tmp_path}/link//**",)}))
-    assert plan.preopens == (Preopen(str(tmp_path / "real"), str(tmp_path / "link"), False),)
+    plan = derive_preopens(Capabilities({R: (f"{tmp_path}/real//**",)}))
+    assert plan.preopens == (Preopen(str(tmp_path / "real"), str(tmp_path / "real"), False),)
+    with pytest.raises(ManifestError, match="symlinked-grant"):  # no grant through a link
+        Capabilities({R: (f"{tmp_path}/link/**",)})
 
 
 def test_no_filesystem_grants_no_preopens() -> None:

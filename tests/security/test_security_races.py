@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import airssys_wasm as aw
 from airssys_wasm._fast import _fsbeneath
 
 from security_helpers import EXAMPLES, err, manifest, ok
@@ -321,4 +322,41 @@ async def test_wasi_preopen_swap_race_under_the_preopen_never_escapes(host, aren
     finally:
         swaps = swapper.stop()
     assert swaps > 0 and inside > 0 and refused > 0, (swaps, inside, refused)
+    outside_untouched(arena)
+
+
+# --- the grant directory itself swapped while components are spawned ----------------------------
+
+SPAWNS = 300
+
+
+@pytest.mark.parametrize("guest", ["ext-fs", "wasi"])
+async def test_swapping_the_granted_directory_at_spawn_never_exposes_outside(
+        host, arena, guest) -> None:
+    """The swap hits the grant's own directory while components are spawned and read. A grant
+    is resolved at spawn and WASI preopens are opened at instantiation: before grant paths had
+    to be real (no symlink) and preopens were opened race-free and handed over by fd, 47 of 300
+    ext-fs spawns and 90 of 300 WASI spawns read the outside secret."""
+    real = arena / "sandbox" / "real"
+    grant = manifest("s", f'[capabilities.filesystem]\nread = ["{real}/**"]')
+    swapper = Swapper(arena, real, arena / "sandbox" / "swap")
+    served = refused = 0
+    try:
+        for i in range(SPAWNS):
+            name = f"s{i}"
+            try:
+                await host.spawn(name, EXT_FS if guest == "ext-fs" else WASI_PROBE, manifest=grant)
+            except (aw.ManifestError, aw.PermissionDenied):
+                refused += 1  # the grant went through a symlink, or the preopen was swapped
+                continue
+            for leaf in ("inside.txt", "secret.txt"):
+                op = (b"r" + str(real / leaf).encode()) if guest == "ext-fs" \
+                    else b"r\x00" + leaf.encode()
+                reply = await host.request(name, op)
+                assert SECRET not in reply, f"spawn {i}: {guest} read {reply!r} from outside"
+                served += reply[:1] == b"\x00"
+            await host.stop(name)
+    finally:
+        swaps = swapper.stop()
+    assert swaps > 0 and served > 0 and refused > 0, (swaps, served, refused)
     outside_untouched(arena)

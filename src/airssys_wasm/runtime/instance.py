@@ -104,7 +104,8 @@ class Instance(ABC):
                                instances=limits.instances, tables=limits.tables,
                                memories=limits.memories)
         if artifact.imports_wasi:
-            self._store.set_wasi((wasi or NO_WASI).config())
+            with (wasi or NO_WASI).config() as wasi_config:
+                self._store.set_wasi(wasi_config)
         self.wasi = wasi
         timeout = limits.timeout_ms
         fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None

@@ -60,7 +60,10 @@ _KIND_VALUES = frozenset(k.value for k in CapabilityKind)
 
 def _compile(kind: CapabilityKind, pattern: str) -> CompiledPath | Endpoint | str:
     if kind in _PATH_KINDS:
-        return compile_path_pattern(pattern)
+        # An executable grant may go through a symlink (what runs is pinned by its inode);
+        # a filesystem grant names the real directory the host opens with no symlink followed.
+        return compile_path_pattern(pattern,
+                                    follow_symlinks=kind is CapabilityKind.PROCESS_SPAWN)
     if kind in _NETWORK_KINDS:
         return parse_network_pattern(pattern)
     return compile_name_pattern(pattern)
