@@ -93,8 +93,9 @@ async def test_a_path_swapped_for_a_symlink_while_running_never_runs_the_other_b
     other = script(tree / "other", "echo OTHER")  # must never run
     link = tree / "bin" / "link"
     link.symlink_to(other)
+    # A generous deadline: the racer process competes with every run for the two cores.
     await host.spawn("proc", EXT_PROC, manifest=manifest(
-        "proc", f'[capabilities.process]\nspawn = ["{granted}"]'))
+        "proc", f'[capabilities.process]\nspawn = ["{granted}"]', limits="timeout_ms = 10000"))
     racer = subprocess.Popen([sys.executable, "-c", RACER, str(granted), str(link), "30",
                               os.environ.get("RACE_PAUSE", "0.0001")],
                              stdout=subprocess.PIPE, text=True)
@@ -104,15 +105,15 @@ async def test_a_path_swapped_for_a_symlink_while_running_never_runs_the_other_b
         refused: list[str] = []
         for i in range(2000):
             if i % 5 < 3:  # run: checked on the loop, executed in the I/O pool
-                reply = await host.request("proc", run_op(str(granted), "ran", str(i)))
+                reply = await host.request("proc", run_op(str(granted), "ran", str(i)), timeout=10)
                 if reply[:1] == b"\x00":
                     outputs.append(reply[5:])
                     continue
             else:  # spawn + wait: checked and executed in one synchronous step
-                reply = await host.request("proc", b"s" + argv(str(granted), "ran", str(i)))
+                reply = await host.request("proc", b"s" + argv(str(granted), "ran", str(i)), timeout=10)
                 if reply[:1] == b"\x00":
                     handle = struct.unpack("<I", reply[1:5])[0]
-                    outputs.append(ok(await host.request("proc", wait_op(handle)))[14:])
+                    outputs.append(ok(await host.request("proc", wait_op(handle), timeout=10))[14:])
                     continue
             case, text = err(reply)
             assert case == PROC_DENIED, text
