@@ -55,3 +55,12 @@ def test_ci_runs_the_readme_quick_start_commands_verbatim() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert demo in ci and tests in ci
     assert ci.index(demo) < ci.index(tests)
+
+
+def test_the_license_files_match_the_metadata() -> None:
+    """pyproject says MIT OR Apache-2.0: both texts ship (scikit-build-core puts LICEN[CS]E*
+    into the wheel's dist-info/licenses)."""
+    assert 'license = { text = "MIT OR Apache-2.0" }' in (ROOT / "pyproject.toml").read_text()
+    assert (ROOT / "LICENSE-MIT").read_text().startswith("MIT License")
+    assert "Apache License" in (ROOT / "LICENSE-APACHE").read_text()[:200]
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
