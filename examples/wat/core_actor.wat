@@ -8,7 +8,8 @@
 ;;
 ;; handle() keeps the last message (up to 1 KiB) and the first byte selects a misbehaviour, as in
 ;; the `chaos` component: 'u' unreachable, 'o' out of bounds, 's' recursion, 'l' infinite loop,
-;; 'd' division by zero, 'g' grow memory until refused then return 2, 'G' ... then trap.
+;; 'd' division by zero, 'g' grow memory until refused then return 2, 'G' ... then trap,
+;; 'O' ... then store past the end of memory (an allocator that ignores -1).
 ;; execute("last") returns the last message; any other operation is echoed back.
 (module
   (memory (export "memory") 1)
@@ -56,6 +57,9 @@
       (then (call $grow_until_refused) (return (i32.const 2))))
     (if (i32.eq (local.get $cmd) (i32.const 0x47))
       (then (call $grow_until_refused) unreachable))
+    (if (i32.eq (local.get $cmd) (i32.const 0x4f))
+      (then (call $grow_until_refused)
+            (i32.store (i32.mul (memory.size) (i32.const 65536)) (i32.const 0))))
     (if (i32.gt_u (local.get $n) (i32.const 1024)) (then (local.set $n (i32.const 1024))))
     (memory.copy (i32.const 2048) (local.get $msg) (local.get $n))
     (global.set $last_len (local.get $n))

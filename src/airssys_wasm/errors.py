@@ -34,7 +34,35 @@ __all__ = [
     "SupervisorEscalation",
     "HealthCheckFailed",
     "ConfigError",
+    "printable",
 ]
+
+
+def _control_map(keep_newlines: bool) -> dict[int, str]:
+    """str.translate table: C0/C1 controls and DEL escaped as ``\\xNN``; tab/CR (and LF
+    unless kept) become a space, so a line stays one line."""
+    table = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+    table[0x09] = table[0x0D] = " "
+    if keep_newlines:
+        del table[0x0A]
+    else:
+        table[0x0A] = " "
+    return table
+
+
+_ONE_LINE = _control_map(keep_newlines=False)
+_MULTI_LINE = _control_map(keep_newlines=True)
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` without control characters: what guest- or wasmtime-supplied text must be
+    before it goes into an error message or a log line.
+
+    Guest output and wasm error texts are untrusted bytes; a NUL, an ANSI escape or a carriage
+    return in them would corrupt terminals, log files and parsers downstream, or forge lines.
+    Controls are escaped (``\\x1b``), not dropped, so nothing the guest wrote is hidden.
+    """
+    return text.translate(_MULTI_LINE if keep_newlines else _ONE_LINE)
 
 
 class AirssysError(Exception):
@@ -62,7 +90,21 @@ class LoadError(AirssysError):
 
 
 class TrapKind(str, enum.Enum):
-    """Why a guest stopped abnormally; stable names for policy and metrics."""
+    """Why a guest stopped abnormally; stable names for policy and metrics.
+
+    The same cause gives the same kind on the component lane and the core-ABI lane — with one
+    exception the pinned wasmtime (50) imposes. ``MEMORY_LIMIT`` means the guest ran into its
+    ``[limits] memory``: instantiation over the limit, a memory fault at the end of a memory
+    that could not grow (the fault's message carries the memory size), or any trap while the
+    memory is at the limit. That last case needs the memory's current size: a core-ABI module
+    exports its memory, a component's core memories are not reachable through wasmtime's
+    component C API, and the Store limiter (``wasmtime_store_limiter``) neither reports nor
+    counts refused ``memory.grow`` calls. So a component that is refused memory and then
+    aborts (``unreachable``, e.g. a Rust allocation-failure abort) is ``UNREACHABLE`` on the
+    component lane and ``MEMORY_LIMIT`` on the core lane; its message then says that a refused
+    grow may be the cause, and the guest's last stderr lines (``TrapError.stderr``) usually name
+    it ("memory allocation of N bytes failed").
+    """
 
     UNREACHABLE = "unreachable"
     OUT_OF_BOUNDS = "out_of_bounds"
@@ -74,7 +116,13 @@ class TrapKind(str, enum.Enum):
 
 
 class TrapError(AirssysError):
-    """A guest trapped. Its Store is poisoned: the actor needs a fresh instance."""
+    """A guest trapped. Its Store is poisoned: the actor needs a fresh instance.
+
+    ``backtrace`` is wasmtime's error text (wasm frames), ``stderr`` the guest's last WASI
+    stderr lines before the trap (a panic message, a Python traceback). Message and backtrace
+    are made :func:`printable` here — the one place every trap report passes — because both
+    carry wasmtime- and guest-supplied text; only the backtrace keeps its newlines.
+    """
 
     def __init__(
         self,
@@ -83,11 +131,13 @@ class TrapError(AirssysError):
         *,
         component: str | None = None,
         backtrace: str = "",
+        stderr: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(message)
+        super().__init__(printable(message))
         self.kind = TrapKind(kind)
         self.component = component
-        self.backtrace = backtrace
+        self.backtrace = printable(backtrace, keep_newlines=True)
+        self.stderr = tuple(printable(line) for line in stderr)
 
 
 class MessageTooLarge(AirssysError, ValueError):

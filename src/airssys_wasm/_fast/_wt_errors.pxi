@@ -47,9 +47,17 @@ cdef object _take_parked(str error_text):
 
 
 cdef str _take_vec_text(wasm_byte_vec_t *vec):
+    """The vec's text, consuming the vec. wasm_trap_message's vec counts the C string's NUL
+    terminator in its size (the wasm C API convention), so trailing NULs are not text; any
+    other control byte is made printable by TrapError itself."""
     cdef str text = ""
-    if vec.data != NULL and vec.size:
-        text = (<bytes>(<char *>vec.data)[:vec.size]).decode("utf-8", "replace")
+    cdef size_t n = vec.size
+    cdef const unsigned char *data = <const unsigned char *>vec.data
+    if data != NULL:
+        while n and data[n - 1] == 0:
+            n -= 1
+        if n:
+            text = (<bytes>(<const char *>data)[:n]).decode("utf-8", "replace")
     api.wasm_byte_vec_delete(vec)
     return text
 

@@ -17,7 +17,7 @@ from airssys_wasm.runtime.instance import ComponentInstance, CoreInstance, Insta
 from airssys_wasm.runtime.limits import Limits, parse_size
 from airssys_wasm.runtime.loader import Source
 from airssys_wasm.runtime.traps import classify, to_trap_error
-from airssys_wasm.runtime.wasi import NO_WASI, Preopen, WasiSettings
+from airssys_wasm.runtime.wasi import NO_WASI, GuestOutput, OutputLimits, Preopen, WasiSettings
 from airssys_wasm.types import (
     CallerInfo,
     ComponentConfig,
@@ -35,6 +35,7 @@ __all__ = [
     "ComponentMetadata", "CoreInstance", "CoreModuleArtifact", "DETACHED_MESSAGING",
     "DetachedMessaging", "EMPTY_DIRECTORY", "EmptyDirectory", "Engine", "EngineConfig",
     "ExecutionContext", "HealthStatus", "HostServices", "Instance", "Limits", "LogLevel",
-    "Messaging", "NO_WASI", "PoolingConfig", "Preopen", "Source", "WasiSettings", "classify",
+    "GuestOutput", "Messaging", "NO_WASI", "OutputLimits", "PoolingConfig", "Preopen", "Source",
+    "WasiSettings", "classify",
     "parse_size", "to_trap_error", "wit_dir",
 ]

@@ -50,7 +50,7 @@ from airssys_wasm.runtime import _values as values
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.traps import to_trap_error
-from airssys_wasm.runtime.wasi import NO_WASI, WasiSettings
+from airssys_wasm.runtime.wasi import NO_WASI, GuestOutput, WasiSettings
 from airssys_wasm.types import (
     ComponentConfig,
     ComponentId,
@@ -103,8 +103,14 @@ class Instance(ABC):
         self._store.set_limits(memory_size=limits.memory_bytes, table_elements=limits.table_elements,
                                instances=limits.instances, tables=limits.tables,
                                memories=limits.memories)
+        #: The guest's WASI stdout/stderr (None for guests that do not import wasi:*).
+        self.output: GuestOutput | None = None
         if artifact.imports_wasi:
-            with (wasi or NO_WASI).config() as wasi_config:
+            settings = wasi or NO_WASI
+            # Logged under the name the host knows the component by (an artifact is shared
+            # by every component spawned from the same source).
+            self.output = GuestOutput(services.component.name, settings.output)
+            with settings.config(self.output) as wasi_config:
                 self._store.set_wasi(wasi_config)
         self.wasi = wasi
         timeout = limits.timeout_ms
@@ -160,6 +166,8 @@ class Instance(ABC):
         store, self._store = self._store, None
         if store is not None:
             store.close()
+            if self.output is not None:
+                self.output.flush()
 
     def __enter__(self) -> Instance:
         return self
@@ -214,14 +222,17 @@ class Instance(ABC):
             self._poison(exc)
             return exc
         host_failure = exc.__cause__ if isinstance(exc, TrapError) else None
+        stderr = self.output.stderr_tail if self.output is not None else ()
         if host_failure is not None:
             trap = TrapError(f"{self.name}: a host function failed during {export}: "
                              f"{host_failure!r}; the instance was discarded", TrapKind.OTHER,
-                             component=self.name, backtrace=getattr(exc, "backtrace", ""))
+                             component=self.name, backtrace=getattr(exc, "backtrace", ""),
+                             stderr=stderr)
         else:
             trap = to_trap_error(exc, component=self.name, export=export,
                                  memory_at_limit=self._memory_at_limit(),
-                                 memory_limit=self.limits.memory_bytes)
+                                 memory_limit=self.limits.memory_bytes,
+                                 memory_observable=self._memory_observable, stderr=stderr)
         self._poison(trap)
         return trap
 
@@ -239,6 +250,9 @@ class Instance(ABC):
         memory size. Core-ABI instances export ``memory``, so any trap can be attributed.
         """
         return False
+
+    #: Whether :meth:`_memory_at_limit` can tell (the message of an unexplained abort says so).
+    _memory_observable = False
 
     def _instantiate_guarded(self) -> None:
         store = self._require_store()
@@ -443,6 +457,8 @@ class CoreInstance(Instance):
             assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
             func = self._core[name] = CoreFunc(self._require_store(), export, name)
         return func
+
+    _memory_observable = True
 
     def _memory_at_limit(self) -> bool:
         if self._store is None or not hasattr(self, "_memory"):

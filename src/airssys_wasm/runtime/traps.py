@@ -87,14 +87,25 @@ _MEMORY_SIZE = re.compile(r"in linear memory of size (0x[0-9a-f]+|\d+)")
 _PAGE = 65536
 
 
+_UNOBSERVED_GROW = (
+    " (a component's memory size is not observable: if the guest aborts when an allocation "
+    "fails, raise [limits] memory)")
+_STDERR_IN_MESSAGE = 200  # characters of the last stderr line quoted in the message
+
+
 def to_trap_error(exc: BaseException, *, component: str, export: str,
-                  memory_at_limit: bool = False, memory_limit: int | None = None) -> TrapError:
+                  memory_at_limit: bool = False, memory_limit: int | None = None,
+                  memory_observable: bool = True, stderr: tuple[str, ...] = ()) -> TrapError:
     """Wrap ``exc`` as a TrapError.
 
     A trap while the guest's memory cannot grow by another page is reported as
     ``memory_limit``, because that is the actionable cause whatever instruction finally stopped
     the guest. The caller may know it (``memory_at_limit``, e.g. from an exported memory);
     otherwise a memory fault's message tells the memory size, compared with ``memory_limit``.
+    When the caller cannot know (``memory_observable=False``: components), an ``unreachable``
+    under a memory limit says so in its message instead of guessing (see TrapKind).
+    ``stderr`` (the guest's last stderr lines) is attached: its last line in the message, all
+    of it in the backtrace, because a panic message is what tells a guest author what happened.
     """
     kind = classify(exc)
     cause, backtrace = _split(_text(exc))
@@ -104,6 +115,16 @@ def to_trap_error(exc: BaseException, *, component: str, export: str,
             memory_at_limit = True
     if memory_at_limit and kind in (TrapKind.UNREACHABLE, TrapKind.OUT_OF_BOUNDS, TrapKind.OTHER):
         kind = TrapKind.MEMORY_LIMIT
+    hint = _HINTS[kind]
+    if kind is TrapKind.UNREACHABLE and not memory_observable and memory_limit is not None:
+        hint += _UNOBSERVED_GROW
     message = (f"component {component!r} trapped in {export}: {cause} [{kind.value}] - "
-               f"{_HINTS[kind]}; the instance was discarded, create a fresh one to continue")
-    return TrapError(message, kind, component=component, backtrace=backtrace)
+               f"{hint}; the instance was discarded, create a fresh one to continue")
+    if stderr:
+        last = stderr[-1]
+        if len(last) > _STDERR_IN_MESSAGE:
+            last = last[:_STDERR_IN_MESSAGE] + "..."
+        message += f"; guest stderr ends with: {last!r}"
+        backtrace = (f"{backtrace}\n\n" if backtrace else "") + \
+            f"guest stderr (last {len(stderr)} lines):\n" + "\n".join(stderr)
+    return TrapError(message, kind, component=component, backtrace=backtrace, stderr=stderr)
