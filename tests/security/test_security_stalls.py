@@ -77,17 +77,17 @@ async def test_a_hundred_guests_sleep_at_the_same_time(host) -> None:
 
 
 async def test_a_spinning_guest_does_not_hold_its_neighbours(host) -> None:
-    await host.spawn("spinner", PINGPONG, limits=Limits(timeout_ms=800))
+    await host.spawn("spinner", PINGPONG, limits=Limits(timeout_ms=2000))
     await host.spawn("b", PINGPONG)
     started = time.monotonic()
-    spin = asyncio.create_task(host.request("spinner", b"loop", timeout=5.0))
+    spin = asyncio.create_task(host.request("spinner", b"loop", timeout=10.0))
     await asyncio.sleep(0.02)
-    assert await answers_meanwhile(host, "b") < 0.4  # before: nothing until the 800 ms timeout
-    assert not spin.done()
+    assert await answers_meanwhile(host, "b") < 1.0  # before: nothing until the 2 s timeout
+    assert not spin.done()  # ... and all of them came while it was still spinning
     with pytest.raises(aw.TrapError) as trap:
         await spin
     assert trap.value.kind is aw.TrapKind.TIMEOUT
-    assert 0.75 < time.monotonic() - started < 1.5  # its own deadline still holds
+    assert 1.95 < time.monotonic() - started < 3.5  # its own deadline still holds
     assert await host.request("spinner", b"cnt?") == b"\x00\x00\x00\x00"  # restarted
 
 
@@ -96,7 +96,7 @@ async def test_busy_guests_share_the_cpu_and_all_meet_their_deadlines(host) -> N
     deadline on time) and a neighbour still answers between their slices."""
     spinners = [f"spin{i}" for i in range(4)]
     for name in spinners:
-        await host.spawn(name, PINGPONG, limits=Limits(timeout_ms=500))
+        await host.spawn(name, PINGPONG, limits=Limits(timeout_ms=1500))
     await host.spawn("b", PINGPONG)
     slices_before = host.system.scheduler.stats.slices
 
@@ -108,9 +108,10 @@ async def test_busy_guests_share_the_cpu_and_all_meet_their_deadlines(host) -> N
 
     tasks = [asyncio.create_task(spin(n)) for n in spinners]
     await asyncio.sleep(0.02)
-    assert await answers_meanwhile(host, "b") < 0.4
+    assert await answers_meanwhile(host, "b") < 1.0
+    assert not any(t.done() for t in tasks)  # answered while all four still spun
     durations = await asyncio.gather(*tasks)
-    assert all(0.45 < d < 1.0 for d in durations), durations  # nobody starved past its deadline
+    assert all(1.45 < d < 2.5 for d in durations), durations  # nobody starved past its deadline
     assert host.system.scheduler.stats.slices - slices_before > 100  # interleaved, not one by one
 
 
