@@ -33,6 +33,7 @@ __all__ = [
     "ActorStateError",
     "SupervisorEscalation",
     "HealthCheckFailed",
+    "UpgradeFailed",
     "ConfigError",
     "printable",
 ]
@@ -210,3 +211,18 @@ class SupervisorEscalation(AirssysError):
 
 class HealthCheckFailed(AirssysError, RuntimeError):
     """An actor answered its health probe unhealthy (or not at all) too many times in a row."""
+
+
+class UpgradeFailed(AirssysError, RuntimeError):
+    """``Host.upgrade``: the new code was admitted but failed to start (its ``init`` trapped or
+    answered an error, or its storage did not fit its quota). ``__cause__`` is that failure.
+
+    ``rolled_back`` True: the old code runs again in a fresh instance with its old grants, the
+    mailbox kept every queued message. False: the old code failed to start too; the component
+    failed and its supervisor restarts it (with the old code) by its restart policy.
+    """
+
+    def __init__(self, message: str, *, component: str, rolled_back: bool) -> None:
+        super().__init__(message)
+        self.component = component
+        self.rolled_back = rolled_back

@@ -19,6 +19,7 @@ from airssys_wasm.actor.events import (
     HealthStatus,
     LifecycleEvent,
     RestartEvent,
+    UpgradeEvent,
 )
 from airssys_wasm.actor.mailbox import Mailbox
 from airssys_wasm.actor.spec import ChildSpec, HealthCheck, RestartPolicy, SupervisorStrategy
@@ -52,4 +53,5 @@ __all__ = [
     "ShutdownReport",
     "Supervisor",
     "SupervisorStrategy",
+    "UpgradeEvent",
 ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airssys_wasm._fast._mailbox import call_each
 from airssys_wasm.actor.actor import Actor, ActorContext, BatchFailure
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["ActorCell", "ActorRef", "ActorStats", "ShutdownReport"]
 
 _DEFAULT_HEALTH = HealthCheck()
+_T = TypeVar("_T")
 
 
 class _Exit(enum.Enum):
@@ -108,6 +110,16 @@ class ActorRef:
         """Probe now (counts towards the unhealthy-in-a-row threshold like a periodic probe)."""
         return await self._cell.check_health()
 
+    async def between_batches(self, fn: Callable[[Actor], Awaitable[_T]]) -> _T:
+        """Run ``fn(actor)`` inside the actor's own loop, after the batch being handled and
+        before the next one: no handler runs meanwhile and nothing queued is taken out. This is
+        how the host swaps a component's code between two messages. ``fn`` raising means the
+        incarnation is broken: the caller gets the error and the incarnation fails (the
+        supervisor applies the restart policy). ActorStateError when the actor is not running,
+        already has a request pending, or stops/restarts before it got to it (``fn`` never ran).
+        """
+        return await self._cell.between_batches(fn)
+
     async def stop(self, *, drain: bool = True) -> None:
         """Stop for good: handle what is queued first (``drain``) or dead-letter it.
 
@@ -148,6 +160,8 @@ class ActorCell:
         self._health_task: asyncio.Task[None] | None = None
         self._unhealthy = 0
         self._suspended: Any = None  # the GuestCall the batch loop is parked on
+        #: ``ActorRef.between_batches``: the function to run at the next batch boundary.
+        self._between: tuple[Callable[[Actor], Awaitable[Any]], asyncio.Future[Any]] | None = None
         system._emit(LifecycleEvent(self.name, ActorState.CREATED, ActorState.CREATED, None,
                                     system.clock()))
 
@@ -282,6 +296,8 @@ class ActorCell:
                     break
                 if self._health_request is not None:
                     await self._serve_health(actor)
+                if self._between is not None and exit_mode is None:
+                    await self._serve_between(actor)
                 batch = mailbox.drain(batch_size)
                 if not batch:
                     batch = None
@@ -308,6 +324,7 @@ class ActorCell:
             error = self._fail_batch(batch, 0, exc) if batch else (self._kill_error or exc)
         except Exception as exc:
             error = self._fail_batch(batch, 0, exc) if batch else exc
+        self._refuse_between("stopped or restarted")
         if error is None:
             await self._stop_incarnation(actor)
         else:
@@ -356,6 +373,44 @@ class ActorCell:
         if self._exit is _Exit.SELF:
             self._cancel_health_loop()
             self.parent.child_exited(self, self.incarnation, None)
+
+    # -- work between two batches ----------------------------------------------------------------
+    async def between_batches(self, fn: Callable[[Actor], Awaitable[_T]]) -> _T:
+        if self.state is not ActorState.RUNNING or not self.running or self._exit is not None:
+            raise ActorStateError(
+                f"actor {self.name!r} is {self.state.value}, not running; nothing was changed — "
+                "retry once it is running again (see ActorRef.state)")
+        if self._between is not None:
+            raise ActorStateError(f"actor {self.name!r} already has work waiting for its next "
+                                  "batch boundary; wait for it to finish, then retry")
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._between = (fn, future)
+        self.mailbox.poke()
+        return await future
+
+    async def _serve_between(self, actor: Actor) -> None:
+        assert self._between is not None
+        (fn, future), self._between = self._between, None
+        try:
+            result = await fn(actor)
+        except asyncio.CancelledError:
+            if not future.done():
+                future.set_exception(ActorStateError(
+                    f"actor {self.name!r} was cancelled while running work between batches"))
+            raise
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+            raise  # the incarnation is broken: it fails like a handler that raised
+        if not future.done():
+            future.set_result(result)
+
+    def _refuse_between(self, what: str) -> None:
+        pending, self._between = self._between, None
+        if pending is not None and not pending[1].done():
+            pending[1].set_exception(ActorStateError(
+                f"actor {self.name!r} {what} before its next batch boundary; nothing was "
+                "changed — retry once it is running again"))
 
     # -- health ----------------------------------------------------------------------------------
     async def _serve_health(self, actor: Actor) -> None:

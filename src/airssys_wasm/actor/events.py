@@ -24,6 +24,7 @@ __all__ = [
     "EscalationEvent",
     "HealthEvent",
     "DeadLetter",
+    "UpgradeEvent",
     "Event",
     "EventListener",
 ]
@@ -98,7 +99,23 @@ class DeadLetter:
     at: float
 
 
-Event = Union[LifecycleEvent, RestartEvent, EscalationEvent, HealthEvent, DeadLetter]
+@dataclass(frozen=True, slots=True)
+class UpgradeEvent:
+    """``actor``'s code was swapped between two messages (``outcome`` "upgraded"), or the new
+    code failed to start and the old code runs again in a fresh instance ("rolled-back",
+    ``error`` says why). ``old`` / ``new`` identify the code (the host uses
+    ``"<version> <sha256 prefix>"``); the mailbox and its queued messages were kept either way."""
+
+    actor: str
+    old: str
+    new: str
+    outcome: str
+    error: BaseException | None
+    at: float
+
+
+Event = Union[LifecycleEvent, RestartEvent, EscalationEvent, HealthEvent, DeadLetter,
+              UpgradeEvent]
 EventListener = Callable[[Event], None]
 
 
@@ -115,6 +132,12 @@ def log_event(event: Event) -> None:
     elif isinstance(event, EscalationEvent):
         logger.error("supervisor %s gave up: more than %d restarts within %.3fs (last error %r)",
                      event.supervisor, event.max_restarts, event.within, event.error)
+    elif isinstance(event, UpgradeEvent):
+        if event.error is None:
+            logger.info("actor %s upgraded: %s -> %s", event.actor, event.old, event.new)
+        else:
+            logger.warning("actor %s: upgrade %s -> %s rolled back after %r", event.actor,
+                           event.old, event.new, event.error)
     elif isinstance(event, HealthEvent):
         if event.status is HealthStatus.UNHEALTHY:
             logger.warning("actor %s unhealthy (%d in a row)", event.actor,

@@ -93,6 +93,11 @@ class ActorSystem:
             except Exception as exc:
                 self._log_hook_error(f"event listener {listener!r}", exc)
 
+    def emit(self, event: Event) -> None:
+        """Report ``event`` to the log and every listener (for layers above that add events of
+        their own, e.g. the host's ``UpgradeEvent``)."""
+        self._emit(event)
+
     def _log_hook_error(self, what: str, exc: BaseException) -> None:
         logger.error("%s raised %r; ignored", what, exc, exc_info=exc)
 

@@ -79,8 +79,11 @@ def demo(messages: int, poison: int, seed: int, rate: float) -> None:
               help="Stop by itself after this many seconds (default: run until Ctrl-C).")
 @click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Append the security audit log (one JSON line per decision) to this file.")
+@click.option("--watch", is_flag=True,
+              help="Hot-upgrade a component when its source or manifest file changes "
+                   "(polled every 0.5 s; a failed upgrade keeps the old version running).")
 @friendly_errors
-def run(system: Path, duration: float | None, audit_path: Path | None) -> None:
+def run(system: Path, duration: float | None, audit_path: Path | None, watch: bool) -> None:
     """Start the components and supervisors SYSTEM.toml describes; stop on Ctrl-C / SIGTERM.
 
     Shutdown is graceful: queued messages are handled first, and what was drained is reported.
@@ -91,7 +94,7 @@ def run(system: Path, duration: float | None, audit_path: Path | None) -> None:
 
     spec = load_system(system)
     if audit_path is None:
-        run_system(make_console(), spec, duration=duration)
+        run_system(make_console(), spec, duration=duration, watch=watch)
         return
     from airssys_wasm.security import FileAuditSink
 
@@ -101,7 +104,7 @@ def run(system: Path, duration: float | None, audit_path: Path | None) -> None:
         raise click.ClickException(f"cannot open the audit log {str(audit_path)!r}: {exc.strerror}")
     try:
         run_system(make_console(), dataclasses.replace(spec, host=dataclasses.replace(spec.host, audit=sink)),
-                   duration=duration)
+                   duration=duration, watch=watch)
     finally:
         sink.close()
 

@@ -37,13 +37,19 @@ Schema (every key optional unless marked *required*; paths are relative to the s
 
 Components start in file order (start downstream components first). Every problem in the
 file is reported at once, before anything starts.
+
+With ``--watch`` the source (and manifest) file of every component is polled every 0.5 s; a
+component whose file changed is hot-upgraded (``Host.upgrade``: same mailbox, nothing queued is
+lost). A failed upgrade is reported and the old version keeps running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import os
 import signal
 import tomllib
 from collections.abc import Mapping
@@ -61,13 +67,15 @@ from airssys_wasm import multicodec as mc
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorStrategy
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
-from airssys_wasm.errors import ConfigError, ManifestError
+from airssys_wasm.errors import AirssysError, ConfigError, ManifestError
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import EngineConfig
 from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
-__all__ = ["SystemSpec", "load_system", "run_system"]
+__all__ = ["SystemSpec", "Watcher", "load_system", "run_system"]
+
+logger = logging.getLogger("airssys_wasm.cli")
 
 _CODECS = {"raw": mc.Codec.RAW, "json": mc.Codec.JSON, "cbor": mc.Codec.CBOR,
            "msgpack": mc.Codec.MSGPACK}
@@ -365,7 +373,68 @@ async def _start(host: Host, spec: SystemSpec, monitor: Monitor) -> None:
         monitor.note(f"sent {sum(r for _, _, r in spec.messages)} initial message(s)")
 
 
-async def _serve(console: Console, spec: SystemSpec, duration: float | None) -> None:
+_Stamp = tuple[int, int, int] | None
+
+
+def _stamp(path: Path | None) -> _Stamp:
+    """What identifies a version of a file without reading it: inode, size, mtime."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # being replaced right now: look again next time
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class Watcher:
+    """``run --watch``: upgrade a component when its source or manifest file changed.
+
+    Polling (no inotify dependency, works on every filesystem) every ``interval`` seconds. A
+    change is acted on once the file looked the same on two polls in a row, so an editor's
+    half-written file is not loaded; a version that still fails (LoadError, ManifestError, an
+    ``init`` that fails and is rolled back) is reported and the old one keeps running — the
+    next change is tried again.
+    """
+
+    def __init__(self, host: Host, spec: SystemSpec, monitor: Monitor, *,
+                 interval: float = 0.5) -> None:
+        self.host = host
+        self.monitor = monitor
+        self.interval = interval
+        self.components = list(spec.components)
+        self._loaded = {c.name: (_stamp(c.source), _stamp(c.manifest)) for c in self.components}
+        self._seen = dict(self._loaded)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One look at every file; upgrades (one after another) the components that changed."""
+        for comp in self.components:
+            now = (_stamp(comp.source), _stamp(comp.manifest))
+            previous, self._seen[comp.name] = self._seen[comp.name], now
+            if now == self._loaded[comp.name] or now != previous or now[0] is None:
+                continue  # unchanged, still changing, or missing (being replaced)
+            self._loaded[comp.name] = now
+            await self.reload(comp)
+
+    async def reload(self, comp: ComponentSpec) -> None:
+        try:
+            await self.host.upgrade(comp.name, comp.source, manifest=comp.manifest)
+        except AirssysError as exc:
+            logger.warning("reloading %s from %s failed: %s", comp.name, comp.source, exc)
+            self.monitor.note(f"reload of {comp.name} ({comp.source.name}) failed, the old "
+                              f"version keeps running: {type(exc).__name__}: {exc}")
+        else:
+            self.monitor.note(f"reloaded {comp.name} ({comp.source.name}): upgraded in place, "
+                              "mailbox kept")
+
+
+async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
+                 watch: bool = False) -> None:
     live = interactive(console)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -386,6 +455,9 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None) -> 
             title = spec.path.name
             display = Live(monitor.table(title), console=console, refresh_per_second=4) \
                 if live else nullcontext()
+            watcher = asyncio.create_task(Watcher(host, spec, monitor).run()) if watch else None
+            if watch:
+                monitor.note("watching the component files; a changed one is upgraded in place")
             with display as screen:
                 refresher = asyncio.create_task(_refresh(screen, monitor, title))
                 try:
@@ -395,6 +467,8 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None) -> 
                     monitor.note("duration reached: draining mailboxes")
                 finally:
                     refresher.cancel()
+                    if watcher is not None:
+                        watcher.cancel()
                 await monitor.probe()
                 if screen is not None:
                     screen.update(monitor.table(title))
@@ -430,6 +504,7 @@ def _drain_table(names: list[str], handled: Mapping[str, int], dead: Mapping[str
     return table
 
 
-def run_system(console: Console, spec: SystemSpec, *, duration: float | None) -> None:
+def run_system(console: Console, spec: SystemSpec, *, duration: float | None,
+               watch: bool = False) -> None:
     with quiet_library_logs():
-        asyncio.run(_serve(console, spec, duration))
+        asyncio.run(_serve(console, spec, duration, watch=watch))

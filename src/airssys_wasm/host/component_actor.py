@@ -68,12 +68,26 @@ class ComponentActor(Actor):
 
     async def on_start(self) -> None:
         self.instance = await self._new_instance()
-        entry = self.entry
-        if entry.metadata is None:
-            meta = await self._done(self.instance.metadata()) if self.instance.has("metadata") \
-                else None
-            entry.metadata = meta or ComponentMetadata(name=entry.name,
-                                                       version=entry.component_id.version)
+        if self.entry.metadata is None:
+            await self._describe()
+
+    async def _describe(self) -> None:
+        """What the running instance says about itself (for ``get-component-metadata``)."""
+        entry, instance = self.entry, self.instance
+        assert instance is not None
+        meta = await self._done(instance.metadata()) if instance.has("metadata") else None
+        entry.metadata = meta or ComponentMetadata(name=entry.name,
+                                                   version=entry.component_id.version)
+
+    async def replace_instance(self) -> None:
+        """Hot code upgrade, run between two batches (``ActorRef.between_batches``): shut the
+        current instance down like a graceful stop, then build a fresh one from ``entry`` —
+        which the host has pointed at the new code (or back at the old code, to roll back) —
+        call its ``init`` and describe it again. Raises what the new ``init`` raised; the actor
+        then has no instance until the next ``replace_instance``."""
+        await self.on_stop()
+        self.instance = await self._new_instance()
+        await self._describe()
 
     def handle(self, message: Any) -> GuestCall | None:
         instance = self.instance

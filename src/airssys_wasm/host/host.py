@@ -64,6 +64,7 @@ from airssys_wasm.host.policy import (
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
+from airssys_wasm.host.upgrade import KEEP, upgrade
 from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
 from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
 
@@ -342,7 +343,8 @@ class Host:
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging),
-                init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext)
+                init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
+                manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             requests = self.requests
             spec = ChildSpec(
                 name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
@@ -366,6 +368,23 @@ class Host:
         ref = ComponentRef(self, entry, actor)
         self._refs[name] = ref
         return ref
+
+    async def upgrade(self, name: str, source: Source, manifest: object | None = None, *,
+                      limits: Limits | None = None, config: ComponentConfig | None = KEEP
+                      ) -> ComponentRef:
+        """Hot code upgrade: replace ``name``'s code between two of its messages, keeping its
+        mailbox (nothing queued is lost, the order is kept) and its ComponentRef.
+
+        ``source`` is compiled and ``manifest`` (default: the one it runs under) admitted first;
+        a LoadError, ManifestError or PermissionDenied leaves the old version running
+        untouched. Then the old instance's ``shutdown`` runs, the new code is instantiated in a
+        fresh Store under the new grants, limits and quotas, and its ``init`` is called with
+        ``config`` (default: the config it was spawned with). If that fails the old code runs
+        again in a fresh instance and UpgradeFailed is raised. A guest call suspended at that
+        moment is waited for (its deadline bounds it). Emits an ``UpgradeEvent``; see
+        ``airssys_wasm.host.upgrade`` for quotas and storage identity.
+        """
+        return await upgrade(self, name, source, manifest, limits=limits, config=config)
 
     def _link_extensions(self, name: str, artifact: Artifact, admission: Admission) -> None:
         """Refuse ext imports the manifest does not grant; provide the granted ones."""

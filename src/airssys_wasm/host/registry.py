@@ -56,6 +56,13 @@ class ComponentEntry:
     #: health probe): the host releases what earlier instances held outside the Store.
     on_incarnation: Callable[[str], None] | None = None
     stats: ComponentStats = field(default_factory=ComponentStats)
+    #: What it was admitted with (the manifest as given, the trust level, an explicit
+    #: ``limits=``): ``Host.upgrade`` re-admits from them and rolls back to them.
+    manifest: object | None = None
+    trust: str = ""
+    explicit_limits: Limits | None = None
+    #: True while ``Host.upgrade`` works on it (one upgrade at a time per component).
+    upgrading: bool = False
 
 
 class Registry:
