@@ -21,7 +21,13 @@ from airssys_wasm.actor.events import (
     RestartEvent,
 )
 from airssys_wasm.actor.mailbox import Mailbox
-from airssys_wasm.actor.spec import ChildSpec, HealthCheck, RestartPolicy, SupervisorStrategy
+from airssys_wasm.actor.spec import (
+    ChildSpec,
+    GiveUpPolicy,
+    HealthCheck,
+    RestartPolicy,
+    SupervisorStrategy,
+)
 from airssys_wasm.actor.supervisor import Supervisor
 from airssys_wasm.actor.system import ActorSystem
 
@@ -40,6 +46,7 @@ __all__ = [
     "EscalationEvent",
     "Event",
     "EventListener",
+    "GiveUpPolicy",
     "HealthCheck",
     "HealthEvent",
     "HealthStatus",
