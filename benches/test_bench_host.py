@@ -1,4 +1,5 @@
-"""Host benchmarks: Host.send end to end, component -> component, the router, spawning.
+"""Host benchmarks: Host.send end to end, component -> component, the router, spawning, and a
+crash loop (restarts per second: trap, dead letter, fresh Store + instantiate + init).
 
 Run: python -m pytest benches/test_bench_host.py --benchmark-enable -q
 Side-by-side ratios against bare wasmtime-py and Pykka, and the 10,000-component spawn (RSS),
@@ -15,7 +16,7 @@ import pytest
 
 from airssys_wasm import Host, HostConfig
 from airssys_wasm._fast._router import Router
-from airssys_wasm.actor import Mailbox
+from airssys_wasm.actor import ActorState, Backoff, Mailbox
 from airssys_wasm.runtime import Engine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
@@ -55,6 +56,26 @@ def test_component_to_component_200_messages(benchmark, engine) -> None:
             await host.request("a", b"brst" + struct.pack("<I", N) + b"b", timeout=60)
             while b.stats.messages_out < N:
                 await asyncio.sleep(0)
+
+    run(benchmark, body)
+
+
+def test_crash_loop_200_restarts(benchmark, engine) -> None:
+    """200 poison messages, zero backoff: each traps, is dead-lettered, and the supervisor puts
+    a fresh instance in place; the 201st failure is over the intensity and the component ends
+    ``failed``. Restarts per second = 200 / the time of one round."""
+    restarts = 200
+
+    async def body() -> None:
+        config = HostConfig(health=None, max_restarts=restarts, within=3600.0)
+        async with Host(config, engine=engine) as host:
+            ref = await host.spawn("loop", PINGPONG, backoff=Backoff(initial=0.0, jitter=0.0),
+                                   capacity=restarts + 8)
+            for _ in range(restarts + 1):
+                host.try_send("loop", b"\x55u")
+            while ref.state is not ActorState.FAILED or not ref.actor.mailbox.closed:
+                await asyncio.sleep(0)
+            assert ref.stats.restarts == restarts
 
     run(benchmark, body)
 

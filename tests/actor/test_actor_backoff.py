@@ -63,6 +63,13 @@ def test_invalid_parameters_name_the_field(kwargs: dict[str, float], field: str)
     assert isinstance(info.value, ValueError)
 
 
+def test_zero_backoff_stays_zero_past_the_float_overflow() -> None:
+    # 2.0**1024 overflows: a crash loop past 1024 restarts used to get the 30 s cap.
+    rng = random.Random(1)
+    assert [Backoff(initial=0.0).delay(n, rng) for n in (0, 1023, 1024, 10**6)] == [0.0] * 4
+    assert Backoff(initial=0.01, jitter=0.0).delay(1024, rng) == 30.0  # non-zero: the cap
+
+
 def test_restart_window_slides() -> None:
     clock = FakeClock()
     window = RestartWindow(2, 10.0, clock)
@@ -71,7 +78,10 @@ def test_restart_window_slides() -> None:
     clock.advance(5.0)
     assert not window.record()
     assert window.count() == 2
-    clock.advance(5.0)  # the first two are now 10 s old and expire
+    clock.advance(5.0)  # the first two are exactly 10 s old: still inside, as in OTP
+    assert window.count() == 2
+    assert not window.record()
+    clock.advance(0.001)  # now older than the period: they expire
     assert window.count() == 0
     assert window.record()
 

@@ -3,6 +3,7 @@ health-based restarts, graceful shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -10,7 +11,14 @@ from host_helpers import MINIMAL, PINGPONG, PLAIN, POISON, events_of, eventually
 
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
-from airssys_wasm.actor import Backoff, DeadLetterReason, HealthCheck, RestartEvent
+from airssys_wasm.actor import (
+    ActorState,
+    Backoff,
+    DeadLetterReason,
+    EscalationEvent,
+    HealthCheck,
+    RestartEvent,
+)
 
 NO_JITTER = Backoff(initial=0.01, multiplier=2.0, max=1.0, jitter=0.0)
 
@@ -147,8 +155,8 @@ async def test_a_trapping_health_probe_is_unhealthy_and_replaces_the_instance(ho
     assert host.dead_letters == [] and ref.stats.failures == 0
 
 
-async def test_root_restart_intensity_exceeded_stops_every_component(engine) -> None:
-    config = HostConfig(health=None, max_restarts=1, within=60.0)
+async def test_stop_host_opt_in_root_intensity_exceeded_stops_every_component(engine) -> None:
+    config = HostConfig(health=None, max_restarts=1, within=60.0, on_give_up="stop_host")
     async with Host(config, engine=engine) as host:
         await host.spawn("pp", PINGPONG, backoff=NO_JITTER)
         await host.spawn("other", PINGPONG)
@@ -159,3 +167,103 @@ async def test_root_restart_intensity_exceeded_stops_every_component(engine) -> 
         assert isinstance(host.system.escalation, aw.SupervisorEscalation)
         with pytest.raises(aw.ActorStateError, match="failed"):
             await host.spawn("pp", PINGPONG)
+
+
+ZERO = Backoff(initial=0.0, jitter=0.0)
+
+
+async def test_a_component_over_its_restart_intensity_fails_alone(engine) -> None:
+    """The default HostConfig: 4 traps within 5 s stop that component, nothing else."""
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        events: list = []
+        host.add_listener(events.append)
+        bad = await host.spawn("bad", PINGPONG, backoff=ZERO)
+        await host.spawn("good", PINGPONG, backoff=ZERO)
+        await host.send("good", POISON)  # good's own failures do not count against bad's
+        for _ in range(4):
+            await host.send("bad", POISON)
+        # queued behind the fourth trap: a message and a request, both reported with the reason
+        await host.send("bad", PLAIN)
+        with pytest.raises(aw.SupervisorEscalation, match="spawn it again"):
+            await host.request("bad", b"cnt?", timeout=5.0)
+        await eventually(lambda: bad.state is ActorState.FAILED, "bad to be given up")
+        assert isinstance(bad.error, aw.SupervisorEscalation)
+        assert "'bad' failed more than 3 times within 5.0s" in str(bad.error)
+        assert [(e.supervisor, e.child) for e in events if isinstance(e, EscalationEvent)] == [
+            ("host/root", "bad")]
+        gave_up = [d for d in host.dead_letters if d.reason is DeadLetterReason.GAVE_UP]
+        assert gave_up[0].message == (host.config.host_id, PLAIN)
+        assert gave_up[1].message.operation == b"cnt?"  # the request, failed with the reason
+        assert len(gave_up) == 2 and all(d.error is bad.error for d in gave_up)
+        assert (bad.stats.failures, bad.stats.restarts, bad.stats.dead_letters) == (4, 3, 6)
+        assert host.ref("bad") is bad and host.stats("bad").guest_errors == 0  # still answer
+        assert host.names() == ["good"] and "bad" not in host.router
+        with pytest.raises(aw.ComponentNotFound):
+            await host.send("bad", PLAIN)
+        await host.send("good", PLAIN)
+        assert await count(host, "good") == 1  # restarted once, then counted
+        again = await host.spawn("bad", PINGPONG)  # the host still spawns, the name is free
+        await host.send("bad", PLAIN)
+        assert await count(host, "bad") == 1 and again.state is ActorState.RUNNING
+        assert host.ref("bad") is again
+        await host.stop("bad")
+
+
+async def test_a_user_supervisor_that_gives_up_stops_its_subtree_only(engine) -> None:
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        group = await host.supervisor("group", max_restarts=1, within=60.0)
+        a = await host.spawn("a", PINGPONG, supervisor=group, backoff=ZERO)
+        b = await host.spawn("b", PINGPONG, supervisor=group, backoff=ZERO)
+        await host.spawn("other", PINGPONG)
+        await host.send("a", POISON)
+        await host.send("a", POISON)
+        await eventually(lambda: a.state is ActorState.FAILED and b.state is ActorState.FAILED,
+                         "the subtree to be given up")
+        assert isinstance(b.error, aw.SupervisorEscalation)
+        assert host.names() == ["other"] and not group.running
+        await host.send("other", PLAIN)
+        assert await count(host, "other") == 1
+        group = await host.supervisor("group")  # every name is free again
+        await host.spawn("a", PINGPONG, supervisor=group)
+        assert await count(host, "a") == 0
+
+
+def test_on_give_up_is_validated() -> None:
+    with pytest.raises(aw.ConfigError, match="on_give_up.*'stop_component'.*'stop_host'"):
+        HostConfig(on_give_up="stop_some")
+
+
+async def test_crash_loop_of_a_thousand_traps_leaves_the_neighbours_exact(engine) -> None:
+    """~1,000 traps with zero backoff while 3 neighbours each get 10,000 messages."""
+    traps, per_neighbour = 1000, 10_000
+    config = HostConfig(health=None, max_restarts=traps - 1, within=3600.0)
+    async with Host(config, engine=engine) as host:
+        loop_ref = await host.spawn("loop", PINGPONG, backoff=ZERO, capacity=traps + 16)
+        neighbours = ["n1", "n2", "n3"]
+        for name in neighbours:
+            await host.spawn(name, PINGPONG, backoff=ZERO)
+
+        async def feed(name: str) -> None:
+            for _ in range(per_neighbour):
+                await host.send(name, PLAIN)
+
+        async def poison() -> None:
+            for _ in range(traps):
+                await host.send("loop", POISON)
+                await asyncio.sleep(0)  # interleave with the neighbours' traffic
+
+        await asyncio.wait_for(asyncio.gather(poison(), *(feed(n) for n in neighbours)), 60.0)
+        await eventually(lambda: loop_ref.state is ActorState.FAILED, "the crash loop to end")
+        for _ in range(600):  # bounded: the loop's queue is handled or given up by now
+            if loop_ref.actor.mailbox.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert loop_ref.actor.mailbox.closed
+        assert loop_ref.stats.failures == traps and loop_ref.stats.restarts == traps - 1
+        assert isinstance(loop_ref.error, aw.SupervisorEscalation)
+        for name in neighbours:
+            assert await count(host, name) == per_neighbour
+            assert host.ref(name).stats.failures == 0
+        assert host.system.escalation is None
+        await host.spawn("loop", PINGPONG)  # the host still spawns, under the same name
+        assert await count(host, "loop") == 0

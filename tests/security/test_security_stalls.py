@@ -180,7 +180,11 @@ async def test_a_restart_cancels_a_guest_waiting_on_io(host) -> None:
         await host.spawn("crashy", PINGPONG, supervisor=sup)
         op = b"x" + bytes([len(granted)]) + granted.encode() + b"hi"
         waiting = asyncio.create_task(host.request("net", op, timeout=10.0))
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # bounded: on a loaded box the accept can take longer than 0.1 s
+            if silent.accepted:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # connected: the guest sends, then waits in receive
         started = time.monotonic()
         await host.send("crashy", b"\x55u")  # traps: one_for_all restarts "net" too
         with pytest.raises(aw.CallCancelled, match="receive from"):

@@ -22,7 +22,13 @@ from airssys_wasm.actor.events import (
     UpgradeEvent,
 )
 from airssys_wasm.actor.mailbox import Mailbox
-from airssys_wasm.actor.spec import ChildSpec, HealthCheck, RestartPolicy, SupervisorStrategy
+from airssys_wasm.actor.spec import (
+    ChildSpec,
+    GiveUpPolicy,
+    HealthCheck,
+    RestartPolicy,
+    SupervisorStrategy,
+)
 from airssys_wasm.actor.supervisor import Supervisor
 from airssys_wasm.actor.system import ActorSystem
 
@@ -41,6 +47,7 @@ __all__ = [
     "EscalationEvent",
     "Event",
     "EventListener",
+    "GiveUpPolicy",
     "HealthCheck",
     "HealthEvent",
     "HealthStatus",

@@ -66,6 +66,10 @@ class Backoff:
         """Delay before restart number ``attempt`` (0-based) of a run of consecutive restarts."""
         if attempt < 0:
             raise ValueError(f"attempt must be >= 0, got {attempt}")
+        if self.initial == 0.0:
+            # Zero stays zero: without this, 0 * 2.0**1024 overflows to inf and the cap made
+            # the 1025th restart of a zero-backoff child wait ``max`` seconds.
+            return 0.0
         # Past ~1000 doublings the float overflows; by then the cap applies anyway.
         try:
             base = self.initial * self.multiplier**attempt
@@ -102,7 +106,9 @@ class RestartWindow:
     """Counts restarts within the last ``within`` seconds (OTP's intensity/period).
 
     ``record`` returns False when this restart would exceed ``max_restarts`` in the window: the
-    supervisor then gives up and escalates instead of restarting.
+    supervisor then gives up and escalates instead of restarting. A restart exactly ``within``
+    seconds old is still inside the window, as in OTP (``R >= Now - Period``); unlike OTP the
+    clock is not truncated to whole seconds, so sub-second windows mean what they say.
     """
 
     __slots__ = ("max_restarts", "within", "_clock", "_stamps")
@@ -123,7 +129,7 @@ class RestartWindow:
 
     def _expire(self, now: float) -> None:
         stamps = self._stamps
-        while stamps and now - stamps[0] >= self.within:
+        while stamps and now - stamps[0] > self.within:
             stamps.popleft()
 
     def count(self) -> int:

@@ -106,6 +106,12 @@ class ActorRef:
     def mailbox(self) -> Mailbox:
         return self._cell.mailbox
 
+    @property
+    def error(self) -> BaseException | None:
+        """What ended the last incarnation: its failure, or the ``SupervisorEscalation`` when a
+        supervisor gave up on it (state ``failed`` for good); None while nothing failed."""
+        return self._cell.last_error
+
     async def health(self) -> HealthStatus:
         """Probe now (counts towards the unhealthy-in-a-row threshold like a periodic probe)."""
         return await self._cell.check_health()
@@ -125,7 +131,8 @@ class ActorRef:
 
         Stopping an actor that already stopped for good is a no-op.
         """
-        if self._cell.mailbox.closed and self._cell.state is ActorState.STOPPED:
+        if self._cell.mailbox.closed and self._cell.state in (ActorState.STOPPED,
+                                                              ActorState.FAILED):
             return
         await self._cell.parent.terminate_child(self.name, drain=drain)
 
@@ -229,16 +236,26 @@ class ActorCell:
         self._cancel_health_loop()
         await self._end_incarnation(_Exit.HALT)
 
-    async def terminate(self, *, drain: bool, report: ShutdownReport) -> None:
-        """Stop for good. Every queued message is either handled (``drain``) or dead-lettered."""
+    async def terminate(self, *, drain: bool, report: ShutdownReport,
+                        gave_up: BaseException | None = None) -> None:
+        """Stop for good. Every queued message is either handled (``drain``) or dead-lettered.
+
+        ``gave_up`` is the escalation when a supervisor gave up on this actor: the leftovers
+        are dead-lettered with ``GAVE_UP`` and that error, and the actor ends ``failed`` (not
+        ``stopped``) so observers can tell it did not stop because someone asked it to.
+        """
         self._cancel_health_loop()
         handled_before = self.handled
         self.mailbox.close()
         await self._end_incarnation(_Exit.DRAIN if drain else _Exit.STOP)
         leftovers = self.mailbox.take_all()
+        reason = DeadLetterReason.STOPPED if gave_up is None else DeadLetterReason.GAVE_UP
         for message in leftovers:
-            self.system.dead_letter(self, message, DeadLetterReason.STOPPED, None)
-        if self.state is not ActorState.STOPPED:
+            self.system.dead_letter(self, message, reason, gave_up)
+        if gave_up is not None:
+            self.last_error = gave_up
+            self._set_state(ActorState.FAILED, gave_up)
+        elif self.state is not ActorState.STOPPED:
             self._set_state(ActorState.STOPPED)
         report.add(self.name, self.handled - handled_before, len(leftovers))
         self.system._unregister(self)

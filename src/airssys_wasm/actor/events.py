@@ -46,6 +46,9 @@ class ActorState(str, enum.Enum):
 class DeadLetterReason(str, enum.Enum):
     FAILED = "failed"  # handling this message raised (or the actor was killed while handling it)
     STOPPED = "stopped"  # sent to, or still queued in, an actor that stopped for good
+    #: Still queued in an actor that was stopped for good because a supervisor gave up on it
+    #: (the dead letter's error is the SupervisorEscalation that says why).
+    GAVE_UP = "gave_up"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,21 @@ class RestartEvent:
 
 @dataclass(frozen=True, slots=True)
 class EscalationEvent:
-    """``supervisor`` exceeded ``max_restarts`` within ``within`` seconds and gave up."""
+    """``supervisor`` exceeded ``max_restarts`` within ``within`` seconds and gave up.
+
+    ``child`` is the child whose exit went over the intensity. A supervisor gives up on all its
+    children (stops them and exits, its parent decides what follows) — except the root
+    supervisor in its default ``on_give_up="stop_child"`` mode, which counts the intensity per
+    top-level child and stops only ``child``, for good, so one failing actor never takes the
+    others down.
+    """
 
     supervisor: str
     max_restarts: int
     within: float
     error: BaseException | None
     at: float
+    child: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +141,9 @@ def log_event(event: Event) -> None:
         logger.warning("supervisor %s restarts %s (attempt %d) in %.3fs after %r",
                        event.supervisor, event.actor, event.attempt, event.delay, event.error)
     elif isinstance(event, EscalationEvent):
-        logger.error("supervisor %s gave up: more than %d restarts within %.3fs (last error %r)",
-                     event.supervisor, event.max_restarts, event.within, event.error)
+        logger.error("supervisor %s gave up: more than %d restarts within %.3fs (last failure, "
+                     "of %s: %r)", event.supervisor, event.max_restarts, event.within,
+                     event.child or "?", event.error)
     elif isinstance(event, UpgradeEvent):
         if event.error is None:
             logger.info("actor %s upgraded: %s -> %s", event.actor, event.old, event.new)

@@ -15,7 +15,8 @@ from airssys_wasm.errors import ConfigError
 if TYPE_CHECKING:
     from airssys_wasm.actor.actor import Actor
 
-__all__ = ["RestartPolicy", "SupervisorStrategy", "HealthCheck", "ChildSpec", "DEFAULT_BATCH_SIZE"]
+__all__ = ["RestartPolicy", "SupervisorStrategy", "GiveUpPolicy", "HealthCheck", "ChildSpec",
+           "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 256
 
@@ -34,6 +35,21 @@ class SupervisorStrategy(str, enum.Enum):
     ONE_FOR_ONE = "one_for_one"  # just the failed child
     ONE_FOR_ALL = "one_for_all"  # every child
     REST_FOR_ONE = "rest_for_one"  # the failed child and those started after it
+
+
+class GiveUpPolicy(str, enum.Enum):
+    """What the root supervisor of an ``ActorSystem`` does when a restart intensity is exceeded.
+
+    ``STOP_CHILD`` (the default) counts the intensity per top-level child: a child that fails
+    too often — or a top-level supervisor that gave up — is stopped for good on its own (state
+    failed, queued messages dead-lettered with ``DeadLetterReason.GAVE_UP``) and its name is
+    free again; the root itself never gives up. ``STOP_SYSTEM`` is OTP's "the application
+    stops": one intensity shared by every top-level child, and past it every actor is stopped
+    and the system refuses new spawns.
+    """
+
+    STOP_CHILD = "stop_child"
+    STOP_SYSTEM = "stop_system"
 
 
 def _positive(owner: str, name: str, value: object) -> None:

@@ -2,7 +2,9 @@
 
 Top-level actors are children of a root ``one_for_one`` supervisor, so ``spawn`` with a restart
 policy gets supervision for free; the default for plain ``spawn`` is TEMPORARY (a crash is
-reported, not retried). The clock, the sleep used for backoff and the RNG used for jitter are
+reported, not retried). By default the root applies ``max_restarts``/``within`` to each
+top-level child on its own and stops only a child that exceeds it (``GiveUpPolicy``): the
+system outlives any actor. ``on_give_up="stop_system"`` restores OTP's "the application stops". The clock, the sleep used for backoff and the RNG used for jitter are
 injectable: tests drive restarts deterministically without real sleeps.
 """
 
@@ -29,8 +31,14 @@ from airssys_wasm.actor.events import (
     logger,
 )
 from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
-from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE, ChildSpec, HealthCheck, RestartPolicy
-from airssys_wasm.actor.supervisor import Supervisor
+from airssys_wasm.actor.spec import (
+    DEFAULT_BATCH_SIZE,
+    ChildSpec,
+    GiveUpPolicy,
+    HealthCheck,
+    RestartPolicy,
+)
+from airssys_wasm.actor.supervisor import RootSupervisor, Supervisor
 from airssys_wasm.errors import ActorStateError, ComponentNotFound, ConfigError, SupervisorEscalation
 
 __all__ = ["ActorSystem"]
@@ -49,6 +57,7 @@ class ActorSystem:
         max_restarts: int = 3,
         within: float = 5.0,
         dead_letter_history: int = 1000,
+        on_give_up: GiveUpPolicy | str = GiveUpPolicy.STOP_CHILD,
     ) -> None:
         if isinstance(dead_letter_history, bool) or not isinstance(dead_letter_history, int):
             raise TypeError("dead_letter_history must be an int")
@@ -67,7 +76,15 @@ class ActorSystem:
         self._listeners: list[EventListener] = []
         self._names: dict[str, ActorCell | Supervisor] = {}
         self._shut_down = False
-        self.root = Supervisor(f"{name}/root", max_restarts=max_restarts, within=within)
+        try:
+            policy = GiveUpPolicy(on_give_up)
+        except ValueError:
+            raise ConfigError(
+                f"on_give_up must be 'stop_child' (stop only the actor that exceeded its "
+                f"restart intensity) or 'stop_system' (OTP: stop everything), got "
+                f"{on_give_up!r}") from None
+        self.root = RootSupervisor(f"{name}/root", max_restarts=max_restarts, within=within,
+                                   on_give_up=policy)
         self.root._attach(self, None)
         self.root.running = True
 
@@ -193,5 +210,6 @@ class ActorSystem:
 
     async def _root_gave_up(self, escalation: SupervisorEscalation) -> None:
         self.escalation = escalation
-        logger.error("actor system %s: root supervisor gave up; stopping all actors", self.name)
-        await self.root.terminate(drain=False, report=ShutdownReport())
+        logger.error("actor system %s: root supervisor gave up (on_give_up=stop_system); "
+                     "stopping all actors", self.name)
+        await self.root.terminate(drain=False, report=ShutdownReport(), gave_up=escalation)

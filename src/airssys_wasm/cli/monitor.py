@@ -106,7 +106,7 @@ class Monitor:
         elif isinstance(event, EscalationEvent):
             self.escalations.append(event)
             self.note(f"supervisor {event.supervisor} gave up: more than {event.max_restarts} "
-                      f"restarts within {event.within:g} s")
+                      f"restarts within {event.within:g} s (last failure: {event.child})")
 
     async def probe(self) -> None:
         """Ask every component for its health now, so the final table shows a fresh answer

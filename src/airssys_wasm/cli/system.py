@@ -6,8 +6,8 @@ Schema (every key optional unless marked *required*; paths are relative to the s
     name = "sensors"            # host name in logs and component ids
     health_interval = 10.0      # seconds between health probes; 0 turns probing off
     capacity = 1024             # default mailbox capacity
-    max_restarts = 3            # root supervisor intensity: more than this many restarts
-    within = 5.0                #   within this many seconds and the whole host gives up
+    max_restarts = 3            # intensity of each top-level component: more than this many
+    within = 5.0                #   restarts within this many seconds and it alone is stopped
 
     [supervisors.pipeline]      # one table per supervisor, under the root supervisor
     strategy = "one_for_one"    # one_for_one | one_for_all | rest_for_one

@@ -41,10 +41,19 @@ class HostConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     backoff: Backoff = field(default_factory=Backoff)
     health: HealthCheck | None = field(default_factory=HealthCheck)
-    #: Restart intensity of the root supervisor: more than this many restarts ``within``
-    #: seconds and it gives up (every component is stopped).
+    #: Restart intensity of each top-level component: more than ``max_restarts`` restarts
+    #: ``within`` seconds and that component alone is stopped for good (state ``failed``, an
+    #: ``EscalationEvent``, its queued messages dead-lettered with reason ``gave_up``; the name
+    #: can be spawned again). With ``on_give_up="stop_host"`` it is the intensity of the root
+    #: supervisor, shared by every top-level component.
     max_restarts: int = 3
     within: float = 5.0
+    #: What exceeding a restart intensity at the top of the tree stops. "stop_component" (the
+    #: default): only the component — or the top-level supervisor's subtree — that went over
+    #: its intensity; no guest can take the host down. "stop_host": OTP's "the application
+    #: stops" — past the root's intensity every component is stopped and the host refuses new
+    #: work until it is closed.
+    on_give_up: str = "stop_component"
     shutdown_timeout: float = 5.0
     dead_letter_history: int = 1000
     #: Longest wait of ``Host.request`` when the caller passes no timeout.
@@ -99,6 +108,10 @@ class HostConfig:
         if self.storage_dir is not None and not isinstance(self.storage_dir, (str, os.PathLike)):
             raise ConfigError(f"HostConfig.storage_dir must be a directory path or None, not "
                               f"{type(self.storage_dir).__name__}")
+        if self.on_give_up not in ("stop_component", "stop_host"):
+            raise ConfigError(f"HostConfig.on_give_up must be 'stop_component' (a component "
+                              f"that exceeds its restart intensity stops alone) or 'stop_host' "
+                              f"(OTP: the whole host stops), got {self.on_give_up!r}")
         if self.default_trust not in ("trusted", "unknown", "untrusted"):
             raise ConfigError(f"HostConfig.default_trust must be 'trusted', 'unknown' or "
                               f"'untrusted', got {self.default_trust!r}")

@@ -45,6 +45,7 @@ from airssys_wasm.errors import (
     MessageTooLarge,
     PermissionDenied,
     RequestTimeout,
+    SupervisorEscalation,
 )
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host import ext_filesystem, ext_process
@@ -71,6 +72,8 @@ from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthS
 __all__ = ["ComponentRef", "Host"]
 
 _UNSET: Any = object()
+#: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
+_GIVEN_UP_KEPT = 1000
 
 
 class ComponentRef:
@@ -92,6 +95,11 @@ class ComponentRef:
     def stats(self) -> ActorStats:
         """Actor counters (messages in/out, restarts, failures, dead letters)."""
         return self.actor.stats
+
+    @property
+    def error(self) -> BaseException | None:
+        """The last failure; the ``SupervisorEscalation`` once it was given up on (``failed``)."""
+        return self.actor.error
 
     async def send(self, message: bytes) -> None:
         await self._host.send(self.name, message)
@@ -138,6 +146,9 @@ class Host:
         self._artifacts: dict[tuple[Any, ...], Artifact] = {}
         self._refs: dict[str, ComponentRef] = {}
         self._supervisors: dict[str, Supervisor] = {}
+        #: Components a supervisor gave up on: ``ref``/``stats`` still answer for them (state
+        #: failed, the escalation, the counters) until the name is spawned again.
+        self._given_up: dict[str, tuple[ComponentRef, ComponentEntry]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -157,7 +168,9 @@ class Host:
         cfg = self.config
         self._loop = asyncio.get_running_loop()
         self.system = ActorSystem(cfg.name, max_restarts=cfg.max_restarts, within=cfg.within,
-                                  dead_letter_history=cfg.dead_letter_history)
+                                  dead_letter_history=cfg.dead_letter_history,
+                                  on_give_up="stop_system" if cfg.on_give_up == "stop_host"
+                                  else "stop_child")
         self.system.add_listener(self._on_event)
         self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
         self.messaging = HostMessaging(self.router, self.registry, self.requests, self.security,
@@ -182,6 +195,7 @@ class Host:
             self.processes.close_all()
             for name in list(self._refs):
                 self._forget(name)
+            self._given_up.clear()
             self.storage.close()
             if self._own_engine:
                 self.engine.close()
@@ -205,9 +219,14 @@ class Host:
                     f"component {event.recipient!r} stopped before handling request "
                     f"{message.request.id}")
                 self.requests.fail(message.request, error)
-        elif isinstance(event, LifecycleEvent) and event.state is ActorState.STOPPED:
+        elif isinstance(event, LifecycleEvent) and (event.state is ActorState.STOPPED
+                                                    or event.state is ActorState.FAILED):
             ref = self._refs.get(event.actor)
             if ref is not None and ref.actor.mailbox.closed:
+                if isinstance(event.error, SupervisorEscalation) and event.actor in self.registry:
+                    if len(self._given_up) >= _GIVEN_UP_KEPT:
+                        del self._given_up[next(iter(self._given_up))]
+                    self._given_up[event.actor] = (ref, self.registry.get(event.actor))
                 self._forget(event.actor)
 
     def _forget(self, name: str) -> None:
@@ -367,6 +386,7 @@ class Host:
         self.router.add(name, actor.mailbox, cid, entry.limits.max_message_bytes)
         ref = ComponentRef(self, entry, actor)
         self._refs[name] = ref
+        self._given_up.pop(name, None)
         return ref
 
     async def upgrade(self, name: str, source: Source, manifest: object | None = None, *,
@@ -409,13 +429,18 @@ class Host:
                 self._linked.add(key)
 
     def ref(self, name: str) -> ComponentRef:
+        """The component's handle; also for one its supervisor gave up on (state ``failed``)."""
         ref = self._refs.get(name)
         if ref is None:
+            if name in self._given_up:
+                return self._given_up[name][0]
             self.registry.get(name)  # raises the standard ComponentNotFound
             raise ComponentNotFound(f"component {name!r} is stopping")
         return ref
 
     def stats(self, name: str) -> ComponentStats:
+        if name not in self.registry and name in self._given_up:
+            return self._given_up[name][1].stats
         return self.registry.get(name).stats
 
     def names(self) -> list[str]:
@@ -528,6 +553,8 @@ class Host:
     async def stop(self, name: str) -> None:
         """Stop ``name`` for good: handle what is queued, call its ``shutdown``, unregister."""
         system = self._running()
+        if name not in self._refs and self._given_up.pop(name, None) is not None:
+            return  # already stopped for good when its supervisor gave up on it
         self.ref(name)
         try:
             await system.stop(name)
