@@ -22,17 +22,39 @@ cdef enum:
 
 
 cdef class _CallState:
-    """The buffers of one in-flight call and how to turn its outcome into a value."""
+    """The buffers of one in-flight call and how to turn its outcome into a value.
+
+    It owns the trap/error out-slots every async call has. As it is, it completes a call
+    without a result value (raise its error, else None); subclasses lift their result after
+    ``_raise_error`` and release their own buffers in ``_abandon``."""
 
     cdef str where
+    cdef wasmtime_error_t *err
+    cdef wasm_trap_t *trap
+
+    cdef int _raise_error(self) except -1:
+        """Raise (and consume) the call's trap/error as a TrapError, if it has one."""
+        cdef wasmtime_error_t *err = self.err
+        cdef wasm_trap_t *trap = self.trap
+        self.err = NULL
+        self.trap = NULL
+        if trap != NULL or err != NULL:
+            raise _trap_error(err, trap, self.where)
+        return 0
 
     cdef object _complete(self):
         """After the future was deleted: the result, or raise the call's error."""
-        raise NotImplementedError
+        self._raise_error()
+        return None
 
     cdef void _abandon(self) noexcept:
         """After the future was deleted without finishing: release the buffers."""
-        pass
+        if self.err != NULL:
+            api.wasmtime_error_delete(self.err)
+            self.err = NULL
+        if self.trap != NULL:
+            api.wasm_trap_delete(self.trap)
+            self.trap = NULL
 
 
 cdef object _drive_first(_StoreRef ref, object store, _CallState state,
@@ -309,18 +331,15 @@ cdef class _Instantiation(_CallState):
     cdef wasmtime_component_instance_t cinst
     cdef wasmtime_instance_t minst
     cdef bint core
-    cdef wasmtime_error_t *err
-    cdef wasm_trap_t *trap
 
     cdef object _complete(self):
         cdef wasmtime_error_t *err = self.err
-        cdef wasm_trap_t *trap = self.trap
         cdef wasm_byte_vec_t msg
+        if self.trap != NULL:             # start code trapped
+            self._raise_error()
         self.err = NULL
-        self.trap = NULL
-        if trap != NULL:
-            raise _trap_error(err, trap, self.where)
-        if err != NULL:
+        if err != NULL:                   # linking failed: not a trap
+
             msg.size = 0
             msg.data = NULL
             api.wasmtime_error_message(err, &msg)
@@ -331,14 +350,6 @@ cdef class _Instantiation(_CallState):
                 PyBytes_FromStringAndSize(<char *>&self.minst, sizeof(wasmtime_instance_t)))
         return _handles.component_instance_from_bytes(
             PyBytes_FromStringAndSize(<char *>&self.cinst, sizeof(wasmtime_component_instance_t)))
-
-    cdef void _abandon(self) noexcept:
-        if self.err != NULL:
-            api.wasmtime_error_delete(self.err)
-            self.err = NULL
-        if self.trap != NULL:
-            api.wasm_trap_delete(self.trap)
-            self.trap = NULL
 
 
 def instantiate_component(linker, store, component):

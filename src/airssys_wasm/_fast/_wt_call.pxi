@@ -31,7 +31,6 @@ cdef class ComponentFunc(_CallState):
     cdef Py_ssize_t nvals
     cdef wasmtime_component_val_t res
     cdef size_t nres
-    cdef wasmtime_error_t *err
     cdef uint64_t borrowed                      # argument slots lent from the reuse slots
     # Reuse of lowered arguments. Wasmtime only reads (clones) call arguments, so the lowered
     # form of a string-only record (a sender's component-id) can be kept and passed again while
@@ -166,13 +165,11 @@ cdef class ComponentFunc(_CallState):
         self.borrowed = 0
 
     cdef object _complete(self):
-        cdef wasmtime_error_t *err = self.err
-        self.err = NULL
         self._drop_args()
-        if err != NULL:
+        if self.err != NULL:
             _drop_vals(&self.res, 1)
             self.res.kind = WT_BOOL
-            raise _trap_error(err, NULL, self.where)
+            self._raise_error()
         if self.nres == 0:
             return None
         try:
@@ -186,9 +183,7 @@ cdef class ComponentFunc(_CallState):
 
     cdef void _abandon(self) noexcept:
         self._drop_args()
-        if self.err != NULL:
-            api.wasmtime_error_delete(self.err)
-            self.err = NULL
+        _CallState._abandon(self)
         _drop_vals(&self.res, 1)
         self.res.kind = WT_BOOL
         self.res.of.boolean = 0

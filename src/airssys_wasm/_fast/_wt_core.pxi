@@ -71,8 +71,6 @@ cdef class CoreFunc(_CallState):
     cdef int kinds[_CORE_MAX]          # params then results
     cdef wasmtime_val_t args[_CORE_MAX]
     cdef wasmtime_val_t results[_CORE_MAX]
-    cdef wasm_trap_t *trap
-    cdef wasmtime_error_t *err
     cdef readonly str name
 
     def __cinit__(self, store, func, str name="<func>"):
@@ -179,12 +177,7 @@ cdef class CoreFunc(_CallState):
 
     cdef object _complete(self):
         cdef int i, k
-        cdef wasm_trap_t *trap = self.trap
-        cdef wasmtime_error_t *err = self.err
-        self.trap = NULL
-        self.err = NULL
-        if trap != NULL or err != NULL:
-            raise _trap_error(err, trap, self.where)
+        self._raise_error()
         if self.nresults == 0:
             return None
         out = PyTuple_New(self.nresults)
@@ -201,14 +194,6 @@ cdef class CoreFunc(_CallState):
             Py_INCREF(item)
             PyTuple_SET_ITEM(out, i, item)
         return out[0] if self.nresults == 1 else out
-
-    cdef void _abandon(self) noexcept:
-        if self.trap != NULL:
-            api.wasm_trap_delete(self.trap)
-            self.trap = NULL
-        if self.err != NULL:
-            api.wasmtime_error_delete(self.err)
-            self.err = NULL
 
 
 cdef int _get_payload(object obj, Py_buffer *view, str what) except -1:
