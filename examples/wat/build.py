@@ -13,6 +13,7 @@ Usage: python examples/wat/build.py [--check]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,9 @@ EXAMPLES: dict[str, tuple[Path, str]] = {
     "wasi-probe": (SRC / "wit-wasi-probe", "wasi-probe"),
 }
 
-#: Components the installed package needs, copied into it because ``examples/`` is not part of
-#: the wheel: name -> directory (the CLI demo's components, the benchmark suites' guests).
+#: Components the installed package needs, kept in it because ``examples/`` is not part of the
+#: wheel: name -> directory (the CLI demo's components, the benchmark suites' guests). Their
+#: examples/wat/<name>.wat is a symlink to that one copy.
 _PKG = HERE.parent.parent / "src" / "airssys_wasm"
 PACKAGED = {
     **{name: _PKG / "demo" for name in ("stage", "counter", "crasher")},
@@ -82,9 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     with ThreadPoolExecutor(max_workers=4) as pool:  # wasm-tools start-up dominates
         rendered = dict(zip(EXAMPLES, pool.map(render, EXAMPLES)))
-    outputs = {HERE / f"{name}.wat": text for name, text in rendered.items()}
-    for name, directory in PACKAGED.items():  # core_actor.wat is hand-written: mirrored as is
-        outputs[directory / f"{name}.wat"] = rendered.get(name) or (HERE / f"{name}.wat").read_text()
+    # A packaged component has one copy, in the package; examples/wat/<name>.wat is a symlink
+    # to it (core_actor.wat is hand-written there, not rendered).
+    outputs = {(PACKAGED[name] if name in PACKAGED else HERE) / f"{name}.wat": text
+               for name, text in rendered.items()}
+    for name, directory in PACKAGED.items():
+        link = HERE / f"{name}.wat"
+        want = os.path.relpath(directory / f"{name}.wat", HERE)
+        if not (link.is_symlink() and os.readlink(link) == want):
+            if args.check:
+                stale.append(str(link.relative_to(HERE.parent.parent)) + " (not a symlink to the package)")
+            else:
+                link.unlink(missing_ok=True)
+                link.symlink_to(want)
     for target, text in outputs.items():
         if args.check:
             if not target.exists() or target.read_text() != text:
