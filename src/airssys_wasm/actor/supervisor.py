@@ -292,17 +292,25 @@ class Supervisor:
     async def _exceeded(self, child: _Child, error: BaseException | None) -> None:
         await self._give_up(child, error)
 
+    def _escalation(self, child: _Child, error: BaseException | None,
+                    text: str) -> SupervisorEscalation:
+        """The escalation past the intensity (``error`` its cause), announced as an event."""
+        assert self.system is not None
+        escalation = SupervisorEscalation(text)
+        escalation.__cause__ = error
+        self.system._emit(EscalationEvent(self.name, self.max_restarts, self.within, error,
+                                          self.system.clock(), child.name))
+        return escalation
+
     async def _give_up(self, child: _Child, error: BaseException | None) -> None:
         """Past the intensity: stop every child and exit with reason ``shutdown`` (OTP)."""
         assert self.system is not None
-        escalation = SupervisorEscalation(
+        escalation = self._escalation(
+            child, error,
             f"supervisor {self.name!r} exceeded {self.max_restarts} restarts within "
             f"{self.within}s (last failure, of {child.name!r}: {error!r}); its children were "
             "stopped and its parent decides what happens next. Fix the failing child or raise "
             "max_restarts/within")
-        escalation.__cause__ = error
-        self.system._emit(EscalationEvent(self.name, self.max_restarts, self.within, error,
-                                          self.system.clock(), child.name))
         self.running = False
         if self.parent is None:
             await self.system._root_gave_up(escalation)
@@ -369,13 +377,10 @@ class RootSupervisor(Supervisor):
         if not self._per_child:
             await self._give_up(child, error)
             return
-        assert self.system is not None
-        escalation = SupervisorEscalation(
+        escalation = self._escalation(
+            child, error,
             f"{child.name!r} failed more than {self.max_restarts} times within {self.within}s "
             f"(last failure: {error!r}); it was stopped for good and its queued messages were "
             "dead-lettered (reason gave_up). Every other actor keeps running. Fix it and spawn "
             "it again, or raise max_restarts/within")
-        escalation.__cause__ = error
-        self.system._emit(EscalationEvent(self.name, self.max_restarts, self.within, error,
-                                          self.system.clock(), child.name))
         await self._remove_for_good(child, escalation)

@@ -449,6 +449,7 @@ class CoreInstance(Instance):
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
         self._handled = self._status_check("handle")
+        self._write = _LaneStep(self._lane.start_write, self._lane.write)
 
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
@@ -520,7 +521,7 @@ class CoreInstance(Instance):
                                  case="error-code", detail=str(packed), export="execute")
             return lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
-        return self._call("execute", _LaneStep(lane.start_write, lane.write), operation, then=run)
+        return self._call("execute", self._write, operation, then=run)
 
     def _status(self, name: str) -> GuestCall | None:
         return self._call(name, self._core_func(name), then=self._status_check(name))
