@@ -151,11 +151,28 @@ def test_run_usage_errors_exit_2() -> None:
     assert result.exit_code == 2 and "Invalid value for '--duration'" in result.output
 
 
-def test_run_component_that_fails_to_load_exits_1(tmp_path: Path) -> None:
+def test_run_lists_every_component_that_fails_to_load_before_starting_any(tmp_path: Path) -> None:
     (tmp_path / "broken.wat").write_text("(component (oops))")
+    (tmp_path / "empty.wasm").write_bytes(b"")
     system = tmp_path / "s.toml"
     system.write_text('[[component]]\nname = "ok"\nsource = "builtin:counter"\n'
-                      '[[component]]\nname = "broken"\nsource = "broken.wat"\n')
+                      '[[component]]\nname = "broken"\nsource = "broken.wat"\n'
+                      '[[component]]\nname = "empty"\nsource = "empty.wasm"\n'
+                      '[[component]]\nname = "also-empty"\nsource = "empty.wasm"\n')
     result = invoke("run", system, "--duration", "0.01")
     assert result.exit_code == 1
-    assert "started ok" in result.output and "broken.wat: invalid WAT text" in result.output
+    assert "started ok" not in result.output
+    empty = (f"{tmp_path / 'empty.wasm'}: the file is empty (0 bytes); expected a WebAssembly "
+             "binary (.wasm) or WAT text (.wat): rebuild it, or check it was written completely")
+    assert result.output == "\n".join([
+        f"Error: {system}: 3 problem(s):",
+        f"  - component[1].source: {tmp_path / 'broken.wat'}: invalid WAT text: expected valid "
+        "component field",
+        f"     --> {tmp_path / 'broken.wat'}:1:13",
+        "      |",
+        "    1 | (component (oops))",
+        "      |             ^",
+        f"  - component[2].source: {empty}",
+        f"  - component[3].source: {empty}",
+        "nothing was started",
+        ""])
