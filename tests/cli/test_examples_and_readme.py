@@ -8,6 +8,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tomllib
 from typing import Any
 
 import pytest
@@ -77,3 +78,8 @@ def test_the_license_files_match_the_metadata() -> None:
     assert (ROOT / "LICENSE-MIT").read_text().startswith("MIT License")
     assert "Apache License" in (ROOT / "LICENSE-APACHE").read_text()[:200]
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_metadata_links_only_real_project_urls() -> None:
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls == {"Upstream (Rust airssys-wasm)": "https://github.com/airsstack/airssys"}
