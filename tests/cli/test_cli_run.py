@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import EXAMPLES, invoke
+from cli_helpers import (
+    BROKEN_COMPONENT,
+    EXAMPLES,
+    broken_component_problem,
+    empty_file_message,
+    invoke,
+)
 
 PIPELINE = EXAMPLES / "system" / "pipeline.toml"
 
@@ -152,7 +158,7 @@ def test_run_usage_errors_exit_2() -> None:
 
 
 def test_run_lists_every_component_that_fails_to_load_before_starting_any(tmp_path: Path) -> None:
-    (tmp_path / "broken.wat").write_text("(component (oops))")
+    (tmp_path / "broken.wat").write_text(BROKEN_COMPONENT)
     (tmp_path / "empty.wasm").write_bytes(b"")
     system = tmp_path / "s.toml"
     system.write_text('[[component]]\nname = "ok"\nsource = "builtin:counter"\n'
@@ -162,16 +168,10 @@ def test_run_lists_every_component_that_fails_to_load_before_starting_any(tmp_pa
     result = invoke("run", system, "--duration", "0.01")
     assert result.exit_code == 1
     assert "started ok" not in result.output
-    empty = (f"{tmp_path / 'empty.wasm'}: the file is empty (0 bytes); expected a WebAssembly "
-             "binary (.wasm) or WAT text (.wat): rebuild it, or check it was written completely")
+    empty = empty_file_message(tmp_path / "empty.wasm")
     assert result.output == "\n".join([
         f"Error: {system}: 3 problem(s):",
-        f"  - component[1].source: {tmp_path / 'broken.wat'}: invalid WAT text: expected valid "
-        "component field",
-        f"     --> {tmp_path / 'broken.wat'}:1:13",
-        "      |",
-        "    1 | (component (oops))",
-        "      |             ^",
+        *broken_component_problem("component[1]", tmp_path / "broken.wat"),
         f"  - component[2].source: {empty}",
         f"  - component[3].source: {empty}",
         "nothing was started",
