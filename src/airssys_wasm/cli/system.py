@@ -36,7 +36,9 @@ Schema (every key optional unless marked *required*; paths are relative to the s
     repeat = 1
 
 Components start in file order (start downstream components first). Every problem in the
-file is reported at once, before anything starts.
+file is reported at once, before anything starts; then, by the host, every component source
+that does not load, before any component starts. ``airssys-wasm validate`` reports both
+without running anything (``check_system``).
 
 With ``--watch`` the source (and manifest) file of every component is polled every 0.5 s; a
 component whose file changed is hot-upgraded (``Host.upgrade``: same mailbox, nothing queued is
