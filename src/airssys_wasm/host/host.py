@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame, too_large
 from airssys_wasm.actor import (
@@ -50,6 +50,7 @@ from airssys_wasm.errors import (
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host import ext_filesystem, ext_process
 from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.ext_network import INTERFACE as NETWORK
 from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
@@ -65,13 +66,12 @@ from airssys_wasm.host.policy import (
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
-from airssys_wasm.host.upgrade import KEEP, upgrade
+from airssys_wasm.host.upgrade import upgrade
 from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
 from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
 
 __all__ = ["ComponentRef", "Host"]
 
-_UNSET: Any = object()
 #: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
 _GIVEN_UP_KEPT = 1000
 
@@ -326,7 +326,7 @@ class Host:
         trust: str | None = None,
         config: ComponentConfig | None = None,
         backoff: Backoff | None = None,
-        health: HealthCheck | None = _UNSET,
+        health: HealthCheck | None | Literal[Default.HOST_CONFIG] = Default.HOST_CONFIG,
         capacity: int | None = None,
         batch_size: int | None = None,
     ) -> ComponentRef:
@@ -371,7 +371,7 @@ class Host:
                 capacity=capacity if capacity is not None else cfg.capacity,
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
                 shutdown_timeout=cfg.shutdown_timeout,
-                health=cfg.health if health is _UNSET else health)
+                health=cfg.health if health is Default.HOST_CONFIG else health)
             parent = self._parent(supervisor)
             self.registry.add(entry)
             actor = await parent.start_child(spec)
@@ -390,7 +390,8 @@ class Host:
         return ref
 
     async def upgrade(self, name: str, source: Source, manifest: object | None = None, *,
-                      limits: Limits | None = None, config: ComponentConfig | None = KEEP
+                      limits: Limits | None = None,
+                      config: ComponentConfig | None | Literal[Default.KEEP] = Default.KEEP
                       ) -> ComponentRef:
         """Hot code upgrade: replace ``name``'s code between two of its messages, keeping its
         mailbox (nothing queued is lost, the order is kept) and its ComponentRef.
