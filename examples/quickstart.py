@@ -43,6 +43,7 @@ async def main() -> dict[str, object]:
         while host.ref("crasher").stats.messages_out < 1:
             await asyncio.sleep(0.01)
         letter = host.dead_letters[0]
+        assert isinstance(letter.error, aw.TrapError)  # the message that trapped, and why
         print(f"crasher: restarted {host.ref('crasher').stats.restarts}x; dead letter "
               f"{bytes(mc.decode(letter.message[1])[1])!r} ({letter.error.kind.value})")
         return {"count": count, "restarts": len(restarts), "trap": letter.error.kind.value}
