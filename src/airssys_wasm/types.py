@@ -64,6 +64,10 @@ class LogLevel(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class CallerInfo:
+    """Who is behind a request: ``component_id`` when a component sent it, ``external_source``
+    (e.g. ``"python"``) when the embedding app did. Handed to ``execute`` so a component can
+    answer differently by caller."""
+
     component_id: ComponentId | None = None
     external_source: str | None = None
 

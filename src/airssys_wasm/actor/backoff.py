@@ -147,4 +147,5 @@ class RestartWindow:
         return True
 
     def reset(self) -> None:
+        """Forget every restart counted so far (a supervisor that starts afresh)."""
         self._stamps.clear()

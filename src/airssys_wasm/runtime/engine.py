@@ -113,6 +113,9 @@ class EngineConfig:
         return json.dumps(relevant, sort_keys=True)
 
     def to_wasmtime(self) -> wasmtime.Config:
+        """The ``wasmtime.Config`` these settings describe (component model on, pooling allocator
+        and async stack as configured). An engine uses it once; exposed for tests and tools that
+        build wasmtime objects compatible with the engine."""
         cfg = wasmtime.Config()
         cfg.wasm_component_model = True
         cfg.consume_fuel = self.consume_fuel
@@ -174,6 +177,10 @@ class Engine:
         return max(2, math.ceil((slice_us or self.config.time_slice_us) / self.tick_us))
 
     def start_ticker(self) -> None:
+        """Start the C epoch-ticker thread that enforces wall-clock timeouts and time slices.
+
+        ConfigError if epoch interruption is off (timeouts could not be enforced) or the engine is
+        closed. The host starts it; call it yourself for instances used outside a host."""
         if self._ticker is None:
             raise ConfigError("this Engine has epoch_interruption disabled, so per-call timeouts "
                               "cannot be enforced; use EngineConfig(epoch_interruption=True) or "
@@ -184,6 +191,8 @@ class Engine:
 
     @property
     def ticker_running(self) -> bool:
+        """True while the epoch ticker runs, i.e. while per-call deadlines and slices are enforced.
+        """
         return self._ticker is not None and self._ticker.running
 
     def close(self) -> None:
