@@ -25,10 +25,11 @@ def manifest(data: Path) -> str:
 [component]
 name = "files"
 version = "1.0.0"
+description = "reads anything under data/, writes only under data/out/"
 
-[capabilities.filesystem]
-read = ["{data}/**"]
-write = ["{data}/out/**"]
+[capabilities]
+filesystem.read = ["{data}/**"]
+filesystem.write = ["{data}/out/**"]
 """
 
 
