@@ -9,6 +9,7 @@ directory, never into the repository. (A full strict build takes about 3 s on a 
 from __future__ import annotations
 
 import importlib
+import re
 import os
 import shutil
 import subprocess
@@ -139,3 +140,10 @@ def test_strict_build_fails_on_a_missing_snippet_or_api_object(
     result = build(project, tmp_path / "site")
     output = result.stdout + result.stderr
     assert result.returncode != 0 and name in output, output
+
+
+def test_no_sphinx_role_is_shown_literally(site: Path) -> None:
+    # docs/hooks/griffe_roles.py turns :func:`x` in docstrings into code spans.
+    shown = [str(page.relative_to(site)) for page in site.rglob("*.html")
+             if re.search(r":(?:func|class|meth|attr|mod|exc):`", page.read_text())]
+    assert not shown, shown
