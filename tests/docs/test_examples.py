@@ -17,7 +17,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 def test_there_are_examples_for_the_guides() -> None:
     names = {path.stem for path in EXAMPLES}
     assert {"quickstart", "pubsub", "storage", "filesystem", "network", "process",
-            "audit_and_trust", "cache_dir", "core_abi_lane", "supervision", "upgrade"} <= names
+            "audit_and_trust", "cache_dir", "core_abi_lane", "supervision", "upgrade",
+            "limits"} <= names
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[path.name for path in EXAMPLES])
