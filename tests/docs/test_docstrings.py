@@ -8,7 +8,10 @@ Cython docstring missing from the stub) would leave the reference page empty.
 Public means: the names in ``__all__`` of the package and of its public modules, and the
 public methods and properties of the public classes among them (inherited ones included, so an
 implementation of a documented protocol method must say something of its own or inherit
-nothing undocumented). Dataclass fields are described in their class's docstring.
+nothing undocumented). Attributes in general (dataclass fields, enum members) are not required
+here: many are described in their class's docstring instead. The fields of the configuration
+classes users fill in are: each has a ``#:`` comment, which docs/hooks/griffe_docs.py turns
+into its docstring (griffe is loaded here with that extension, exactly as the site loads it).
 """
 
 from __future__ import annotations
@@ -33,9 +36,19 @@ def _documented(obj: griffe.Object | griffe.Alias) -> bool:
     return bool(obj.docstring and obj.docstring.value.strip())
 
 
+#: The settings objects users construct: every field is documented.
+CONFIGURATION = ["airssys_wasm.host.HostConfig", "airssys_wasm.runtime.Limits",
+                 "airssys_wasm.runtime.EngineConfig", "airssys_wasm.actor.Backoff",
+                 "airssys_wasm.actor.HealthCheck"]
+
+PACKAGE = griffe.load(
+    "airssys_wasm", search_paths=[str(ROOT / "src")], resolve_aliases=True,
+    resolve_external=False,
+    extensions=griffe.load_extensions(f"{ROOT / 'docs' / 'hooks' / 'griffe_docs.py'}:SourceDocs"))
+
+
 def _public_objects() -> dict[str, griffe.Object]:
-    package = griffe.load("airssys_wasm", search_paths=[str(ROOT / "src")],
-                          resolve_aliases=True, resolve_external=False)
+    package = PACKAGE
     found: dict[str, griffe.Object] = {}
     for module_path in PUBLIC_MODULES:
         module = package if module_path == "airssys_wasm" else \
@@ -76,6 +89,17 @@ def test_every_public_name_has_a_docstring() -> None:
     missing = sorted(f"{name} ({obj.path})" for name, obj in PUBLIC.items() if not _documented(obj))
     assert not missing, "public names without a docstring (say why it exists, not only what " \
                         "it does):\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("path", CONFIGURATION)
+def test_every_field_of_the_configuration_classes_is_documented(path: str) -> None:
+    cls = PACKAGE[path.removeprefix("airssys_wasm.")]
+    cls = cls.final_target if cls.is_alias else cls
+    fields = [member for name, member in cls.members.items()
+              if member.is_attribute and not name.startswith("_") and "property" not in member.labels]
+    assert len(fields) >= 3, path
+    missing = [field.name for field in fields if not _documented(field)]
+    assert not missing, f"{path}: fields without a #: comment or docstring: {missing}"
 
 
 @pytest.mark.parametrize("name", ["Codec", "encode", "decode", "decode_header", "varint_encode",

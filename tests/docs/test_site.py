@@ -143,7 +143,7 @@ def test_strict_build_fails_on_a_missing_snippet_or_api_object(
 
 
 def test_no_sphinx_role_is_shown_literally(site: Path) -> None:
-    # docs/hooks/griffe_roles.py turns :func:`x` in docstrings into code spans.
+    # docs/hooks/griffe_docs.py turns :func:`x` in docstrings into code spans.
     shown = [str(page.relative_to(site)) for page in site.rglob("*.html")
              if re.search(r":(?:func|class|meth|attr|mod|exc):`", page.read_text())]
     assert not shown, shown

@@ -59,12 +59,17 @@ class PoolingConfig:
 class EngineConfig:
     """Engine-wide settings. Fields that change generated code are part of the cache key."""
 
+    #: Meter instructions, so ``Limits.fuel`` can bound them (costs some speed; off by default).
     consume_fuel: bool = False
+    #: Epoch interruption: how wall-clock timeouts and time slices are enforced. Turning it off
+    #: means no guest call can be interrupted.
     epoch_interruption: bool = True
     #: The default time slice: a guest computing this long yields to other actors. Epochs tick
     #: every half slice and a call yields at its second tick, so a slice lasts 1/2..1 of this.
     time_slice_us: int = 500
+    #: Cranelift optimisation level ("none", "speed", "speed_and_size").
     opt_level: OptLevel = "speed"
+    #: Compile functions on several threads: much faster for large components.
     parallel_compilation: bool = True
     #: Wasm stack per call, engine-wide in wasmtime (None = wasmtime's default, 512 KiB).
     max_wasm_stack: int | None = None
