@@ -29,6 +29,9 @@ __all__ = ["Source", "load", "read_source"]
 
 T = TypeVar("T")
 Source = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]"]
+"""What ``load`` accepts: a path (``str`` or path-like) to a ``.wasm`` / ``.wat`` file, wasm
+bytes, or WAT text. One type for every entry point, so a test can pass text where
+production passes a path."""
 
 MAGIC = b"\0asm"
 CORE_VERSION = b"\x01\x00\x00\x00"
