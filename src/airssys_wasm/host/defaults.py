@@ -14,6 +14,8 @@ __all__ = ["Default"]
 
 
 class Default(enum.Enum):
+    """A default meaning "take this from elsewhere", where ``None`` already means something."""
+
     #: ``Host.spawn(health=...)``: use ``HostConfig.health``.
     HOST_CONFIG = "the host's HostConfig value"
     #: ``Host.upgrade(config=...)``: the new version gets the config the running one has.
