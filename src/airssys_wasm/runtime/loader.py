@@ -236,7 +236,8 @@ def _load_errors(who: str, kind: str) -> Iterator[None]:
         yield
     except wasmtime.WasmtimeError as exc:
         detail = str(exc).strip().replace("\n", " ")
-        raise LoadError(f"{who}: not a valid WebAssembly {kind}: {detail}") from None
+        what = "core module" if kind == "core" else kind
+        raise LoadError(f"{who}: not a valid WebAssembly {what}: {detail}") from None
     except TypeError as exc:  # wasmtime-py cannot describe a type (e.g. a newer item kind)
         raise LoadError(f"{who}: uses a type this runtime cannot inspect ({exc}); build it "
                         "against the airssys:core@1.0.0 WIT") from None
