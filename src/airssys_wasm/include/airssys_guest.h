@@ -15,7 +15,7 @@
  * bump heap after the module's data, reset after every call: nothing a handler receives or
  * allocates survives the call; keep state in globals. Built and tested with
  * `python -m ziglang cc --target=wasm32-freestanding -nostdlib -mbulk-memory` (ziglang on PyPI):
- * see examples/c_guest/build.py in the airssys-wasm repository.
+ * see examples/c_guest/build_c_guests.py in the airssys-wasm repository.
  */
 #ifndef AIRSSYS_GUEST_H
 #define AIRSSYS_GUEST_H

@@ -74,7 +74,7 @@ def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str, FileIdentity | N
     if len(data) > max_bytes:  # it grew while being read (or is not a regular file)
         raise LoadError(f"{label}: more than {max_bytes} bytes; raise "
                         "EngineConfig.max_source_bytes if this input is trusted")
-    identity = FileIdentity.of(before)
+    identity: FileIdentity | None = FileIdentity.of(before)
     if not stat.S_ISREG(before.st_mode) or FileIdentity.of(after) != identity \
             or identity.size != len(data):
         identity = None

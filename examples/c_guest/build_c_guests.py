@@ -8,8 +8,8 @@ package (``airssys_wasm/include``).
   (handle-message + host-services): compiled to a core module, then ``wasm-tools component
   embed`` (the WIT of that world) and ``wasm-tools component new``.
 
-Usage: python examples/c_guest/build.py [OUT_DIR]    (default: a build/ directory next to this
-file; the .wasm files are build outputs, not sources)
+Usage: python examples/c_guest/build_c_guests.py [OUT_DIR]    (default: build/ next to this file;
+the .wasm files are build outputs, not sources, and stay out of git)
 """
 
 from __future__ import annotations
