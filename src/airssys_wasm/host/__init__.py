@@ -5,6 +5,7 @@ security layer fills in."""
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.host import ComponentRef, Host
+from airssys_wasm.host.interfaces import Caller, HostInterface, caller
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -23,6 +24,7 @@ __all__ = [
     "Admission",
     "EXTENSIONS",
     "Callback",
+    "Caller",
     "ComponentActor",
     "ComponentEntry",
     "ComponentRef",
@@ -30,6 +32,7 @@ __all__ = [
     "Decision",
     "Host",
     "HostConfig",
+    "HostInterface",
     "HostMessaging",
     "MESSAGING_SEND",
     "RESOURCE_EXHAUSTED",
@@ -39,6 +42,7 @@ __all__ = [
     "RequestStats",
     "RequestTable",
     "Router",
+    "caller",
     "default_security",
     "install_default_security",
 ]

@@ -55,6 +55,7 @@ from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.ext_storage import Storage
+from airssys_wasm.host.interfaces import HostInterface, InterfaceRegistry
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -138,6 +139,8 @@ class Host:
             STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
+        #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
+        self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
         self.registry = Registry()
         self.router = Router()
         self.system: ActorSystem | None = None
@@ -237,6 +240,7 @@ class Host:
             self._release_ext(name)
             self.storage.release(name)
             self.security.release(name)
+            self.interfaces.release(name)
 
     def _release_ext(self, name: str) -> None:
         """Close ``name``'s sockets and listeners, kill and reap its child processes: on stop,
@@ -256,6 +260,26 @@ class Host:
         self._running()
         assert self.requests is not None
         return self.requests.stats()
+
+    # -- custom interfaces -----------------------------------------------------------------------
+    def provide(self, wit: str | os.PathLike[str], implementation: object, *,
+                interface: str | None = None,
+                errors: Mapping[type[BaseException], Callable[[Any], Any]] | None = None
+                ) -> HostInterface:
+        """Provide a WIT interface implemented in Python to the components spawned from now on
+        whose manifest grants it (``[capabilities] interfaces = ["acme:billing/*"]``).
+
+        ``wit`` is WIT text or a ``.wit`` file/folder path; ``interface`` picks one
+        (``"acme:billing/ledger@1.0.0"``) when the package has several; ``implementation`` is
+        an object (or mapping) with the interface's functions, kebab-case names as
+        snake_case, ``def`` or ``async def``; ``errors`` maps exception types to the error
+        value of functions returning ``result<_, E>``. Inside a call,
+        :func:`airssys_wasm.caller` says which component (and request) called. ConfigError
+        (WitError for the WIT itself) for anything wrong, and for an interface provided twice.
+        See :class:`~airssys_wasm.HostInterface` and docs/guides/host-functions.md.
+        """
+        return self.interfaces.add(HostInterface(wit, implementation, interface=interface,
+                                                 errors=errors or {}))
 
     # -- loading ---------------------------------------------------------------------------------
     def _source_key(self, source: Source) -> tuple[Any, ...]:
@@ -380,6 +404,7 @@ class Host:
                 self.registry.remove(name, entry)
             self.storage.release(name)
             self.security.release(name)  # a refused spawn leaves no grant behind
+            self.interfaces.release(name)
             raise
         assert isinstance(actor, ActorRef)
         entry.ref = actor
@@ -406,10 +431,15 @@ class Host:
         """
         return await upgrade(self, name, source, manifest, limits=limits, config=config)
 
-    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission) -> None:
-        """Refuse ext imports the manifest does not grant; provide the granted ones."""
+    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission, *,
+                         grantee: str | None = None) -> None:
+        """Refuse ext and custom imports the manifest does not grant; provide the granted ones.
+        ``grantee``: the name the security provider registered the admission under, when it
+        is not ``name`` (an upgrade's probe)."""
         if not isinstance(artifact, ComponentArtifact):
             return
+        self.interfaces.link(name, artifact, metered=admission.meters_interface_calls,
+                             grantee=grantee)
         for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)

@@ -90,6 +90,15 @@ class ComponentArtifact(Artifact):
         """Interfaces the component imports (host-services, extensions, wasi:*)."""
         return self.shape.imports
 
+    @property
+    def custom_imports(self) -> frozenset[str]:
+        """Imports of interfaces an embedder provides (``acme:billing/ledger@1.0.0``)."""
+        return self.shape.custom_imports
+
+    def imported_function_types(self, interface: str) -> dict[str, wc.FuncType]:
+        """The functions of ``interface`` the component imports, with their types."""
+        return dict(import_func_types(self.component, self.engine.wasm_engine).get(interface, {}))
+
     def imported_functions(self, interface: str) -> frozenset[str]:
         """The functions of ``interface`` the component actually imports (a guest built
         against a WIT interface imports only what its code calls)."""

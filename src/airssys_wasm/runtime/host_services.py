@@ -39,7 +39,7 @@ from airssys_wasm.errors import (
 )
 from airssys_wasm.runtime import _values as values
 from airssys_wasm.runtime import suspend
-from airssys_wasm.types import ComponentId, ComponentMetadata, LogLevel
+from airssys_wasm.types import ComponentId, ComponentMetadata, ExecutionContext, LogLevel
 from airssys_wasm.runtime.world import HOST_SERVICES
 
 __all__ = [
@@ -135,6 +135,9 @@ class HostServices:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("airssys_wasm.component"))
     #: Longest log line kept from a guest (longer ones are truncated, never rejected).
     max_log_chars: int = 16 * 1024
+    #: The request the instance is serving while its ``execute`` runs (None otherwise): what
+    #: host functions report as the caller's request (``airssys_wasm.caller()``).
+    request: ExecutionContext | None = None
 
 
 def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:

@@ -217,6 +217,7 @@ class Instance(ABC):
         return out if then is None else then(out)
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
+        self.services.request = None  # a call suspended in execute ends here too
         if isinstance(exc, CallCancelled):  # interrupted mid-call: the Store may be inconsistent
             exc.component = self.name
             self._poison(exc)
@@ -225,7 +226,7 @@ class Instance(ABC):
         stderr = self.output.stderr_tail if self.output is not None else ()
         if host_failure is not None:
             trap = TrapError(f"{self.name}: a host function failed during {export}: "
-                             f"{host_failure!r}; the instance was discarded", TrapKind.OTHER,
+                             f"{host_failure!r}; the instance was discarded", TrapKind.HOST_ERROR,
                              component=self.name, backtrace=getattr(exc, "backtrace", ""),
                              stderr=stderr)
         else:
@@ -398,8 +399,19 @@ class ComponentInstance(Instance):
             raise self._unsupported("execute")
         if ctx is None:
             ctx = ExecutionContext(timeout_ms=self.limits.timeout_ms or 0)
-        return self._result("execute", operation, values.context_to_wit(ctx),
-                            then=self._unwrapper("execute"))
+        services = self.services
+        services.request = ctx  # what host functions see as the caller's request
+        unwrap = self._unwrapper("execute")
+
+        def done(out: Any) -> Any:
+            services.request = None
+            return unwrap(out)
+        try:
+            out = self._result("execute", operation, values.context_to_wit(ctx), then=done)
+        except BaseException:
+            services.request = None
+            raise
+        return out
 
     def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
         if "init" not in self.artifact.export_indices:

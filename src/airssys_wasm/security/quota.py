@@ -89,6 +89,12 @@ class QuotaState:
             rate = quota.network_bytes_per_second
             self._bandwidth = TokenBucket(rate, rate, clock)
         self.storage_used = 0
+        self._calls = None
+        #: False when no interface call rate is set: the host then checks no call at all.
+        self.meters_interface_calls = quota.interface_calls_per_second is not None
+        if quota.interface_calls_per_second is not None:
+            rate = quota.interface_calls_per_second
+            self._calls = TokenBucket(rate, max(1, math.ceil(rate)), clock)
 
     def charge_message(self, count: int = 1) -> QuotaOutcome:
         if self._messages is None:
@@ -100,6 +106,16 @@ class QuotaState:
         return QuotaOutcome(
             False, "messages", f"message rate over {self.quota.messages_per_second}/s", _finite(wait)
         )
+
+    def charge_interface_call(self, count: int = 1) -> QuotaOutcome:
+        if self._calls is None:
+            return QUOTA_OK
+        with self._lock:
+            wait = self._calls.take(count)
+        if wait is None:
+            return QUOTA_OK
+        return QuotaOutcome(False, "interface-calls", f"interface call rate over "
+                            f"{self.quota.interface_calls_per_second}/s", _finite(wait))
 
     def charge_network(self, nbytes: int) -> QuotaOutcome:
         if self._bandwidth is None or nbytes == 0:
