@@ -240,7 +240,6 @@ class Host:
             self._release_ext(name)
             self.storage.release(name)
             self.security.release(name)
-            self.interfaces.release(name)
 
     def _release_ext(self, name: str) -> None:
         """Close ``name``'s sockets and listeners, kill and reap its child processes: on stop,
@@ -385,7 +384,8 @@ class Host:
             entry = ComponentEntry(
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
-                services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+                services=HostServices(cid, directory=self.registry, messaging=self.messaging,
+                                      call_gate=self._call_gate(name, artifact, admission)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             requests = self.requests
@@ -404,7 +404,6 @@ class Host:
                 self.registry.remove(name, entry)
             self.storage.release(name)
             self.security.release(name)  # a refused spawn leaves no grant behind
-            self.interfaces.release(name)
             raise
         assert isinstance(actor, ActorRef)
         entry.ref = actor
@@ -438,8 +437,7 @@ class Host:
         is not ``name`` (an upgrade's probe)."""
         if not isinstance(artifact, ComponentArtifact):
             return
-        self.interfaces.link(name, artifact, metered=admission.meters_interface_calls,
-                             grantee=grantee)
+        self.interfaces.link(name, artifact, grantee=grantee)
         for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)
@@ -457,6 +455,14 @@ class Host:
                 artifact.define_imports(interface, {f: fn for f, fn in functions.items()
                                                     if f in used})
                 self._linked.add(key)
+
+    def _call_gate(self, name: str, artifact: Artifact,
+                   admission: Admission) -> Callable[[str], None] | None:
+        """The per-call check of a component whose custom-interface calls are metered."""
+        if admission.meters_interface_calls and isinstance(artifact, ComponentArtifact) \
+                and artifact.custom_imports:
+            return self.interfaces.call_gate(name)
+        return None
 
     def ref(self, name: str) -> ComponentRef:
         """The component's handle; also for one its supervisor gave up on (state ``failed``)."""

@@ -11,34 +11,33 @@ types disagree with the WIT, an import the manifest does not grant) — never at
 
 Calls take the same path as the built-in ext interfaces: ``ComponentArtifact.define_imports``
 compiles the conversion plans from the guest's own import types and registers C trampolines
-(one way to define host functions). Each trampoline calls the :class:`BoundInterface` wrapper
-of that function, which
+(one way to define host functions). What runs per call:
 
-- makes :func:`caller` answer for the calling component (its id, the request it is serving);
-- for a component whose manifest sets ``[quota] interface_calls_per_second``, asks the
-  security provider first (``check(name, "interfaces", "iface#func", amount=1)``: charged and
-  audited like every other decision);
-- maps an exception the embedder declared in ``errors`` to the WIT ``result``'s error value;
-  any other exception is logged with its traceback (logger ``airssys_wasm.host_functions``) and
-  traps the guest with kind ``host_error`` — the host keeps running, the supervisor restarts
-  the component.
-
-``async def`` implementations suspend only the calling guest (``runtime.suspend``).
+- a plain ``def``: the trampoline calls the embedder's function itself; :func:`caller` reads
+  the calling Store's HostServices only when asked;
+- for a component whose manifest sets ``[quota] interface_calls_per_second``, its
+  ``HostServices.call_gate`` first asks the security provider (``check(name, "interfaces",
+  "iface#func", amount=1)``: charged and audited like every other decision);
+- an exception the embedder declared in ``errors`` becomes the WIT ``result``'s error value;
+  any other exception traps the guest with kind ``host_error`` and is logged with its
+  traceback (logger ``airssys_wasm.host_functions``) — the host keeps running, the supervisor
+  restarts the component;
+- ``async def`` implementations suspend only the calling guest (``runtime.suspend``).
 """
 
 from __future__ import annotations
 
 import contextvars
 import inspect
-import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airssys_wasm._fast.fastcall import current_data
 from airssys_wasm.errors import ConfigError, LoadError, PermissionDenied, QuotaExceeded
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, SecurityProvider
-from airssys_wasm.runtime import ComponentArtifact, HostServices
+from airssys_wasm.runtime import ComponentArtifact, HostServices, suspend
 from airssys_wasm.runtime.wit_parser import (
     WitFunction,
     WitInterface,
@@ -63,7 +62,6 @@ INTERFACES_KEY = "capabilities.interfaces"
 INTERFACES = "interfaces"
 _RESERVED = "airssys:"
 
-_log = logging.getLogger("airssys_wasm.host_functions")
 _current: contextvars.ContextVar[HostServices] = contextvars.ContextVar("airssys_wasm_caller")
 
 
@@ -90,6 +88,9 @@ def caller() -> Caller:
     """
     services = _current.get(None)
     if services is None:
+        data = current_data()
+        if isinstance(data, HostServices):
+            return Caller(data.component, data.request)
         raise LookupError("airssys_wasm.caller() was called outside a host function; it only "
                           "answers while a guest's call to a provided interface runs")
     return Caller(services.component, services.request)
@@ -265,73 +266,86 @@ def _mapper(errors: Mapping[type[BaseException], Callable[[Any], Any]]
     return find
 
 
-class BoundInterface:
-    """A HostInterface as the callables ``define_imports`` registers (``fn(services, *args)``).
+def _services() -> HostServices:
+    services = current_data()
+    if not isinstance(services, HostServices):
+        raise LookupError("a provided host function ran outside a guest call of an airssys "
+                          "runtime instance")
+    return services
 
-    Built once per artifact; one instance serves every component spawned from it (the
-    per-component part — who, metered or not — comes from ``services`` at each call).
+
+class BoundInterface:
+    """A HostInterface as the callables ``define_imports`` registers, plus their gate labels.
+
+    Built once per interface; it serves every artifact and every component (the per-component
+    part — who called, metered or not — is the calling Store's HostServices, read only when
+    needed). A plain ``def`` without a mapped error is registered as it is: the C trampoline
+    calls the embedder's function directly, nothing in between (the quota gate, when a
+    component has one, runs in C before it). An ``async def`` gets a starter that captures the
+    caller and runs the coroutine for the suspended guest; a function with ``errors`` gets a
+    wrapper that turns the declared exceptions (also QuotaExceeded, if declared) into the
+    WIT error value.
     """
 
-    def __init__(self, provided: HostInterface, security: SecurityProvider,
-                 metered: set[str]) -> None:
+    def __init__(self, provided: HostInterface) -> None:
         self.provided = provided
-        self.security = security
-        #: Names of components whose calls are quota-checked (``interface_calls_per_second``).
-        self.metered = metered
 
-    def functions(self, names: Iterable[str]) -> dict[str, Callable[..., Any]]:
-        return {name: self._bind(name) for name in names}
+    def label(self, name: str) -> str:
+        return f"{self.provided.name}#{name}"
 
-    def _bind(self, name: str) -> Callable[..., Any]:
+    def functions(self, names: Iterable[str]) -> tuple[dict[str, Callable[..., Any]],
+                                                       dict[str, str]]:
+        """(function name -> callable, function name -> gate label) for ``define_imports``."""
+        functions, gates = {}, {}
+        for name in names:
+            fn, gated_in_c = self._bind(name)
+            functions[name] = fn
+            if gated_in_c:
+                gates[name] = self.label(name)
+        return functions, gates
+
+    def _bind(self, name: str) -> tuple[Callable[..., Any], bool]:
         provided = self.provided
         fn = provided.functions[name]
         func = provided.definition.functions[name]
         returns_err = (func.result is not None and func.result.kind == "result"
                        and func.result.args[1] is not None)
         find = _mapper(provided.errors) if returns_err and provided.errors else None
-        what = f"{provided.name}#{name}"
-        check, metered = self.security.check, self.metered
-        current = _current
+        what = self.label(name)
+
+        def mapped(exc: Exception) -> Any:
+            convert = find(exc) if find is not None else None
+            if convert is None:
+                raise exc
+            return ("err", convert(exc))
 
         def gate(services: HostServices) -> None:
-            component = services.component.name
-            decision = check(component, INTERFACES, what, amount=1)
-            if not decision.allowed:
-                error = QuotaExceeded if decision.error == RESOURCE_EXHAUSTED else PermissionDenied
-                raise error(f"component {component!r} may not call {what} now: "
-                            f"{decision.reason}")
-
-        def failed(services: HostServices, exc: BaseException) -> Any:
-            convert = find(exc) if find is not None else None
-            if convert is not None:
-                return ("err", convert(exc))
-            _log.error("host function %s raised %s while called by component %r; the guest "
-                       "traps (kind host_error)", what, type(exc).__name__,
-                       str(services.component), exc_info=exc)
-            raise exc
+            if services.call_gate is not None:
+                services.call_gate(what)
 
         if inspect.iscoroutinefunction(fn):
-            async def call_async(services: HostServices, *args: Any) -> Any:
-                current.set(services)  # the coroutine runs in a context of its own
+            async def body(services: HostServices, args: tuple[Any, ...]) -> Any:
+                _current.set(services)  # the coroutine runs in a context of its own
                 try:
-                    if services.component.name in metered:
-                        gate(services)
+                    gate(services)
                     return await fn(*args)
                 except Exception as exc:
-                    return failed(services, exc)
-            return call_async
+                    return mapped(exc)
 
-        def call(services: HostServices, *args: Any) -> Any:
-            token = current.set(services)
-            try:
-                if services.component.name in metered:
-                    gate(services)
-                return fn(*args)
-            except Exception as exc:
-                return failed(services, exc)
-            finally:
-                current.reset(token)
-        return call
+            @suspend.suspending
+            def start(*args: Any) -> Any:
+                return suspend.run_coroutine(body(_services(), args), what)
+            return start, False
+
+        if find is not None:
+            def call(*args: Any) -> Any:
+                try:
+                    gate(_services())
+                    return fn(*args)
+                except Exception as exc:
+                    return mapped(exc)
+            return call, False
+        return fn, True
 
 
 class InterfaceRegistry:
@@ -342,8 +356,6 @@ class InterfaceRegistry:
         self._provided: dict[str, HostInterface] = {}
         self._bound: dict[str, BoundInterface] = {}
         self._linked: set[tuple[int, str]] = set()
-        #: Components whose custom-interface calls are quota-checked.
-        self.metered: set[str] = set()
         for item in interfaces:
             self.add(item)
 
@@ -356,7 +368,7 @@ class InterfaceRegistry:
             raise ConfigError(f"interface {name} is already provided by this host; provide each "
                               "interface once (one implementation serves every component)")
         self._provided[name] = provided
-        self._bound[name] = BoundInterface(provided, self.security, self.metered)
+        self._bound[name] = BoundInterface(provided)
         return provided
 
     def get(self, name: str) -> HostInterface | None:
@@ -368,7 +380,22 @@ class InterfaceRegistry:
     def names(self) -> list[str]:
         return sorted(self._provided)
 
-    def link(self, component: str, artifact: ComponentArtifact, *, metered: bool,
+    def call_gate(self, component: str) -> Callable[[str], None]:
+        """The per-call check of a metered component (``HostServices.call_gate``): one
+        security decision per call (``interfaces``, ``iface#func``, amount 1), charged to its
+        ``interface_calls_per_second`` and audited; a denial raises QuotaExceeded (or
+        PermissionDenied)."""
+        check = self.security.check
+
+        def gate(what: str) -> None:
+            decision = check(component, INTERFACES, what, amount=1)
+            if not decision.allowed:
+                error = QuotaExceeded if decision.error == RESOURCE_EXHAUSTED else PermissionDenied
+                raise error(f"component {component!r} may not call {what} now: "
+                            f"{decision.reason}")
+        return gate
+
+    def link(self, component: str, artifact: ComponentArtifact, *,
              grantee: str | None = None) -> None:
         """Refuse ``artifact``'s custom imports that are not provided, not granted or typed
         differently; provide the others (once per artifact). Grants are decided (and audited)
@@ -393,12 +420,6 @@ class InterfaceRegistry:
                 continue
             imported = artifact.imported_function_types(interface)
             provided.check_guest(who, imported)
-            artifact.define_imports(interface, self._bound[interface].functions(imported))
+            functions, gates = self._bound[interface].functions(imported)
+            artifact.define_imports(interface, functions, with_data=False, gates=gates)
             self._linked.add(key)
-        if metered and artifact.custom_imports:
-            self.metered.add(component)
-        else:
-            self.metered.discard(component)
-
-    def release(self, component: str) -> None:
-        self.metered.discard(component)

@@ -105,13 +105,16 @@ class ComponentArtifact(Artifact):
         return frozenset(import_func_types(self.component, self.engine.wasm_engine)
                          .get(interface, ()))
 
-    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]], *,
+                       with_data: bool = True, gates: Mapping[str, str] | None = None) -> None:
         """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
         instances created from now on. Each function is called as ``fn(services, *args)`` with
         the calling instance's HostServices, where the host layer checks capabilities; values
         use the fast path's representation (``result`` as ``("ok"|"err", value)``, records as
         dicts, variants as ``(case, payload)``; see ``airssys_wasm._fast.fastcall``).
-        Define each interface once per artifact."""
+        Define each interface once per artifact. ``with_data=False`` calls them with the WIT
+        arguments only; ``gates`` labels functions checked by ``HostServices.call_gate``
+        before each call (see ``host_services.define_interface``)."""
         if interface not in self.shape.imports:
             raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
                               + (", ".join(sorted(self.shape.imports)) or "nothing"))
@@ -120,7 +123,8 @@ class ComponentArtifact(Artifact):
                               "(directory=..., messaging=...) to instantiate() instead")
         try:
             host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
-                                           interface, functions)
+                                           interface, functions, with_data=with_data,
+                                           gates=gates)
         except LookupError as exc:  # a function name the component does not import
             raise ConfigError(f"{self.name}: cannot define {interface}: {exc}") from None
 

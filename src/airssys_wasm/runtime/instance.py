@@ -21,6 +21,7 @@ thread-safe: use it from one thread at a time (an actor does).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import partial
@@ -58,6 +59,9 @@ from airssys_wasm.types import (
     ExecutionContext,
     HealthStatus,
 )
+
+#: Where a failing host function is reported, with its traceback (the guest traps).
+_host_log = logging.getLogger("airssys_wasm.host_functions")
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
@@ -225,6 +229,9 @@ class Instance(ABC):
         host_failure = exc.__cause__ if isinstance(exc, TrapError) else None
         stderr = self.output.stderr_tail if self.output is not None else ()
         if host_failure is not None:
+            _host_log.error("%s: a host function raised %s during %s; the guest traps (kind "
+                            "host_error), the host continues", self.name,
+                            type(host_failure).__name__, export, exc_info=host_failure)
             trap = TrapError(f"{self.name}: a host function failed during {export}: "
                              f"{host_failure!r}; the instance was discarded", TrapKind.HOST_ERROR,
                              component=self.name, backtrace=getattr(exc, "backtrace", ""),
