@@ -80,9 +80,13 @@ def build_component(package_wit: str, import_name: str, core_wat: str) -> str:
 
 
 def roundtrip_wit(types: Sequence[str], defs: str = "", *, package: str = "test:echo@1.0.0",
-                  interface: str = "echo") -> str:
-    funcs = "\n".join(f"    source-{i}: func() -> tuple<{t}, u8>;\n"
-                      f"    sink-{i}: func(v: tuple<{t}, u8>, p: pad);" for i, t in enumerate(types))
+                  interface: str = "echo", wrap: bool = True) -> str:
+    """WIT of the probes; ``wrap=False`` returns each T itself (it must flatten to more than
+    one value, e.g. a result or a record, so it still goes through memory)."""
+    def w(t: str) -> str:
+        return f"tuple<{t}, u8>" if wrap else t
+    funcs = "\n".join(f"    source-{i}: func() -> {w(t)};\n"
+                      f"    sink-{i}: func(v: {w(t)}, p: pad);" for i, t in enumerate(types))
     return (f"package {package};\n\n/// Round-trip probes.\ninterface {interface} {{\n"
             f"    type pad = {PAD};\n{defs}\n{funcs}\n}}\n")
 
@@ -115,8 +119,9 @@ def roundtrip_core(n: int, import_module: str) -> str:
 """
 
 
-def roundtrip_component(types: Sequence[str], defs: str = "") -> tuple[str, str]:
+def roundtrip_component(types: Sequence[str], defs: str = "", *,
+                        wrap: bool = True) -> tuple[str, str]:
     """(host WIT, component WAT) of a round-trip guest for ``types``."""
-    wit = roundtrip_wit(types, defs)
+    wit = roundtrip_wit(types, defs, wrap=wrap)
     return wit, build_component(wit, "test:echo/echo@1.0.0",
                                 roundtrip_core(len(types), "cm32p2|test:echo/echo@1"))

@@ -28,6 +28,7 @@ from airssys_wasm.runtime.world import (
     LIFECYCLE,
     LIFECYCLE_FUNCS,
     REQUIRED,
+    is_custom_interface,
     render_func,
     render_type,
 )
@@ -129,9 +130,17 @@ def _check_component(report: Report, data: bytes, engine: wasmtime.Engine) -> No
     for name, ext in imports.items():
         if name.startswith("wasi:"):
             continue
-        if name not in ALLOWED_IMPORTS:
+        if name not in ALLOWED_IMPORTS and is_custom_interface(name) \
+                and isinstance(ext.ty, wc.ComponentInstanceType):
+            report.notes.append(
+                f"import `{name}` is a custom interface: the host must provide it "
+                "(Host.provide / HostConfig(interfaces=...)) and the component's manifest must "
+                "grant it ([capabilities] interfaces); provided: not known without a host "
+                "(spawning checks it)")
+        elif name not in ALLOWED_IMPORTS:
             report.problems.append(f"import `{name}` is not provided by airssys hosts (allowed: "
-                                   f"{', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*)")
+                                   f"{', '.join(sorted(ALLOWED_IMPORTS))}, wasi:* and custom "
+                                   "interfaces ns:pkg/interface[@version] outside airssys:)")
         elif name == HOST_SERVICES:
             for fname, fty in _funcs(ext.ty, engine).items():
                 expected = HOST_SERVICE_FUNCS.get(fname)
