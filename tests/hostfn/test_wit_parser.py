@@ -26,35 +26,34 @@ PRIMS = ["bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64", "f32", "f
 
 
 def _ref_type(t: Any, types: list[dict[str, Any]]) -> str:
-    """Structural text of a wasm-tools JSON type reference (same rules as WitType.structural)."""
+    """Structural text of a wasm-tools JSON type reference, written independently of
+    WitType.structural (a table of renderers over the JSON shapes)."""
     if t is None:
         return "_"
     if isinstance(t, str):
         return t
-    kind = types[t]["kind"]
-    (k, v), = kind.items()
-    if k == "type":
-        return _ref_type(v, types)
-    if k == "list":
-        return f"list<{_ref_type(v, types)}>"
-    if k == "option":
-        return f"option<{_ref_type(v, types)}>"
-    if k == "result":
-        return f"result<{_ref_type(v['ok'], types)}, {_ref_type(v['err'], types)}>"
-    if k == "tuple":
-        return "tuple<" + ", ".join(_ref_type(x, types) for x in v["types"]) + ">"
-    if k == "record":
-        return "record { " + ", ".join(f"{f['name']}: {_ref_type(f['type'], types)}"
-                                       for f in v["fields"]) + " }"
-    if k == "variant":
-        return "variant { " + ", ".join(
-            c["name"] if c["type"] is None else f"{c['name']}({_ref_type(c['type'], types)})"
-            for c in v["cases"]) + " }"
-    if k == "enum":
-        return "enum { " + ", ".join(c["name"] for c in v["cases"]) + " }"
-    if k == "flags":
-        return "flags { " + ", ".join(c["name"] for c in v["flags"]) + " }"
-    raise AssertionError(f"unexpected kind {k}")
+    (k, v), = types[t]["kind"].items()
+
+    def r(x: Any) -> str:
+        return _ref_type(x, types)
+
+    def body(items: list[str]) -> str:
+        return "{ " + ", ".join(items) + " }"
+
+    render = {
+        "type": lambda: r(v),
+        "list": lambda: f"list<{r(v)}>",
+        "option": lambda: f"option<{r(v)}>",
+        "result": lambda: f"result<{r(v['ok'])}, {r(v['err'])}>",
+        "tuple": lambda: f"tuple<{', '.join(map(r, v['types']))}>",
+        "record": lambda: "record " + body([f"{f['name']}: {r(f['type'])}" for f in v["fields"]]),
+        "variant": lambda: "variant " + body([c["name"] + ("" if c["type"] is None
+                                                           else f"({r(c['type'])})")
+                                              for c in v["cases"]]),
+        "enum": lambda: "enum " + body([c["name"] for c in v["cases"]]),
+        "flags": lambda: "flags " + body([c["name"] for c in v["flags"]]),
+    }
+    return render[k]()
 
 
 def reference(path: Path) -> dict[str, dict[str, str]]:
