@@ -357,3 +357,19 @@ def test_wit_from_a_file_and_snake_case_methods(tmp_path: Any) -> None:
     item = HostInterface(path, Impl(), interface="ledger")
     assert item.name == "acme:billing/ledger@1.0.0"
     assert item.functions["get-balance"]("a") == 1
+
+
+async def test_upgrade_decides_custom_imports_under_the_new_manifest(
+        host: aw.Host, pair: tuple[str, str], audit: MemoryAuditSink) -> None:
+    wit, wat = pair
+    probe = Probe((1, 0), ("s", 0))
+    host.provide(wit, probe.impl())
+    await host.spawn("up", wat, manifest=manifest("up"))
+    with pytest.raises(PermissionDenied, match="capabilities.interfaces"):
+        await host.upgrade("up", wat, manifest("up", grants=""))
+    await host.request("up", b"go")  # the refused upgrade changed nothing
+    assert not [r for r in audit.records if "#" in r.target]
+    await host.upgrade("up", wat, manifest("up", quota="interface_calls_per_second = 1000"))
+    await host.request("up", b"go")
+    per_call = [r.target for r in audit.records if r.kind == "interfaces" and "#" in r.target]
+    assert per_call == [f"{IFACE}#{f}" for f in ("source-0", "sink-0", "source-1", "sink-1")]

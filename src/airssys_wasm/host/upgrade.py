@@ -144,7 +144,9 @@ async def _upgrade(host: Host, ref: ComponentRef, entry: ComponentEntry, source:
         """Give ``name`` the grants of ``version`` (and hold ``identity``'s storage)."""
         host.storage.release(name)
         host.security.release(name)
-        _admit(host, name, version.manifest, entry.trust, version.artifact)
+        admission = _admit(host, name, version.manifest, entry.trust, version.artifact)
+        # Read when the next instance's Store is configured: metered or not, by this version.
+        entry.services.call_gate = host._call_gate(name, version.artifact, admission)
         if identity is not None:
             host.storage.adopt(name, identity)
 
