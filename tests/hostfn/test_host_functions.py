@@ -373,3 +373,22 @@ async def test_upgrade_decides_custom_imports_under_the_new_manifest(
     await host.request("up", b"go")
     per_call = [r.target for r in audit.records if r.kind == "interfaces" and "#" in r.target]
     assert per_call == [f"{IFACE}#{f}" for f in ("source-0", "sink-0", "source-1", "sink-1")]
+
+
+async def test_builtin_ext_imports_are_type_checked_at_spawn_too(host: aw.Host) -> None:
+    """The ext interfaces go through the same check as custom ones, against the shipped WIT."""
+    from hostfn_guests import build_component, roundtrip_core
+
+    wit = ("package airssys:ext-storage@1.0.0;\ninterface storage {\n"
+           "    get: func(namespace: string) -> u32;\n}\n")
+    core = roundtrip_core(0, "").replace(
+        "(module\n", '(module\n  (import "cm32p2|airssys:ext-storage/storage@1" "get" '
+                     "(func (param i32 i32) (result i32)))\n", 1)
+    wat = build_component(wit, "airssys:ext-storage/storage@1.0.0", core)
+    with pytest.raises(LoadError) as info:
+        await host.spawn("old-storage", wat, manifest=(
+            b'[component]\nname = "old-storage"\nversion = "1.0.0"\n'
+            b'[capabilities]\nstorage.read = ["*"]\n'))
+    text = str(info.value)
+    assert "imports `get` from airssys:ext-storage/storage@1.0.0 with another type" in text
+    assert "parameters: declared (namespace, key), the guest has (namespace)" in text

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airssys_wasm.errors import WitError
-from airssys_wasm.runtime.wit_parser import load_wit, parse_wit
+from airssys_wasm.runtime import wit_dir
+from airssys_wasm.runtime.wit_parser import load_wit, load_wit_packages, parse_wit
 
 from hostfn_guests import wasm_tools
 
@@ -124,6 +125,24 @@ def test_hand_written_matches_reference(tmp_path: Path) -> None:
     assert set(ours(path)) == {"acme:billing/types@1.2.3-rc.1", "acme:billing/ledger@1.2.3-rc.1"}
 
 
+def test_the_airssys_wit_matches_reference() -> None:
+    """The shipped WIT: nested package blocks, `use` across packages, every built-in interface."""
+    found = {i.qualified: {n: f.structural() for n, f in i.functions.items()}
+             for p in load_wit_packages(wit_dir()).values() for i in p.interfaces.values()}
+    expected = reference(wit_dir())
+    assert found == expected
+    assert "airssys:ext-storage/storage@1.0.0" in found and "airssys:core/host-services@1.0.0" in found
+
+
+def test_nested_packages_and_cross_package_use(tmp_path: Path) -> None:
+    path = tmp_path / "nested.wit"
+    path.write_text("package acme:app@2.0.0;\n"
+                    "interface api { use acme:shared/types@0.3.0.{id}; get: func(i: id) -> id; }\n"
+                    "package acme:shared@0.3.0 {\n  interface types { type id = tuple<u32, string>; }\n}\n")
+    assert ours(path) == {k: v for k, v in reference(path).items() if k.startswith("acme:app")}
+    assert set(load_wit_packages(path)) == {"acme:app@2.0.0", "acme:shared@0.3.0"}
+
+
 def test_folder_is_one_package(tmp_path: Path) -> None:
     (tmp_path / "a.wit").write_text("package acme:multi@0.1.0;\ninterface a { record r { x: u8 } }\n")
     (tmp_path / "b.wit").write_text("interface b { use a.{r}; f: func(v: r) -> r; }\n")
@@ -213,10 +232,14 @@ def test_generated_match_reference(tmp_path: Path, text: str) -> None:
     ("package a:b;\ninterface x {\n  record r { a: r }\n}", 3, 17, "refers to itself"),
     ("package a:b;\ninterface x {\n  f: func()\n}", 4, 1, "expected ';'"),
     ("package a:b;\ninterface x {\n  use y.{t};\n}", 3, 10, "no interface 'y'"),
-    ("package a:b;\ninterface x {\n  use wasi:io/streams.{t};\n}", 3, 7, "another package"),
+    ("package a:b;\ninterface x {\n  use wasi:io/streams.{t};\n}", 3, 24,
+     "wasi:io/streams is not part of this WIT"),
+    ("package a:b;\npackage c:d { interface y {} }\ninterface x {\n  use c:d/y.{t};\n}", 4, 14,
+     "interface 'y' has no type 't'"),
     ("package a:b;\ninterface x {\n  f: func(type: u8);\n}", 3, 11, "%type"),
     ("package a:b@1;\n", 1, 13, "semantic version"),
-    ("interface x {}\n", 0, 0, "no package declaration"),
+    ("interface x {}\n", 1, 11, "no package declaration"),
+    ("package a:b;\npackage c:d { interface y {} }\npackage c:d { }", 3, 1, "declared twice"),
     ("package a:b;\ninterface x {\n  enum e {}\n}", 3, 10, "empty enum"),
     ("package a:b;\n/* open", 2, 1, "unterminated block comment"),
     ("package a:b;\ninterface x { f: func() -> u8; }\ninterface x {}", 3, 11, "defined twice"),

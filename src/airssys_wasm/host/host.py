@@ -55,7 +55,12 @@ from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.ext_storage import Storage
-from airssys_wasm.host.interfaces import HostInterface, InterfaceRegistry
+from airssys_wasm.host.interfaces import (
+    HostInterface,
+    InterfaceRegistry,
+    builtin_interfaces,
+    check_imports,
+)
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -451,7 +456,10 @@ class Host:
                 if functions is None:
                     raise LoadError(f"component {name!r} imports {interface}, which this host does "
                                     "not implement")
-                used = artifact.imported_functions(interface)
+                used = artifact.imported_function_types(interface)
+                declared = builtin_interfaces().get(interface)
+                if declared is not None:  # typed like a custom interface: at spawn, not a call
+                    check_imports(f"component {name!r}", declared, used, "airssys")
                 artifact.define_imports(interface, {f: fn for f, fn in functions.items()
                                                     if f in used})
                 self._linked.add(key)

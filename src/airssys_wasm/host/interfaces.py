@@ -28,6 +28,7 @@ compiles the conversion plans from the guest's own import types and registers C 
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -38,22 +39,27 @@ from airssys_wasm._fast.fastcall import current_data
 from airssys_wasm.errors import ConfigError, LoadError, PermissionDenied, QuotaExceeded
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, SecurityProvider
 from airssys_wasm.runtime import ComponentArtifact, HostServices, suspend
+from airssys_wasm.runtime.wit import wit_dir
 from airssys_wasm.runtime.wit_parser import (
     WitFunction,
     WitInterface,
     WitPackage,
     describe_mismatch,
     load_wit,
+    load_wit_packages,
     parse_wit,
 )
 from airssys_wasm.types import ComponentId, ExecutionContext
 
 __all__ = [
     "INTERFACES_KEY",
+    "BoundInterface",
     "Caller",
     "HostInterface",
     "InterfaceRegistry",
+    "builtin_interfaces",
     "caller",
+    "check_imports",
 ]
 
 #: The manifest key that grants custom interfaces (``[capabilities] interfaces = [...]``).
@@ -240,17 +246,32 @@ class HostInterface:
     def check_guest(self, who: str, imported: Mapping[str, Any]) -> None:
         """LoadError unless every function the guest imports from this interface is declared
         with the same type (``imported``: function name -> wasmtime FuncType)."""
-        for fname, functype in imported.items():
-            declared = self.definition.functions.get(fname)
-            if declared is None:
-                raise LoadError(f"{who}: imports `{fname}` from {self.name}, which the provided "
-                                f"WIT does not declare (it declares "
-                                f"{', '.join(self.definition.functions) or 'nothing'})")
-            diff = describe_mismatch(declared, functype)
-            if diff is not None:
-                raise LoadError(f"{who}: imports `{fname}` from {self.name} with another type "
-                                f"than the provided WIT: {diff}.\n  provided: "
-                                f"{declared.signature()}\nRebuild the guest against the same WIT.")
+        check_imports(who, self.definition, imported, "provided")
+
+
+def check_imports(who: str, interface: WitInterface, imported: Mapping[str, Any],
+                  whose: str) -> None:
+    """LoadError unless every function in ``imported`` (name -> the guest's wasmtime FuncType)
+    is declared by ``interface`` with the same type; it names the function and the field."""
+    for fname, functype in imported.items():
+        declared = interface.functions.get(fname)
+        if declared is None:
+            raise LoadError(f"{who}: imports `{fname}` from {interface.qualified}, which the "
+                            f"{whose} WIT does not declare (it declares "
+                            f"{', '.join(interface.functions) or 'nothing'})")
+        diff = describe_mismatch(declared, functype)
+        if diff is not None:
+            raise LoadError(f"{who}: imports `{fname}` from {interface.qualified} with another "
+                            f"type than the {whose} WIT: {diff}.\n  {whose}: "
+                            f"{declared.signature()}\nRebuild the guest against the same WIT.")
+
+
+@functools.cache
+def builtin_interfaces() -> dict[str, WitInterface]:
+    """The airssys WIT shipped with the package (``runtime.wit_dir()``), parsed once: what the
+    built-in ext interfaces' imports are checked against at spawn, as custom ones are."""
+    return {i.qualified: i for package in load_wit_packages(wit_dir()).values()
+            for i in package.interfaces.values()}
 
 
 def _mapper(errors: Mapping[type[BaseException], Callable[[Any], Any]]

@@ -3,17 +3,19 @@
 Why not ``wasm-tools component wit``: that is a 17 MB binary from an unofficial package, only
 in the ``[test]`` extra; a host must not need it to start. What a host-function interface
 needs is small — a package declaration (with version), interfaces, ``use`` of types from
-another interface of the same package, type aliases, records, variants, enums, flags and
-functions, with comments and doc comments anywhere — and that is what this parses. The tests
-check its output against ``wasm-tools component wit --json`` on generated and hand-written
-texts (the slow reference against ours).
+another interface (of the same package, or of another package in the same text or folder,
+e.g. a ``package ns:name@v { ... }`` block), type aliases, records, variants, enums, flags and
+functions, with comments and doc comments anywhere — and that is what this parses (the
+airssys WIT itself included: the host checks ext imports against it). The tests check its
+output against ``wasm-tools component wit --json`` on generated and hand-written texts and on
+the shipped ``wit/`` (the slow reference against ours).
 
 Resources (``resource``, ``own<T>``, ``borrow<T>``), ``stream``/``future``/``error-context``
 and ``async func`` are refused with a :class:`WitError`: the fast path's conversion plans cannot
 carry them (the pinned wasmtime 50 C API could define host resources —
 ``wasmtime_component_linker_instance_add_resource`` — see docs/guides/host-functions.md).
-Worlds are skipped (a package may carry one; the host only needs its interfaces). ``use`` of
-another package is refused: put the shared types in the same package.
+Worlds are skipped (a package may carry one; the host only needs its interfaces). A ``use`` of
+a package that is not part of the parsed text or folder is refused (put it in the folder).
 
 Every error is a :class:`WitError` with the file, line and column of the offending token.
 """
@@ -39,6 +41,7 @@ __all__ = [
     "WitType",
     "describe_mismatch",
     "load_wit",
+    "load_wit_packages",
     "parse_wit",
 ]
 
@@ -168,7 +171,7 @@ _TOKEN = re.compile(r"""
   | (?P<block>/\*)
   | (?P<arrow>->)
   | (?P<id>%?[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)
-  | (?P<num>[0-9][0-9A-Za-z.+\-]*)
+  | (?P<num>[0-9][0-9A-Za-z+\-]*(?:\.[0-9A-Za-z+\-]+)*)
   | (?P<punct>[{}()<>,:;=./@*_])
 """, re.VERBOSE)
 
@@ -228,13 +231,24 @@ def _tokens(text: str, source: str) -> list[_Tok]:
 _Raw = tuple
 
 
+#: A package as (name, version); None in a parse = the text's own (top-level) package.
+_PkgKey = tuple[str, "str | None"]
+
+
+def _qualify(package: _PkgKey, interface: str) -> str:
+    return f"{package[0]}/{interface}" + (f"@{package[1]}" if package[1] else "")
+
+
 @dataclass
 class _RawInterface:
     name: str
     tok: _Tok
+    source: str
+    #: The package of a nested ``package x { ... }`` block; None = the top-level package.
+    package: _PkgKey | None = None
     defs: dict[str, tuple[_Raw, _Tok]] = field(default_factory=dict)
-    #: local name -> (interface, type name in it, token)
-    uses: dict[str, tuple[str, str, _Tok]] = field(default_factory=dict)
+    #: local name -> (package or None for this one, interface, type name in it, token)
+    uses: dict[str, tuple[_PkgKey | None, str, str, _Tok]] = field(default_factory=dict)
     funcs: dict[str, tuple[list[tuple[str, _Raw]], _Raw | None, _Tok]] = field(default_factory=dict)
 
 
@@ -245,6 +259,8 @@ class _Parser:
         self.i = 0
         self.package: tuple[str, str | None, _Tok] | None = None
         self.interfaces: dict[str, _RawInterface] = {}
+        #: ``package ns:name@v { ... }`` blocks: (name, version) -> (token, interfaces)
+        self.nested: dict[_PkgKey, tuple[_Tok, dict[str, _RawInterface]]] = {}
 
     # token helpers
     def peek(self, ahead: int = 0) -> _Tok:
@@ -286,7 +302,8 @@ class _Parser:
     def version(self) -> str:
         start = self.peek()
         parts = []
-        while self.peek().kind in ("num", "id") or self.at(".") or self.at("-"):
+        while (self.peek().kind in ("num", "id") or self.at(".") or self.at("-")) \
+                and not (self.at(".") and self.peek(1).text == "{"):  # `@1.0.0.{` of a use
             parts.append(self.next().text)
             if self.peek().line != start.line:
                 break
@@ -318,30 +335,27 @@ class _Parser:
     # grammar
     def parse(self) -> None:
         while self.peek().kind != "eof":
-            self.skip_gate()
-            tok = self.peek()
-            if tok.text == "package" and tok.kind == "id":
-                self.package_decl()
-            elif tok.text == "interface":
-                self.interface()
-            elif tok.text == "world":
-                self.next()
-                self.ident("a world name")
-                self.balanced("{", "}")
-            elif tok.text == "use":
-                raise self.fail("a top-level `use` of another package is not supported by host "
-                                "interfaces; declare the types in this package")
-            else:
-                raise self.fail(f"expected `package`, `interface` or `world`, found {tok.text!r}"
-                                if tok.kind != "eof" else "unexpected end of input")
+            self.top_item(self.interfaces, None)
 
-    def package_decl(self) -> None:
-        tok = self.next()
-        if self.package is not None:
-            raise self.fail("a second package declaration; one WIT text declares one package",
-                            tok)
-        if self.interfaces:
-            raise self.fail("the package declaration must come before the interfaces", tok)
+    def top_item(self, interfaces: dict[str, _RawInterface], package: _PkgKey | None) -> None:
+        self.skip_gate()
+        tok = self.peek()
+        if tok.text == "package" and tok.kind == "id" and package is None:
+            self.package_decl()
+        elif tok.text == "interface":
+            self.interface(interfaces, package)
+        elif tok.text == "world":
+            self.next()
+            self.ident("a world name")
+            self.balanced("{", "}")
+        elif tok.text == "use":
+            raise self.fail("a top-level `use` is not supported by host interfaces; `use` the "
+                            "types inside the interface that needs them")
+        else:
+            raise self.fail(f"expected `package`, `interface` or `world`, found {tok.text!r}"
+                            if tok.kind != "eof" else "unexpected end of input")
+
+    def package_name(self) -> tuple[str, str | None]:
         ns = self.ident("a package namespace")
         self.expect(":")
         name = self.ident("a package name")
@@ -352,19 +366,39 @@ class _Parser:
         if self.at("@"):
             self.next()
             version = self.version()
-        if self.at("{"):
-            raise self.fail("nested package blocks are not supported; one package per text", tok)
-        self.expect(";")
-        self.package = (f"{ns}:{name}", version, tok)
+        return f"{ns}:{name}", version
 
-    def interface(self) -> None:
+    def package_decl(self) -> None:
+        tok = self.next()
+        key = self.package_name()
+        if self.at("{"):  # package ns:name@v { interfaces and worlds }
+            self.next()
+            if key in self.nested or (self.package is not None and key == self.package[:2]):
+                raise self.fail(f"package {key[0]} is declared twice in this text", tok)
+            interfaces: dict[str, _RawInterface] = {}
+            self.nested[key] = (tok, interfaces)
+            while not self.at("}"):
+                if self.peek().kind == "eof":
+                    raise self.fail(f"package {key[0]} is not closed with '}}'", tok)
+                self.top_item(interfaces, key)
+            self.next()
+            return
+        if self.package is not None:
+            raise self.fail("a second package declaration; one WIT text declares one package "
+                            "(others go in `package ns:name { ... }` blocks)", tok)
+        if self.interfaces:
+            raise self.fail("the package declaration must come before the interfaces", tok)
+        self.expect(";")
+        self.package = (key[0], key[1], tok)
+
+    def interface(self, interfaces: dict[str, _RawInterface], package: _PkgKey | None) -> None:
         self.next()
         tok = self.peek()
         name = self.ident("an interface name")
-        if name in self.interfaces:
+        if name in interfaces:
             raise self.fail(f"interface {name!r} is defined twice", tok)
-        iface = _RawInterface(name, tok)
-        self.interfaces[name] = iface
+        iface = _RawInterface(name, tok, self.source, package)
+        interfaces[name] = iface
         self.expect("{")
         while not self.at("}"):
             if self.peek().kind == "eof":
@@ -420,12 +454,16 @@ class _Parser:
     def use(self, iface: _RawInterface) -> None:
         self.next()
         tok = self.peek()
-        source = self.ident("an interface name")
-        if self.at(":") or self.at("/"):
-            raise self.fail("`use` of another package is not supported by host interfaces; "
-                            "declare the types in this package", tok)
-        if self.at("@"):
-            raise self.fail("`use` with a version names another package; not supported", tok)
+        package: _PkgKey | None = None
+        if self.peek(1).text == ":":  # use ns:pkg/iface@v.{...}: a package of this WIT
+            package = self.package_name()
+            self.expect("/")
+            source = self.ident("an interface name")
+            if self.at("@"):
+                self.next()
+                package = (package[0], self.version())
+        else:
+            source = self.ident("an interface name")
         self.expect(".")
         self.expect("{")
         while True:
@@ -437,7 +475,7 @@ class _Parser:
                 local = self.ident("a type name")
             if local in iface.defs or local in iface.uses or local in iface.funcs:
                 raise self.fail(f"{local!r} is defined twice in interface {iface.name!r}", ntok)
-            iface.uses[local] = (source, name, ntok)
+            iface.uses[local] = (package, source, name, ntok)
             if self.at(","):
                 self.next()
                 if self.at("}"):
@@ -565,14 +603,19 @@ class _Parser:
 # -- resolution -----------------------------------------------------------------------------
 
 class _Resolver:
-    def __init__(self, raws: dict[str, _RawInterface], source: str) -> None:
+    """Resolves the raw interfaces of every package of one parse (keyed by qualified name)."""
+
+    def __init__(self, raws: dict[str, _RawInterface], packages: dict[str, _PkgKey],
+                 main: _PkgKey | None) -> None:
         self.raws = raws
-        self.source = source
+        self.package_of = packages  # qualified interface name -> its package
+        self.main = main
         self.done: dict[tuple[str, str], WitType] = {}
         self.busy: set[tuple[str, str]] = set()
 
-    def fail(self, message: str, tok: _Tok) -> WitError:
-        return WitError(message, source=self.source, line=tok.line, column=tok.col)
+    @staticmethod
+    def fail(message: str, tok: _Tok, source: str) -> WitError:
+        return WitError(message, source=source, line=tok.line, column=tok.col)
 
     def named(self, iface: str, name: str, tok: _Tok) -> WitType:
         key = (iface, name)
@@ -581,23 +624,29 @@ class _Resolver:
         raw_iface = self.raws[iface]
         if key in self.busy:
             raise self.fail(f"type {name!r} refers to itself (recursive types are not valid WIT)",
-                            tok)
+                            tok, raw_iface.source)
         self.busy.add(key)
         try:
             if name in raw_iface.uses:
-                src, orig, utok = raw_iface.uses[name]
-                if src not in self.raws:
-                    raise self.fail(f"`use {src}.{{...}}`: this package has no interface {src!r}",
-                                    utok)
-                if orig not in self.raws[src].defs and orig not in self.raws[src].uses:
-                    raise self.fail(f"interface {src!r} has no type {orig!r}", utok)
-                target = self.named(src, orig, utok)
+                package, src, orig, utok = raw_iface.uses[name]
+                target_iface = _qualify(package or self.package_of[iface], src)
+                if target_iface not in self.raws:
+                    where = ("this package has no interface " + repr(src) if package is None
+                             else f"{target_iface} is not part of this WIT (put its package in "
+                                  "the same folder, or declare the types here)")
+                    raise self.fail(f"`use {src}.{{...}}`: {where}", utok, raw_iface.source)
+                source = self.raws[target_iface]
+                if orig not in source.defs and orig not in source.uses:
+                    raise self.fail(f"interface {src!r} has no type {orig!r}", utok,
+                                    raw_iface.source)
+                target = self.named(target_iface, orig, utok)
                 result = WitType(target.kind, name, target.args, target.fields, target.names)
             elif name in raw_iface.defs:
                 raw, dtok = raw_iface.defs[name]
                 result = self.definition(iface, name, raw)
             else:
-                raise self.fail(f"unknown type {name!r} in interface {iface!r}", tok)
+                raise self.fail(f"unknown type {name!r} in interface {raw_iface.name!r}", tok,
+                                raw_iface.source)
         finally:
             self.busy.discard(key)
         self.done[key] = result
@@ -627,21 +676,24 @@ class _Resolver:
         return WitType("result", args=(None if ok is None else self.type_(iface, ok),
                                        None if err is None else self.type_(iface, err)))
 
-    def interface(self, package: str, version: str | None, raw: _RawInterface) -> WitInterface:
-        types = {n: self.named(raw.name, n, tok) for n, (_, tok) in raw.defs.items()}
-        types.update({n: self.named(raw.name, n, tok) for n, (_, _, tok) in raw.uses.items()})
+    def interface(self, qualified: str) -> WitInterface:
+        raw = self.raws[qualified]
+        package, version = self.package_of[qualified]
+        types = {n: self.named(qualified, n, tok) for n, (_, tok) in raw.defs.items()}
+        types.update({n: self.named(qualified, n, tok) for n, (_, _, _, tok) in raw.uses.items()})
         funcs = {
-            name: WitFunction(name, tuple((p, self.type_(raw.name, t)) for p, t in params),
-                              None if result is None else self.type_(raw.name, result))
+            name: WitFunction(name, tuple((p, self.type_(qualified, t)) for p, t in params),
+                              None if result is None else self.type_(qualified, result))
             for name, (params, result, _) in raw.funcs.items()}
         return WitInterface(package, version, raw.name, funcs, types)
 
 
 def parse_wit(text: str, *, source: str = "<wit>") -> WitPackage:
-    """Parse one WIT text (one package). Raises :class:`WitError` with line and column."""
+    """Parse one WIT text; its top-level package (``package ns:name@v;``). Raises
+    :class:`WitError` with line and column."""
     if not isinstance(text, str):
         raise TypeError(f"WIT text must be a str, not {type(text).__name__}")
-    return _finish([(_parsed(text, source), source)], source)
+    return _main(_finish([_parsed(text, source)], source), source)
 
 
 def _parsed(text: str, source: str) -> _Parser:
@@ -652,31 +704,68 @@ def _parsed(text: str, source: str) -> _Parser:
     return parser
 
 
-def _finish(parsers: list[tuple[_Parser, str]], where: str) -> WitPackage:
-    package: tuple[str, str | None, _Tok, str] | None = None
-    raws: dict[str, _RawInterface] = {}
-    for parser, source in parsers:
-        if parser.package is not None:
-            name, version, tok = parser.package
-            if package is not None and (package[0], package[1]) != (name, version):
-                raise WitError(f"package {name}@{version} differs from {package[0]}@{package[1]} "
-                               f"declared in {package[3]}; one folder is one package",
-                               source=source, line=tok.line, column=tok.col)
-            package = (name, version, tok, source)
-        for iname, raw in parser.interfaces.items():
-            if iname in raws:
-                raise WitError(f"interface {iname!r} is defined twice in the package",
-                               source=source, line=raw.tok.line, column=raw.tok.col)
-            raws[iname] = raw
-    if package is None:
+def _package_id(key: _PkgKey) -> str:
+    return key[0] + (f"@{key[1]}" if key[1] else "")
+
+
+def _main(packages: tuple[_PkgKey | None, dict[str, WitPackage]], where: str) -> WitPackage:
+    main, found = packages
+    if main is None:
         raise WitError("no package declaration; start the WIT with `package ns:name@1.0.0;`",
                        source=where)
-    name, version = package[0], package[1]
-    source_of = {iname: src for parser, src in parsers for iname in parser.interfaces}
-    interfaces = {}
-    for iname, raw in raws.items():
-        interfaces[iname] = _Resolver(raws, source_of[iname]).interface(name, version, raw)
-    return WitPackage(name, version, interfaces)
+    return found[_package_id(main)]
+
+
+def _finish(parsers: list[_Parser], where: str) -> tuple[_PkgKey | None, dict[str, WitPackage]]:
+    """(the top-level package, every package by ``ns:name@version``) of the parsed files: one
+    folder is one top-level package, plus any ``package x { ... }`` blocks."""
+    main: tuple[str, str | None, _Tok, str] | None = None
+    for parser in parsers:
+        if parser.package is not None:
+            name, version, tok = parser.package
+            if main is not None and (main[0], main[1]) != (name, version):
+                raise WitError(f"package {name}@{version} differs from {main[0]}@{main[1]} "
+                               f"declared in {main[3]}; one folder is one package",
+                               source=parser.source, line=tok.line, column=tok.col)
+            main = (name, version, tok, parser.source)
+    main_key = None if main is None else (main[0], main[1])
+    raws: dict[str, _RawInterface] = {}
+    package_of: dict[str, _PkgKey] = {}
+
+    def add(key: _PkgKey, interfaces: dict[str, _RawInterface]) -> None:
+        for iname, raw in interfaces.items():
+            qualified = _qualify(key, iname)
+            if qualified in raws:
+                raise WitError(f"interface {iname!r} is defined twice in package {key[0]}",
+                               source=raw.source, line=raw.tok.line, column=raw.tok.col)
+            raws[qualified] = raw
+            package_of[qualified] = key
+
+    for parser in parsers:
+        if parser.interfaces:
+            if main_key is None:
+                first = next(iter(parser.interfaces.values()))
+                raise WitError("no package declaration for these interfaces; start the WIT "
+                               "with `package ns:name@1.0.0;`", source=parser.source,
+                               line=first.tok.line, column=first.tok.col)
+            add(main_key, parser.interfaces)
+        for key, (tok, interfaces) in parser.nested.items():
+            if key == main_key:
+                raise WitError(f"package {key[0]} is both the top-level package and a nested "
+                               "block", source=parser.source, line=tok.line, column=tok.col)
+            add(key, interfaces)
+    resolver = _Resolver(raws, package_of, main_key)
+    packages: dict[str, dict[str, WitInterface]] = {}
+    keys: dict[str, _PkgKey] = {}
+    if main_key is not None:
+        packages[_package_id(main_key)] = {}
+        keys[_package_id(main_key)] = main_key
+    for qualified, raw in raws.items():
+        key = package_of[qualified]
+        packages.setdefault(_package_id(key), {})[raw.name] = resolver.interface(qualified)
+        keys[_package_id(key)] = key
+    return main_key, {pid: WitPackage(keys[pid][0], keys[pid][1], ifaces)
+                      for pid, ifaces in packages.items()}
 
 
 def _files(path: Path) -> Iterator[Path]:
@@ -686,8 +775,7 @@ def _files(path: Path) -> Iterator[Path]:
         yield path
 
 
-def load_wit(path: str | os.PathLike[str]) -> WitPackage:
-    """Parse a ``.wit`` file, or every ``*.wit`` file of a folder (one package)."""
+def _load(path: str | os.PathLike[str]) -> tuple[_PkgKey | None, dict[str, WitPackage]]:
     root = Path(path)
     if not root.exists():
         raise WitError(f"no WIT file or folder at {os.fspath(path)!r}", source=os.fspath(path))
@@ -706,10 +794,21 @@ def load_wit(path: str | os.PathLike[str]) -> WitPackage:
         except UnicodeDecodeError as exc:
             raise WitError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
                            source=str(file)) from None
-        parsers.append((_parsed(text, str(file)), str(file)))
+        parsers.append(_parsed(text, str(file)))
     if not parsers:
         raise WitError(f"folder {os.fspath(path)!r} has no .wit files", source=os.fspath(path))
     return _finish(parsers, os.fspath(path))
+
+
+def load_wit(path: str | os.PathLike[str]) -> WitPackage:
+    """Parse a ``.wit`` file, or every ``*.wit`` file of a folder: its top-level package."""
+    return _main(_load(path), os.fspath(path))
+
+
+def load_wit_packages(path: str | os.PathLike[str]) -> dict[str, WitPackage]:
+    """Every package of a ``.wit`` file or folder (top-level and ``package x { ... }``
+    blocks), by ``ns:name@version``."""
+    return _load(path)[1]
 
 
 # -- agreement with a guest's imported types ------------------------------------------------
