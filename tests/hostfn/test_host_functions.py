@@ -117,8 +117,10 @@ async def test_caller_names_component_and_request(host: aw.Host, pair: tuple[str
         aw.caller()
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
 async def test_exception_traps_with_host_error_and_is_logged(
-        host: aw.Host, pair: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
+        host: aw.Host, pair: tuple[str, str], caplog: pytest.LogCaptureFixture,
+        asynchronous: bool) -> None:
     wit, wat = pair
     state = {"fail": True}
 
@@ -127,7 +129,11 @@ async def test_exception_traps_with_host_error_and_is_logged(
             raise RuntimeError("ledger offline")
         return (5, 0)
 
-    impl = {"source-0": source_0, "sink-0": lambda v, p: None,
+    async def source_0_async() -> Any:
+        await asyncio.sleep(0)
+        return source_0()
+
+    impl = {"source-0": source_0_async if asynchronous else source_0, "sink-0": lambda v, p: None,
             "source-1": lambda: ("ok", 0), "sink-1": lambda v, p: None}
     host.provide(wit, impl)
     await host.spawn("boom", wat, manifest=manifest("boom"))
