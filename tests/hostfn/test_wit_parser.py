@@ -222,29 +222,44 @@ def test_generated_match_reference(tmp_path: Path, text: str) -> None:
 
 # -- errors ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,line,column,needle", [
-    ("package a:b;\ninterface x {\n  f: func(a: foo);\n}", 3, 14, "unknown type 'foo'"),
-    ("package a:b;\ninterface x {\n  resource r;\n}", 3, 3, "resources are not supported"),
-    ("package a:b;\ninterface x {\n  f: func(h: borrow<r>);\n}", 3, 14, "resource handles"),
-    ("package a:b;\ninterface x {\n  f: func() -> stream<u8>;\n}", 3, 16, "streams"),
-    ("package a:b;\ninterface x {\n  f: async func();\n}", 3, 6, "async func"),
-    ("package a:b;\ninterface x {\n  f: func(a: u8, a: u8);\n}", 3, 18, "appears twice"),
-    ("package a:b;\ninterface x {\n  record r { a: r }\n}", 3, 17, "refers to itself"),
-    ("package a:b;\ninterface x {\n  f: func()\n}", 4, 1, "expected ';'"),
-    ("package a:b;\ninterface x {\n  use y.{t};\n}", 3, 10, "no interface 'y'"),
-    ("package a:b;\ninterface x {\n  use wasi:io/streams.{t};\n}", 3, 24,
-     "wasi:io/streams is not part of this WIT"),
+#: Errors inside ``interface x { ... }`` of package a:b: body | line:column | message part.
+_BODY_ERRORS = """
+f: func(a: foo);          | 3:14 | unknown type 'foo'
+resource r;               | 3:3  | resources are not supported
+f: func(h: borrow<r>);    | 3:14 | resource handles
+f: func() -> stream<u8>;  | 3:16 | streams
+f: async func();          | 3:6  | async func
+f: func(a: u8, a: u8);    | 3:18 | appears twice
+record r { a: r }         | 3:17 | refers to itself
+f: func()                 | 4:1  | expected ';'
+use y.{t};                | 3:10 | no interface 'y'
+use wasi:io/streams.{t};  | 3:24 | wasi:io/streams is not part of this WIT
+f: func(type: u8);        | 3:11 | %type
+enum e {}                 | 3:10 | empty enum
+"""
+#: Errors of whole texts: (text, line, column, message part).
+_TEXT_ERRORS = [
     ("package a:b;\npackage c:d { interface y {} }\ninterface x {\n  use c:d/y.{t};\n}", 4, 14,
      "interface 'y' has no type 't'"),
-    ("package a:b;\ninterface x {\n  f: func(type: u8);\n}", 3, 11, "%type"),
     ("package a:b@1;\n", 1, 13, "semantic version"),
     ("interface x {}\n", 1, 11, "no package declaration"),
     ("package a:b;\npackage c:d { interface y {} }\npackage c:d { }", 3, 1, "declared twice"),
-    ("package a:b;\ninterface x {\n  enum e {}\n}", 3, 10, "empty enum"),
     ("package a:b;\n/* open", 2, 1, "unterminated block comment"),
     ("package a:b;\ninterface x { f: func() -> u8; }\ninterface x {}", 3, 11, "defined twice"),
     ("package a:b;\ninterface x { # }", 2, 15, "unexpected character"),
-])
+]
+
+
+def _cases() -> list[tuple[str, int, int, str]]:
+    cases = list(_TEXT_ERRORS)
+    for row in _BODY_ERRORS.strip().splitlines():
+        body, where, needle = (part.strip() for part in row.split("|"))
+        line, column = map(int, where.split(":"))
+        cases.append((f"package a:b;\ninterface x {{\n  {body}\n}}", line, column, needle))
+    return cases
+
+
+@pytest.mark.parametrize("text,line,column,needle", _cases())
 def test_errors_name_line_and_column(text: str, line: int, column: int, needle: str) -> None:
     with pytest.raises(WitError) as info:
         parse_wit(text)
