@@ -274,3 +274,51 @@ def test_error_in_a_file_names_the_file(tmp_path: Path) -> None:
         load_wit(path)
     with pytest.raises(WitError, match="no WIT file or folder"):
         load_wit(tmp_path / "missing.wit")
+
+
+_FRAGMENTS = ["package", "interface", "world", "use", "type", "record", "variant", "enum",
+              "flags", "func", "->", "list", "option", "result", "tuple", "a:b", "x", "%type",
+              "@1.0.0", "{", "}", "(", ")", "<", ">", ",", ":", ";", "=", ".", "/", "_", "*",
+              "u8", "string", "//c\n", "/*", "*/", "///d\n", "\n", " ", "@since(version = 1.0.0)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=3)), max_size=40))
+def test_any_text_parses_or_is_a_wit_error(pieces: list[str]) -> None:
+    """Whatever the text, the parser answers with a package or a WitError with a position."""
+    text = " ".join(pieces)
+    try:
+        package = parse_wit(text)
+    except WitError as exc:
+        assert exc.line >= 0 and exc.column >= 0
+    else:
+        assert package.name
+
+
+def test_deep_nesting_is_a_wit_error() -> None:
+    deep = "list<" * 1000 + "u8" + ">" * 1000
+    with pytest.raises(WitError, match="nested more than 64 deep"):
+        parse_wit(f"package a:b;\ninterface x {{ f: func() -> {deep}; }}")
+    ok = "list<" * 60 + "u8" + ">" * 60
+    assert parse_wit(f"package a:b;\ninterface x {{ f: func() -> {ok}; }}").interfaces["x"]
+
+
+def test_deep_nesting_through_named_types_is_a_wit_error() -> None:
+    # Each alias is shallow; together they nest 40 * 5 levels: refused, not a RecursionError.
+    defs = ["    type t0 = u8;"] + [f"    type t{i} = list<list<list<list<t{i - 1}>>>>;"
+                                   for i in range(1, 41)]
+    text = "package a:b;\ninterface x {\n" + "\n".join(defs) + "\n    f: func() -> t40;\n}\n"
+    with pytest.raises(WitError, match="nested more than 64 deep"):
+        parse_wit(text)
+
+
+def test_long_alias_chain_is_a_wit_error() -> None:
+    defs = ["    type t0 = u8;"] + [f"    type t{i} = t{i - 1};" for i in range(1, 5000)]
+    # Defined last-first, so resolving t4999 walks the whole chain.
+    text = ("package a:b;\ninterface x {\n" + "\n".join(reversed(defs))
+            + "\n    f: func() -> t4999;\n}\n")
+    with pytest.raises(WitError, match="more than 128 named types"):
+        parse_wit(text)
+    short = ("package a:b;\ninterface x {\n" + "\n".join(reversed(defs[:100]))
+             + "\n    f: func() -> t99;\n}\n")
+    assert parse_wit(short).interfaces["x"].functions["f"].structural() == "func() -> u8"

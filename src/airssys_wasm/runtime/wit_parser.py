@@ -47,6 +47,10 @@ __all__ = [
 
 #: Largest WIT text (or folder total) read: an interface is a few KiB; a bigger input is a mistake.
 MAX_WIT_BYTES = 1 << 20
+#: Deepest type nesting accepted (``list<list<...>>``); the resolver and renderers recurse.
+MAX_DEPTH = 64
+#: Longest chain of named types resolved through one another (``type b = a; type c = b; ...``).
+MAX_NAMED_CHAIN = 128
 
 PRIMITIVES = frozenset({"bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64",
                         "f32", "f64", "char", "string"})
@@ -259,6 +263,7 @@ class _Parser:
         self.i = 0
         self.package: tuple[str, str | None, _Tok] | None = None
         self.interfaces: dict[str, _RawInterface] = {}
+        self.depth = 0
         #: ``package ns:name@v { ... }`` blocks: (name, version) -> (token, interfaces)
         self.nested: dict[_PkgKey, tuple[_Tok, dict[str, _RawInterface]]] = {}
 
@@ -552,6 +557,15 @@ class _Parser:
         return out
 
     def type_(self) -> _Raw:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"types nested more than {MAX_DEPTH} deep")
+            return self.type_inner()
+        finally:
+            self.depth -= 1
+
+    def type_inner(self) -> _Raw:
         tok = self.peek()
         if tok.kind != "id":
             raise self.fail(f"expected a type, found {tok.text!r}" if tok.kind != "eof"
@@ -612,6 +626,22 @@ class _Resolver:
         self.main = main
         self.done: dict[tuple[str, str], WitType] = {}
         self.busy: set[tuple[str, str]] = set()
+        #: id(type) -> nesting depth of every type built here (renderers and plans recurse,
+        #: so a resolved type may not nest deeper than MAX_DEPTH, counting named types).
+        self.depths: dict[int, int] = {}
+        self.keep: list[WitType] = []  # keeps the ids in ``depths`` unique
+        self.where: tuple[_Tok, str] | None = None
+
+    def mk(self, t: WitType) -> WitType:
+        children = [c for c in t.args if c is not None] + [c for _, c in t.fields if c is not None]
+        depth = 1 + max((self.depths[id(c)] for c in children), default=0)
+        if depth > MAX_DEPTH:
+            assert self.where is not None
+            raise self.fail(f"types nested more than {MAX_DEPTH} deep (counting named types)",
+                            *self.where)
+        self.depths[id(t)] = depth
+        self.keep.append(t)
+        return t
 
     @staticmethod
     def fail(message: str, tok: _Tok, source: str) -> WitError:
@@ -625,7 +655,11 @@ class _Resolver:
         if key in self.busy:
             raise self.fail(f"type {name!r} refers to itself (recursive types are not valid WIT)",
                             tok, raw_iface.source)
+        if len(self.busy) >= MAX_NAMED_CHAIN:
+            raise self.fail(f"more than {MAX_NAMED_CHAIN} named types refer to one another in a "
+                            "chain", tok, raw_iface.source)
         self.busy.add(key)
+        outer, self.where = self.where, (tok, raw_iface.source)
         try:
             if name in raw_iface.uses:
                 package, src, orig, utok = raw_iface.uses[name]
@@ -640,7 +674,8 @@ class _Resolver:
                     raise self.fail(f"interface {src!r} has no type {orig!r}", utok,
                                     raw_iface.source)
                 target = self.named(target_iface, orig, utok)
-                result = WitType(target.kind, name, target.args, target.fields, target.names)
+                result = self.mk(WitType(target.kind, name, target.args, target.fields,
+                                         target.names))
             elif name in raw_iface.defs:
                 raw, dtok = raw_iface.defs[name]
                 result = self.definition(iface, name, raw)
@@ -649,6 +684,7 @@ class _Resolver:
                                 raw_iface.source)
         finally:
             self.busy.discard(key)
+            self.where = outer
         self.done[key] = result
         return result
 
@@ -656,35 +692,37 @@ class _Resolver:
         kind = raw[0]
         if kind == "alias":
             target = self.type_(iface, raw[1])
-            return WitType(target.kind, name, target.args, target.fields, target.names)
+            return self.mk(WitType(target.kind, name, target.args, target.fields, target.names))
         if kind in ("enum", "flags"):
-            return WitType(kind, name, names=tuple(raw[1]))
+            return self.mk(WitType(kind, name, names=tuple(raw[1])))
         fields = tuple((n, None if t is None else self.type_(iface, t)) for n, t in raw[1])
-        return WitType(kind, name, fields=fields)
+        return self.mk(WitType(kind, name, fields=fields))
 
     def type_(self, iface: str, raw: _Raw) -> WitType:
         kind = raw[0]
         if kind == "prim":
-            return WitType(raw[1])
+            return self.mk(WitType(raw[1]))
         if kind == "ref":
             return self.named(iface, raw[1], raw[2])
         if kind in ("list", "option"):
-            return WitType(kind, args=(self.type_(iface, raw[1]),))
+            return self.mk(WitType(kind, args=(self.type_(iface, raw[1]),)))
         if kind == "tuple":
-            return WitType("tuple", args=tuple(self.type_(iface, t) for t in raw[1]))
+            return self.mk(WitType("tuple", args=tuple(self.type_(iface, t) for t in raw[1])))
         ok, err = raw[1], raw[2]
-        return WitType("result", args=(None if ok is None else self.type_(iface, ok),
-                                       None if err is None else self.type_(iface, err)))
+        return self.mk(WitType("result", args=(None if ok is None else self.type_(iface, ok),
+                                               None if err is None else self.type_(iface, err))))
 
     def interface(self, qualified: str) -> WitInterface:
         raw = self.raws[qualified]
         package, version = self.package_of[qualified]
         types = {n: self.named(qualified, n, tok) for n, (_, tok) in raw.defs.items()}
         types.update({n: self.named(qualified, n, tok) for n, (_, _, _, tok) in raw.uses.items()})
-        funcs = {
-            name: WitFunction(name, tuple((p, self.type_(qualified, t)) for p, t in params),
-                              None if result is None else self.type_(qualified, result))
-            for name, (params, result, _) in raw.funcs.items()}
+        funcs = {}
+        for name, (params, result, tok) in raw.funcs.items():
+            self.where = (tok, raw.source)
+            funcs[name] = WitFunction(
+                name, tuple((p, self.type_(qualified, t)) for p, t in params),
+                None if result is None else self.type_(qualified, result))
         return WitInterface(package, version, raw.name, funcs, types)
 
 
