@@ -340,6 +340,8 @@ interface audit { note: func(text: string); }
      ConfigError, "has refund, which the WIT does not declare"),
     ({"wit": LEDGER, "implementation": Ledger(), "interface": "ledger",
       "errors": {"boom": str}}, ConfigError, "errors keys must be exception classes"),
+    ({"wit": LEDGER, "implementation": Ledger(), "interface": "ledger",
+      "errors": {KeyError: str}}, ConfigError, "no function of the interface returns a result"),
     ({"wit": LEDGER.replace("acme:billing", "airssys:billing"), "implementation": Ledger(),
       "interface": "ledger"}, ConfigError, "namespace is reserved"),
     ({"wit": "/nonexistent/billing.wit", "implementation": Ledger()}, WitError,

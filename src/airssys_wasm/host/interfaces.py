@@ -180,7 +180,9 @@ def _check_errors(qualified: str, errors: Mapping[Any, Any]) -> dict[type[BaseEx
 class HostInterface:
     """One WIT interface implemented in Python, ready to be provided to components.
 
-    ``wit``: WIT text, or the path of a ``.wit`` file or of a folder of them (one package).
+    ``wit``: WIT text, or the path of a ``.wit`` file or of a folder of them (one package). A
+    ``str`` holding a newline, ``;`` or ``{`` is WIT text; any other ``str`` (and any
+    ``os.PathLike``) is a path.
     ``implementation``: an object whose methods, or a mapping whose callables, are the
     interface's functions (``get-balance`` is ``get_balance``; a mapping may also use the WIT
     name). Plain ``def`` and ``async def`` both work. ``interface`` picks one when the package
@@ -234,6 +236,11 @@ class HostInterface:
                                   f"which the WIT does not declare (misspelt?); it declares "
                                   f"{', '.join(definition.functions)}")
         errors = _check_errors(qualified, self.errors)
+        if errors and not any(f.result is not None and f.result.kind == "result"
+                              and f.result.args[1] is not None
+                              for f in definition.functions.values()):
+            raise ConfigError(f"{qualified}: errors= maps exceptions to WIT error values, but no "
+                              "function of the interface returns a result<_, E> to carry one")
         object.__setattr__(self, "definition", definition)
         object.__setattr__(self, "functions", functions)
         object.__setattr__(self, "errors", errors)
