@@ -20,3 +20,21 @@ def invoke(*args: str) -> Result:
     if result.exit_code not in (0, 1, 2):
         raise AssertionError(f"exit code {result.exit_code}: {result.exception!r}\n{result.output}")
     return result
+
+
+#: A component with a WAT syntax error, and what the loader says about it (the path, not <anon>).
+BROKEN_COMPONENT = "(component (oops))"
+
+
+def broken_component_problem(where: str, path: Path) -> list[str]:
+    """The lines of the problem ``{where}.source`` for BROKEN_COMPONENT written to ``path``."""
+    return [f"  - {where}.source: {path}: invalid WAT text: expected valid component field",
+            f"     --> {path}:1:13",
+            "      |",
+            f"    1 | {BROKEN_COMPONENT}",
+            "      |             ^"]
+
+
+def empty_file_message(path: Path) -> str:
+    return (f"{path}: the file is empty (0 bytes); expected a WebAssembly binary (.wasm) or WAT "
+            "text (.wat): rebuild it, or check it was written completely")

@@ -4,6 +4,7 @@ security layer fills in."""
 
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.host import ComponentRef, Host
 from airssys_wasm.host.interfaces import Caller, HostInterface, caller
 from airssys_wasm.host.policy import (
@@ -30,6 +31,7 @@ __all__ = [
     "ComponentRef",
     "ComponentStats",
     "Decision",
+    "Default",
     "Host",
     "HostConfig",
     "HostInterface",

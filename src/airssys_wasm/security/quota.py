@@ -107,14 +107,20 @@ class QuotaState:
         return QuotaOutcome(False, resource, f"{what} rate over {rate}/s", _finite(wait))
 
     def charge_message(self, count: int = 1) -> QuotaOutcome:
+        """Take ``count`` messages from the rate quota; the outcome says whether they fit and, if
+        not, when to retry (``retry_after``), which the guest gets as ``resource-exhausted``."""
         return self._rate(self._messages, count, "messages", "message",
                           self.quota.messages_per_second)
 
     def charge_interface_call(self, count: int = 1) -> QuotaOutcome:
+        """Take ``count`` calls from ``interface_calls_per_second``; like ``charge_message``
+        (the guest's call is refused with QuotaExceeded when they do not fit)."""
         return self._rate(self._calls, count, "interface-calls", "interface call",
                           self.quota.interface_calls_per_second)
 
     def charge_network(self, nbytes: int) -> QuotaOutcome:
+        """Take ``nbytes`` from the bandwidth quota (``network_bytes_per_second``); like
+        ``charge_message``."""
         if self._bandwidth is None or nbytes == 0:
             return QUOTA_OK
         with self._lock:
