@@ -2,7 +2,7 @@
 
     python examples/host_functions/ledger.py
 
-``billing.wit`` declares the interface, :class:`Ledger` implements it in Python (``charge`` as
+``billing.wit`` declares the interface, ``Ledger`` implements it in Python (``charge`` as
 a plain ``def``, ``balance`` as an ``async def``), ``guest.wat`` is a component that imports it
 (made from ``guest.core.wat`` by ``examples/wat/build.py``), and ``Component.toml`` grants the
 import (``[capabilities] interfaces``) and limits its rate (``[quota]``). See

@@ -83,6 +83,7 @@ class Caller:
 
     @property
     def name(self) -> str:
+        """The name the component was spawned under: the usual key of per-tenant decisions."""
         return self.component_id.name
 
 
