@@ -400,3 +400,13 @@ async def test_builtin_ext_imports_are_type_checked_at_spawn_too(host: aw.Host) 
     text = str(info.value)
     assert "imports `get` from airssys:ext-storage/storage@1.0.0 with another type" in text
     assert "parameters: declared (namespace, key), the guest has (namespace)" in text
+
+
+async def test_the_foreign_import_example_is_refused_at_spawn(host: aw.Host) -> None:
+    from pathlib import Path
+
+    wat = Path(__file__).resolve().parents[2] / "examples" / "wat" / "foreign-import.wat"
+    with pytest.raises(LoadError, match="imports evil:pkg/backdoor@1.0.0, which this host does "
+                                        r"not provide \(it provides: none\)"):
+        await host.spawn("foreign", wat)
+    assert host.names() == []
