@@ -68,3 +68,25 @@ def test_validate_and_inspect_know_custom_interfaces() -> None:
     assert "acme:billing/ledger@1.0.0" in out.output
     assert "is a custom interface" in out.output and "not known without a host" in out.output
     assert "satisfies the airssys-component world" in out.output
+
+
+def test_inspect_checks_custom_imports_against_given_wit(tmp_path: Path) -> None:
+    runner = CliRunner()
+    guest = str(EXAMPLE / "guest.wat")
+    out = runner.invoke(main, ["inspect", guest, "--wit", str(EXAMPLE / "billing.wit")])
+    assert out.exit_code == 0, out.output
+    assert "declared by --wit" in out.output and "with the same types" in out.output
+    edited = tmp_path / "billing.wit"
+    edited.write_text((EXAMPLE / "billing.wit").read_text().replace("cents: u64,", "cents: u32,"))
+    out = runner.invoke(main, ["inspect", guest, "--wit", str(edited)])
+    assert out.exit_code == 1
+    assert "imports `charge` from acme:billing/ledger@1.0.0 with another type" in out.output
+    assert "parameter 'request'.cents: declared u32, the guest has u64" in out.output
+    other = tmp_path / "other.wit"
+    other.write_text("package acme:other@1.0.0;\ninterface x { f: func(); }\n")
+    out = runner.invoke(main, ["inspect", guest, "--wit", str(other)])
+    assert out.exit_code == 1 and "the given --wit does not declare" in out.output
+    bad = tmp_path / "bad.wit"
+    bad.write_text("package acme:bad;\ninterface x { f: func(a: nope); }\n")
+    out = runner.invoke(main, ["inspect", guest, "--wit", str(bad)])
+    assert out.exit_code == 1 and "bad.wit:2:26: unknown type 'nope'" in out.output
