@@ -20,7 +20,7 @@ Denials never raise into the host: ext host functions and messaging turn a denie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -150,6 +150,8 @@ class SecurityProvider(Protocol):
     #   refused(component, kind, target, reason) -> None: audit a refusal the host decided
     #     itself, by a limit rather than a grant (a message over ``max_message``).
     # Neither may block.
+    #   audit -> object with ``decisions`` (a mapping (component, kind, allowed) -> count) and
+    #     ``failures`` (int): what metrics report as audit decisions (see audit_counts).
 
 
 AuditHook = Callable[[str, str, object, str], None]
@@ -169,6 +171,16 @@ def refused_hook(security: SecurityProvider) -> AuditHook:
     """``security.refused`` if the provider has it, else a no-op."""
     hook: AuditHook = getattr(security, "refused", _no_audit)
     return hook
+
+
+def audit_counts(security: SecurityProvider) -> tuple[Mapping[tuple[str, str, bool], int], int]:
+    """The provider's decision counts and audit sink failures, if it keeps them (the default
+    provider's ``AuditLog`` does); empty and 0 for a provider without an audit log."""
+    audit = getattr(security, "audit", None)
+    decisions = getattr(audit, "decisions", None)
+    failures = getattr(audit, "failures", 0)
+    return (decisions if isinstance(decisions, Mapping) else {},
+            failures if isinstance(failures, int) else 0)
 
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None

@@ -36,6 +36,10 @@ class ComponentStats:
     guest_errors: int = 0  # messages/callbacks the guest answered with an error value
     callbacks_dropped: int = 0  # callbacks for a component that does not export handle-callback
     health_traps: int = 0  # health probes that trapped (the instance was replaced)
+    #: Traps that ended an incarnation, by ``TrapKind`` value (counted from lifecycle events).
+    traps: dict[str, int] = field(default_factory=dict)
+    #: Dead letters addressed to it, by ``DeadLetterReason`` value (counted from the events).
+    dead_letters: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
