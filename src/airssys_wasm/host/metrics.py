@@ -18,6 +18,10 @@ the name is spawned again, like ``Host.ref`` and ``Host.stats``.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,7 +34,8 @@ from airssys_wasm.host.registry import ComponentEntry, Registry
 if TYPE_CHECKING:
     from airssys_wasm.host.host import Host
 
-__all__ = ["EventCounters", "HistogramSample", "MetricFamily", "Sample", "collect", "label_dict"]
+__all__ = ["COMPONENT_FAMILIES", "HOST_FAMILIES", "EventCounters", "HistogramSample",
+           "LoopSnapshot", "MetricFamily", "Sample", "collect"]
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -128,8 +133,9 @@ class _Families:
                 for name, (kind, unit, help) in self._specs.items()]
 
 
-# (name, kind, unit, help): every family collect() reports, in exposition order.
-_COMPONENT_FAMILIES = (
+#: (name, kind, unit, help) of every family ``collect`` reports, in exposition order: first
+#: the per-component ones (labels host, component, ...), then the per-host ones.
+COMPONENT_FAMILIES = (
     ("airssys_messages_in_total", "counter", "1",
      "Envelopes accepted into the component's mailbox (messages, requests, callbacks)."),
     ("airssys_messages_out_total", "counter", "1",
@@ -159,7 +165,7 @@ _COMPONENT_FAMILIES = (
     ("airssys_fuel_limit", "gauge", "1",
      "Fuel per call ([limits] fuel), for components with a fuel limit."),
 )
-_HOST_FAMILIES = (
+HOST_FAMILIES = (
     ("airssys_spawns_total", "counter", "1", "Components the host started (spawn calls that "
                                              "created an actor, including ones whose init failed)."),
     ("airssys_components", "gauge", "1", "Components registered in the host."),
@@ -186,7 +192,7 @@ def collect(host: Host) -> list[MetricFamily]:
     changes while it reads. Its cost is per component and per scrape, never per message.
     """
     out = _Families()
-    for name, kind, unit, help in _COMPONENT_FAMILIES + _HOST_FAMILIES:
+    for name, kind, unit, help in COMPONENT_FAMILIES + HOST_FAMILIES:
         out.declare(name, kind, unit, help)
     host_label = ("host", host.config.name)
     for name in host.names(given_up=True):
@@ -251,6 +257,47 @@ def _host(out: _Families, host: Host, host_label: tuple[str, str]) -> None:
         out.add("airssys_requests_pending", labels, requests.pending)
 
 
-def label_dict(labels: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Labels as a dict (what prometheus_client and OpenTelemetry take)."""
-    return dict(labels)
+class LoopSnapshot:
+    """``collect(host)`` callable from any thread, taken on the host's loop.
+
+    Exporters that run in threads of their own (OpenTelemetry's periodic reader,
+    prometheus_client's HTTP server) must not walk the host's tables while the loop changes
+    them; from another thread the snapshot is taken by a callback on the loop and waited for
+    (at most ``timeout`` seconds: a loop blocked that long gets an empty snapshot rather than a
+    hung exporter). On the loop's own thread it is a plain call. Snapshots younger than
+    ``max_age`` seconds are reused, so the many instruments of one collection share one.
+    Create it on the host's loop (it remembers that loop).
+    """
+
+    def __init__(self, host: Host, *, timeout: float = 5.0, max_age: float = 0.0) -> None:
+        self._host = host
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._timeout = timeout
+        self._max_age = max_age
+        self._taken = -1.0
+        self._last: list[MetricFamily] = []
+
+    def __call__(self) -> list[MetricFamily]:
+        now = time.monotonic()
+        if self._taken >= 0 and now - self._taken <= self._max_age:
+            return self._last
+        if threading.get_ident() == self._thread:
+            families = collect(self._host)
+        else:
+            future: concurrent.futures.Future[list[MetricFamily]] = concurrent.futures.Future()
+
+            def take() -> None:
+                try:
+                    future.set_result(collect(self._host))
+                except Exception as exc:
+                    future.set_exception(exc)
+
+            try:
+                self._loop.call_soon_threadsafe(take)
+                families = future.result(self._timeout)
+            except (RuntimeError, concurrent.futures.TimeoutError):
+                return []  # the loop is closed or blocked: report nothing rather than hang
+        self._taken, self._last = time.monotonic(), families
+        return families
+

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from airssys_wasm.errors import ConfigError
-from airssys_wasm.host.metrics import HistogramSample, collect
+from airssys_wasm.host.metrics import HistogramSample, LoopSnapshot
 
 if TYPE_CHECKING:
     from airssys_wasm.host.host import Host
@@ -50,11 +50,13 @@ class HostCollector:
     """A ``prometheus_client`` collector that yields ``collect(host)`` on every scrape.
 
     Register it in your own ``CollectorRegistry`` to put a host next to other metrics of
-    your application; ``Host.serve_metrics`` uses a registry of its own.
+    your application (prometheus_client's threaded server included: the snapshot is taken on
+    the host's loop, see ``LoopSnapshot``); create it on the host's loop.
+    ``Host.serve_metrics`` uses a registry of its own.
     """
 
     def __init__(self, host: Host) -> None:
-        self._host = host
+        self._snapshot = LoopSnapshot(host)
 
     def describe(self) -> list[Any]:
         # Nothing up front: registering must not take a snapshot (the host may not run yet).
@@ -70,7 +72,7 @@ class HostCollector:
 
         kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
                  "histogram": HistogramMetricFamily}
-        for family in collect(self._host):
+        for family in self._snapshot():
             names = [key for key, _ in family.samples[0].labels] if family.samples else []
             out = kinds[family.kind](family.name, family.help, labels=names)
             for sample in family.samples:
