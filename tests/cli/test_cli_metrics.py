@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import os
 import queue
 import re
@@ -112,3 +114,19 @@ def test_a_port_in_use_is_reported_without_a_traceback() -> None:
         result = invoke("run", PIPELINE, "--metrics", f"127.0.0.1:{port}", "--duration", "0.1")
     assert result.exit_code == 1, result.output
     assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+
+
+def test_the_metrics_example_runs() -> None:
+    spec = importlib.util.spec_from_file_location("metrics_example", EXAMPLES / "metrics.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = asyncio.run(module.main())
+    assert found["airssys_messages_out_total{component=sink}"] == 20
+    assert found["airssys_traps_total{component=crasher,kind=unreachable}"] == 1
+    assert found["airssys_guest_errors_total{component=crasher}"] == 1
+    assert found["airssys_audit_decisions_total{component=stage,decision=allow,"
+                 "kind=messaging.send}"] == 20
+    # the refused message was handled (timed) even when the trap ended its batch
+    assert found["airssys_handle_seconds_count{component=crasher}"] == \
+        found["airssys_messages_out_total{component=crasher}"] == 1

@@ -6,8 +6,10 @@ actor handles a whole batch per wake-up, so the batch is timed instead: ``start(
 handlers run, ``stop(n)`` after ``n`` messages were handled. The ``n`` messages are counted
 in the bucket of the batch's mean time per message and the batch's duration is added to the
 sum, so ``sum`` and ``count`` are exact and the buckets are exact for batches of one message
-(what a lightly loaded actor sees) and a per-batch average under load. Both calls are C: a
-clock read and a few comparisons, no Python object per batch.
+(what a lightly loaded actor sees) and a per-batch average under load. A batch that fails
+part-way records the messages handled before the failure (with the failing call's time), so
+``count`` equals the actor's handled count. Both calls are C: a clock read and a few
+comparisons, no Python object per batch.
 
 Bucket bounds are fixed at construction (upper bounds in seconds, strictly increasing); the
 implicit last bucket is +Inf. Nothing here is thread-safe beyond what the GIL gives: one

@@ -345,6 +345,9 @@ class ActorCell:
                 self.handled += len(batch)
                 batch = None
         except BatchFailure as failure:
+            # The messages before the failing one count as handled: they are timed too (with
+            # the failing call's time, which keeps count == messages_out for dashboards).
+            latency.stop(min(max(failure.index, 0), len(batch)) if batch else 0)
             external_cancel = (isinstance(failure.error, asyncio.CancelledError)
                                and self._kill_error is None)
             error = self._fail_batch(batch, failure.index, failure.error)
