@@ -150,8 +150,9 @@ class SecurityProvider(Protocol):
     #   refused(component, kind, target, reason) -> None: audit a refusal the host decided
     #     itself, by a limit rather than a grant (a message over ``max_message``).
     # Neither may block.
-    #   audit -> object with ``decisions`` (a mapping (component, kind, allowed) -> count) and
-    #     ``failures`` (int): what metrics report as audit decisions (see audit_counts).
+    #   decisions() -> mapping (component, kind, allowed) -> count of the decisions made so
+    #     far, and ``audit.failures`` (int, audit lines a sink failed to write): what metrics
+    #     report (see audit_counts). Both must be cheap to read; neither may block.
 
 
 AuditHook = Callable[[str, str, object, str], None]
@@ -175,10 +176,10 @@ def refused_hook(security: SecurityProvider) -> AuditHook:
 
 def audit_counts(security: SecurityProvider) -> tuple[Mapping[tuple[str, str, bool], int], int]:
     """The provider's decision counts and audit sink failures, if it keeps them (the default
-    provider's ``AuditLog`` does); empty and 0 for a provider without an audit log."""
-    audit = getattr(security, "audit", None)
-    decisions = getattr(audit, "decisions", None)
-    failures = getattr(audit, "failures", 0)
+    provider does); empty and 0 for a provider without them."""
+    counts = getattr(security, "decisions", None)
+    decisions = counts() if callable(counts) else None
+    failures = getattr(getattr(security, "audit", None), "failures", 0)
     return (decisions if isinstance(decisions, Mapping) else {},
             failures if isinstance(failures, int) else 0)
 

@@ -179,10 +179,6 @@ class AuditLog:
         self._second: list[tuple[int, str]] = [(-1, "")]
         self._bodies: dict[tuple[str | None, ...], str] = {}
         self.failures = 0
-        #: Decisions made, per ``(component, kind, allowed)``, whether or not a sink kept the
-        #: line (metrics read it; ``"done"`` lines are not decisions and are not counted). A
-        #: plain dict bump: a decision already costs far more (see BENCHMARKS.md, metrics).
-        self.decisions: dict[tuple[str, str, bool], int] = {}
 
     @staticmethod
     def _probe(sink: AuditSink) -> Callable[[], bool] | None:
@@ -210,10 +206,6 @@ class AuditLog:
         With ``performed`` the line is not a decision but the record of an action the host
         carried out after an allow: decision ``"done"``, ``performed`` what was really done.
         """
-        if performed is None:
-            key = (component, kind, allowed)
-            decisions = self.decisions
-            decisions[key] = decisions.get(key, 0) + 1
         # No sink would keep a line (e.g. a logger not enabled at INFO): skip building it. Asked
         # per decision, since logging levels can change at run time.
         for probe in self._probes:
