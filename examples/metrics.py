@@ -1,7 +1,8 @@
 """Metrics of a running host: a Prometheus endpoint, scraped once, and OpenTelemetry.
 
-Run: python examples/metrics.py          (OpenTelemetry part: pip install 'airssys-wasm[otel]'
-                                         opentelemetry-sdk; it is skipped without them)
+Run: python examples/metrics.py          (needs only `pip install .`; the OpenTelemetry part
+                                         needs 'airssys-wasm[otel]' and opentelemetry-sdk and
+                                         is skipped without them)
 
 It starts a small pipeline (stage -> counter) and a crasher, makes some traffic, a guest
 error and a trap, then serves the host's metrics on a free loopback port, scrapes the page like
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import re
 import urllib.request
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from airssys_wasm.actor import Backoff
 from airssys_wasm.types import ComponentConfig
 
 HERE = Path(__file__).resolve().parent / "wat"
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 SHOWN = ("airssys_messages_out_total", "airssys_traps_total", "airssys_guest_errors_total",
          "airssys_audit_decisions_total", "airssys_handle_seconds_count")
 
@@ -51,18 +54,18 @@ async def main() -> dict[str, float]:
             await asyncio.sleep(0.01)
 
         # What Prometheus does every scrape interval (here from a thread: the endpoint is
-        # served by the host's own loop, which must keep running meanwhile).
-        from prometheus_client.parser import text_string_to_metric_families
-
+        # served by the host's own loop, which must keep running meanwhile). Each line of the
+        # text format is `name{label="value",...} number`; `#` lines describe the families.
         page = await asyncio.to_thread(fetch, server.url)
         found: dict[str, float] = {}
-        for family in text_string_to_metric_families(page):
-            for sample in family.samples:
-                if sample.name in SHOWN:
-                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())
-                                      if k != "host")
-                    print(f"  {sample.name}{{{labels}}} {sample.value:g}")
-                    found[f"{sample.name}{{{labels}}}"] = sample.value
+        for line in page.splitlines():
+            series, _, value = line.rpartition(" ")
+            name = series.split("{", 1)[0]
+            if line.startswith("#") or name not in SHOWN:
+                continue
+            labels = ",".join(f"{k}={v}" for k, v in sorted(LABEL.findall(series)) if k != "host")
+            print(f"  {name}{{{labels}}} {float(value):g}")
+            found[f"{name}{{{labels}}}"] = float(value)
 
         if importlib.util.find_spec("opentelemetry.sdk") is not None:
             from opentelemetry.sdk.metrics import MeterProvider

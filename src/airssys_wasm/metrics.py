@@ -30,6 +30,7 @@ from airssys_wasm.host.prometheus import (
     CONTENT_TYPE,
     HostCollector,
     MetricsServer,
+    exposition,
     render,
     start_server,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "OtelInstruments",
     "Sample",
     "collect",
+    "exposition",
     "instrument_otel",
     "render",
     "start_server",

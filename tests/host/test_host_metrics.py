@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client.parser import text_string_to_metric_families
@@ -340,3 +342,70 @@ async def test_collect_without_a_server_needs_nothing_else(busy: Host) -> None:
     sink = [s for s in families["airssys_messages_out_total"].samples
             if ("component", "sink") in s.labels]
     assert len(sink) == 1 and sink[0].value == 6
+
+
+async def test_a_host_collector_in_an_application_registry_works_from_threads(busy: Host) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from airssys_wasm.metrics import HostCollector
+
+    registry = CollectorRegistry()
+    registry.register(HostCollector(busy))  # describes nothing: no snapshot at registration
+    # prometheus_client's own HTTP server renders in its thread; so does this.
+    page = Scrape((await asyncio.to_thread(generate_latest, registry)).decode())
+    assert page.value("airssys_messages_out_total", component="fwd") == 5
+    assert page.value("airssys_spawns_total") == 4
+
+
+def _parsed(text: str) -> list[tuple[str, str, list[tuple[str, dict[str, str], float]]]]:
+    return [(f.name, f.type, [(s.name, s.labels, s.value) for s in f.samples])
+            for f in text_string_to_metric_families(text)]
+
+
+async def test_the_page_is_what_prometheus_client_writes_for_the_same_snapshot(busy: Host) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from airssys_wasm.metrics import HostCollector
+
+    registry = CollectorRegistry()
+    registry.register(HostCollector(busy))
+    ours, reference = render(busy).decode(), generate_latest(registry).decode()  # no await between
+    assert _parsed(ours) == _parsed(reference)
+    from airssys_wasm.metrics import COMPONENT_FAMILIES, HOST_FAMILIES
+
+    assert len(_parsed(ours)) == len(COMPONENT_FAMILIES + HOST_FAMILIES) == 24
+
+
+label_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@given(st.lists(st.tuples(label_text, st.floats(allow_nan=False), st.booleans()), max_size=6),
+       st.text(max_size=30))
+def test_exposition_escapes_like_prometheus_client(rows: list[tuple[str, float, bool]],
+                                                   help_text: str) -> None:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.exposition import generate_latest
+
+    from airssys_wasm.metrics import MetricFamily, Sample, exposition
+
+    counters = [Sample((("host", "h"), ("component", name)), abs(value))
+                for name, value, counter in rows if counter]
+    gauges = [Sample((("component", name),), value) for name, value, counter in rows if not counter]
+    families = [MetricFamily("airssys_x_total", "counter", help_text, "1", tuple(counters)),
+                MetricFamily("airssys_y", "gauge", help_text, "1", tuple(gauges))]
+
+    class Reference:
+        def collect(self) -> Any:
+            c = CounterMetricFamily("airssys_x_total", help_text, labels=["host", "component"])
+            for s in counters:
+                c.add_metric([v for _, v in s.labels], s.value)
+            g = GaugeMetricFamily("airssys_y", help_text, labels=["component"])
+            for s in gauges:
+                g.add_metric([v for _, v in s.labels], s.value)
+            return [c, g]
+
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Reference())  # type: ignore[arg-type]
+    assert _parsed(exposition(families).decode()) == _parsed(generate_latest(registry).decode())
