@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import os
 import queue
 import re
@@ -17,7 +15,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli_helpers import EXAMPLES, invoke
+from cli_helpers import EXAMPLES, invoke, run_example
 
 PIPELINE = EXAMPLES / "system" / "pipeline.toml"
 URL = re.compile(r"metrics: (http://127\.0\.0\.1:\d+/metrics)")
@@ -117,11 +115,7 @@ def test_a_port_in_use_is_reported_without_a_traceback() -> None:
 
 
 def test_the_metrics_example_runs() -> None:
-    spec = importlib.util.spec_from_file_location("metrics_example", EXAMPLES / "metrics.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found = asyncio.run(module.main())
+    found = run_example("metrics")
     assert found["airssys_messages_out_total{component=sink}"] == 20
     assert found["airssys_traps_total{component=crasher,kind=unreachable}"] == 1
     assert found["airssys_guest_errors_total{component=crasher}"] == 1
@@ -130,3 +124,23 @@ def test_the_metrics_example_runs() -> None:
     # the refused message was handled (timed) even when the trap ended its batch
     assert found["airssys_handle_seconds_count{component=crasher}"] == \
         found["airssys_messages_out_total{component=crasher}"] == 1
+
+
+def _ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_an_ipv6_address_in_brackets() -> None:
+    result = invoke("run", PIPELINE, "--metrics", "[::1]:0", "--duration", "0.1")
+    if _ipv6_loopback():
+        assert result.exit_code == 0, result.output
+        assert re.search(r"metrics: http://\[::1\]:\d+/metrics", result.output), result.output
+    else:  # this machine has no IPv6 loopback: the bind fails with the usual message
+        assert result.exit_code == 1 and "cannot serve metrics on ::1:0" in result.output

@@ -21,13 +21,11 @@ BENCHMARKS.md; this suite is what `airssys-wasm bench --suite metrics` reruns.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Callable
 
 from airssys_wasm._fast._metrics import LatencyHistogram
 from airssys_wasm.benchmarks import guests
-from airssys_wasm.benchmarks.actor import ours_ping_pong
+from airssys_wasm.benchmarks.actor import best_of, ours_ping_pong
 from airssys_wasm.benchmarks.host import bench_c2c
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
 from airssys_wasm.host import Host, HostConfig
@@ -37,15 +35,6 @@ from airssys_wasm.security import AuditLog, PermissionPolicy
 from airssys_wasm.security.trust import TrustLevel
 
 TITLE = "Metrics: cost added to the message path, and per scrape"
-
-
-def best(repeat: int, run: Callable[[], float]) -> float:
-    """The fastest of ``repeat`` whole runs (after a GC, so no collection lands inside)."""
-    out = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        out = min(out, run())
-    return out
 
 
 def timer_ns(repeat: int, min_seconds: float) -> float:
@@ -85,8 +74,8 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     whole = max(1, min(repeat, 3))
     engine = Engine()
     try:
-        hop = best(whole, lambda: asyncio.run(ours_ping_pong(rounds))) / rounds * 1e9
-        c2c = best(whole, lambda: asyncio.run(bench_c2c(engine, n))) / n * 1e9
+        hop = best_of(whole, lambda: asyncio.run(ours_ping_pong(rounds))) / rounds * 1e9
+        c2c = best_of(whole, lambda: asyncio.run(bench_c2c(engine, n))) / n * 1e9
         scrape = min(asyncio.run(scrape_seconds(engine, 100, 5 if quick else 20))
                      for _ in range(whole)) * 1e9
         return [
