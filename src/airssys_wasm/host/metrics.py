@@ -187,9 +187,9 @@ HOST_FAMILIES = (
 def collect(host: Host) -> list[MetricFamily]:
     """Read every counter of ``host`` now and return the metric families.
 
-    Runs on the host's loop (the Prometheus endpoint and the OpenTelemetry callbacks call it
-    there or from the loop's thread), so the snapshot is consistent with no locking: nothing
-    changes while it reads. Its cost is per component and per scrape, never per message.
+    Call it on the host's loop thread (the endpoint does; exporters in other threads go
+    through ``LoopSnapshot``): nothing changes while it reads, so the snapshot is consistent
+    without locks. Its cost is per component and per scrape, never per message.
     """
     out = _Families()
     for name, kind, unit, help in COMPONENT_FAMILIES + HOST_FAMILIES:
