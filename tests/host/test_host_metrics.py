@@ -409,3 +409,23 @@ def test_exposition_escapes_like_prometheus_client(rows: list[tuple[str, float, 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Reference())  # type: ignore[arg-type]
     assert _parsed(exposition(families).decode()) == _parsed(generate_latest(registry).decode())
+
+
+async def test_memory_is_reported_where_the_host_can_see_it(engine: Engine) -> None:
+    from airssys_wasm.runtime import Limits
+
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        core = await host.spawn("core", EXAMPLES / "core_actor.wat",
+                                limits=Limits(memory_bytes=1 << 20))
+        await host.spawn("sink", path("counter"), EXAMPLES / "counter.toml")
+        page = Scrape(render(host).decode())
+        assert page.value("airssys_memory_bytes", component="core") == 65536  # its one page
+        assert page.samples("airssys_memory_bytes", component="sink") == []  # a component
+        # The core lane copies a payload into memory its alloc grows for it.
+        await host.send("core", mc.encode(mc.Codec.RAW, b"x" * 300_000))
+        await eventually(lambda: core.stats.messages_out == 1, "the big message")
+        grown = Scrape(render(host).decode()).value("airssys_memory_bytes", component="core")
+        assert 300_000 < grown <= 1 << 20 and grown % 65536 == 0
+        assert page.value("airssys_memory_limit_bytes", component="core") == 1 << 20
+        await host.stop("core")
+        assert Scrape(render(host).decode()).samples("airssys_memory_bytes") == []

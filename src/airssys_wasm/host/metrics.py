@@ -160,6 +160,9 @@ COMPONENT_FAMILIES = (
     ("airssys_handle_seconds", "histogram", "s",
      "Time to handle an envelope; timed per drained batch, each envelope of a batch counted "
      "at the batch's mean (exact sum and count)."),
+    ("airssys_memory_bytes", "gauge", "By",
+     "Linear memory of the running instance, where the host can see it (core-ABI components; "
+     "a component's memory is internal to it)."),
     ("airssys_memory_limit_bytes", "gauge", "By",
      "Linear memory the component may grow to ([limits] memory)."),
     ("airssys_fuel_limit", "gauge", "1",
@@ -228,7 +231,11 @@ def _component(out: _Families, host: Host, name: str, host_label: tuple[str, str
     out.add_histogram("airssys_handle_seconds", HistogramSample(
         labels, latency.bounds, tuple(latency.buckets()), latency.sum, latency.count))
     if name in host.registry:
-        limits = host.registry.get(name).limits
+        entry = host.registry.get(name)
+        memory = entry.instance.memory_bytes() if entry.instance is not None else None
+        if memory is not None:
+            out.add("airssys_memory_bytes", labels, memory)
+        limits = entry.limits
         out.add("airssys_memory_limit_bytes", labels, limits.memory_bytes)
         if limits.fuel is not None:
             out.add("airssys_fuel_limit", labels, limits.fuel)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airssys_wasm.errors import ComponentNotFound, ConfigError
-from airssys_wasm.runtime import Artifact, HostServices, Limits, WasiSettings
+from airssys_wasm.runtime import Artifact, HostServices, Instance, Limits, WasiSettings
 from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ class ComponentEntry:
     explicit_limits: Limits | None = None
     #: True while ``Host.upgrade`` works on it (one upgrade at a time per component).
     upgrading: bool = False
+    #: The running incarnation's instance (None between incarnations): metrics read its
+    #: memory size at scrape time.
+    instance: Instance | None = None
 
 
 class Registry:
