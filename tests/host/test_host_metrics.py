@@ -373,7 +373,7 @@ async def test_the_page_is_what_prometheus_client_writes_for_the_same_snapshot(b
     assert _parsed(ours) == _parsed(reference)
     from airssys_wasm.metrics import COMPONENT_FAMILIES, HOST_FAMILIES
 
-    assert len(_parsed(ours)) == len(COMPONENT_FAMILIES + HOST_FAMILIES) == 24
+    assert len(_parsed(ours)) == len(COMPONENT_FAMILIES + HOST_FAMILIES) == 25
 
 
 label_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
