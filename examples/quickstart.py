@@ -43,11 +43,15 @@ async def main() -> dict[str, object]:
         while host.ref("crasher").stats.messages_out < 1:
             await asyncio.sleep(0.01)
         letter = host.dead_letters[0]
+        # A dead letter's error is whatever failed the message; here it must be the trap.
+        if not isinstance(letter.error, aw.TrapError):
+            raise RuntimeError(f"expected the poison message to trap, got {letter.error!r}")
+        trap = letter.error.kind.value
         print(f"crasher: restarted {host.ref('crasher').stats.restarts}x; dead letter "
-              f"{bytes(mc.decode(letter.message[1])[1])!r} ({letter.error.kind.value})")
-        return {"count": count, "restarts": len(restarts), "trap": letter.error.kind.value}
+              f"{bytes(mc.decode(letter.message[1])[1])!r} ({trap})")
+        return {"count": count, "restarts": len(restarts), "trap": trap}
 
 
 if __name__ == "__main__":
-    logging.basicConfig(format="  (log) %(name)s: %(message).100s")
+    logging.basicConfig(format="  (log) %(name)s: %(message)s")
     asyncio.run(main())

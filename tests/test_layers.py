@@ -1,4 +1,4 @@
-"""Architecture check: a module imports only from layers below it (SPEC.md "Package shape").
+"""Architecture check: a module imports only from layers below it (docs/architecture.md).
 
 `errors` and `types` sit below everything; `multicodec` is the public face of `_fast`; the package
 root and the benchmark/CLI tooling sit on top. Same-layer imports are allowed inside one package.

@@ -64,6 +64,10 @@ class LogLevel(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class CallerInfo:
+    """Who is behind a request: ``component_id`` of the sender (the host's own id for a request
+    made from Python) and ``external_source`` naming an origin outside the components (e.g.
+    ``"python"``). Handed to ``execute`` so a component can answer differently by caller."""
+
     component_id: ComponentId | None = None
     external_source: str | None = None
 

@@ -32,3 +32,21 @@ def run_example(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return asyncio.run(module.main())
+
+
+#: A component with a WAT syntax error, and what the loader says about it (the path, not <anon>).
+BROKEN_COMPONENT = "(component (oops))"
+
+
+def broken_component_problem(where: str, path: Path) -> list[str]:
+    """The lines of the problem ``{where}.source`` for BROKEN_COMPONENT written to ``path``."""
+    return [f"  - {where}.source: {path}: invalid WAT text: expected valid component field",
+            f"     --> {path}:1:13",
+            "      |",
+            f"    1 | {BROKEN_COMPONENT}",
+            "      |             ^"]
+
+
+def empty_file_message(path: Path) -> str:
+    return (f"{path}: the file is empty (0 bytes); expected a WebAssembly binary (.wasm) or WAT "
+            "text (.wat): rebuild it, or check it was written completely")

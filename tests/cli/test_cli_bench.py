@@ -3,11 +3,14 @@ section."""
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 
 import pytest
+from rich.console import Console
 
-from airssys_wasm.benchmarks import SUITE_NAMES, suite
+from airssys_wasm.benchmarks import SUITE_NAMES, Comparison, render_markdown, render_table, suite
 from cli_helpers import ROOT, invoke
 
 
@@ -41,3 +44,41 @@ def test_benchmarks_md_has_a_section_per_suite() -> None:
 def test_unknown_suite_name_in_python() -> None:
     with pytest.raises(ValueError, match="choose one of"):
         suite("nope")
+
+
+def test_missing_baselines_say_which_extra_brings_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("multicodec", "varint", "multiformats"):  # as if `[bench]` were not installed
+        monkeypatch.setitem(sys.modules, module, None)
+    result = invoke("bench", "--markdown", "--quick", "--suite", "multicodec")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\| frame encode 64 B \| [^|]+ \| py-multicodec, multiformats not installed: "
+                     r"pip install '\.\[bench\]' \| n/a \| n/a \|$", result.output, re.M), result.output
+    assert re.search(r"^\| varint encode 300 \| [^|]+ \| varint not installed: pip install "
+                     r"'\.\[bench\]' \| n/a \| n/a \|$", result.output, re.M), result.output
+
+
+@pytest.mark.parametrize("row, verdict", [
+    (Comparison("a", 100.0, "b", 250.0), "2.5x"),
+    (Comparison("a", 30e3, "b", 1e3), "0.033x"),  # 30x slower: not "0.0x"
+    (Comparison("p99", 1.5e6, "target 2 ms", 2e6, target=True), "met"),
+    (Comparison("p99", 6.3e6, "target 3 ms", 3e6, target=True), "missed"),
+    (Comparison("alone", 10.0, "-", None), "n/a"),
+])
+def test_last_column_is_a_ratio_only_for_a_comparison(row: Comparison, verdict: str) -> None:
+    assert row.verdict == verdict
+    assert render_markdown([row]).endswith(f"| {verdict} |")
+    if row.target:
+        assert row.ratio is None
+
+
+def test_bench_table_is_not_cut_at_80_columns() -> None:
+    rows = [Comparison("neighbour request while a guest waits on a slow child process", 31.2e3,
+                       "same request, idle host", 29.5e3),
+            Comparison("sibling request beside 4 spinning guests: p99 (57 requests)", 6.26e6,
+                       "target 3 ms", 3e6, target=True)]
+    console = Console(file=io.StringIO(), width=80)
+    console.print(render_table(rows, "suspend"))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text
+    for figure in ("31.20 µs", "29.50 µs", "0.9x", "6.26 ms", "3.00 ms", "missed"):
+        assert figure in text, figure

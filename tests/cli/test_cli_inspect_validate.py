@@ -10,7 +10,15 @@ import wasmtime
 
 from airssys_wasm import demo
 from airssys_wasm.benchmarks import guests
-from cli_helpers import EXAMPLES, ROOT, WAT, invoke
+from cli_helpers import (
+    BROKEN_COMPONENT,
+    EXAMPLES,
+    ROOT,
+    WAT,
+    broken_component_problem,
+    empty_file_message,
+    invoke,
+)
 
 
 def test_inspect_component_shows_wit_typed_imports_and_exports() -> None:
@@ -84,6 +92,34 @@ def test_inspect_bad_files_exit_1(tmp_path: Path, content: bytes, message: str) 
     assert result.exit_code == 1 and message in result.output
 
 
+@pytest.mark.parametrize("name, content, what", [
+    ("empty.wasm", b"", "empty (0 bytes)"),
+    ("empty.wat", b"", "empty (0 bytes)"),
+    ("blank.wat", b" \n\t\n", "only whitespace (4 bytes)"),
+])
+def test_inspect_empty_file_says_it_is_empty(tmp_path: Path, name: str, content: bytes,
+                                              what: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = invoke("inspect", path)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {path}: the file is {what}; expected a WebAssembly binary "
+                             "(.wasm) or WAT text (.wat): rebuild it, or check it was written "
+                             "completely\n")
+
+
+def test_inspect_wat_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "typo.wat"
+    path.write_text("(module (oops))")
+    result = invoke("inspect", path)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {path}: invalid WAT text: expected valid module field\n"
+                             f"     --> {path}:1:10\n"
+                             "      |\n"
+                             "    1 | (module (oops))\n"
+                             "      |          ^\n")
+
+
 def test_inspect_missing_file_and_usage() -> None:
     result = invoke("inspect", "no/such.wasm")
     assert result.exit_code == 1 and "cannot read" in result.output
@@ -120,3 +156,57 @@ def test_validate_bad_files(tmp_path: Path) -> None:
     result = invoke("validate", broken)
     assert result.exit_code == 1 and "[toml-syntax]" in result.output
     assert invoke("validate").exit_code == 2
+
+
+def test_validate_recognises_a_system_file() -> None:
+    system = EXAMPLES / "system" / "pipeline.toml"
+    result = invoke("validate", system)
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"{system}: valid system - host sensors; 4 component(s), "
+                             "1 supervisor(s), 17 initial message(s)\n")
+
+
+def test_validate_system_file_lists_every_problem_at_once(tmp_path: Path) -> None:
+    (tmp_path / "broken.wat").write_text(BROKEN_COMPONENT)
+    (tmp_path / "empty.wasm").write_bytes(b"")
+    (tmp_path / "core.wat").write_text('(module (func (export "x")))')
+    (tmp_path / "c.toml").write_text('[component]\nname = "c"\nversion = "one"\n')
+    system = tmp_path / "s.toml"
+    system.write_text(
+        '[host]\nname = "t"\nbogus = 1\n'
+        '[supervisors.p]\nstrategy = "one_for_none"\n'
+        '[[component]]\nname = "ok"\nsource = "builtin:counter"\nmanifest = "c.toml"\n'
+        '[[component]]\nname = "broken"\nsource = "broken.wat"\nsupervisor = "q"\n'
+        '[[component]]\nname = "empty"\nsource = "empty.wasm"\n'
+        '[[component]]\nname = "core"\nsource = "core.wat"\n'
+        '[[component]]\nname = "gone"\nsource = "gone.wat"\n'
+        '[[message]]\nto = "nobody"\ntext = "hi"\n')
+    result = invoke("validate", system)
+    assert result.exit_code == 1
+    assert result.output == "\n".join([
+        f"{system}: 9 problem(s)",
+        "  - host.bogus: unknown key (allowed: capacity, health_interval, max_restarts, name, "
+        "within)",
+        "  - supervisors.p.strategy: must be one of one_for_one, one_for_all, rest_for_one, got "
+        "'one_for_none'",
+        "  - component[0].manifest (c.toml): component.version: 'one' is not semantic "
+        "versioning; write MAJOR.MINOR.PATCH like '1.2.0' [bad-semver]",
+        "  - component[1].supervisor: no supervisor 'q' in [supervisors] (defined: p)",
+        f"  - component[4].source: file '{tmp_path / 'gone.wat'}' not found",
+        "  - message[0].to: no component named 'nobody'",
+        *broken_component_problem("component[1]", tmp_path / "broken.wat"),
+        f"  - component[2].source: {empty_file_message(tmp_path / 'empty.wasm')}",
+        f"  - component[3].source: core ({tmp_path / 'core.wat'}): core-ABI module must export "
+        "its linear memory as `memory`",
+        ""])
+
+
+def test_validate_tells_manifests_and_system_files_apart(tmp_path: Path) -> None:
+    # One [component] table is a manifest, even with a key that a system file would have.
+    manifest = tmp_path / "Component.toml"
+    manifest.write_text('[component]\nname = "c"\nversion = "1.0.0"\n')
+    assert invoke("validate", manifest).output.endswith(": valid - c 1.0.0; capabilities: none\n")
+    manifest.write_text('[component]\nname = "c"\nversion = "1.0.0"\n[host]\n')
+    result = invoke("validate", manifest)
+    assert result.exit_code == 1 and "component: must be a table" not in result.output
+    assert "define at least one [[component]]" in result.output  # [host]: a system file

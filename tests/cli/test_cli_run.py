@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import EXAMPLES, invoke
+from cli_helpers import (
+    BROKEN_COMPONENT,
+    EXAMPLES,
+    broken_component_problem,
+    empty_file_message,
+    invoke,
+)
 
 PIPELINE = EXAMPLES / "system" / "pipeline.toml"
 
@@ -151,11 +157,22 @@ def test_run_usage_errors_exit_2() -> None:
     assert result.exit_code == 2 and "Invalid value for '--duration'" in result.output
 
 
-def test_run_component_that_fails_to_load_exits_1(tmp_path: Path) -> None:
-    (tmp_path / "broken.wat").write_text("(component (oops))")
+def test_run_lists_every_component_that_fails_to_load_before_starting_any(tmp_path: Path) -> None:
+    (tmp_path / "broken.wat").write_text(BROKEN_COMPONENT)
+    (tmp_path / "empty.wasm").write_bytes(b"")
     system = tmp_path / "s.toml"
     system.write_text('[[component]]\nname = "ok"\nsource = "builtin:counter"\n'
-                      '[[component]]\nname = "broken"\nsource = "broken.wat"\n')
+                      '[[component]]\nname = "broken"\nsource = "broken.wat"\n'
+                      '[[component]]\nname = "empty"\nsource = "empty.wasm"\n'
+                      '[[component]]\nname = "also-empty"\nsource = "empty.wasm"\n')
     result = invoke("run", system, "--duration", "0.01")
     assert result.exit_code == 1
-    assert "started ok" in result.output and "broken.wat: invalid WAT text" in result.output
+    assert "started ok" not in result.output
+    empty = empty_file_message(tmp_path / "empty.wasm")
+    assert result.output == "\n".join([
+        f"Error: {system}: 3 problem(s):",
+        *broken_component_problem("component[1]", tmp_path / "broken.wat"),
+        f"  - component[2].source: {empty}",
+        f"  - component[3].source: {empty}",
+        "nothing was started",
+        ""])

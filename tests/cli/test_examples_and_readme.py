@@ -4,6 +4,9 @@ exactly what CI runs."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tomllib
 from typing import Any
 
 import pytest
@@ -16,6 +19,17 @@ from cli_helpers import EXAMPLES, ROOT, WAT, run_example
 def test_quickstart_script_runs() -> None:
     result = run_example("quickstart")
     assert result == {"count": 10, "restarts": 1, "trap": "unreachable"}
+
+
+def test_quickstart_log_lines_are_whole() -> None:
+    # Run as a user would: its logging format is the script's own (it once cut at 100 chars).
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    logs = [line for line in proc.stderr.splitlines() if line.startswith("  (log) ")]
+    assert any("actor crasher failed: TrapError(" in line for line in logs), proc.stderr
+    for line in logs:  # each ends where the logged exception's repr ends, however long
+        assert line.endswith('")') and len(line) > 120, line
 
 
 @pytest.mark.parametrize("module, name", [(demo, n) for n in demo.NAMES]
@@ -58,3 +72,8 @@ def test_the_license_files_match_the_metadata() -> None:
     assert (ROOT / "LICENSE-MIT").read_text().startswith("MIT License")
     assert "Apache License" in (ROOT / "LICENSE-APACHE").read_text()[:200]
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_metadata_links_only_real_project_urls() -> None:
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls == {"Upstream (Rust airssys-wasm)": "https://github.com/airsstack/airssys"}

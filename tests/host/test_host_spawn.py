@@ -115,3 +115,29 @@ async def test_many_components_in_one_host(engine) -> None:
         refs = [host.ref(f"c{i}") for i in range(COUNT)]
         await eventually(lambda: all(r.stats.messages_out == 1 for r in refs), "every delivery")
         assert all(r.stats.failures == 0 for r in refs)
+
+
+def test_spawn_and_upgrade_signatures_say_what_the_defaults_mean() -> None:
+    import inspect
+
+    spawn, upgrade = str(inspect.signature(Host.spawn)), str(inspect.signature(Host.upgrade))
+    assert "health: 'HealthCheck | None | Literal[Default.HOST_CONFIG]' = Default.HOST_CONFIG" \
+        in spawn
+    assert "config: 'ComponentConfig | None | Literal[Default.KEEP]' = Default.KEEP" in upgrade
+    assert "object at 0x" not in spawn + upgrade
+
+
+async def test_spawn_health_default_is_the_host_config_and_none_turns_probing_off(engine) -> None:
+    from airssys_wasm.actor import HealthCheck, HealthEvent
+    from airssys_wasm.host import Default
+
+    probed: list[str] = []
+    config = HostConfig(health=HealthCheck(interval=0.01, timeout=0.5))
+    async with Host(config, engine=engine) as host:
+        host.add_listener(lambda e: probed.append(e.actor) if isinstance(e, HealthEvent) else None)
+        await host.spawn("default", PINGPONG)
+        await host.spawn("explicit", PINGPONG, health=Default.HOST_CONFIG)
+        await host.spawn("off", PINGPONG, health=None)
+        # Five probes of the first one: several intervals in which "off" would have been probed.
+        await eventually(lambda: probed.count("default") >= 5 and "explicit" in probed)
+        assert "off" not in probed

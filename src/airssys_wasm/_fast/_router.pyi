@@ -15,12 +15,29 @@ class Route:
     max_message: int
 
 class Router:
+    """The host's table of component names: ``send`` is validate + lookup + enqueue, in C.
+
+    This is the per-message path between components, which is why it is Cython; ``routed``
+    counts the frames it delivered."""
+
     routed: int
-    def add(self, name: str, mailbox: Any, component_id: Any, max_message: int = -1) -> Route: ...
-    def remove(self, name: str, mailbox: Any = None) -> bool: ...
-    def get(self, name: str) -> Route | None: ...
-    def names(self) -> list[str]: ...
+    def add(self, name: str, mailbox: Any, component_id: Any, max_message: int = -1) -> Route:
+        """Route ``name`` to ``mailbox`` (its ``try_put`` is the enqueue); names are unique.
+        ``max_message`` is the largest frame it accepts (MessageTooLarge above it; -1: no limit).
+        """
+    def remove(self, name: str, mailbox: Any = None) -> bool:
+        """Forget ``name`` (only if it still routes to ``mailbox``, when given); True if removed.
+        """
+    def get(self, name: str) -> Route | None:
+        """The route of ``name``, or None."""
+    def names(self) -> list[str]:
+        """Every routed name."""
     def __len__(self) -> int: ...
     def __contains__(self, name: object) -> bool: ...
-    def resolve(self, name: str, frame: bytes | bytearray | memoryview) -> Route: ...
-    def send(self, name: str, sender: Any, frame: bytes | bytearray | memoryview) -> None: ...
+    def resolve(self, name: str, frame: bytes | bytearray | memoryview) -> Route:
+        """The route of ``name`` after checking ``frame``: TypeError, CodecError, ComponentNotFound
+        or MessageTooLarge, each raised before any copy."""
+    def send(self, name: str, sender: Any, frame: bytes | bytearray | memoryview) -> None:
+        """Check ``frame``, look ``name`` up and enqueue ``(sender, frame)`` without waiting:
+        CodecError for a bad frame, ComponentNotFound for an unknown name, MailboxFull when the
+        target's mailbox is at capacity (backpressure is the caller's decision)."""

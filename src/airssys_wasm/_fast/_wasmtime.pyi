@@ -97,7 +97,11 @@ def define_host_func(linker_instance: wc.LinkerInstance, name: str, callback: Ca
 def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
                     timeout: float | None = None, max_list: int | None = None) -> None: ...
-def call_suspendable() -> bool: ...
+def call_suspendable() -> bool:
+    """Whether the guest call this thread is running may suspend: its driver is asynchronous (an
+    actor), so an async host function may hand back a ``HostWait`` that the event loop
+    completes. False for synchronous callers and outside guest calls: a host function then does
+    its work inline."""
 def instantiate_component(linker: wc.Linker, store: wasmtime.Store,
                           component: wc.Component) -> wc.Instance: ...
 def instantiate_module(linker: wasmtime.Linker, store: wasmtime.Store,

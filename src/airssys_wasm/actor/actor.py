@@ -61,14 +61,17 @@ class ActorContext:
 
     @property
     def name(self) -> str:
+        """The actor's name: its address in the system, kept across restarts."""
         return self._cell.name
 
     @property
     def ref(self) -> ActorRef:
+        """The actor's own ``ActorRef``, to hand to others so they can reply."""
         return self._cell.ref
 
     @property
     def system(self) -> ActorSystem:
+        """The ``ActorSystem`` the actor runs in: to send to other actors or spawn helpers."""
         return self._cell.system
 
     @property

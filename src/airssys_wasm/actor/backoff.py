@@ -37,10 +37,15 @@ class Backoff:
     ``initial=0`` means restart immediately (the delay then stays 0).
     """
 
+    #: Delay before the first restart, in seconds (0: restart at once, as OTP does).
     initial: float = 0.05
+    #: Factor between one delay and the next.
     multiplier: float = 2.0
+    #: The cap on the delay, in seconds (applied after the jitter).
     max: float = 30.0
+    #: Fraction by which each delay is randomly scaled, so restarts of many children spread out.
     jitter: float = 0.1
+    #: Seconds an incarnation must run without failing for the sequence to start over.
     reset_after: float = 60.0
 
     def __post_init__(self) -> None:
@@ -147,4 +152,5 @@ class RestartWindow:
         return True
 
     def reset(self) -> None:
+        """Forget every restart counted so far (a supervisor that starts afresh)."""
         self._stamps.clear()

@@ -34,6 +34,9 @@ class MessageBroker:
         self._topics: dict[str, tuple[ActorRef, ...]] = {}
 
     def subscribe(self, topic: str, ref: ActorRef) -> None:
+        """Deliver what is published on ``topic`` to ``ref``; subscribing twice delivers once.
+
+        Subscriptions are by ``ActorRef``, so they survive the actor's restarts (same mailbox)."""
         _check_topic(topic)
         current = self._topics.get(topic, ())
         if ref not in current:
@@ -52,13 +55,19 @@ class MessageBroker:
         return True
 
     def unsubscribe_all(self, ref: ActorRef) -> None:
+        """Remove ``ref`` from every topic: what stopping an actor does, so no publish reaches a
+        mailbox that is gone."""
         for topic in [t for t, refs in self._topics.items() if ref in refs]:
             self.unsubscribe(topic, ref)
 
     def subscribers(self, topic: str) -> tuple[ActorRef, ...]:
+        """The refs subscribed to ``topic`` now, in subscription order (a tuple: safe to iterate
+        while subscriptions change, which is why ``publish`` can check every target before
+        delivering)."""
         return self._topics.get(topic, ())
 
     def topics(self) -> list[str]:
+        """Topics with at least one subscriber, for monitoring and tests."""
         return list(self._topics)
 
     async def publish(self, topic: str, message: Any) -> int:

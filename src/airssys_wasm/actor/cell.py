@@ -68,15 +68,19 @@ class ShutdownReport:
     dead_lettered: dict[str, int] = field(default_factory=dict)
 
     def add(self, actor: str, handled: int, dead_lettered: int) -> None:
+        """Count what ``actor`` handled and dead-lettered while it stopped (merged per actor,
+        because a group stop may drain the same actor more than once)."""
         self.handled[actor] = self.handled.get(actor, 0) + handled
         self.dead_lettered[actor] = self.dead_lettered.get(actor, 0) + dead_lettered
 
     @property
     def total_handled(self) -> int:
+        """Messages handled during the shutdown, over all actors: what the drain delivered."""
         return sum(self.handled.values())
 
     @property
     def total_dead_lettered(self) -> int:
+        """Messages that became dead letters during the shutdown: what it could not deliver."""
         return sum(self.dead_lettered.values())
 
 
@@ -97,14 +101,20 @@ class ActorRef:
 
     @property
     def state(self) -> ActorState:
+        """The actor's lifecycle state now; a ref outlives incarnations, so this follows the
+        current one."""
         return self._cell.state
 
     @property
     def stats(self) -> ActorStats:
+        """A snapshot of the actor's counters (messages in/out, queue, restarts, failures, dead
+        letters)."""
         return self._cell.stats()
 
     @property
     def mailbox(self) -> Mailbox:
+        """The bounded mailbox behind this ref; it is kept across restarts, which is why nothing
+        queued is lost when the actor crashes."""
         return self._cell.mailbox
 
     @property

@@ -44,6 +44,12 @@ class ActorState(str, enum.Enum):
 
 
 class DeadLetterReason(str, enum.Enum):
+    """Why a message became a dead letter: ``failed`` (handling it raised or trapped), ``stopped``
+    (its actor stopped for good) or ``gave_up`` (a supervisor gave up on its actor).
+
+    The reason tells an operator whether to fix the component (``failed``), to resend elsewhere
+    (``stopped``), or to look at the escalation (``gave_up``)."""
+
     FAILED = "failed"  # handling this message raised (or the actor was killed while handling it)
     STOPPED = "stopped"  # sent to, or still queued in, an actor that stopped for good
     #: Still queued in an actor that was stopped for good because a supervisor gave up on it
@@ -53,6 +59,12 @@ class DeadLetterReason(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class LifecycleEvent:
+    """``actor`` moved from ``previous`` to ``state`` at ``at`` (loop time); ``error`` is the
+    failure that caused a move to ``failed``.
+
+    Every transition is observable (``Host.add_listener``), so monitoring and tests can follow a
+    component's life without polling."""
+
     actor: str
     state: ActorState
     previous: ActorState
@@ -93,6 +105,11 @@ class EscalationEvent:
 
 @dataclass(frozen=True, slots=True)
 class HealthEvent:
+    """A health probe of ``actor`` answered ``status``; ``consecutive_unhealthy`` counts towards
+    the restart threshold of its ``HealthCheck``.
+
+    Emitted for every probe, so a degrading component is visible before it is restarted."""
+
     actor: str
     status: HealthStatus
     consecutive_unhealthy: int
@@ -127,7 +144,9 @@ class UpgradeEvent:
 
 Event = Union[LifecycleEvent, RestartEvent, EscalationEvent, HealthEvent, DeadLetter,
               UpgradeEvent]
+"""Any event an ``ActorSystem`` (and so a ``Host``) emits to its listeners."""
 EventListener = Callable[[Event], None]
+"""A callable that receives every ``Event``; it runs on the event loop, so keep it short."""
 
 
 def log_event(event: Event) -> None:

@@ -60,10 +60,12 @@ class Mailbox:
     # -- introspection -------------------------------------------------------------------------
     @property
     def capacity(self) -> int:
+        """How many messages fit before ``put`` waits and ``try_put`` raises ``MailboxFull``."""
         return self._ring.capacity
 
     @property
     def closed(self) -> bool:
+        """True once the mailbox refuses new messages (its actor stopped for good)."""
         return self._ring.closed
 
     @property
@@ -73,6 +75,7 @@ class Mailbox:
 
     @property
     def waiting_senders(self) -> int:
+        """Senders blocked on a full mailbox: a measure of backpressure on this actor."""
         return len(self._senders)
 
     def __len__(self) -> int:

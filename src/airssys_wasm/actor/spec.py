@@ -70,8 +70,11 @@ def _positive_int(owner: str, name: str, value: object) -> None:
 class HealthCheck:
     """Probe ``Actor.health()`` every ``interval`` s; ``threshold`` unhealthy in a row restarts it."""
 
+    #: Seconds between two probes.
     interval: float = 10.0
+    #: Seconds a probe may take; a probe that times out counts as unhealthy.
     timeout: float = 1.0
+    #: Unhealthy answers in a row that restart the actor (one bad answer is not enough).
     threshold: int = 3
 
     def __post_init__(self) -> None:

@@ -92,6 +92,10 @@ class Supervisor:
         return [child.name for child in self._children]
 
     def child(self, name: str) -> ActorRef | Supervisor:
+        """The child named ``name`` (an ``ActorRef``, or a nested ``Supervisor``).
+
+        ComponentNotFound, listing the children, when there is none: a typo in a name should say
+        which names exist."""
         for child in self._children:
             if child.name == name:
                 return child.ref if isinstance(child, ActorCell) else child

@@ -100,6 +100,7 @@ class ActorSystem:
         self._listeners.append(listener)
 
     def remove_listener(self, listener: EventListener) -> None:
+        """Stop calling ``listener`` (ValueError if it was never added)."""
         self._listeners.remove(listener)
 
     def _emit(self, event: Event) -> None:
@@ -156,6 +157,7 @@ class ActorSystem:
         return owner.ref
 
     def actor_names(self) -> list[str]:
+        """Names of the actors (not supervisors) registered now."""
         return [name for name, owner in self._names.items() if isinstance(owner, ActorCell)]
 
     # -- spawning --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from airssys_wasm.actor import Actor, ActorSystem
-from airssys_wasm.benchmarks.timing import Comparison
+from airssys_wasm.benchmarks.timing import Comparison, not_installed
 
 TITLE = "Actor runtime: mailboxes, dispatch, pub/sub"
 
@@ -271,7 +271,9 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     for label, units, ours, queue, pykka_case in cases:
         ours_ns = best_of(repeat, ours) / units * 1e9
         rows.append(Comparison(label, ours_ns, "asyncio.Queue", best_of(repeat, queue) / units * 1e9))
-        if pykka_case is not None and pk is not None:
+        if pykka_case is not None and pk is None:
+            rows.append(Comparison(label, ours_ns, not_installed(["Pykka"]), None))
+        elif pykka_case is not None:
             pykka_units, pykka_run = pykka_case
             pykka_ns = best_of(max(1, repeat // 2), pykka_run) / pykka_units * 1e9
             rows.append(Comparison(label, ours_ns, "Pykka", pykka_ns))

@@ -26,7 +26,7 @@ from wasmtime import component as wc
 from airssys_wasm._fast._router import Router
 from airssys_wasm.actor import Mailbox
 from airssys_wasm.benchmarks import guests
-from airssys_wasm.benchmarks.timing import Comparison
+from airssys_wasm.benchmarks.timing import Comparison, not_installed
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine
 
@@ -182,6 +182,8 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         if importlib.util.find_spec("pykka") is not None:
             rows.append(Comparison(label, host_send, "Pykka actor + wasmtime-py",
                                    per(_best(repeat, lambda: bench_pykka(n)), n)))
+        else:
+            rows.append(Comparison(label, host_send, not_installed(["Pykka"]), None))
         rows.append(Comparison("component -> component via send-message",
                                per(_best(repeat, lambda: asyncio.run(bench_c2c(engine, n))), n),
                                "-", None))

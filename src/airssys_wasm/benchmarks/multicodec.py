@@ -7,7 +7,7 @@ import importlib.util
 import msgpack
 
 from airssys_wasm import multicodec as mc
-from airssys_wasm.benchmarks.timing import Comparison, time_stmt
+from airssys_wasm.benchmarks.timing import Comparison, not_installed, time_stmt
 
 TITLE = "Multicodec framing"
 
@@ -51,7 +51,8 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         ours_ns = t(ours)
         usable = {b: s for b, s in baselines.items() if b.split(":")[0] in base}
         if not usable:
-            rows.append(Comparison(name, ours_ns, "(baseline not installed)", None))
+            rows.append(Comparison(name, ours_ns, not_installed([b.split(":")[0] for b in baselines]),
+                                   None))
         for label, stmt in usable.items():
             rows.append(Comparison(name, ours_ns, label.split(":")[0], t(stmt)))
 

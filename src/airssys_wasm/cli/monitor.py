@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from airssys_wasm import multicodec as mc
@@ -31,7 +33,7 @@ from airssys_wasm.actor import (
 from airssys_wasm.errors import AirssysError, CodecError, ComponentNotFound, TrapError
 from airssys_wasm.host import Host
 
-__all__ = ["Monitor", "interactive", "make_console", "quiet_library_logs", "trap_kind"]
+__all__ = ["Monitor", "actor_table", "compact", "interactive", "make_console", "quiet_library_logs", "trap_kind"]
 
 
 def interactive(console: Console) -> bool:
@@ -118,25 +120,68 @@ class Monitor:
                 self.health.pop(name, None)
 
     def table(self, title: str = "actors") -> Table:
-        table = Table(title=f"{title} — {self.elapsed():.1f} s")
-        for column in ("actor", "state", "in", "out", "queued", "restarts", "failures",
-                       "dead letters", "health"):
-            table.add_column(column, justify="left" if column in ("actor", "state", "health")
-                             else "right", no_wrap=True)
+        """The actor table in the wide layout if it fits the console, else the narrow one
+        (abbreviated headers, compact numbers, no vertical rules) that fits 80 columns: a
+        cut-off cell (``runni…``) is worse than an abbreviation explained in the caption."""
+        rows: list[ActorRow] = []
         for name in self.host.names():
             try:
                 ref = self.host.ref(name)
             except ComponentNotFound:  # stopped between names() and ref(): skip it this time
                 continue
             stats = ref.stats
-            state = ref.state.value
-            health = self.health.get(name, HealthStatus.UNKNOWN).value
-            style = {"running": "green", "failed": "red", "stopped": "dim"}.get(state, "yellow")
-            table.add_row(name, f"[{style}]{state}[/]", str(stats.messages_in),
-                          str(stats.messages_out), str(stats.queued), str(stats.restarts),
-                          str(stats.failures), str(stats.dead_letters),
-                          f"[{'green' if health == 'healthy' else 'yellow'}]{health}[/]")
-        return table
+            rows.append((name, ref.state.value, (stats.messages_in, stats.messages_out,
+                                                 stats.queued, stats.restarts, stats.failures,
+                                                 stats.dead_letters),
+                         self.health.get(name, HealthStatus.UNKNOWN).value))
+        heading = f"{title} — {self.elapsed():.1f} s"
+        wide = actor_table(heading, rows, narrow=False)
+        unbounded = self.console.options.update_width(1 << 16)  # its natural width
+        if self.console.measure(wide, options=unbounded).maximum <= self.console.width:
+            return wide
+        return actor_table(heading, rows, narrow=True)
+
+
+#: (wide header, narrow header) of the counter columns, in table order.
+_COUNTERS = (("in", "in"), ("out", "out"), ("queued", "q"), ("restarts", "rst"),
+             ("failures", "fail"), ("dead letters", "dead"))
+_NARROW_CAPTION = "q queued · rst restarts · fail failures · dead dead letters"
+
+ActorRow = tuple[str, str, tuple[int, ...], str]  # (name, state, counters, health)
+
+
+def compact(n: int) -> str:
+    """A counter in at most 4 characters (999, 1.2k, 12k, 123k, 1.2M ...), rounded down so it
+    never claims more than happened."""
+    if n < 1000:
+        return str(n)
+    units, rest, scaled = "kMGTP", n, n // 1000
+    while scaled >= 1000 and len(units) > 1:
+        units, rest, scaled = units[1:], scaled, scaled // 1000
+    if scaled < 10:
+        return f"{scaled}.{rest // 100 % 10}{units[0]}"
+    return f"{scaled}{units[0]}"
+
+
+def actor_table(title: str, rows: list[ActorRow], *, narrow: bool) -> Table:
+    """One row per actor: state, message counters, last health answer."""
+    if narrow:
+        table = Table(title=title, caption=_NARROW_CAPTION, box=box.SIMPLE_HEAD,
+                      show_edge=False, padding=(0, 1), pad_edge=False)
+    else:
+        table = Table(title=title)
+    # A long actor name folds onto a second line instead of being cut; nothing else can wrap.
+    table.add_column("actor", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for wide_header, narrow_header in _COUNTERS:
+        table.add_column(narrow_header if narrow else wide_header, justify="right", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    number = compact if narrow else str
+    for name, state, counters, health in rows:
+        style = {"running": "green", "failed": "red", "stopped": "dim"}.get(state, "yellow")
+        table.add_row(escape(name), f"[{style}]{state}[/]", *(number(c) for c in counters),
+                      f"[{'green' if health == 'healthy' else 'yellow'}]{health}[/]")
+    return table
 
 
 def _preview(message: Any) -> str:

@@ -36,7 +36,9 @@ Schema (every key optional unless marked *required*; paths are relative to the s
     repeat = 1
 
 Components start in file order (start downstream components first). Every problem in the
-file is reported at once, before anything starts.
+file is reported at once, before anything starts; then, by the host, every component source
+that does not load, before any component starts. ``airssys-wasm validate`` reports both
+without running anything (``check_system``).
 
 With ``--watch`` the source (and manifest) file of every component is polled every 0.5 s; a
 component whose file changed is hot-upgraded (``Host.upgrade``: same mailbox, nothing queued is
@@ -52,7 +54,7 @@ import math
 import os
 import signal
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +69,14 @@ from airssys_wasm import multicodec as mc
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorStrategy
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
-from airssys_wasm.errors import AirssysError, ConfigError, ManifestError
+from airssys_wasm.errors import AirssysError, ConfigError, LoadError, ManifestError
 from airssys_wasm.host import Host, HostConfig
-from airssys_wasm.runtime import EngineConfig
+from airssys_wasm.runtime import Engine, EngineConfig
 from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
-__all__ = ["SystemSpec", "Watcher", "load_system", "run_system"]
+__all__ = ["SystemSpec", "Watcher", "check_system", "is_system_file", "load_system", "run_system",
+           "source_problems"]
 
 logger = logging.getLogger("airssys_wasm.cli")
 
@@ -108,6 +111,7 @@ class ComponentSpec:
     backoff: Backoff | None
     capacity: int | None
     uses_fuel: bool  # a fuel limit needs an engine with fuel metering
+    where: str  # its place in the file, for messages: component[2]
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,7 @@ def _component(p: _Problems, raw: object, where: str, base: Path, sups: set[str]
                                           RestartPolicy.PERMANENT),
                          config=config, limits=limits, backoff=p.backoff(table.get("backoff"),
                                                                          f"{where}.backoff"),
-                         capacity=capacity, uses_fuel=uses_fuel)
+                         capacity=capacity, uses_fuel=uses_fuel, where=where)
 
 
 def _message(p: _Problems, raw: object, where: str, names: set[str]) -> tuple[str, bytes, int] | None:
@@ -290,8 +294,23 @@ def _message(p: _Problems, raw: object, where: str, names: set[str]) -> tuple[st
     return (to, frame, repeat) if to is not None else None
 
 
-def load_system(path: Path) -> SystemSpec:
-    """Parse and check a system file; ConfigError listing every problem."""
+def is_system_file(path: Path) -> bool:
+    """Whether ``path`` looks like a system file rather than a Component.toml: it has
+    ``[[component]]`` (an array of tables; a manifest has one ``[component]`` table) or a
+    ``[host]``/``[supervisors]``/``[[message]]`` section. A file that cannot be read or parsed
+    is not one: the manifest check reports why."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("component"), list) or bool({"host", "supervisors", "message"}
+                                                           & set(data))
+
+
+def _parse(path: Path) -> tuple[SystemSpec | None, list[str]]:
+    """The spec (None if it cannot be built) and every problem of the file itself: schema,
+    each component's manifest, supervisors, messages. Component sources are only looked for."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -339,19 +358,75 @@ def load_system(path: Path) -> SystemSpec:
         raw_messages = []
     messages = [m for i, raw in enumerate(raw_messages)
                 if (m := _message(p, raw, f"message[{i}]", seen))]
-    if p.items:
-        raise ConfigError(f"{path}: {len(p.items)} problem(s):\n" +
-                          "\n".join(f"  - {item}" for item in p.items))
     if any(c.uses_fuel for c in comps):
         host_kwargs["engine"] = EngineConfig(consume_fuel=True)
     try:
         config = HostConfig(**host_kwargs)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: [host]: {exc}") from None
-    return SystemSpec(path=path, host=config, supervisors=sups, components=comps, messages=messages)
+        p.add("host", str(exc))
+        return None, p.items
+    return SystemSpec(path=path, host=config, supervisors=sups, components=comps,
+                      messages=messages), p.items
+
+
+def source_problems(load: Callable[[Path, str], object],
+                    components: list[ComponentSpec]) -> list[str]:
+    """Compile every component's source with ``load(source, name)`` and check it against the
+    world, each file once; one problem per component whose source the host would refuse (all
+    of them, not just the first). A missing file was already reported by the schema check."""
+    errors: dict[Path, str | None] = {}
+    problems = []
+    for comp in components:
+        if not comp.source.is_file():
+            continue
+        if comp.source not in errors:
+            try:
+                load(comp.source, comp.name)
+                errors[comp.source] = None
+            except LoadError as exc:
+                errors[comp.source] = str(exc)
+        error = errors[comp.source]
+        if error is not None:
+            problems.append(f"{comp.where}.source: {error}")
+    return problems
+
+
+def _listing(path: Path, problems: list[str]) -> str:
+    return f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {item}" for item in problems)
+
+
+def load_system(path: Path) -> SystemSpec:
+    """Parse and check a system file; ConfigError listing every problem. The component
+    sources are compiled by the host that runs them (``run`` checks them all before it
+    starts anything), so they are not compiled twice."""
+    spec, problems = _parse(path)
+    if problems or spec is None:
+        raise ConfigError(_listing(path, problems))
+    return spec
+
+
+def check_system(path: Path) -> tuple[SystemSpec | None, list[str]]:
+    """What ``validate`` reports for a system file, without starting a host: every problem
+    ``load_system`` finds and every component source that does not compile or does not fit the
+    world (compiled by a throwaway engine configured like the host's)."""
+    spec, problems = _parse(path)
+    if spec is not None:
+        with Engine(spec.host.engine) as engine:
+            problems += source_problems(lambda source, name: engine.load(source, name=name),
+                                        spec.components)
+    return spec, problems
+
+
+def _check_sources(host: Host, spec: SystemSpec) -> None:
+    """Before anything starts: ConfigError listing every component the host cannot load."""
+    problems = source_problems(lambda source, name: host.load(source, name=name),
+                               spec.components)
+    if problems:
+        raise ConfigError(_listing(spec.path, problems) + "\nnothing was started")
 
 
 async def _start(host: Host, spec: SystemSpec, monitor: Monitor) -> None:
+    _check_sources(host, spec)
     backoffs = {s.name: s.backoff for s in spec.supervisors}
     for sup in spec.supervisors:
         await host.supervisor(sup.name, strategy=sup.strategy, max_restarts=sup.max_restarts,

@@ -4,6 +4,7 @@ security layer fills in."""
 
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.host import ComponentRef, Host
 from airssys_wasm.host.policy import (
     EXTENSIONS,
@@ -28,6 +29,7 @@ __all__ = [
     "ComponentRef",
     "ComponentStats",
     "Decision",
+    "Default",
     "Host",
     "HostConfig",
     "HostMessaging",

@@ -68,6 +68,8 @@ class ComponentActor(Actor):
         return instance
 
     async def on_start(self) -> None:
+        """Instantiate the component in a fresh Store and run its ``init`` (every incarnation: a
+        trap poisons a Store, so a restart never reuses one); ask its ``metadata`` once."""
         self.instance = await self._new_instance()
         if self.entry.metadata is None:
             await self._describe()
@@ -91,6 +93,11 @@ class ComponentActor(Actor):
         await self._describe()
 
     def handle(self, message: Any) -> GuestCall | None:
+        """Deliver one envelope to the guest: a ``(sender, frame)`` message to ``handle-message``,
+        a request to ``execute``, a callback to ``handle-callback``.
+
+        Returns the guest call when it suspended (the actor parks on it) or None when it finished
+        at once, so the common case costs no task switch."""
         instance = self.instance
         assert instance is not None
         if type(message) is tuple:

@@ -30,16 +30,30 @@ class HostConfig:
     (``Host.health`` still probes on demand).
     """
 
+    #: The host's name: the root supervisor is ``<name>/root`` and log lines and events carry it,
+    #: so several hosts in one process can be told apart.
     name: str = "host"
+    #: Settings of the Engine the host creates (unless ``Host(engine=...)`` passes one): fuel
+    #: metering, compile cache, time slice, pooling allocator.
     engine: EngineConfig = field(default_factory=EngineConfig)
     #: Namespace put in the component-id of every component this host spawns.
     namespace: str = ""
     #: The sender id of messages and requests that come from Python (``Host.send``/``request``).
     host_id: ComponentId = ComponentId("host", namespace="airssys")
+    #: Default limits of every component; its manifest's ``[limits]`` and ``spawn(limits=...)``
+    #: override them, the trust level caps them.
     limits: Limits = field(default_factory=Limits)
+    #: Default mailbox capacity: how many messages queue before ``send`` waits (backpressure) and
+    #: ``try_send`` raises ``MailboxFull``.
     capacity: int = DEFAULT_CAPACITY
+    #: How many messages an actor takes from its mailbox per turn: larger batches cost fewer task
+    #: switches, smaller ones share the loop more finely.
     batch_size: int = DEFAULT_BATCH_SIZE
+    #: Default restart delay of every component (``spawn(backoff=...)`` overrides it), so a crash
+    #: loop cannot burn a core.
     backoff: Backoff = field(default_factory=Backoff)
+    #: Default periodic health probing of every component; None turns it off (``Host.health`` still
+    #: probes on demand).
     health: HealthCheck | None = field(default_factory=HealthCheck)
     #: Restart intensity of each top-level component: more than ``max_restarts`` restarts
     #: ``within`` seconds and that component alone is stopped for good (state ``failed``, an
@@ -47,6 +61,7 @@ class HostConfig:
     #: can be spawned again). With ``on_give_up="stop_host"`` it is the intensity of the root
     #: supervisor, shared by every top-level component.
     max_restarts: int = 3
+    #: The window, in seconds, of ``max_restarts``.
     within: float = 5.0
     #: What exceeding a restart intensity at the top of the tree stops. "stop_component" (the
     #: default): only the component — or the top-level supervisor's subtree — that went over
@@ -54,7 +69,11 @@ class HostConfig:
     #: stops" — past the root's intensity every component is stopped and the host refuses new
     #: work until it is closed.
     on_give_up: str = "stop_component"
+    #: Seconds a stopping component may take to drain its queue and run ``shutdown`` before its
+    #: call is cancelled.
     shutdown_timeout: float = 5.0
+    #: How many dead letters ``Host.dead_letters`` keeps (the oldest are forgotten first), so a
+    #: long-running host's memory stays bounded.
     dead_letter_history: int = 1000
     #: Longest wait of ``Host.request`` when the caller passes no timeout.
     request_timeout: float = 1.0

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame, too_large
 from airssys_wasm.actor import (
@@ -50,6 +50,7 @@ from airssys_wasm.errors import (
 from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host import ext_filesystem, ext_process
 from airssys_wasm.host.config import HostConfig
+from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.ext_network import INTERFACE as NETWORK
 from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
@@ -67,13 +68,12 @@ from airssys_wasm.host.policy import (
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
-from airssys_wasm.host.upgrade import KEEP, upgrade
+from airssys_wasm.host.upgrade import upgrade
 from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
 from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
 
 __all__ = ["ComponentRef", "Host"]
 
-_UNSET: Any = object()
 #: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
 _GIVEN_UP_KEPT = 1000
 
@@ -91,6 +91,10 @@ class ComponentRef:
 
     @property
     def state(self) -> ActorState:
+        """Where the component is in its lifecycle now (``running``, ``stopping``, ``failed``...).
+
+        Read it before an operation that needs a running component (``upgrade`` refuses one that
+        is restarting or stopping); it follows the actor, so it stays current across restarts."""
         return self.actor.state
 
     @property
@@ -104,15 +108,21 @@ class ComponentRef:
         return self.actor.error
 
     async def send(self, message: bytes) -> None:
+        """``Host.send`` to this component, for code that holds the handle rather than the name."""
         await self._host.send(self.name, message)
 
     async def request(self, message: bytes, timeout: float | None = None) -> bytes:
+        """``Host.request`` to this component: the reply of its ``execute``, or ``RequestTimeout``.
+        """
         return await self._host.request(self.name, message, timeout)
 
     async def health(self) -> HealthStatus:
+        """``Host.health`` of this component: probe it now, between two of its batches."""
         return await self._host.health(self.name)
 
     async def stop(self) -> None:
+        """``Host.stop`` of this component: drain its queue, call its ``shutdown``, unregister it.
+        """
         await self._host.stop(self.name)
 
     def __repr__(self) -> str:
@@ -166,6 +176,11 @@ class Host:
         await self.close()
 
     async def start(self) -> None:
+        """Create the actor system, request table and messaging on the running event loop.
+
+        ``async with Host()`` calls it; call it yourself only when the host's lifetime is not a
+        ``with`` block (then ``await host.close()`` at the end). Idempotent; a closed host refuses
+        with ``ActorStateError`` because its registry and grants are gone: create a new one."""
         if self.system is not None:
             return
         if self._closed:
@@ -261,9 +276,20 @@ class Host:
 
     @property
     def dead_letters(self) -> list[DeadLetter]:
+        """Messages that could not be handled, most recent last (a copy, at most
+        ``HostConfig.dead_letter_history`` of them).
+
+        Nothing is dropped silently: the message a guest trapped on, what was queued in a component
+        stopped for good, and sends to a gone component end up here with their ``reason`` and
+        ``error``, so an operator can see what was lost and why."""
         return list(self._running().dead_letters)
 
     def request_stats(self) -> RequestStats:
+        """Counters of the request table: issued, replied, failed, timed out, cancelled, pending.
+
+        Requests between components (``send-request``) and from Python share one table; these
+        numbers show whether callers wait on components that never answer, and whether late replies
+        are arriving after their deadline (``late_replies``)."""
         self._running()
         assert self.requests is not None
         return self.requests.stats()
@@ -337,7 +363,7 @@ class Host:
         trust: str | None = None,
         config: ComponentConfig | None = None,
         backoff: Backoff | None = None,
-        health: HealthCheck | None = _UNSET,
+        health: HealthCheck | None | Literal[Default.HOST_CONFIG] = Default.HOST_CONFIG,
         capacity: int | None = None,
         batch_size: int | None = None,
     ) -> ComponentRef:
@@ -382,7 +408,7 @@ class Host:
                 capacity=capacity if capacity is not None else cfg.capacity,
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
                 shutdown_timeout=cfg.shutdown_timeout,
-                health=cfg.health if health is _UNSET else health)
+                health=cfg.health if health is Default.HOST_CONFIG else health)
             parent = self._parent(supervisor)
             self.registry.add(entry)
             actor = await parent.start_child(spec)
@@ -401,7 +427,8 @@ class Host:
         return ref
 
     async def upgrade(self, name: str, source: Source, manifest: object | None = None, *,
-                      limits: Limits | None = None, config: ComponentConfig | None = KEEP
+                      limits: Limits | None = None,
+                      config: ComponentConfig | None | Literal[Default.KEEP] = Default.KEEP
                       ) -> ComponentRef:
         """Hot code upgrade: replace ``name``'s code between two of its messages, keeping its
         mailbox (nothing queued is lost, the order is kept) and its ComponentRef.
@@ -450,13 +477,21 @@ class Host:
         return ref
 
     def stats(self, name: str) -> ComponentStats:
+        """Host-side counters of ``name``: guest errors, health traps, callbacks dropped.
+
+        Complements ``ref(name).stats`` (the actor's messages, restarts, failures): these count
+        what the host saw of the component's answers. Still available for a component its
+        supervisor gave up on, so the cause of the failure can be inspected after the fact."""
         if name not in self.registry and name in self._given_up:
             return self._given_up[name][1].stats
         return self.registry.get(name).stats
 
     def names(self, *, given_up: bool = False) -> list[str]:
-        """Names of the registered components; with ``given_up``, also of those a supervisor
-        gave up on that ``ref``/``stats`` still answer for."""
+        """Names of the components registered now, in spawn order.
+
+        What ``list-components`` shows the guests, as plain names; a component its supervisor gave
+        up on is no longer listed (``ref(name)`` still describes it) unless ``given_up`` is set
+        (metrics keep reporting it, state ``failed``, until the name is spawned again)."""
         names = self.registry.names()
         if given_up:
             names += [name for name in self._given_up if name not in self.registry]
@@ -558,6 +593,10 @@ class Host:
         self._running().broker.subscribe(topic, self.ref(name).actor)
 
     def unsubscribe(self, topic: str, name: str) -> bool:
+        """Stop delivering ``topic`` to ``name``; True if it was subscribed.
+
+        Stopping a component ends all its subscriptions by itself; this is for a component that
+        stays running but should no longer receive a topic."""
         return self._running().broker.unsubscribe(topic, self.ref(name).actor)
 
     async def publish(self, topic: str, payload: bytes | bytearray | memoryview) -> int:

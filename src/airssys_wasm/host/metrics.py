@@ -133,8 +133,8 @@ class _Families:
                 for name, (kind, unit, help) in self._specs.items()]
 
 
-#: (name, kind, unit, help) of every family ``collect`` reports, in exposition order: first
-#: the per-component ones (labels host, component, ...), then the per-host ones.
+#: (name, kind, unit, help) of the per-component families (labels host, component, and their
+#: own), in exposition order; ``collect`` reports these, then HOST_FAMILIES.
 COMPONENT_FAMILIES = (
     ("airssys_messages_in_total", "counter", "1",
      "Envelopes accepted into the component's mailbox (messages, requests, callbacks)."),
@@ -168,6 +168,7 @@ COMPONENT_FAMILIES = (
     ("airssys_fuel_limit", "gauge", "1",
      "Fuel per call ([limits] fuel), for components with a fuel limit."),
 )
+#: (name, kind, unit, help) of the per-host families (label host only, plus their own).
 HOST_FAMILIES = (
     ("airssys_spawns_total", "counter", "1", "Components the host started (spawn calls that "
                                              "created an actor, including ones whose init failed)."),

@@ -59,6 +59,7 @@ class OtelInstruments:
         self.names: list[str] = []
 
     def close(self) -> None:
+        """Report nothing from now on (the instruments themselves stay registered)."""
         self._closed = True
 
     def _family(self, name: str) -> MetricFamily | None:

@@ -41,12 +41,14 @@ __all__ = [
     "install_default_security",
 ]
 
-#: ``kind`` of a guest's send-message / send-request; ``target`` is the target component's name.
 MESSAGING_SEND = "messaging.send"
-#: ``Decision.error`` of a denial caused by an exhausted quota (anything else is permission-denied).
+"""The ``kind`` of a guest's send-message / send-request check; ``target`` is the target
+component's name. One constant, so providers and the router agree on the spelling."""
 RESOURCE_EXHAUSTED = "resource-exhausted"
+"""``Decision.error`` of a denial caused by an exhausted quota; any other denial is
+permission-denied. The host maps it to the WIT ``resource-exhausted`` case, so a guest can
+tell "try later" from "never allowed"."""
 
-#: Extension interface -> the manifest keys that grant it (any one of them links it).
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "airssys:ext-filesystem/filesystem@1.0.0": (
         "filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"),
@@ -54,6 +56,10 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "airssys:ext-process/process@1.0.0": ("process.spawn",),
     "airssys:ext-storage/storage@1.0.0": ("storage.read", "storage.write"),
 }
+"""Extension interface -> the manifest keys that grant it (any one of them links it).
+
+The host links an ``ext-*`` interface only for a component granted one of its keys, so a
+component that imports it without a grant is refused at spawn, naming the key to add."""
 
 
 @runtime_checkable
@@ -75,19 +81,27 @@ class Decision(Protocol):
     ``getattr`` so providers written before it existed keep working."""
 
     @property
-    def allowed(self) -> bool: ...
+    def allowed(self) -> bool:
+        """True if the action may go ahead; the host acts only on an allowed decision."""
 
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> str:
+        """Why, in words: it ends up in the audit line and in the guest's error text."""
 
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """The WIT error case of a denial (``permission-denied``, ``resource-exhausted``); None
+        when allowed."""
 
     @property
-    def resolved_path(self) -> str | None: ...
+    def resolved_path(self) -> str | None:
+        """For path kinds: the normalised, symlink-resolved path that was matched. The host opens
+        this one, never the guest's string, so what it touches is what was checked."""
 
     @property
-    def resolved_address(self) -> str | None: ...
+    def resolved_address(self) -> str | None:
+        """For ``check_resolved``: the IP address the host connects to or binds, never the name
+        again, so a rebinding DNS server cannot swap it after the check."""
 
 
 @dataclass(frozen=True, slots=True)

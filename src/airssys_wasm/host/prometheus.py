@@ -51,10 +51,11 @@ class HostCollector:
         self._snapshot = LoopSnapshot(host)
 
     def describe(self) -> list[Any]:
-        # Nothing up front: registering must not take a snapshot (the host may not run yet).
+        """Nothing up front: registering must not take a snapshot (the host may not run yet)."""
         return []
 
     def collect(self) -> Iterator[Any]:
+        """The host's families as prometheus_client metric families (one snapshot per call)."""
         from prometheus_client.core import (
             CounterMetricFamily,
             GaugeMetricFamily,
@@ -144,6 +145,7 @@ class MetricsServer:
 
     @property
     def closed(self) -> bool:
+        """True once it stopped listening (``close()``, or the host closed it)."""
         return self._server is None or not self._server.is_serving()
 
     async def _listen(self, address: str, port: int) -> None:

@@ -81,12 +81,18 @@ class Registry:
         self._entries: dict[str, ComponentEntry] = {}
 
     def add(self, entry: ComponentEntry) -> None:
+        """Register ``entry`` under its name; ConfigError if the name is taken, because a name is a
+        component's address and two components must never share one."""
         if entry.name in self._entries:
             raise ConfigError(f"a component named {entry.name!r} is already running in this host; "
                               "stop it first or pick another name")
         self._entries[entry.name] = entry
 
     def remove(self, name: str, entry: ComponentEntry | None = None) -> bool:
+        """Unregister ``name``, only if it is still ``entry`` when given; True if removed.
+
+        The ``entry`` guard lets a late cleanup of an old incarnation leave a newer component under
+        the same name alone."""
         current = self._entries.get(name)
         if current is None or (entry is not None and current is not entry):
             return False
@@ -94,6 +100,8 @@ class Registry:
         return True
 
     def get(self, name: str) -> ComponentEntry:
+        """The entry of ``name``; ComponentNotFound (saying how many are running) if there is none.
+        """
         entry = self._entries.get(name)
         if entry is None:
             raise ComponentNotFound(
@@ -119,13 +127,17 @@ class Registry:
         return len(self._entries)
 
     def names(self) -> list[str]:
+        """Registered names, in registration order."""
         return list(self._entries)
 
     # -- ComponentDirectory ----------------------------------------------------------------------
     def list_components(self) -> Sequence[ComponentId]:
+        """``list-components`` for guests: the component-ids of everything registered."""
         return [entry.component_id for entry in self._entries.values()]
 
     def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
+        """``get-component-metadata`` for guests: what ``component`` said about itself, or None
+        when it is unknown (a guest asking about a gone component gets ``none``, not an error)."""
         try:
             return self.find(component).metadata
         except ComponentNotFound:

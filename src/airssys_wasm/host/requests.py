@@ -84,6 +84,13 @@ class Callback:
 
 @dataclass(frozen=True, slots=True)
 class RequestStats:
+    """Counters of a ``RequestTable`` (``Host.request_stats()``): requests ``issued``, ``replied``,
+    ``failed``, ``timed_out``, ``cancelled``, replies that arrived too late (``late_replies``,
+    dropped), requests that expired before their target started them (``expired_unstarted``)
+    and those still ``pending``.
+
+    A frozen snapshot, so monitoring can compare two of them without racing the live table."""
+
     issued: int
     replied: int
     failed: int
@@ -108,6 +115,7 @@ class RequestTable:
         self.late_replies = self.expired_unstarted = 0
 
     def stats(self) -> RequestStats:
+        """A snapshot of the counters (see ``RequestStats``)."""
         return RequestStats(self.issued, self.replied, self.failed, self.timed_out, self.cancelled,
                             self.late_replies, self.expired_unstarted, len(self._open))
 
@@ -129,6 +137,9 @@ class RequestTable:
         return request
 
     def context(self, request: PendingRequest, caller_info: Any) -> ExecutionContext:
+        """The ``execution-context`` handed to the target's ``execute``: the request id and the
+        time left until the request's deadline (at least 1 ms), so a guest can bound its own work.
+        """
         remaining_ms = max(1, int((request.deadline - self._loop.time()) * 1000))
         return ExecutionContext(request_id=request.id, timeout_ms=remaining_ms, caller=caller_info)
 

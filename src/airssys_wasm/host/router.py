@@ -77,6 +77,11 @@ class HostMessaging:
     def send_message(self, sender: ComponentId, target: ComponentId,
                      message: bytes | Oversized) -> None:
         # _allow(), inlined: this runs once per message between components.
+        """A guest's ``send-message``: check ``messaging.send`` and the sender's quota, then route
+        the frame into the target's mailbox.
+
+        A refusal raises the typed error the trampoline turns into the guest's ``messaging-error``;
+        nothing is raised into the host."""
         decision = self._check(sender.name, MESSAGING_SEND, target.name)
         if not decision.allowed:
             self._refuse(sender, target, decision)
@@ -108,6 +113,9 @@ class HostMessaging:
 
     def send_request(self, sender: ComponentId, target: ComponentId, request: bytes | Oversized,
                      timeout_ms: int) -> str:
+        """A guest's ``send-request``: checked like ``send_message``, then registered in the
+        request table so the reply comes back to the sender's ``handle-callback``; returns the
+        request id."""
         self._allow(sender, target)
         if type(request) is not bytes:
             self._oversized(sender, target, request)
@@ -131,6 +139,7 @@ class HostMessaging:
         return pending.id
 
     def cancel_request(self, sender: ComponentId, request_id: str) -> None:
+        """A guest's ``cancel-request``: only the sender of a request may cancel it."""
         self._requests.cancel(request_id, by=sender)
 
     def deliver_callback(self, request: PendingRequest, callback: Callback) -> None:

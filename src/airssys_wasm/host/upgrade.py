@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airssys_wasm.actor import Actor, UpgradeEvent
 from airssys_wasm.errors import ActorStateError, UpgradeFailed
 from airssys_wasm.host.component_actor import ComponentActor
+from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.policy import Admission
 from airssys_wasm.host.registry import ComponentEntry
@@ -47,10 +48,7 @@ from airssys_wasm.types import ComponentConfig, ComponentId
 if TYPE_CHECKING:
     from airssys_wasm.host.host import ComponentRef, Host
 
-__all__ = ["KEEP", "upgrade"]
-
-#: ``config=`` default of ``Host.upgrade``: the new version gets the config the old one had.
-KEEP: Any = object()
+__all__ = ["upgrade"]
 
 logger = logging.getLogger("airssys_wasm.host")
 
@@ -93,7 +91,8 @@ def _label(version: _Version) -> str:
 
 
 async def upgrade(host: Host, name: str, source: Source, manifest: object | None = None, *,
-                  limits: Limits | None = None, config: ComponentConfig | None = KEEP
+                  limits: Limits | None = None,
+                  config: ComponentConfig | None | Literal[Default.KEEP] = Default.KEEP
                   ) -> ComponentRef:
     """See ``Host.upgrade`` and the module docstring."""
     host._running()
@@ -105,7 +104,7 @@ async def upgrade(host: Host, name: str, source: Source, manifest: object | None
     entry.upgrading = True
     try:
         return await _upgrade(host, ref, entry, source, manifest, limits,
-                              entry.init_config if config is KEEP else config)
+                              entry.init_config if config is Default.KEEP else config)
     finally:
         entry.upgrading = False
 

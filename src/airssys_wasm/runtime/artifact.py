@@ -45,6 +45,8 @@ class Artifact:
         self.exports = exports
 
     def has(self, export: str) -> bool:
+        """True if the guest exports the lifecycle function ``export`` (e.g. ``"execute"``), so
+        callers can skip optional calls instead of catching an error."""
         return export in self.exports
 
     def instantiate(self, limits: Limits | None = None, services: HostServices | None = None,
@@ -62,6 +64,10 @@ class Artifact:
 
 
 class ComponentArtifact(Artifact):
+    """A compiled component of the ``airssys-component`` world (or a smaller world it includes),
+    validated at load time. Its instances call the guest through the canonical ABI with
+    conversion plans compiled once per export."""
+
     kind = "component"
     _instance_class = ComponentInstance
 
@@ -117,6 +123,9 @@ class ComponentArtifact(Artifact):
 
 
 class CoreModuleArtifact(Artifact):
+    """A compiled core module of the core-ABI lane (``memory``, ``alloc``, ``handle``): messages
+    are copied into linear memory with one memcpy, the lane for bulk payloads."""
+
     kind = "core"
     _instance_class = CoreInstance
 

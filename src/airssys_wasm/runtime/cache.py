@@ -32,6 +32,10 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class CacheStats:
+    """What a cache did since its engine started: ``hits`` (loaded compiled code from disk),
+    ``misses`` (compiled and stored), ``rebuilt`` (an entry was damaged or foreign and was
+    compiled again). Tests and operators read it to check the cache works."""
+
     hits: int = 0
     misses: int = 0
     rebuilt: int = 0
@@ -49,10 +53,13 @@ class ArtifactCache:
         self.stats = CacheStats()
 
     def key(self, kind: Kind, source_digest: str) -> str:
+        """The entry name for ``source_digest``: it also hashes the wasmtime version and the engine
+        settings, so code compiled by another version or configuration is never loaded."""
         material = "\0".join((kind, source_digest, self.wasmtime_version, self.config_fingerprint))
         return hashlib.sha256(material.encode()).hexdigest()[:48]
 
     def paths(self, kind: Kind, source_digest: str) -> tuple[Path, Path]:
+        """The compiled code (``.cwasm``) and metadata (``.json``) files of one entry."""
         stem = self.directory / f"{kind}-{self.key(kind, source_digest)}"
         return stem.with_suffix(".cwasm"), stem.with_suffix(".json")
 

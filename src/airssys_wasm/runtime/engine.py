@@ -59,12 +59,17 @@ class PoolingConfig:
 class EngineConfig:
     """Engine-wide settings. Fields that change generated code are part of the cache key."""
 
+    #: Meter instructions, so ``Limits.fuel`` can bound them (costs some speed; off by default).
     consume_fuel: bool = False
+    #: Epoch interruption: how wall-clock timeouts and time slices are enforced. Turning it off
+    #: means no guest call can be interrupted.
     epoch_interruption: bool = True
     #: The default time slice: a guest computing this long yields to other actors. Epochs tick
     #: every half slice and a call yields at its second tick, so a slice lasts 1/2..1 of this.
     time_slice_us: int = 500
+    #: Cranelift optimisation level ("none", "speed", "speed_and_size").
     opt_level: OptLevel = "speed"
+    #: Compile functions on several threads: much faster for large components.
     parallel_compilation: bool = True
     #: Wasm stack per call, engine-wide in wasmtime (None = wasmtime's default, 512 KiB).
     max_wasm_stack: int | None = None
@@ -113,6 +118,9 @@ class EngineConfig:
         return json.dumps(relevant, sort_keys=True)
 
     def to_wasmtime(self) -> wasmtime.Config:
+        """The ``wasmtime.Config`` these settings describe (component model on, pooling allocator
+        and async stack as configured). An engine uses it once; exposed for tests and tools that
+        build wasmtime objects compatible with the engine."""
         cfg = wasmtime.Config()
         cfg.wasm_component_model = True
         cfg.consume_fuel = self.consume_fuel
@@ -174,6 +182,10 @@ class Engine:
         return max(2, math.ceil((slice_us or self.config.time_slice_us) / self.tick_us))
 
     def start_ticker(self) -> None:
+        """Start the C epoch-ticker thread that enforces wall-clock timeouts and time slices.
+
+        ConfigError if epoch interruption is off (timeouts could not be enforced) or the engine is
+        closed. The host starts it; call it yourself for instances used outside a host."""
         if self._ticker is None:
             raise ConfigError("this Engine has epoch_interruption disabled, so per-call timeouts "
                               "cannot be enforced; use EngineConfig(epoch_interruption=True) or "
@@ -184,6 +196,8 @@ class Engine:
 
     @property
     def ticker_running(self) -> bool:
+        """True while the epoch ticker runs, i.e. while per-call deadlines and slices are enforced.
+        """
         return self._ticker is not None and self._ticker.running
 
     def close(self) -> None:

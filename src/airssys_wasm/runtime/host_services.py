@@ -66,9 +66,11 @@ _LEVELS = {LogLevel.TRACE.value: TRACE, LogLevel.DEBUG.value: logging.DEBUG,
 class ComponentDirectory(Protocol):
     """Answers list-components / get-component-metadata; the host layer implements it."""
 
-    def list_components(self) -> Sequence[ComponentId]: ...
+    def list_components(self) -> Sequence[ComponentId]:
+        """The component-ids a guest's ``list-components`` answers."""
 
-    def component_metadata(self, component: ComponentId) -> ComponentMetadata | None: ...
+    def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
+        """What a guest's ``get-component-metadata`` answers for ``component`` (None: unknown)."""
 
 
 @runtime_checkable
@@ -83,21 +85,28 @@ class Messaging(Protocol):
     bytes): refuse it with MessageTooLarge.
     """
 
-    def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None: ...
+    def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
+        """Route a guest's ``send-message`` from ``sender`` to ``target``; raise a typed error to
+        refuse."""
 
     def send_request(self, sender: ComponentId, target: ComponentId, request: bytes,
-                     timeout_ms: int) -> str: ...
+                     timeout_ms: int) -> str:
+        """Start a guest's ``send-request``; return the request id its ``handle-callback`` will
+        name."""
 
-    def cancel_request(self, sender: ComponentId, request_id: str) -> None: ...
+    def cancel_request(self, sender: ComponentId, request_id: str) -> None:
+        """Cancel a guest's pending request ``request_id``."""
 
 
 class EmptyDirectory:
     """No host attached: there are no other components."""
 
     def list_components(self) -> Sequence[ComponentId]:
+        """No components: an instance without a host sees nobody."""
         return ()
 
     def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
+        """None for every component, because there are none."""
         return None
 
 
@@ -111,18 +120,23 @@ class DetachedMessaging:
             "component under airssys_wasm.Host, or pass HostServices(messaging=...) to instantiate()")
 
     def send_message(self, sender: ComponentId, target: ComponentId, message: bytes) -> None:
+        """Refuse with ComponentNotFound saying to run the component under a Host."""
         raise self._refuse(str(target))
 
     def send_request(self, sender: ComponentId, target: ComponentId, request: bytes,
                      timeout_ms: int) -> str:
+        """Refuse with ComponentNotFound saying to run the component under a Host."""
         raise self._refuse(str(target))
 
     def cancel_request(self, sender: ComponentId, request_id: str) -> None:
+        """Refuse with ComponentNotFound: without a host there are no requests to cancel."""
         raise self._refuse(f"request {request_id!r}")
 
 
 EMPTY_DIRECTORY = EmptyDirectory()
+"""The shared ``EmptyDirectory`` of instances created without a host."""
 DETACHED_MESSAGING = DetachedMessaging()
+"""The shared ``DetachedMessaging`` of instances created without a host."""
 
 
 @dataclass(slots=True)

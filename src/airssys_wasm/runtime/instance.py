@@ -136,10 +136,14 @@ class Instance(ABC):
         return self.artifact.exports
 
     def has(self, export: str) -> bool:
+        """True if the guest exports the lifecycle function ``export``; optional calls check it
+        first."""
         return export in self.artifact.exports
 
     @property
     def closed(self) -> bool:
+        """True once the Store is gone (closed, or discarded after a trap): a trapped Store is
+        poisoned, so the only way on is a fresh instance from the same artifact."""
         return self._store is None
 
     @property
@@ -305,14 +309,22 @@ class Instance(ABC):
         """Run a request and return the reply bytes; GuestError if unsupported or refused."""
 
     @abstractmethod
-    def init(self, config: ComponentConfig | None = None) -> GuestCall | None: ...
+    def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
+        """Call the guest's optional ``init`` with ``config`` (env vars and config data) before any
+        message, so a component can refuse a bad configuration instead of failing later.
+
+        Returns the pending ``GuestCall`` when the call suspended (an actor drives it), None when
+        it finished; GuestError if the guest answered an error. Without ``init`` it does nothing.
+        """
 
     @abstractmethod
     def health(self) -> HealthStatus | GuestCall:
         """The guest's health; HEALTHY when it does not export `health` (healthy while it answers)."""
 
     @abstractmethod
-    def shutdown(self) -> GuestCall | None: ...
+    def shutdown(self) -> GuestCall | None:
+        """Call the guest's optional ``shutdown`` so it can flush what it holds; the host calls it
+        when a component stops gracefully or is upgraded. Without ``shutdown`` it does nothing."""
 
     def metadata(self) -> ComponentMetadata | GuestCall | None:
         """The guest's self-description, or None if it does not export `metadata`."""
@@ -380,6 +392,9 @@ class ComponentInstance(Instance):
             raise _guest_error(self.name, "handle-message", out[1])
 
     def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
+        """Deliver one frame to ``handle-message`` through the canonical ABI (the sender's
+        component-id is converted once per sender, not per message). GuestError on an ``err``
+        answer."""
         if sender is not self._sender:  # actors send many messages per sender: convert once
             self._check_sender(sender)
             self._sender_wit = values.component_id_to_wit(sender)
@@ -400,6 +415,8 @@ class ComponentInstance(Instance):
         return None
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
+        """Call ``execute(operation, ctx)`` and return its ``ok`` bytes; GuestError on ``err`` or
+        when the component has no ``execute``. ``ctx`` defaults to the instance's timeout."""
         if "execute" not in self.artifact.export_indices:
             raise self._unsupported("execute")
         if ctx is None:
@@ -408,29 +425,37 @@ class ComponentInstance(Instance):
                             then=self._unwrapper("execute"))
 
     def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
+        """``init`` of the component lane: the config is lowered to the WIT ``component-config``.
+        """
         if "init" not in self.artifact.export_indices:
             return None
         return self._result("init", values.config_to_wit(config or ComponentConfig()),
                             then=self._unwrapper("init"))
 
     def health(self) -> HealthStatus | GuestCall:
+        """The guest's ``health()``, or HEALTHY when it has none ("healthy while it answers")."""
         if "health" not in self.artifact.export_indices:
             self._require_store()
             return HealthStatus.HEALTHY
         return self._result("health", then=HealthStatus)
 
     def metadata(self) -> ComponentMetadata | GuestCall | None:
+        """What the component says about itself (``metadata()``), or None when it does not say."""
         if "metadata" not in self.artifact.export_indices:
             return None
         return self._result("metadata", then=values.metadata_from_wit)
 
     def shutdown(self) -> GuestCall | None:
+        """``shutdown`` of the component lane; an ``err`` answer becomes GuestError."""
         if "shutdown" not in self.artifact.export_indices:
             return None
         return self._result("shutdown", then=self._unwrapper("shutdown"))
 
     def handle_callback(self, request_id: str, *, reply: bytes | None = None,
                         error: str | None = None) -> GuestCall | None:
+        """Deliver the outcome of a request this component sent: exactly one of ``reply`` (its
+        target answered) or ``error`` (it failed, timed out or was cancelled), so every
+        ``send-request`` ends in exactly one callback."""
         if (reply is None) == (error is None):
             raise ValueError("pass exactly one of reply= (bytes) or error= (str)")
         if "handle-callback" not in self.artifact.export_indices:
@@ -472,6 +497,7 @@ class CoreInstance(Instance):
         return size is not None and size + _PAGE > self.limits.memory_bytes
 
     def memory_bytes(self) -> int | None:
+        """The exported ``memory``'s size now (what metrics report); None once closed."""
         if self._store is None or not hasattr(self, "_memory"):
             return None
         try:
@@ -498,6 +524,9 @@ class CoreInstance(Instance):
         return check
 
     def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
+        """Copy the sender's id and the frame into linear memory (``alloc``, one memcpy each) and
+        call ``handle``: no per-byte conversion, which is why bulk payloads belong on this lane. A
+        non-zero status becomes GuestError."""
         if sender is not self._sender:  # actors send many messages per sender: encode once
             self._check_sender(sender)
             self._sender_text = str(sender).encode()
@@ -518,6 +547,9 @@ class CoreInstance(Instance):
         return None
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
+        """Copy ``operation`` in, call ``execute(ptr, len) -> i64`` and read the reply it points to
+        (``ptr << 32 | len``); a negative answer is the guest's error code, raised as GuestError.
+        """
         if "execute" not in self.artifact.core_exports:
             raise self._unsupported("execute")
         lane, execute = self._lane, self._core_func("execute")
@@ -537,11 +569,15 @@ class CoreInstance(Instance):
         return self._call(name, self._core_func(name), then=self._status_check(name))
 
     def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
+        """``init() -> i32`` of the core lane, when exported: a non-zero status refuses to start.
+        """
         if "init" in self.artifact.core_exports:
             return self._status("init")
         return None
 
     def health(self) -> HealthStatus | GuestCall:
+        """``health() -> i32`` of the core lane (0 healthy, 1 degraded, 2 unhealthy, else unknown),
+        or HEALTHY when it has none."""
         if "health" not in self.artifact.core_exports:
             self._require_store()
             return HealthStatus.HEALTHY
@@ -552,6 +588,8 @@ class CoreInstance(Instance):
         return self._call("health", self._core_func("health"), then=status)
 
     def shutdown(self) -> GuestCall | None:
+        """``shutdown() -> i32`` of the core lane, when exported; a non-zero status becomes
+        GuestError."""
         if "shutdown" in self.artifact.core_exports:
             return self._status("shutdown")
         return None

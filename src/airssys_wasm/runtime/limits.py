@@ -68,14 +68,23 @@ class Limits:
     yield and while the guest waits on the host, so it is exact to one slice.
     """
 
+    #: Linear memory ceiling per instance: a ``memory.grow`` past it is refused.
     memory_bytes: int = 64 * MiB
+    #: Instructions per call (needs ``EngineConfig(consume_fuel=True)``); None: not metered.
     fuel: int | None = None
+    #: Wall-clock deadline per call, including time suspended on the host; None: none.
     timeout_ms: int | None = 1000
+    #: Ceiling on table growth (function references), another memory a guest could inflate.
     table_elements: int = 10_000
+    #: Core instances a component may create (a component is made of several).
     instances: int = 32
+    #: Tables a component may create.
     tables: int = 32
+    #: Linear memories a component may create.
     memories: int = 8
+    #: Wasm stack the component needs; checked against the engine-wide stack (None: no check).
     stack_bytes: int | None = None
+    #: How long the guest computes before it yields to other actors; None: the engine's slice.
     slice_us: int | None = None
     #: Largest message (multicodec frame) the component accepts or sends, in bytes. Checked
     #: before the message is copied; ``list<u8>`` costs ~27 ns per byte in wasmtime, so bulk

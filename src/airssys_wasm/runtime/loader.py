@@ -29,6 +29,9 @@ __all__ = ["Source", "load", "read_source"]
 
 T = TypeVar("T")
 Source = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]"]
+"""What ``load`` accepts: a path (``str`` or path-like) to a ``.wasm`` / ``.wat`` file, wasm
+bytes, or WAT text. One type for every entry point, so a test can pass text where
+production passes a path."""
 
 MAGIC = b"\0asm"
 CORE_VERSION = b"\x01\x00\x00\x00"
@@ -44,7 +47,9 @@ def _wat_to_wasm(text: str, label: str) -> bytes:
     try:
         return bytes(wasmtime.wat2wasm(text))
     except wasmtime.WasmtimeError as exc:
-        raise LoadError(f"{label}: invalid WAT text: {exc}".rstrip()) from None
+        # The parser only gets the text, so its caret display says `--> <anon>:1:10`.
+        detail = str(exc).replace("<anon>", label)
+        raise LoadError(f"{label}: invalid WAT text: {detail}".rstrip()) from None
 
 
 def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str]:
@@ -58,6 +63,10 @@ def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str]:
     except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the path
         raise LoadError(f"cannot read {label!r}: {getattr(exc, 'strerror', None) or exc}; "
                         "check the path") from None
+    if not data or (data[:1].isspace() and not data.strip()):  # "empty" is the whole story
+        what = "empty (0 bytes)" if not data else f"only whitespace ({len(data)} bytes)"
+        raise LoadError(f"{label}: the file is {what}; expected a WebAssembly binary (.wasm) or "
+                        "WAT text (.wat): rebuild it, or check it was written completely")
     if path.suffix == ".wat" or (not data.startswith(MAGIC) and _looks_like_wat(data[:4096])):
         try:
             text = data.decode("utf-8")

@@ -47,10 +47,10 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Threads of the pool that runs blocking host work while guests are suspended. Bounded: a
-#: flood of slow calls queues (each still bounded by its guest's deadline) instead of spawning
-#: threads without limit.
 IO_WORKERS = 16
+"""Threads of the pool that runs blocking host work while guests are suspended. Bounded: a
+flood of slow calls queues (each still bounded by its guest's deadline) instead of spawning
+threads without limit."""
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -66,6 +66,9 @@ def suspending(fn: F) -> F:
 
 
 def is_suspending(fn: Callable[..., Any]) -> bool:
+    """True if ``fn`` may suspend its guest: marked with :func:`suspending`, or an ``async def``.
+    The linker defines such functions as async host functions, so only they pay for a fiber
+    switch."""
     return bool(getattr(fn, "suspends", False)) or inspect.iscoroutinefunction(fn)
 
 

@@ -231,3 +231,5 @@ class WasiSettings:
 
 
 NO_WASI = WasiSettings()
+"""The WASI settings of a component with no filesystem grants: no preopens, no environment,
+no inherited stdio (output goes to the guest logger)."""

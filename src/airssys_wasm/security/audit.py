@@ -57,6 +57,8 @@ class AuditRecord(NamedTuple):
     performed: str | None = None
 
     def to_json(self) -> str:
+        """The record as one JSON object on one line (what file and stream sinks write), so audit
+        trails can be processed with ordinary JSON-lines tools."""
         return f'{{"time":{json.dumps(self.time)},{_body_json(self)[1:]}'
 
 
@@ -85,7 +87,11 @@ class AuditSink(Protocol):
     says False (e.g. a logger with no handler at its level), decisions are not serialised at all,
     since nothing would keep them."""
 
-    def write(self, record: AuditRecord, line: str) -> None: ...
+    def write(self, record: AuditRecord, line: str) -> None:
+        """Keep one decision: ``record`` is the structured form, ``line`` its JSON text.
+
+        Called under the audit log's lock, so a sink sees whole lines in order; an exception counts
+        as a failure of the log (the policy may fail closed)."""
 
 
 class MemoryAuditSink:
@@ -96,6 +102,7 @@ class MemoryAuditSink:
         self.lines: list[str] = []
 
     def write(self, record: AuditRecord, line: str) -> None:
+        """Append the record and its line to ``records`` / ``lines``."""
         self.records.append(record)
         self.lines.append(line)
 
@@ -108,6 +115,8 @@ class StreamAuditSink:
         self._flush = flush
 
     def write(self, record: AuditRecord, line: str) -> None:
+        """Write the line and a newline to the stream (flushed when the sink was made with
+        ``flush=True``)."""
         self._stream.write(line + "\n")
         if self._flush:
             self._stream.flush()
@@ -121,6 +130,8 @@ class FileAuditSink(StreamAuditSink):
         super().__init__(self._file, flush=False)
 
     def close(self) -> None:
+        """Close the file; the audit trail is complete once the host is closed and this is called.
+        """
         self._file.close()
 
 
@@ -134,6 +145,8 @@ class LoggingAuditSink:
         self._level = level
 
     def enabled(self) -> bool:
+        """True if the logger would emit at the sink's level: when no sink wants them, decisions
+        are not serialised at all, which keeps an unobserved audit trail free."""
         return self._logger.isEnabledFor(self._level)
 
     @property
@@ -142,6 +155,8 @@ class LoggingAuditSink:
         return functools.partial(self._logger.isEnabledFor, self._level)
 
     def write(self, record: AuditRecord, line: str) -> None:
+        """Log the line, with the record attached as ``extra={"audit": record}`` for structured
+        handlers."""
         self._logger.log(self._level, line, extra={"audit": record})
 
 
@@ -186,6 +201,8 @@ class AuditLog:
         return probe if callable(probe) else None
 
     def add_sink(self, sink: AuditSink) -> None:
+        """Send every later decision to ``sink`` as well (e.g. a file added while the host runs).
+        """
         with self._lock:
             self._sinks.append(sink)
             self._probes.append(self._probe(sink))

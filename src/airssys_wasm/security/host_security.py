@@ -86,6 +86,7 @@ class HostSecurity:
 
     @property
     def audit(self) -> AuditLog | None:
+        """The audit log decisions go to, or None when the policy keeps none."""
         return getattr(self.policy, "audit", None)
 
     def decisions(self) -> dict[tuple[str, str, bool], int]:
@@ -96,6 +97,14 @@ class HostSecurity:
 
     def admit(self, name: str, manifest: object | None, *, trust: str | None,
               base_limits: Limits, wasi: bool = False) -> Admission:
+        """Admit component ``name`` at spawn (or upgrade): parse its manifest, register its grants
+        at ``trust``, and return what it gets: limits (manifest, else the tighter of the host's and
+        the trust level's defaults), the ext interfaces to link, WASI preopens and its storage
+        identity.
+
+        Raises ManifestError / ConfigError before anything is registered, so a refused spawn leaves
+        no grant behind; each WASI preopen is audited here, because wasmtime enforces it without
+        calling back."""
         parsed = _manifest(manifest)
         try:
             level = TrustLevel(trust or TrustLevel.UNKNOWN)
@@ -146,6 +155,8 @@ class HostSecurity:
             raise ConfigError(f"[limits] of the manifest do not fit the runtime: {exc}") from None
 
     def release(self, name: str) -> None:
+        """Forget ``name``'s grants (its component stopped): a later component under the same name
+        starts from its own manifest, never from a leftover grant."""
         self.policy.unregister(name)
 
     def __repr__(self) -> str:

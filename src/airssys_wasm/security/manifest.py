@@ -94,6 +94,9 @@ class ManifestProblem:
 
 @dataclass(frozen=True, slots=True)
 class ComponentInfo:
+    """The ``[component]`` table: ``name`` (also the storage identity), ``version`` (goes into the
+    component-id), optional ``description`` and ``authors``."""
+
     name: str
     version: str
     description: str | None = None
@@ -150,6 +153,12 @@ class Quota:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
+    """A parsed ``Component.toml``: ``component``, ``limits``, ``capabilities``, ``quota``, and the
+    ``source`` file it came from (for messages).
+
+    Typed and frozen: it is parsed once at spawn and the same object backs every later check,
+    so what was validated is what is enforced."""
+
     component: ComponentInfo
     limits: ManifestLimits = field(default_factory=ManifestLimits)
     capabilities: Capabilities = field(default_factory=Capabilities)

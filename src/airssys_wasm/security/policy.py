@@ -44,8 +44,9 @@ _METERED = frozenset({"messaging.send", "network.connect", "network.bind", "stor
 _FS_KINDS = frozenset({"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"})
 _PATH_KINDS = _FS_KINDS | {"process.spawn"}
 
-# SPEC.md: "no manifest = no capabilities (messaging to other components and logging only)".
 BASELINE_CAPABILITIES = Capabilities({CapabilityKind.MESSAGING_SEND: ("*",)})
+"""What a component without a manifest may do: message any component (and log). Nothing that
+reaches files, sockets, processes or storage."""
 
 
 class DenyCode(enum.StrEnum):
@@ -164,20 +165,38 @@ class DecisionCounts:
 
 
 class Policy(Protocol):
+    """The permission policy a ``HostSecurity`` consults: registration of grants at spawn and one
+    check before every guest-to-host action.
+
+    A protocol so an embedder can supply its own (backed by a central policy service, say)
+    without subclassing; ``PermissionPolicy`` is the default, ``AllowAllPolicy`` the explicit
+    opt-out."""
+
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = ...
-    ) -> ComponentGrant: ...
+    ) -> ComponentGrant:
+        """Record what ``component`` may do (from ``manifest`` at ``trust``); raise to refuse it.
+        """
 
-    def unregister(self, component: str) -> None: ...
+    def unregister(self, component: str) -> None:
+        """Forget ``component``'s grant (it stopped)."""
 
-    def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision: ...
+    def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
+        """Decide whether ``component`` may do ``kind`` on ``target`` (``amount``: bytes or
+        messages for metered kinds); audited either way."""
 
-    def performed(self, component: str, kind: str, target: object, what: str) -> None: ...
+    def performed(self, component: str, kind: str, target: object, what: str) -> None:
+        """Audit what the host actually did after an allowed check (the path opened, the address
+        connected): a ``done`` line."""
 
-    def refused(self, component: str, kind: str, target: object, reason: str) -> None: ...
+    def refused(self, component: str, kind: str, target: object, reason: str) -> None:
+        """Audit a refusal decided outside ``check`` (e.g. an oversized message): a ``deny`` line.
+        """
 
     def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
-                       *, failure: str | None = None) -> Decision: ...
+                       *, failure: str | None = None) -> Decision:
+        """Check the addresses a granted name resolved to (``network.*``): the first allowed one is
+        the one the host will use, so the address checked is the address connected."""
 
 
 def _check_network(kind: object, addresses: object) -> None:
@@ -244,6 +263,8 @@ class PermissionPolicy:
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.UNKNOWN
     ) -> ComponentGrant:
+        """Register ``component``'s grant from its manifest; the trust level's rules (manifest
+        required, ceilings) are checked first and refuse with ManifestError."""
         level = TrustLevel(trust)
         self.trust_policy.check_manifest(component, manifest, level)
         grant = ComponentGrant(
@@ -261,12 +282,15 @@ class PermissionPolicy:
         return grant
 
     def unregister(self, component: str) -> None:
+        """Forget ``component``'s grant; later checks for it are denied."""
         with self._lock:
             grant = self._grants.pop(component, None)
         if grant is not None:
             self.counts.fold(grant)
 
     def grant(self, component: str) -> ComponentGrant | None:
+        """The live grant of ``component`` (capabilities, quota state, trust), or None: for tools
+        and tests that inspect what a component was given."""
         return self._grants.get(component)
 
     def decisions(self) -> dict[tuple[str, str, bool], int]:
@@ -441,6 +465,8 @@ class AllowAllPolicy:
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.TRUSTED
     ) -> ComponentGrant:
+        """Register a trusted component; ConfigError for any other level, because allow-all must
+        never reach third-party code by accident."""
         level = TrustLevel(trust)
         if level is not TrustLevel.TRUSTED:
             raise ConfigError(
@@ -459,6 +485,7 @@ class AllowAllPolicy:
         return grant
 
     def unregister(self, component: str) -> None:
+        """Forget ``component``."""
         with self._lock:
             grant = self._grants.pop(component, None)
         if grant is not None:
@@ -471,10 +498,12 @@ class AllowAllPolicy:
         return self.counts.snapshot(grants)
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
+        """Audit what was done, when an audit log is attached."""
         if self.audit is not None:
             self.audit.record(component, kind, target, True, "performed", performed=what)
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
+        """Audit a refusal, when an audit log is attached."""
         self.counts.add(component, kind, False)
         if self.audit is not None:
             self.audit.record(component, kind, target, False, reason)
@@ -500,6 +529,8 @@ class AllowAllPolicy:
         return Decision(False, reason, DenyCode.PERMISSION_DENIED)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
+        """Allow every action of a registered component; paths are still resolved, so the host acts
+        on the resolved path exactly as under ``PermissionPolicy``."""
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check
             _check_kind(kind, amount)
         resolved, inode = _resolve(kind, target)

@@ -35,17 +35,25 @@ _FS_KINDS = (
 
 @dataclass(frozen=True, slots=True)
 class Preopen:
+    """A directory a WASI guest sees: ``host_path`` mounted at ``guest_path``, writable only when
+    ``mutable``. Derived from ``<dir>/**`` filesystem grants, so WASI and ext-filesystem agree."""
+
     host_path: str
     guest_path: str
     mutable: bool
 
     @property
     def read_only(self) -> bool:
+        """True when only read (or list) was granted: the preopen refuses writes in wasmtime
+        itself."""
         return not self.mutable
 
 
 @dataclass(frozen=True, slots=True)
 class SkippedGrant:
+    """A filesystem grant that could not become a preopen (not a whole directory), with the reason;
+    reported so a WASI guest missing a directory can find out why."""
+
     kind: CapabilityKind
     pattern: str
     reason: str
@@ -53,6 +61,8 @@ class SkippedGrant:
 
 @dataclass(frozen=True, slots=True)
 class PreopenPlan:
+    """The preopens of a component and the grants left out (see ``derive_preopens``)."""
+
     preopens: tuple[Preopen, ...]
     skipped: tuple[SkippedGrant, ...]
 

@@ -91,6 +91,8 @@ class QuotaState:
         self.storage_used = 0
 
     def charge_message(self, count: int = 1) -> QuotaOutcome:
+        """Take ``count`` messages from the rate quota; the outcome says whether they fit and, if
+        not, when to retry (``retry_after``), which the guest gets as ``resource-exhausted``."""
         if self._messages is None:
             return QUOTA_OK
         with self._lock:
@@ -102,6 +104,8 @@ class QuotaState:
         )
 
     def charge_network(self, nbytes: int) -> QuotaOutcome:
+        """Take ``nbytes`` from the bandwidth quota (``network_bytes_per_second``); like
+        ``charge_message``."""
         if self._bandwidth is None or nbytes == 0:
             return QUOTA_OK
         with self._lock:

@@ -22,6 +22,11 @@ MiB = 1 << 20
 
 
 class TrustLevel(enum.StrEnum):
+    """How much a component is trusted: ``trusted`` (the embedder's own code), ``unknown`` (the
+    default) or ``untrusted`` (third-party code: a manifest is required and ceilings apply).
+
+    The level picks a ``TrustProfile``: default limits, ceilings and quotas."""
+
     TRUSTED = "trusted"
     UNKNOWN = "unknown"
     UNTRUSTED = "untrusted"
@@ -87,6 +92,7 @@ class TrustPolicy:
         object.__setattr__(self, "profiles", MappingProxyType(dict(self.profiles)))
 
     def profile(self, level: TrustLevel | str) -> TrustProfile:
+        """The profile of ``level`` (a ``TrustLevel`` or its string value)."""
         return self.profiles[TrustLevel(level)]
 
     def check_manifest(self, component: str, manifest: Manifest | None, level: TrustLevel | str) -> None:
@@ -142,3 +148,4 @@ class TrustPolicy:
 
 
 DEFAULT_TRUST_POLICY = TrustPolicy()
+"""The profiles a ``HostSecurity`` uses unless given others."""
