@@ -82,6 +82,10 @@ async def main() -> dict[str, float]:
                            for m in s.metrics)
             print(f"OpenTelemetry: {len(names)} instruments, e.g. {', '.join(names[:3])}")
             provider.shutdown()
+        # The example checks its own outcome (the test suite runs it).
+        assert found["airssys_messages_out_total{component=sink}"] == 20
+        assert found["airssys_traps_total{component=crasher,kind=unreachable}"] == 1
+        assert found["airssys_guest_errors_total{component=crasher}"] == 1
         return found
 
 
