@@ -62,6 +62,8 @@ from airssys_wasm.host.interfaces import (
     builtin_interfaces,
     check_imports,
 )
+from airssys_wasm.host.metrics import EventCounters
+from airssys_wasm.host.prometheus import MetricsServer, start_server
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -169,6 +171,9 @@ class Host:
         self._given_up: dict[str, tuple[ComponentRef, ComponentEntry]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        #: Spawns, traps by kind and dead letters by reason, counted from events (metrics).
+        self.event_counters = EventCounters(self.registry)
+        self._metrics_servers: list[MetricsServer] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def __aenter__(self) -> Host:
@@ -195,6 +200,7 @@ class Host:
                                   on_give_up="stop_system" if cfg.on_give_up == "stop_host"
                                   else "stop_child")
         self.system.add_listener(self._on_event)
+        self.system.add_listener(self.event_counters)
         self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
         self.messaging = HostMessaging(self.router, self.registry, self.requests, self.security,
                                        cfg.request_timeout)
@@ -208,6 +214,8 @@ class Host:
         if self._closed:
             return
         self._closed = True
+        for server in self._metrics_servers:
+            server.close()
         try:
             if self.system is not None:
                 await self.system.shutdown(drain=drain)
@@ -222,6 +230,9 @@ class Host:
             self.storage.close()
             if self._own_engine:
                 self.engine.close()
+            for server in self._metrics_servers:
+                await server.wait_closed()
+            self._metrics_servers.clear()
 
     def _running(self) -> ActorSystem:
         if self.system is None or self._closed:
@@ -519,12 +530,31 @@ class Host:
             return self._given_up[name][1].stats
         return self.registry.get(name).stats
 
-    def names(self) -> list[str]:
+    def names(self, *, given_up: bool = False) -> list[str]:
         """Names of the components registered now, in spawn order.
 
         What ``list-components`` shows the guests, as plain names; a component its supervisor gave
-        up on is no longer listed (``ref(name)`` still describes it)."""
-        return self.registry.names()
+        up on is no longer listed (``ref(name)`` still describes it) unless ``given_up`` is set
+        (metrics keep reporting it, state ``failed``, until the name is spawned again)."""
+        names = self.registry.names()
+        if given_up:
+            names += [name for name in self._given_up if name not in self.registry]
+        return names
+
+    # -- metrics ---------------------------------------------------------------------------------
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
+        """Serve this host's metrics in the Prometheus text format at ``http://host:port/metrics``,
+        on this host's loop; returns the server (``.address``/``.url`` tell where it really
+        listens: port 0 picks a free port). ``close()`` it to stop; ``Host.close`` does.
+
+        A scrape reads the counters the host keeps anyway (see ``airssys_wasm.host.metrics``):
+        nothing is added per message. ConfigError when it cannot listen there.
+        """
+        self._running()
+        server = await start_server(self, host, port)
+        self._metrics_servers = [s for s in self._metrics_servers if not s.closed]
+        self._metrics_servers.append(server)
+        return server
 
     # -- messaging -------------------------------------------------------------------------------
     async def send(self, name: str, message: bytes | bytearray | memoryview) -> None:

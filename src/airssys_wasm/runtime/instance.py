@@ -263,6 +263,12 @@ class Instance(ABC):
         """
         return False
 
+    def memory_bytes(self) -> int | None:
+        """The guest's linear memory size now, where the host can see it: core-ABI instances
+        export their memory; a component's memories are internal to it (None, see
+        ``_memory_at_limit``), and a closed or trapped instance has none (None)."""
+        return None
+
     #: Whether :meth:`_memory_at_limit` can tell (the message of an unexplained abort says so).
     _memory_observable = False
 
@@ -506,12 +512,17 @@ class CoreInstance(Instance):
     _memory_observable = True
 
     def _memory_at_limit(self) -> bool:
+        size = self.memory_bytes()
+        return size is not None and size + _PAGE > self.limits.memory_bytes
+
+    def memory_bytes(self) -> int | None:
+        """The exported ``memory``'s size now (what metrics report); None once closed."""
         if self._store is None or not hasattr(self, "_memory"):
-            return False
+            return None
         try:
-            return self._memory.data_len(self._store) + _PAGE > self.limits.memory_bytes
+            return self._memory.data_len(self._store)
         except (wasmtime.WasmtimeError, ValueError):
-            return False
+            return None
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
         # The lane's own refusals (a bad pointer from alloc, alloc out of memory) are already

@@ -89,6 +89,12 @@ class HostSecurity:
         """The audit log decisions go to, or None when the policy keeps none."""
         return getattr(self.policy, "audit", None)
 
+    def decisions(self) -> dict[tuple[str, str, bool], int]:
+        """Permission decisions so far per ``(component, kind, allowed)``, for metrics; empty
+        for a policy that does not count them (see ``DecisionCounts``)."""
+        counts = getattr(self.policy, "decisions", None)
+        return counts() if callable(counts) else {}
+
     def admit(self, name: str, manifest: object | None, *, trust: str | None,
               base_limits: Limits, wasi: bool = False) -> Admission:
         """Admit component ``name`` at spawn (or upgrade): parse its manifest, register its grants
