@@ -129,14 +129,17 @@ def run(system: Path, duration: float | None, audit_path: Path | None, watch: bo
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--wit", "wit", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="WIT file or folder of the custom interfaces the host provides "
+                   "(repeatable): custom imports are checked against it.")
 @friendly_errors
-def inspect(file: Path) -> None:
+def inspect(file: Path, wit: tuple[Path, ...]) -> None:
     """Show a .wasm/.wat file's kind, imports and exports (WIT types) and whether it fits
     the airssys-component world (or the core-ABI lane). Exit 1 if it does not."""
     from airssys_wasm.cli.inspect import inspect_file, render_report
     from airssys_wasm.cli.monitor import make_console
 
-    report = inspect_file(file)
+    report = inspect_file(file, wit)
     render_report(make_console(), report)
     if report.problems:
         raise click.ClickException(f"{file} does not satisfy {report.target} "

@@ -56,6 +56,12 @@ from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.ext_storage import Storage
+from airssys_wasm.host.interfaces import (
+    HostInterface,
+    InterfaceRegistry,
+    builtin_interfaces,
+    check_imports,
+)
 from airssys_wasm.host.metrics import EventCounters
 from airssys_wasm.host.prometheus import MetricsServer, start_server
 from airssys_wasm.host.policy import (
@@ -150,6 +156,8 @@ class Host:
             STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
+        #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
+        self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
         self.registry = Registry()
         self.router = Router()
         self.system: ActorSystem | None = None
@@ -294,6 +302,26 @@ class Host:
         assert self.requests is not None
         return self.requests.stats()
 
+    # -- custom interfaces -----------------------------------------------------------------------
+    def provide(self, wit: str | os.PathLike[str], implementation: object, *,
+                interface: str | None = None,
+                errors: Mapping[type[BaseException], Callable[[Any], Any]] | None = None
+                ) -> HostInterface:
+        """Provide a WIT interface implemented in Python to the components spawned from now on
+        whose manifest grants it (``[capabilities] interfaces = ["acme:billing/*"]``).
+
+        ``wit`` is WIT text or a ``.wit`` file/folder path; ``interface`` picks one
+        (``"acme:billing/ledger@1.0.0"``) when the package has several; ``implementation`` is
+        an object (or mapping) with the interface's functions, kebab-case names as
+        snake_case, ``def`` or ``async def``; ``errors`` maps exception types to the error
+        value of functions returning ``result<_, E>``. Inside a call,
+        :func:`airssys_wasm.caller` says which component (and request) called. ConfigError
+        (WitError for the WIT itself) for anything wrong, and for an interface provided twice.
+        See :class:`~airssys_wasm.HostInterface` and docs/guides/host-functions.md.
+        """
+        return self.interfaces.add(HostInterface(wit, implementation, interface=interface,
+                                                 errors=errors or {}))
+
     # -- loading ---------------------------------------------------------------------------------
     def _source_key(self, source: Source) -> tuple[Any, ...]:
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -398,7 +426,8 @@ class Host:
             entry = ComponentEntry(
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
-                services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+                services=HostServices(cid, directory=self.registry, messaging=self.messaging,
+                                      call_gate=self._call_gate(name, artifact, admission)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             requests = self.requests
@@ -444,10 +473,14 @@ class Host:
         """
         return await upgrade(self, name, source, manifest, limits=limits, config=config)
 
-    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission) -> None:
-        """Refuse ext imports the manifest does not grant; provide the granted ones."""
+    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission, *,
+                         grantee: str | None = None) -> None:
+        """Refuse ext and custom imports the manifest does not grant; provide the granted ones.
+        ``grantee``: the name the security provider registered the admission under, when it
+        is not ``name`` (an upgrade's probe)."""
         if not isinstance(artifact, ComponentArtifact):
             return
+        self.interfaces.link(name, artifact, grantee=grantee)
         for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)
@@ -461,10 +494,21 @@ class Host:
                 if functions is None:
                     raise LoadError(f"component {name!r} imports {interface}, which this host does "
                                     "not implement")
-                used = artifact.imported_functions(interface)
+                used = artifact.imported_function_types(interface)
+                declared = builtin_interfaces().get(interface)
+                if declared is not None:  # typed like a custom interface: at spawn, not a call
+                    check_imports(f"component {name!r}", declared, used, "airssys")
                 artifact.define_imports(interface, {f: fn for f, fn in functions.items()
                                                     if f in used})
                 self._linked.add(key)
+
+    def _call_gate(self, name: str, artifact: Artifact,
+                   admission: Admission) -> Callable[[str], None] | None:
+        """The per-call check of a component whose custom-interface calls are metered."""
+        if admission.meters_interface_calls and isinstance(artifact, ComponentArtifact) \
+                and artifact.custom_imports:
+            return self.interfaces.call_gate(name)
+        return None
 
     def ref(self, name: str) -> ComponentRef:
         """The component's handle; also for one its supervisor gave up on (state ``failed``)."""

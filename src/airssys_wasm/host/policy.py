@@ -122,6 +122,11 @@ class Admission:
     #: charge): ``"manifest:<[component] name>"``; "" without a manifest (the host then uses
     #: the code: ``"code:<sha256 of the wasm>"``). Not the spawn name, which anyone may reuse.
     identity: str = ""
+    #: Whether every call into a custom interface (``Host.provide``) is a decision of its own
+    #: (``check(name, "interfaces", "iface#func", amount=1)``: quota-charged and audited), e.g.
+    #: because the manifest sets ``[quota] interface_calls_per_second``. Without it the import
+    #: decision at spawn covers the calls.
+    meters_interface_calls: bool = False
 
 
 @runtime_checkable

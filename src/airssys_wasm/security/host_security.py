@@ -134,7 +134,8 @@ class HostSecurity:
             if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
                          extensions=extensions, wasi=settings, trust=level.value,
-                         identity=f"manifest:{parsed.component.name}" if parsed else "")
+                         identity=f"manifest:{parsed.component.name}" if parsed else "",
+                         meters_interface_calls=grant.quota.meters_interface_calls)
 
     def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
         """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
-_METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
+_METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write",
+                      "interfaces"})
 _FS_KINDS = frozenset({"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"})
 _PATH_KINDS = _FS_KINDS | {"process.spawn"}
 
@@ -303,7 +304,9 @@ class PermissionPolicy:
         """Decide, audit, and charge quotas for one action of ``component``.
 
         ``amount`` meters the action: messages for ``messaging.send`` (default 1), bytes for
-        ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
+        ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them),
+        calls for ``interfaces`` (a call into a custom interface, target ``iface#function``;
+        without ``amount`` it is the import decision at spawn, which charges nothing).
         """
         if kind == _SEND and amount is None and type(target) is str:
             # The per-message case, straight through when it is allowed; anything else (no
@@ -367,6 +370,8 @@ class PermissionPolicy:
             return QuotaOutcome(True)
         if kind == "storage.write":
             return quota.charge_storage(amount)
+        if kind == "interfaces":
+            return quota.charge_interface_call(amount)
         return quota.charge_network(amount)  # network.connect / network.bind
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
