@@ -9,6 +9,7 @@ with ``Host.spawn``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ import wasmtime
 from wasmtime import component as wc
 
 from airssys_wasm.errors import LoadError
+from airssys_wasm.host.interfaces import check_imports
 from airssys_wasm.runtime import Engine, EngineConfig, world
 from airssys_wasm.runtime.cache import default_cache_dir
+from airssys_wasm.runtime.wit_parser import WitInterface, load_wit_packages
 from airssys_wasm.runtime.loader import COMPONENT_VERSION, CORE_VERSION, MAGIC, read_source
 from airssys_wasm.runtime.world import (
     ALLOWED_IMPORTS,
@@ -29,6 +32,7 @@ from airssys_wasm.runtime.world import (
     LIFECYCLE,
     LIFECYCLE_FUNCS,
     REQUIRED,
+    is_custom_interface,
     render_func,
     render_type,
 )
@@ -94,7 +98,33 @@ def _funcs(ty: Any, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
     return {n: e.ty for n, e in ty.exports(engine).items() if isinstance(e.ty, wc.FuncType)}
 
 
-def _check_component(report: Report, component: wc.Component, engine: wasmtime.Engine) -> None:
+def _custom_import(report: Report, name: str, ty: wc.ComponentInstanceType,
+                   engine: wasmtime.Engine, provided: dict[str, tuple[WitInterface, str]] | None
+                   ) -> None:
+    """A custom interface import: whether the given WIT (``--wit``) provides it, typed alike."""
+    hint = ("a host must provide it (Host.provide / HostConfig(interfaces=...)) and the "
+            "component's manifest must grant it ([capabilities] interfaces)")
+    if provided is None:
+        report.notes.append(f"import `{name}` is a custom interface: {hint}; provided: not known "
+                            "without a host (pass --wit with the host's WIT, or spawn it)")
+        return
+    found = provided.get(name)
+    if found is None:
+        report.problems.append(f"import `{name}` is a custom interface that the given --wit "
+                               f"does not declare ({', '.join(sorted(provided)) or 'nothing'})")
+        return
+    interface, source = found
+    try:
+        check_imports(f"import `{name}`", interface, _funcs(ty, engine), f"--wit {source}")
+    except LoadError as exc:
+        report.problems.append(str(exc))
+    else:
+        report.notes.append(f"import `{name}` is a custom interface declared by --wit {source} "
+                            f"with the same types; {hint}")
+
+
+def _check_component(report: Report, component: wc.Component, engine: wasmtime.Engine,
+                     provided: dict[str, tuple[WitInterface, str]] | None = None) -> None:
     ctype = component.type
     imports = ctype.imports(engine)
     exports = ctype.exports(engine)
@@ -130,9 +160,13 @@ def _check_component(report: Report, component: wc.Component, engine: wasmtime.E
     for name, ext in imports.items():
         if name.startswith("wasi:"):
             continue
-        if name not in ALLOWED_IMPORTS:
+        if name not in ALLOWED_IMPORTS and is_custom_interface(name) \
+                and isinstance(ext.ty, wc.ComponentInstanceType):
+            _custom_import(report, name, ext.ty, engine, provided)
+        elif name not in ALLOWED_IMPORTS:
             report.problems.append(f"import `{name}` is not provided by airssys hosts (allowed: "
-                                   f"{', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*)")
+                                   f"{', '.join(sorted(ALLOWED_IMPORTS))}, wasi:* and custom "
+                                   "interfaces ns:pkg/interface[@version] outside airssys:)")
         elif name == HOST_SERVICES:
             for fname, fty in _funcs(ext.ty, engine).items():
                 expected = HOST_SERVICE_FUNCS.get(fname)
@@ -175,12 +209,26 @@ def _check_core(report: Report, module: wasmtime.Module, engine: wasmtime.Engine
                                        f"found {found}")
 
 
-def inspect_file(path: Path) -> Report:
+def _provided(wit: Sequence[Path]) -> dict[str, tuple[WitInterface, str]]:
+    out: dict[str, tuple[WitInterface, str]] = {}
+    for path in wit:
+        for package in load_wit_packages(path).values():
+            for interface in package.interfaces.values():
+                out[interface.qualified] = (interface, str(path))
+    return out
+
+
+def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
     """Analyse ``path``; LoadError if it cannot be read or is not WebAssembly at all.
+
+    ``wit``: WIT files/folders of the custom interfaces a host would provide; each custom
+    import is then checked against them (declared? same types?) instead of left unknown.
+    WitError when one does not parse.
 
     It compiles through the CLI's compile cache (:func:`~airssys_wasm.runtime.cache.default_cache_dir`)
     with the host's default engine settings, so inspecting a big guest twice, or inspecting it
     and then running it, compiles it once."""
+    provided = _provided(wit) if wit else None
     data, label = read_source(path, MAX_BYTES)
     if len(data) < 8 or data[:4] != MAGIC or data[4:8] not in (CORE_VERSION, COMPONENT_VERSION):
         raise LoadError(f"{label}: not a WebAssembly module or component (expected a .wasm binary "
@@ -193,7 +241,7 @@ def inspect_file(path: Path) -> Report:
         try:
             code = runtime.compile(path, name=Path(label).stem).code
             if isinstance(code, wc.Component):
-                _check_component(report, code, runtime.wasm_engine)
+                _check_component(report, code, runtime.wasm_engine, provided)
             else:
                 _check_core(report, code, runtime.wasm_engine)
         except TypeError as exc:  # wasmtime-py cannot describe an item

@@ -8,6 +8,7 @@ at load time rather than as a confusing failure on the first message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from airssys_wasm.errors import LoadError
 __all__ = [
     "CORE_OPTIONAL",
     "HOST_SERVICES",
+    "is_custom_interface",
     "LIFECYCLE",
     "LIFECYCLE_FUNCS",
     "ComponentShape",
@@ -102,6 +104,18 @@ _SCALARS = {
 }
 
 
+_CUSTOM_INTERFACE = re.compile(
+    r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?::[a-z][a-z0-9]*(?:-[a-z0-9]+)*)+"
+    r"/[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:@[0-9A-Za-z.+\-]+)?")
+
+
+def is_custom_interface(name: str) -> bool:
+    """An interface an embedder may provide: ``ns:pkg/iface[@version]``, outside the reserved
+    ``airssys:`` and ``wasi:`` namespaces."""
+    return (not name.startswith(("airssys:", "wasi:"))
+            and _CUSTOM_INTERFACE.fullmatch(name) is not None)
+
+
 def render_type(ty: Any) -> str:
     """Canonical structural text of a wasmtime-py component value type."""
     scalar = _SCALARS.get(type(ty))
@@ -147,6 +161,9 @@ class ComponentShape:
     exports: frozenset[str]
     imports: frozenset[str]
     host_services: frozenset[str]
+    #: Imports of interfaces outside airssys:* and wasi:* (``acme:billing/ledger@1.0.0``): an
+    #: embedder provides them (``Host.provide``); the host refuses them at spawn otherwise.
+    custom_imports: frozenset[str] = frozenset()
 
 
 def _funcs(instance_type: wc.ComponentInstanceType, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
@@ -188,12 +205,18 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
 
     imports = ctype.imports(engine)
     services: frozenset[str] = frozenset()
+    custom: set[str] = set()
     for name, ext in imports.items():
         if name.startswith("wasi:"):
             continue
         if name not in ALLOWED_IMPORTS:
+            if is_custom_interface(name) and isinstance(ext.ty, wc.ComponentInstanceType):
+                custom.add(name)
+                continue
             raise LoadError(f"{who}: imports `{name}`, which airssys hosts do not provide; allowed "
-                            f"imports are {', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*")
+                            f"imports are {', '.join(sorted(ALLOWED_IMPORTS))}, wasi:* and "
+                            "interfaces of your own packages (ns:pkg/interface[@version]) that "
+                            "the host provides with Host.provide")
         if name == HOST_SERVICES:
             ity = ext.ty
             if not isinstance(ity, wc.ComponentInstanceType):
@@ -206,7 +229,8 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
                 _check(fname, f"import from {HOST_SERVICES}", fty, HOST_SERVICE_FUNCS[fname], who)
             services = frozenset(used)
     return ComponentShape(instance=instance, exports=frozenset(funcs) & frozenset(LIFECYCLE_FUNCS),
-                          imports=frozenset(imports), host_services=services)
+                          imports=frozenset(imports), host_services=services,
+                          custom_imports=frozenset(custom))
 
 
 # Core-ABI lane: export name -> (params, results) as wasm value type names.
