@@ -68,3 +68,19 @@ def test_validate_system_file_fills_the_cache_run_uses(tmp_path: Path,
     result = invoke("validate", EXAMPLES / "system" / "pipeline.toml")
     assert result.exit_code == 0, result.output
     assert _artifacts(cache) == compiled  # nothing compiled twice
+
+
+def test_coldstart_suite_without_the_python_guest_says_how_to_build_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from airssys_wasm.benchmarks import suite
+
+    monkeypatch.setenv("AIRSSYS_WASM_PY_GUEST", str(tmp_path / "missing.wasm"))
+    rows = suite("coldstart").run(repeat=1, min_seconds=0.001)
+    err = capsys.readouterr().err
+    assert f"no Python guest at {tmp_path / 'missing.wasm'}: build it with `python -m " \
+        "airssys_wasm.benchmarks.coldstart build`" in err
+    names = [row.name for row in rows]
+    assert names[0] == "cached cold load, fresh process: WAT minimal"
+    assert not any("Python" in name for name in names)
+    timed = [row for row in rows if row.unit == "ns"]
+    assert timed and all(row.ours_ns > 0 for row in timed)
