@@ -21,10 +21,10 @@ ctime, as ``git`` and ``ccache`` key their stat caches:
   (``deserialize_file`` maps it) without reading it, any other identity (a copied cache, an
   edited or truncated payload) means a full SHA-256 check first.
 
-Timestamps have a coarse granularity (a kernel tick), so a file written twice within one tick
-with the same size could keep its identity. Like git's "racily clean" rule, an identity is only
-recorded once the file's last change is at least ``racy_window_ns`` old; until then it is
-hashed on every load. A corrupt, truncated or foreign entry is deleted and rebuilt; a damaged
+Timestamps have a coarse granularity (a kernel tick; whole seconds on ext3 or HFS+, two
+seconds on FAT), so a file written twice within one tick with the same size could keep its
+identity. Like git's "racily clean" rule, an identity is only recorded once the file's last
+change is at least ``racy_window_ns`` (2 s) old; until then it is hashed on every load. A corrupt, truncated or foreign entry is deleted and rebuilt; a damaged
 index entry is ignored (the source is read and hashed instead).
 """
 
