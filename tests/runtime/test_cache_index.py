@@ -271,3 +271,18 @@ def test_other_engine_config_uses_the_index_but_its_own_artifact(tmp_path: Path)
     # The digest comes from the index, the code is compiled for this configuration.
     assert (fuel.cache.stats.indexed, fuel.cache.stats.misses, fuel.cache.stats.hits) == (1, 1, 0)
     assert len(list(tmp_path.glob("core-*.cwasm"))) == 2
+
+
+def test_rewrite_within_the_timestamp_granularity_is_never_missed(tmp_path: Path) -> None:
+    # Two same-size versions written back to back, likely within one timestamp tick, with the
+    # mtime put back: their identities may be equal, so the fresh one must not be indexed.
+    src = tmp_path / "guest.wasm"
+    src.write_bytes(_core(0))
+    eng = _engine(tmp_path / "cache", window_ns=ArtifactCache.racy_window_ns)
+    assert _health(eng, src) is HealthStatus.HEALTHY
+    _rewrite_in_place(src, _core(1))
+    assert _health(eng, src) is HealthStatus.DEGRADED
+    _rewrite_in_place(src, _core(0))
+    assert _health(_engine(tmp_path / "cache", ArtifactCache.racy_window_ns), src) \
+        is HealthStatus.HEALTHY
+    assert eng.cache is not None and eng.cache.stats.indexed == 0
