@@ -19,7 +19,8 @@ from wasmtime import component as wc
 
 from airssys_wasm.errors import LoadError
 from airssys_wasm.host.interfaces import check_imports
-from airssys_wasm.runtime import Engine, world
+from airssys_wasm.runtime import Engine, EngineConfig, world
+from airssys_wasm.runtime.cache import default_cache_dir
 from airssys_wasm.runtime.wit_parser import WitInterface, load_wit_packages
 from airssys_wasm.runtime.loader import COMPONENT_VERSION, CORE_VERSION, MAGIC, read_source
 from airssys_wasm.runtime.world import (
@@ -122,9 +123,9 @@ def _custom_import(report: Report, name: str, ty: wc.ComponentInstanceType,
                             f"with the same types; {hint}")
 
 
-def _check_component(report: Report, data: bytes, engine: wasmtime.Engine,
+def _check_component(report: Report, component: wc.Component, engine: wasmtime.Engine,
                      provided: dict[str, tuple[WitInterface, str]] | None = None) -> None:
-    ctype = wc.Component(engine, data).type
+    ctype = component.type
     imports = ctype.imports(engine)
     exports = ctype.exports(engine)
     report.imports = [(n, _items(e.ty, engine)) for n, e in imports.items()]
@@ -183,8 +184,7 @@ def _sig(ty: wasmtime.FuncType) -> str:
     return f"func({params})" + (f" -> {results}" if results else "")
 
 
-def _check_core(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
-    module = wasmtime.Module(engine, data)
+def _check_core(report: Report, module: wasmtime.Module, engine: wasmtime.Engine) -> None:
     report.imports = [(f"{i.module}.{i.name}", [_sig(i.type) if isinstance(i.type, wasmtime.FuncType)
                                                 else type(i.type).__name__]) for i in module.imports]
     exports = {e.name: e.type for e in module.exports}
@@ -223,7 +223,11 @@ def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
 
     ``wit``: WIT files/folders of the custom interfaces a host would provide; each custom
     import is then checked against them (declared? same types?) instead of left unknown.
-    WitError when one does not parse."""
+    WitError when one does not parse.
+
+    It compiles through the CLI's compile cache (:func:`~airssys_wasm.runtime.cache.default_cache_dir`)
+    with the host's default engine settings, so inspecting a big guest twice, or inspecting it
+    and then running it, compiles it once."""
     provided = _provided(wit) if wit else None
     data, label = read_source(path, MAX_BYTES)
     if len(data) < 8 or data[:4] != MAGIC or data[4:8] not in (CORE_VERSION, COMPONENT_VERSION):
@@ -232,21 +236,19 @@ def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
     component = data[4:8] == COMPONENT_VERSION
     report = Report(path=label, kind="component" if component else "core module", size=len(data),
                     target="the airssys-component world" if component else "the core-ABI lane")
-    engine = wasmtime.Engine()
-    try:
-        if component:
-            _check_component(report, data, engine, provided)
-        else:
-            _check_core(report, data, engine)
-    except wasmtime.WasmtimeError as exc:
-        detail = str(exc).strip().replace("\n", " ")
-        raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
-    except TypeError as exc:  # wasmtime-py cannot describe an item
-        report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
-    if not report.problems:  # the real loader has the last word
-        with Engine() as runtime:
+    del data  # a big guest's bytes are not needed any more: the compiled code comes from the cache
+    with Engine(EngineConfig(cache_dir=default_cache_dir(), max_source_bytes=MAX_BYTES)) as runtime:
+        try:
+            code = runtime.compile(path, name=Path(label).stem).code
+            if isinstance(code, wc.Component):
+                _check_component(report, code, runtime.wasm_engine, provided)
+            else:
+                _check_core(report, code, runtime.wasm_engine)
+        except TypeError as exc:  # wasmtime-py cannot describe an item
+            report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
+        if not report.problems:  # the real loader has the last word
             try:
-                runtime.load(data, name=Path(label).stem)
+                runtime.load(path, name=Path(label).stem)
             except LoadError as exc:
                 report.problems.append(str(exc))
     return report

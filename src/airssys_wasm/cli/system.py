@@ -72,6 +72,7 @@ from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
 from airssys_wasm.errors import AirssysError, ConfigError, LoadError, ManifestError
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine, EngineConfig
+from airssys_wasm.runtime.cache import default_cache_dir
 from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
@@ -358,8 +359,10 @@ def _parse(path: Path) -> tuple[SystemSpec | None, list[str]]:
         raw_messages = []
     messages = [m for i, raw in enumerate(raw_messages)
                 if (m := _message(p, raw, f"message[{i}]", seen))]
-    if any(c.uses_fuel for c in comps):
-        host_kwargs["engine"] = EngineConfig(consume_fuel=True)
+    # The CLI's compile cache: `validate` compiles what `run` will load, and a big guest is
+    # compiled once, not on every start.
+    host_kwargs["engine"] = EngineConfig(consume_fuel=any(c.uses_fuel for c in comps),
+                                         cache_dir=default_cache_dir())
     try:
         config = HostConfig(**host_kwargs)
     except ConfigError as exc:
