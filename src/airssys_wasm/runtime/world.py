@@ -21,10 +21,12 @@ __all__ = [
     "HOST_SERVICES",
     "LIFECYCLE",
     "LIFECYCLE_FUNCS",
+    "WORLDS",
     "ComponentShape",
     "CoreShape",
     "render_func",
     "render_type",
+    "satisfied_worlds",
     "validate_component",
     "validate_core_module",
 ]
@@ -76,6 +78,22 @@ LIFECYCLE_FUNCS: dict[str, tuple[str, str]] = {
     "shutdown": ("func() -> result<_, component-error>", f"func() -> result<_, {_COMPONENT_ERROR}>"),
 }
 REQUIRED = "handle-message"
+
+#: The shipped worlds, smallest first: name -> the lifecycle functions it exports (all import
+#: host-services). A toolchain must implement every export of the world it targets
+#: (componentize-py, ``wasm-tools component new``), so a component picks the smallest world
+#: that covers what it implements; the host accepts any of them (only handle-message is
+#: required). ``airssys_wasm.runtime.write_world`` writes a world's WIT package.
+WORLDS: dict[str, tuple[str, ...]] = {
+    "airssys-handler": ("handle-message",),
+    "airssys-service": ("execute", "handle-message"),
+    "airssys-component": tuple(LIFECYCLE_FUNCS),
+}
+
+
+def satisfied_worlds(exports: frozenset[str] | set[str]) -> list[str]:
+    """The shipped worlds whose every export is among ``exports``, smallest first."""
+    return [name for name, funcs in WORLDS.items() if set(funcs) <= set(exports)]
 
 HOST_SERVICE_FUNCS: dict[str, tuple[str, str]] = {
     "log": ("func(level: log-level, message: string, context: option<list<tuple<string, string>>>)",
