@@ -11,9 +11,16 @@ the instance (its traceback reaches the host's ``TrapError.stderr``) and supervi
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from airssys_wasm_guest import host
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Component", "Exports", "Failure", "find_component"]
 
@@ -38,6 +45,28 @@ def _variant(types: Any, union: str, kind: str, message: str) -> Any:
     if cls is None:
         raise ValueError(f"{kind!r} is not a case of {union}")
     return cls(message)
+
+
+def _trap_on_exception(fn: F) -> F:
+    """Print an unexpected exception's traceback to stderr, then abort (a wasm trap).
+
+    Left to componentize-py, the traceback is followed by its runtime's panic lines, so the
+    last stderr line (which the host quotes in the TrapError message) would be a Rust note
+    instead of the Python exception.
+    """
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if type(exc).__name__ == "Err":  # componentize_py_types.Err: an error result
+                raise
+            traceback.print_exc()
+            sys.stderr.flush()
+            os.abort()
+
+    return guarded  # type: ignore[return-value]
 
 
 def _err(union: str, default: str, failure: Failure) -> Exception:
@@ -99,6 +128,7 @@ class Exports:
 
     app: Component
 
+    @_trap_on_exception
     def handle_message(self, sender: Any, message: bytes) -> None:
         """``handle-message``: calls ``app.handle_message(sender_id, frame)``."""
         try:
@@ -106,6 +136,7 @@ class Exports:
         except Failure as failure:
             raise _err("ComponentError", "internal-error", failure) from None
 
+    @_trap_on_exception
     def execute(self, operation: bytes, context: Any) -> bytes:
         """``execute``: calls ``app.execute(frame, request_id, caller)``."""
         info = context.caller_info
@@ -119,6 +150,7 @@ class Exports:
         except Failure as failure:
             raise _err("ExecutionError", "processing-failed", failure) from None
 
+    @_trap_on_exception
     def init(self, config: Any) -> None:
         """``init``: calls ``app.init(env, config_data)``."""
         try:
@@ -126,6 +158,7 @@ class Exports:
         except Failure as failure:
             raise _err("ComponentError", "initialization-failed", failure) from None
 
+    @_trap_on_exception
     def handle_callback(self, id: str, outcome: Any) -> None:
         """``handle-callback``: runs the ``host.request`` callback, else ``app.handle_callback``."""
         from componentize_py_types import Ok
@@ -137,6 +170,7 @@ class Exports:
         except Failure as failure:
             raise _err("ComponentError", "internal-error", failure) from None
 
+    @_trap_on_exception
     def metadata(self) -> Any:
         """``metadata``: the app's ``name``, ``version``, ``description``, ``operations``."""
         from wit_world.imports import types
@@ -145,12 +179,14 @@ class Exports:
         return types.ComponentMetadata(name=app.name, version=app.version, description=app.description,
                                        supported_operations=list(app.operations))
 
+    @_trap_on_exception
     def health(self) -> Any:
         """``health``: ``app.health()`` as the WIT enum."""
         from wit_world.imports import types
 
         return getattr(types.HealthStatus, self.app.health().upper())
 
+    @_trap_on_exception
     def shutdown(self) -> None:
         """``shutdown``: calls ``app.shutdown()``."""
         try:

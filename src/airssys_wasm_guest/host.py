@@ -3,7 +3,8 @@
 The generated bindings (``wit_world``) speak WIT records and ``Err`` results; these take plain
 Python values (component names as ``"[namespace/]name[@version]"`` strings, values serialised
 with a codec) and raise ``HostError`` with the host's reason when it refuses. The bindings are
-imported on first use, so this module also imports on the host (for documentation and tests).
+imported when this module is (componentize-py keeps only the imports the guest's modules load
+while it builds); outside a guest the module still imports, for documentation and tests.
 """
 
 from __future__ import annotations
@@ -54,14 +55,23 @@ class ComponentInfo:
     supported_operations: tuple[str, ...]
 
 
+try:  # inside a componentize-py guest; imported at build time, or the build drops the imports
+    from wit_world.imports import host_services as _host_services
+    from wit_world.imports import types as _wit_types
+except ImportError:  # on the host (documentation, tests): the module imports, calls cannot work
+    _host_services = _wit_types = None
+
+
 def _bindings() -> Any:
-    from wit_world.imports import host_services  # only inside a componentize-py guest
-    return host_services
+    if _host_services is None:
+        raise RuntimeError("airssys_wasm_guest.host works only inside a guest built by "
+                           "`airssys-wasm build`")
+    return _host_services
 
 
 def _types() -> Any:
-    from wit_world.imports import types
-    return types
+    _bindings()
+    return _wit_types
 
 
 def _case(value: Any) -> str:

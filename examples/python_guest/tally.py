@@ -1,0 +1,40 @@
+"""tally: an airssys component written in Python (the guest SDK, airssys_wasm_guest).
+
+Build it with `airssys-wasm build tally.py -o tally.wasm`: it defines handle_message and
+execute, so the build targets the airssys-service world. Messages are JSON frames:
+
+- ``{"add": n}`` adds ``n`` to the total;
+- ``{"forward": "name", "value": v}`` sends ``v`` (a JSON frame) to component ``name``;
+- ``{"refuse": "why"}`` answers an error result: the host sees a GuestError (no trap);
+- ``{"boom": "why"}`` raises: the instance traps, the traceback reaches ``TrapError.stderr``
+  and the supervisor restarts it (the total starts from 0 again).
+
+A request (``execute``) answers ``{"total": ..., "messages": ...}``.
+"""
+
+from airssys_wasm_guest import Codec, Component, Failure, decode_value, encode_value, host
+
+
+class Tally(Component):
+    """Keeps a running total of the numbers it is sent."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.messages = 0
+
+    def handle_message(self, sender: str, message: bytes) -> None:
+        self.messages += 1
+        value = decode_value(message)
+        if not isinstance(value, dict):
+            raise Failure(f"expected a JSON object, got {value!r}")
+        if "boom" in value:
+            raise RuntimeError(f"tally exploded: {value['boom']}")
+        if "refuse" in value:
+            raise Failure(value["refuse"])
+        if "forward" in value:
+            host.send(value["forward"], value.get("value"), Codec.JSON)
+        self.total += int(value.get("add", 0))
+        host.log(f"message {self.messages} from {sender or 'the host'}: total {self.total}")
+
+    def execute(self, operation: bytes, request_id: str, caller: str | None) -> bytes:
+        return encode_value(Codec.JSON, {"total": self.total, "messages": self.messages})
