@@ -33,6 +33,9 @@ WORLDS = Path(tempfile.mkdtemp(prefix="airssys-worlds-"))
 atexit.register(shutil.rmtree, WORLDS, ignore_errors=True)
 HANDLER = write_world("airssys-handler", WORLDS / "airssys-handler")
 SERVICE = write_world("airssys-service", WORLDS / "airssys-service")
+OLD_WASI = WORLDS / "old-wasi"
+shutil.copytree(SRC / "wit-old-wasi", OLD_WASI)
+(OLD_WASI / "deps" / "airssys").symlink_to(HANDLER)
 
 #: example name -> (WIT directory, world)
 EXAMPLES: dict[str, tuple[Path, str]] = {
@@ -44,6 +47,7 @@ EXAMPLES: dict[str, tuple[Path, str]] = {
     "crasher": (HANDLER, "airssys-handler"),
     "minimal": (HANDLER, "airssys-handler"),
     "replier": (SERVICE, "airssys-service"),
+    "old-wasi": (OLD_WASI, "old-wasi"),
     "bad-signature": (SRC / "wit-bad-signature", "bad-signature"),
     "no-handle-message": (SRC / "wit-no-handle-message", "no-handle-message"),
     "foreign-import": (SRC / "wit-foreign-import", "foreign-import"),

@@ -30,6 +30,7 @@ from airssys_wasm.runtime.world import (
     REQUIRED,
     render_func,
     render_type,
+    satisfied_worlds,
 )
 
 __all__ = ["Report", "inspect_file", "render_report"]
@@ -66,6 +67,8 @@ class Report:
     exports: list[tuple[str, list[str]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The shipped worlds whose every export the component implements, smallest first.
+    worlds: list[str] = field(default_factory=list)
 
 
 def _items(ty: Any, engine: wasmtime.Engine) -> list[str]:
@@ -93,8 +96,8 @@ def _funcs(ty: Any, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
     return {n: e.ty for n, e in ty.exports(engine).items() if isinstance(e.ty, wc.FuncType)}
 
 
-def _check_component(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
-    ctype = wc.Component(engine, data).type
+def _check_component(report: Report, data: bytes, engine: wasmtime.Engine, compiled: Any) -> None:
+    ctype = (compiled if compiled is not None else wc.Component(engine, data)).type
     imports = ctype.imports(engine)
     exports = ctype.exports(engine)
     report.imports = [(n, _items(e.ty, engine)) for n, e in imports.items()]
@@ -125,6 +128,7 @@ def _check_component(report: Report, data: bytes, engine: wasmtime.Engine) -> No
                                        f"{name}: {wit}\n    found    {wit_names(found)}")
         for name in sorted(set(funcs) - set(LIFECYCLE_FUNCS)):
             report.notes.append(f"export `{name}` is not part of the world; the host ignores it")
+        report.worlds = satisfied_worlds(set(funcs) & set(LIFECYCLE_FUNCS))
 
     for name, ext in imports.items():
         if name.startswith("wasi:"):
@@ -149,8 +153,8 @@ def _sig(ty: wasmtime.FuncType) -> str:
     return f"func({params})" + (f" -> {results}" if results else "")
 
 
-def _check_core(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
-    module = wasmtime.Module(engine, data)
+def _check_core(report: Report, data: bytes, engine: wasmtime.Engine, compiled: Any) -> None:
+    module = compiled if compiled is not None else wasmtime.Module(engine, data)
     report.imports = [(f"{i.module}.{i.name}", [_sig(i.type) if isinstance(i.type, wasmtime.FuncType)
                                                 else type(i.type).__name__]) for i in module.imports]
     exports = {e.name: e.type for e in module.exports}
@@ -184,20 +188,32 @@ def inspect_file(path: Path) -> Report:
     component = data[4:8] == COMPONENT_VERSION
     report = Report(path=label, kind="component" if component else "core module", size=len(data),
                     target="the airssys-component world" if component else "the core-ABI lane")
-    engine = wasmtime.Engine()
-    try:
-        (_check_component if component else _check_core)(report, data, engine)
-    except wasmtime.WasmtimeError as exc:
-        detail = str(exc).strip().replace("\n", " ")
-        raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
-    except TypeError as exc:  # wasmtime-py cannot describe an item
-        report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
-    if not report.problems:  # the real loader has the last word
-        with Engine() as runtime:
-            try:
-                runtime.load(data, name=Path(label).stem)
-            except LoadError as exc:
-                report.problems.append(str(exc))
+    # The verdict is the loader's, the one Host.spawn uses; the walk below only explains it,
+    # on the code the loader compiled (a big guest compiles once, not twice).
+    with Engine() as runtime:
+        try:
+            artifact = runtime.load(data, name=Path(label).stem)
+        except LoadError as exc:
+            artifact, refusal = None, exc
+        else:
+            refusal = None
+        compiled = None if artifact is None else \
+            getattr(artifact, "component" if component else "module", None)
+        try:
+            (_check_component if component else _check_core)(report, data, runtime.wasm_engine,
+                                                               compiled)
+        except wasmtime.WasmtimeError as exc:
+            detail = str(exc).strip().replace("\n", " ")
+            raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
+        except TypeError as exc:  # wasmtime-py cannot describe an item
+            report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
+    if refusal is not None and not report.problems:
+        report.problems.append(str(refusal))
+    elif refusal is None and report.problems:  # the walk is stricter than the host: trust the host
+        report.notes += [f"(the host accepts this) {p}" for p in report.problems]
+        report.problems = []
+    if report.problems:
+        report.worlds = []
     return report
 
 
@@ -220,3 +236,5 @@ def render_report(console: Any, report: Report) -> None:
             console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
     else:
         console.print(f"[green]satisfies {report.target}[/]")
+        if report.worlds:
+            console.print(f"worlds it satisfies: {', '.join(report.worlds)}", highlight=False)

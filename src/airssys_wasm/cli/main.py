@@ -119,8 +119,12 @@ def inspect(file: Path) -> None:
     from airssys_wasm.cli.inspect import inspect_file, render_report
     from airssys_wasm.cli.monitor import make_console
 
-    report = inspect_file(file)
-    render_report(make_console(), report)
+    from airssys_wasm.cli.progress import first_compile
+
+    console = make_console()
+    with first_compile(console, file):
+        report = inspect_file(file)
+    render_report(console, report)
     if report.problems:
         raise click.ClickException(f"{file} does not satisfy {report.target} "
                                    f"({len(report.problems)} problem(s))")

@@ -8,6 +8,7 @@ at load time rather than as a confusing failure on the first message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "HOST_SERVICES",
     "LIFECYCLE",
     "LIFECYCLE_FUNCS",
+    "WASI_PROVIDED",
     "WORLDS",
     "ComponentShape",
     "CoreShape",
@@ -44,6 +46,12 @@ ALLOWED_IMPORTS = frozenset({
     "airssys:ext-process/process@1.0.0",
     "airssys:ext-storage/storage@1.0.0",
 })
+
+#: WASI imports the host can link: the WASI 0.2 interfaces wasmtime's ``add_wasip2`` defines.
+#: Anything else under ``wasi:`` (a pre-0.2 adapter's unversioned ``wasi:io/streams``,
+#: ``wasi:http``, a 0.3 snapshot) would only fail at instantiation, so it is refused at load,
+#: where ``inspect`` sees it too.
+WASI_PROVIDED = re.compile(r"wasi:(cli|clocks|filesystem|io|random|sockets)/[a-z][a-z0-9-]*@0\.2\.\d+")
 
 # Structural renderings of the airssys:core/types the world uses.
 _CID = "record { namespace: string, name: string, version: string }"
@@ -208,6 +216,11 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
     services: frozenset[str] = frozenset()
     for name, ext in imports.items():
         if name.startswith("wasi:"):
+            if not WASI_PROVIDED.fullmatch(name):
+                raise LoadError(
+                    f"{who}: imports `{name}`, a WASI interface airssys hosts do not provide; they "
+                    "link WASI 0.2 (wasi:cli, clocks, filesystem, io, random, sockets @0.2.x): "
+                    "rebuild with a WASI 0.2 toolchain or adapter")
             continue
         if name not in ALLOWED_IMPORTS:
             raise LoadError(f"{who}: imports `{name}`, which airssys hosts do not provide; allowed "
