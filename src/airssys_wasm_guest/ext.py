@@ -28,7 +28,8 @@ def _ext(name: str) -> Any:
 
 def storage_get(namespace: str, key: str) -> bytes | None:
     """The value under ``key`` in ``namespace``, or None."""
-    return checked(_ext("storage").get, namespace, key)  # type: ignore[no-any-return]
+    value = checked(_ext("storage").get, namespace, key)
+    return None if value is None else bytes(value)
 
 
 def storage_set(namespace: str, key: str, value: bytes) -> None:

@@ -166,25 +166,14 @@ def _mp_pack(obj: Any, out: bytearray) -> None:
         out += b"\xcb" + struct.pack(">d", obj)
     elif isinstance(obj, str):
         raw = obj.encode("utf-8")
-        n = len(raw)
-        if n < 32:
-            out.append(0xA0 | n)
-        elif n <= 0xFF:
-            out += b"\xd9" + struct.pack(">B", n)
-        elif n <= 0xFFFF:
-            out += b"\xda" + struct.pack(">H", n)
+        if len(raw) < 32:
+            out.append(0xA0 | len(raw))
         else:
-            out += b"\xdb" + struct.pack(">I", n)
+            _mp_sized(out, len(raw), b"\xd9", b"\xda", b"\xdb")
         out += raw
     elif isinstance(obj, (bytes, bytearray, memoryview)):
         raw = bytes(obj)
-        n = len(raw)
-        if n <= 0xFF:
-            out += b"\xc4" + struct.pack(">B", n)
-        elif n <= 0xFFFF:
-            out += b"\xc5" + struct.pack(">H", n)
-        else:
-            out += b"\xc6" + struct.pack(">I", n)
+        _mp_sized(out, len(raw), b"\xc4", b"\xc5", b"\xc6")
         out += raw
     elif isinstance(obj, (list, tuple)):
         _mp_header(out, len(obj), 0x90, b"\xdc", b"\xdd")
@@ -197,6 +186,16 @@ def _mp_pack(obj: Any, out: bytearray) -> None:
             _mp_pack(value, out)
     else:
         raise TypeError(f"can not serialize {type(obj).__name__!r} object")
+
+
+def _mp_sized(out: bytearray, n: int, m8: bytes, m16: bytes, m32: bytes) -> None:
+    """A str/bin length head: the 8-, 16- or 32-bit form, the shortest that fits."""
+    if n <= 0xFF:
+        out += m8 + struct.pack(">B", n)
+    elif n <= 0xFFFF:
+        out += m16 + struct.pack(">H", n)
+    else:
+        out += m32 + struct.pack(">I", n)
 
 
 def _mp_header(out: bytearray, n: int, fix: int, m16: bytes, m32: bytes) -> None:
@@ -224,6 +223,17 @@ class _Reader:
 
     def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+
+def _read_map(r: _Reader, n: int, depth: int, unpack: Any) -> dict[Any, Any]:
+    """``n`` key/value pairs read with ``unpack``; a list or map key is refused (unhashable)."""
+    result = {}
+    for _ in range(n):
+        key = unpack(r, depth + 1)
+        if isinstance(key, (list, dict)):
+            raise CodecError(f"{r.codec} map key is an array or map; keys must be hashable")
+        result[key] = unpack(r, depth + 1)
+    return result
 
 
 _MP_FIXED = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i",
@@ -259,13 +269,7 @@ def _mp_unpack(r: _Reader, depth: int = 0) -> Any:
         return [_mp_unpack(r, depth + 1) for _ in range(n)]
     if 0x80 <= tag <= 0x8F or tag in (0xDE, 0xDF):
         n = tag & 0x0F if tag <= 0x8F else r.unpack(">H" if tag == 0xDE else ">I")
-        result = {}
-        for _ in range(n):
-            key = _mp_unpack(r, depth + 1)
-            if isinstance(key, (list, dict)):
-                raise CodecError("MessagePack map key is a list or map; keys must be hashable")
-            result[key] = _mp_unpack(r, depth + 1)
-        return result
+        return _read_map(r, n, depth, _mp_unpack)
     raise CodecError(f"MessagePack type byte 0x{tag:02x} is not supported by the guest SDK "
                      "(plain data only: nil, bool, int, float, str, bin, array, map)")
 
@@ -373,13 +377,7 @@ def _cbor_unpack(r: _Reader, depth: int = 0) -> Any:
     if major == 4:
         return [_cbor_unpack(r, depth + 1) for _ in range(n)]
     if major == 5:
-        result = {}
-        for _ in range(n):
-            key = _cbor_unpack(r, depth + 1)
-            if isinstance(key, (list, dict)):
-                raise CodecError("CBOR map key is an array or map; keys must be hashable")
-            result[key] = _cbor_unpack(r, depth + 1)
-        return result
+        return _read_map(r, n, depth, _cbor_unpack)
     raise CodecError("CBOR tags (major type 6) are not supported by the guest SDK")
 
 

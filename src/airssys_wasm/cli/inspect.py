@@ -190,13 +190,12 @@ def inspect_file(path: Path) -> Report:
                     target="the airssys-component world" if component else "the core-ABI lane")
     # The verdict is the loader's, the one Host.spawn uses; the walk below only explains it,
     # on the code the loader compiled (a big guest compiles once, not twice).
+    refusal: LoadError | None = None
     with Engine() as runtime:
         try:
             artifact = runtime.load(data, name=Path(label).stem)
         except LoadError as exc:
             artifact, refusal = None, exc
-        else:
-            refusal = None
         compiled = None if artifact is None else \
             getattr(artifact, "component" if component else "module", None)
         try:
