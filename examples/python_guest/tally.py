@@ -1,7 +1,10 @@
 """tally: an airssys component written in Python (the guest SDK, airssys_wasm_guest).
 
-Build it with `airssys-wasm build tally.py -o tally.wasm`: it defines handle_message and
-execute, so the build targets the airssys-service world. Messages are JSON frames:
+Build it with `airssys-wasm build tally.py -o tally.wasm`: it defines handle_message,
+execute and init, so the build targets the airssys-component world (the SDK supplies the
+exports it does not define). Spawned with config data ``relay:<name>`` (``ComponentConfig``), it
+is a pipeline stage: it forwards every frame unchanged to ``<name>`` and counts it (the
+``demo --python-guest`` stage). Otherwise messages are JSON frames:
 
 - ``{"add": n}`` adds ``n`` to the total;
 - ``{"forward": "name", "value": v}`` sends ``v`` (a JSON frame) to component ``name``;
@@ -21,9 +24,17 @@ class Tally(Component):
     def __init__(self) -> None:
         self.total = 0
         self.messages = 0
+        self.relay_to = ""
+
+    def init(self, env: dict[str, str], config: bytes | None) -> None:
+        if config and config.startswith(b"relay:"):
+            self.relay_to = config[len(b"relay:"):].decode()
 
     def handle_message(self, sender: str, message: bytes) -> None:
         self.messages += 1
+        if self.relay_to:
+            host.send_frame(self.relay_to, message)
+            return
         value = decode_value(message)
         if not isinstance(value, dict):
             raise Failure(f"expected a JSON object, got {value!r}")

@@ -44,10 +44,10 @@ async def host(tally: BuiltGuest) -> AsyncIterator[aw.Host]:
 def test_build_reports_world_progress_and_precompiles(tally: BuiltGuest) -> None:
     lines = tally.output.splitlines()
     # CI=true, not a terminal: plain progress lines, a start and an end for each long step.
-    assert "componentize tally.py (world airssys-service)..." in lines
-    assert any(line.startswith("componentize tally.py (world airssys-service): done in ") for line in lines)
+    assert "componentize tally.py (world airssys-component)..." in lines
+    assert any(line.startswith("componentize tally.py (world airssys-component): done in ") for line in lines)
     assert any(line.startswith("precompile tally.wasm (") and line.endswith("...") for line in lines)
-    assert lines[-1].startswith(f"{tally.wasm}: ") and lines[-1].endswith("world airssys-service")
+    assert lines[-1].startswith(f"{tally.wasm}: ") and lines[-1].endswith("world airssys-component")
     assert list(tally.cache_dir.glob("component-*.cwasm"))
 
 
@@ -99,3 +99,17 @@ def test_example_driver_runs_against_the_built_guest(tally: BuiltGuest, tmp_path
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "total 42 after 2 messages" in result.stdout
+
+
+def test_demo_runs_with_the_python_relay_stage(tally: BuiltGuest) -> None:
+    from click.testing import CliRunner
+
+    from airssys_wasm.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--messages", "20", "--poison", "1", "--rate", "0",
+                                       "--python-guest", str(tally.wasm), "--cache-dir",
+                                       str(tally.cache_dir)], env={"CI": "true"})
+    assert result.exit_code == 0, result.output
+    assert "ingest -> relay (Python) -> transform -> sink" in result.output
+    # 19 readings pass ingest -> relay -> transform -> sink, the pill stops at transform: 3*19 + 2.
+    assert "59 (send-message host calls)" in result.output

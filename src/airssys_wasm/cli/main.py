@@ -57,8 +57,15 @@ def main() -> None:
               help="Seed for the readings and the poison positions (same seed, same run).")
 @click.option("--rate", default=40.0, show_default=True, type=click.FloatRange(0),
               help="Messages per second (0: as fast as the host takes them).")
+@click.option("--python-guest", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="A built examples/python_guest/tally.py (`airssys-wasm build`): adds it as a "
+                   "Python relay stage between ingest and transform.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Compile cache for --python-guest (default: where `build` precompiles).")
 @friendly_errors
-def demo(messages: int, poison: int, seed: int, rate: float) -> None:
+def demo(messages: int, poison: int, seed: int, rate: float, python_guest: Path | None,
+         cache_dir: Path | None) -> None:
     """Run a supervised pipeline of bundled components: ingest -> transform -> sink.
 
     Shows messages flowing component to component through host functions, a component trapping
@@ -67,7 +74,12 @@ def demo(messages: int, poison: int, seed: int, rate: float) -> None:
     from airssys_wasm.cli.demo import run_demo
     from airssys_wasm.cli.monitor import make_console
 
-    result = run_demo(make_console(), messages=messages, poison=poison, seed=seed, rate=rate)
+    if python_guest is not None and cache_dir is None:
+        from airssys_wasm.cli.guest import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    result = run_demo(make_console(), messages=messages, poison=poison, seed=seed, rate=rate,
+                      python_guest=python_guest, cache_dir=cache_dir)
     if not result.ok:
         raise click.ClickException(
             f"the sink counted {result.delivered} messages, expected {result.sent - result.poison}; "
