@@ -8,14 +8,18 @@ is a pipeline stage: it forwards every frame unchanged to ``<name>`` and counts 
 
 - ``{"add": n}`` adds ``n`` to the total;
 - ``{"forward": "name", "value": v}`` sends ``v`` (a JSON frame) to component ``name``;
+- ``{"save": "key"}`` stores the total under ``key`` in the storage namespace ``tally`` (the
+  Component.toml grants it, so the build adds the ext-storage interface); ``{"peek": "ns"}``
+  reads namespace ``ns``, which is refused unless granted;
 - ``{"refuse": "why"}`` answers an error result: the host sees a GuestError (no trap);
 - ``{"boom": "why"}`` raises: the instance traps, the traceback reaches ``TrapError.stderr``
   and the supervisor restarts it (the total starts from 0 again).
 
-A request (``execute``) answers ``{"total": ..., "messages": ...}``.
+A request (``execute``) answers ``{"total": ..., "messages": ...}``, or for ``{"load": "key"}``
+``{"stored": ...}`` (the saved total, or null).
 """
 
-from airssys_wasm_guest import Codec, Component, Failure, decode_value, encode_value, host
+from airssys_wasm_guest import Codec, Component, Failure, HostError, decode_value, encode_value, ext, host
 
 
 class Tally(Component):
@@ -44,8 +48,19 @@ class Tally(Component):
             raise Failure(value["refuse"])
         if "forward" in value:
             host.send(value["forward"], value.get("value"), Codec.JSON)
+        if "save" in value:
+            ext.storage_set("tally", value["save"], str(self.total).encode())
+        if "peek" in value:
+            try:
+                ext.storage_keys(value["peek"])
+            except HostError as exc:
+                raise Failure(f"storage said {exc.reason}") from None
         self.total += int(value.get("add", 0))
         host.log(f"message {self.messages} from {sender or 'the host'}: total {self.total}")
 
     def execute(self, operation: bytes, request_id: str, caller: str | None) -> bytes:
+        op = decode_value(operation)
+        if isinstance(op, dict) and "load" in op:
+            stored = ext.storage_get("tally", op["load"])
+            return encode_value(Codec.JSON, {"stored": None if stored is None else stored.decode()})
         return encode_value(Codec.JSON, {"total": self.total, "messages": self.messages})

@@ -47,7 +47,8 @@ def test_build_reports_world_progress_and_precompiles(tally: BuiltGuest) -> None
     assert "componentize tally.py (world airssys-component)..." in lines
     assert any(line.startswith("componentize tally.py (world airssys-component): done in ") for line in lines)
     assert any(line.startswith("precompile tally.wasm (") and line.endswith("...") for line in lines)
-    assert lines[-1].startswith(f"{tally.wasm}: ") and lines[-1].endswith("world airssys-component")
+    assert lines[-1].startswith(f"{tally.wasm}: ")
+    assert lines[-1].endswith("world airssys-component + airssys:ext-storage/storage@1.0.0")
     assert list(tally.cache_dir.glob("component-*.cwasm"))
 
 
@@ -91,6 +92,21 @@ async def test_raised_exception_traps_with_its_text_and_restarts(host: aw.Host) 
     await eventually(lambda: host.ref("tally").stats.restarts >= 1, "the restart")
     # A fresh instance from the build's snapshot: the state before the trap is gone.
     assert mc.decode_value(await host.request("tally", js("total"))) == {"total": 0, "messages": 0}
+
+
+async def test_ext_storage_through_the_sdk_wrappers(host: aw.Host) -> None:
+    await host.send("tally", js({"add": 5}))
+    await host.send("tally", js({"save": "t1"}))
+    assert mc.decode_value(await host.request("tally", js({"load": "t1"}))) == {"stored": "5"}
+    assert mc.decode_value(await host.request("tally", js({"load": "nope"}))) == {"stored": None}
+
+
+async def test_a_refused_ext_call_is_a_typed_host_error_in_the_guest(host: aw.Host) -> None:
+    await host.send("tally", js({"peek": "someone-else"}))
+    await eventually(lambda: bool(host.dead_letters), "the refused message")
+    [letter] = host.dead_letters
+    assert isinstance(letter.error, aw.GuestError)
+    assert letter.error.detail == "storage said permission-denied"
 
 
 def test_example_driver_runs_against_the_built_guest(tally: BuiltGuest, tmp_path) -> None:

@@ -58,3 +58,13 @@ async def test_service_world_component_answers_requests_and_messages() -> None:
         assert await host.request("replier", frame) == frame
         await host.send("replier", frame)
         assert host.ref("replier").error is None
+
+
+def test_a_world_can_import_an_extension_interface(tmp_path) -> None:
+    package = write_world("airssys-handler", tmp_path / "w",
+                          imports=("airssys:ext-storage/storage@1.0.0",))
+    result = wasm_tools("component", "wit", str(package))
+    assert result.returncode == 0, result.stderr
+    world = result.stdout.split("world airssys-handler {", 1)[1].split("}", 1)[0]
+    assert "import airssys:ext-storage/storage@1.0.0;" in world
+    assert "import host-services;" in world

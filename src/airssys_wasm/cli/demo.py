@@ -167,7 +167,8 @@ def summary(result: DemoResult) -> Table:
     return table
 
 
-#: The Python relay stage may message the next stage (and only that).
+#: The Python relay stage may message the next stage (and only that); tally.py imports
+#: ext-storage, which spawn links only with a storage grant.
 _RELAY_MANIFEST = """[component]
 name = "relay"
 version = "0.1.0"
@@ -178,6 +179,10 @@ timeout_ms = 5000
 
 [capabilities]
 messaging.send = ["transform"]
+
+[capabilities.storage]
+read = ["tally"]
+write = ["tally"]
 """
 
 

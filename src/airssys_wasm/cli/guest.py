@@ -35,14 +35,14 @@ _EXPORT_OF = {"handle_message": "handle-message", "execute": "execute", "init": 
               "shutdown": "shutdown", "health": "health", "handle_callback": "handle-callback"}
 #: Class attributes that describe the component: defining one means exporting ``metadata``.
 _METADATA_ATTRS = {"name", "version", "description", "operations"}
-#: Component.toml capability tables -> the extension world that imports the interface.
-_EXT_WORLDS = {"filesystem": "airssys:ext-filesystem/filesystem-user@1.0.0",
-               "network": "airssys:ext-network/network-user@1.0.0",
-               "storage": "airssys:ext-storage/storage-user@1.0.0",
-               "process": "airssys:ext-process/process-user@1.0.0"}
+#: Component.toml capability tables -> the extension interface the world then imports.
+_EXT_INTERFACES = {"filesystem": "airssys:ext-filesystem/filesystem@1.0.0",
+                   "network": "airssys:ext-network/network@1.0.0",
+                   "storage": "airssys:ext-storage/storage@1.0.0",
+                   "process": "airssys:ext-process/process@1.0.0"}
 _ENTRY = "airssys_guest_entry"
-#: Extension world -> the bindings module the entry imports (so the build keeps its imports).
-_EXT_MODULES = {world: world.split("/")[1].split("-")[0] for world in _EXT_WORLDS.values()}
+#: Extension interface -> the bindings module the entry imports (so the build keeps it).
+_EXT_MODULES = {i: i.split("/")[1].split("@")[0] for i in _EXT_INTERFACES.values()}
 
 
 def default_cache_dir() -> Path:
@@ -96,7 +96,7 @@ def choose_world(source: str, label: str = "<guest>") -> str:
 
 
 def _extensions(guest: Path) -> tuple[str, ...]:
-    """The extension worlds the Component.toml next to the guest grants (none without one)."""
+    """The extension interfaces the Component.toml next to the guest grants (none without one)."""
     manifest = guest.parent / "Component.toml"
     if not manifest.is_file():
         return ()
@@ -106,7 +106,7 @@ def _extensions(guest: Path) -> tuple[str, ...]:
         raise BuildError(f"{manifest}: cannot read it ({exc}); `airssys-wasm validate "
                          f"{manifest}` shows every problem") from None
     caps = data.get("capabilities", {})
-    return tuple(world for key, world in _EXT_WORLDS.items() if isinstance(caps, dict) and key in caps)
+    return tuple(i for key, i in _EXT_INTERFACES.items() if isinstance(caps, dict) and key in caps)
 
 
 def _componentize_command() -> list[str]:
@@ -150,7 +150,7 @@ def build_guest(guest: Path, output: Path, *, world: str | None = None,
     command = _componentize_command()
     with tempfile.TemporaryDirectory(prefix="airssys-build-") as tmp:
         work = Path(tmp)
-        wit = write_world(world, work / "wit")
+        wit = write_world(world, work / "wit", imports=extensions)
         app = work / "app"
         app.mkdir()
         shutil.copyfile(guest, app / guest.name)
@@ -163,11 +163,10 @@ def build_guest(guest: Path, output: Path, *, world: str | None = None,
             "from airssys_wasm_guest import Exports, find_component\n\n\n"
             "class ComponentLifecycle(Exports):\n"
             "    app = find_component(vars(_guest))()\n", encoding="utf-8")
-        worlds = [arg for w in (world, *extensions) for arg in ("-w", w)]
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # no site-packages
         output.parent.mkdir(parents=True, exist_ok=True)
         with _step(console, step, f"componentize {guest.name} (world {world})"):
-            proc = subprocess.run([*command, "-q", "-d", str(wit), *worlds, "componentize", _ENTRY,
+            proc = subprocess.run([*command, "-q", "-d", str(wit), "-w", world, "componentize", _ENTRY,
                                    "-p", str(app), "-o", str(output)],
                                   capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
