@@ -73,3 +73,42 @@ def test_new_writes_a_guest_manifest_and_test(tmp_path: Path) -> None:
 def test_new_refuses_a_bad_name(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not a usable component name"):
         new_python_project("no/slashes", tmp_path)
+
+
+def test_progress_is_a_spinner_on_a_terminal_and_plain_lines_otherwise(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from airssys_wasm.cli.progress import interactive, step
+
+    monkeypatch.delenv("CI", raising=False)
+    assert interactive(Console(file=io.StringIO(), force_terminal=True))
+    assert not interactive(Console(file=io.StringIO(), force_terminal=False))
+    monkeypatch.setenv("CI", "true")
+    assert not interactive(Console(file=io.StringIO(), force_terminal=True))
+    out = io.StringIO()
+    with step(Console(file=out, force_terminal=False, width=200), "componentize app.py"):
+        pass
+    first, second = out.getvalue().splitlines()
+    assert first == "componentize app.py..."
+    assert second.startswith("componentize app.py: done in ") and second.endswith(" s")
+
+
+def test_only_a_big_source_gets_a_first_compile_line(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from airssys_wasm.cli.progress import BIG_SOURCE_BYTES, first_compile
+
+    small, big = tmp_path / "small.wasm", tmp_path / "big.wasm"
+    small.write_bytes(b"\0" * 100)
+    big.write_bytes(b"\0" * BIG_SOURCE_BYTES)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    for path in (small, big, tmp_path / "missing.wasm"):
+        with first_compile(console, path):
+            pass
+    assert out.getvalue().splitlines()[0] == f"loading big.wasm ({BIG_SOURCE_BYTES / 1e6:.1f} MB: the first load compiles it)..."
+    assert len(out.getvalue().splitlines()) == 2
