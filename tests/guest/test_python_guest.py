@@ -70,6 +70,23 @@ async def test_send_message_reaches_a_wat_component(host: aw.Host) -> None:
     assert await host.request("echo", b"last") == js({"from": "python"})
 
 
+async def test_guest_request_reaches_its_callback(host: aw.Host) -> None:
+    await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+    await host.send("tally", js({"ask": "echo"}))  # echo's execute answers an unknown op with itself
+
+    answers: list[object] = []
+
+    async def answered() -> bool:
+        answers.append(mc.decode_value(await host.request("tally", js("answer"))))
+        return answers[-1] is not None
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while not await answered():
+        assert asyncio.get_running_loop().time() < deadline, "no callback"
+        await asyncio.sleep(0.02)
+    assert answers[-1] == {"ok": True, "value": "ping"}
+
+
 async def test_failure_is_an_error_result_not_a_trap(host: aw.Host) -> None:
     await host.send("tally", js({"refuse": "not today"}))
     await eventually(lambda: bool(host.dead_letters), "the refused message")
