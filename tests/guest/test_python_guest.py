@@ -87,6 +87,13 @@ async def test_guest_request_reaches_its_callback(host: aw.Host) -> None:
     assert answers[-1] == {"ok": True, "value": "ping"}
 
 
+async def test_sdk_defaults_answer_health_and_metadata(host: aw.Host) -> None:
+    assert await host.health("tally") is aw.HealthStatus.HEALTHY
+    await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+    # echo asks the host for tally's metadata (get-component-metadata) and answers its name.
+    assert await host.request("echo", b"meta:tally") == b"python-component"
+
+
 async def test_failure_is_an_error_result_not_a_trap(host: aw.Host) -> None:
     await host.send("tally", js({"refuse": "not today"}))
     await eventually(lambda: bool(host.dead_letters), "the refused message")
