@@ -112,3 +112,13 @@ def test_only_a_big_source_gets_a_first_compile_line(tmp_path: Path) -> None:
             pass
     assert out.getvalue().splitlines()[0] == f"loading big.wasm ({BIG_SOURCE_BYTES / 1e6:.1f} MB: the first load compiles it)..."
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_an_explicit_world_too_small_for_the_guest_is_refused(tmp_path: Path) -> None:
+    guest = tmp_path / "app.py"
+    guest.write_text(HEAD + "    def handle_message(self, s, m):\n        pass\n\n"
+                     "    def execute(self, op, rid, caller):\n        return op\n")
+    result = invoke("build", guest, "--world", "airssys-handler")
+    assert result.exit_code == 1
+    assert "needs execute, which the world airssys-handler does not export" in result.output
+    assert "--world airssys-service" in result.output

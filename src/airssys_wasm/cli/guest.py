@@ -18,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airssys_wasm.cli.progress import step
 from airssys_wasm.errors import BuildError
 from airssys_wasm.runtime import Engine, EngineConfig, write_world
 from airssys_wasm.runtime.world import WORLDS
@@ -129,9 +131,8 @@ def _sdk_dir() -> Path:
 def build_guest(guest: Path, output: Path, *, world: str | None = None,
                 cache_dir: Path | None = None, console: Any = None) -> BuildResult:
     """Build the Python guest module ``guest`` into the component ``output``, then compile it
-    into ``cache_dir`` (None: do not precompile). BuildError on any failure."""
-    from airssys_wasm.cli.progress import step
-
+    into ``cache_dir`` (None: do not precompile). BuildError when the build fails, LoadError
+    when the host would refuse the built component. ``console``: where progress goes."""
     label = str(guest)
     try:
         source = guest.read_text(encoding="utf-8")
@@ -146,6 +147,10 @@ def build_guest(guest: Path, output: Path, *, world: str | None = None,
         world = chosen
     elif world not in WORLDS:
         raise BuildError(f"unknown world {world!r}; the shipped worlds are {', '.join(WORLDS)}")
+    elif not set(WORLDS[chosen]) <= set(WORLDS[world]):
+        missing = ", ".join(sorted(set(WORLDS[chosen]) - set(WORLDS[world])))
+        raise BuildError(f"{label}: the guest needs {missing}, which the world {world} does not "
+                         f"export; use --world {chosen} (or a larger one), or drop --world")
     extensions = _extensions(guest)
     command = _componentize_command()
     with tempfile.TemporaryDirectory(prefix="airssys-build-") as tmp:
@@ -165,7 +170,7 @@ def build_guest(guest: Path, output: Path, *, world: str | None = None,
             "    app = find_component(vars(_guest))()\n", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # no site-packages
         output.parent.mkdir(parents=True, exist_ok=True)
-        with _step(console, step, f"componentize {guest.name} (world {world})"):
+        with _progress(console, f"componentize {guest.name} (world {world})"):
             proc = subprocess.run([*command, "-q", "-d", str(wit), "-w", world, "componentize", _ENTRY,
                                    "-p", str(app), "-o", str(output)],
                                   capture_output=True, text=True, env=env, check=False)
@@ -174,18 +179,15 @@ def build_guest(guest: Path, output: Path, *, world: str | None = None,
         raise BuildError(f"componentize-py failed to build {label} (exit {proc.returncode}):\n{detail}")
     if cache_dir is not None:
         size_mb = output.stat().st_size / 1e6
-        with _step(console, step, f"precompile {output.name} ({size_mb:.1f} MB) into {cache_dir}"):
+        with _progress(console, f"precompile {output.name} ({size_mb:.1f} MB) into {cache_dir}"):
             with Engine(EngineConfig(cache_dir=cache_dir)) as engine:
                 engine.load(output)
     return BuildResult(output=output, world=world, size=output.stat().st_size,
                        extensions=extensions, cache_dir=cache_dir)
 
 
-def _step(console: Any, step: Any, text: str) -> Any:
-    if console is None:
-        from contextlib import nullcontext
-        return nullcontext()
-    return step(console, text)
+def _progress(console: Any, text: str) -> AbstractContextManager[None]:
+    return nullcontext() if console is None else step(console, text)
 
 
 _SKELETON = '''"""{name}: an airssys component in Python (build: `airssys-wasm build {module}.py -o {name}.wasm`)."""
