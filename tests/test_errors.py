@@ -32,6 +32,7 @@ def test_trap_error_carries_kind_component_and_backtrace() -> None:
     err = aw.TrapError("wasm trap: unreachable", "unreachable", component="echo", backtrace="0: f")
     assert err.kind is aw.TrapKind.UNREACHABLE and err.component == "echo" and err.backtrace == "0: f"
     assert {k.value for k in aw.TrapKind} == {
-        "unreachable", "out_of_bounds", "stack_overflow", "out_of_fuel", "timeout", "memory_limit", "other"}
+        "unreachable", "out_of_bounds", "stack_overflow", "out_of_fuel", "timeout", "memory_limit",
+        "host_error", "other"}
     with pytest.raises(ValueError):
         aw.TrapError("x", "not-a-kind")

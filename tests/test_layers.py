@@ -19,7 +19,7 @@ LAYERS = {
     "actor": 3,
     "host": 4,
     "security": 5,
-    "benchmarks": 6, "demo": 6,
+    "benchmarks": 6, "demo": 6, "metrics": 6,
     "cli": 7,
 }
 ROOT = Path(airssys_wasm.__file__).parent

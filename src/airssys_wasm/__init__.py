@@ -13,7 +13,7 @@ from airssys_wasm.actor import (
     SupervisorStrategy,
 )
 from airssys_wasm.runtime import Engine, EngineConfig, Limits
-from airssys_wasm.host import Host, HostConfig
+from airssys_wasm.host import Caller, Host, HostConfig, HostInterface, caller
 from airssys_wasm import security  # noqa: F401  (installs the default SecurityProvider of Host())
 from airssys_wasm.types import ComponentId, ExecutionContext, LogLevel
 from airssys_wasm.errors import (
@@ -38,6 +38,7 @@ from airssys_wasm.errors import (
     CallCancelled,
     MessageTooLarge,
     TrapKind,
+    WitError,
 )
 
 __version__ = "0.1.0"
@@ -50,8 +51,11 @@ __all__ = [
     "Backoff",
     "DeadLetter",
     "HealthStatus",
+    "Caller",
     "Host",
     "HostConfig",
+    "HostInterface",
+    "caller",
     "MessageBroker",
     "RestartPolicy",
     "Supervisor",
@@ -80,6 +84,7 @@ __all__ = [
     "RequestTimeout",
     "SupervisorEscalation",
     "TrapError",
+    "WitError",
     "CallCancelled",
     "MessageTooLarge",
     "TrapKind",

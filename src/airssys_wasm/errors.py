@@ -36,6 +36,7 @@ __all__ = [
     "UpgradeFailed",
     "BuildError",
     "ConfigError",
+    "WitError",
     "printable",
 ]
 
@@ -87,6 +88,19 @@ class ConfigError(AirssysError, ValueError):
     """A configuration value (limits, backoff, engine settings) is out of its valid range."""
 
 
+class WitError(ConfigError):
+    """A WIT text does not parse, or uses what host interfaces do not support. ``source``,
+    ``line`` and ``column`` say where (line/column 0 when the problem is not at one token)."""
+
+    def __init__(self, message: str, *, source: str = "<wit>", line: int = 0,
+                 column: int = 0) -> None:
+        where = f"{source}:{line}:{column}" if line else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.line = line
+        self.column = column
+
+
 class LoadError(AirssysError):
     """WebAssembly bytes/text could not be compiled, or do not satisfy the component world."""
 
@@ -114,6 +128,10 @@ class TrapKind(str, enum.Enum):
     OUT_OF_FUEL = "out_of_fuel"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
+    #: A Python host function (an embedder's ``Host.provide`` implementation or a built-in
+    #: one) raised, or returned a value that does not fit its WIT type. The exception is the
+    #: TrapError's ``__cause__``; the host itself keeps running.
+    HOST_ERROR = "host_error"
     OTHER = "other"
 
 

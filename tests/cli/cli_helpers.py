@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -20,6 +23,15 @@ def invoke(*args: str) -> Result:
     if result.exit_code not in (0, 1, 2):
         raise AssertionError(f"exit code {result.exit_code}: {result.exception!r}\n{result.output}")
     return result
+
+
+def run_example(name: str) -> Any:
+    """Import ``examples/<name>.py`` as a module and return what its ``main()`` returns."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return asyncio.run(module.main())
 
 
 #: A component with a WAT syntax error, and what the loader says about it (the path, not <anon>).

@@ -69,7 +69,6 @@ def test_inspect_core_module_lists_every_problem(tmp_path: Path) -> None:
                       "func(sender: component-id, message: list<u8>) -> result<_, component-error>"
                       "\n    found    func(sender: string"),
     ("no-handle-message", "missing export: `handle-message: func(sender: component-id"),
-    ("foreign-import", "is not provided by airssys hosts"),
     ("bad-host-import", "wrong type for import `log`:\n    expected log: func(level: log-level"),
 ])
 def test_inspect_components_that_do_not_fit(name: str, expected: str) -> None:

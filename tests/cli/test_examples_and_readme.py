@@ -3,8 +3,6 @@ exactly what CI runs."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import re
 import subprocess
 import sys
@@ -15,15 +13,11 @@ import pytest
 
 from airssys_wasm import demo
 from airssys_wasm.benchmarks import guests
-from cli_helpers import EXAMPLES, ROOT, WAT
+from cli_helpers import EXAMPLES, ROOT, WAT, run_example
 
 
 def test_quickstart_script_runs() -> None:
-    spec = importlib.util.spec_from_file_location("quickstart", EXAMPLES / "quickstart.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = asyncio.run(module.main())
+    result = run_example("quickstart")
     assert result == {"count": 10, "restarts": 1, "trap": "unreachable"}
 
 

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The modules whose ``__all__`` is the public API (the API reference has one page for each).
 PUBLIC_MODULES = ["airssys_wasm", "airssys_wasm.multicodec", "airssys_wasm.errors",
                   "airssys_wasm.types", "airssys_wasm.actor", "airssys_wasm.runtime",
-                  "airssys_wasm.runtime.suspend", "airssys_wasm.host", "airssys_wasm.security"]
+                  "airssys_wasm.runtime.suspend", "airssys_wasm.host", "airssys_wasm.security",
+                  "airssys_wasm.metrics"]
 
 
 def _documented(obj: griffe.Object | griffe.Alias) -> bool:

@@ -161,9 +161,18 @@ def test_wrong_signature_names_export_and_expected_type(engine: Engine) -> None:
     assert "found:    func(sender: string, message: list<u8>) -> result<_, string>" in text
 
 
-def test_unknown_import_is_refused(engine: Engine) -> None:
-    with pytest.raises(LoadError, match="imports `evil:pkg/backdoor@1.0.0`"):
-        engine.load(example("foreign-import.wat"))
+def test_custom_import_loads_and_is_recorded(engine: Engine) -> None:
+    # A host decides at spawn (provided? granted?); loading only records it.
+    artifact = engine.load(example("foreign-import.wat"))
+    assert artifact.custom_imports == frozenset({"evil:pkg/backdoor@1.0.0"})
+
+
+@pytest.mark.parametrize("name", ["airssys:ext-nope/thing@1.0.0", "plain-name"])
+def test_import_that_cannot_be_provided_is_refused(engine: Engine, name: str) -> None:
+    text = example("minimal.wat").read_text().rstrip()
+    wat = text[:-1] + f'  (import "{name}" (instance))\n)'  # last: no index moves
+    with pytest.raises(LoadError, match=f"imports `{name}`, which airssys hosts do not provide"):
+        engine.load(wat)
 
 
 def test_wrongly_typed_host_import_is_refused(engine: Engine) -> None:

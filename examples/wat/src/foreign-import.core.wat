@@ -1,5 +1,6 @@
 ;; Core module of the `foreign-import` example: a valid handle-message, plus an import of
-;; `evil:pkg/backdoor`, which no airssys host provides. Loading it must fail with a LoadError.
+;; `evil:pkg/backdoor`, a custom interface no host provides unless an embedder does
+;; (`Host.provide`): it loads, and spawning it is refused with a LoadError naming the import.
 (module
   (import "cm32p2|evil:pkg/backdoor@1" "open" (func $open))
   (memory (export "cm32p2_memory") 1)

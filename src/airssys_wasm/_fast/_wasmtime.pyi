@@ -93,7 +93,8 @@ class CoreLane:
 
 def define_host_func(linker_instance: wc.LinkerInstance, name: str, callback: Callable[..., Any],
                      functype: wc.FuncType | None = None, *, with_data: bool = False,
-                     suspends: bool = False, bounded: int = -1) -> HostFunc: ...
+                     suspends: bool = False, bounded: int = -1,
+                     gate: str | None = None) -> HostFunc: ...
 def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
                     timeout: float | None = None, max_list: int | None = None) -> None: ...
@@ -102,6 +103,10 @@ def call_suspendable() -> bool:
     actor), so an async host function may hand back a ``HostWait`` that the event loop
     completes. False for synchronous callers and outside guest calls: a host function then does
     its work inline."""
+def current_data() -> Any:
+    """The ``data`` (``configure_store(data=...)``) of the Store whose guest is calling the
+    running host function on this thread, or None outside a guest call: how a host function
+    registered without ``with_data`` still asks who called it."""
 def instantiate_component(linker: wc.Linker, store: wasmtime.Store,
                           component: wc.Component) -> wc.Instance: ...
 def instantiate_module(linker: wasmtime.Linker, store: wasmtime.Store,

@@ -106,7 +106,7 @@ cdef object _trap_error(wasmtime_error_t *err, wasm_trap_t *trap, str where):
         exc = TrapError(
             f"{where}: a host function raised {type(cause).__name__}: {cause}; the guest call "
             "was aborted and its Store is poisoned (instantiate a fresh one)",
-            TrapKind.OTHER, backtrace=text)
+            TrapKind.HOST_ERROR, backtrace=text)
         exc.__cause__ = cause
         return exc
     return TrapError(

@@ -43,6 +43,7 @@ cdef class HostFunc:
     cdef readonly bint with_data      # the callable gets the calling store's data first
     cdef readonly bint suspends       # registered as async: may return a HostWait
     cdef readonly int bounded         # parameter index bounded by the Store's max_list (-1 none)
+    cdef readonly str gate            # passed to the calling store data's call_gate, if any
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
@@ -66,6 +67,10 @@ cdef class HostFunc:
             raise TypeError(
                 f"host function {plan.signature} was called with {nargs} argument(s) and "
                 f"{nresults} result slot(s); the importing component declares another type")
+        if self.gate is not None:
+            caller = _current_store()
+            if caller is not None and caller.call_gate is not None:
+                caller.call_gate(self.gate)   # raises to refuse the call (the guest traps)
         pyargs = PyTuple_New(<Py_ssize_t>nargs + first)
         if first:
             caller = _current_store()
@@ -215,7 +220,7 @@ cdef void _host_finalizer(void *env) noexcept nogil:
 
 
 def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
-                     bint suspends=False, int bounded=-1):
+                     bint suspends=False, int bounded=-1, str gate=None):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -238,6 +243,12 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     ``bounded``: the index of a ``list<u8>`` parameter limited by the calling Store's
     ``configure_store(max_list=...)``; a longer one reaches the callable as an
     :class:`Oversized` (size and limit), never copied.
+
+    ``gate``: before each call, if the calling Store's data had a ``call_gate`` attribute that
+    is not None when :func:`configure_store` attached it, ``data.call_gate(gate)`` runs first; an exception it raises refuses the call
+    (the guest traps, the exception is the trap's cause). A per-instance check (a quota) on a
+    Linker shared by instances that need it and instances that don't, with one attribute
+    read for the latter.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -248,6 +259,7 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.with_data = with_data
     hf.suspends = suspends
     hf.bounded = bounded
+    hf.gate = gate
     if functype is not None:
         hf.plan = FuncPlan.from_functype(name, functype)
         hf.nresults = 0 if hf.plan.result is None else 1

@@ -39,6 +39,7 @@ cdef class _StoreRef:
     cdef int depth                    # >0 while this thread is inside the store (a poll, a copy)
     cdef PyObject *previous           # the thread's current store before the outermost entry
     cdef object data                  # passed to host functions defined with with_data=True
+    cdef object call_gate             # data.call_gate when configured (None: no gated checks)
     cdef bint arm_fuel
     cdef uint64_t fuel
     cdef bint arm_epoch
@@ -202,6 +203,7 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
         api.wasmtime_context_epoch_deadline_async_yield_and_update(r.ctx, <uint64_t>slice_ticks)
     r.yields = slice_ticks is not None
     r.data = data
+    r.call_gate = getattr(data, "call_gate", None) if data is not None else None
     r.arm_fuel = fuel is not None
     r.fuel = 0 if fuel is None else <uint64_t>fuel
     r.arm_epoch = epoch_ticks is not None or slice_ticks is not None
@@ -218,6 +220,14 @@ def current_deadline():
     if r is None or r.deadline == 0.0:
         return None
     return r.deadline
+
+
+def current_data():
+    """The ``data`` (``configure_store(data=...)``) of the Store whose guest is calling the
+    running host function on this thread, or None outside a fast call. Lets a host function
+    registered without ``with_data`` still ask who called it, at no cost to calls that don't."""
+    cdef _StoreRef r = _current_store()
+    return None if r is None else r.data
 
 
 def call_suspendable():

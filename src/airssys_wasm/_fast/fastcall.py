@@ -78,6 +78,7 @@ from airssys_wasm._fast._wasmtime import (
     Some,
     call_suspendable,
     configure_store,
+    current_data,
     current_deadline,
     define_host_func,
     instantiate_component,
@@ -98,6 +99,7 @@ __all__ = [
     "Some",
     "call_suspendable",
     "configure_store",
+    "current_data",
     "current_deadline",
     "define_host_func",
     "define_host_funcs",
@@ -134,13 +136,15 @@ def define_host_funcs(
     *,
     with_data: bool = False,
     suspending: frozenset[str] = frozenset(),
+    gates: Mapping[str, str] | None = None,
 ) -> dict[str, HostFunc]:
     """Define every function of import ``instance`` that ``callbacks`` names, as C trampolines.
 
     Types come from ``component``'s own import declarations. A callback for a function the
     component does not import is an error (it is probably misspelt); imported functions without
     a callback are left undefined (instantiation then reports them). The functions named in
-    ``suspending`` are registered as async (they may return a :class:`HostWait`).
+    ``suspending`` are registered as async (they may return a :class:`HostWait`); ``gates``
+    gives a function its ``gate`` label (see :func:`define_host_func`).
     """
     imported = import_func_types(component, engine).get(instance)
     if imported is None:
@@ -154,5 +158,6 @@ def define_host_funcs(
         with root.add_instance(instance) as li:
             for name, callback in callbacks.items():
                 defined[name] = define_host_func(li, name, callback, imported[name],
-                                                 with_data=with_data, suspends=name in suspending)
+                                                 with_data=with_data, suspends=name in suspending,
+                                                 gate=None if gates is None else gates.get(name))
     return defined

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airssys_wasm._fast._mailbox import call_each
+from airssys_wasm._fast._metrics import LatencyHistogram
 from airssys_wasm.actor.actor import Actor, ActorContext, BatchFailure
 from airssys_wasm.actor.backoff import BackoffState
 from airssys_wasm.actor.events import (
@@ -117,6 +118,12 @@ class ActorRef:
         return self._cell.mailbox
 
     @property
+    def latency(self) -> LatencyHistogram:
+        """Handle latency over the actor's whole life, recorded once per handled batch (see
+        ``airssys_wasm._fast._metrics``); read it, do not update it."""
+        return self._cell.latency
+
+    @property
     def error(self) -> BaseException | None:
         """What ended the last incarnation: its failure, or the ``SupervisorEscalation`` when a
         supervisor gave up on it (state ``failed`` for good); None while nothing failed."""
@@ -170,6 +177,8 @@ class ActorCell:
         self.handled = 0
         self.failures = 0
         self.dead_letters = 0
+        #: Time spent handling messages, per batch (two C calls per batch, none per message).
+        self.latency = LatencyHistogram()
         self._task: asyncio.Task[None] | None = None
         self._exit: _Exit | None = None
         self._kill_error: BaseException | None = None
@@ -313,6 +322,7 @@ class ActorCell:
         batch_size = self.spec.batch_size
         handle_batch = actor.handle_batch
         inline_handle = actor.handle if actor.inline_dispatch else None
+        latency = self.latency
         batch: list[Any] | None = None
         error: BaseException | None = None
         external_cancel = False
@@ -332,6 +342,7 @@ class ActorCell:
                         break
                     await mailbox.park()
                     continue
+                latency.start()
                 if inline_handle is not None:
                     suspended = call_each(inline_handle, batch, BatchFailure)
                     while suspended is not None:  # a guest call of this batch suspended
@@ -340,9 +351,13 @@ class ActorCell:
                         suspended = call_each(inline_handle, batch, BatchFailure, index + 1)
                 else:
                     await handle_batch(batch)
+                latency.stop(len(batch))
                 self.handled += len(batch)
                 batch = None
         except BatchFailure as failure:
+            # The messages before the failing one count as handled: they are timed too (with
+            # the failing call's time, which keeps count == messages_out for dashboards).
+            latency.stop(min(max(failure.index, 0), len(batch)) if batch else 0)
             external_cancel = (isinstance(failure.error, asyncio.CancelledError)
                                and self._kill_error is None)
             error = self._fail_batch(batch, failure.index, failure.error)

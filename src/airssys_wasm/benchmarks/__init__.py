@@ -16,7 +16,8 @@ from airssys_wasm.benchmarks.timing import Comparison, render_markdown, render_t
 __all__ = ["SUITE_NAMES", "Comparison", "suite", "time_stmt", "render_table", "render_markdown"]
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
-SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend")
+SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
+               "hostfn")
 
 
 def suite(name: str) -> ModuleType:

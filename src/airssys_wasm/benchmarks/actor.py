@@ -221,7 +221,8 @@ async def queue_fan_out(messages: int) -> float:
 
 
 # -- driver ----------------------------------------------------------------------------------------
-def _best_of(repeats: int, run: Callable[[], float]) -> float:
+def best_of(repeats: int, run: Callable[[], float]) -> float:
+    """The fastest of ``repeats`` whole runs, each after a GC (no collection lands inside)."""
     best = float("inf")
     for _ in range(repeats):
         gc.collect()
@@ -268,12 +269,12 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     ]
     rows: list[Comparison] = []
     for label, units, ours, queue, pykka_case in cases:
-        ours_ns = _best_of(repeat, ours) / units * 1e9
-        rows.append(Comparison(label, ours_ns, "asyncio.Queue", _best_of(repeat, queue) / units * 1e9))
+        ours_ns = best_of(repeat, ours) / units * 1e9
+        rows.append(Comparison(label, ours_ns, "asyncio.Queue", best_of(repeat, queue) / units * 1e9))
         if pykka_case is not None and pk is None:
             rows.append(Comparison(label, ours_ns, not_installed(["Pykka"]), None))
         elif pykka_case is not None:
             pykka_units, pykka_run = pykka_case
-            pykka_ns = _best_of(max(1, repeat // 2), pykka_run) / pykka_units * 1e9
+            pykka_ns = best_of(max(1, repeat // 2), pykka_run) / pykka_units * 1e9
             rows.append(Comparison(label, ours_ns, "Pykka", pykka_ns))
     return rows

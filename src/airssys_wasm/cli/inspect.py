@@ -3,12 +3,13 @@
 The loader stops at the first problem (a LoadError is enough to refuse a file); a person
 fixing a component wants all of them, with the expected WIT signature next to the one found.
 So this walks the whole interface itself, using the loader's own tables of expected
-signatures, and then cross-checks with the real loader so the verdict can never disagree
-with ``Host.spawn``.
+signatures, on the code the real loader compiled. The verdict is the loader's (the one
+``Host.spawn`` uses), so the two never disagree: the walk only explains a refusal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ import wasmtime
 from wasmtime import component as wc
 
 from airssys_wasm.errors import LoadError
+from airssys_wasm.host.interfaces import check_imports
 from airssys_wasm.runtime import Engine, world
+from airssys_wasm.runtime.wit_parser import WitInterface, load_wit_packages
 from airssys_wasm.runtime.loader import COMPONENT_VERSION, CORE_VERSION, MAGIC, read_source
 from airssys_wasm.runtime.world import (
     ALLOWED_IMPORTS,
@@ -28,6 +31,7 @@ from airssys_wasm.runtime.world import (
     LIFECYCLE,
     LIFECYCLE_FUNCS,
     REQUIRED,
+    is_custom_interface,
     render_func,
     render_type,
     satisfied_worlds,
@@ -96,7 +100,33 @@ def _funcs(ty: Any, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
     return {n: e.ty for n, e in ty.exports(engine).items() if isinstance(e.ty, wc.FuncType)}
 
 
-def _check_component(report: Report, data: bytes, engine: wasmtime.Engine, compiled: Any) -> None:
+def _custom_import(report: Report, name: str, ty: wc.ComponentInstanceType,
+                   engine: wasmtime.Engine, provided: dict[str, tuple[WitInterface, str]] | None
+                   ) -> None:
+    """A custom interface import: whether the given WIT (``--wit``) provides it, typed alike."""
+    hint = ("a host must provide it (Host.provide / HostConfig(interfaces=...)) and the "
+            "component's manifest must grant it ([capabilities] interfaces)")
+    if provided is None:
+        report.notes.append(f"import `{name}` is a custom interface: {hint}; provided: not known "
+                            "without a host (pass --wit with the host's WIT, or spawn it)")
+        return
+    found = provided.get(name)
+    if found is None:
+        report.problems.append(f"import `{name}` is a custom interface that the given --wit "
+                               f"does not declare ({', '.join(sorted(provided)) or 'nothing'})")
+        return
+    interface, source = found
+    try:
+        check_imports(f"import `{name}`", interface, _funcs(ty, engine), f"--wit {source}")
+    except LoadError as exc:
+        report.problems.append(str(exc))
+    else:
+        report.notes.append(f"import `{name}` is a custom interface declared by --wit {source} "
+                            f"with the same types; {hint}")
+
+
+def _check_component(report: Report, data: bytes, engine: wasmtime.Engine, compiled: Any,
+                     provided: dict[str, tuple[WitInterface, str]] | None = None) -> None:
     ctype = (compiled if compiled is not None else wc.Component(engine, data)).type
     imports = ctype.imports(engine)
     exports = ctype.exports(engine)
@@ -133,9 +163,13 @@ def _check_component(report: Report, data: bytes, engine: wasmtime.Engine, compi
     for name, ext in imports.items():
         if name.startswith("wasi:"):
             continue
-        if name not in ALLOWED_IMPORTS:
+        if name not in ALLOWED_IMPORTS and is_custom_interface(name) \
+                and isinstance(ext.ty, wc.ComponentInstanceType):
+            _custom_import(report, name, ext.ty, engine, provided)
+        elif name not in ALLOWED_IMPORTS:
             report.problems.append(f"import `{name}` is not provided by airssys hosts (allowed: "
-                                   f"{', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*)")
+                                   f"{', '.join(sorted(ALLOWED_IMPORTS))}, wasi:* and custom "
+                                   "interfaces ns:pkg/interface[@version] outside airssys:)")
         elif name == HOST_SERVICES:
             for fname, fty in _funcs(ext.ty, engine).items():
                 expected = HOST_SERVICE_FUNCS.get(fname)
@@ -179,8 +213,22 @@ def _check_core(report: Report, data: bytes, engine: wasmtime.Engine, compiled: 
                                        f"found {found}")
 
 
-def inspect_file(path: Path) -> Report:
-    """Analyse ``path``; LoadError if it cannot be read or is not WebAssembly at all."""
+def _provided(wit: Sequence[Path]) -> dict[str, tuple[WitInterface, str]]:
+    out: dict[str, tuple[WitInterface, str]] = {}
+    for path in wit:
+        for package in load_wit_packages(path).values():
+            for interface in package.interfaces.values():
+                out[interface.qualified] = (interface, str(path))
+    return out
+
+
+def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
+    """Analyse ``path``; LoadError if it cannot be read or is not WebAssembly at all.
+
+    ``wit``: WIT files/folders of the custom interfaces a host would provide; each custom
+    import is then checked against them (declared? same types?) instead of left unknown.
+    WitError when one does not parse."""
+    provided = _provided(wit) if wit else None
     data, label = read_source(path, MAX_BYTES)
     if len(data) < 8 or data[:4] != MAGIC or data[4:8] not in (CORE_VERSION, COMPONENT_VERSION):
         raise LoadError(f"{label}: not a WebAssembly module or component (expected a .wasm binary "
@@ -199,8 +247,10 @@ def inspect_file(path: Path) -> Report:
         compiled = None if artifact is None else \
             getattr(artifact, "component" if component else "module", None)
         try:
-            (_check_component if component else _check_core)(report, data, runtime.wasm_engine,
-                                                               compiled)
+            if component:
+                _check_component(report, data, runtime.wasm_engine, compiled, provided)
+            else:
+                _check_core(report, data, runtime.wasm_engine, compiled)
         except wasmtime.WasmtimeError as exc:
             detail = str(exc).strip().replace("\n", " ")
             raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
@@ -208,7 +258,10 @@ def inspect_file(path: Path) -> Report:
             report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
     if refusal is not None and not report.problems:
         report.problems.append(str(refusal))
-    elif refusal is None and report.problems:  # the walk is stricter than the host: trust the host
+    elif refusal is None and report.problems and provided is None:
+        # The world walk is stricter than the host: trust the host. (With --wit, a custom
+        # import that disagrees with the given WIT is a problem the loader cannot see: spawn
+        # under that host would refuse it.)
         report.notes += [f"(the host accepts this) {p}" for p in report.problems]
         report.problems = []
     if report.problems:

@@ -86,6 +86,20 @@ def demo(messages: int, poison: int, seed: int, rate: float, python_guest: Path 
             "messages were lost")
 
 
+def _listen_address(ctx: click.Context, param: click.Parameter, value: str | None
+                    ) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) as (host, port); port 0 picks a free one."""
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"expected HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464, "
+                                 f"0.0.0.0:9464; port 0 picks a free port), got {value!r}")
+    return host, int(port)
+
+
 @main.command()
 @click.argument("system", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -95,8 +109,12 @@ def demo(messages: int, poison: int, seed: int, rate: float, python_guest: Path 
 @click.option("--watch", is_flag=True,
               help="Hot-upgrade a component when its source or manifest file changes "
                    "(polled every 0.5 s; a failed upgrade keeps the old version running).")
+@click.option("--metrics", "metrics", metavar="HOST:PORT", callback=_listen_address, default=None,
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics while running "
+                   "(port 0 picks a free port; the address is printed).")
 @friendly_errors
-def run(system: Path, duration: float | None, audit_path: Path | None, watch: bool) -> None:
+def run(system: Path, duration: float | None, audit_path: Path | None, watch: bool,
+        metrics: tuple[str, int] | None) -> None:
     """Start the components and supervisors SYSTEM.toml describes; stop on Ctrl-C / SIGTERM.
 
     Shutdown is graceful: queued messages are handled first, and what was drained is reported.
@@ -107,7 +125,7 @@ def run(system: Path, duration: float | None, audit_path: Path | None, watch: bo
 
     spec = load_system(system)
     if audit_path is None:
-        run_system(make_console(), spec, duration=duration, watch=watch)
+        run_system(make_console(), spec, duration=duration, watch=watch, metrics=metrics)
         return
     from airssys_wasm.security import FileAuditSink
 
@@ -117,15 +135,18 @@ def run(system: Path, duration: float | None, audit_path: Path | None, watch: bo
         raise click.ClickException(f"cannot open the audit log {str(audit_path)!r}: {exc.strerror}")
     try:
         run_system(make_console(), dataclasses.replace(spec, host=dataclasses.replace(spec.host, audit=sink)),
-                   duration=duration, watch=watch)
+                   duration=duration, watch=watch, metrics=metrics)
     finally:
         sink.close()
 
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--wit", "wit", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="WIT file or folder of the custom interfaces the host provides "
+                   "(repeatable): custom imports are checked against it.")
 @friendly_errors
-def inspect(file: Path) -> None:
+def inspect(file: Path, wit: tuple[Path, ...]) -> None:
     """Show a .wasm/.wat file's kind, imports and exports (WIT types) and whether it fits
     the airssys-component world (or the core-ABI lane). Exit 1 if it does not."""
     from airssys_wasm.cli.inspect import inspect_file, render_report
@@ -135,7 +156,7 @@ def inspect(file: Path) -> None:
 
     console = make_console()
     with first_compile(console, file):
-        report = inspect_file(file)
+        report = inspect_file(file, wit)
     render_report(console, report)
     if report.problems:
         raise click.ClickException(f"{file} does not satisfy {report.target} "

@@ -516,7 +516,7 @@ class Watcher:
 
 
 async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
-                 watch: bool = False) -> None:
+                 watch: bool = False, metrics: tuple[str, int] | None = None) -> None:
     live = interactive(console)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -531,6 +531,9 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
         async with Host(spec.host) as host:
             monitor = Monitor(host, console, live)
             monitor.attach()
+            if metrics is not None:  # up before the first spawn: a scrape sees it all happen
+                server = await host.serve_metrics(*metrics)
+                monitor.note(f"metrics: {server.url} (Prometheus text format)")
             await _start(host, spec, monitor)
             monitor.note("running; Ctrl-C to stop" if duration is None
                          else f"running for {duration:g} s")
@@ -587,6 +590,8 @@ def _drain_table(names: list[str], handled: Mapping[str, int], dead: Mapping[str
 
 
 def run_system(console: Console, spec: SystemSpec, *, duration: float | None,
-               watch: bool = False) -> None:
+               watch: bool = False, metrics: tuple[str, int] | None = None) -> None:
+    """Run ``spec`` until ``duration`` passed or Ctrl-C / SIGTERM; ``metrics``: (host, port)
+    of a Prometheus endpoint to serve meanwhile (``run --metrics``)."""
     with quiet_library_logs():
-        asyncio.run(_serve(console, spec, duration, watch=watch))
+        asyncio.run(_serve(console, spec, duration, watch=watch, metrics=metrics))

@@ -6,6 +6,7 @@ from airssys_wasm.host.component_actor import ComponentActor
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.defaults import Default
 from airssys_wasm.host.host import ComponentRef, Host
+from airssys_wasm.host.interfaces import Caller, HostInterface, caller
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -24,6 +25,7 @@ __all__ = [
     "Admission",
     "EXTENSIONS",
     "Callback",
+    "Caller",
     "ComponentActor",
     "ComponentEntry",
     "ComponentRef",
@@ -32,6 +34,7 @@ __all__ = [
     "Default",
     "Host",
     "HostConfig",
+    "HostInterface",
     "HostMessaging",
     "MESSAGING_SEND",
     "RESOURCE_EXHAUSTED",
@@ -41,6 +44,7 @@ __all__ = [
     "RequestStats",
     "RequestTable",
     "Router",
+    "caller",
     "default_security",
     "install_default_security",
 ]

@@ -64,6 +64,7 @@ class ComponentActor(Actor):
         except BaseException:
             instance.close()
             raise
+        entry.instance = instance
         return instance
 
     async def on_start(self) -> None:
@@ -197,6 +198,8 @@ class ComponentActor(Actor):
         instance, self.instance = self.instance, None
         if instance is None:
             return
+        if self.entry.instance is instance:
+            self.entry.instance = None
         try:
             if not instance.closed:
                 await self._done(instance.shutdown())

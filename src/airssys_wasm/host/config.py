@@ -11,6 +11,7 @@ from airssys_wasm.actor import Backoff, HealthCheck
 from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
 from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE
 from airssys_wasm.errors import ConfigError
+from airssys_wasm.host.interfaces import HostInterface
 from airssys_wasm.host.policy import SecurityProvider
 from airssys_wasm.runtime import EngineConfig, Limits
 from airssys_wasm.types import ComponentId
@@ -102,6 +103,10 @@ class HostConfig:
     #: checked one: a test or an embedder pins names here (no DNS), a deployment can plug in
     #: its own DNS client.
     resolver: Resolver | None = None
+    #: Custom interfaces the host provides to the components granted them
+    #: (``[capabilities] interfaces``): ``HostInterface(wit, implementation, interface=...)``
+    #: items, validated when the Host is created; ``Host.provide`` adds more later.
+    interfaces: Sequence[HostInterface] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -127,6 +132,11 @@ class HostConfig:
         if self.storage_dir is not None and not isinstance(self.storage_dir, (str, os.PathLike)):
             raise ConfigError(f"HostConfig.storage_dir must be a directory path or None, not "
                               f"{type(self.storage_dir).__name__}")
+        if isinstance(self.interfaces, (str, bytes)) or not all(
+                isinstance(i, HostInterface) for i in self.interfaces):
+            raise ConfigError("HostConfig.interfaces must be a sequence of "
+                              "airssys_wasm.HostInterface(wit, implementation) values")
+        object.__setattr__(self, "interfaces", tuple(self.interfaces))
         if self.on_give_up not in ("stop_component", "stop_host"):
             raise ConfigError(f"HostConfig.on_give_up must be 'stop_component' (a component "
                               f"that exceeds its restart intensity stops alone) or 'stop_host' "

@@ -56,6 +56,14 @@ from airssys_wasm.host.ext_network import Connections
 from airssys_wasm.host.ext_process import Processes
 from airssys_wasm.host.ext_storage import INTERFACE as STORAGE
 from airssys_wasm.host.ext_storage import Storage
+from airssys_wasm.host.interfaces import (
+    HostInterface,
+    InterfaceRegistry,
+    builtin_interfaces,
+    check_imports,
+)
+from airssys_wasm.host.metrics import EventCounters
+from airssys_wasm.host.prometheus import MetricsServer, start_server
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -148,6 +156,8 @@ class Host:
             STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
+        #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
+        self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
         self.registry = Registry()
         self.router = Router()
         self.system: ActorSystem | None = None
@@ -161,6 +171,9 @@ class Host:
         self._given_up: dict[str, tuple[ComponentRef, ComponentEntry]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        #: Spawns, traps by kind and dead letters by reason, counted from events (metrics).
+        self.event_counters = EventCounters(self.registry)
+        self._metrics_servers: list[MetricsServer] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def __aenter__(self) -> Host:
@@ -187,6 +200,7 @@ class Host:
                                   on_give_up="stop_system" if cfg.on_give_up == "stop_host"
                                   else "stop_child")
         self.system.add_listener(self._on_event)
+        self.system.add_listener(self.event_counters)
         self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
         self.messaging = HostMessaging(self.router, self.registry, self.requests, self.security,
                                        cfg.request_timeout)
@@ -200,6 +214,8 @@ class Host:
         if self._closed:
             return
         self._closed = True
+        for server in self._metrics_servers:
+            server.close()
         try:
             if self.system is not None:
                 await self.system.shutdown(drain=drain)
@@ -214,6 +230,9 @@ class Host:
             self.storage.close()
             if self._own_engine:
                 self.engine.close()
+            for server in self._metrics_servers:
+                await server.wait_closed()
+            self._metrics_servers.clear()
 
     def _running(self) -> ActorSystem:
         if self.system is None or self._closed:
@@ -282,6 +301,26 @@ class Host:
         self._running()
         assert self.requests is not None
         return self.requests.stats()
+
+    # -- custom interfaces -----------------------------------------------------------------------
+    def provide(self, wit: str | os.PathLike[str], implementation: object, *,
+                interface: str | None = None,
+                errors: Mapping[type[BaseException], Callable[[Any], Any]] | None = None
+                ) -> HostInterface:
+        """Provide a WIT interface implemented in Python to the components spawned from now on
+        whose manifest grants it (``[capabilities] interfaces = ["acme:billing/*"]``).
+
+        ``wit`` is WIT text or a ``.wit`` file/folder path; ``interface`` picks one
+        (``"acme:billing/ledger@1.0.0"``) when the package has several; ``implementation`` is
+        an object (or mapping) with the interface's functions, kebab-case names as
+        snake_case, ``def`` or ``async def``; ``errors`` maps exception types to the error
+        value of functions returning ``result<_, E>``. Inside a call,
+        :func:`airssys_wasm.caller` says which component (and request) called. ConfigError
+        (WitError for the WIT itself) for anything wrong, and for an interface provided twice.
+        See :class:`~airssys_wasm.HostInterface` and docs/guides/host-functions.md.
+        """
+        return self.interfaces.add(HostInterface(wit, implementation, interface=interface,
+                                                 errors=errors or {}))
 
     # -- loading ---------------------------------------------------------------------------------
     def _source_key(self, source: Source) -> tuple[Any, ...]:
@@ -387,7 +426,8 @@ class Host:
             entry = ComponentEntry(
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
-                services=HostServices(cid, directory=self.registry, messaging=self.messaging),
+                services=HostServices(cid, directory=self.registry, messaging=self.messaging,
+                                      call_gate=self._call_gate(name, artifact, admission)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             requests = self.requests
@@ -433,10 +473,14 @@ class Host:
         """
         return await upgrade(self, name, source, manifest, limits=limits, config=config)
 
-    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission) -> None:
-        """Refuse ext imports the manifest does not grant; provide the granted ones."""
+    def _link_extensions(self, name: str, artifact: Artifact, admission: Admission, *,
+                         grantee: str | None = None) -> None:
+        """Refuse ext and custom imports the manifest does not grant; provide the granted ones.
+        ``grantee``: the name the security provider registered the admission under, when it
+        is not ``name`` (an upgrade's probe)."""
         if not isinstance(artifact, ComponentArtifact):
             return
+        self.interfaces.link(name, artifact, grantee=grantee)
         for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)
@@ -450,10 +494,21 @@ class Host:
                 if functions is None:
                     raise LoadError(f"component {name!r} imports {interface}, which this host does "
                                     "not implement")
-                used = artifact.imported_functions(interface)
+                used = artifact.imported_function_types(interface)
+                declared = builtin_interfaces().get(interface)
+                if declared is not None:  # typed like a custom interface: at spawn, not a call
+                    check_imports(f"component {name!r}", declared, used, "airssys")
                 artifact.define_imports(interface, {f: fn for f, fn in functions.items()
                                                     if f in used})
                 self._linked.add(key)
+
+    def _call_gate(self, name: str, artifact: Artifact,
+                   admission: Admission) -> Callable[[str], None] | None:
+        """The per-call check of a component whose custom-interface calls are metered."""
+        if admission.meters_interface_calls and isinstance(artifact, ComponentArtifact) \
+                and artifact.custom_imports:
+            return self.interfaces.call_gate(name)
+        return None
 
     def ref(self, name: str) -> ComponentRef:
         """The component's handle; also for one its supervisor gave up on (state ``failed``)."""
@@ -475,12 +530,31 @@ class Host:
             return self._given_up[name][1].stats
         return self.registry.get(name).stats
 
-    def names(self) -> list[str]:
+    def names(self, *, given_up: bool = False) -> list[str]:
         """Names of the components registered now, in spawn order.
 
         What ``list-components`` shows the guests, as plain names; a component its supervisor gave
-        up on is no longer listed (``ref(name)`` still describes it)."""
-        return self.registry.names()
+        up on is no longer listed (``ref(name)`` still describes it) unless ``given_up`` is set
+        (metrics keep reporting it, state ``failed``, until the name is spawned again)."""
+        names = self.registry.names()
+        if given_up:
+            names += [name for name in self._given_up if name not in self.registry]
+        return names
+
+    # -- metrics ---------------------------------------------------------------------------------
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
+        """Serve this host's metrics in the Prometheus text format at ``http://host:port/metrics``,
+        on this host's loop; returns the server (``.address``/``.url`` tell where it really
+        listens: port 0 picks a free port). ``close()`` it to stop; ``Host.close`` does.
+
+        A scrape reads the counters the host keeps anyway (see ``airssys_wasm.host.metrics``):
+        nothing is added per message. ConfigError when it cannot listen there.
+        """
+        self._running()
+        server = await start_server(self, host, port)
+        self._metrics_servers = [s for s in self._metrics_servers if not s.closed]
+        self._metrics_servers.append(server)
+        return server
 
     # -- messaging -------------------------------------------------------------------------------
     async def send(self, name: str, message: bytes | bytearray | memoryview) -> None:

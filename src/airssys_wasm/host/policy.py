@@ -20,7 +20,7 @@ Denials never raise into the host: ext host functions and messaging turn a denie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -122,6 +122,11 @@ class Admission:
     #: charge): ``"manifest:<[component] name>"``; "" without a manifest (the host then uses
     #: the code: ``"code:<sha256 of the wasm>"``). Not the spawn name, which anyone may reuse.
     identity: str = ""
+    #: Whether every call into a custom interface (``Host.provide``) is a decision of its own
+    #: (``check(name, "interfaces", "iface#func", amount=1)``: quota-charged and audited), e.g.
+    #: because the manifest sets ``[quota] interface_calls_per_second``. Without it the import
+    #: decision at spawn covers the calls.
+    meters_interface_calls: bool = False
 
 
 @runtime_checkable
@@ -164,6 +169,9 @@ class SecurityProvider(Protocol):
     #   refused(component, kind, target, reason) -> None: audit a refusal the host decided
     #     itself, by a limit rather than a grant (a message over ``max_message``).
     # Neither may block.
+    #   decisions() -> mapping (component, kind, allowed) -> count of the decisions made so
+    #     far, and ``audit.failures`` (int, audit lines a sink failed to write): what metrics
+    #     report (see audit_counts). Both must be cheap to read; neither may block.
 
 
 AuditHook = Callable[[str, str, object, str], None]
@@ -183,6 +191,16 @@ def refused_hook(security: SecurityProvider) -> AuditHook:
     """``security.refused`` if the provider has it, else a no-op."""
     hook: AuditHook = getattr(security, "refused", _no_audit)
     return hook
+
+
+def audit_counts(security: SecurityProvider) -> tuple[Mapping[tuple[str, str, bool], int], int]:
+    """The provider's decision counts and audit sink failures, if it keeps them (the default
+    provider does); empty and 0 for a provider without them."""
+    counts = getattr(security, "decisions", None)
+    decisions = counts() if callable(counts) else None
+    failures = getattr(getattr(security, "audit", None), "failures", 0)
+    return (decisions if isinstance(decisions, Mapping) else {},
+            failures if isinstance(failures, int) else 0)
 
 
 _default_factory: Callable[[HostConfig], SecurityProvider] | None = None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airssys_wasm.errors import ComponentNotFound, ConfigError
-from airssys_wasm.runtime import Artifact, HostServices, Limits, WasiSettings
+from airssys_wasm.runtime import Artifact, HostServices, Instance, Limits, WasiSettings
 from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ class ComponentStats:
     guest_errors: int = 0  # messages/callbacks the guest answered with an error value
     callbacks_dropped: int = 0  # callbacks for a component that does not export handle-callback
     health_traps: int = 0  # health probes that trapped (the instance was replaced)
+    #: Traps that ended an incarnation, by ``TrapKind`` value (counted from lifecycle events).
+    traps: dict[str, int] = field(default_factory=dict)
+    #: Dead letters addressed to it, by ``DeadLetterReason`` value (counted from the events).
+    dead_letters: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,6 +67,9 @@ class ComponentEntry:
     explicit_limits: Limits | None = None
     #: True while ``Host.upgrade`` works on it (one upgrade at a time per component).
     upgrading: bool = False
+    #: The running incarnation's instance (None between incarnations): metrics read its
+    #: memory size at scrape time.
+    instance: Instance | None = None
 
 
 class Registry:

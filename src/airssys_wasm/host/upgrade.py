@@ -124,8 +124,10 @@ async def _upgrade(host: Host, ref: ComponentRef, entry: ComponentEntry, source:
     new_manifest = manifest if manifest is not None else entry.manifest
     probe = f"{name}@upgrade"  # '@' is not allowed in component names: never a real one
     admission = _admit(host, probe, new_manifest, entry.trust, artifact)
-    host.security.release(probe)
-    host._link_extensions(name, artifact, admission)
+    try:  # custom interfaces are decided (and audited) under the new grants, as the probe
+        host._link_extensions(name, artifact, admission, grantee=probe)
+    finally:
+        host.security.release(probe)
     explicit = limits if limits is not None else entry.explicit_limits
     new = _Version(
         artifact=artifact, manifest=new_manifest, explicit_limits=explicit,
@@ -141,7 +143,9 @@ async def _upgrade(host: Host, ref: ComponentRef, entry: ComponentEntry, source:
         """Give ``name`` the grants of ``version`` (and hold ``identity``'s storage)."""
         host.storage.release(name)
         host.security.release(name)
-        _admit(host, name, version.manifest, entry.trust, version.artifact)
+        admission = _admit(host, name, version.manifest, entry.trust, version.artifact)
+        # Read when the next instance's Store is configured: metered or not, by this version.
+        entry.services.call_gate = host._call_gate(name, version.artifact, admission)
         if identity is not None:
             host.storage.adopt(name, identity)
 

@@ -96,19 +96,31 @@ class ComponentArtifact(Artifact):
         """Interfaces the component imports (host-services, extensions, wasi:*)."""
         return self.shape.imports
 
+    @property
+    def custom_imports(self) -> frozenset[str]:
+        """Imports of interfaces an embedder provides (``acme:billing/ledger@1.0.0``)."""
+        return self.shape.custom_imports
+
+    def imported_function_types(self, interface: str) -> dict[str, wc.FuncType]:
+        """The functions of ``interface`` the component imports, with their types."""
+        return dict(import_func_types(self.component, self.engine.wasm_engine).get(interface, {}))
+
     def imported_functions(self, interface: str) -> frozenset[str]:
         """The functions of ``interface`` the component actually imports (a guest built
         against a WIT interface imports only what its code calls)."""
         return frozenset(import_func_types(self.component, self.engine.wasm_engine)
                          .get(interface, ()))
 
-    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+    def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]], *,
+                       with_data: bool = True, gates: Mapping[str, str] | None = None) -> None:
         """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
         instances created from now on. Each function is called as ``fn(services, *args)`` with
         the calling instance's HostServices, where the host layer checks capabilities; values
         use the fast path's representation (``result`` as ``("ok"|"err", value)``, records as
         dicts, variants as ``(case, payload)``; see ``airssys_wasm._fast.fastcall``).
-        Define each interface once per artifact."""
+        Define each interface once per artifact. ``with_data=False`` calls them with the WIT
+        arguments only; ``gates`` labels functions checked by ``HostServices.call_gate``
+        before each call (see ``host_services.define_interface``)."""
         if interface not in self.shape.imports:
             raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
                               + (", ".join(sorted(self.shape.imports)) or "nothing"))
@@ -117,7 +129,8 @@ class ComponentArtifact(Artifact):
                               "(directory=..., messaging=...) to instantiate() instead")
         try:
             host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
-                                           interface, functions)
+                                           interface, functions, with_data=with_data,
+                                           gates=gates)
         except LookupError as exc:  # a function name the component does not import
             raise ConfigError(f"{self.name}: cannot define {interface}: {exc}") from None
 

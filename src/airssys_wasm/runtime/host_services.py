@@ -39,7 +39,7 @@ from airssys_wasm.errors import (
 )
 from airssys_wasm.runtime import _values as values
 from airssys_wasm.runtime import suspend
-from airssys_wasm.types import ComponentId, ComponentMetadata, LogLevel
+from airssys_wasm.types import ComponentId, ComponentMetadata, ExecutionContext, LogLevel
 from airssys_wasm.runtime.world import HOST_SERVICES
 
 __all__ = [
@@ -149,6 +149,13 @@ class HostServices:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("airssys_wasm.component"))
     #: Longest log line kept from a guest (longer ones are truncated, never rejected).
     max_log_chars: int = 16 * 1024
+    #: The request the instance is serving while its ``execute`` runs (None otherwise): what
+    #: host functions report as the caller's request (``airssys_wasm.caller()``).
+    request: ExecutionContext | None = None
+    #: Called as ``call_gate(label)`` before each call of a host function defined with a
+    #: ``gate`` (custom interfaces: ``"iface#func"``); raising refuses the call. None = no
+    #: per-call check for this instance (the host sets it for metered components).
+    call_gate: Callable[[str], None] | None = None
 
 
 def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
@@ -246,7 +253,8 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 
 
 def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtime.Engine,
-                     interface: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+                     interface: str, functions: Mapping[str, Callable[..., Any]], *,
+                     with_data: bool = True, gates: Mapping[str, str] | None = None) -> None:
     """Define ``interface`` in ``linker`` with Python ``functions``, as fast C trampolines.
 
     Each function is called as ``fn(services, *wit_args)`` where ``services`` is the calling
@@ -259,13 +267,18 @@ def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtim
     A function may suspend its guest instead of blocking the host: an ``async def`` (run on
     the event loop), or one marked with :func:`~airssys_wasm.runtime.suspend.suspending` that
     returns a HostWait (see :mod:`airssys_wasm.runtime.suspend`).
+
+    ``with_data=False``: the functions get only the WIT arguments (the cheapest call; they can
+    still read the caller's HostServices with ``fastcall.current_data()``). ``gates``: function
+    name -> the label passed to ``HostServices.call_gate`` before each call (see
+    ``define_host_func``'s ``gate``).
     """
     prepared = {name: (suspend.coroutine_function(fn, f"{interface}#{name}")
                        if inspect.iscoroutinefunction(fn) else fn)
                 for name, fn in functions.items()}
-    define_host_funcs(linker, component, engine, interface, prepared, with_data=True,
+    define_host_funcs(linker, component, engine, interface, prepared, with_data=with_data,
                       suspending=frozenset(n for n, fn in functions.items()
-                                           if suspend.is_suspending(fn)))
+                                           if suspend.is_suspending(fn)), gates=gates)
 
 
 def define(linker: wc.Linker) -> None:

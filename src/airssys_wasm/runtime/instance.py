@@ -21,6 +21,7 @@ thread-safe: use it from one thread at a time (an actor does).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import partial
@@ -58,6 +59,9 @@ from airssys_wasm.types import (
     ExecutionContext,
     HealthStatus,
 )
+
+#: Where a failing host function is reported, with its traceback (the guest traps).
+_host_log = logging.getLogger("airssys_wasm.host_functions")
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
@@ -221,6 +225,7 @@ class Instance(ABC):
         return out if then is None else then(out)
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
+        self.services.request = None  # a call suspended in execute ends here too
         if isinstance(exc, CallCancelled):  # interrupted mid-call: the Store may be inconsistent
             exc.component = self.name
             self._poison(exc)
@@ -228,8 +233,11 @@ class Instance(ABC):
         host_failure = exc.__cause__ if isinstance(exc, TrapError) else None
         stderr = self.output.stderr_tail if self.output is not None else ()
         if host_failure is not None:
+            _host_log.error("%s: a host function raised %s during %s; the guest traps (kind "
+                            "host_error), the host continues", self.name,
+                            type(host_failure).__name__, export, exc_info=host_failure)
             trap = TrapError(f"{self.name}: a host function failed during {export}: "
-                             f"{host_failure!r}; the instance was discarded", TrapKind.OTHER,
+                             f"{host_failure!r}; the instance was discarded", TrapKind.HOST_ERROR,
                              component=self.name, backtrace=getattr(exc, "backtrace", ""),
                              stderr=stderr)
         else:
@@ -254,6 +262,12 @@ class Instance(ABC):
         memory size. Core-ABI instances export ``memory``, so any trap can be attributed.
         """
         return False
+
+    def memory_bytes(self) -> int | None:
+        """The guest's linear memory size now, where the host can see it: core-ABI instances
+        export their memory; a component's memories are internal to it (None, see
+        ``_memory_at_limit``), and a closed or trapped instance has none (None)."""
+        return None
 
     #: Whether :meth:`_memory_at_limit` can tell (the message of an unexplained abort says so).
     _memory_observable = False
@@ -415,8 +429,19 @@ class ComponentInstance(Instance):
             raise self._unsupported("execute")
         if ctx is None:
             ctx = ExecutionContext(timeout_ms=self.limits.timeout_ms or 0)
-        return self._result("execute", operation, values.context_to_wit(ctx),
-                            then=self._unwrapper("execute"))
+        services = self.services
+        services.request = ctx  # what host functions see as the caller's request
+        unwrap = self._unwrapper("execute")
+
+        def done(out: Any) -> Any:
+            services.request = None
+            return unwrap(out)
+        try:
+            out = self._result("execute", operation, values.context_to_wit(ctx), then=done)
+        except BaseException:
+            services.request = None
+            raise
+        return out
 
     def init(self, config: ComponentConfig | None = None) -> GuestCall | None:
         """``init`` of the component lane: the config is lowered to the WIT ``component-config``.
@@ -487,12 +512,17 @@ class CoreInstance(Instance):
     _memory_observable = True
 
     def _memory_at_limit(self) -> bool:
+        size = self.memory_bytes()
+        return size is not None and size + _PAGE > self.limits.memory_bytes
+
+    def memory_bytes(self) -> int | None:
+        """The exported ``memory``'s size now (what metrics report); None once closed."""
         if self._store is None or not hasattr(self, "_memory"):
-            return False
+            return None
         try:
-            return self._memory.data_len(self._store) + _PAGE > self.limits.memory_bytes
+            return self._memory.data_len(self._store)
         except (wasmtime.WasmtimeError, ValueError):
-            return False
+            return None
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
         # The lane's own refusals (a bad pointer from alloc, alloc out of memory) are already

@@ -20,6 +20,7 @@ from airssys_wasm.errors import LoadError
 __all__ = [
     "CORE_OPTIONAL",
     "HOST_SERVICES",
+    "is_custom_interface",
     "LIFECYCLE",
     "LIFECYCLE_FUNCS",
     "WASI_PROVIDED",
@@ -128,6 +129,18 @@ _SCALARS = {
 }
 
 
+_CUSTOM_INTERFACE = re.compile(
+    r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?::[a-z][a-z0-9]*(?:-[a-z0-9]+)*)+"
+    r"/[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:@[0-9A-Za-z.+\-]+)?")
+
+
+def is_custom_interface(name: str) -> bool:
+    """An interface an embedder may provide: ``ns:pkg/iface[@version]``, outside the reserved
+    ``airssys:`` and ``wasi:`` namespaces."""
+    return (not name.startswith(("airssys:", "wasi:"))
+            and _CUSTOM_INTERFACE.fullmatch(name) is not None)
+
+
 def render_type(ty: Any) -> str:
     """Canonical structural text of a wasmtime-py component value type."""
     scalar = _SCALARS.get(type(ty))
@@ -173,6 +186,9 @@ class ComponentShape:
     exports: frozenset[str]
     imports: frozenset[str]
     host_services: frozenset[str]
+    #: Imports of interfaces outside airssys:* and wasi:* (``acme:billing/ledger@1.0.0``): an
+    #: embedder provides them (``Host.provide``); the host refuses them at spawn otherwise.
+    custom_imports: frozenset[str] = frozenset()
 
 
 def _funcs(instance_type: wc.ComponentInstanceType, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
@@ -214,6 +230,7 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
 
     imports = ctype.imports(engine)
     services: frozenset[str] = frozenset()
+    custom: set[str] = set()
     for name, ext in imports.items():
         if name.startswith("wasi:"):
             if not WASI_PROVIDED.fullmatch(name):
@@ -223,8 +240,13 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
                     "rebuild with a WASI 0.2 toolchain or adapter")
             continue
         if name not in ALLOWED_IMPORTS:
+            if is_custom_interface(name) and isinstance(ext.ty, wc.ComponentInstanceType):
+                custom.add(name)
+                continue
             raise LoadError(f"{who}: imports `{name}`, which airssys hosts do not provide; allowed "
-                            f"imports are {', '.join(sorted(ALLOWED_IMPORTS))} and wasi:*")
+                            f"imports are {', '.join(sorted(ALLOWED_IMPORTS))}, wasi:* and "
+                            "interfaces of your own packages (ns:pkg/interface[@version]) that "
+                            "the host provides with Host.provide")
         if name == HOST_SERVICES:
             ity = ext.ty
             if not isinstance(ity, wc.ComponentInstanceType):
@@ -237,7 +259,8 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
                 _check(fname, f"import from {HOST_SERVICES}", fty, HOST_SERVICE_FUNCS[fname], who)
             services = frozenset(used)
     return ComponentShape(instance=instance, exports=frozenset(funcs) & frozenset(LIFECYCLE_FUNCS),
-                          imports=frozenset(imports), host_services=services)
+                          imports=frozenset(imports), host_services=services,
+                          custom_imports=frozenset(custom))
 
 
 # Core-ABI lane: export name -> (params, results) as wasm value type names.

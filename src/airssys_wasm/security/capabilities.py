@@ -22,6 +22,7 @@ from airssys_wasm.security.patterns import (
     NetworkMatcher,
     PathMatcher,
     PatternError,
+    compile_interface_pattern,
     compile_name_pattern,
     compile_path_pattern,
     parse_network_pattern,
@@ -43,6 +44,9 @@ class CapabilityKind(enum.StrEnum):
     STORAGE_WRITE = "storage.write"
     PROCESS_SPAWN = "process.spawn"
     MESSAGING_SEND = "messaging.send"
+    #: Custom interfaces an embedder provides (``[capabilities] interfaces = ["acme:billing/*"]``);
+    #: targets are interface names, optionally with ``#function``.
+    INTERFACES = "interfaces"
 
 
 _PATH_KINDS = frozenset(
@@ -56,6 +60,7 @@ _PATH_KINDS = frozenset(
 )
 _NETWORK_KINDS = frozenset({CapabilityKind.NETWORK_CONNECT, CapabilityKind.NETWORK_BIND})
 _KIND_VALUES = frozenset(k.value for k in CapabilityKind)
+_INTERFACES = CapabilityKind.INTERFACES.value
 
 
 def _compile(kind: CapabilityKind, pattern: str) -> CompiledPath | Endpoint | str:
@@ -66,6 +71,8 @@ def _compile(kind: CapabilityKind, pattern: str) -> CompiledPath | Endpoint | st
                                     follow_symlinks=kind is CapabilityKind.PROCESS_SPAWN)
     if kind in _NETWORK_KINDS:
         return parse_network_pattern(pattern)
+    if kind is CapabilityKind.INTERFACES:
+        return compile_interface_pattern(pattern)
     return compile_name_pattern(pattern)
 
 
@@ -135,7 +142,8 @@ class Capabilities:
 
         Targets: filesystem/process — an absolute path (resolved with ``realpath`` first);
         network — ``"host:port"``, ``"[ipv6]:port"`` or a ``(host, port)`` tuple; storage — a
-        namespace; messaging — a component name. A target of the wrong type is a programming
+        namespace; messaging — a component name; interfaces — an interface name, optionally
+        followed by ``#function`` (the grant names interfaces, so the function part is ignored). A target of the wrong type is a programming
         error (``TypeError``); a target that cannot be interpreted is denied.
         """
         try:
@@ -143,6 +151,8 @@ class Capabilities:
         except (KeyError, TypeError):
             _kind(kind)  # raises the ValueError with the list of valid kinds
             raise
+        if kind == _INTERFACES and type(target) is str:
+            target = target.partition("#")[0]
         return matcher(target)
 
     def allows_address(self, kind: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address,

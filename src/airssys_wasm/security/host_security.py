@@ -89,6 +89,12 @@ class HostSecurity:
         """The audit log decisions go to, or None when the policy keeps none."""
         return getattr(self.policy, "audit", None)
 
+    def decisions(self) -> dict[tuple[str, str, bool], int]:
+        """Permission decisions so far per ``(component, kind, allowed)``, for metrics; empty
+        for a policy that does not count them (see ``DecisionCounts``)."""
+        counts = getattr(self.policy, "decisions", None)
+        return counts() if callable(counts) else {}
+
     def admit(self, name: str, manifest: object | None, *, trust: str | None,
               base_limits: Limits, wasi: bool = False) -> Admission:
         """Admit component ``name`` at spawn (or upgrade): parse its manifest, register its grants
@@ -128,7 +134,8 @@ class HostSecurity:
             if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
                          extensions=extensions, wasi=settings, trust=level.value,
-                         identity=f"manifest:{parsed.component.name}" if parsed else "")
+                         identity=f"manifest:{parsed.component.name}" if parsed else "",
+                         meters_interface_calls=grant.quota.meters_interface_calls)
 
     def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
         """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's

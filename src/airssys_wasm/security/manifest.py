@@ -59,8 +59,11 @@ _SCHEMA: dict[str, Any] = {
         "storage": {"read", "write"},
         "process": {"spawn"},
         "messaging": {"send"},
+        # Not a family of operations: a list of interface globs directly under [capabilities].
+        "interfaces": set(),
     },
-    "quota": {"messages_per_second", "message_burst", "storage_bytes", "network_bytes_per_second"},
+    "quota": {"messages_per_second", "message_burst", "storage_bytes", "network_bytes_per_second",
+              "interface_calls_per_second"},
 }
 
 # Ranges: (low, high) inclusive. Memory is bounded by wasm32's 4 GiB address space; the rest
@@ -76,6 +79,7 @@ _RANGES = {
     "quota.message_burst": (1, 10**9),
     "quota.storage_bytes": (1, 2**63 - 1),
     "quota.network_bytes_per_second": (1, 2**63 - 1),
+    "quota.interface_calls_per_second": (1e-6, 1e9),
 }
 
 
@@ -149,6 +153,9 @@ class Quota:
     message_burst: int | None = None
     storage_bytes: int | None = None
     network_bytes_per_second: int | None = None
+    #: Calls per second into custom interfaces (``Host.provide``), all of them together; the
+    #: burst is one second of rate. Every metered call is a security decision (audited).
+    interface_calls_per_second: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +306,7 @@ def _limits(c: _Collector, raw: object) -> ManifestLimits:
 
 def _quota(c: _Collector, raw: object) -> Quota:
     t = c.table(raw, "quota", _SCHEMA["quota"])
-    rate = burst = storage = bandwidth = None
+    rate = burst = storage = bandwidth = calls = None
     if "messages_per_second" in t:
         rate = c.number(t["messages_per_second"], "quota.messages_per_second")
     if "message_burst" in t:
@@ -310,26 +317,35 @@ def _quota(c: _Collector, raw: object) -> Quota:
         storage = c.size(t["storage_bytes"], "quota.storage_bytes")
     if "network_bytes_per_second" in t:
         bandwidth = c.size(t["network_bytes_per_second"], "quota.network_bytes_per_second")
-    return Quota(rate, burst, storage, bandwidth)
+    if "interface_calls_per_second" in t:
+        calls = c.number(t["interface_calls_per_second"], "quota.interface_calls_per_second")
+    return Quota(rate, burst, storage, bandwidth, calls)
 
 
 def _capabilities(c: _Collector, raw: object) -> dict[CapabilityKind, tuple[str, ...]]:
     schema: dict[str, set[str]] = _SCHEMA["capabilities"]
     grants: dict[CapabilityKind, tuple[str, ...]] = {}
     for family, sub in c.table(raw, "capabilities", schema).items():
+        if family == "interfaces":
+            grants[CapabilityKind.INTERFACES] = _patterns(c, CapabilityKind.INTERFACES, sub)
+            continue
         for op, value in c.table(sub, f"capabilities.{family}", schema[family]).items():
             kind = CapabilityKind(f"{family}.{op}")
-            key = f"capabilities.{kind}"
-            patterns = []
-            for i, pattern in c.string_list(value, key):
-                try:
-                    check_pattern(kind, pattern)
-                except PatternError as exc:
-                    c.add(f"{key}[{i}]", exc.rule, exc.message)
-                else:
-                    patterns.append(pattern)
-            grants[kind] = tuple(patterns)
+            grants[kind] = _patterns(c, kind, value)
     return grants
+
+
+def _patterns(c: _Collector, kind: CapabilityKind, value: object) -> tuple[str, ...]:
+    key = f"capabilities.{kind}"
+    patterns = []
+    for i, pattern in c.string_list(value, key):
+        try:
+            check_pattern(kind, pattern)
+        except PatternError as exc:
+            c.add(f"{key}[{i}]", exc.rule, exc.message)
+        else:
+            patterns.append(pattern)
+    return tuple(patterns)
 
 
 def _build(data: object, source: str | None) -> tuple[Manifest | None, list[ManifestProblem]]:

@@ -27,6 +27,7 @@ __all__ = [
     "NetworkMatcher",
     "PathMatcher",
     "PatternError",
+    "compile_interface_pattern",
     "compile_name_pattern",
     "compile_path_pattern",
     "grant_root",
@@ -569,6 +570,28 @@ def _port_ok(table: dict[str, frozenset[int] | None], host: str, port: int | Non
 
 
 # --- names: storage namespaces, component names -------------------------------------------------
+
+
+#: Interface names add the version part: ``acme:billing/ledger@1.0.0``.
+INTERFACE_CHARS = NAME_CHARS + "@+"
+_INTERFACE_PATTERN_RE = re.compile(rf"[{INTERFACE_CHARS}*?]+")
+
+
+def compile_interface_pattern(pattern: str) -> str:
+    """A glob over interface names (``acme:billing/*``, ``acme:*/ledger@1.*``): the name glob
+    syntax, where names may also hold ``@`` and ``+`` (the version)."""
+    if not pattern or len(pattern) > MAX_NAME or pattern.count("*") > MAX_STARS:
+        compile_name_pattern(pattern)  # the same empty/too-long errors as every name pattern
+    if not _INTERFACE_PATTERN_RE.fullmatch(pattern) or "/" not in pattern and "*" not in pattern:
+        raise PatternError(
+            "bad-pattern",
+            f"interface pattern {pattern!r}: write ns:package/interface[@version], with the "
+            "globs '*' and '?' (e.g. \"acme:billing/*\")",
+        )
+    return "".join(
+        f"[{INTERFACE_CHARS}]*" if c == "*" else f"[{INTERFACE_CHARS}]" if c == "?" else re.escape(c)
+        for c in pattern
+    )
 
 
 def compile_name_pattern(pattern: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,13 +33,15 @@ __all__ = [
     "AllowAllPolicy",
     "ComponentGrant",
     "Decision",
+    "DecisionCounts",
     "DenyCode",
     "PermissionPolicy",
     "Policy",
 ]
 
 _KINDS = frozenset(k.value for k in CapabilityKind)
-_METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write"})
+_METERED = frozenset({"messaging.send", "network.connect", "network.bind", "storage.write",
+                      "interfaces"})
 _FS_KINDS = frozenset({"filesystem.read", "filesystem.write", "filesystem.delete", "filesystem.list"})
 _PATH_KINDS = _FS_KINDS | {"process.spawn"}
 
@@ -120,6 +122,47 @@ class ComponentGrant:
     #: messaging.send target -> capability match. Grants never change while registered, and a
     #: component messages the same few names over and over: the glob match runs once per name.
     send_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    #: ``[n]``: messaging.send decisions allowed on the per-message fast path (a list, so the
+    #: frozen grant can count; see DecisionCounts).
+    sent: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+
+
+class DecisionCounts:
+    """How many decisions a policy made, per ``(component, kind, allowed)``: for metrics.
+
+    The one decision made per message — an allowed ``messaging.send`` on the fast path — is
+    counted on the component's grant (``grant.sent[0] += 1``: no tuple, no dict, no lock); the
+    rest (denials, first sends to a name, file/network/storage/process decisions, which cost
+    microseconds anyway) here, under a lock because ``check_resolved`` runs in I/O threads.
+    A grant's count is folded in here when it is unregistered, so the totals never go down.
+    """
+
+    __slots__ = ("_counts", "_lock")
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, bool], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, component: str, kind: str, allowed: bool, n: int = 1) -> None:
+        key = (component, kind, bool(allowed))
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def fold(self, grant: ComponentGrant) -> None:
+        """Keep what ``grant`` counted once it goes away (its component was unregistered)."""
+        if grant.sent[0]:
+            self.add(grant.component, _SEND, True, grant.sent[0])
+            grant.sent[0] = 0
+
+    def snapshot(self, grants: Iterable[ComponentGrant]) -> dict[tuple[str, str, bool], int]:
+        """Totals now: the folded counts plus what the live ``grants`` counted."""
+        with self._lock:
+            out = dict(self._counts)
+        for grant in grants:
+            if grant.sent[0]:
+                key = (grant.component, _SEND, True)
+                out[key] = out.get(key, 0) + grant.sent[0]
+        return out
 
 
 class Policy(Protocol):
@@ -216,6 +259,7 @@ class PermissionPolicy:
         self._fail_closed = fail_closed
         self._grants: dict[str, ComponentGrant] = {}
         self._lock = threading.Lock()
+        self.counts = DecisionCounts()
 
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.UNKNOWN
@@ -241,18 +285,28 @@ class PermissionPolicy:
     def unregister(self, component: str) -> None:
         """Forget ``component``'s grant; later checks for it are denied."""
         with self._lock:
-            self._grants.pop(component, None)
+            grant = self._grants.pop(component, None)
+        if grant is not None:
+            self.counts.fold(grant)
 
     def grant(self, component: str) -> ComponentGrant | None:
         """The live grant of ``component`` (capabilities, quota state, trust), or None: for tools
         and tests that inspect what a component was given."""
         return self._grants.get(component)
 
+    def decisions(self) -> dict[tuple[str, str, bool], int]:
+        """Decisions made so far per ``(component, kind, allowed)`` (see DecisionCounts)."""
+        with self._lock:
+            grants = list(self._grants.values())
+        return self.counts.snapshot(grants)
+
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
         """Decide, audit, and charge quotas for one action of ``component``.
 
         ``amount`` meters the action: messages for ``messaging.send`` (default 1), bytes for
-        ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them).
+        ``network.*`` (bandwidth) and ``storage.write`` (stored bytes; negative frees them),
+        calls for ``interfaces`` (a call into a custom interface, target ``iface#function``;
+        without ``amount`` it is the import decision at spawn, which charges nothing).
         """
         if kind == _SEND and amount is None and type(target) is str:
             # The per-message case, straight through when it is allowed; anything else (no
@@ -263,7 +317,9 @@ class PermissionPolicy:
                     not grant.quota.meters_messages or grant.quota.charge_message(1) is QUOTA_OK):
                 if self.audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
                         or not self._fail_closed:
+                    grant.sent[0] += 1
                     return _SEND_ALLOWED
+                self.counts.add(component, kind, False)
                 return _AUDIT_UNAVAILABLE
         else:
             _check_kind(kind, amount)
@@ -297,7 +353,9 @@ class PermissionPolicy:
             not self.audit.record(component, kind, target, True, allowed.reason, resolved)
             and self._fail_closed
         ):
+            self.counts.add(component, kind, False)
             return _AUDIT_UNAVAILABLE
+        self.counts.add(component, kind, True)
         if resolved is None:
             return allowed
         root = grant.capabilities.grant_root(kind, resolved) if kind in _FS_KINDS else None
@@ -312,6 +370,8 @@ class PermissionPolicy:
             return QuotaOutcome(True)
         if kind == "storage.write":
             return quota.charge_storage(amount)
+        if kind == "interfaces":
+            return quota.charge_interface_call(amount)
         return quota.charge_network(amount)  # network.connect / network.bind
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
@@ -322,6 +382,7 @@ class PermissionPolicy:
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
         """Audit a refusal by a limit the host enforces (not a grant): one ``deny`` line."""
+        self.counts.add(component, kind, False)
         self.audit.record(component, kind, target, False, reason)
 
     def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
@@ -382,6 +443,7 @@ class PermissionPolicy:
         self, component: str, kind: str, target: object, resolved: str | None, code: DenyCode,
         reason: str, retry_after: float | None = None,
     ) -> Decision:  # fmt: skip
+        self.counts.add(component, kind, False)
         self.audit.record(component, kind, target, False, reason, resolved)
         return Decision(False, reason, code, retry_after, resolved)
 
@@ -403,6 +465,7 @@ class AllowAllPolicy:
         self.trust_policy = trust_policy
         self._grants: dict[str, ComponentGrant] = {}
         self._lock = threading.Lock()
+        self.counts = DecisionCounts()
 
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.TRUSTED
@@ -429,7 +492,15 @@ class AllowAllPolicy:
     def unregister(self, component: str) -> None:
         """Forget ``component``."""
         with self._lock:
-            self._grants.pop(component, None)
+            grant = self._grants.pop(component, None)
+        if grant is not None:
+            self.counts.fold(grant)
+
+    def decisions(self) -> dict[tuple[str, str, bool], int]:
+        """Decisions made so far per ``(component, kind, allowed)`` (see DecisionCounts)."""
+        with self._lock:
+            grants = list(self._grants.values())
+        return self.counts.snapshot(grants)
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
         """Audit what was done, when an audit log is attached."""
@@ -438,8 +509,10 @@ class AllowAllPolicy:
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
         """Audit a refusal, when an audit log is attached."""
+        self.counts.add(component, kind, False)
         if self.audit is not None:
             self.audit.record(component, kind, target, False, reason)
+
     def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
                        *, failure: str | None = None) -> Decision:
         """The first address that is an IP, in resolver order: trusted components are not held
@@ -455,6 +528,7 @@ class AllowAllPolicy:
             if chosen is not None:
                 return Decision(True, _ALLOW_ALL.reason, resolved_address=str(chosen))
             reason = f"{target!r} resolved to nothing that is an IP address"
+        self.counts.add(component, kind, False)
         if self.audit is not None:
             self.audit.record(component, kind, target, False, reason)
         return Decision(False, reason, DenyCode.PERMISSION_DENIED)
@@ -465,14 +539,21 @@ class AllowAllPolicy:
         if kind != _SEND or amount is not None:  # the per-message case needs no argument check
             _check_kind(kind, amount)
         resolved, inode = _resolve(kind, target)
-        if component not in self._grants:
+        grant = self._grants.get(component)
+        if grant is None:
             decision = Decision(False, "component is not registered with the permission policy",
                                 DenyCode.PERMISSION_DENIED, resolved_path=resolved)  # fmt: skip
+            self.counts.add(component, kind, False)
         elif resolved is None:
             decision = _ALLOW_ALL  # no per-call data: one shared instance
+            if kind == _SEND:
+                grant.sent[0] += 1
+            else:
+                self.counts.add(component, kind, True)
         else:  # everything is granted: the root is "/", still opened with no symlink followed
             decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved,
                                 resolved_inode=inode, root="/" if kind in _FS_KINDS else None)
+            self.counts.add(component, kind, True)
         if self.audit is not None:
             self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision

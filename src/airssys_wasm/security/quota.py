@@ -78,7 +78,7 @@ class QuotaState:
     def __init__(self, quota: Quota, clock: Callable[[], float] = time.monotonic) -> None:
         self.quota = quota
         self._lock = threading.Lock()
-        self._messages = None
+        self._messages: TokenBucket | None = None
         #: False when no message rate is set: callers on the per-message path skip charge_message.
         self.meters_messages = quota.messages_per_second is not None
         if quota.messages_per_second is not None:
@@ -89,19 +89,34 @@ class QuotaState:
             rate = quota.network_bytes_per_second
             self._bandwidth = TokenBucket(rate, rate, clock)
         self.storage_used = 0
+        self._calls: TokenBucket | None = None
+        #: False when no interface call rate is set: the host then checks no call at all.
+        self.meters_interface_calls = quota.interface_calls_per_second is not None
+        if quota.interface_calls_per_second is not None:
+            calls = quota.interface_calls_per_second
+            self._calls = TokenBucket(calls, max(1, math.ceil(calls)), clock)
+
+    def _rate(self, bucket: TokenBucket | None, count: int, resource: str,
+              what: str, rate: float | None) -> QuotaOutcome:
+        if bucket is None:
+            return QUOTA_OK
+        with self._lock:
+            wait = bucket.take(count)
+        if wait is None:
+            return QUOTA_OK
+        return QuotaOutcome(False, resource, f"{what} rate over {rate}/s", _finite(wait))
 
     def charge_message(self, count: int = 1) -> QuotaOutcome:
         """Take ``count`` messages from the rate quota; the outcome says whether they fit and, if
         not, when to retry (``retry_after``), which the guest gets as ``resource-exhausted``."""
-        if self._messages is None:
-            return QUOTA_OK
-        with self._lock:
-            wait = self._messages.take(count)
-        if wait is None:
-            return QUOTA_OK
-        return QuotaOutcome(
-            False, "messages", f"message rate over {self.quota.messages_per_second}/s", _finite(wait)
-        )
+        return self._rate(self._messages, count, "messages", "message",
+                          self.quota.messages_per_second)
+
+    def charge_interface_call(self, count: int = 1) -> QuotaOutcome:
+        """Take ``count`` calls from ``interface_calls_per_second``; like ``charge_message``
+        (the guest's call is refused with QuotaExceeded when they do not fit)."""
+        return self._rate(self._calls, count, "interface-calls", "interface call",
+                          self.quota.interface_calls_per_second)
 
     def charge_network(self, nbytes: int) -> QuotaOutcome:
         """Take ``nbytes`` from the bandwidth quota (``network_bytes_per_second``); like

@@ -1,0 +1,127 @@
+"""Guests for the host-function tests, built at test time from a core module + WIT with
+``wasm-tools`` (from the [test] extra).
+
+The round-trip guest imports, for each type T under test, ``source-i: func() -> tuple<T, u8>``
+and ``sink-i: func(v: tuple<T, u8>, p: pad)``. Both go through memory in the canonical ABI (a
+result of more than one flat value is written at a pointer the guest passes; more than 16
+flat parameters are read from a pointer), with the same layout, so the guest's whole job is
+``source-i(BUF); sink-i(BUF)``: the value the host returned is lowered into the guest's
+memory and lifted back out of it, whatever T is. ``pad`` (16 u8s) forces the parameters
+through memory; its bytes are whatever follows the value.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CORE_TYPES = REPO / "examples" / "wat" / "src" / "wit-minimal" / "types.wit"
+PAD = "tuple<" + ", ".join(["u8"] * 16) + ">"
+
+
+def wasm_tools() -> list[str]:
+    exe = shutil.which("wasm-tools") or str(Path(sys.executable).with_name("wasm-tools"))
+    return [exe]
+
+
+LIFECYCLE = """package airssys:core@1.0.0;
+
+interface component-lifecycle {
+    use types.{component-id, component-error, execution-context, execution-error};
+
+    handle-message: func(sender: component-id, message: list<u8>) -> result<_, component-error>;
+    execute: func(operation: list<u8>, context: execution-context) -> result<list<u8>, execution-error>;
+}
+
+world guest {
+    import %IMPORT%;
+    export component-lifecycle;
+}
+"""
+
+_ALLOC = """
+  (memory (export "cm32p2_memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cm32p2_realloc")
+    (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (global.set $heap (i32.add (local.get $ptr) (local.get $size)))
+    (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+      (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $size) (i32.const 16))
+                                              (i32.const 1)))
+                        (i32.const -1))
+              (then unreachable))))
+    (local.get $ptr))
+  (func (export "cm32p2_initialize"))
+"""
+
+
+def build_component(package_wit: str, import_name: str, core_wat: str) -> str:
+    """Component WAT text of ``core_wat`` targeting the guest world that imports
+    ``import_name`` from ``package_wit`` (a top-level ``package ns:name@v; interface ...``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "types.wit").write_text(CORE_TYPES.read_text())
+        header, _, body = package_wit.partition(";")
+        nested = f"{header.strip()} {{\n{body}\n}}\n"
+        (d / "lifecycle.wit").write_text(LIFECYCLE.replace("%IMPORT%", import_name) + nested)
+        (d / "core.wat").write_text(core_wat)
+        tool = wasm_tools()
+        embedded = subprocess.run([*tool, "component", "embed", str(d), "--world", "guest",
+                                   str(d / "core.wat")], check=True, capture_output=True).stdout
+        return subprocess.run([*tool, "component", "new", "-", "--wat"], input=embedded,
+                              check=True, capture_output=True).stdout.decode()
+
+
+def roundtrip_wit(types: Sequence[str], defs: str = "", *, package: str = "test:echo@1.0.0",
+                  interface: str = "echo", wrap: bool = True) -> str:
+    """WIT of the probes; ``wrap=False`` returns each T itself (it must flatten to more than
+    one value, e.g. a result or a record, so it still goes through memory)."""
+    def w(t: str) -> str:
+        return f"tuple<{t}, u8>" if wrap else t
+    funcs = "\n".join(f"    source-{i}: func() -> {w(t)};\n"
+                      f"    sink-{i}: func(v: {w(t)}, p: pad);" for i, t in enumerate(types))
+    return (f"package {package};\n\n/// Round-trip probes.\ninterface {interface} {{\n"
+            f"    type pad = {PAD};\n{defs}\n{funcs}\n}}\n")
+
+
+def roundtrip_core(n: int, import_module: str) -> str:
+    imports = "\n".join(
+        f'  (import "{import_module}" "source-{i}" (func $source{i} (param i32)))\n'
+        f'  (import "{import_module}" "sink-{i}" (func $sink{i} (param i32)))' for i in range(n))
+    calls = "\n".join(f"    (global.set $heap (i32.const 4096))\n"
+                      f"    (call $source{i} (i32.const 1024))\n"
+                      f"    (call $sink{i} (i32.const 1024))" for i in range(n))
+    return f"""(module
+{imports}
+{_ALLOC}
+  (func $run
+{calls})
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (call $run)
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.const 0))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
+    (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (call $run)
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.store (i32.const 4) (i32.const 0))
+    (i32.store (i32.const 8) (i32.const 0))
+    (i32.const 0))
+)
+"""
+
+
+def roundtrip_component(types: Sequence[str], defs: str = "", *,
+                        wrap: bool = True) -> tuple[str, str]:
+    """(host WIT, component WAT) of a round-trip guest for ``types``."""
+    wit = roundtrip_wit(types, defs, wrap=wrap)
+    return wit, build_component(wit, "test:echo/echo@1.0.0",
+                                roundtrip_core(len(types), "cm32p2|test:echo/echo@1"))
