@@ -13,7 +13,7 @@ from airssys_wasm.cli.inspect import inspect_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wat"
 GOOD = ["minimal", "replier", "echo", "pingpong", "chaos", "crasher", "counter", "stage"]
-BAD = ["bad-signature", "no-handle-message", "foreign-import", "bad-host-import", "old-wasi"]
+BAD = ["bad-signature", "no-handle-message", "bad-host-import", "old-wasi"]
 
 
 async def spawn_verdict(path: Path) -> str | None:
@@ -34,6 +34,17 @@ async def test_inspect_and_spawn_agree(name: str) -> None:
     refused = await spawn_verdict(path)
     assert (not report.problems) == (refused is None), (report.problems, refused)
     assert (refused is None) == (name in GOOD)
+
+
+async def test_a_custom_import_is_refused_by_both_for_a_host_without_it(tmp_path) -> None:
+    # foreign-import imports evil:pkg/backdoor: whether spawn accepts it depends on the host
+    # (Host.provide), which inspect learns from --wit: given this host's WIT, they agree.
+    path = EXAMPLES / "foreign-import.wat"
+    host_wit = tmp_path / "host.wit"
+    host_wit.write_text("package acme:other@1.0.0;\n\ninterface x {\n    f: func();\n}\n")
+    assert inspect_file(path, [host_wit]).problems
+    refused = await spawn_verdict(path)
+    assert refused is not None and "evil:pkg/backdoor@1.0.0" in refused
 
 
 async def test_old_wasi_is_refused_at_load_naming_the_interface() -> None:
