@@ -12,11 +12,11 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
-from airssys_wasm.cli.guest import default_cache_dir
+from airssys_wasm.runtime.cache import default_cache_dir
 
 HERE = Path(__file__).resolve().parent
 WASM = Path(os.environ.get("TALLY_WASM", HERE / "tally.wasm"))
-CACHE = Path(os.environ.get("TALLY_CACHE", default_cache_dir()))
+CACHE = Path(os.environ["TALLY_CACHE"]) if "TALLY_CACHE" in os.environ else default_cache_dir()
 
 
 def js(value: object) -> bytes:
