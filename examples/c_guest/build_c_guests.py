@@ -22,32 +22,13 @@ import tempfile
 from pathlib import Path
 
 import airssys_wasm
-from airssys_wasm.runtime.wit import wit_dir
+from airssys_wasm.errors import BuildError
+from airssys_wasm.runtime import write_world
 
 HERE = Path(__file__).resolve().parent
 INCLUDE = Path(airssys_wasm.__file__).resolve().parent / "include"
 CFLAGS = ["--target=wasm32-freestanding", "-O2", "-nostdlib", "-mbulk-memory", "-std=c11",
           "-Wall", "-Wextra", "-Werror", f"-I{INCLUDE}", "-Wl,--no-entry"]
-
-#: The smallest world: the lifecycle interface with only handle-message, plus host-services
-#: (the same package name and types as the shipped WIT, so the host accepts the component).
-LIFECYCLE_WIT = """package airssys:core@1.0.0;
-
-interface component-lifecycle {
-    use types.{component-id, component-error};
-
-    handle-message: func(sender: component-id, message: list<u8>) -> result<_, component-error>;
-}
-
-world c-guest {
-    import host-services;
-    export component-lifecycle;
-}
-"""
-
-
-class BuildError(RuntimeError):
-    """A tool is missing or failed; the message says which and what to install."""
 
 
 def _run(cmd: list[str]) -> None:
@@ -80,14 +61,11 @@ def component(out_dir: Path) -> Path:
     """``component_relay.wasm``: the component guest (core module, embed, component new)."""
     tools = _wasm_tools()
     with tempfile.TemporaryDirectory() as tmp:
-        wit = Path(tmp, "wit")
-        wit.mkdir()
-        for name in ("types.wit", "host-services.wit"):
-            shutil.copy(wit_dir() / name, wit / name)
-        (wit / "lifecycle.wit").write_text(LIFECYCLE_WIT)
+        # The smallest shipped world: handle-message, with host-services to import.
+        wit = write_world("airssys-handler", Path(tmp, "wit"))
         core = zig_cc(HERE / "component_relay.c", Path(tmp, "relay.core.wasm"))
         embedded = Path(tmp, "relay.embedded.wasm")
-        _run([tools, "component", "embed", str(wit), "--world", "c-guest", str(core),
+        _run([tools, "component", "embed", str(wit), "--world", "airssys-handler", str(core),
               "-o", str(embedded)])
         out = out_dir / "component_relay.wasm"
         _run([tools, "component", "new", str(embedded), "-o", str(out)])
