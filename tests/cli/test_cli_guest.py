@@ -4,6 +4,8 @@ tests/guest): world choice, the typed errors, the skeleton."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from cli_helpers import invoke
 
 from airssys_wasm import BuildError
 from airssys_wasm.cli.guest import build_guest, choose_world, new_python_project
+from airssys_wasm.runtime.world import WORLDS
 
 HEAD = "from airssys_wasm_guest import Component, host\n\n\nclass App(Component):\n"
 
@@ -122,3 +125,28 @@ def test_an_explicit_world_too_small_for_the_guest_is_refused(tmp_path: Path) ->
     assert result.exit_code == 1
     assert "needs execute, which the world airssys-handler does not export" in result.output
     assert "--world airssys-service" in result.output
+
+
+@pytest.mark.parametrize("world", ["airssys-handler", "airssys-service", "airssys-component"])
+def test_wit_writes_a_world_that_wasm_tools_reads(tmp_path: Path, world: str) -> None:
+    out = tmp_path / "wit"
+    result = invoke("wit", out, "--world", world, "--import", "airssys:ext-storage/storage@1.0.0")
+    assert result.exit_code == 0, result.output
+    assert f"world {world} + airssys:ext-storage/storage@1.0.0" in result.output
+    done = subprocess.run(["wasm-tools", "component", "wit", str(out), "--json"],
+                          capture_output=True, text=True, check=True)
+    resolved = json.loads(done.stdout)
+    [target] = [w for w in resolved["worlds"] if w["name"] == world]
+    [lifecycle] = [i for i in resolved["interfaces"] if i["name"] == "component-lifecycle"]
+    assert sorted(lifecycle["functions"]) == sorted(WORLDS[world])
+    imported = {resolved["interfaces"][item["interface"]["id"]]["name"]
+                for item in target["imports"].values() if "interface" in item}
+    assert {"host-services", "storage"} <= imported
+
+
+def test_wit_refuses_an_unknown_interface(tmp_path: Path) -> None:
+    result = invoke("wit", tmp_path / "w", "--import", "acme:x/y@1.0.0")
+    assert result.exit_code == 2
+    assert "acme:x/y@1.0.0: not a shipped extension interface; choose from " \
+           "airssys:ext-filesystem/filesystem@1.0.0" in result.output
+    assert not (tmp_path / "w").exists()

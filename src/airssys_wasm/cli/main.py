@@ -231,6 +231,37 @@ def build(guest: Path, output: Path | None, world: str | None, cache_dir: Path |
 
 
 @main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--world", "world_name", default="airssys-component", show_default=True,
+              type=click.Choice(["airssys-handler", "airssys-service", "airssys-component"]),
+              help="The shipped world to write.")
+@click.option("--import", "imports", multiple=True, metavar="INTERFACE",
+              help="An extension interface to add to the world's imports (repeatable), "
+                   "e.g. airssys:ext-storage/storage@1.0.0.")
+@friendly_errors
+def wit(directory: Path, world_name: str, imports: tuple[str, ...]) -> None:
+    """Write the WIT package of a shipped world into DIRECTORY (replaced if it exists): what
+    `wasm-tools component embed DIRECTORY --world NAME`, componentize-py or wit-bindgen read.
+
+    The smaller worlds are cut from the one definition in the package's wit/, so a component
+    built against any of them is accepted by the host exactly as one built against the full world.
+    """
+    from airssys_wasm.runtime import write_world
+    from airssys_wasm.runtime.world import ALLOWED_IMPORTS
+
+    extensions = sorted(i for i in ALLOWED_IMPORTS if i.startswith("airssys:ext-"))
+    unknown = sorted(set(imports) - set(extensions))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: not a shipped extension interface; "
+                                 f"choose from {', '.join(extensions)}",
+                                 param_hint="--import")
+    written = write_world(world_name, directory, imports=tuple(imports))
+    click.echo(f"{written}/: world {world_name}"
+               + (f" + {', '.join(imports)}" if imports else "")
+               + f"; next: wasm-tools component embed {written} --world {world_name} CORE.wasm")
+
+
+@main.command()
 @click.argument("name")
 @click.option("--lang", type=click.Choice(["python"]), default="python", show_default=True,
               help="The guest language.")
