@@ -125,3 +125,89 @@ def roundtrip_component(types: Sequence[str], defs: str = "", *,
     wit = roundtrip_wit(types, defs, wrap=wrap)
     return wit, build_component(wit, "test:echo/echo@1.0.0",
                                 roundtrip_core(len(types), "cm32p2|test:echo/echo@1"))
+
+
+RESOURCE_WIT = """package test:res@1.0.0;
+
+/// A host resource with every kind of function.
+interface counters {
+    resource counter {
+        constructor(start: u32);
+        add: func(n: u32) -> u32;
+        slow-add: func(n: u32) -> u32;
+        merge: static func(a: borrow<counter>, b: own<counter>) -> counter;
+    }
+    total: func(c: borrow<counter>) -> u32;
+    make: func(start: u32) -> counter;
+}
+"""
+
+#: What ``execute`` does, by the first byte of its operation; it answers with the u32 ``$r``.
+RESOURCE_OPS = {
+    "basic": 0,        # h=new(5); add(h,2); m=make(10); h2=merge(h, own m); r=total(h2); drop both
+    "forged": 1,       # add(99, 1): a handle index the guest never had
+    "after-drop": 2,   # h=new(1); drop(h); add(h, 1)
+    "leak": 3,         # h=new(3); r=total(h); no drop
+    "async": 4,        # h=new(1); r=slow-add(h, 5); drop(h)
+}
+
+
+def resource_core() -> str:
+    m = "cm32p2|test:res/counters@1"
+    return f"""(module
+  (import "{m}" "[constructor]counter" (func $new (param i32) (result i32)))
+  (import "{m}" "[method]counter.add" (func $add (param i32 i32) (result i32)))
+  (import "{m}" "[method]counter.slow-add" (func $slow_add (param i32 i32) (result i32)))
+  (import "{m}" "[static]counter.merge" (func $merge (param i32 i32) (result i32)))
+  (import "{m}" "total" (func $total (param i32) (result i32)))
+  (import "{m}" "make" (func $make (param i32) (result i32)))
+  (import "{m}" "counter_drop" (func $drop (param i32)))
+{_ALLOC}
+  (func $run (param $op i32) (result i32)
+    (local $h i32) (local $h2 i32) (local $r i32)
+    (block $done
+      (if (i32.eqz (local.get $op)) (then
+        (local.set $h (call $new (i32.const 5)))
+        (drop (call $add (local.get $h) (i32.const 2)))
+        (local.set $h2 (call $merge (local.get $h) (call $make (i32.const 10))))
+        (local.set $r (call $total (local.get $h2)))
+        (call $drop (local.get $h))
+        (call $drop (local.get $h2))
+        (br $done)))
+      (if (i32.eq (local.get $op) (i32.const 1)) (then
+        (local.set $r (call $add (i32.const 99) (i32.const 1)))
+        (br $done)))
+      (if (i32.eq (local.get $op) (i32.const 2)) (then
+        (local.set $h (call $new (i32.const 1)))
+        (call $drop (local.get $h))
+        (local.set $r (call $add (local.get $h) (i32.const 1)))
+        (br $done)))
+      (if (i32.eq (local.get $op) (i32.const 3)) (then
+        (local.set $h (call $new (i32.const 3)))
+        (local.set $r (call $total (local.get $h)))
+        (br $done)))
+      (if (i32.eq (local.get $op) (i32.const 4)) (then
+        (local.set $h (call $new (i32.const 1)))
+        (local.set $r (call $slow_add (local.get $h) (i32.const 5)))
+        (call $drop (local.get $h))
+        (br $done)))
+      unreachable)
+    (local.get $r))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.const 0))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
+    (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store (i32.const 16) (call $run (i32.load8_u (local.get 0))))
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.store (i32.const 4) (i32.const 16))
+    (i32.store (i32.const 8) (i32.const 4))
+    (i32.const 0))
+)
+"""
+
+
+def resource_component() -> str:
+    """Component WAT of a guest of ``RESOURCE_WIT`` running ``RESOURCE_OPS``."""
+    return build_component(RESOURCE_WIT, "test:res/counters@1.0.0", resource_core())

@@ -1,0 +1,215 @@
+"""Host resources end to end: a real guest constructs, uses, passes and drops Python objects.
+
+The guest (hostfn_guests.resource_core) runs one scenario per ``execute`` request, chosen by
+the request's first byte, and answers with a u32. The implementation records every object it
+created and every drop hook call, so each test can say exactly which objects were dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import airssys_wasm as aw
+from airssys_wasm import HostConfig
+from airssys_wasm.errors import ConfigError, LoadError, TrapError, TrapKind
+from airssys_wasm.runtime import Engine
+
+from hostfn_guests import RESOURCE_OPS, RESOURCE_WIT, build_component, resource_component
+
+IFACE = "test:res/counters@1.0.0"
+MANIFEST = b'[component]\nname = "%s"\nversion = "1.0.0"\n[capabilities]\ninterfaces = ["test:res/*"]\n'
+
+
+class Counters:
+    """The implementation: resource ``counter`` is the class ``Counter``."""
+
+    def __init__(self) -> None:
+        self.created: list[Counters.Counter] = []
+        self.dropped: list[Counters.Counter] = []
+        self.gate: asyncio.Event | None = None
+        outer = self
+
+        class Counter:
+            def __init__(self, start: int) -> None:
+                self.value = start
+                outer.created.append(self)
+
+            def add(self, n: int) -> int:
+                self.value += n
+                return self.value
+
+            async def slow_add(self, n: int) -> int:
+                if outer.gate is not None:
+                    await outer.gate.wait()
+                await asyncio.sleep(0.001)
+                return self.add(n)
+
+            @staticmethod
+            def merge(a: Counter, b: Counter) -> Counter:
+                return Counter(a.value + b.value)
+
+            def drop(self) -> None:
+                outer.dropped.append(self)
+
+        self.Counter = Counter
+
+    def total(self, c: Any) -> int:
+        assert isinstance(c, self.Counter)
+        return int(c.value)
+
+    def make(self, start: int) -> Any:
+        return self.Counter(start)
+
+
+@pytest.fixture(scope="module")
+def guest() -> str:
+    return resource_component()
+
+
+@pytest.fixture
+async def host(engine: Engine) -> AsyncIterator[aw.Host]:
+    async with aw.Host(HostConfig(health=None), engine=engine) as h:
+        yield h
+
+
+async def run(host: aw.Host, name: str, op: str) -> int:
+    out = await host.request(name, bytes([RESOURCE_OPS[op]]))
+    return int(struct.unpack("<I", out)[0])
+
+
+async def test_construct_methods_own_borrow_and_drop(host: aw.Host, guest: str) -> None:
+    impl = Counters()
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    assert await run(host, "res", "basic") == 17  # (5 + 2) + 10, through borrow/own/static
+    h, m, merged = impl.created
+    assert (h.value, m.value, merged.value) == (7, 10, 17)
+    # the guest dropped h and the merged counter: each hook ran exactly once; m was moved to
+    # the host by `own` (merge took it), so the guest never dropped it
+    assert impl.dropped == [h, merged]
+    assert await run(host, "res", "basic") == 17  # a second run: new objects, same result
+    assert len(impl.created) == 6 and impl.dropped[2:] == impl.created[3::2]
+
+
+@pytest.mark.parametrize("op", ["forged", "after-drop"])
+async def test_bad_handle_traps_host_error_and_host_continues(host: aw.Host, guest: str,
+                                                              op: str) -> None:
+    impl = Counters()
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    with pytest.raises(TrapError) as info:
+        await run(host, "res", op)
+    assert info.value.kind is TrapKind.HOST_ERROR
+    assert "handle" in str(info.value)
+    if op == "after-drop":
+        assert len(impl.dropped) == 1  # the drop itself ran, once
+    for _ in range(200):  # the supervisor restarts it; the host keeps serving
+        try:
+            assert await run(host, "res", "basic") == 17
+            break
+        except (TrapError, aw.ComponentNotFound):
+            await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the component did not come back after the bad handle")
+
+
+async def test_store_release_drops_what_the_guest_kept(host: aw.Host, guest: str) -> None:
+    impl = Counters()
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    assert await run(host, "res", "leak") == 3
+    assert await run(host, "res", "leak") == 3
+    assert impl.dropped == []  # the guest still holds both
+    with pytest.raises(TrapError):
+        await run(host, "res", "forged")  # the trap discards the Store: the table goes with it
+    assert impl.dropped == impl.created  # each released exactly once
+    for _ in range(200):
+        try:
+            assert await run(host, "res", "leak") == 3
+            break
+        except (TrapError, aw.ComponentNotFound):
+            await asyncio.sleep(0.01)
+    await host.stop("res")
+    assert impl.dropped == impl.created and len(impl.created) == 3
+
+
+async def test_async_method_suspends_only_its_guest(host: aw.Host, guest: str) -> None:
+    impl = Counters()
+    impl.gate = asyncio.Event()
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("slow", guest, manifest=MANIFEST % b"slow")
+    await host.spawn("fast", guest, manifest=MANIFEST % b"fast")
+    waiting = asyncio.ensure_future(run(host, "slow", "async"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    assert await run(host, "fast", "basic") == 17  # the other guest runs meanwhile
+    impl.gate.set()
+    assert await asyncio.wait_for(waiting, 10) == 6
+    assert impl.created[0].value == 6 and impl.created[0] in impl.dropped
+
+
+def test_registration_checks_the_resource_class() -> None:
+    with pytest.raises(ConfigError, match="lacks the class Counter for resource 'counter'"):
+        aw.HostInterface(RESOURCE_WIT, {"total": lambda c: 0, "make": lambda s: None})
+
+    class NoAdd:
+        def __init__(self, start: int) -> None: ...
+
+        def slow_add(self, n: int) -> int: return n
+
+        @staticmethod
+        def merge(a: Any, b: Any) -> Any: return a
+
+    with pytest.raises(ConfigError, match=r"NoAdd\.add"):
+        aw.HostInterface(RESOURCE_WIT, {"counter": NoAdd, "total": lambda c: 0,
+                                        "make": lambda s: None})
+
+    class AsyncDrop(Counters().Counter):  # type: ignore[misc,name-defined]
+        async def drop(self) -> None: ...
+
+    with pytest.raises(ConfigError, match="drop must be a plain method"):
+        aw.HostInterface(RESOURCE_WIT, {"Counter": AsyncDrop, "total": lambda c: 0,
+                                        "make": lambda s: None})
+    impl = Counters()
+    provided = aw.HostInterface(RESOURCE_WIT, impl)
+    assert provided.resources == {"counter": impl.Counter}
+    assert set(provided.functions) == {"[constructor]counter", "[method]counter.add",
+                                       "[method]counter.slow-add", "[static]counter.merge",
+                                       "total", "make"}
+
+
+async def test_wrong_object_for_own_result_is_host_error(host: aw.Host, guest: str) -> None:
+    impl = Counters()
+    impl.make = lambda start: "not a counter"  # type: ignore[method-assign,assignment]
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    with pytest.raises(TrapError) as info:
+        await run(host, "res", "basic")
+    assert info.value.kind is TrapKind.HOST_ERROR
+    assert "expected a Counter for own<counter>, got str" in str(info.value.__cause__)
+
+
+async def test_guest_with_another_resource_is_refused_at_spawn(host: aw.Host) -> None:
+    # the guest's `total` takes a handle of `other`; the host's WIT says `counter`
+    guest_wit = RESOURCE_WIT.replace("total: func(c: borrow<counter>)", "total: func(c: borrow<other>)") \
+        .replace("interface counters {", "interface counters {\n    resource other;")
+    m = "cm32p2|test:res/counters@1"
+    core = f"""(module
+  (import "{m}" "total" (func $total (param i32) (result i32)))
+  (memory (export "cm32p2_memory") 1)
+  (func (export "cm32p2_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "cm32p2_initialize"))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
+    (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.const 0)))"""
+    wat = build_component(guest_wit, IFACE, core)
+    host.provide(RESOURCE_WIT, Counters())
+    with pytest.raises(LoadError, match="imports resource 'other'"):
+        await host.spawn("other", wat, manifest=MANIFEST % b"other")
