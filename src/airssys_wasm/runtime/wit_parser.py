@@ -789,8 +789,8 @@ class _Resolver:
             target = self.named(iface, raw[1][1], raw[1][2])
             if target.kind != "resource":
                 assert self.where is not None
-                raise self.fail(f"{kind}<{raw[1][1]}>: {raw[1][1]!r} is a {target.kind}, not a "
-                                "resource", raw[1][2], self.where[1])
+                raise self.fail(f"{kind}<{raw[1][1]}>: {raw[1][1]!r} is not a resource (it is "
+                                f"a {target.kind} type)", raw[1][2], self.where[1])
             return self.mk(WitType(kind, args=(target,)))
         if kind in ("list", "option"):
             return self.mk(WitType(kind, args=(self.type_(iface, raw[1]),)))
