@@ -230,6 +230,16 @@ def _interface(draw: st.DrawFn) -> str:
         )
 
     used = set()
+    resources = draw(st.lists(_names, max_size=2, unique=True))
+    for rname in resources:  # own handles of them can appear anywhere below
+        used.add(rname)
+        members = draw(st.lists(_names, max_size=3, unique=True))
+        lines = [f"        {m}: {draw(st.sampled_from(['', 'static ']))}func(x: u8) -> {rname};"
+                 for m in members]
+        if draw(st.booleans()):
+            lines.append(f"        constructor(v: borrow<{rname}>);")
+        defs.append(f"    resource {rname} {{\n" + "\n".join(lines) + "\n    }")
+        named.append(rname)
     for i in range(draw(st.integers(0, 4))):
         name = draw(_names.filter(lambda n: n not in used))
         used.add(name)
@@ -252,7 +262,9 @@ def _interface(draw: st.DrawFn) -> str:
     for fname in draw(st.lists(_names.filter(lambda n: n not in used), min_size=1, max_size=3,
                                unique=True)):
         params = draw(st.lists(_names, max_size=3, unique=True))
-        sig = ", ".join(f"{p}: {draw(anonymous(2))}" for p in params)
+        borrows = st.sampled_from([f"borrow<{r}>" for r in resources]) if resources else None
+        sig = ", ".join(f"{p}: {draw(anonymous(2) if borrows is None else st.one_of(anonymous(2), borrows))}"
+                        for p in params)
         result = draw(st.one_of(st.none(), anonymous(2)))
         funcs.append(f"    {fname}: func({sig})" + ("" if result is None else f" -> {result}") + ";")
     return ("package gen:erated@1.0.0;\n\ninterface probe {\n" + "\n".join(defs) + "\n"
@@ -279,6 +291,7 @@ resource r { constructor() -> u8; } | 3:30 | constructor with a result type
 resource r { f: func(self: u8); }  | 3:16 | implicit `self`
 resource r { f: async func(); }    | 3:19 | async func
 resource r { f: func(); f: func(); } | 3:27 | defined twice
+resource r; f: func() -> option<borrow<r>>; | 3:15 | contains a borrow
 f: func() -> stream<u8>;  | 3:16 | streams
 f: async func();          | 3:6  | async func
 f: func(a: u8, a: u8);    | 3:18 | appears twice

@@ -811,7 +811,17 @@ class _Resolver:
             funcs[name] = WitFunction(
                 name, tuple((p, self.type_(qualified, t)) for p, t in params),
                 None if result is None else self.type_(qualified, result))
+            if _has_borrow(funcs[name].result):
+                raise self.fail(f"function `{name}` returns a type that contains a borrow<...>; "
+                                "a result can only carry own handles", tok, raw.source)
         return WitInterface(package, version, raw.name, funcs, types)
+
+
+def _has_borrow(t: WitType | None) -> bool:
+    if t is None or t.kind == "resource":
+        return False
+    return t.kind == "borrow" or any(_has_borrow(c) for c in t.args) \
+        or any(_has_borrow(c) for _, c in t.fields)
 
 
 def parse_wit(text: str, *, source: str = "<wit>") -> WitPackage:
