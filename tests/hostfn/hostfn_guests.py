@@ -139,6 +139,7 @@ interface counters {
     }
     total: func(c: borrow<counter>) -> u32;
     make: func(start: u32) -> counter;
+    make-many: func(n: u32) -> list<option<counter>>;
 }
 """
 
@@ -149,6 +150,7 @@ RESOURCE_OPS = {
     "after-drop": 2,   # h=new(1); drop(h); add(h, 1)
     "leak": 3,         # h=new(3); r=total(h); no drop
     "async": 4,        # h=new(1); r=slow-add(h, 5); drop(h)
+    "many": 5,         # l=make-many(3) (own handles inside list<option<..>>); drop each; r=len
 }
 
 
@@ -161,10 +163,11 @@ def resource_core() -> str:
   (import "{m}" "[static]counter.merge" (func $merge (param i32 i32) (result i32)))
   (import "{m}" "total" (func $total (param i32) (result i32)))
   (import "{m}" "make" (func $make (param i32) (result i32)))
+  (import "{m}" "make-many" (func $make_many (param i32 i32)))
   (import "{m}" "counter_drop" (func $drop (param i32)))
 {_ALLOC}
   (func $run (param $op i32) (result i32)
-    (local $h i32) (local $h2 i32) (local $r i32)
+    (local $h i32) (local $h2 i32) (local $r i32) (local $p i32) (local $i i32)
     (block $done
       (if (i32.eqz (local.get $op)) (then
         (local.set $h (call $new (i32.const 5)))
@@ -190,6 +193,19 @@ def resource_core() -> str:
         (local.set $h (call $new (i32.const 1)))
         (local.set $r (call $slow_add (local.get $h) (i32.const 5)))
         (call $drop (local.get $h))
+        (br $done)))
+      (if (i32.eq (local.get $op) (i32.const 5)) (then
+        (call $make_many (i32.const 3) (i32.const 2048))
+        (local.set $p (i32.load (i32.const 2048)))
+        (local.set $r (i32.load (i32.const 2052)))
+        (block $end (loop $each  ;; option<own>: tag at +0, handle at +4
+          (br_if $end (i32.ge_u (local.get $i) (local.get $r)))
+          (if (i32.load8_u (i32.add (local.get $p) (i32.mul (local.get $i) (i32.const 8))))
+            (then (call $drop (i32.load (i32.add (local.get $p)
+                                                 (i32.add (i32.mul (local.get $i) (i32.const 8))
+                                                          (i32.const 4)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $each)))
         (br $done)))
       unreachable)
     (local.get $r))

@@ -8,6 +8,7 @@ created and every drop hook call, so each test can say exactly which objects wer
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -65,6 +66,9 @@ class Counters:
     def make(self, start: int) -> Any:
         return self.Counter(start)
 
+    def make_many(self, n: int) -> list[Any]:
+        return [self.Counter(i) for i in range(n)] + [None]
+
 
 @pytest.fixture(scope="module")
 def guest() -> str:
@@ -94,6 +98,14 @@ async def test_construct_methods_own_borrow_and_drop(host: aw.Host, guest: str) 
     assert impl.dropped == [h, merged]
     assert await run(host, "res", "basic") == 17  # a second run: new objects, same result
     assert len(impl.created) == 6 and impl.dropped[2:] == impl.created[3::2]
+
+
+async def test_own_handles_inside_a_list_of_options(host: aw.Host, guest: str) -> None:
+    impl = Counters()
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    assert await run(host, "res", "many") == 4  # three counters and a none
+    assert impl.dropped == impl.created and [c.value for c in impl.created] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("op", ["forged", "after-drop"])
@@ -153,9 +165,36 @@ async def test_async_method_suspends_only_its_guest(host: aw.Host, guest: str) -
     assert impl.created[0].value == 6 and impl.created[0] in impl.dropped
 
 
+async def test_drop_hook_that_raises(host: aw.Host, guest: str,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    impl = Counters()
+
+    def broken_drop(self: Any) -> None:
+        impl.dropped.append(self)
+        raise OSError("cannot flush")
+
+    impl.Counter.drop = broken_drop  # type: ignore[method-assign]
+    host.provide(RESOURCE_WIT, impl)
+    await host.spawn("res", guest, manifest=MANIFEST % b"res")
+    with pytest.raises(TrapError) as info:  # during the guest's drop: that guest traps
+        await run(host, "res", "basic")
+    assert info.value.kind is TrapKind.HOST_ERROR and isinstance(info.value.__cause__, OSError)
+    for _ in range(200):
+        try:
+            assert await run(host, "res", "leak") == 3
+            break
+        except (TrapError, aw.ComponentNotFound):
+            await asyncio.sleep(0.01)
+    with caplog.at_level(logging.ERROR, logger="airssys_wasm.host_functions"):
+        await host.stop("res")  # at release: logged, the host carries on
+    assert impl.dropped[-1] is impl.created[-1]
+    assert any("drop hook raised OSError" in r.getMessage() for r in caplog.records)
+
+
 def test_registration_checks_the_resource_class() -> None:
+    funcs = {"total": lambda c: 0, "make": lambda s: None, "make-many": lambda n: []}
     with pytest.raises(ConfigError, match="lacks the class Counter for resource 'counter'"):
-        aw.HostInterface(RESOURCE_WIT, {"total": lambda c: 0, "make": lambda s: None})
+        aw.HostInterface(RESOURCE_WIT, funcs)
 
     class NoAdd:
         def __init__(self, start: int) -> None: ...
@@ -166,21 +205,19 @@ def test_registration_checks_the_resource_class() -> None:
         def merge(a: Any, b: Any) -> Any: return a
 
     with pytest.raises(ConfigError, match=r"NoAdd\.add"):
-        aw.HostInterface(RESOURCE_WIT, {"counter": NoAdd, "total": lambda c: 0,
-                                        "make": lambda s: None})
+        aw.HostInterface(RESOURCE_WIT, {"counter": NoAdd, **funcs})
 
     class AsyncDrop(Counters().Counter):  # type: ignore[misc,name-defined]
         async def drop(self) -> None: ...
 
     with pytest.raises(ConfigError, match="drop must be a plain method"):
-        aw.HostInterface(RESOURCE_WIT, {"Counter": AsyncDrop, "total": lambda c: 0,
-                                        "make": lambda s: None})
+        aw.HostInterface(RESOURCE_WIT, {"Counter": AsyncDrop, **funcs})
     impl = Counters()
     provided = aw.HostInterface(RESOURCE_WIT, impl)
     assert provided.resources == {"counter": impl.Counter}
     assert set(provided.functions) == {"[constructor]counter", "[method]counter.add",
                                        "[method]counter.slow-add", "[static]counter.merge",
-                                       "total", "make"}
+                                       "total", "make", "make-many"}
 
 
 async def test_wrong_object_for_own_result_is_host_error(host: aw.Host, guest: str) -> None:
@@ -213,3 +250,35 @@ async def test_guest_with_another_resource_is_refused_at_spawn(host: aw.Host) ->
     host.provide(RESOURCE_WIT, Counters())
     with pytest.raises(LoadError, match="imports resource 'other'"):
         await host.spawn("other", wat, manifest=MANIFEST % b"other")
+
+
+async def test_handle_of_another_declared_resource_is_refused_at_spawn(host: aw.Host) -> None:
+    wit = """package test:two@1.0.0;
+
+interface pair {
+    resource left { constructor(); }
+    resource right { constructor(); }
+    take: func(x: borrow<left>) -> u32;
+}
+"""
+    m = "cm32p2|test:two/pair@1"
+    core = f"""(module
+  (import "{m}" "take" (func $take (param i32) (result i32)))
+  (memory (export "cm32p2_memory") 1)
+  (func (export "cm32p2_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "cm32p2_initialize"))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
+    (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.const 0)))"""
+    # the guest was built against a WIT whose `take` borrows a `right`
+    wat = build_component(wit.replace("borrow<left>", "borrow<right>"), "test:two/pair@1.0.0", core)
+
+    class Left:
+        pass
+
+    host.provide(wit, {"Left": Left, "Right": Left, "take": lambda x: 0})
+    with pytest.raises(LoadError, match=r"parameter 'x': declared a handle of resource 'left', "
+                                        r"the guest's is of 'right'"):
+        await host.spawn("pair", wat, manifest=MANIFEST.replace(b"test:res", b"test:two") % b"pair")

@@ -115,8 +115,6 @@ def define_host_resource(linker_instance: wc.LinkerInstance, name: str, cls: typ
 def release_resources(store: wasmtime.Store) -> list[Exception]:
     """Forget every resource object the guests of ``store`` still hold, running each drop hook
     once (for a Store being closed); the exceptions the hooks raised."""
-def live_resources(store: wasmtime.Store) -> int:
-    """How many resource handles the guests of ``store`` hold."""
 def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
                     timeout: float | None = None, max_list: int | None = None) -> None: ...

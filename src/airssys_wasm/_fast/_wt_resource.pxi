@@ -227,10 +227,3 @@ def release_resources(store):
                 errors.append(exc)
     return errors
 
-
-def live_resources(store):
-    """How many resource handles the guests of ``store`` hold (entries of its table)."""
-    ref = _STORE_REFS.get(store)
-    if ref is None or (<_StoreRef>ref).resources is None:
-        return 0
-    return len((<_StoreRef>ref).resources)

@@ -90,7 +90,6 @@ from airssys_wasm._fast._wasmtime import (
     define_host_resource,
     instantiate_component,
     instantiate_module,
-    live_resources,
     release_resources,
     trap_kind_from_message,
 )
@@ -118,7 +117,6 @@ __all__ = [
     "import_resource_types",
     "instantiate_component",
     "instantiate_module",
-    "live_resources",
     "release_resources",
     "trap_kind_from_message",
 ]
