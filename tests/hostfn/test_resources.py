@@ -231,13 +231,11 @@ async def test_wrong_object_for_own_result_is_host_error(host: aw.Host, guest: s
     assert "expected a Counter for own<counter>, got str" in str(info.value.__cause__)
 
 
-async def test_guest_with_another_resource_is_refused_at_spawn(host: aw.Host) -> None:
-    # the guest's `total` takes a handle of `other`; the host's WIT says `counter`
-    guest_wit = RESOURCE_WIT.replace("total: func(c: borrow<counter>)", "total: func(c: borrow<other>)") \
-        .replace("interface counters {", "interface counters {\n    resource other;")
-    m = "cm32p2|test:res/counters@1"
-    core = f"""(module
-  (import "{m}" "total" (func $total (param i32) (result i32)))
+def _importer(module: str, func: str) -> str:
+    """A core module importing ``func: (i32) -> i32`` from ``module``, never calling it: only
+    its import types matter (the spawn checks them)."""
+    return f"""(module
+  (import "{module}" "{func}" (func (param i32) (result i32)))
   (memory (export "cm32p2_memory") 1)
   (func (export "cm32p2_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
   (func (export "cm32p2_initialize"))
@@ -246,7 +244,13 @@ async def test_guest_with_another_resource_is_refused_at_spawn(host: aw.Host) ->
   (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
     (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (i32.const 0)))"""
-    wat = build_component(guest_wit, IFACE, core)
+
+
+async def test_guest_with_another_resource_is_refused_at_spawn(host: aw.Host) -> None:
+    # the guest's `total` takes a handle of `other`; the host's WIT says `counter`
+    guest_wit = RESOURCE_WIT.replace("total: func(c: borrow<counter>)", "total: func(c: borrow<other>)") \
+        .replace("interface counters {", "interface counters {\n    resource other;")
+    wat = build_component(guest_wit, IFACE, _importer("cm32p2|test:res/counters@1", "total"))
     host.provide(RESOURCE_WIT, Counters())
     with pytest.raises(LoadError, match="imports resource 'other'"):
         await host.spawn("other", wat, manifest=MANIFEST % b"other")
@@ -261,19 +265,9 @@ interface pair {
     take: func(x: borrow<left>) -> u32;
 }
 """
-    m = "cm32p2|test:two/pair@1"
-    core = f"""(module
-  (import "{m}" "take" (func $take (param i32) (result i32)))
-  (memory (export "cm32p2_memory") 1)
-  (func (export "cm32p2_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
-  (func (export "cm32p2_initialize"))
-  (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
-    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (i32.const 0))
-  (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
-    (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-    (i32.const 0)))"""
     # the guest was built against a WIT whose `take` borrows a `right`
-    wat = build_component(wit.replace("borrow<left>", "borrow<right>"), "test:two/pair@1.0.0", core)
+    wat = build_component(wit.replace("borrow<left>", "borrow<right>"), "test:two/pair@1.0.0",
+                          _importer("cm32p2|test:two/pair@1", "take"))
 
     class Left:
         pass
