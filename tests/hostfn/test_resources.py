@@ -86,6 +86,16 @@ async def run(host: aw.Host, name: str, op: str) -> int:
     return int(struct.unpack("<I", out)[0])
 
 
+async def run_once_restarted(host: aw.Host, name: str, op: str) -> int:
+    """``run`` as soon as the supervisor has restarted the component after a trap."""
+    for _ in range(200):
+        try:
+            return await run(host, name, op)
+        except (TrapError, aw.ComponentNotFound):
+            await asyncio.sleep(0.01)
+    pytest.fail(f"{name} did not come back after its trap")
+
+
 async def test_construct_methods_own_borrow_and_drop(host: aw.Host, guest: str) -> None:
     impl = Counters()
     host.provide(RESOURCE_WIT, impl)
@@ -120,14 +130,7 @@ async def test_bad_handle_traps_host_error_and_host_continues(host: aw.Host, gue
     assert "handle" in str(info.value)
     if op == "after-drop":
         assert len(impl.dropped) == 1  # the drop itself ran, once
-    for _ in range(200):  # the supervisor restarts it; the host keeps serving
-        try:
-            assert await run(host, "res", "basic") == 17
-            break
-        except (TrapError, aw.ComponentNotFound):
-            await asyncio.sleep(0.01)
-    else:
-        pytest.fail("the component did not come back after the bad handle")
+    assert await run_once_restarted(host, "res", "basic") == 17  # the host keeps serving
 
 
 async def test_store_release_drops_what_the_guest_kept(host: aw.Host, guest: str) -> None:
@@ -140,12 +143,7 @@ async def test_store_release_drops_what_the_guest_kept(host: aw.Host, guest: str
     with pytest.raises(TrapError):
         await run(host, "res", "forged")  # the trap discards the Store: the table goes with it
     assert impl.dropped == impl.created  # each released exactly once
-    for _ in range(200):
-        try:
-            assert await run(host, "res", "leak") == 3
-            break
-        except (TrapError, aw.ComponentNotFound):
-            await asyncio.sleep(0.01)
+    assert await run_once_restarted(host, "res", "leak") == 3
     await host.stop("res")
     assert impl.dropped == impl.created and len(impl.created) == 3
 
@@ -179,12 +177,7 @@ async def test_drop_hook_that_raises(host: aw.Host, guest: str,
     with pytest.raises(TrapError) as info:  # during the guest's drop: that guest traps
         await run(host, "res", "basic")
     assert info.value.kind is TrapKind.HOST_ERROR and isinstance(info.value.__cause__, OSError)
-    for _ in range(200):
-        try:
-            assert await run(host, "res", "leak") == 3
-            break
-        except (TrapError, aw.ComponentNotFound):
-            await asyncio.sleep(0.01)
+    assert await run_once_restarted(host, "res", "leak") == 3
     with caplog.at_level(logging.ERROR, logger="airssys_wasm.host_functions"):
         await host.stop("res")  # at release: logged, the host carries on
     assert impl.dropped[-1] is impl.created[-1]
