@@ -233,7 +233,8 @@ def _interface(draw: st.DrawFn) -> str:
     resources = draw(st.lists(_names, max_size=2, unique=True))
     for rname in resources:  # own handles of them can appear anywhere below
         used.add(rname)
-        members = draw(st.lists(_names, max_size=3, unique=True))
+        members = draw(st.lists(_names.filter(lambda n, r=rname: n != r), max_size=3,
+                                unique=True))
         lines = [f"        {m}: {draw(st.sampled_from(['', 'static ']))}func(x: u8) -> {rname};"
                  for m in members]
         if draw(st.booleans()):
@@ -292,6 +293,7 @@ resource r { f: func(self: u8); }  | 3:16 | implicit `self`
 resource r { f: async func(); }    | 3:19 | async func
 resource r { f: func(); f: func(); } | 3:27 | defined twice
 resource r; f: func() -> option<borrow<r>>; | 3:15 | contains a borrow
+resource r { r: static func(); } | 3:16 | cannot be named 'r' too
 f: func() -> stream<u8>;  | 3:16 | streams
 f: async func();          | 3:6  | async func
 f: func(a: u8, a: u8);    | 3:18 | appears twice

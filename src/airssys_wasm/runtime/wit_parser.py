@@ -504,6 +504,9 @@ class _Parser:
                 key, fn = f"[constructor]{name}", (params, own, tok)
             else:
                 method = self.ident("a method name, `constructor` or '}'")
+                if method == name:  # the component model's name rules (wasm-tools agrees)
+                    raise self.fail(f"a function of resource {name!r} cannot be named "
+                                    f"{name!r} too", tok)
                 self.expect(":")
                 static = self.at("static")
                 if static:
