@@ -151,7 +151,11 @@ RESOURCE_OPS = {
     "leak": 3,         # h=new(3); r=total(h); no drop
     "async": 4,        # h=new(1); r=slow-add(h, 5); drop(h)
     "many": 5,         # l=make-many(3) (own handles inside list<option<..>>); drop each; r=len
+    "program": 6,      # the rest of the request is a program of (opcode, arg) byte pairs:
 }
+#: Opcodes of "program": new(arg) / make(arg) append a handle to the guest's slots; add (by
+#: 1), total and drop take the slot index; add and total append their u32 to the reply.
+PROGRAM_OPS = {"new": 0, "add": 1, "drop": 2, "total": 3, "make": 4}
 
 
 def resource_core() -> str:
@@ -209,16 +213,46 @@ def resource_core() -> str:
         (br $done)))
       unreachable)
     (local.get $r))
+  ;; slots (handles) at 256 + 4*k, outputs (u32s) at 3072: returns the output's byte length
+  (func $program (param $ptr i32) (param $len i32) (result i32)
+    (local $i i32) (local $op i32) (local $arg i32) (local $n i32) (local $out i32)
+    (block $end (loop $next
+      (br_if $end (i32.ge_u (i32.add (local.get $i) (i32.const 1)) (local.get $len)))
+      (local.set $op (i32.load8_u (i32.add (local.get $ptr) (local.get $i))))
+      (local.set $arg (i32.load8_u (i32.add (local.get $ptr) (i32.add (local.get $i) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 2)))
+      (if (i32.or (i32.eqz (local.get $op)) (i32.eq (local.get $op) (i32.const 4))) (then
+        (i32.store (i32.add (i32.const 256) (i32.shl (local.get $n) (i32.const 2)))
+          (if (result i32) (i32.eqz (local.get $op))
+            (then (call $new (local.get $arg))) (else (call $make (local.get $arg)))))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $next)))
+      (local.set $arg (i32.load (i32.add (i32.const 256) (i32.shl (local.get $arg) (i32.const 2)))))
+      (if (i32.eq (local.get $op) (i32.const 2)) (then
+        (call $drop (local.get $arg))
+        (br $next)))
+      (i32.store (i32.add (i32.const 3072) (local.get $out))
+        (if (result i32) (i32.eq (local.get $op) (i32.const 1))
+          (then (call $add (local.get $arg) (i32.const 1))) (else (call $total (local.get $arg)))))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $next)))
+    (local.get $out))
   (func (export "cm32p2|airssys:core/component-lifecycle@1|handle-message")
     (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (i32.store8 (i32.const 0) (i32.const 0))
     (i32.const 0))
   (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
     (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-    (i32.store (i32.const 16) (call $run (i32.load8_u (local.get 0))))
     (i32.store8 (i32.const 0) (i32.const 0))
-    (i32.store (i32.const 4) (i32.const 16))
-    (i32.store (i32.const 8) (i32.const 4))
+    (if (i32.eq (i32.load8_u (local.get 0)) (i32.const 6))
+      (then
+        (i32.store (i32.const 8) (call $program (i32.add (local.get 0) (i32.const 1))
+                                                (i32.sub (local.get 1) (i32.const 1))))
+        (i32.store (i32.const 4) (i32.const 3072)))
+      (else
+        (i32.store (i32.const 16) (call $run (i32.load8_u (local.get 0))))
+        (i32.store (i32.const 4) (i32.const 16))
+        (i32.store (i32.const 8) (i32.const 4))))
     (i32.const 0))
 )
 """

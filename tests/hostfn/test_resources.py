@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import airssys_wasm as aw
 from airssys_wasm import HostConfig
@@ -23,7 +25,13 @@ from airssys_wasm.errors import ConfigError, LoadError, TrapError, TrapKind
 from airssys_wasm.host.interfaces import BoundInterface
 from airssys_wasm.runtime import ComponentId, Engine, HostServices
 
-from hostfn_guests import RESOURCE_OPS, RESOURCE_WIT, build_component, resource_component
+from hostfn_guests import (
+    PROGRAM_OPS,
+    RESOURCE_OPS,
+    RESOURCE_WIT,
+    build_component,
+    resource_component,
+)
 
 IFACE = "test:res/counters@1.0.0"
 MANIFEST = b'[component]\nname = "%s"\nversion = "1.0.0"\n[capabilities]\ninterfaces = ["test:res/*"]\n'
@@ -274,15 +282,22 @@ interface pair {
         await host.spawn("pair", wat, manifest=MANIFEST.replace(b"test:res", b"test:two") % b"pair")
 
 
-def test_resource_calls_do_not_leak(engine: Engine, guest: str) -> None:
-    """Thousands of constructs, method calls, own moves, drops and Store releases: RSS flat
-    (handles, table entries and the objects themselves are all freed)."""
-    artifact = engine.load(guest, name="leaks")
+def linked(engine: Engine, guest: str, name: str) -> tuple[Any, Counters]:
+    """(artifact, implementation): the guest loaded with the interface linked as Host.provide
+    links it, for runtime-level instances (synchronous calls, no actor)."""
+    artifact = engine.load(guest, name=name)
     impl = Counters()
     provided = aw.HostInterface(RESOURCE_WIT, impl)
     functions, gates = BoundInterface(provided).functions(artifact.imported_function_types(IFACE))
     artifact.define_imports(IFACE, functions, with_data=False,  # type: ignore[attr-defined]
                             gates=gates, resources=provided.resource_hooks())
+    return artifact, impl
+
+
+def test_resource_calls_do_not_leak(engine: Engine, guest: str) -> None:
+    """Thousands of constructs, method calls, own moves, drops and Store releases: RSS flat
+    (handles, table entries and the objects themselves are all freed)."""
+    artifact, impl = linked(engine, guest, "leaks")
 
     def rss() -> int:
         gc.collect()
@@ -303,3 +318,64 @@ def test_resource_calls_do_not_leak(engine: Engine, guest: str) -> None:
         impl.dropped.clear()
         samples.append(rss())
     assert samples[-1] - samples[2] < 1 << 20, f"RSS grew after warm-up: {samples}"
+
+
+@st.composite
+def _programs(draw: st.DrawFn) -> tuple[bytes, list[int], list[int], list[int]]:
+    """(program, the u32s it replies, the final value of each counter it makes, in order, the
+    indices of those it drops, in order), from a model of the guest's slots: only live slots
+    are used."""
+    program, replies, drops = bytearray(), [], []
+    values: list[int] = []
+    live: list[int] = []
+    for _ in range(draw(st.integers(0, 30))):
+        choices = ["new", "make"] if len(values) < 60 else []
+        if live:
+            choices += ["add", "total", "drop"]
+        if not choices:
+            break
+        op = draw(st.sampled_from(choices))
+        if op in ("new", "make"):
+            arg = draw(st.integers(0, 255))
+            live.append(len(values))
+            values.append(arg)
+        else:
+            arg = draw(st.sampled_from(live))
+            if op == "add":
+                values[arg] += 1
+                replies.append(values[arg])
+            elif op == "total":
+                replies.append(values[arg])
+            else:
+                live.remove(arg)
+                drops.append(arg)
+        program += bytes([PROGRAM_OPS[op], arg])
+    return bytes(program), replies, values, drops
+
+
+@pytest.fixture(scope="module")
+def scripted(engine: Engine, guest: str) -> tuple[Any, Counters]:
+    return linked(engine, guest, "scripted")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_programs())
+def test_random_programs_match_a_model(scripted: tuple[Any, Counters],
+                                       case: tuple[bytes, list[int], list[int], list[int]]) -> None:
+    """Random sequences of construct / method / borrow / drop against a Python model: the
+    replies, which objects were dropped (each once, in order) and the release of the rest."""
+    artifact, impl = scripted
+    program, replies, values, drops = case
+    impl.created.clear()
+    impl.dropped.clear()
+    inst = artifact.instantiate(services=HostServices(ComponentId("scripted")))
+    try:
+        out = inst.execute(bytes([RESOURCE_OPS["program"]]) + program)
+        assert list(struct.unpack(f"<{len(out) // 4}I", out)) == replies
+        assert [c.value for c in impl.created] == values
+        assert impl.dropped == [impl.created[i] for i in drops]
+    finally:
+        inst.close()
+    kept = [c for i, c in enumerate(impl.created) if i not in drops]
+    assert impl.dropped[len(drops):] == kept  # released with the Store, each once

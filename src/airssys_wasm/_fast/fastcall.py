@@ -44,11 +44,10 @@ enum                   the case name, ``str``
 option<T>              ``None`` or the value; ``Some(value)`` when T is itself an option
 result<T, E>           ``("ok", value)`` / ``("err", value)``; value ``None`` when absent
 flags                  ``frozenset`` of flag names (any set/list of names in)
-=====================  ========================================================================
-
-own<r> / borrow<r>      the Python object of a host resource (:func:`define_host_resource`):
+own<r>, borrow<r>      the Python object of a host resource (:func:`define_host_resource`):
                        a borrow hands the object, an own moves it (out of, or into, the
                        calling Store's resource table)
+=====================  ========================================================================
 
 Streams, futures, error-context and resources the host does not define (a guest's own) are
 not supported: building a plan for a function that uses them raises TypeError (call such
