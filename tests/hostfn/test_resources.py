@@ -107,8 +107,18 @@ async def run_once_restarted(host: aw.Host, name: str, op: str) -> int:
     pytest.fail(f"{name} did not come back after its trap")
 
 
-async def test_construct_methods_own_borrow_and_drop(host: aw.Host, guest: str) -> None:
-    impl = Counters()
+class AsyncMake(Counters):
+    """``make`` suspends the guest: its own<counter> result is lowered when the guest resumes."""
+
+    async def make(self, start: int) -> Any:  # type: ignore[override]
+        await asyncio.sleep(0.001)
+        return self.Counter(start)
+
+
+@pytest.mark.parametrize("impl_class", [Counters, AsyncMake])
+async def test_construct_methods_own_borrow_and_drop(host: aw.Host, guest: str,
+                                                     impl_class: type[Counters]) -> None:
+    impl = impl_class()
     host.provide(RESOURCE_WIT, impl)
     await host.spawn("res", guest, manifest=MANIFEST % b"res")
     assert await run(host, "res", "basic") == 17  # (5 + 2) + 10, through borrow/own/static
