@@ -13,16 +13,29 @@ Usage: python examples/wat/build.py [--check]
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from airssys_wasm.runtime import write_world
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 WIT = HERE.parent.parent / "wit"
+
+#: The smaller shipped worlds' WIT packages, derived from wit/ (``write_world``) at run time.
+WORLDS = Path(tempfile.mkdtemp(prefix="airssys-worlds-"))
+atexit.register(shutil.rmtree, WORLDS, ignore_errors=True)
+HANDLER = write_world("airssys-handler", WORLDS / "airssys-handler")
+SERVICE = write_world("airssys-service", WORLDS / "airssys-service")
+OLD_WASI = WORLDS / "old-wasi"
+shutil.copytree(SRC / "wit-old-wasi", OLD_WASI)
+(OLD_WASI / "deps" / "airssys").symlink_to(HANDLER)
 
 #: example name -> (WIT directory, world)
 EXAMPLES: dict[str, tuple[Path, str]] = {
@@ -30,9 +43,11 @@ EXAMPLES: dict[str, tuple[Path, str]] = {
     "pingpong": (WIT, "airssys-component"),
     "stage": (WIT, "airssys-component"),
     "counter": (WIT, "airssys-component"),
-    "chaos": (SRC / "wit-minimal", "minimal"),
-    "crasher": (SRC / "wit-minimal", "minimal"),
-    "minimal": (SRC / "wit-minimal", "minimal"),
+    "chaos": (HANDLER, "airssys-handler"),
+    "crasher": (HANDLER, "airssys-handler"),
+    "minimal": (HANDLER, "airssys-handler"),
+    "replier": (SERVICE, "airssys-service"),
+    "old-wasi": (OLD_WASI, "old-wasi"),
     "bad-signature": (SRC / "wit-bad-signature", "bad-signature"),
     "no-handle-message": (SRC / "wit-no-handle-message", "no-handle-message"),
     "foreign-import": (SRC / "wit-foreign-import", "foreign-import"),

@@ -34,6 +34,7 @@ __all__ = [
     "SupervisorEscalation",
     "HealthCheckFailed",
     "UpgradeFailed",
+    "BuildError",
     "ConfigError",
     "WitError",
     "printable",
@@ -244,3 +245,8 @@ class UpgradeFailed(AirssysError, RuntimeError):
         super().__init__(message)
         self.component = component
         self.rolled_back = rolled_back
+
+
+class BuildError(AirssysError):
+    """A guest could not be built (``airssys-wasm build``): the toolchain is missing, the
+    source is not a guest module, or the toolchain failed; the message says which and what to do."""

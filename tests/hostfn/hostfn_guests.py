@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CORE_TYPES = REPO / "examples" / "wat" / "src" / "wit-minimal" / "types.wit"
+CORE_TYPES = REPO / "wit" / "types.wit"  # the shipped airssys:core types
 PAD = "tuple<" + ", ".join(["u8"] * 16) + ">"
 
 

@@ -104,7 +104,7 @@ def test_huge_input_is_refused_before_compiling(tmp_path: Path) -> None:
 def test_invalid_wat_and_missing_file(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="invalid WAT"):
         engine.load("(module (func (bogus-instruction)))")
-    with pytest.raises(LoadError, match="not a valid WebAssembly core: .*type mismatch"):
+    with pytest.raises(LoadError, match="not a valid WebAssembly core module: .*type mismatch"):
         engine.load("(module (func (result i32) i64.const 1))")
     with pytest.raises(LoadError, match="cannot read"):
         engine.load(tmp_path / "missing.wasm")

@@ -19,7 +19,8 @@ class Comparison:
     """One benchmark row: our cost, the baseline's, and how many times faster we are.
 
     With ``target=True`` the baseline is a budget, not a competitor: the last column says
-    whether it was met instead of showing a ratio nobody should read as a speed-up.
+    whether it was met instead of showing a ratio nobody should read as a speed-up. A row of
+    ``unit="bytes"`` measures memory: its ``*_ns`` fields then hold bytes (less is better too).
     """
 
     name: str
@@ -27,6 +28,7 @@ class Comparison:
     baseline: str
     baseline_ns: float | None
     target: bool = False
+    unit: str = "ns"
 
     @property
     def ratio(self) -> float | None:
@@ -63,9 +65,19 @@ def time_stmt(stmt: str, namespace: dict[str, Any], *, repeat: int = 5, min_seco
     return statistics.median(samples) / number * 1e9
 
 
-def _fmt_ns(ns: float | None) -> str:
-    if ns is None:
+def _fmt_bytes(n: float) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.2f} MiB"
+    return f"{n / 1024:.1f} KiB"
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None or value != value:  # not measured, or NaN
         return "n/a"
+    return _fmt_bytes(value) if unit == "bytes" else _fmt_ns(value)
+
+
+def _fmt_ns(ns: float) -> str:
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
     if ns >= 1e3:
@@ -78,7 +90,7 @@ def render_markdown(rows: list[Comparison]) -> str:
     lines = ["| benchmark | ours | baseline | baseline time | speed-up |", "|---|---|---|---|---|"]
     for row in rows:
         lines.append(
-            f"| {row.name} | {_fmt_ns(row.ours_ns)} | {row.baseline} | {_fmt_ns(row.baseline_ns)} "
+            f"| {row.name} | {_fmt(row.ours_ns, row.unit)} | {row.baseline} | {_fmt(row.baseline_ns, row.unit)} "
             f"| {row.verdict} |")
     return "\n".join(lines)
 
@@ -95,6 +107,7 @@ def render_table(rows: list[Comparison], title: str) -> Any:
     table.add_column("baseline time", justify="right", no_wrap=True)
     table.add_column("speed-up", justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(row.name, _fmt_ns(row.ours_ns), row.baseline, _fmt_ns(row.baseline_ns),
+        table.add_row(row.name, _fmt(row.ours_ns, row.unit), row.baseline,
+                      _fmt(row.baseline_ns, row.unit),
                       row.verdict)
     return table

@@ -13,6 +13,10 @@ poison pill makes ``transform`` trap: the message becomes a dead letter with its
 ``pipeline`` supervisor restarts ``transform`` in a fresh Store after an exponential backoff,
 and the messages queued behind the pill are still delivered. The run checks its own result:
 the sink must have counted every non-poison message.
+
+``--python-guest tally.wasm`` (the example Python guest, built by ``airssys-wasm build``) adds
+a stage written in Python between ``ingest`` and ``transform``: it relays every frame with
+``send-message``. Without it the run is unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import struct
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -34,6 +39,7 @@ from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import Backoff, HealthCheck
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs, trap_kind
 from airssys_wasm.host import Host, HostConfig
+from airssys_wasm.runtime import EngineConfig
 from airssys_wasm.types import ComponentConfig
 
 __all__ = ["DemoResult", "run_demo"]
@@ -72,10 +78,12 @@ def _frames(messages: int, poison: int, seed: int) -> tuple[list[bytes], int]:
 
 
 async def _scenario(console: Console, live: bool, messages: int, poison: int, seed: int,
-                    rate: float) -> DemoResult:
+                    rate: float, python_guest: Path | None = None,
+                    cache_dir: Path | None = None) -> DemoResult:
     frames, poison = _frames(messages, poison, seed)
     config = HostConfig(name="demo", health=HealthCheck(interval=0.5, timeout=1.0, threshold=3),
-                        capacity=max(256, messages + 8))
+                        capacity=max(256, messages + 8),
+                        engine=EngineConfig(cache_dir=cache_dir))
     backoff = Backoff(initial=0.1, multiplier=2.0, max=1.0, jitter=0.1)
     async with Host(config) as host:
         monitor = Monitor(host, console, live)
@@ -87,9 +95,19 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
         await host.spawn("sink", bundled.path("counter"), supervisor=pipeline, backoff=backoff)
         await host.spawn("transform", stage, supervisor=pipeline, backoff=backoff,
                          config=ComponentConfig(config_data=b"u!sink"))
+        first = "transform"
+        if python_guest is not None:
+            from airssys_wasm.cli.progress import first_compile
+
+            with first_compile(console, python_guest):
+                host.load(python_guest, name="relay")
+            await host.spawn("relay", python_guest, supervisor=pipeline, backoff=backoff,
+                             manifest=_RELAY_MANIFEST, config=ComponentConfig(config_data=b"relay:transform"))
+            first = "relay"
         await host.spawn("ingest", stage, supervisor=pipeline, backoff=backoff,
-                         config=ComponentConfig(config_data=b"f-transform"))
-        monitor.note("pipeline up: ingest -> transform -> sink, supervisor 'pipeline' (one_for_one)")
+                         config=ComponentConfig(config_data=f"f-{first}".encode()))
+        chain = "ingest -> relay (Python) -> transform" if python_guest else "ingest -> transform"
+        monitor.note(f"pipeline up: {chain} -> sink, supervisor 'pipeline' (one_for_one)")
         monitor.note(f"sending {messages} messages, {poison} of them poison")
         display = Live(monitor.table("demo"), console=console, refresh_per_second=8,
                        transient=False) if live else nullcontext()
@@ -113,6 +131,8 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
             await monitor.probe()
             final = monitor.table("demo")  # before the request below adds to sink's counters
             hops = sum(host.ref(name).stats.messages_in for name in ("transform", "sink"))
+            if python_guest is not None:
+                hops += host.ref("relay").stats.messages_in  # ingest -> relay, one more hop
             if screen is not None:
                 screen.update(final)
         if not live:
@@ -147,9 +167,32 @@ def summary(result: DemoResult) -> Table:
     return table
 
 
-def run_demo(console: Console, *, messages: int, poison: int, seed: int, rate: float) -> DemoResult:
-    """Run the scenario and print the live view, progress lines and the summary."""
+#: The Python relay stage may message the next stage (and only that); tally.py imports
+#: ext-storage, which spawn links only with a storage grant.
+_RELAY_MANIFEST = """[component]
+name = "relay"
+version = "0.1.0"
+
+[limits]
+memory = "64MiB"
+timeout_ms = 5000
+
+[capabilities]
+messaging.send = ["transform"]
+
+[capabilities.storage]
+read = ["tally"]
+write = ["tally"]
+"""
+
+
+def run_demo(console: Console, *, messages: int, poison: int, seed: int, rate: float,
+             python_guest: Path | None = None, cache_dir: Path | None = None) -> DemoResult:
+    """Run the scenario and print the live view, progress lines and the summary. With
+    ``python_guest`` (a built examples/python_guest/tally.py) a Python relay stage joins the
+    pipeline; ``cache_dir`` is the compile cache it was precompiled into."""
     with quiet_library_logs():
-        result = asyncio.run(_scenario(console, interactive(console), messages, poison, seed, rate))
+        result = asyncio.run(_scenario(console, interactive(console), messages, poison, seed, rate,
+                                       python_guest, cache_dir))
     console.print(summary(result))
     return result

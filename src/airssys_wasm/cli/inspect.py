@@ -3,8 +3,8 @@
 The loader stops at the first problem (a LoadError is enough to refuse a file); a person
 fixing a component wants all of them, with the expected WIT signature next to the one found.
 So this walks the whole interface itself, using the loader's own tables of expected
-signatures, and then cross-checks with the real loader so the verdict can never disagree
-with ``Host.spawn``.
+signatures, on the code the real loader compiled. The verdict is the loader's (the one
+``Host.spawn`` uses), so the two never disagree: the walk only explains a refusal.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from wasmtime import component as wc
 
 from airssys_wasm.errors import LoadError
 from airssys_wasm.host.interfaces import check_imports
-from airssys_wasm.runtime import Engine, world
+from airssys_wasm.runtime import Engine, EngineConfig, world
+from airssys_wasm.runtime.cache import default_cache_dir
 from airssys_wasm.runtime.wit_parser import WitInterface, load_wit_packages
 from airssys_wasm.runtime.loader import COMPONENT_VERSION, CORE_VERSION, MAGIC, read_source
 from airssys_wasm.runtime.world import (
@@ -34,6 +35,7 @@ from airssys_wasm.runtime.world import (
     is_custom_interface,
     render_func,
     render_type,
+    satisfied_worlds,
 )
 
 __all__ = ["Report", "inspect_file", "render_report"]
@@ -70,6 +72,8 @@ class Report:
     exports: list[tuple[str, list[str]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The shipped worlds whose every export the component implements, smallest first.
+    worlds: list[str] = field(default_factory=list)
 
 
 def _items(ty: Any, engine: wasmtime.Engine) -> list[str]:
@@ -122,9 +126,9 @@ def _custom_import(report: Report, name: str, ty: wc.ComponentInstanceType,
                             f"with the same types; {hint}")
 
 
-def _check_component(report: Report, data: bytes, engine: wasmtime.Engine,
+def _check_component(report: Report, component: wc.Component, engine: wasmtime.Engine,
                      provided: dict[str, tuple[WitInterface, str]] | None = None) -> None:
-    ctype = wc.Component(engine, data).type
+    ctype = component.type
     imports = ctype.imports(engine)
     exports = ctype.exports(engine)
     report.imports = [(n, _items(e.ty, engine)) for n, e in imports.items()]
@@ -155,6 +159,7 @@ def _check_component(report: Report, data: bytes, engine: wasmtime.Engine,
                                        f"{name}: {wit}\n    found    {wit_names(found)}")
         for name in sorted(set(funcs) - set(LIFECYCLE_FUNCS)):
             report.notes.append(f"export `{name}` is not part of the world; the host ignores it")
+        report.worlds = satisfied_worlds(set(funcs) & set(LIFECYCLE_FUNCS))
 
     for name, ext in imports.items():
         if name.startswith("wasi:"):
@@ -183,8 +188,7 @@ def _sig(ty: wasmtime.FuncType) -> str:
     return f"func({params})" + (f" -> {results}" if results else "")
 
 
-def _check_core(report: Report, data: bytes, engine: wasmtime.Engine) -> None:
-    module = wasmtime.Module(engine, data)
+def _check_core(report: Report, module: wasmtime.Module, engine: wasmtime.Engine) -> None:
     report.imports = [(f"{i.module}.{i.name}", [_sig(i.type) if isinstance(i.type, wasmtime.FuncType)
                                                 else type(i.type).__name__]) for i in module.imports]
     exports = {e.name: e.type for e in module.exports}
@@ -223,7 +227,11 @@ def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
 
     ``wit``: WIT files/folders of the custom interfaces a host would provide; each custom
     import is then checked against them (declared? same types?) instead of left unknown.
-    WitError when one does not parse."""
+    WitError when one does not parse.
+
+    It compiles through the CLI's compile cache (:func:`~airssys_wasm.runtime.cache.default_cache_dir`)
+    with the host's default engine settings, so inspecting a big guest twice, or inspecting it
+    and then running it, compiles it once."""
     provided = _provided(wit) if wit else None
     data, label = read_source(path, MAX_BYTES)
     if len(data) < 8 or data[:4] != MAGIC or data[4:8] not in (CORE_VERSION, COMPONENT_VERSION):
@@ -232,23 +240,35 @@ def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
     component = data[4:8] == COMPONENT_VERSION
     report = Report(path=label, kind="component" if component else "core module", size=len(data),
                     target="the airssys-component world" if component else "the core-ABI lane")
-    engine = wasmtime.Engine()
-    try:
-        if component:
-            _check_component(report, data, engine, provided)
-        else:
-            _check_core(report, data, engine)
-    except wasmtime.WasmtimeError as exc:
-        detail = str(exc).strip().replace("\n", " ")
-        raise LoadError(f"{label}: not a valid WebAssembly {report.kind}: {detail}") from None
-    except TypeError as exc:  # wasmtime-py cannot describe an item
-        report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
-    if not report.problems:  # the real loader has the last word
-        with Engine() as runtime:
-            try:
-                runtime.load(data, name=Path(label).stem)
-            except LoadError as exc:
-                report.problems.append(str(exc))
+    del data  # a big guest's bytes are not needed any more: the compiled code comes from the cache
+    # The verdict is the loader's, the one Host.spawn uses; the walk below only explains it,
+    # on the code the loader compiled (through the cache: a big guest compiles at most once).
+    refusal: LoadError | None = None
+    with Engine(EngineConfig(cache_dir=default_cache_dir(), max_source_bytes=MAX_BYTES)) as runtime:
+        name = Path(label).stem
+        try:
+            artifact = runtime.load(path, name=name)
+            code = getattr(artifact, "component" if component else "module")
+        except LoadError as exc:
+            refusal = exc
+            code = runtime.compile(path, name=name).code  # a LoadError if it does not compile
+        try:
+            if isinstance(code, wc.Component):
+                _check_component(report, code, runtime.wasm_engine, provided)
+            else:
+                _check_core(report, code, runtime.wasm_engine)
+        except TypeError as exc:  # wasmtime-py cannot describe an item
+            report.problems.append(f"uses a type this runtime cannot inspect ({exc})")
+    if refusal is not None and not report.problems:
+        report.problems.append(str(refusal))
+    elif refusal is None and report.problems and provided is None:
+        # The world walk is stricter than the host: trust the host. (With --wit, a custom
+        # import that disagrees with the given WIT is a problem the loader cannot see: spawn
+        # under that host would refuse it.)
+        report.notes += [f"(the host accepts this) {p}" for p in report.problems]
+        report.problems = []
+    if report.problems:
+        report.worlds = []
     return report
 
 
@@ -271,3 +291,5 @@ def render_report(console: Any, report: Report) -> None:
             console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
     else:
         console.print(f"[green]satisfies {report.target}[/]")
+        if report.worlds:
+            console.print(f"worlds it satisfies: {', '.join(report.worlds)}", highlight=False)

@@ -21,6 +21,7 @@ import click
 import airssys_wasm
 from airssys_wasm.benchmarks import SUITE_NAMES
 from airssys_wasm.errors import AirssysError
+from airssys_wasm.runtime.world import WORLDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,8 +57,15 @@ def main() -> None:
               help="Seed for the readings and the poison positions (same seed, same run).")
 @click.option("--rate", default=40.0, show_default=True, type=click.FloatRange(0),
               help="Messages per second (0: as fast as the host takes them).")
+@click.option("--python-guest", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="A built examples/python_guest/tally.py (`airssys-wasm build`): adds it as a "
+                   "Python relay stage between ingest and transform.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Compile cache for --python-guest (default: where `build` precompiles).")
 @friendly_errors
-def demo(messages: int, poison: int, seed: int, rate: float) -> None:
+def demo(messages: int, poison: int, seed: int, rate: float, python_guest: Path | None,
+         cache_dir: Path | None) -> None:
     """Run a supervised pipeline of bundled components: ingest -> transform -> sink.
 
     Shows messages flowing component to component through host functions, a component trapping
@@ -66,7 +74,12 @@ def demo(messages: int, poison: int, seed: int, rate: float) -> None:
     from airssys_wasm.cli.demo import run_demo
     from airssys_wasm.cli.monitor import make_console
 
-    result = run_demo(make_console(), messages=messages, poison=poison, seed=seed, rate=rate)
+    if python_guest is not None and cache_dir is None:
+        from airssys_wasm.runtime.cache import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    result = run_demo(make_console(), messages=messages, poison=poison, seed=seed, rate=rate,
+                      python_guest=python_guest, cache_dir=cache_dir)
     if not result.ok:
         raise click.ClickException(
             f"the sink counted {result.delivered} messages, expected {result.sent - result.poison}; "
@@ -139,8 +152,12 @@ def inspect(file: Path, wit: tuple[Path, ...]) -> None:
     from airssys_wasm.cli.inspect import inspect_file, render_report
     from airssys_wasm.cli.monitor import make_console
 
-    report = inspect_file(file, wit)
-    render_report(make_console(), report)
+    from airssys_wasm.cli.progress import first_compile
+
+    console = make_console()
+    with first_compile(console, file):
+        report = inspect_file(file, wit)
+    render_report(console, report)
     if report.problems:
         raise click.ClickException(f"{file} does not satisfy {report.target} "
                                    f"({len(report.problems)} problem(s))")
@@ -180,6 +197,54 @@ def validate(file: Path) -> None:
     grants = ", ".join(f"{kind} ({len(patterns)})" for kind, patterns in m.capabilities.grants.items()) \
         or "none"
     click.echo(f"{file}: valid - {m.component.name} {m.component.version}; capabilities: {grants}")
+
+
+@main.command()
+@click.argument("guest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The component to write (default: GUEST with the suffix .wasm).")
+@click.option("--world", type=click.Choice(list(WORLDS)), default=None,
+              help="The world to target (default: the smallest one covering the lifecycle methods "
+                   "the guest's Component defines).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Compile cache to precompile into (default: $XDG_CACHE_HOME/airssys-wasm); pass "
+                   "the same directory as EngineConfig(cache_dir=...) so the first spawn is fast.")
+@click.option("--no-precompile", is_flag=True, help="Only build the component; do not compile it.")
+@friendly_errors
+def build(guest: Path, output: Path | None, world: str | None, cache_dir: Path | None,
+          no_precompile: bool) -> None:
+    """Build a Python guest module into a component (needs `pip install 'airssys-wasm[guest]'`).
+
+    GUEST defines one subclass of airssys_wasm_guest.Component; a Component.toml next to it
+    adds the extension interfaces its capabilities grant. Then the component is compiled into
+    the compile cache, so a host using that cache spawns it without compiling.
+    """
+    from airssys_wasm.cli.guest import build_guest
+    from airssys_wasm.runtime.cache import default_cache_dir
+    from airssys_wasm.cli.monitor import make_console
+
+    target = output if output is not None else guest.with_suffix(".wasm")
+    cache = None if no_precompile else (cache_dir if cache_dir is not None else default_cache_dir())
+    result = build_guest(guest, target, world=world, cache_dir=cache, console=make_console())
+    extras = f" + {', '.join(result.extensions)}" if result.extensions else ""
+    click.echo(f"{result.output}: {result.size / 1e6:.1f} MB component, world {result.world}{extras}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--lang", type=click.Choice(["python"]), default="python", show_default=True,
+              help="The guest language.")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Where to create the NAME directory.")
+@friendly_errors
+def new(name: str, lang: str, parent: Path) -> None:
+    """Write a runnable component skeleton NAME/: the guest, its Component.toml and a test."""
+    from airssys_wasm.cli.guest import new_python_project
+
+    directory = new_python_project(name, parent)
+    module = name.replace("-", "_")
+    click.echo(f"created {directory}/ ({module}.py, Component.toml, test_{module}.py); next: "
+               f"cd {directory} && airssys-wasm build {module}.py -o {name}.wasm")
 
 
 @main.command()

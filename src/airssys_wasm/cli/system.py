@@ -72,6 +72,7 @@ from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
 from airssys_wasm.errors import AirssysError, ConfigError, LoadError, ManifestError
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine, EngineConfig
+from airssys_wasm.runtime.cache import default_cache_dir
 from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
@@ -358,8 +359,10 @@ def _parse(path: Path) -> tuple[SystemSpec | None, list[str]]:
         raw_messages = []
     messages = [m for i, raw in enumerate(raw_messages)
                 if (m := _message(p, raw, f"message[{i}]", seen))]
-    if any(c.uses_fuel for c in comps):
-        host_kwargs["engine"] = EngineConfig(consume_fuel=True)
+    # The CLI's compile cache: `validate` compiles what `run` will load, and a big guest is
+    # compiled once, not on every start.
+    host_kwargs["engine"] = EngineConfig(consume_fuel=any(c.uses_fuel for c in comps),
+                                         cache_dir=default_cache_dir())
     try:
         config = HostConfig(**host_kwargs)
     except ConfigError as exc:
@@ -370,10 +373,13 @@ def _parse(path: Path) -> tuple[SystemSpec | None, list[str]]:
 
 
 def source_problems(load: Callable[[Path, str], object],
-                    components: list[ComponentSpec]) -> list[str]:
+                    components: list[ComponentSpec], console: Any = None) -> list[str]:
     """Compile every component's source with ``load(source, name)`` and check it against the
     world, each file once; one problem per component whose source the host would refuse (all
-    of them, not just the first). A missing file was already reported by the schema check."""
+    of them, not just the first). A missing file was already reported by the schema check.
+    With a ``console``, a big source's compile shows progress (cli/progress.py)."""
+    from airssys_wasm.cli.progress import first_compile
+
     errors: dict[Path, str | None] = {}
     problems = []
     for comp in components:
@@ -381,7 +387,11 @@ def source_problems(load: Callable[[Path, str], object],
             continue
         if comp.source not in errors:
             try:
-                load(comp.source, comp.name)
+                if console is None:
+                    load(comp.source, comp.name)
+                else:
+                    with first_compile(console, comp.source):
+                        load(comp.source, comp.name)
                 errors[comp.source] = None
             except LoadError as exc:
                 errors[comp.source] = str(exc)
@@ -417,16 +427,16 @@ def check_system(path: Path) -> tuple[SystemSpec | None, list[str]]:
     return spec, problems
 
 
-def _check_sources(host: Host, spec: SystemSpec) -> None:
+def _check_sources(host: Host, spec: SystemSpec, console: Any = None) -> None:
     """Before anything starts: ConfigError listing every component the host cannot load."""
     problems = source_problems(lambda source, name: host.load(source, name=name),
-                               spec.components)
+                               spec.components, console)
     if problems:
         raise ConfigError(_listing(spec.path, problems) + "\nnothing was started")
 
 
 async def _start(host: Host, spec: SystemSpec, monitor: Monitor) -> None:
-    _check_sources(host, spec)
+    _check_sources(host, spec, monitor.console)
     backoffs = {s.name: s.backoff for s in spec.supervisors}
     for sup in spec.supervisors:
         await host.supervisor(sup.name, strategy=sup.strategy, max_restarts=sup.max_restarts,

@@ -27,7 +27,7 @@ from airssys_wasm.types import (
     HealthStatus,
     LogLevel,
 )
-from airssys_wasm.runtime.wit import wit_dir
+from airssys_wasm.runtime.wit import wit_dir, write_world
 
 __all__ = [
     "Artifact", "ArtifactCache", "CacheStats", "CallerInfo", "ComponentArtifact",
@@ -37,5 +37,5 @@ __all__ = [
     "ExecutionContext", "HealthStatus", "HostServices", "Instance", "Limits", "LogLevel",
     "GuestOutput", "Messaging", "NO_WASI", "OutputLimits", "PoolingConfig", "Preopen", "Source",
     "WasiSettings", "classify",
-    "parse_size", "to_trap_error", "wit_dir",
+    "parse_size", "to_trap_error", "wit_dir", "write_world",
 ]

@@ -32,7 +32,7 @@ from airssys_wasm.runtime.cache import ArtifactCache
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.artifact import Artifact
-    from airssys_wasm.runtime.loader import Source
+    from airssys_wasm.runtime.loader import CompiledSource, Source
 
 __all__ = ["Engine", "EngineConfig", "PoolingConfig"]
 
@@ -167,6 +167,14 @@ class Engine:
         from airssys_wasm.runtime.loader import load
 
         return load(self, source, name=name)
+
+    def compile(self, source: Source, *, name: str | None = None) -> CompiledSource:
+        """Compile (or fetch from the cache) ``source`` without checking it against the world,
+        for tools that describe any wasm (``inspect``); ``load`` is this plus validation.
+        LoadError if it cannot be read or is not valid WebAssembly."""
+        from airssys_wasm.runtime.loader import compile_source
+
+        return compile_source(self, source, name=name)
 
     @property
     def tick_us(self) -> int:

@@ -23,10 +23,13 @@ __all__ = [
     "is_custom_interface",
     "LIFECYCLE",
     "LIFECYCLE_FUNCS",
+    "WASI_PROVIDED",
+    "WORLDS",
     "ComponentShape",
     "CoreShape",
     "render_func",
     "render_type",
+    "satisfied_worlds",
     "validate_component",
     "validate_core_module",
 ]
@@ -44,6 +47,12 @@ ALLOWED_IMPORTS = frozenset({
     "airssys:ext-process/process@1.0.0",
     "airssys:ext-storage/storage@1.0.0",
 })
+
+#: WASI imports the host can link: the WASI 0.2 interfaces wasmtime's ``add_wasip2`` defines.
+#: Anything else under ``wasi:`` (a pre-0.2 adapter's unversioned ``wasi:io/streams``,
+#: ``wasi:http``, a 0.3 snapshot) would only fail at instantiation, so it is refused at load,
+#: where ``inspect`` sees it too.
+WASI_PROVIDED = re.compile(r"wasi:(cli|clocks|filesystem|io|random|sockets)/[a-z][a-z0-9-]*@0\.2\.\d+")
 
 # Structural renderings of the airssys:core/types the world uses.
 _CID = "record { namespace: string, name: string, version: string }"
@@ -78,6 +87,22 @@ LIFECYCLE_FUNCS: dict[str, tuple[str, str]] = {
     "shutdown": ("func() -> result<_, component-error>", f"func() -> result<_, {_COMPONENT_ERROR}>"),
 }
 REQUIRED = "handle-message"
+
+#: The shipped worlds, smallest first: name -> the lifecycle functions it exports (all import
+#: host-services). A toolchain must implement every export of the world it targets
+#: (componentize-py, ``wasm-tools component new``), so a component picks the smallest world
+#: that covers what it implements; the host accepts any of them (only handle-message is
+#: required). ``airssys_wasm.runtime.write_world`` writes a world's WIT package.
+WORLDS: dict[str, tuple[str, ...]] = {
+    "airssys-handler": ("handle-message",),
+    "airssys-service": ("execute", "handle-message"),
+    "airssys-component": tuple(LIFECYCLE_FUNCS),
+}
+
+
+def satisfied_worlds(exports: frozenset[str] | set[str]) -> list[str]:
+    """The shipped worlds whose every export is among ``exports``, smallest first."""
+    return [name for name, funcs in WORLDS.items() if set(funcs) <= set(exports)]
 
 HOST_SERVICE_FUNCS: dict[str, tuple[str, str]] = {
     "log": ("func(level: log-level, message: string, context: option<list<tuple<string, string>>>)",
@@ -210,6 +235,11 @@ def validate_component(component: wc.Component, engine: wasmtime.Engine, who: st
     custom: set[str] = set()
     for name, ext in imports.items():
         if name.startswith("wasi:"):
+            if not WASI_PROVIDED.fullmatch(name):
+                raise LoadError(
+                    f"{who}: imports `{name}`, a WASI interface airssys hosts do not provide; they "
+                    "link WASI 0.2 (wasi:cli, clocks, filesystem, io, random, sockets @0.2.x): "
+                    "rebuild with a WASI 0.2 toolchain or adapter")
             continue
         if name not in ALLOWED_IMPORTS:
             if is_custom_interface(name) and isinstance(ext.ty, wc.ComponentInstanceType):
