@@ -5,11 +5,17 @@
 ;; execute(op, ctx): charge 250 cents ("coffee") to the account named by `op`, then ask for
 ;; its balance, and reply with 17 bytes: [tag] ++ u64 LE ++ u64 LE balance, where tag 0 = ok
 ;; (the first u64 is the new balance), 1 = insufficient-funds (the shortfall), 2 =
-;; unknown-account (the first u64 is 0).
+;; unknown-account (the first u64 is 0). A successful charge also gets a receipt (a host
+;; resource): constructed for the account, one line added through a borrowed handle, dropped.
 (module
   (import "cm32p2|acme:billing/ledger@1" "charge"
     (func $charge (param i32 i32 i64 i32 i32 i32)))
   (import "cm32p2|acme:billing/ledger@1" "balance" (func $balance (param i32 i32) (result i64)))
+  (import "cm32p2|acme:billing/ledger@1" "[constructor]receipt"
+    (func $receipt (param i32 i32) (result i32)))
+  (import "cm32p2|acme:billing/ledger@1" "[method]receipt.add-line"
+    (func $add_line (param i32 i32 i32 i64)))
+  (import "cm32p2|acme:billing/ledger@1" "receipt_drop" (func $drop_receipt (param i32)))
   (memory (export "cm32p2_memory") 1)
   (data (i32.const 200) "coffee")
   (global $heap (mut i32) (i32.const 4096))
@@ -35,11 +41,15 @@
   (func (export "cm32p2|airssys:core/component-lifecycle@1|execute")
     (param $op i32) (param $n i32)
     (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (local $r i32)
     (call $charge (local.get $op) (local.get $n) (i64.const 250) (i32.const 200) (i32.const 6)
                   (i32.const 1152))
     (if (i32.eqz (i32.load8_u (i32.const 1152)))
       (then (i32.store8 (i32.const 64) (i32.const 0))
-            (i64.store (i32.const 65) (i64.load (i32.const 1160))))
+            (i64.store (i32.const 65) (i64.load (i32.const 1160)))
+            (local.set $r (call $receipt (local.get $op) (local.get $n)))
+            (call $add_line (local.get $r) (i32.const 200) (i32.const 6) (i64.const 250))
+            (call $drop_receipt (local.get $r)))
       (else (i32.store8 (i32.const 64) (i32.add (i32.const 1) (i32.load8_u (i32.const 1160))))
             (i64.store (i32.const 65) (select (i64.load (i32.const 1168)) (i64.const 0)
                                               (i32.eqz (i32.load8_u (i32.const 1160)))))))

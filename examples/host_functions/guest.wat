@@ -6,11 +6,18 @@
       (export (;1;) "charge-request" (type (eq 0)))
       (type (;2;) (variant (case "insufficient-funds" u64) (case "unknown-account" string)))
       (export (;3;) "charge-error" (type (eq 2)))
-      (type (;4;) (result u64 (error 3)))
-      (type (;5;) (func (param "request" 1) (result 4)))
-      (export (;0;) "charge" (func (type 5)))
-      (type (;6;) (func (param "account" string) (result u64)))
-      (export (;1;) "balance" (func (type 6)))
+      (export (;4;) "receipt" (type (sub resource)))
+      (type (;5;) (own 4))
+      (type (;6;) (func (param "account" string) (result 5)))
+      (export (;0;) "[constructor]receipt" (func (type 6)))
+      (type (;7;) (borrow 4))
+      (type (;8;) (func (param "self" 7) (param "memo" string) (param "cents" u64)))
+      (export (;1;) "[method]receipt.add-line" (func (type 8)))
+      (type (;9;) (result u64 (error 3)))
+      (type (;10;) (func (param "request" 1) (result 9)))
+      (export (;2;) "charge" (func (type 10)))
+      (type (;11;) (func (param "account" string) (result u64)))
+      (export (;3;) "balance" (func (type 11)))
     )
   )
   (import "acme:billing/ledger@1.0.0" (instance $acme:billing/ledger@1.0.0 (;0;) (type $ty-acme:billing/ledger@1.0.0)))
@@ -48,35 +55,40 @@
   (core module $main (;0;)
     (type (;0;) (func (param i32 i32 i64 i32 i32 i32)))
     (type (;1;) (func (param i32 i32) (result i64)))
-    (type (;2;) (func (param i32 i32 i32 i32) (result i32)))
-    (type (;3;) (func))
+    (type (;2;) (func (param i32 i32) (result i32)))
+    (type (;3;) (func (param i32 i32 i32 i64)))
     (type (;4;) (func (param i32)))
-    (type (;5;) (func (result i32)))
-    (type (;6;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-    (type (;7;) (func (param i32 i32 i32 i32 i32) (result i32)))
-    (type (;8;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;5;) (func (param i32 i32 i32 i32) (result i32)))
+    (type (;6;) (func))
+    (type (;7;) (func (result i32)))
+    (type (;8;) (func (param i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (type (;9;) (func (param i32 i32 i32 i32 i32) (result i32)))
+    (type (;10;) (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
     (import "cm32p2|acme:billing/ledger@1" "charge" (func $charge (;0;) (type 0) (param i32 i32 i64 i32 i32 i32)))
     (import "cm32p2|acme:billing/ledger@1" "balance" (func $balance (;1;) (type 1) (param i32 i32) (result i64)))
+    (import "cm32p2|acme:billing/ledger@1" "[constructor]receipt" (func $receipt (;2;) (type 2) (param i32 i32) (result i32)))
+    (import "cm32p2|acme:billing/ledger@1" "[method]receipt.add-line" (func $add_line (;3;) (type 3) (param i32 i32 i32 i64)))
+    (import "cm32p2|acme:billing/ledger@1" "receipt_drop" (func $drop_receipt (;4;) (type 4) (param i32)))
     (memory (;0;) 1)
     (global $heap (;0;) (mut i32) i32.const 4096)
     (export "cm32p2_memory" (memory 0))
-    (export "cm32p2_realloc" (func 2))
-    (export "cm32p2_initialize" (func 3))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 6))
-    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 7))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 8))
-    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 9))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 10))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 11))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 12))
-    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 13))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 14))
-    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 15))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 16))
-    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 17))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 18))
-    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 19))
-    (func (;2;) (type 2) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (export "cm32p2_realloc" (func 5))
+    (export "cm32p2_initialize" (func 6))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute" (func 9))
+    (export "cm32p2|airssys:core/component-lifecycle@1|execute_post" (func 10))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init" (func 11))
+    (export "cm32p2|airssys:core/component-lifecycle@1|init_post" (func 12))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message" (func 13))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (func 14))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (func 15))
+    (export "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (func 16))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata" (func 17))
+    (export "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (func 18))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health" (func 19))
+    (export "cm32p2|airssys:core/component-lifecycle@1|health_post" (func 20))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown" (func 21))
+    (export "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (func 22))
+    (func (;5;) (type 5) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
       (local $ptr i32)
       global.get $heap
       i32.const 7
@@ -108,18 +120,19 @@
       end
       local.get $ptr
     )
-    (func (;3;) (type 3))
-    (func $reset (;4;) (type 4) (param i32)
+    (func (;6;) (type 6))
+    (func $reset (;7;) (type 4) (param i32)
       i32.const 4096
       global.set $heap
     )
-    (func $ok_unit (;5;) (type 5) (result i32)
+    (func $ok_unit (;8;) (type 7) (result i32)
       i32.const 1024
       i32.const 0
       i32.store8
       i32.const 1024
     )
-    (func (;6;) (type 6) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (func (;9;) (type 8) (param $op i32) (param $n i32) (param i32 i32 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+      (local $r i32)
       local.get $op
       local.get $n
       i64.const 250
@@ -138,6 +151,17 @@
         i32.const 1160
         i64.load
         i64.store
+        local.get $op
+        local.get $n
+        call $receipt
+        local.set $r
+        local.get $r
+        i32.const 200
+        i32.const 6
+        i64.const 250
+        call $add_line
+        local.get $r
+        call $drop_receipt
       else
         i32.const 64
         i32.const 1
@@ -171,43 +195,43 @@
       i32.store
       i32.const 1024
     )
-    (func (;7;) (type 4) (param i32)
+    (func (;10;) (type 4) (param i32)
       local.get 0
       call $reset
     )
-    (func (;8;) (type 7) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;11;) (type 9) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;9;) (type 4) (param i32)
+    (func (;12;) (type 4) (param i32)
       local.get 0
       call $reset
     )
-    (func (;10;) (type 8) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (func (;13;) (type 10) (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;11;) (type 4) (param i32)
+    (func (;14;) (type 4) (param i32)
       local.get 0
       call $reset
     )
-    (func (;12;) (type 7) (param i32 i32 i32 i32 i32) (result i32)
+    (func (;15;) (type 9) (param i32 i32 i32 i32 i32) (result i32)
       call $ok_unit
     )
-    (func (;13;) (type 4) (param i32)
+    (func (;16;) (type 4) (param i32)
       local.get 0
       call $reset
     )
-    (func (;14;) (type 5) (result i32)
+    (func (;17;) (type 7) (result i32)
       i32.const 512
     )
-    (func (;15;) (type 4) (param i32))
-    (func (;16;) (type 5) (result i32)
+    (func (;18;) (type 4) (param i32))
+    (func (;19;) (type 7) (result i32)
       i32.const 0
     )
-    (func (;17;) (type 4) (param i32))
-    (func (;18;) (type 5) (result i32)
+    (func (;20;) (type 4) (param i32))
+    (func (;21;) (type 7) (result i32)
       call $ok_unit
     )
-    (func (;19;) (type 4) (param i32))
+    (func (;22;) (type 4) (param i32))
     (data (;0;) (i32.const 200) "coffee")
     (@producers
       (processed-by "wit-component" "0.262.0")
@@ -216,9 +240,13 @@
   (core module $wit-component-shim-module (;1;)
     (type (;0;) (func (param i32 i32 i64 i32 i32 i32)))
     (type (;1;) (func (param i32 i32) (result i64)))
-    (table (;0;) 2 2 funcref)
+    (type (;2;) (func (param i32 i32) (result i32)))
+    (type (;3;) (func (param i32 i32 i32 i64)))
+    (table (;0;) 4 4 funcref)
     (export "0" (func $indirect-cm32p2|acme:billing/ledger@1-charge))
     (export "1" (func $indirect-cm32p2|acme:billing/ledger@1-balance))
+    (export "2" (func $"indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt"))
+    (export "3" (func $"indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line"))
     (export "$imports" (table 0))
     (func $indirect-cm32p2|acme:billing/ledger@1-charge (;0;) (type 0) (param i32 i32 i64 i32 i32 i32)
       local.get 0
@@ -236,6 +264,20 @@
       i32.const 1
       call_indirect (type 1)
     )
+    (func $"indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt" (;2;) (type 2) (param i32 i32) (result i32)
+      local.get 0
+      local.get 1
+      i32.const 2
+      call_indirect (type 2)
+    )
+    (func $"indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line" (;3;) (type 3) (param i32 i32 i32 i64)
+      local.get 0
+      local.get 1
+      local.get 2
+      local.get 3
+      i32.const 3
+      call_indirect (type 3)
+    )
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
@@ -251,9 +293,16 @@
   (alias export $airssys:core/types@1.0.0 "health-status" (type $health-status (;9;)))
   (alias core export $wit-component-shim-instance "0" (core func $indirect-cm32p2|acme:billing/ledger@1-charge (;0;)))
   (alias core export $wit-component-shim-instance "1" (core func $indirect-cm32p2|acme:billing/ledger@1-balance (;1;)))
+  (alias core export $wit-component-shim-instance "2" (core func $"indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt" (;2;)))
+  (alias core export $wit-component-shim-instance "3" (core func $"indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line" (;3;)))
+  (alias export $acme:billing/ledger@1.0.0 "receipt" (type $receipt (;10;)))
+  (core func $resource.drop (;4;) (canon resource.drop $receipt))
   (core instance $cm32p2|acme:billing/ledger@1 (;1;)
     (export "charge" (func $indirect-cm32p2|acme:billing/ledger@1-charge))
     (export "balance" (func $indirect-cm32p2|acme:billing/ledger@1-balance))
+    (export "[constructor]receipt" (func $"indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt"))
+    (export "[method]receipt.add-line" (func $"indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line"))
+    (export "receipt_drop" (func $resource.drop))
   )
   (core instance $main (;2;) (instantiate $main
       (with "cm32p2|acme:billing/ledger@1" (instance $cm32p2|acme:billing/ledger@1))
@@ -263,25 +312,35 @@
   (core module $wit-component-fixup (;2;)
     (type (;0;) (func (param i32 i32 i64 i32 i32 i32)))
     (type (;1;) (func (param i32 i32) (result i64)))
-    (type (;2;) (func))
+    (type (;2;) (func (param i32 i32) (result i32)))
+    (type (;3;) (func (param i32 i32 i32 i64)))
+    (type (;4;) (func))
     (import "actual" "0" (func $0 (;0;) (type 0) (param i32 i32 i64 i32 i32 i32)))
     (import "actual" "1" (func $1 (;1;) (type 1) (param i32 i32) (result i64)))
-    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;2;) (type 2)))
-    (import "shim" "$imports" (table (;0;) 2 2 funcref))
+    (import "actual" "2" (func $2 (;2;) (type 2) (param i32 i32) (result i32)))
+    (import "actual" "3" (func $3 (;3;) (type 3) (param i32 i32 i32 i64)))
+    (import "main" "cm32p2_initialize" (func $cm32p2_initialize (;4;) (type 4)))
+    (import "shim" "$imports" (table (;0;) 4 4 funcref))
     (start $cm32p2_initialize)
-    (elem (;0;) (i32.const 0) func $0 $1)
+    (elem (;0;) (i32.const 0) func $0 $1 $2 $3)
     (@producers
       (processed-by "wit-component" "0.262.0")
     )
   )
   (alias export $acme:billing/ledger@1.0.0 "charge" (func $charge (;0;)))
-  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;2;)))
-  (core func $"#core-func3 indirect-cm32p2|acme:billing/ledger@1-charge" (@name "indirect-cm32p2|acme:billing/ledger@1-charge") (;3;) (canon lower (func $charge) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
+  (alias core export $main "cm32p2_realloc" (core func $cm32p2_realloc (;5;)))
+  (core func $"#core-func6 indirect-cm32p2|acme:billing/ledger@1-charge" (@name "indirect-cm32p2|acme:billing/ledger@1-charge") (;6;) (canon lower (func $charge) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8))
   (alias export $acme:billing/ledger@1.0.0 "balance" (func $balance (;1;)))
-  (core func $"#core-func4 indirect-cm32p2|acme:billing/ledger@1-balance" (@name "indirect-cm32p2|acme:billing/ledger@1-balance") (;4;) (canon lower (func $balance) (memory $memory) string-encoding=utf8))
+  (core func $"#core-func7 indirect-cm32p2|acme:billing/ledger@1-balance" (@name "indirect-cm32p2|acme:billing/ledger@1-balance") (;7;) (canon lower (func $balance) (memory $memory) string-encoding=utf8))
+  (alias export $acme:billing/ledger@1.0.0 "[constructor]receipt" (func $"[constructor]receipt" (;2;)))
+  (core func $"#core-func8 indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt" (@name "indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt") (;8;) (canon lower (func $"[constructor]receipt") (memory $memory) string-encoding=utf8))
+  (alias export $acme:billing/ledger@1.0.0 "[method]receipt.add-line" (func $"[method]receipt.add-line" (;3;)))
+  (core func $"#core-func9 indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line" (@name "indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line") (;9;) (canon lower (func $"[method]receipt.add-line") (memory $memory) string-encoding=utf8))
   (core instance $actual (;3;)
-    (export "0" (func $"#core-func3 indirect-cm32p2|acme:billing/ledger@1-charge"))
-    (export "1" (func $"#core-func4 indirect-cm32p2|acme:billing/ledger@1-balance"))
+    (export "0" (func $"#core-func6 indirect-cm32p2|acme:billing/ledger@1-charge"))
+    (export "1" (func $"#core-func7 indirect-cm32p2|acme:billing/ledger@1-balance"))
+    (export "2" (func $"#core-func8 indirect-cm32p2|acme:billing/ledger@1-[constructor]receipt"))
+    (export "3" (func $"#core-func9 indirect-cm32p2|acme:billing/ledger@1-[method]receipt.add-line"))
   )
   (core instance $fixup (;4;) (instantiate $wit-component-fixup
       (with "actual" (instance $actual))
@@ -289,39 +348,39 @@
       (with "shim" (instance $wit-component-shim-instance))
     )
   )
-  (type (;10;) (result (error $component-error)))
-  (type (;11;) (func (param "config" $component-config) (result 10)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;5;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;6;)))
-  (func $init (;2;) (type 11) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
-  (type (;12;) (list u8))
-  (type (;13;) (result 12 (error $execution-error)))
-  (type (;14;) (func (param "operation" 12) (param "context" $execution-context) (result 13)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;7;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;8;)))
-  (func $execute (;3;) (type 14) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
-  (type (;15;) (func (param "sender" $component-id) (param "message" 12) (result 10)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;9;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;10;)))
-  (func $handle-message (;4;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
-  (type (;16;) (result 12 (error string)))
-  (type (;17;) (func (param "id" $request-id) (param "outcome" 16) (result 10)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;11;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;12;)))
-  (func $handle-callback (;5;) (type 17) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
-  (type (;18;) (func (result $component-metadata)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;13;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;14;)))
-  (func $metadata (;6;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
-  (type (;19;) (func (result $health-status)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;15;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;16;)))
-  (func $health (;7;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
-  (type (;20;) (func (result 10)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;17;)))
-  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;18;)))
-  (func $shutdown (;8;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
-  (alias export $airssys:core/types@1.0.0 "caller-info" (type $caller-info (;21;)))
+  (type (;11;) (result (error $component-error)))
+  (type (;12;) (func (param "config" $component-config) (result 11)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init" (core func $cm32p2|airssys:core/component-lifecycle@1|init (;10;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|init_post" (core func $cm32p2|airssys:core/component-lifecycle@1|init_post (;11;)))
+  (func $init (;4;) (type 12) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|init) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|init_post)))
+  (type (;13;) (list u8))
+  (type (;14;) (result 13 (error $execution-error)))
+  (type (;15;) (func (param "operation" 13) (param "context" $execution-context) (result 14)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute" (core func $cm32p2|airssys:core/component-lifecycle@1|execute (;12;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|execute_post" (core func $cm32p2|airssys:core/component-lifecycle@1|execute_post (;13;)))
+  (func $execute (;5;) (type 15) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|execute) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|execute_post)))
+  (type (;16;) (func (param "sender" $component-id) (param "message" 13) (result 11)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message (;14;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-message_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message_post (;15;)))
+  (func $handle-message (;6;) (type 16) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-message) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-message_post)))
+  (type (;17;) (result 13 (error string)))
+  (type (;18;) (func (param "id" $request-id) (param "outcome" 17) (result 11)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback (;16;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|handle-callback_post" (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post (;17;)))
+  (func $handle-callback (;7;) (type 18) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|handle-callback) (memory $memory) (realloc $cm32p2_realloc) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|handle-callback_post)))
+  (type (;19;) (func (result $component-metadata)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata (;18;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|metadata_post" (core func $cm32p2|airssys:core/component-lifecycle@1|metadata_post (;19;)))
+  (func $metadata (;8;) (type 19) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|metadata) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|metadata_post)))
+  (type (;20;) (func (result $health-status)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health" (core func $cm32p2|airssys:core/component-lifecycle@1|health (;20;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|health_post" (core func $cm32p2|airssys:core/component-lifecycle@1|health_post (;21;)))
+  (func $health (;9;) (type 20) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|health) (post-return $cm32p2|airssys:core/component-lifecycle@1|health_post)))
+  (type (;21;) (func (result 11)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown (;22;)))
+  (alias core export $main "cm32p2|airssys:core/component-lifecycle@1|shutdown_post" (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown_post (;23;)))
+  (func $shutdown (;10;) (type 21) (canon lift (core func $cm32p2|airssys:core/component-lifecycle@1|shutdown) (memory $memory) string-encoding=utf8 (post-return $cm32p2|airssys:core/component-lifecycle@1|shutdown_post)))
+  (alias export $airssys:core/types@1.0.0 "caller-info" (type $caller-info (;22;)))
   (component $airssys:core/component-lifecycle@1.0.0-shim-component (;0;)
     (type (;0;) (record (field "namespace" string) (field "name" string) (field "version" string)))
     (import "import-type-component-id" (type (;1;) (eq 0)))

@@ -3,7 +3,8 @@
     python examples/host_functions/ledger.py
 
 ``billing.wit`` declares the interface, ``Ledger`` implements it in Python (``charge`` as
-a plain ``def``, ``balance`` as an ``async def``), ``guest.wat`` is a component that imports it
+a plain ``def``, ``balance`` as an ``async def``, the resource ``receipt`` as the class
+``Receipt``), ``guest.wat`` is a component that imports it
 (made from ``guest.core.wat`` by ``examples/wat/build.py``), and ``Component.toml`` grants the
 import (``[capabilities] interfaces``) and limits its rate (``[quota]``). See
 docs/guides/host-functions.md.
@@ -29,8 +30,27 @@ class InsufficientFunds(Exception):
         self.short = short
 
 
+class Receipt:
+    """The resource ``receipt``: the constructor makes one for the guest, ``add_line`` gets it
+    as ``self`` from the guest's borrowed handle, ``drop`` runs once the guest drops it."""
+
+    filed: list[tuple[str, list[tuple[str, int]]]] = []  # receipts the guests are done with
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.lines: list[tuple[str, int]] = []
+
+    def add_line(self, memo: str, cents: int) -> None:
+        self.lines.append((memo, cents))
+
+    def drop(self) -> None:
+        Receipt.filed.append((self.account, self.lines))
+
+
 class Ledger:
     """The embedder's own state; the guest reaches it only through ``billing.wit``."""
+
+    Receipt = Receipt  # resource `receipt` is the class named `Receipt`
 
     def __init__(self) -> None:
         self.balances = {"alice": 1000, "bob": 100}
@@ -68,6 +88,7 @@ def decode(reply: bytes) -> tuple[str, int, int]:
 
 async def main() -> list[tuple[str, int, int]]:
     ledger = Ledger()
+    Receipt.filed.clear()
     async with aw.Host() as host:
         host.provide(HERE / "billing.wit", ledger, errors=ERRORS)
         await host.spawn("shop", HERE / "guest.wat", manifest=HERE / "Component.toml")
@@ -76,6 +97,8 @@ async def main() -> list[tuple[str, int, int]]:
             outcome = decode(await host.request("shop", account.encode()))
             print(f"{account}: {outcome[0]} {outcome[1]} (balance {outcome[2]})")
             results.append(outcome)
+    for account, lines in Receipt.filed:
+        print(f"receipt for {account}: " + ", ".join(f"{memo} {cents}" for memo, cents in lines))
     return results
 
 

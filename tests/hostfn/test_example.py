@@ -23,6 +23,8 @@ async def test_example_charges_refuses_and_reports_balances() -> None:
     assert await example.main() == [("charged, new balance", 750, 750),
                                     ("refused, short by", 150, 100),
                                     ("refused, unknown account", 0, 0)]
+    # only the successful charge got a receipt; the guest dropped it, so it was filed once
+    assert example.Receipt.filed == [("alice", [("coffee", 250)])]
 
 
 def test_example_runs_as_a_script() -> None:
@@ -30,4 +32,5 @@ def test_example_runs_as_a_script() -> None:
                          text=True, timeout=120).stdout
     assert out.splitlines() == ["alice: charged, new balance 750 (balance 750)",
                                 "bob: refused, short by 150 (balance 100)",
-                                "carol: refused, unknown account 0 (balance 0)"]
+                                "carol: refused, unknown account 0 (balance 0)",
+                                "receipt for alice: coffee 250"]

@@ -53,6 +53,7 @@ def _ref_type(t: Any, types: list[dict[str, Any]]) -> str:
                                               for c in v["cases"]]),
         "enum": lambda: "enum " + body([c["name"] for c in v["cases"]]),
         "flags": lambda: "flags " + body([c["name"] for c in v["flags"]]),
+        "handle": lambda: f"{next(iter(v))}<resource>",  # {"own": id} / {"borrow": id}
     }
     return render[k]()
 
@@ -143,6 +144,53 @@ def test_nested_packages_and_cross_package_use(tmp_path: Path) -> None:
     assert set(load_wit_packages(path)) == {"acme:app@2.0.0", "acme:shared@0.3.0"}
 
 
+RESOURCES = """package acme:files@0.2.0;
+
+interface fs {
+    record stat { size: u64, kind: entry-kind }
+    enum entry-kind { file, dir }
+    /// An open file: every kind of resource function.
+    resource file-handle {
+        constructor(path: string, create: bool);
+        read: func(n: u32) -> result<list<u8>, string>;
+        stat: func() -> stat;
+        %clone: func() -> file-handle;
+        open-many: static func(paths: list<string>) -> list<own<file-handle>>;
+        same: static func(a: borrow<file-handle>, b: borrow<file-handle>) -> bool;
+    }
+    resource empty;
+    type alias-handle = file-handle;
+    close-all: func(files: list<file-handle>, extra: option<alias-handle>);
+    peek: func(f: borrow<file-handle>, e: borrow<empty>) -> tuple<file-handle, empty>;
+}
+
+interface user {
+    use fs.{file-handle as fh};
+    wrap: func(f: fh) -> result<fh, string>;
+}
+"""
+
+
+def test_resources_match_reference(tmp_path: Path) -> None:
+    path = tmp_path / "files.wit"
+    path.write_text(RESOURCES)
+    found = ours(path)
+    assert found == reference(path)
+    fs = found["acme:files/fs@0.2.0"]
+    assert fs["[constructor]file-handle"] == "func(path: string, create: bool) -> own<resource>"
+    assert fs["[method]file-handle.read"] == ("func(self: borrow<resource>, n: u32) -> "
+                                              "result<list<u8>, string>")
+    assert "[static]file-handle.open-many" in fs and "[method]file-handle.clone" in fs
+    iface = load_wit(path).interfaces["fs"]
+    assert iface.resources == ["file-handle", "empty"]
+    user = load_wit(path).interfaces["user"]
+    assert user.resources == []  # `use`d, owned by fs
+    (_, fh), = user.functions["wrap"].params
+    assert fh.kind == "own" and fh.args[0] is not None and fh.args[0].names == (
+        "acme:files/fs@0.2.0", "file-handle")
+    assert user.functions["wrap"].signature() == "wrap: func(f: fh) -> result<fh, string>"
+
+
 def test_folder_is_one_package(tmp_path: Path) -> None:
     (tmp_path / "a.wit").write_text("package acme:multi@0.1.0;\ninterface a { record r { x: u8 } }\n")
     (tmp_path / "b.wit").write_text("interface b { use a.{r}; f: func(v: r) -> r; }\n")
@@ -182,6 +230,17 @@ def _interface(draw: st.DrawFn) -> str:
         )
 
     used = set()
+    resources = draw(st.lists(_names, max_size=2, unique=True))
+    for rname in resources:  # own handles of them can appear anywhere below
+        used.add(rname)
+        members = draw(st.lists(_names.filter(lambda n, r=rname: n != r), max_size=3,
+                                unique=True))
+        lines = [f"        {m}: {draw(st.sampled_from(['', 'static ']))}func(x: u8) -> {rname};"
+                 for m in members]
+        if draw(st.booleans()):
+            lines.append(f"        constructor(v: borrow<{rname}>);")
+        defs.append(f"    resource {rname} {{\n" + "\n".join(lines) + "\n    }")
+        named.append(rname)
     for i in range(draw(st.integers(0, 4))):
         name = draw(_names.filter(lambda n: n not in used))
         used.add(name)
@@ -204,7 +263,9 @@ def _interface(draw: st.DrawFn) -> str:
     for fname in draw(st.lists(_names.filter(lambda n: n not in used), min_size=1, max_size=3,
                                unique=True)):
         params = draw(st.lists(_names, max_size=3, unique=True))
-        sig = ", ".join(f"{p}: {draw(anonymous(2))}" for p in params)
+        borrows = st.sampled_from([f"borrow<{r}>" for r in resources]) if resources else None
+        sig = ", ".join(f"{p}: {draw(anonymous(2) if borrows is None else st.one_of(anonymous(2), borrows))}"
+                        for p in params)
         result = draw(st.one_of(st.none(), anonymous(2)))
         funcs.append(f"    {fname}: func({sig})" + ("" if result is None else f" -> {result}") + ";")
     return ("package gen:erated@1.0.0;\n\ninterface probe {\n" + "\n".join(defs) + "\n"
@@ -225,8 +286,14 @@ def test_generated_match_reference(tmp_path: Path, text: str) -> None:
 #: Errors inside ``interface x { ... }`` of package a:b: body | line:column | message part.
 _BODY_ERRORS = """
 f: func(a: foo);          | 3:14 | unknown type 'foo'
-resource r;               | 3:3  | resources are not supported
-f: func(h: borrow<r>);    | 3:14 | resource handles
+f: func(h: borrow<r>);    | 3:21 | unknown type 'r'
+enum r { a } g: func(h: own<r>);   | 3:31 | 'r' is not a resource
+resource r { constructor() -> u8; } | 3:30 | constructor with a result type
+resource r { f: func(self: u8); }  | 3:16 | implicit `self`
+resource r { f: async func(); }    | 3:19 | async func
+resource r { f: func(); f: func(); } | 3:27 | defined twice
+resource r; f: func() -> option<borrow<r>>; | 3:15 | contains a borrow
+resource r { r: static func(); } | 3:16 | cannot be named 'r' too
 f: func() -> stream<u8>;  | 3:16 | streams
 f: async func();          | 3:6  | async func
 f: func(a: u8, a: u8);    | 3:18 | appears twice

@@ -15,7 +15,9 @@ class Some:
 class FuncPlan:
     name: str
     @staticmethod
-    def from_functype(name: str, functype: wc.FuncType) -> FuncPlan: ...
+    def from_functype(name: str, functype: wc.FuncType,
+                      resources: list[tuple[wc.ResourceType, HostResource]] | None = None
+                      ) -> FuncPlan: ...
     @property
     def signature(self) -> str: ...
 
@@ -76,6 +78,14 @@ class HostFunc:
     suspends: bool
     bounded: int
 
+class HostResource:
+    """A resource type the host implements in Python: its WIT name, the u32 type id given to
+    wasmtime, the class own handles must hold, and the hook run when the guest drops one."""
+    name: str
+    type_id: int
+    cls: type | None
+    drop: Callable[[Any], Any] | None
+
 class CoreFunc:
     name: str
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = ...) -> None: ...
@@ -94,7 +104,17 @@ class CoreLane:
 def define_host_func(linker_instance: wc.LinkerInstance, name: str, callback: Callable[..., Any],
                      functype: wc.FuncType | None = None, *, with_data: bool = False,
                      suspends: bool = False, bounded: int = -1,
-                     gate: str | None = None) -> HostFunc: ...
+                     gate: str | None = None,
+                     resources: list[tuple[wc.ResourceType, HostResource]] | None = None
+                     ) -> HostFunc: ...
+def define_host_resource(linker_instance: wc.LinkerInstance, name: str, cls: type | None = None,
+                         drop: Callable[[Any], Any] | None = None) -> HostResource:
+    """Define the host resource type ``name`` in a linker instance: own/borrow values of it
+    become Python objects kept in each Store's resource table; ``drop(obj)`` runs when the
+    guest drops an object's last handle."""
+def release_resources(store: wasmtime.Store) -> list[Exception]:
+    """Forget every resource object the guests of ``store`` still hold, running each drop hook
+    once (for a Store being closed); the exceptions the hooks raised."""
 def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
                     timeout: float | None = None, max_list: int | None = None) -> None: ...

@@ -90,6 +90,11 @@ _API_NAMES = [
     "wasmtime_call_future_delete", "wasmtime_component_linker_instance_add_func_async",
     "wasmtime_component_linker_instantiate_async", "wasmtime_linker_instantiate_async",
     "wasmtime_context_epoch_deadline_async_yield_and_update", "wasmtime_engine_increment_epoch",
+    "wasmtime_component_resource_type_new_host", "wasmtime_component_resource_type_delete",
+    "wasmtime_component_linker_instance_add_resource", "wasmtime_component_resource_host_new",
+    "wasmtime_component_resource_host_rep", "wasmtime_component_resource_host_type",
+    "wasmtime_component_resource_host_delete", "wasmtime_component_resource_any_to_host",
+    "wasmtime_component_resource_host_to_any",
 ]
 
 
@@ -122,6 +127,7 @@ def _layout():
         "wasmtime_component_val_t": sizeof(wasmtime_component_val_t),
         "wasmtime_component_val_t.of": <size_t>(<char *>&v.of - <char *>&v),
         "wasmtime_component_valunion_t": sizeof(wasmtime_component_valunion_t),
+        "wasmtime_component_valunion_t.resource": <size_t>(<char *>&v.of.resource - <char *>&v.of),
         "wasmtime_component_vallist_t": sizeof(wasmtime_component_vallist_t),
         "wasmtime_component_valrecord_t": sizeof(wasmtime_component_valrecord_t),
         "wasmtime_component_valrecord_entry_t": sizeof(wasmtime_component_valrecord_entry_t),
@@ -139,7 +145,7 @@ def _kinds():
             "S32": WT_S32, "U32": WT_U32, "S64": WT_S64, "U64": WT_U64, "F32": WT_F32,
             "F64": WT_F64, "CHAR": WT_CHAR, "STRING": WT_STRING, "LIST": WT_LIST,
             "RECORD": WT_RECORD, "TUPLE": WT_TUPLE, "VARIANT": WT_VARIANT, "ENUM": WT_ENUM,
-            "OPTION": WT_OPTION, "RESULT": WT_RESULT, "FLAGS": WT_FLAGS,
+            "OPTION": WT_OPTION, "RESULT": WT_RESULT, "FLAGS": WT_FLAGS, "RESOURCE": WT_RESOURCE,
             "WASM_I32": _CORE_I32, "WASM_I64": _CORE_I64, "WASM_F32": _CORE_F32, "WASM_F64": _CORE_F64}
 
 
@@ -185,6 +191,15 @@ cdef _init_api():
     api.wasmtime_linker_instantiate_async = <wasmtime_call_future_t *(*)(const wasmtime_linker_t *, wasmtime_context_t *, const wasmtime_module_t *, wasmtime_instance_t *, wasm_trap_t **, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_linker_instantiate_async")
     api.wasmtime_context_epoch_deadline_async_yield_and_update = <void (*)(wasmtime_context_t *, uint64_t) noexcept nogil>_addr(t, "wasmtime_context_epoch_deadline_async_yield_and_update")
     api.wasmtime_engine_increment_epoch = <void (*)(wasm_engine_t *) noexcept nogil>_addr(t, "wasmtime_engine_increment_epoch")
+    api.wasmtime_component_resource_type_new_host = <wasmtime_component_resource_type_t *(*)(uint32_t) noexcept nogil>_addr(t, "wasmtime_component_resource_type_new_host")
+    api.wasmtime_component_resource_type_delete = <void (*)(wasmtime_component_resource_type_t *) noexcept nogil>_addr(t, "wasmtime_component_resource_type_delete")
+    api.wasmtime_component_linker_instance_add_resource = <wasmtime_error_t *(*)(wasmtime_component_linker_instance_t *, const char *, size_t, const wasmtime_component_resource_type_t *, wt_resource_destructor_t, void *, wt_finalizer_t) noexcept nogil>_addr(t, "wasmtime_component_linker_instance_add_resource")
+    api.wasmtime_component_resource_host_new = <wasmtime_component_resource_host_t *(*)(c_bool, uint32_t, uint32_t) noexcept nogil>_addr(t, "wasmtime_component_resource_host_new")
+    api.wasmtime_component_resource_host_rep = <uint32_t (*)(const wasmtime_component_resource_host_t *) noexcept nogil>_addr(t, "wasmtime_component_resource_host_rep")
+    api.wasmtime_component_resource_host_type = <uint32_t (*)(const wasmtime_component_resource_host_t *) noexcept nogil>_addr(t, "wasmtime_component_resource_host_type")
+    api.wasmtime_component_resource_host_delete = <void (*)(wasmtime_component_resource_host_t *) noexcept nogil>_addr(t, "wasmtime_component_resource_host_delete")
+    api.wasmtime_component_resource_any_to_host = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasmtime_component_resource_any_t *, wasmtime_component_resource_host_t **) noexcept nogil>_addr(t, "wasmtime_component_resource_any_to_host")
+    api.wasmtime_component_resource_host_to_any = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasmtime_component_resource_host_t *, wasmtime_component_resource_any_t **) noexcept nogil>_addr(t, "wasmtime_component_resource_host_to_any")
 
 
 _init_api()
@@ -197,4 +212,5 @@ include "_wt_store.pxi"
 include "_wt_async.pxi"
 include "_wt_call.pxi"
 include "_wt_host.pxi"
+include "_wt_resource.pxi"
 include "_wt_core.pxi"

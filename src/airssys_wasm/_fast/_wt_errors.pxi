@@ -21,6 +21,10 @@ cdef list _TEXT_KINDS = [
     ("stack overflow", TrapKind.STACK_OVERFLOW),
     ("out of bounds", TrapKind.OUT_OF_BOUNDS),
     ("unreachable", TrapKind.UNREACHABLE),
+    # A resource handle the guest forged, used after dropping it, or of another type: checked
+    # by wasmtime before the host sees it, and a host_error like any other refused host call.
+    ("unknown handle index", TrapKind.HOST_ERROR),
+    ("handle index", TrapKind.HOST_ERROR),
 ]
 
 

@@ -220,7 +220,7 @@ cdef void _host_finalizer(void *env) noexcept nogil:
 
 
 def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
-                     bint suspends=False, int bounded=-1, str gate=None):
+                     bint suspends=False, int bounded=-1, str gate=None, resources=None):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -249,6 +249,10 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     (the guest traps, the exception is the trap's cause). A per-instance check (a quota) on a
     Linker shared by instances that need it and instances that don't, with one attribute
     read for the latter.
+
+    ``resources``: ``[(the guest's ResourceType, HostResource)]`` (see
+    :func:`define_host_resource`): ``own``/``borrow`` values of those resources convert to and
+    from the Python objects of the calling Store's resource table. Needs ``functype``.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -260,8 +264,10 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.suspends = suspends
     hf.bounded = bounded
     hf.gate = gate
+    if resources and functype is None:
+        raise TypeError(f"host function {name!r}: resources= needs the functype it applies to")
     if functype is not None:
-        hf.plan = FuncPlan.from_functype(name, functype)
+        hf.plan = FuncPlan.from_functype(name, functype, resources)
         hf.nresults = 0 if hf.plan.result is None else 1
     cdef bytes name_b = name.encode("utf-8")
     cdef wasmtime_error_t *err

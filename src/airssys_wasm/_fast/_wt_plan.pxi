@@ -10,6 +10,8 @@
 # Node kinds: the component value kinds, plus a bulk variant of list<u8>.
 cdef enum:
     K_BYTES = 100
+    K_OWN = 101                  # own<r> / borrow<r> of a host resource (see _wt_resource.pxi)
+    K_BORROW = 102
 
 cdef str _OK = "ok"
 cdef str _ERR = "err"
@@ -51,6 +53,7 @@ cdef class _Ty:
     cdef _Ty err
     cdef bint wrap_some          # option whose payload may itself lift to None
     cdef bint reusable           # record of strings/enums only: equal dicts lower identically
+    cdef object resource         # own/borrow: the HostResource
 
     def __repr__(self):
         return f"<plan {self.wit}>"
@@ -81,14 +84,14 @@ cdef list _SCALARS = [
 ]
 
 
-cdef _Ty compile_type(object vt):
+cdef _Ty compile_type(object vt, object res=None):
     """Compile a wasmtime-py component ValType into a plan (once per function, at load)."""
     cdef _Ty t
     for cls, kind, wit in _SCALARS:
         if isinstance(vt, cls):
             return _leaf(kind, wit)
     if isinstance(vt, _wc.ListType):
-        elem = compile_type(vt.element)
+        elem = compile_type(vt.element, res)
         if (<_Ty>elem).kind == WT_U8:
             return _leaf(K_BYTES, "list<u8>")
         t = _leaf(WT_LIST, f"list<{(<_Ty>elem).wit}>")
@@ -96,19 +99,19 @@ cdef _Ty compile_type(object vt):
         return t
     if isinstance(vt, _wc.RecordType):
         fields = vt.fields
-        children = [compile_type(ty) for _, ty in fields]
+        children = [compile_type(ty, res) for _, ty in fields]
         names = [name for name, _ in fields]
         t = _named(WT_RECORD, "record{" + ", ".join(
             f"{n}: {(<_Ty>c).wit}" for n, c in zip(names, children)) + "}", names, children)
         t.reusable = all((<_Ty>c).kind in (WT_STRING, WT_ENUM) for c in children)
         return t
     if isinstance(vt, _wc.TupleType):
-        children = [compile_type(ty) for ty in vt.elements]
+        children = [compile_type(ty, res) for ty in vt.elements]
         return _named(WT_TUPLE, "tuple<" + ", ".join((<_Ty>c).wit for c in children) + ">",
                       [], children)
     if isinstance(vt, _wc.VariantType):
         cases = vt.cases
-        children = [None if ty is None else compile_type(ty) for _, ty in cases]
+        children = [None if ty is None else compile_type(ty, res) for _, ty in cases]
         names = [name for name, _ in cases]
         return _named(WT_VARIANT, "variant{" + ", ".join(
             n if c is None else f"{n}({(<_Ty>c).wit})" for n, c in zip(names, children)) + "}",
@@ -117,7 +120,7 @@ cdef _Ty compile_type(object vt):
         names = list(vt.names)
         return _named(WT_ENUM, "enum{" + ", ".join(names) + "}", names, [])
     if isinstance(vt, _wc.OptionType):
-        elem = compile_type(vt.payload)
+        elem = compile_type(vt.payload, res)
         t = _leaf(WT_OPTION, f"option<{(<_Ty>elem).wit}>")
         t.elem = elem
         t.wrap_some = (<_Ty>elem).kind == WT_OPTION
@@ -126,17 +129,29 @@ cdef _Ty compile_type(object vt):
         ok = vt.ok
         err = vt.err
         t = _leaf(WT_RESULT, "")
-        t.ok = None if ok is None else compile_type(ok)
-        t.err = None if err is None else compile_type(err)
+        t.ok = None if ok is None else compile_type(ok, res)
+        t.err = None if err is None else compile_type(err, res)
         t.wit = "result<{}, {}>".format("_" if t.ok is None else t.ok.wit,
                                         "_" if t.err is None else t.err.wit)
         return t
     if isinstance(vt, _wc.FlagsType):
         names = list(vt.names)
         return _named(WT_FLAGS, "flags{" + ", ".join(names) + "}", names, [])
+    if isinstance(vt, (_wc.OwnType, _wc.BorrowType)):
+        owned = isinstance(vt, _wc.OwnType)
+        for guest_type, hr in (res or ()):
+            if guest_type == vt.ty:
+                t = _leaf(K_OWN if owned else K_BORROW,
+                          f"{'own' if owned else 'borrow'}<{(<HostResource>hr).name}>")
+                t.resource = hr
+                return t
+        raise TypeError(
+            f"the fast call path handles only resources the host defines (host.provide); this "
+            f"{'own' if owned else 'borrow'}<...> is of a resource it was not given "
+            "(a guest-defined resource, or one of an interface this host does not provide)")
     raise TypeError(
-        f"the fast call path does not support the WIT type {vt!r} (resources, streams, futures "
-        "and error-context are not supported); call this function through wasmtime-py instead")
+        f"the fast call path does not support the WIT type {vt!r} (streams, futures and "
+        "error-context are not supported); call this function through wasmtime-py instead")
 
 
 # --- lowering: Python -> wasmtime_component_val_t ----------------------------------------------
@@ -420,6 +435,8 @@ cdef int lower(_Ty t, object v, wasmtime_component_val_t *out) except -1:
                 _lower_boxed(child, payload, &out.of.result.val)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"({case}): {exc}") from None
+    elif kind == K_OWN or kind == K_BORROW:
+        lower_resource(t, v, out)
     elif kind == WT_FLAGS:
         if PyUnicode_Check(v) or not isinstance(v, (set, frozenset, list, tuple)):
             raise TypeError(f"expected a set of flag names for {t.wit}, got {_tname(v)}")
@@ -484,6 +501,8 @@ cdef object lift(_Ty t, const wasmtime_component_val_t *v):
                 _expect(&items[i], WT_U8, t)
             buf[i] = <char>items[i].of.u8
         return out
+    if kind == K_OWN or kind == K_BORROW:
+        return lift_resource(t, v)
     _expect(v, kind, t)
     if kind == WT_BOOL:
         return True if v.of.boolean else False
@@ -585,16 +604,17 @@ cdef class FuncPlan:
     cdef Py_ssize_t nparams
 
     @staticmethod
-    def from_functype(str name, functype):
-        """Compile a ``wasmtime.component.FuncType`` (params, result) into a plan."""
+    def from_functype(str name, functype, resources=None):
+        """Compile a ``wasmtime.component.FuncType`` (params, result) into a plan.
+        ``resources``: ``[(guest ResourceType, HostResource)]`` for own/borrow values."""
         cdef FuncPlan p = FuncPlan.__new__(FuncPlan)
         params = functype.params
         p.name = name
         p.param_names = tuple(pname for pname, _ in params)
-        p.params = [compile_type(ty) for _, ty in params]
+        p.params = [compile_type(ty, resources) for _, ty in params]
         p.nparams = len(p.params)
         result = functype.result
-        p.result = None if result is None else compile_type(result)
+        p.result = None if result is None else compile_type(result, resources)
         return p
 
     @property

@@ -54,6 +54,11 @@ cdef class _StoreRef:
     cdef bint in_call
     cdef bint suspendable             # the call in flight is driven by an async driver
     cdef HostWait wait
+    # Host resources the guests of this Store hold (see _wt_resource.pxi): rep -> (object,
+    # HostResource); id(object) -> number of live handles; the next rep to hand out.
+    cdef dict resources
+    cdef dict resource_counts
+    cdef uint32_t next_rep
 
     cdef inline int _check_open(self, object store) except -1:
         if getattr(store, _CTX_ATTR) is not self.token:
@@ -133,6 +138,7 @@ cdef _StoreRef _store_ref(object store):
         return <_StoreRef>ref
     cdef _StoreRef r = _StoreRef.__new__(_StoreRef)
     r.max_list = -1
+    r.next_rep = 1
     address, r.token = _handles.store_context(store)
     r.ctx = <wasmtime_context_t *><size_t>address
     r.store_id = _handles.store_id(store)

@@ -44,10 +44,14 @@ enum                   the case name, ``str``
 option<T>              ``None`` or the value; ``Some(value)`` when T is itself an option
 result<T, E>           ``("ok", value)`` / ``("err", value)``; value ``None`` when absent
 flags                  ``frozenset`` of flag names (any set/list of names in)
+own<r>, borrow<r>      the Python object of a host resource (:func:`define_host_resource`):
+                       a borrow hands the object, an own moves it (out of, or into, the
+                       calling Store's resource table)
 =====================  ========================================================================
 
-Resources, streams, futures and error-context are not supported: building a plan for a
-function that uses them raises TypeError (call such functions through wasmtime-py).
+Streams, futures, error-context and resources the host does not define (a guest's own) are
+not supported: building a plan for a function that uses them raises TypeError (call such
+functions through wasmtime-py).
 
 Errors: wrong arity or value types raise TypeError/ValueError naming the parameter and path
 (``parameter 'sender' of handle-message(...): .name: expected str ...``); traps and guest faults
@@ -73,6 +77,7 @@ from airssys_wasm._fast._wasmtime import (
     FuncPlan,
     GuestCall,
     HostFunc,
+    HostResource,
     HostWait,
     Oversized,
     Some,
@@ -81,8 +86,10 @@ from airssys_wasm._fast._wasmtime import (
     current_data,
     current_deadline,
     define_host_func,
+    define_host_resource,
     instantiate_component,
     instantiate_module,
+    release_resources,
     trap_kind_from_message,
 )
 
@@ -94,6 +101,7 @@ __all__ = [
     "FuncPlan",
     "GuestCall",
     "HostFunc",
+    "HostResource",
     "HostWait",
     "Oversized",
     "Some",
@@ -103,9 +111,12 @@ __all__ = [
     "current_deadline",
     "define_host_func",
     "define_host_funcs",
+    "define_host_resource",
     "import_func_types",
+    "import_resource_types",
     "instantiate_component",
     "instantiate_module",
+    "release_resources",
     "trap_kind_from_message",
 ]
 
@@ -137,6 +148,7 @@ def define_host_funcs(
     with_data: bool = False,
     suspending: frozenset[str] = frozenset(),
     gates: Mapping[str, str] | None = None,
+    resources: Mapping[str, tuple[type | None, Callable[[Any], Any] | None]] | None = None,
 ) -> dict[str, HostFunc]:
     """Define every function of import ``instance`` that ``callbacks`` names, as C trampolines.
 
@@ -145,6 +157,10 @@ def define_host_funcs(
     a callback are left undefined (instantiation then reports them). The functions named in
     ``suspending`` are registered as async (they may return a :class:`HostWait`); ``gates``
     gives a function its ``gate`` label (see :func:`define_host_func`).
+
+    ``resources``: resource name -> ``(class, drop hook)`` of the host resources of this
+    instance (see :func:`define_host_resource`); those the component imports are defined
+    first, and own/borrow values of them in the functions' types become Python objects.
     """
     imported = import_func_types(component, engine).get(instance)
     if imported is None:
@@ -153,11 +169,34 @@ def define_host_funcs(
     if unknown:
         raise LookupError(f"{instance!r} has no function(s) {', '.join(map(repr, unknown))}; "
                           f"it declares: {', '.join(sorted(imported))}")
+    guest_resources = import_resource_types(component, engine).get(instance, {})
+    unknown = sorted(set(guest_resources) - set(resources or ()))
+    if unknown:
+        raise LookupError(f"{instance!r}: the component imports resource(s) "
+                          f"{', '.join(map(repr, unknown))}, which were not given")
     defined: dict[str, HostFunc] = {}
     with linker.root() as root:
         with root.add_instance(instance) as li:
+            pairs = [(guest_resources[name], define_host_resource(li, name, cls, drop))
+                     for name, (cls, drop) in (resources or {}).items() if name in guest_resources]
             for name, callback in callbacks.items():
                 defined[name] = define_host_func(li, name, callback, imported[name],
                                                  with_data=with_data, suspends=name in suspending,
-                                                 gate=None if gates is None else gates.get(name))
+                                                 gate=None if gates is None else gates.get(name),
+                                                 resources=pairs or None)
     return defined
+
+
+def import_resource_types(component: wc.Component,
+                          engine: wasmtime.Engine) -> dict[str, dict[str, wc.ResourceType]]:
+    """The resource types a component imports: ``{instance name: {resource: ResourceType}}``
+    (what own/borrow values in its imported function types refer to)."""
+    out: dict[str, dict[str, wc.ResourceType]] = {}
+    for name, extern in component.type.imports(engine).items():
+        ty = extern.ty
+        if isinstance(ty, wc.ComponentInstanceType):
+            found = {rname: rext.ty for rname, rext in ty.exports(engine).items()
+                     if isinstance(rext.ty, wc.ResourceType)}
+            if found:
+                out[name] = found
+    return out

@@ -97,6 +97,8 @@ def _expected_layout() -> dict[str, int]:
         "wasmtime_component_val_t": s(ffi.wasmtime_component_val_t),
         "wasmtime_component_val_t.of": _offset(ffi.wasmtime_component_val_t, "of"),
         "wasmtime_component_valunion_t": s(ffi.wasmtime_component_valunion_t),
+        "wasmtime_component_valunion_t.resource": _offset(ffi.wasmtime_component_valunion_t,
+                                                          "resource"),
         "wasmtime_component_vallist_t": s(ffi.wasmtime_component_vallist_t),
         "wasmtime_component_valrecord_t": s(ffi.wasmtime_component_valrecord_t),
         "wasmtime_component_valrecord_entry_t": s(ffi.wasmtime_component_valrecord_entry_t),
@@ -112,7 +114,8 @@ def _expected_layout() -> dict[str, int]:
 def _expected_kinds() -> dict[str, int]:
     kinds = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
         "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
-        "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS")}
+        "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS",
+        "RESOURCE")}
     kinds.update({name: getattr(ffi, name).value for name in ("WASM_I32", "WASM_I64", "WASM_F32", "WASM_F64")})
     return kinds
 

@@ -25,6 +25,9 @@ cdef extern from *:
     typedef struct aw_component_linker wasmtime_component_linker_t;
     typedef struct aw_component wasmtime_component_t;
     typedef struct aw_wasmtime_caller wasmtime_caller_t;
+    typedef struct aw_component_resource_type wasmtime_component_resource_type_t;
+    typedef struct aw_component_resource_any wasmtime_component_resource_any_t;
+    typedef struct aw_component_resource_host wasmtime_component_resource_host_t;
     """
     ctypedef struct wasmtime_context_t
     ctypedef struct wasmtime_error_t
@@ -40,6 +43,9 @@ cdef extern from *:
     ctypedef struct wasmtime_component_linker_t
     ctypedef struct wasmtime_component_t
     ctypedef struct wasmtime_caller_t
+    ctypedef struct wasmtime_component_resource_type_t
+    ctypedef struct wasmtime_component_resource_any_t
+    ctypedef struct wasmtime_component_resource_host_t
 
 # The async API's callbacks return a real C bool (a Cython bint is an int).
 cdef extern from "<stdbool.h>":
@@ -103,7 +109,7 @@ ctypedef struct wasmtime_component_func_t:
     uint32_t private2
     void *private3
 
-# wasmtime/component/val.h (v50: kinds 0..20 plus map/resource, which this module never builds).
+# wasmtime/component/val.h (v50: kinds 0..20, resource 21; map is never built here).
 cdef enum:
     WT_BOOL = 0
     WT_S8 = 1
@@ -126,6 +132,7 @@ cdef enum:
     WT_OPTION = 18
     WT_RESULT = 19
     WT_FLAGS = 20
+    WT_RESOURCE = 21
 
 cdef struct wasmtime_component_val_s
 cdef struct wasmtime_component_valrecord_entry_s
@@ -177,7 +184,7 @@ ctypedef union wasmtime_component_valunion_t:
     wasmtime_component_valresult_t result
     wasmtime_component_valflags_t flags
     wasmtime_component_valmap_t map
-    void *resource
+    wasmtime_component_resource_any_t *resource
 
 cdef struct wasmtime_component_val_s:
     uint8_t kind
@@ -195,6 +202,9 @@ ctypedef wasmtime_error_t *(*wt_component_callback_t)(
     wasmtime_component_val_t *args, size_t nargs,
     wasmtime_component_val_t *results, size_t nresults) noexcept nogil
 ctypedef void (*wt_finalizer_t)(void *env) noexcept nogil
+# Destructor of a host resource type (component/linker.h): the guest dropped its own handle.
+ctypedef wasmtime_error_t *(*wt_resource_destructor_t)(
+    void *env, wasmtime_context_t *context, uint32_t rep) noexcept nogil
 # Host callback of wasmtime_component_linker_instance_add_func_async: fills the continuation.
 ctypedef void (*wt_component_async_callback_t)(
     void *env, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
@@ -261,3 +271,21 @@ ctypedef struct WtApi:
     void (*wasmtime_context_epoch_deadline_async_yield_and_update)(
         wasmtime_context_t *ctx, uint64_t delta) noexcept nogil
     void (*wasmtime_engine_increment_epoch)(wasm_engine_t *engine) noexcept nogil
+    # Host resources (component/types/resource.h, component/val.h, component/linker.h).
+    wasmtime_component_resource_type_t *(*wasmtime_component_resource_type_new_host)(uint32_t ty) noexcept nogil
+    void (*wasmtime_component_resource_type_delete)(wasmtime_component_resource_type_t *ty) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_linker_instance_add_resource)(
+        wasmtime_component_linker_instance_t *li, const char *name, size_t name_len,
+        const wasmtime_component_resource_type_t *ty, wt_resource_destructor_t dtor, void *env,
+        wt_finalizer_t finalizer) noexcept nogil
+    wasmtime_component_resource_host_t *(*wasmtime_component_resource_host_new)(
+        c_bool owned, uint32_t rep, uint32_t ty) noexcept nogil
+    uint32_t (*wasmtime_component_resource_host_rep)(const wasmtime_component_resource_host_t *h) noexcept nogil
+    uint32_t (*wasmtime_component_resource_host_type)(const wasmtime_component_resource_host_t *h) noexcept nogil
+    void (*wasmtime_component_resource_host_delete)(wasmtime_component_resource_host_t *h) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_resource_any_to_host)(
+        wasmtime_context_t *ctx, const wasmtime_component_resource_any_t *r,
+        wasmtime_component_resource_host_t **out) noexcept nogil
+    wasmtime_error_t *(*wasmtime_component_resource_host_to_any)(
+        wasmtime_context_t *ctx, const wasmtime_component_resource_host_t *h,
+        wasmtime_component_resource_any_t **out) noexcept nogil

@@ -31,7 +31,7 @@ import contextvars
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from airssys_wasm.runtime.wit_parser import (
     WitFunction,
     WitInterface,
     WitPackage,
+    WitType,
     describe_mismatch,
     load_wit,
     load_wit_packages,
@@ -107,6 +108,43 @@ def _snake(name: str) -> str:
     return name.replace("-", "_")
 
 
+def _camel(name: str) -> str:
+    """The Python class name of a WIT resource: ``file-handle`` -> ``FileHandle``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+#: The hook a resource class may define: run once when the guest drops the object's last
+#: handle, or when the guest's instance is closed while it still holds one.
+DROP_HOOK = "drop"
+
+
+def _resource_of(name: str) -> tuple[str, str | None]:
+    """``[method]r.m`` -> ("r", "m"); ``[static]r.s`` -> ("r", "s"); ``[constructor]r`` ->
+    ("r", None); a freestanding function -> ("", None)."""
+    for prefix in ("[method]", "[static]"):
+        if name.startswith(prefix):
+            resource, _, member = name[len(prefix):].partition(".")
+            return resource, member
+    if name.startswith("[constructor]"):
+        return name[len("[constructor]"):], None
+    return "", None
+
+
+def _handles_in(t: WitType | None) -> Iterator[WitType]:
+    """The resources of every own/borrow handle inside ``t``."""
+    if t is None:
+        return
+    if t.kind in ("own", "borrow"):
+        first = t.args[0]
+        assert first is not None
+        yield first
+        return
+    for child in t.args:
+        yield from _handles_in(child)
+    for _, child in t.fields:
+        yield from _handles_in(child)
+
+
 def _is_wit_text(wit: str) -> bool:
     return "\n" in wit or ";" in wit or "{" in wit
 
@@ -142,6 +180,61 @@ def _lookup(implementation: object, name: str) -> Any:
     if isinstance(implementation, Mapping):
         return implementation.get(name, implementation.get(_snake(name)))
     return getattr(implementation, _snake(name), None)
+
+
+def _lookup_resource(implementation: object, name: str) -> Any:
+    if isinstance(implementation, Mapping):
+        return implementation.get(name, implementation.get(_camel(name)))
+    return getattr(implementation, _camel(name), None)
+
+
+def _resource_classes(definition: WitInterface, implementation: object) -> dict[str, type]:
+    """WIT resource name -> the implementation's class for it; ConfigError for what is wrong."""
+    qualified = definition.qualified
+    for func in definition.functions.values():
+        for t in (*(t for _, t in func.params), func.result):
+            for res in _handles_in(t):
+                if res.names[0] != qualified:
+                    raise ConfigError(
+                        f"{qualified}: `{func.name}` uses resource {res.names[1]!r} of "
+                        f"{res.names[0]}; resources shared between interfaces are not "
+                        "supported, declare the resource in the interface whose functions use it")
+    out: dict[str, type] = {}
+    for name in definition.resources:
+        cls = _lookup_resource(implementation, name)
+        if cls is None:
+            raise ConfigError(f"{qualified}: the implementation lacks the class {_camel(name)} "
+                              f"for resource {name!r} (its constructor, methods and an optional "
+                              f"`{DROP_HOOK}` hook)")
+        if not isinstance(cls, type):
+            raise ConfigError(f"{qualified}: `{_camel(name)}` for resource {name!r} must be a "
+                              f"class, not a {type(cls).__name__}")
+        drop = getattr(cls, DROP_HOOK, None)
+        if drop is not None:
+            if not callable(drop) or inspect.iscoroutinefunction(drop):
+                raise ConfigError(f"{qualified}: {cls.__name__}.{DROP_HOOK} must be a plain "
+                                  "method (def, not async def): a resource drop cannot suspend")
+            try:
+                inspect.signature(drop).bind(None)
+            except TypeError:
+                raise ConfigError(f"{qualified}: {cls.__name__}.{DROP_HOOK} must take only "
+                                  "self") from None
+            except ValueError:
+                pass  # no signature to check
+        out[name] = cls
+    return out
+
+
+def _lookup_function(implementation: object, resources: Mapping[str, type], name: str
+                     ) -> tuple[Any, str]:
+    """(the callable implementing WIT function ``name``, how to name it in messages)."""
+    resource, member = _resource_of(name)
+    if not resource:
+        return _lookup(implementation, name), _snake(name)
+    cls = resources[resource]
+    if member is None:
+        return cls, f"{cls.__name__}(...)"
+    return getattr(cls, _snake(member), None), f"{cls.__name__}.{_snake(member)}"
 
 
 def _check_arity(qualified: str, func: WitFunction, fn: Callable[..., Any]) -> None:
@@ -208,6 +301,8 @@ class HostInterface:
     definition: WitInterface = field(init=False, repr=False, compare=False)
     #: WIT function name -> the Python callable implementing it.
     functions: Mapping[str, Callable[..., Any]] = field(init=False, repr=False, compare=False)
+    #: WIT resource name -> the class implementing it (``file-handle`` -> ``FileHandle``).
+    resources: Mapping[str, type] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         definition = _pick(_load(self.wit), self.interface)
@@ -215,22 +310,25 @@ class HostInterface:
         if qualified.startswith(_RESERVED):
             raise ConfigError(f"{qualified}: the airssys: namespace is reserved for the built-in "
                               "interfaces; put yours in your own package (acme:billing/...)")
+        resources = _resource_classes(definition, self.implementation)
         functions: dict[str, Callable[..., Any]] = {}
         missing = []
         for name, func in definition.functions.items():
-            fn = _lookup(self.implementation, name)
+            fn, pyname = _lookup_function(self.implementation, resources, name)
             if fn is None:
-                missing.append(f"{_snake(name)} (for {func.signature()})")
+                missing.append(f"{pyname} (for {func.signature()})")
                 continue
             if not callable(fn):
-                raise ConfigError(f"{qualified}: `{_snake(name)}` of the implementation is a "
+                raise ConfigError(f"{qualified}: `{pyname}` of the implementation is a "
                                   f"{type(fn).__name__}, not a function")
             _check_arity(qualified, func, fn)
             functions[name] = fn
         if missing:
             raise ConfigError(f"{qualified}: the implementation lacks " + "; ".join(missing))
         if isinstance(self.implementation, Mapping):
-            known = set(definition.functions) | {_snake(n) for n in definition.functions}
+            known = ({n for n in definition.functions if not _resource_of(n)[0]}
+                     | {_snake(n) for n in definition.functions}
+                     | set(resources) | {_camel(n) for n in resources})
             extra = sorted(str(k) for k in self.implementation if k not in known)
             if extra:
                 raise ConfigError(f"{qualified}: the implementation has {', '.join(extra)}, "
@@ -244,6 +342,7 @@ class HostInterface:
                               "function of the interface returns a result<_, E> to carry one")
         object.__setattr__(self, "definition", definition)
         object.__setattr__(self, "functions", functions)
+        object.__setattr__(self, "resources", resources)
         object.__setattr__(self, "errors", errors)
 
     @property
@@ -251,23 +350,36 @@ class HostInterface:
         """The import name components use: ``acme:billing/ledger@1.0.0``."""
         return self.definition.qualified
 
-    def check_guest(self, who: str, imported: Mapping[str, Any]) -> None:
+    def check_guest(self, who: str, imported: Mapping[str, Any],
+                    resources: Mapping[str, Any] | None = None) -> None:
         """LoadError unless every function the guest imports from this interface is declared
-        with the same type (``imported``: function name -> wasmtime FuncType)."""
-        check_imports(who, self.definition, imported, "provided")
+        with the same type (``imported``: function name -> wasmtime FuncType; ``resources``:
+        resource name -> the guest's ResourceType, so handles must name the same resource)."""
+        check_imports(who, self.definition, imported, "provided", resources)
+
+    def resource_hooks(self) -> dict[str, tuple[type, Callable[[Any], Any] | None]]:
+        """Resource name -> (class, drop hook or None), what ``define_imports`` registers."""
+        return {name: (cls, getattr(cls, DROP_HOOK, None)) for name, cls in self.resources.items()}
 
 
 def check_imports(who: str, interface: WitInterface, imported: Mapping[str, Any],
-                  whose: str) -> None:
+                  whose: str, resources: Mapping[str, Any] | None = None) -> None:
     """LoadError unless every function in ``imported`` (name -> the guest's wasmtime FuncType)
-    is declared by ``interface`` with the same type; it names the function and the field."""
+    is declared by ``interface`` with the same type; it names the function and the field.
+    ``resources`` (the guest's resource name -> ResourceType) makes handles compare by the
+    resource they are of, and refuses a resource the WIT does not declare."""
+    for rname in sorted(resources or ()):
+        if rname not in interface.resources:
+            raise LoadError(f"{who}: imports resource {rname!r} from {interface.qualified}, "
+                            f"which the {whose} WIT does not declare (it declares "
+                            f"{', '.join(interface.resources) or 'no resources'})")
     for fname, functype in imported.items():
         declared = interface.functions.get(fname)
         if declared is None:
             raise LoadError(f"{who}: imports `{fname}` from {interface.qualified}, which the "
                             f"{whose} WIT does not declare (it declares "
                             f"{', '.join(interface.functions) or 'nothing'})")
-        diff = describe_mismatch(declared, functype)
+        diff = describe_mismatch(declared, functype, resources)
         if diff is not None:
             raise LoadError(f"{who}: imports `{fname}` from {interface.qualified} with another "
                             f"type than the {whose} WIT: {diff}.\n  {whose}: "
@@ -448,7 +560,8 @@ class InterfaceRegistry:
             if key in self._linked:
                 continue
             imported = artifact.imported_function_types(interface)
-            provided.check_guest(who, imported)
+            provided.check_guest(who, imported, artifact.imported_resources(interface))
             functions, gates = self._bound[interface].functions(imported)
-            artifact.define_imports(interface, functions, with_data=False, gates=gates)
+            artifact.define_imports(interface, functions, with_data=False, gates=gates,
+                                    resources=provided.resource_hooks())
             self._linked.add(key)

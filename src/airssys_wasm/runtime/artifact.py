@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm._fast.fastcall import FuncPlan, import_func_types
+from airssys_wasm._fast.fastcall import FuncPlan, import_func_types, import_resource_types
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
@@ -105,6 +105,11 @@ class ComponentArtifact(Artifact):
         """The functions of ``interface`` the component imports, with their types."""
         return dict(import_func_types(self.component, self.engine.wasm_engine).get(interface, {}))
 
+    def imported_resources(self, interface: str) -> dict[str, wc.ResourceType]:
+        """The resource types of ``interface`` the component imports, by name."""
+        return dict(import_resource_types(self.component, self.engine.wasm_engine)
+                    .get(interface, {}))
+
     def imported_functions(self, interface: str) -> frozenset[str]:
         """The functions of ``interface`` the component actually imports (a guest built
         against a WIT interface imports only what its code calls)."""
@@ -112,7 +117,9 @@ class ComponentArtifact(Artifact):
                          .get(interface, ()))
 
     def define_imports(self, interface: str, functions: Mapping[str, Callable[..., Any]], *,
-                       with_data: bool = True, gates: Mapping[str, str] | None = None) -> None:
+                       with_data: bool = True, gates: Mapping[str, str] | None = None,
+                       resources: Mapping[str, tuple[type | None, Callable[[Any], Any] | None]]
+                       | None = None) -> None:
         """Provide an extension interface (e.g. ``airssys:ext-filesystem/filesystem@1.0.0``) to
         instances created from now on. Each function is called as ``fn(services, *args)`` with
         the calling instance's HostServices, where the host layer checks capabilities; values
@@ -120,7 +127,9 @@ class ComponentArtifact(Artifact):
         dicts, variants as ``(case, payload)``; see ``airssys_wasm._fast.fastcall``).
         Define each interface once per artifact. ``with_data=False`` calls them with the WIT
         arguments only; ``gates`` labels functions checked by ``HostServices.call_gate``
-        before each call (see ``host_services.define_interface``)."""
+        before each call (see ``host_services.define_interface``); ``resources`` maps the
+        interface's host resources to ``(class, drop hook)`` (own/borrow values of them are
+        the Python objects of each instance's resource table)."""
         if interface not in self.shape.imports:
             raise ConfigError(f"{self.name} does not import {interface!r}; it imports "
                               + (", ".join(sorted(self.shape.imports)) or "nothing"))
@@ -130,7 +139,7 @@ class ComponentArtifact(Artifact):
         try:
             host_services.define_interface(self.linker, self.component, self.engine.wasm_engine,
                                            interface, functions, with_data=with_data,
-                                           gates=gates)
+                                           gates=gates, resources=resources)
         except LookupError as exc:  # a function name the component does not import
             raise ConfigError(f"{self.name}: cannot define {interface}: {exc}") from None
 

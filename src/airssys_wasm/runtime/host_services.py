@@ -254,7 +254,9 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 
 def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtime.Engine,
                      interface: str, functions: Mapping[str, Callable[..., Any]], *,
-                     with_data: bool = True, gates: Mapping[str, str] | None = None) -> None:
+                     with_data: bool = True, gates: Mapping[str, str] | None = None,
+                     resources: Mapping[str, tuple[type | None, Callable[[Any], Any] | None]]
+                     | None = None) -> None:
     """Define ``interface`` in ``linker`` with Python ``functions``, as fast C trampolines.
 
     Each function is called as ``fn(services, *wit_args)`` where ``services`` is the calling
@@ -271,14 +273,16 @@ def define_interface(linker: wc.Linker, component: wc.Component, engine: wasmtim
     ``with_data=False``: the functions get only the WIT arguments (the cheapest call; they can
     still read the caller's HostServices with ``fastcall.current_data()``). ``gates``: function
     name -> the label passed to ``HostServices.call_gate`` before each call (see
-    ``define_host_func``'s ``gate``).
+    ``define_host_func``'s ``gate``). ``resources``: resource name -> ``(class, drop hook)``
+    of the interface's host resources (see ``fastcall.define_host_funcs``).
     """
     prepared = {name: (suspend.coroutine_function(fn, f"{interface}#{name}")
                        if inspect.iscoroutinefunction(fn) else fn)
                 for name, fn in functions.items()}
     define_host_funcs(linker, component, engine, interface, prepared, with_data=with_data,
                       suspending=frozenset(n for n, fn in functions.items()
-                                           if suspend.is_suspending(fn)), gates=gates)
+                                           if suspend.is_suspending(fn)), gates=gates,
+                      resources=resources)
 
 
 def define(linker: wc.Linker) -> None:

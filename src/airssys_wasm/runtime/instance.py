@@ -37,6 +37,7 @@ from airssys_wasm._fast.fastcall import (
     configure_store,
     instantiate_component,
     instantiate_module,
+    release_resources,
 )
 from airssys_wasm.errors import (
     ActorStateError,
@@ -167,12 +168,16 @@ class Instance(ABC):
 
     def close(self) -> None:
         """Release the Store (and its linear memory); a suspended call is cancelled first.
-        Idempotent."""
+        Idempotent. Host resource objects the guest still holds are released with it (their
+        drop hooks run; one that raises is logged)."""
         call, self._pending = self._pending, None
         if call is not None:
             call.cancel("its instance was closed")
         store, self._store = self._store, None
         if store is not None:
+            for exc in release_resources(store):
+                _host_log.error("%s: a host resource's drop hook raised %s while its Store was "
+                                "released", self.name, type(exc).__name__, exc_info=exc)
             store.close()
             if self.output is not None:
                 self.output.flush()

@@ -52,6 +52,10 @@ _HINTS: dict[TrapKind, str] = {
     TrapKind.TIMEOUT: "the call ran past its deadline; raise [limits] timeout_ms if this is legitimate",
     TrapKind.MEMORY_LIMIT: "the guest ran into its memory limit; raise [limits] memory if this is legitimate",
     TrapKind.OTHER: "the guest trapped",
+    # Without a host exception, a host_error is a host call wasmtime refused before the host
+    # saw it: a resource handle the guest does not hold (forged, or used after its drop).
+    TrapKind.HOST_ERROR: "the guest passed a resource handle it does not hold (never created, "
+                         "or already dropped): a guest bug",
 }
 
 

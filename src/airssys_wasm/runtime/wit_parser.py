@@ -10,11 +10,11 @@ airssys WIT itself included: the host checks ext imports against it). The tests 
 output against ``wasm-tools component wit --json`` on generated and hand-written texts and on
 the shipped ``wit/`` (the slow reference against ours).
 
-Resources (``resource``, ``own<T>``, ``borrow<T>``), ``stream``/``future``/``error-context``
-and ``async func`` are refused with a :class:`WitError`: the fast path's conversion plans cannot
-carry them (the pinned wasmtime 50 C API could define host resources —
-``wasmtime_component_linker_instance_add_resource`` — see docs/guides/host-functions.md).
-Worlds are skipped (a package may carry one; the host only needs its interfaces). A ``use`` of
+Resources are parsed too: ``resource r { constructor(...); m: func(...); s: static func(...); }``
+becomes the functions ``[constructor]r``, ``[method]r.m`` (with a first ``self: borrow<r>``) and
+``[static]r.s``, named as ``wasm-tools`` names them; ``own<r>``, ``borrow<r>`` and a bare ``r``
+(= ``own<r>``) are value types. ``stream``/``future``/``error-context`` and ``async func`` are
+refused with a :class:`WitError` (the host has no representation for them). Worlds are skipped (a package may carry one; the host only needs its interfaces). A ``use`` of
 a package that is not part of the parsed text or folder is refused (put it in the folder).
 
 Every error is a :class:`WitError` with the file, line and column of the offending token.
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,18 +55,19 @@ MAX_NAMED_CHAIN = 128
 PRIMITIVES = frozenset({"bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64",
                         "f32", "f64", "char", "string"})
 _UNSUPPORTED_TYPES = {
-    "own": "resource handles", "borrow": "resource handles", "stream": "streams",
-    "future": "futures", "error-context": "error-context values",
+    "stream": "streams", "future": "futures", "error-context": "error-context values",
 }
-_RESOURCES_WHY = ("resources are not supported by airssys host functions yet (the fast path's "
-                  "conversion plans carry no resource handles); pass an id (u32/u64/string) and "
-                  "keep the object in a Python dict keyed by it instead")
+_ASYNC_WHY = ("`async func` (component-model async) is not supported; declare a plain func and "
+              "implement it with `async def` in Python")
 
 
 @dataclass(frozen=True, slots=True)
 class WitType:
     """A resolved WIT type. ``kind`` is a primitive name or list/option/result/tuple/record/
-    variant/enum/flags; ``name`` is the WIT name of a named type (None for anonymous ones)."""
+    variant/enum/flags, ``resource`` (the resource type itself), or ``own``/``borrow`` (a
+    handle: ``args`` is the resource); ``name`` is the WIT name of a named type (None for
+    anonymous ones). A resource's ``names`` is (its interface's qualified name, its name
+    there), which tells resources of one name in different interfaces apart."""
 
     kind: str
     name: str | None = None
@@ -92,6 +93,10 @@ class WitType:
             return f"result<{_s(self.args[0])}, {_s(self.args[1])}>"
         if k == "tuple":
             return "tuple<" + ", ".join(_s(t) for t in self.args) + ">"
+        if k in ("own", "borrow"):
+            return f"{k}<resource>"  # as runtime.world renders the guest's handle types
+        if k == "resource":
+            return "resource"
         if k == "record":
             return "record { " + ", ".join(f"{n}: {_s(t)}" for n, t in self.fields) + " }"
         if k == "variant":
@@ -115,6 +120,10 @@ class WitType:
             return f"result<{_w(ok)}, {_w(err)}>" if err is not None else f"result<{_w(ok)}>"
         if k == "tuple":
             return "tuple<" + ", ".join(_w(t) for t in self.args) + ">"
+        if k == "own":
+            return _w(self.args[0])
+        if k == "borrow":
+            return f"borrow<{_w(self.args[0])}>"
         return self.structural()
 
 
@@ -157,6 +166,12 @@ class WitInterface:
     def qualified(self) -> str:
         """The import name a component uses: ``acme:billing/ledger@1.0.0``."""
         return f"{self.package}/{self.name}" + (f"@{self.version}" if self.version else "")
+
+    @property
+    def resources(self) -> list[str]:
+        """The resources this interface defines itself (not those it ``use``s), by name."""
+        return [n for n, t in self.types.items()
+                if t.kind == "resource" and t.names == (self.qualified, n)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,26 +450,82 @@ class _Parser:
             name = self.ident(f"a {word} name")
             self._define(iface, name, ntok, self.body(word))
         elif word == "resource":
-            raise self.fail(_RESOURCES_WHY)
+            self.resource(iface)
         elif tok.kind == "id" and self.peek(1).text == ":":
             name = self.ident("a function name")
             self.expect(":")
             if self.at("async"):
-                raise self.fail("`async func` (component-model async) is not supported; declare "
-                                "a plain func and implement it with `async def` in Python")
+                raise self.fail(_ASYNC_WHY)
             self.expect("func")
-            params = self.params()
-            result = None
-            if self.at("->"):
-                self.next()
-                result = self.type_()
-            self.expect(";")
+            params, result = self.signature()
             if name in iface.funcs or name in iface.defs or name in iface.uses:
                 raise self.fail(f"{name!r} is defined twice in interface {iface.name!r}", tok)
             iface.funcs[name] = (params, result, tok)
         else:
             raise self.fail(f"expected a type definition, `use` or a function, found "
                             f"{tok.text!r}" if tok.kind != "eof" else "unexpected end of input")
+
+    def signature(self) -> tuple[list[tuple[str, _Raw]], _Raw | None]:
+        """``(params) [-> result];`` of a function."""
+        params = self.params()
+        result = None
+        if self.at("->"):
+            self.next()
+            result = self.type_()
+        self.expect(";")
+        return params, result
+
+    def resource(self, iface: _RawInterface) -> None:
+        """``resource r;`` or ``resource r { constructor(...); m: func(...); s: static func(...); }``:
+        the resource type plus its functions, named as wasm-tools names them."""
+        self.next()
+        ntok = self.peek()
+        name = self.ident("a resource name")
+        self._define(iface, name, ntok, ("resource",))
+        if self.at(";"):
+            self.next()
+            return
+        self.expect("{")
+        own: _Raw = ("own", ("ref", name, ntok))
+        this: tuple[str, _Raw] = ("self", ("borrow", ("ref", name, ntok)))
+        fn: tuple[list[tuple[str, _Raw]], _Raw | None, _Tok]
+        while not self.at("}"):
+            if self.peek().kind == "eof":
+                raise self.fail(f"resource {name!r} is not closed with '}}'", ntok)
+            self.skip_gate()
+            tok = self.peek()
+            if tok.text == "constructor" and tok.kind == "id":
+                self.next()
+                params = self.params()
+                if self.at("->"):
+                    raise self.fail("a constructor with a result type (-> result<r, E>) is not "
+                                    "supported; return the error from a static function instead")
+                self.expect(";")
+                key, fn = f"[constructor]{name}", (params, own, tok)
+            else:
+                method = self.ident("a method name, `constructor` or '}'")
+                if method == name:  # the component model's name rules (wasm-tools agrees)
+                    raise self.fail(f"a function of resource {name!r} cannot be named "
+                                    f"{name!r} too", tok)
+                self.expect(":")
+                static = self.at("static")
+                if static:
+                    self.next()
+                if self.at("async"):
+                    raise self.fail(_ASYNC_WHY)
+                self.expect("func")
+                params, result = self.signature()
+                if static:
+                    key, fn = f"[static]{name}.{method}", (params, result, tok)
+                else:
+                    if any(p == "self" for p, _ in params):
+                        raise self.fail("a method has an implicit `self` parameter; rename this one",
+                                        tok)
+                    key, fn = f"[method]{name}.{method}", ([this, *params], result, tok)
+            if key in iface.funcs:
+                raise self.fail(f"{key!r} is defined twice in interface {iface.name!r}", tok)
+            iface.funcs[key] = fn
+        self.next()
 
     def use(self, iface: _RawInterface) -> None:
         self.next()
@@ -576,8 +647,14 @@ class _Parser:
             return ("prim", word)
         if word in _UNSUPPORTED_TYPES:
             raise self.fail(f"{_UNSUPPORTED_TYPES[word]} ({word}) are not supported by airssys "
-                            "host functions" + ("; " + _RESOURCES_WHY if word in ("own", "borrow")
-                                                else ""))
+                            "host functions")
+        if word in ("own", "borrow"):
+            self.next()
+            self.expect("<")
+            rtok = self.peek()
+            handle: _Raw = (word, ("ref", self.ident("a resource name"), rtok))
+            self.expect(">")
+            return handle
         if word in ("list", "option"):
             self.next()
             self.expect("<")
@@ -675,7 +752,7 @@ class _Resolver:
                                     raw_iface.source)
                 target = self.named(target_iface, orig, utok)
                 result = self.mk(WitType(target.kind, name, target.args, target.fields,
-                                         target.names))
+                                         target.names))  # a resource keeps its owner in names
             elif name in raw_iface.defs:
                 raw, dtok = raw_iface.defs[name]
                 result = self.definition(iface, name, raw)
@@ -690,8 +767,12 @@ class _Resolver:
 
     def definition(self, iface: str, name: str, raw: _Raw) -> WitType:
         kind = raw[0]
+        if kind == "resource":
+            return self.mk(WitType("resource", name, names=(iface, name)))
         if kind == "alias":
-            target = self.type_(iface, raw[1])
+            # `type r2 = r;` of a resource names the same resource (not an own handle of it)
+            target = (self.named(iface, raw[1][1], raw[1][2]) if raw[1][0] == "ref"
+                      else self.type_(iface, raw[1]))
             return self.mk(WitType(target.kind, name, target.args, target.fields, target.names))
         if kind in ("enum", "flags"):
             return self.mk(WitType(kind, name, names=tuple(raw[1])))
@@ -703,7 +784,17 @@ class _Resolver:
         if kind == "prim":
             return self.mk(WitType(raw[1]))
         if kind == "ref":
-            return self.named(iface, raw[1], raw[2])
+            target = self.named(iface, raw[1], raw[2])
+            if target.kind == "resource":  # a bare resource name is an own handle
+                return self.mk(WitType("own", args=(target,)))
+            return target
+        if kind in ("own", "borrow"):
+            target = self.named(iface, raw[1][1], raw[1][2])
+            if target.kind != "resource":
+                assert self.where is not None
+                raise self.fail(f"{kind}<{raw[1][1]}>: {raw[1][1]!r} is not a resource (it is "
+                                f"a {target.kind} type)", raw[1][2], self.where[1])
+            return self.mk(WitType(kind, args=(target,)))
         if kind in ("list", "option"):
             return self.mk(WitType(kind, args=(self.type_(iface, raw[1]),)))
         if kind == "tuple":
@@ -723,7 +814,17 @@ class _Resolver:
             funcs[name] = WitFunction(
                 name, tuple((p, self.type_(qualified, t)) for p, t in params),
                 None if result is None else self.type_(qualified, result))
+            if _has_borrow(funcs[name].result):
+                raise self.fail(f"function `{name}` returns a type that contains a borrow<...>; "
+                                "a result can only carry own handles", tok, raw.source)
         return WitInterface(package, version, raw.name, funcs, types)
+
+
+def _has_borrow(t: WitType | None) -> bool:
+    if t is None or t.kind == "resource":
+        return False
+    return t.kind == "borrow" or any(_has_borrow(c) for c in t.args) \
+        or any(_has_borrow(c) for _, c in t.fields)
 
 
 def parse_wit(text: str, *, source: str = "<wit>") -> WitPackage:
@@ -872,34 +973,57 @@ def _wt_children(decl: WitType, ty: Any) -> list[tuple[str, WitType | None, obje
     return None
 
 
-def _type_diff(path: str, decl: WitType | None, ty: Any) -> str | None:
+def _resource_diff(path: str, decl: WitType, ty: Any,
+                   resources: Mapping[str, Any] | None) -> str | None:
+    """For handles: whether the guest's handle is of the declared resource (by name)."""
+    if resources is None or decl.kind not in ("own", "borrow") \
+            or not isinstance(ty, (wc.OwnType, wc.BorrowType)):
+        return None
+    res = decl.args[0]
+    assert res is not None
+    guest = [name for name, rt in resources.items() if rt == ty.ty]
+    if res.names[1:] == tuple(guest[:1]):
+        return None
+    return (f"{path}: declared a handle of resource {res.names[1]!r}, the guest's is of "
+            + (repr(guest[0]) if guest else "a resource of another interface"))
+
+
+def _type_diff(path: str, decl: WitType | None, ty: Any,
+               resources: Mapping[str, Any] | None = None) -> str | None:
     if decl is None or ty is None:
         if decl is None and ty is None:
             return None
         return (f"{path}: declared {'nothing' if decl is None else decl.wit()}, the guest has "
                 f"{'nothing' if ty is None else render_type(ty)}")
     found = render_type(ty)
-    if decl.structural() == found:
+    if decl.structural() == found and (resources is None or "resource" not in found):
         return None
+    if decl.structural() == found and decl.kind in ("own", "borrow"):
+        return _resource_diff(path, decl, ty, resources)
     children = _wt_children(decl, ty)
     if children is not None:
         for step, d, t in children:
-            diff = _type_diff(path + step, d, t)
+            diff = _type_diff(path + step, d, t, resources)
             if diff is not None:
                 return diff
+        if decl.structural() == found:
+            return None
     return f"{path}: declared {decl.structural()}, the guest has {found}"
 
 
-def describe_mismatch(func: WitFunction, functype: wc.FuncType) -> str | None:
+def describe_mismatch(func: WitFunction, functype: wc.FuncType,
+                      resources: Mapping[str, Any] | None = None) -> str | None:
     """None when a guest's imported ``wasmtime.component.FuncType`` is the declared function;
     else the first disagreement, naming the parameter or result and the field path in it
-    (``parameter 'm'.cents: declared u64, the guest has u32``)."""
+    (``parameter 'm'.cents: declared u64, the guest has u32``). With ``resources`` (the
+    guest's resource name -> ResourceType of this interface) a handle must also be of the
+    declared resource."""
     params = list(functype.params)
     if [n for n, _ in params] != [n for n, _ in func.params]:
         return (f"parameters: declared ({', '.join(n for n, _ in func.params)}), the guest has "
                 f"({', '.join(n for n, _ in params)})")
     for (name, decl), (_, ty) in zip(func.params, params):
-        diff = _type_diff(f"parameter '{name}'", decl, ty)
+        diff = _type_diff(f"parameter '{name}'", decl, ty, resources)
         if diff is not None:
             return diff
-    return _type_diff("result", func.result, functype.result)
+    return _type_diff("result", func.result, functype.result, resources)

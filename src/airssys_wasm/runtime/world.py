@@ -169,6 +169,8 @@ def render_type(ty: Any) -> str:
         return "own<resource>"
     if isinstance(ty, wc.BorrowType):
         return "borrow<resource>"
+    if isinstance(ty, wc.ResourceType):
+        return "resource"
     return type(ty).__name__.lower()
 
 
