@@ -193,7 +193,9 @@ async def test_upgrade_mid_stream_handles_every_message_once_in_order_and_surviv
     await asyncio.wait_for(producer, 120)
     count, gaps, lower, upper, back = await wait_for_count(host, N)
     assert (count, gaps, back) == (N, 0, 0)
-    assert lower + upper == N and lower >= 15_000 and upper > 0
+    # v1 handled a prefix, v2 the rest (the mailbox is kept: messages queued at the upgrade
+    # are v2's, so how many v1 saw depends on how far the stage had got, not on `sent`)
+    assert lower + upper == N and lower > 0 and upper > 0
     assert host.ref("stage").state is ActorState.RUNNING
     assert not [d for d in host.dead_letters if d.recipient in ("stage", "sink")]
     upgrades = events_of(host, UpgradeEvent)
