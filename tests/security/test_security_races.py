@@ -241,7 +241,9 @@ async def test_special_files_inside_a_grant_are_refused_fast_and_audited(host, a
                 case, text = err(await host.request("racer", op))
                 elapsed = time.perf_counter() - started
                 assert case == FILE_DENIED and kind in text and "regular files" in text, text
-                assert elapsed < 0.05, f"{name}: {elapsed * 1000:.1f} ms"
+                # a blocking open would hang until the request timeout (1 s); a refusal by type
+                # is immediate (0.5 s leaves room for a loaded box)
+                assert elapsed < 0.5, f"{name}: {elapsed * 1000:.1f} ms"
             refusals = [r for r in audit.records if r.decision == "done" and r.target == path]
             assert len(refusals) == 2 and all(kind in r.performed for r in refusals), refusals
             assert all(r.performed.startswith(f"refused {path}") for r in refusals)
@@ -259,7 +261,7 @@ async def test_the_hosts_own_devices_inside_a_grant_are_refused(host) -> None:
             started = time.perf_counter()
             case, text = err(await host.request("devs", op))
             assert case == FILE_DENIED and "a character device" in text, text
-            assert time.perf_counter() - started < 0.05
+            assert time.perf_counter() - started < 0.5  # no read of an endless device
 
 
 # --- symlinks ------------------------------------------------------------------------------------
