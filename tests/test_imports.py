@@ -8,6 +8,7 @@ the package import fails here on any machine, however fast it is. The timings ar
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -70,6 +71,16 @@ def test_every_public_name_resolves_to_the_object_its_module_defines() -> None:
     assert set(airssys_wasm.__all__) <= set(dir(airssys_wasm))
     assert airssys_wasm.Host is airssys_wasm.host.Host
     assert airssys_wasm.security.Manifest.__name__ == "Manifest"  # submodules stay reachable
+
+
+@pytest.mark.parametrize("package", ["airssys_wasm.host", "airssys_wasm.runtime"])
+def test_every_name_of_a_lazy_subpackage_resolves(package: str) -> None:
+    # A name added to __all__ (or to the TYPE_CHECKING imports) but not to the lazy map
+    # would type-check and render in the docs, then fail at runtime: caught here.
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+    assert set(module.__all__) <= set(dir(module))
 
 
 def test_a_name_the_package_does_not_have_is_an_attribute_error() -> None:
