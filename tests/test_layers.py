@@ -1,7 +1,7 @@
 """Architecture check: a module imports only from layers below it (docs/architecture.md).
 
-`errors` and `types` sit below everything; `multicodec` is the public face of `_fast`; the package
-root and the benchmark/CLI tooling sit on top. Same-layer imports are allowed inside one package.
+`errors`, `types` and `_lazy` (PEP 562 lazy exports) sit below everything; `multicodec` is the
+public face of `_fast`; the package root and the benchmark/CLI tooling sit on top. Same-layer imports are allowed inside one package.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import airssys_wasm
 
 LAYERS = {
-    "errors": 0, "types": 0,
+    "errors": 0, "types": 0, "_lazy": 0,
     "_fast": 1, "multicodec": 1,
     "runtime": 2,
     "actor": 3,

@@ -17,7 +17,7 @@ __all__ = ["SUITE_NAMES", "Comparison", "suite", "time_stmt", "render_table", "r
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
-               "hostfn", "coldstart")
+               "hostfn", "coldstart", "startup", "payload")
 
 
 def suite(name: str) -> ModuleType:

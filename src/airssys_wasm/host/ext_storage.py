@@ -39,17 +39,19 @@ in the name, used once; from then on the entries belong to that identity.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airssys_wasm.errors import ConfigError, QuotaExceeded
 from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, Decision, SecurityProvider
 from airssys_wasm.runtime import HostServices
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["DB_NAME", "INTERFACE", "MAX_KEY_BYTES", "MAX_VALUE_BYTES", "SCHEMA_VERSION",
            "Storage"]
@@ -118,6 +120,8 @@ class Storage:
             self._open(Path(directory))
 
     def _open(self, directory: Path) -> None:
+        import sqlite3  # here: a host without a storage_dir never loads sqlite
+
         try:
             directory.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(directory / DB_NAME, isolation_level=None,
@@ -171,6 +175,8 @@ class Storage:
         """
         if self._db is None:
             return None
+        import sqlite3  # loaded by _open already
+
         wait_ms = int(budget() * 1000)
         try:
             self._db.execute(f"PRAGMA busy_timeout = {min(wait_ms, _MAX_BUSY_MS)}")

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame, too_large
 from airssys_wasm.actor import (
@@ -63,7 +63,6 @@ from airssys_wasm.host.interfaces import (
     check_imports,
 )
 from airssys_wasm.host.metrics import EventCounters
-from airssys_wasm.host.prometheus import MetricsServer, start_server
 from airssys_wasm.host.policy import (
     EXTENSIONS,
     MESSAGING_SEND,
@@ -74,9 +73,11 @@ from airssys_wasm.host.policy import (
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
-from airssys_wasm.host.upgrade import upgrade
 from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
 from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthStatus
+
+if TYPE_CHECKING:  # upgrade and prometheus load in the methods that use them, seldom called
+    from airssys_wasm.host.prometheus import MetricsServer
 
 __all__ = ["ComponentRef", "Host"]
 
@@ -471,6 +472,8 @@ class Host:
         moment is waited for (its deadline bounds it). Emits an ``UpgradeEvent``; see
         ``airssys_wasm.host.upgrade`` for quotas and storage identity.
         """
+        from airssys_wasm.host.upgrade import upgrade
+
         return await upgrade(self, name, source, manifest, limits=limits, config=config)
 
     def _link_extensions(self, name: str, artifact: Artifact, admission: Admission, *,
@@ -550,6 +553,8 @@ class Host:
         A scrape reads the counters the host keeps anyway (see ``airssys_wasm.host.metrics``):
         nothing is added per message. ConfigError when it cannot listen there.
         """
+        from airssys_wasm.host.prometheus import start_server
+
         self._running()
         server = await start_server(self, host, port)
         self._metrics_servers = [s for s in self._metrics_servers if not s.closed]

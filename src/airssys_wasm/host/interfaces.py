@@ -33,24 +33,19 @@ import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airssys_wasm._fast.fastcall import current_data
 from airssys_wasm.errors import ConfigError, LoadError, PermissionDenied, QuotaExceeded
 from airssys_wasm.host.policy import RESOURCE_EXHAUSTED, SecurityProvider
 from airssys_wasm.runtime import ComponentArtifact, HostServices, suspend
 from airssys_wasm.runtime.wit import wit_dir
-from airssys_wasm.runtime.wit_parser import (
-    WitFunction,
-    WitInterface,
-    WitPackage,
-    WitType,
-    describe_mismatch,
-    load_wit,
-    load_wit_packages,
-    parse_wit,
-)
 from airssys_wasm.types import ComponentId, ExecutionContext
+
+if TYPE_CHECKING:
+    # The WIT parser is imported by the functions below that parse or compare WIT: only a
+    # host that provides an interface or links an ext one needs it, not ``import Host``.
+    from airssys_wasm.runtime.wit_parser import WitFunction, WitInterface, WitPackage, WitType
 
 __all__ = [
     "INTERFACES_KEY",
@@ -150,6 +145,8 @@ def _is_wit_text(wit: str) -> bool:
 
 
 def _load(wit: str | os.PathLike[str]) -> WitPackage:
+    from airssys_wasm.runtime.wit_parser import load_wit, parse_wit
+
     if isinstance(wit, os.PathLike) or (isinstance(wit, str) and not _is_wit_text(wit)):
         return load_wit(wit)
     if isinstance(wit, str):
@@ -368,6 +365,8 @@ def check_imports(who: str, interface: WitInterface, imported: Mapping[str, Any]
     is declared by ``interface`` with the same type; it names the function and the field.
     ``resources`` (the guest's resource name -> ResourceType) makes handles compare by the
     resource they are of, and refuses a resource the WIT does not declare."""
+    from airssys_wasm.runtime.wit_parser import describe_mismatch
+
     for rname in sorted(resources or ()):
         if rname not in interface.resources:
             raise LoadError(f"{who}: imports resource {rname!r} from {interface.qualified}, "
@@ -390,6 +389,8 @@ def check_imports(who: str, interface: WitInterface, imported: Mapping[str, Any]
 def builtin_interfaces() -> dict[str, WitInterface]:
     """The airssys WIT shipped with the package (``runtime.wit_dir()``), parsed once: what the
     built-in ext interfaces' imports are checked against at spawn, as custom ones are."""
+    from airssys_wasm.runtime.wit_parser import load_wit_packages
+
     return {i.qualified: i for package in load_wit_packages(wit_dir()).values()
             for i in package.interfaces.values()}
 

@@ -9,8 +9,8 @@ layer (it sits above the host). It defines what it needs as protocols:
   that touches the outside world, ``check_resolved`` for the addresses a granted network name
   resolved to (the host connects only to the one it answers), and ``performed`` to audit what
   the host then actually did.
-- :func:`install_default_security` — the security layer registers its provider factory here
-  when ``airssys_wasm`` is imported, so ``Host()`` is secure by default; ``HostConfig(security=...)``
+- :func:`install_default_security` — the package root registers the security layer's provider
+  factory here when ``airssys_wasm`` is imported (the layer itself loads on the first Host), so ``Host()`` is secure by default; ``HostConfig(security=...)``
   picks another provider explicitly.
 
 Denials never raise into the host: ext host functions and messaging turn a denied
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airssys_wasm.errors import ConfigError
-from airssys_wasm.runtime import Limits, WasiSettings
 
 if TYPE_CHECKING:
     from airssys_wasm.host.config import HostConfig
+    from airssys_wasm.runtime import Limits, WasiSettings
 
 __all__ = [
     "EXTENSIONS",
@@ -104,6 +104,14 @@ class Decision(Protocol):
         again, so a rebinding DNS server cannot swap it after the check."""
 
 
+def _no_wasi() -> WasiSettings:
+    # Imported here: the package root imports this module on ``import airssys_wasm`` (to
+    # install the default provider), and the WASI settings module imports wasmtime.
+    from airssys_wasm.runtime.wasi import WasiSettings
+
+    return WasiSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What a component got at spawn; the host builds every incarnation from it."""
@@ -115,7 +123,7 @@ class Admission:
     #: Extension interfaces (keys of :data:`EXTENSIONS`) the component may import.
     extensions: frozenset[str] = frozenset()
     #: WASI p2 settings for components that import ``wasi:*``.
-    wasi: WasiSettings = field(default_factory=WasiSettings)
+    wasi: WasiSettings = field(default_factory=_no_wasi)
     #: Trust level the component was admitted at (for display and audit).
     trust: str = "unknown"
     #: Who the component is, for state that outlives it (ext-storage entries and their quota

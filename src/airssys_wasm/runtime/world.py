@@ -8,14 +8,19 @@ at load time rather than as a confusing failure on the first message.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import wasmtime
-from wasmtime import component as wc
+from typing import TYPE_CHECKING, Any
 
 from airssys_wasm.errors import LoadError
+
+if TYPE_CHECKING:
+    import wasmtime
+    from wasmtime import component as wc
+
+# wasmtime is imported inside the functions that inspect types: the names and signatures
+# below are data the CLI reads to build `--help` (``WORLDS``), which must not load the engine.
 
 __all__ = [
     "CORE_OPTIONAL",
@@ -122,11 +127,15 @@ HOST_SERVICE_FUNCS: dict[str, tuple[str, str]] = {
                                f"func(id: {_CID}) -> option<{_METADATA}>"),
 }
 
-_SCALARS = {
-    wc.Bool: "bool", wc.S8: "s8", wc.S16: "s16", wc.S32: "s32", wc.S64: "s64",
-    wc.U8: "u8", wc.U16: "u16", wc.U32: "u32", wc.U64: "u64", wc.F32: "f32", wc.F64: "f64",
-    wc.Char: "char", wc.String: "string",
-}
+@functools.cache
+def _scalars() -> dict[type, str]:
+    from wasmtime import component as wc
+
+    return {
+        wc.Bool: "bool", wc.S8: "s8", wc.S16: "s16", wc.S32: "s32", wc.S64: "s64",
+        wc.U8: "u8", wc.U16: "u16", wc.U32: "u32", wc.U64: "u64", wc.F32: "f32", wc.F64: "f64",
+        wc.Char: "char", wc.String: "string",
+    }
 
 
 _CUSTOM_INTERFACE = re.compile(
@@ -143,7 +152,9 @@ def is_custom_interface(name: str) -> bool:
 
 def render_type(ty: Any) -> str:
     """Canonical structural text of a wasmtime-py component value type."""
-    scalar = _SCALARS.get(type(ty))
+    from wasmtime import component as wc
+
+    scalar = _scalars().get(type(ty))
     if scalar is not None:
         return scalar
     if isinstance(ty, wc.ListType):
@@ -194,6 +205,8 @@ class ComponentShape:
 
 
 def _funcs(instance_type: wc.ComponentInstanceType, engine: wasmtime.Engine) -> dict[str, wc.FuncType]:
+    from wasmtime import component as wc
+
     return {n: e.ty for n, e in instance_type.exports(engine).items()
             if isinstance(e.ty, wc.FuncType)}
 
@@ -208,6 +221,8 @@ def _check(name: str, where: str, fty: wc.FuncType, expected: tuple[str, str], w
 
 
 def validate_component(component: wc.Component, engine: wasmtime.Engine, who: str) -> ComponentShape:
+    from wasmtime import component as wc
+
     ctype = component.type
     exports = ctype.exports(engine)
     instance = next((n for n in exports if n.startswith(_LIFECYCLE_PREFIX)), None)
@@ -290,6 +305,8 @@ def _core_sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
 
 
 def validate_core_module(module: wasmtime.Module, who: str) -> CoreShape:
+    import wasmtime
+
     if module.imports:
         first = module.imports[0]
         raise LoadError(f"{who}: core-ABI modules may not import anything, but it imports "

@@ -1,9 +1,9 @@
 """Security layer: the ``Component.toml`` model, capability matching, audit, quotas and trust.
 
-``HostSecurity`` implements the host layer's ``SecurityProvider`` extension point and is
-installed as the default on import, so ``airssys_wasm.Host()`` admits components through
-their Component.toml and calls ``policy.check(component, kind, target)`` before every
-guest→host action. Pure Python; it imports only from the layers below (runtime ``Limits``,
+``HostSecurity`` implements the host layer's ``SecurityProvider`` extension point; the
+package root installs it as the default (imported when the first ``Host`` is built), so
+``airssys_wasm.Host()`` admits components through their Component.toml and calls
+``policy.check(component, kind, target)`` before every guest→host action. Pure Python; it imports only from the layers below (runtime ``Limits``,
 ``parse_size`` and WASI settings; the host's protocols).
 """
 
@@ -16,7 +16,6 @@ from airssys_wasm.security.audit import (
     MemoryAuditSink,
     StreamAuditSink,
 )
-from airssys_wasm.host.policy import install_default_security
 from airssys_wasm.security.host_security import HostSecurity, audit_log
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind
 from airssys_wasm.security.manifest import (
@@ -85,5 +84,3 @@ __all__ = [
     "resolve_target_path",
     "validate_manifest",
 ]
-
-install_default_security(HostSecurity.from_config)
