@@ -27,6 +27,7 @@ from airssys_wasm.benchmarks.timing import Comparison, render_markdown, render_t
 from airssys_wasm.host import EXTENSIONS, Admission
 from airssys_wasm.runtime import Engine, Limits, WasiSettings
 from airssys_wasm.security import Decision, StreamAuditSink
+from airssys_wasm.benchmarks import guests
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
 BURST = 2000
@@ -55,8 +56,8 @@ class Unchecked:
 async def per_send_ns(engine: Engine, config: HostConfig) -> float:
     async with Host(config, engine=engine) as host:
         manifest = '[component]\nname = "a"\nversion = "1.0.0"\n[capabilities.messaging]\nsend = ["b"]\n'
-        await host.spawn("a", EXAMPLES / "pingpong.wat", manifest=manifest)
-        b = await host.spawn("b", EXAMPLES / "pingpong.wat", capacity=BURST * 2)
+        await host.spawn("a", guests.path("pingpong"), manifest=manifest)
+        b = await host.spawn("b", guests.path("pingpong"), capacity=BURST * 2)
         best = float("inf")
         op = b"brst" + struct.pack("<I", BURST) + b"b"
         for _ in range(ROUNDS):

@@ -18,10 +18,11 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm._fast._router import Router
 from airssys_wasm.actor import ActorState, Backoff, Mailbox
 from airssys_wasm.runtime import Engine
+from airssys_wasm.benchmarks import guests
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
-MINIMAL = EXAMPLES / "minimal.wat"
-PINGPONG = EXAMPLES / "pingpong.wat"
+MINIMAL = guests.path("minimal")
+PINGPONG = guests.path("pingpong")
 FRAME = b"\x55" + b"x" * 15
 N = 200
 

@@ -13,10 +13,11 @@ import pytest
 import wasmtime
 
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, Limits, PoolingConfig
+from airssys_wasm.benchmarks import guests
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "wat"
-ECHO = bytes(wasmtime.wat2wasm((EXAMPLES / "echo.wat").read_text()))
-CORE = bytes(wasmtime.wat2wasm((EXAMPLES / "core_actor.wat").read_text()))
+ECHO = bytes(wasmtime.wat2wasm((guests.path("echo")).read_text()))
+CORE = bytes(wasmtime.wat2wasm((guests.path("core_actor")).read_text()))
 SENDER = ComponentId("bench")
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from airssys_wasm.security import AuditLog, Capabilities, CapabilityKind, PermissionPolicy, StreamAuditSink
 from airssys_wasm.security.patterns import resolve_target_path
+from airssys_wasm.benchmarks import guests
 
 ENDPOINTS = ("api.example.com:443", "*.cdn.example.com:443", "10.0.0.5:5432", "[::1]:*", "db.internal:5432")
 NAMES = ("logger", "worker-*", "audit-?", "billing")
@@ -102,7 +103,7 @@ def secure_host(tree: Path):
         manifest = (f'[component]\nname = "f"\nversion = "1.0.0"\n'
                     f'[capabilities.filesystem]\nread = ["{tree}/data/**"]\n')
         loop.run_until_complete(host.spawn("f", EXAMPLES / "ext-fs.wat", manifest=manifest))
-        loop.run_until_complete(host.spawn("p", EXAMPLES / "pingpong.wat"))
+        loop.run_until_complete(host.spawn("p", guests.path("pingpong")))
         yield loop, host
         loop.run_until_complete(host.close())
     loop.close()

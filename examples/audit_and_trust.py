@@ -17,6 +17,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm.security import FileAuditSink, MemoryAuditSink
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 
@@ -35,12 +36,12 @@ async def main() -> dict[str, object]:
         config = aw.HostConfig(name="trust", audit=[memory, file_sink], default_trust="unknown")
         async with aw.Host(config) as host:
             try:
-                await host.spawn("guest", WAT / "pingpong.wat", trust="untrusted")
+                await host.spawn("guest", guests.path("pingpong"), trust="untrusted")
                 raise AssertionError("an untrusted component without a manifest was admitted")
             except aw.ManifestError as refused:
                 print(f"untrusted without a manifest: {str(refused)[:70]}...")
             try:
-                await host.spawn("guest", WAT / "pingpong.wat", trust="untrusted",
+                await host.spawn("guest", guests.path("pingpong"), trust="untrusted",
                                  manifest=manifest("guest", limits='memory = "1GiB"'))
                 raise AssertionError("the untrusted memory ceiling did not hold")
             except aw.ManifestError as refused:
@@ -48,10 +49,10 @@ async def main() -> dict[str, object]:
 
             # Admitted: it may send to "peer" only. pingpong's execute("send" ttl name) calls
             # the send-message host function and answers "sent" or the error's text.
-            await host.spawn("guest", WAT / "pingpong.wat", trust="untrusted",
+            await host.spawn("guest", guests.path("pingpong"), trust="untrusted",
                              manifest=manifest("guest", limits='memory = "4MiB"', send='["peer"]'))
-            await host.spawn("peer", WAT / "pingpong.wat")          # unknown: no manifest
-            await host.spawn("stranger", WAT / "pingpong.wat")
+            await host.spawn("peer", guests.path("pingpong"))          # unknown: no manifest
+            await host.spawn("stranger", guests.path("pingpong"))
             assert await host.request("guest", b"send\x00peer") == b"sent"
             answer = await host.request("guest", b"send\x00stranger")
             print(f"guest -> stranger: {answer.decode()[:70]}...")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
+from airssys_wasm.benchmarks import guests
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("build_c_guests", HERE / "c_guest" / "build_c_guests.py")
@@ -44,7 +45,7 @@ async def run(counter: Path, relay: Path) -> dict[str, int]:
         assert count == 0  # a fresh instance after the restart
         print(f"counter trapped and was restarted ({ref.stats.restarts} restart)")
 
-        sink = await host.spawn("sink", HERE / "wat" / "echo.wat")
+        sink = await host.spawn("sink", guests.path("echo"))
         await host.spawn("relay", relay, manifest={
             "component": {"name": "relay", "version": "1.0.0"},
             "capabilities": {"messaging": {"send": ["sink"]}}})

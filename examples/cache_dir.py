@@ -17,6 +17,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 
@@ -25,7 +26,7 @@ async def main() -> dict[str, int]:
     with tempfile.TemporaryDirectory() as cache_dir:
         with aw.Engine(aw.EngineConfig(cache_dir=cache_dir)) as first:
             started = time.perf_counter()
-            first.load(WAT / "echo.wat")
+            first.load(guests.path("echo"))
             compiled = time.perf_counter() - started
             assert first.cache is not None  # an engine has a cache only with a cache_dir
             assert (first.cache.stats.misses, first.cache.stats.hits) == (1, 0)
@@ -35,7 +36,7 @@ async def main() -> dict[str, int]:
         with aw.Engine(aw.EngineConfig(cache_dir=cache_dir)) as second:    # "after a restart"
             async with aw.Host(aw.HostConfig(name="cached"), engine=second) as host:
                 started = time.perf_counter()
-                await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+                await host.spawn("echo", guests.path("echo"), manifest=WAT / "echo.toml")
                 loaded = time.perf_counter() - started
                 await host.send("echo", mc.encode(mc.Codec.RAW, b"hello"))
                 assert await host.request("echo", b"last") == mc.encode(mc.Codec.RAW, b"hello")

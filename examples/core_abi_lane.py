@@ -17,6 +17,7 @@ from pathlib import Path
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm.runtime import CoreModuleArtifact
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 BULK = mc.encode(mc.Codec.RAW, bytes(range(256)) * 2048)      # a 512 KiB frame
@@ -24,7 +25,7 @@ BULK = mc.encode(mc.Codec.RAW, bytes(range(256)) * 2048)      # a 512 KiB frame
 
 async def under_a_host() -> bytes:
     async with aw.Host(aw.HostConfig(name="bulk")) as host:
-        await host.spawn("bulk", WAT / "core_actor.wat")
+        await host.spawn("bulk", guests.path("core_actor"))
         await host.send("bulk", BULK)
         reply = await host.request("bulk", b"last")
         assert reply == BULK[:1024] and await host.health("bulk") is aw.HealthStatus.HEALTHY
@@ -34,7 +35,7 @@ async def under_a_host() -> bytes:
 
 def without_a_host() -> bytes:
     with aw.Engine() as engine:
-        artifact = engine.load(WAT / "core_actor.wat")
+        artifact = engine.load(guests.path("core_actor"))
         assert isinstance(artifact, CoreModuleArtifact) and artifact.has("execute")
         with artifact.instantiate(aw.Limits(memory_bytes=4 << 20)) as instance:
             instance.handle_message(aw.ComponentId("python"), BULK)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
+from airssys_wasm import demo
 
 WAT = Path(__file__).resolve().parent / "wat"
 MiB = 1 << 20
@@ -24,7 +25,7 @@ MiB = 1 << 20
 
 async def under_a_host() -> aw.TrapKind:
     async with aw.Host(aw.HostConfig(name="limits", backoff=aw.Backoff(initial=0.01))) as host:
-        crasher = await host.spawn("crasher", WAT / "crasher.wat", manifest=WAT / "crasher.toml")
+        crasher = await host.spawn("crasher", demo.path("crasher"), manifest=WAT / "crasher.toml")
         await host.send("crasher", mc.encode(mc.Codec.RAW, b"loop"))   # never returns
         await host.send("crasher", mc.encode(mc.Codec.RAW, b"fine"))   # handled after it
         for _ in range(500):

@@ -23,6 +23,7 @@ import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import Backoff
 from airssys_wasm.types import ComponentConfig
+from airssys_wasm import demo
 
 HERE = Path(__file__).resolve().parent / "wat"
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -41,10 +42,10 @@ async def main() -> dict[str, float]:
         server = await host.serve_metrics("127.0.0.1", 0)
         print(f"serving {server.url}")
 
-        await host.spawn("sink", HERE / "counter.wat", manifest=HERE / "counter.toml")
-        await host.spawn("stage", HERE / "stage.wat", manifest=HERE / "stage.toml",
+        await host.spawn("sink", demo.path("counter"), manifest=HERE / "counter.toml")
+        await host.spawn("stage", demo.path("stage"), manifest=HERE / "stage.toml",
                          config=ComponentConfig(config_data=b"f-sink"))
-        crasher = await host.spawn("crasher", HERE / "crasher.wat",
+        crasher = await host.spawn("crasher", demo.path("crasher"),
                                    manifest=HERE / "crasher.toml", backoff=Backoff(initial=0))
         for i in range(20):
             await host.send("stage", mc.encode_value(mc.Codec.JSON, {"reading": i}))

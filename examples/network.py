@@ -16,6 +16,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm.security import MemoryAuditSink
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 DENIED = 0  # network-error case index of permission-denied (wit/types.wit)
@@ -57,7 +58,7 @@ connect = ["{granted}"]
     audit = MemoryAuditSink()
     try:
         async with aw.Host(aw.HostConfig(name="network", audit=audit)) as host:
-            await host.spawn("client", WAT / "ext-net.wat", manifest=manifest)
+            await host.spawn("client", guests.path("ext-net"), manifest=manifest)
             reply = await host.request("client", roundtrip(granted, b"hello"))
             assert reply == b"\x00echo:hello", reply
             print(f"{granted} answered {reply[1:].decode()!r}")

@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 
 import airssys_wasm as aw
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 DENIED = 0  # process-error case index of permission-denied (wit/types.wit)
@@ -38,7 +39,7 @@ def run(executable: str, *args: str) -> bytes:
 
 async def main() -> dict[str, object]:
     async with aw.Host(aw.HostConfig(name="process")) as host:
-        await host.spawn("runner", WAT / "ext-proc.wat", manifest=MANIFEST)
+        await host.spawn("runner", guests.path("ext-proc"), manifest=MANIFEST)
         reply = await host.request("runner", run("/bin/echo", "hello", "from", "a", "child"))
         assert reply[:1] == b"\x00"
         code, stdout = struct.unpack("<i", reply[1:5])[0], reply[5:]

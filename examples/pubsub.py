@@ -15,6 +15,7 @@ from pathlib import Path
 
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
+from airssys_wasm import demo
 
 WAT = Path(__file__).resolve().parent / "wat"
 
@@ -27,7 +28,7 @@ async def count(host: aw.Host, name: str) -> int:
 async def main() -> dict[str, int]:
     async with aw.Host(aw.HostConfig(name="pubsub")) as host:
         for name in ("north", "south", "archive"):
-            await host.spawn(name, WAT / "counter.wat", manifest=WAT / "counter.toml")
+            await host.spawn(name, demo.path("counter"), manifest=WAT / "counter.toml")
         host.subscribe("readings", "north")
         host.subscribe("readings", "south")
 

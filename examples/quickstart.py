@@ -17,6 +17,7 @@ from pathlib import Path
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import Backoff, RestartEvent
+from airssys_wasm import demo
 
 HERE = Path(__file__).resolve().parent / "wat"
 
@@ -27,9 +28,9 @@ async def main() -> dict[str, object]:
         host.add_listener(lambda e: restarts.append(e) if isinstance(e, RestartEvent) else None)
 
         # A component is a .wasm/.wat file; its Component.toml gives version, limits, grants.
-        counter = await host.spawn("counter", HERE / "counter.wat", manifest=HERE / "counter.toml")
+        counter = await host.spawn("counter", demo.path("counter"), manifest=HERE / "counter.toml")
         sup = await host.supervisor("workers", strategy="one_for_one", max_restarts=5, within=10)
-        await host.spawn("crasher", HERE / "crasher.wat", manifest=HERE / "crasher.toml",
+        await host.spawn("crasher", demo.path("crasher"), manifest=HERE / "crasher.toml",
                          supervisor=sup, backoff=Backoff(initial=0.05))
 
         # Messages are multicodec frames: a varint codec prefix, then the payload.

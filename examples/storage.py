@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import airssys_wasm as aw
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 MANIFEST = """
@@ -48,7 +49,7 @@ async def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         config = aw.HostConfig(name="storage", storage_dir=tmp)
         async with aw.Host(config) as host:
-            await host.spawn("settings", WAT / "ext-store.wat", manifest=MANIFEST)
+            await host.spawn("settings", guests.path("ext-store"), manifest=MANIFEST)
             assert await call(host, b"s" + at("app", "theme") + b"dark") == (True, b"")
             ok, error = await call(host, b"s" + at("other", "k") + b"v")   # not granted
             assert not ok and error[0] == DENIED
@@ -58,7 +59,7 @@ async def main() -> dict[str, object]:
             print("a 100-byte value is over the 64-byte quota: resource-exhausted")
 
         async with aw.Host(config) as host:                  # a new host, the same database
-            await host.spawn("settings", WAT / "ext-store.wat", manifest=MANIFEST)
+            await host.spawn("settings", guests.path("ext-store"), manifest=MANIFEST)
             ok, value = await call(host, b"g" + at("app", "theme"))
             assert ok and value == b"\x01dark"               # 0x01: some(value)
             ok, keys = await call(host, b"l" + bytes([3]) + b"app")

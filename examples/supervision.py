@@ -19,6 +19,7 @@ from pathlib import Path
 import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import ActorState, DeadLetterReason, EscalationEvent, Event, RestartEvent
+from airssys_wasm import demo
 
 WAT = Path(__file__).resolve().parent / "wat"
 POISON, FINE = mc.encode(mc.Codec.RAW, b"poison"), mc.encode(mc.Codec.RAW, b"fine")
@@ -39,8 +40,8 @@ async def main() -> dict[str, object]:
                            backoff=aw.Backoff(initial=0.02, multiplier=2.0, max=0.5))
     async with aw.Host(config) as host:
         host.add_listener(events.append)
-        await host.spawn("counter", WAT / "counter.wat", manifest=WAT / "counter.toml")
-        crasher = await host.spawn("crasher", WAT / "crasher.wat", manifest=WAT / "crasher.toml")
+        await host.spawn("counter", demo.path("counter"), manifest=WAT / "counter.toml")
+        crasher = await host.spawn("crasher", demo.path("crasher"), manifest=WAT / "crasher.toml")
 
         for _ in range(2):
             await host.send("crasher", POISON)
@@ -63,7 +64,7 @@ async def main() -> dict[str, object]:
 
         await host.send("counter", FINE)                # the neighbour never noticed
         assert host.ref("counter").state is ActorState.RUNNING
-        await host.spawn("crasher", WAT / "crasher.wat", manifest=WAT / "crasher.toml")
+        await host.spawn("crasher", demo.path("crasher"), manifest=WAT / "crasher.toml")
         assert host.ref("crasher").state is ActorState.RUNNING
         print("counter still running; crasher spawned again")
         return {"restarts": len(restarts), "dead_letters": len(reasons)}

@@ -19,6 +19,8 @@ import airssys_wasm as aw
 from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import UpgradeEvent
 from airssys_wasm.types import ComponentConfig
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 
 WAT = Path(__file__).resolve().parent / "wat"
 # A core-ABI module whose init() answers 1 (an error): it loads, but cannot start.
@@ -43,12 +45,12 @@ async def main() -> dict[str, object]:
     async with aw.Host(aw.HostConfig(name="upgrade")) as host:
         events: list[UpgradeEvent] = []
         host.add_listener(lambda e: events.append(e) if isinstance(e, UpgradeEvent) else None)
-        await host.spawn("sink", WAT / "echo.wat", manifest=WAT / "echo.toml")
-        stage = await host.spawn("stage", WAT / "stage.wat", manifest=WAT / "stage.toml",
+        await host.spawn("sink", guests.path("echo"), manifest=WAT / "echo.toml")
+        stage = await host.spawn("stage", demo.path("stage"), manifest=WAT / "stage.toml",
                                  config=ComponentConfig(config_data=b"f-sink"))
         assert await through(host, b"hello") == b"hello"
 
-        await host.upgrade("stage", WAT / "stage.wat", config=ComponentConfig(config_data=b"u-sink"))
+        await host.upgrade("stage", demo.path("stage"), config=ComponentConfig(config_data=b"u-sink"))
         assert await through(host, b"again") == b"AGAIN"
         print(f"upgraded: {events[-1].old} -> {events[-1].new}, now upper-casing")
 

@@ -9,11 +9,20 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 from airssys_wasm.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 WAT = EXAMPLES / "wat"
+
+
+def wat_file(name: str) -> Path:
+    """Example component ``name``: the package's copy of what it ships, else examples/wat."""
+    if name in demo.NAMES:
+        return demo.path(name)
+    return guests.path(name) if name in guests.NAMES else WAT / f"{name}.wat"
 
 
 def invoke(*args: str) -> Result:

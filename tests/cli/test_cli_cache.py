@@ -12,6 +12,7 @@ from airssys_wasm.cli.system import check_system
 from airssys_wasm.runtime import Engine, EngineConfig
 from airssys_wasm.runtime.cache import CACHE_DIR_ENV, default_cache_dir
 from cli_helpers import EXAMPLES, WAT, invoke
+from airssys_wasm.benchmarks import guests
 
 
 def _artifacts(cache: Path) -> list[Path]:
@@ -22,7 +23,7 @@ def test_inspect_compiles_into_the_default_cache_once(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv(CACHE_DIR_ENV, str(cache))
-    source = shutil.copy(WAT / "echo.wat", tmp_path / "echo.wat")
+    source = shutil.copy(guests.path("echo"), tmp_path / "echo.wat")
     first = invoke("inspect", source)
     assert first.exit_code == 0, first.output
     assert len(_artifacts(cache)) == 1
@@ -40,7 +41,7 @@ def test_inspect_core_module_through_the_cache(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv(CACHE_DIR_ENV, str(cache))
-    result = invoke("inspect", WAT / "core_actor.wat")
+    result = invoke("inspect", guests.path("core_actor"))
     assert result.exit_code == 0 and "satisfies the core-ABI lane" in result.output
     assert [p.name.split("-")[0] for p in _artifacts(cache)] == ["core"]
 
@@ -50,7 +51,7 @@ def test_empty_cache_variable_disables_the_cache(tmp_path: Path,
     monkeypatch.setenv(CACHE_DIR_ENV, "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() is None
-    assert invoke("inspect", WAT / "minimal.wat").exit_code == 0
+    assert invoke("inspect", guests.path("minimal")).exit_code == 0
     assert not (tmp_path / "xdg").exists()
     monkeypatch.delenv(CACHE_DIR_ENV)
     assert default_cache_dir() == tmp_path / "xdg" / "airssys-wasm"

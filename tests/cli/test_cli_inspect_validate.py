@@ -44,7 +44,7 @@ def test_inspect_binary_wasm_and_optional_exports(tmp_path: Path) -> None:
 
 
 def test_inspect_core_module_lane() -> None:
-    result = invoke("inspect", WAT / "core_actor.wat")
+    result = invoke("inspect", guests.path("core_actor"))
     assert result.exit_code == 0, result.output
     assert "core module" in result.output and "func(i32, i32, i32, i32) -> i32" in result.output
     assert "satisfies the core-ABI lane" in result.output

@@ -22,8 +22,9 @@ from airssys_wasm.cli.monitor import Monitor
 from airssys_wasm.cli.system import Watcher, load_system
 
 from cli_helpers import WAT
+from airssys_wasm.benchmarks import guests
 
-PINGPONG = WAT / "pingpong.wat"
+PINGPONG = guests.path("pingpong")
 
 
 def _system(tmp_path: Path) -> tuple[Path, Path]:

@@ -10,6 +10,7 @@ import pytest
 
 from airssys_wasm import Host, HostConfig, LoadError
 from airssys_wasm.cli.inspect import inspect_file
+from cli_helpers import wat_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wat"
 GOOD = ["minimal", "replier", "echo", "pingpong", "chaos", "crasher", "counter", "stage"]
@@ -29,7 +30,7 @@ async def spawn_verdict(path: Path) -> str | None:
 
 @pytest.mark.parametrize("name", GOOD + BAD)
 async def test_inspect_and_spawn_agree(name: str) -> None:
-    path = EXAMPLES / f"{name}.wat"
+    path = wat_file(name)
     report = inspect_file(path)
     refused = await spawn_verdict(path)
     assert (not report.problems) == (refused is None), (report.problems, refused)
@@ -61,7 +62,7 @@ async def test_old_wasi_is_refused_at_load_naming_the_interface() -> None:
 def test_inspect_names_the_worlds_a_component_satisfies(name: str, worlds: str) -> None:
     from cli_helpers import invoke
 
-    result = invoke("inspect", EXAMPLES / f"{name}.wat")
+    result = invoke("inspect", wat_file(name))
     assert result.exit_code == 0, result.output
     assert f"worlds it satisfies: {worlds}\n" in result.output
 

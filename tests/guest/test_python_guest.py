@@ -17,6 +17,7 @@ from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import DeadLetterReason
 
 from .conftest import GUEST_DIR, WAT, BuiltGuest
+from airssys_wasm.benchmarks import guests
 
 MANIFEST = GUEST_DIR / "Component.toml"
 
@@ -64,14 +65,14 @@ async def test_messages_and_requests(host: aw.Host) -> None:
 
 
 async def test_send_message_reaches_a_wat_component(host: aw.Host) -> None:
-    await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+    await host.spawn("echo", guests.path("echo"), manifest=WAT / "echo.toml")
     await host.send("tally", js({"forward": "echo", "value": {"from": "python"}}))
     await eventually(lambda: host.ref("tally").stats.messages_out >= 1, "tally's message")
     assert await host.request("echo", b"last") == js({"from": "python"})
 
 
 async def test_guest_request_reaches_its_callback(host: aw.Host) -> None:
-    await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+    await host.spawn("echo", guests.path("echo"), manifest=WAT / "echo.toml")
     await host.send("tally", js({"ask": "echo"}))  # echo's execute answers an unknown op with itself
 
     answers: list[object] = []
@@ -89,7 +90,7 @@ async def test_guest_request_reaches_its_callback(host: aw.Host) -> None:
 
 async def test_sdk_defaults_answer_health_and_metadata(host: aw.Host) -> None:
     assert await host.health("tally") is aw.HealthStatus.HEALTHY
-    await host.spawn("echo", WAT / "echo.wat", manifest=WAT / "echo.toml")
+    await host.spawn("echo", guests.path("echo"), manifest=WAT / "echo.toml")
     # echo asks the host for tally's metadata (get-component-metadata) and answers its name.
     assert await host.request("echo", b"meta:tally") == b"python-component"
 

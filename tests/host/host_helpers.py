@@ -7,11 +7,12 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from airssys_wasm.benchmarks import guests
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wat"
-PINGPONG = EXAMPLES / "pingpong.wat"
-MINIMAL = EXAMPLES / "minimal.wat"
-ECHO = EXAMPLES / "echo.wat"
+PINGPONG = guests.path("pingpong")
+MINIMAL = guests.path("minimal")
+ECHO = guests.path("echo")
 
 RAW = b"\x55"
 PLAIN = RAW + b"x"  # counted by pingpong

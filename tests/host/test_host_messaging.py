@@ -24,6 +24,7 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.actor import DeadLetterReason
 from airssys_wasm.host import SecurityProvider
 from airssys_wasm.security import AuditLog, Decision, HostSecurity, PermissionPolicy
+from airssys_wasm.benchmarks import guests
 
 
 class Spy:
@@ -206,7 +207,7 @@ async def test_namespace_and_version_are_part_of_the_component_id(engine) -> Non
 
 
 async def test_core_abi_modules_are_components_too(host) -> None:
-    await host.spawn("core", EXAMPLES / "core_actor.wat")
+    await host.spawn("core", guests.path("core_actor"))
     frame = mc.encode(mc.Codec.RAW, b"bulk payload " * 100)
     await host.send("core", frame)
     assert await host.request("core", b"last") == frame[:1024]  # it keeps the first KiB

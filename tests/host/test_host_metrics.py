@@ -25,6 +25,7 @@ from airssys_wasm.metrics import collect, instrument_otel, render
 from airssys_wasm.runtime import Engine
 from airssys_wasm.types import ComponentConfig
 from host_helpers import EXAMPLES, eventually
+from airssys_wasm.benchmarks import guests
 
 STAGE_TOML = EXAMPLES / "stage.toml"
 
@@ -415,7 +416,7 @@ async def test_memory_is_reported_where_the_host_can_see_it(engine: Engine) -> N
     from airssys_wasm.runtime import Limits
 
     async with Host(HostConfig(health=None), engine=engine) as host:
-        core = await host.spawn("core", EXAMPLES / "core_actor.wat",
+        core = await host.spawn("core", guests.path("core_actor"),
                                 limits=Limits(memory_bytes=1 << 20))
         await host.spawn("sink", path("counter"), EXAMPLES / "counter.toml")
         page = Scrape(render(host).decode())

@@ -25,8 +25,9 @@ from airssys_wasm.actor import ActorState, UpgradeEvent
 from airssys_wasm.types import ComponentConfig
 
 from host_helpers import EXAMPLES, PINGPONG, RAW, events_of, u32
+from airssys_wasm import demo
 
-STAGE = EXAMPLES / "stage.wat"
+STAGE = demo.path("stage")
 N = 50_000
 
 RECORDER = r"""

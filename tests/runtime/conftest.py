@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 from airssys_wasm.runtime import Artifact, Engine, EngineConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +17,11 @@ EXAMPLES = ROOT / "examples" / "wat"
 
 
 def example(name: str) -> Path:
-    return EXAMPLES / name
+    """An example component: the package's copy of what it ships, else examples/wat."""
+    stem = name.removesuffix(".wat")
+    if stem in demo.NAMES:
+        return demo.path(stem)
+    return guests.path(stem) if stem in guests.NAMES else EXAMPLES / name
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from airssys_wasm.runtime import Engine, wit_dir
 from airssys_wasm.runtime.world import HOST_SERVICE_FUNCS, LIFECYCLE_FUNCS
 
 from .conftest import EXAMPLES, ROOT
+from airssys_wasm.benchmarks import guests
 
 
 def wasm_tools(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +58,7 @@ def test_world_py_names_every_wit_function(interface: str, table: dict) -> None:
 def test_component_built_from_the_wit_passes_world_validation(engine: Engine) -> None:
     # echo.wat is generated from wit/ by wasm-tools: if world.py's types drifted from the WIT,
     # this load would fail with a LoadError naming the export.
-    artifact = engine.load(EXAMPLES / "echo.wat")
+    artifact = engine.load(guests.path("echo"))
     assert artifact.exports == set(LIFECYCLE_FUNCS)
     assert artifact.shape.host_services == set(HOST_SERVICE_FUNCS)
 

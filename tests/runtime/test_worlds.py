@@ -12,6 +12,8 @@ from airssys_wasm import multicodec as mc
 from airssys_wasm.runtime import Engine, write_world
 from airssys_wasm.runtime.world import LIFECYCLE_FUNCS, WORLDS, satisfied_worlds
 
+from .conftest import example
+
 from .conftest import EXAMPLES
 from .test_wit import wasm_tools
 
@@ -44,7 +46,7 @@ def test_unknown_world_is_refused(tmp_path) -> None:
 
 @pytest.mark.parametrize("world", list(WORLDS))
 def test_component_of_each_world_is_accepted_and_named(world: str, engine: Engine) -> None:
-    artifact = engine.load(EXAMPLES / f"{IMPLEMENTED_BY[world]}.wat")
+    artifact = engine.load(example(f"{IMPLEMENTED_BY[world]}.wat"))
     assert artifact.exports == frozenset(WORLDS[world])
     named = satisfied_worlds(artifact.exports)
     assert named[-1] == world  # the largest world it satisfies is the one it was built for

@@ -37,8 +37,9 @@ from airssys_wasm.security import addresses as addr_mod
 from airssys_wasm.security.addresses import canonical_ip, special_range
 
 from security_helpers import EXAMPLES, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
-EXT_NET = EXAMPLES / "ext-net.wat"
+EXT_NET = guests.path("ext-net")
 NET_DENIED, NET_TIMEOUT, NET_INVALID, NET_IO = 0, 2, 3, 4
 NAME = "svc.example.com"
 

@@ -18,11 +18,12 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.security import HostSecurity, MemoryAuditSink, load_manifest
 
 from security_helpers import EXAMPLES, EchoServer, argv, denials, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
 EXT_FS = EXAMPLES / "ext-fs.wat"
-EXT_NET = EXAMPLES / "ext-net.wat"
-EXT_PROC = EXAMPLES / "ext-proc.wat"
-PINGPONG = EXAMPLES / "pingpong.wat"
+EXT_NET = guests.path("ext-net")
+EXT_PROC = guests.path("ext-proc")
+PINGPONG = guests.path("pingpong")
 
 # Case indices of the WIT error variants (types.wit).
 FILE_NOT_FOUND, FILE_DENIED, FILE_INVALID_PATH = 0, 1, 3

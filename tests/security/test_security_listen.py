@@ -12,8 +12,9 @@ import airssys_wasm as aw
 from airssys_wasm.host.ext_network import MAX_LISTENERS
 
 from security_helpers import EXAMPLES, denials, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
-EXT_NET = EXAMPLES / "ext-net.wat"
+EXT_NET = guests.path("ext-net")
 NET_DENIED, NET_TIMEOUT, NET_EXHAUSTED = 0, 2, 5
 
 

@@ -14,9 +14,11 @@ from airssys_wasm._fast.fastcall import Oversized
 from airssys_wasm.types import ComponentConfig
 
 from security_helpers import EXAMPLES, denials, manifest
+from airssys_wasm import demo
+from airssys_wasm.benchmarks import guests
 
-PINGPONG = EXAMPLES / "pingpong.wat"
-STAGE = EXAMPLES / "stage.wat"
+PINGPONG = guests.path("pingpong")
+STAGE = demo.path("stage")
 LIMIT = 64
 MSG_EXHAUSTED = 4  # messaging-error resource-exhausted
 

@@ -16,8 +16,9 @@ import airssys_wasm as aw
 from airssys_wasm.host.ext_process import MAX_PROCESSES
 
 from security_helpers import EXAMPLES, argv, denials, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
-EXT_PROC = EXAMPLES / "ext-proc.wat"
+EXT_PROC = guests.path("ext-proc")
 PROC_DENIED, PROC_TIMEOUT, PROC_EXHAUSTED, PROC_INVALID_HANDLE = 0, 3, 4, 5
 TERMINATE, KILL = 0, 1  # process-signal case indices
 

@@ -22,10 +22,11 @@ from airssys_wasm.host.ext_process import EXEC_BY_FD
 from airssys_wasm.security import HostSecurity, MemoryAuditSink
 
 from security_helpers import EXAMPLES, argv, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
 pytestmark = pytest.mark.skipif(not EXEC_BY_FD, reason="executing by descriptor needs Linux")
 
-EXT_PROC = EXAMPLES / "ext-proc.wat"
+EXT_PROC = guests.path("ext-proc")
 PROC_DENIED, PROC_SPAWN_FAILED = 0, 2  # process-error case indices
 
 

@@ -27,12 +27,13 @@ from airssys_wasm.runtime import Limits
 from airssys_wasm.security import MemoryAuditSink
 
 from security_helpers import EXAMPLES, EchoServer, argv, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
-PINGPONG = EXAMPLES / "pingpong.wat"
+PINGPONG = guests.path("pingpong")
 EXT_FS = EXAMPLES / "ext-fs.wat"
-EXT_NET = EXAMPLES / "ext-net.wat"
-EXT_PROC = EXAMPLES / "ext-proc.wat"
-EXT_STORE = EXAMPLES / "ext-store.wat"
+EXT_NET = guests.path("ext-net")
+EXT_PROC = guests.path("ext-proc")
+EXT_STORE = guests.path("ext-store")
 FILE_DENIED = 1
 NET_TIMEOUT = 2
 PROC_TIMEOUT = 3

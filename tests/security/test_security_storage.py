@@ -18,8 +18,9 @@ from airssys_wasm.host.ext_storage import DB_NAME, MAX_KEY_BYTES
 from airssys_wasm.security import MemoryAuditSink
 
 from security_helpers import EXAMPLES, denials, err, manifest, ok
+from airssys_wasm.benchmarks import guests
 
-EXT_STORE = EXAMPLES / "ext-store.wat"
+EXT_STORE = guests.path("ext-store")
 DENIED, EXHAUSTED, INVALID_KEY = 0, 1, 2  # storage-error case indices (ext-storage.wit)
 
 

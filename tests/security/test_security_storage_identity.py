@@ -18,8 +18,9 @@ from airssys_wasm.security import HostSecurity, MemoryAuditSink
 
 from security_helpers import EXAMPLES, err, ok
 from test_security_storage import EXHAUSTED, delete, get, keys, put, store_manifest, used
+from airssys_wasm.benchmarks import guests
 
-EXT_STORE = EXAMPLES / "ext-store.wat"
+EXT_STORE = guests.path("ext-store")
 QUOTA = "storage_bytes = 20"
 
 

@@ -1,5 +1,5 @@
 ;; Core module of the `counter` example component (world airssys:core/airssys-component):
-;; the smallest useful stateful actor. `../build.py` turns it into ../counter.wat.
+;; the smallest useful stateful actor. `../build.py` turns it into src/airssys_wasm/demo/counter.wat.
 ;;
 ;; handle-message(sender, frame): counts the message and adds its length to a byte total.
 ;; execute(op):

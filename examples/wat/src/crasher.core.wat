@@ -1,5 +1,5 @@
 ;; Core module of the `crasher` example component (world `minimal`: only handle-message).
-;; `../build.py` turns it into ../crasher.wat. It shows what supervision does with a guest
+;; `../build.py` turns it into src/airssys_wasm/demo/crasher.wat. It shows what supervision does with a guest
 ;; that traps: the payload (after the multicodec varint prefix) picks the failure:
 ;;   "poison..."  unreachable            "oob..."   load past the end of linear memory
 ;;   "loop..."    spins until the host's wall-clock deadline (epoch) interrupts it

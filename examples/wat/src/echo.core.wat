@@ -1,5 +1,5 @@
 ;; Core module of the `echo` example component (world airssys:core/airssys-component).
-;; `wasm-tools component embed` + `component new` (see ../build.py) turn it into ../echo.wat.
+;; `wasm-tools component embed` + `component new` (see ../build.py) turn it into src/airssys_wasm/benchmarks/guests/echo.wat.
 ;;
 ;; handle-message: remembers the last message (up to 1 KiB).
 ;; execute(op): a tiny command language that exercises every host service:

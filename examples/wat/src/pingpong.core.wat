@@ -1,5 +1,5 @@
 ;; Core module of the `pingpong` example component (world airssys:core/airssys-component).
-;; `wasm-tools component embed` + `component new` (see ../build.py) turn it into ../pingpong.wat.
+;; `wasm-tools component embed` + `component new` (see ../build.py) turn it into src/airssys_wasm/benchmarks/guests/pingpong.wat.
 ;; Built for the host layer's end-to-end tests and benchmarks: it talks to other components
 ;; through host-services and can be told to misbehave.
 ;;

@@ -1,6 +1,6 @@
 ;; Core module of the `stage` example component (world airssys:core/airssys-component): one
 ;; stage of a message pipeline. `wasm-tools component embed` + `component new` (see ../build.py)
-;; turn it into ../stage.wat; `airssys-wasm demo` ships a copy in airssys_wasm/demo/.
+;; turn it into src/airssys_wasm/demo/stage.wat, the one copy (`airssys-wasm demo` runs it).
 ;;
 ;; init(config): config-data = <mode> <poison> <target name>
 ;;   mode   'f' forward each frame unchanged to <target>

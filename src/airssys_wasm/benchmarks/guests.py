@@ -30,3 +30,4 @@ def path(name: str) -> Path:
 def text(name: str) -> str:
     """WAT text of the bundled guest ``name``."""
     return path(name).read_text(encoding="utf-8")
+

@@ -1,1 +1,0 @@
-../../src/airssys_wasm/demo/crasher.wat
