@@ -269,91 +269,74 @@ def _open_regular(target: _Target, flags: int) -> int | GuestErr:
     return fd
 
 
-def _read(target: _Target) -> bytes | GuestErr:
+def _on_fd(target: _Target, open_fd: Callable[[], int | GuestErr], use: Callable[[int], Any],
+           where: Callable[[int], str] | None = None) -> Any:
+    """``use(fd)`` on the fd ``open_fd()`` opened beneath the grant root (or the GuestErr it
+    refused with), then the audit's done line naming what was really opened (``where(fd)``, by
+    default the fd's own path). An OSError becomes the guest's error; so does a GuestErr that
+    ``use`` returns, without a done line (nothing was handed over)."""
     try:
-        fd = _open_regular(target, os.O_RDONLY)
+        fd = open_fd()
         if isinstance(fd, GuestErr):
             return fd
         try:
-            chunks, size = [], 0
-            while size <= MAX_FILE_BYTES:
-                chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            opened = _opened(fd, target.fallback())
+            out = use(fd)
+            opened = where(fd) if where is not None else _opened(fd, target.fallback())
         finally:
             os.close(fd)
     except OSError as exc:
         return _failed(target, exc)
-    data = b"".join(chunks)
-    if len(data) > MAX_FILE_BYTES:
-        return GuestErr("io-error", f"{target.path!r} is larger than {MAX_FILE_BYTES} bytes; "
-                        "read-file returns whole small files only")
+    if isinstance(out, GuestErr):
+        return out
     target.done(opened)
-    return data
+    return out
+
+
+def _read(target: _Target) -> bytes | GuestErr:
+    def read_all(fd: int) -> bytes | GuestErr:
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            return GuestErr("io-error", f"{target.path!r} is larger than {MAX_FILE_BYTES} bytes; "
+                            "read-file returns whole small files only")
+        return b"".join(chunks)
+
+    return _on_fd(target, lambda: _open_regular(target, os.O_RDONLY), read_all)
 
 
 def _write(target: _Target, data: bytes) -> GuestErr | None:
-    try:
-        # O_TRUNC only once it is known to be a regular file (truncating a device is an action).
-        fd = _open_regular(target, os.O_WRONLY | os.O_CREAT)
-        if isinstance(fd, GuestErr):
-            return fd
-        try:
-            os.ftruncate(fd, 0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            opened = _opened(fd, target.fallback())
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        return _failed(target, exc)
-    target.done(opened)
-    return None
+    def write_all(fd: int) -> None:
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    # O_TRUNC only once it is known to be a regular file (truncating a device is an action).
+    return _on_fd(target, lambda: _open_regular(target, os.O_WRONLY | os.O_CREAT), write_all)
 
 
 def _delete(target: _Target) -> GuestErr | None:
     parent, name = target.split()
     if name in ("", "."):
         return GuestErr("invalid-path", f"{target.path!r} is a grant root; delete-file removes files")
-    try:
-        dir_fd = target.open(_O_PATH | _DIRECTORY, rel=parent)
-        try:
-            os.unlink(name, dir_fd=dir_fd)  # unlinkat never follows the final symlink
-            opened = _opened(dir_fd, target.root).rstrip("/") + "/" + name
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        return _failed(target, exc)
-    target.done(opened)
-    return None
-
-
-def _on_fd(target: _Target, flags: int, use: Callable[[int], Any]) -> Any:
-    """``use(fd)`` on ``target`` opened beneath its root with ``flags``, then its done line."""
-    try:
-        fd = target.open(flags)
-        try:
-            out = use(fd)
-            opened = _opened(fd, target.fallback())
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        return _failed(target, exc)
-    target.done(opened)
-    return out
+    return _on_fd(target, lambda: target.open(_O_PATH | _DIRECTORY, rel=parent),
+                  lambda dir_fd: os.unlink(name, dir_fd=dir_fd),  # never follows a final symlink
+                  where=lambda dir_fd: _opened(dir_fd, target.root).rstrip("/") + "/" + name)
 
 
 def _list(target: _Target) -> list[str] | GuestErr:
-    return _on_fd(target, os.O_RDONLY | _DIRECTORY, lambda fd: sorted(os.listdir(fd)))
+    return _on_fd(target, lambda: target.open(os.O_RDONLY | _DIRECTORY),
+                  lambda fd: sorted(os.listdir(fd)))
 
 
 def _stat(target: _Target) -> dict[str, Any] | GuestErr:
     # O_PATH | O_NOFOLLOW: a final symlink (swapped in after the check) is stat'ed itself.
-    st = _on_fd(target, _O_PATH | _NOFOLLOW, os.fstat)
+    st = _on_fd(target, lambda: target.open(_O_PATH | _NOFOLLOW), os.fstat)
     if isinstance(st, GuestErr):
         return st
     return {"size": st.st_size, "is-dir": stat_module.S_ISDIR(st.st_mode),
