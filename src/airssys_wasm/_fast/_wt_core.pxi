@@ -78,8 +78,7 @@ cdef class CoreFunc(_CallState):
         _core_func_handle(func, &self.func)
         _check_owner(self.ref, self.func.store_id, f"core function {name!r}")
         params, results = _core_signature(self.ref, store, &self.func)
-        if len(params) > _CORE_MAX or len(results) > _CORE_MAX \
-                or len(params) + len(results) > _CORE_MAX:
+        if len(params) + len(results) > _CORE_MAX:  # kinds[] holds both
             raise TypeError(f"core function {name!r} has too many params/results for the fast path")
         self.nparams = len(params)
         self.nresults = len(results)

@@ -23,7 +23,6 @@ cdef list _TEXT_KINDS = [
     ("unreachable", TrapKind.UNREACHABLE),
     # A resource handle the guest forged, used after dropping it, or of another type: checked
     # by wasmtime before the host sees it, and a host_error like any other refused host call.
-    ("unknown handle index", TrapKind.HOST_ERROR),
     ("handle index", TrapKind.HOST_ERROR),
 ]
 

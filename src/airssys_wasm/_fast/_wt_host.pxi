@@ -59,7 +59,7 @@ cdef class HostFunc:
         cdef FuncPlan plan
         cdef size_t i
         cdef Py_ssize_t first = 1 if self.with_data else 0
-        cdef _StoreRef caller
+        cdef _StoreRef caller = None
         if self.plan is None:
             self._adopt_type(ty)
         plan = self.plan
@@ -67,13 +67,13 @@ cdef class HostFunc:
             raise TypeError(
                 f"host function {plan.signature} was called with {nargs} argument(s) and "
                 f"{nresults} result slot(s); the importing component declares another type")
+        if self.gate is not None or first or self.bounded >= 0:
+            caller = _current_store()  # once per call, for whichever of the three needs it
         if self.gate is not None:
-            caller = _current_store()
             if caller is not None and caller.call_gate is not None:
                 caller.call_gate(self.gate)   # raises to refuse the call (the guest traps)
         pyargs = PyTuple_New(<Py_ssize_t>nargs + first)
         if first:
-            caller = _current_store()
             if caller is None or caller.ctx != context:
                 raise RuntimeError(
                     f"host function {plan.signature} needs the calling instance's data, but the "
@@ -83,7 +83,6 @@ cdef class HostFunc:
             PyTuple_SET_ITEM(pyargs, 0, caller.data)
         for i in range(nargs):
             if <int>i == self.bounded and args[i].kind == WT_LIST:
-                caller = _current_store()
                 if caller is not None and 0 <= caller.max_list < <Py_ssize_t>args[i].of.list.size:
                     item = Oversized(<Py_ssize_t>args[i].of.list.size, caller.max_list)
                     Py_INCREF(item)

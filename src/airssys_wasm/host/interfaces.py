@@ -31,6 +31,7 @@ import contextvars
 import functools
 import inspect
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -497,7 +498,10 @@ class InterfaceRegistry:
         self.security = security
         self._provided: dict[str, HostInterface] = {}
         self._bound: dict[str, BoundInterface] = {}
-        self._linked: set[tuple[int, str]] = set()
+        #: Interfaces already defined on each artifact's linker (weak: an artifact dropped by
+        #: the host takes its entry along, so a new one at the same address is linked afresh).
+        self._linked: weakref.WeakKeyDictionary[ComponentArtifact, set[str]] = \
+            weakref.WeakKeyDictionary()
         for item in interfaces:
             self.add(item)
 
@@ -557,12 +561,12 @@ class InterfaceRegistry:
                     f"{who} imports {interface} but is not granted it ({decision.reason}); "
                     f"add it to {INTERFACES_KEY} in its Component.toml, e.g. "
                     f"[capabilities] interfaces = [\"{interface.partition('/')[0]}/*\"]")
-            key = (id(artifact), interface)
-            if key in self._linked:
+            linked = self._linked.setdefault(artifact, set())
+            if interface in linked:
                 continue
             imported = artifact.imported_function_types(interface)
             provided.check_guest(who, imported, artifact.imported_resources(interface))
             functions, gates = self._bound[interface].functions(imported)
             artifact.define_imports(interface, functions, with_data=False, gates=gates,
                                     resources=provided.resource_hooks())
-            self._linked.add(key)
+            linked.add(interface)

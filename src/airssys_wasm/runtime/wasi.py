@@ -124,10 +124,11 @@ class GuestOutput:
                 max_line = self.limits.max_line
                 lines = (self._partial[stream] + data).split(b"\n")
                 rest = lines.pop()
-                while len(rest) >= max_line:
-                    lines.append(rest[:max_line])
-                    rest = rest[max_line:]
-                self._partial[stream] = rest
+                # An unterminated run is cut into max_line pieces in one pass (slicing the
+                # remainder again per piece would copy a long run quadratically).
+                cut = len(rest) - len(rest) % max_line
+                lines.extend(rest[i:i + max_line] for i in range(0, cut, max_line))
+                self._partial[stream] = rest[cut:]
                 if lines:
                     self._lines(stream, lines)
         except Exception:  # a logging handler failed: the guest's write must not
