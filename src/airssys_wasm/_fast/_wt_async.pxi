@@ -334,17 +334,11 @@ cdef class _Instantiation(_CallState):
 
     cdef object _complete(self):
         cdef wasmtime_error_t *err = self.err
-        cdef wasm_byte_vec_t msg
         if self.trap != NULL:             # start code trapped
             self._raise_error()
         self.err = NULL
         if err != NULL:                   # linking failed: not a trap
-
-            msg.size = 0
-            msg.data = NULL
-            api.wasmtime_error_message(err, &msg)
-            api.wasmtime_error_delete(err)
-            raise wasmtime.WasmtimeError(_take_vec_text(&msg))
+            raise wasmtime.WasmtimeError(_consume_error(err))
         if self.core:
             return _handles.core_instance_from_bytes(
                 PyBytes_FromStringAndSize(<char *>&self.minst, sizeof(wasmtime_instance_t)))

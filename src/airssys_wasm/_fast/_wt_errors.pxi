@@ -65,6 +65,16 @@ cdef str _take_vec_text(wasm_byte_vec_t *vec):
     return text
 
 
+cdef str _consume_error(wasmtime_error_t *err):
+    """The error's message, consuming (deleting) the error."""
+    cdef wasm_byte_vec_t msg
+    msg.size = 0
+    msg.data = NULL
+    api.wasmtime_error_message(err, &msg)
+    api.wasmtime_error_delete(err)
+    return _take_vec_text(&msg)
+
+
 def trap_kind_from_message(str text):
     """The :class:`TrapKind` a wasmtime error message describes (``other`` if none matches)."""
     lowered = text.lower()
@@ -98,11 +108,8 @@ cdef object _trap_error(wasmtime_error_t *err, wasm_trap_t *trap, str where):
         text = _take_vec_text(&msg)
         api.wasm_trap_delete(trap)
     if err != NULL:
-        msg.size = 0
-        msg.data = NULL
-        api.wasmtime_error_message(err, &msg)
-        text = (text + "\n" + _take_vec_text(&msg)) if text else _take_vec_text(&msg)
-        api.wasmtime_error_delete(err)
+        detail = _consume_error(err)
+        text = (text + "\n" + detail) if text else detail
     kind = _CODE_KINDS.get(code, TrapKind.OTHER) if has_code else trap_kind_from_message(text)
     cause = _take_parked(text)
     if cause is not None:

@@ -270,7 +270,6 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
         hf.nresults = 0 if hf.plan.result is None else 1
     cdef bytes name_b = name.encode("utf-8")
     cdef wasmtime_error_t *err
-    cdef wasm_byte_vec_t msg
     Py_INCREF(hf)                       # owned by the linker; released by _host_finalizer
     if suspends:
         err = api.wasmtime_component_linker_instance_add_func_async(
@@ -282,9 +281,5 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
             <size_t>len(name_b), _host_trampoline, <void *>hf, _host_finalizer)
     if err != NULL:
         # Wasmtime drops the closure data (running the finalizer) on failure: no DECREF here.
-        msg.size = 0
-        msg.data = NULL
-        api.wasmtime_error_message(err, &msg)
-        api.wasmtime_error_delete(err)
-        raise ValueError(f"cannot define host function {name!r}: {_take_vec_text(&msg)}")
+        raise ValueError(f"cannot define host function {name!r}: {_consume_error(err)}")
     return hf

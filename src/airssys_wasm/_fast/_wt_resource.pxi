@@ -28,15 +28,6 @@ cdef class HostResource:
         return f"<HostResource {self.name} #{self.type_id}>"
 
 
-cdef str _consume_error(wasmtime_error_t *err):
-    cdef wasm_byte_vec_t msg
-    msg.size = 0
-    msg.data = NULL
-    api.wasmtime_error_message(err, &msg)
-    api.wasmtime_error_delete(err)
-    return _take_vec_text(&msg)
-
-
 cdef _StoreRef _resource_store(str what):
     cdef _StoreRef s = _current_store()
     if s is None:

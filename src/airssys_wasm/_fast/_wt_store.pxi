@@ -192,18 +192,13 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
     if max_list is not None and max_list < 0:
         raise ValueError(f"max_list must be >= 0 bytes (or None), got {max_list}")
     cdef wasmtime_error_t *err
-    cdef wasm_byte_vec_t msg
     r._check_open(store)
     if r.in_call:
         raise RuntimeError("cannot reconfigure a Store while a guest call is in flight")
     if fuel is not None:  # refuse here, not at every later call, when metering is off
         err = api.wasmtime_context_set_fuel(r.ctx, <uint64_t>fuel)
         if err != NULL:
-            msg.size = 0
-            msg.data = NULL
-            api.wasmtime_error_message(err, &msg)
-            api.wasmtime_error_delete(err)
-            raise ValueError(f"cannot give this Store fuel ({_take_vec_text(&msg)}); create its "
+            raise ValueError(f"cannot give this Store fuel ({_consume_error(err)}); create its "
                              "Engine with Config.consume_fuel = True, or pass fuel=None")
     if slice_ticks is not None:
         api.wasmtime_context_epoch_deadline_async_yield_and_update(r.ctx, <uint64_t>slice_ticks)
