@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from airssys_wasm._fast.fastcall import HostWait
-from airssys_wasm.runtime.suspend import offload, suspending
+from airssys_wasm.runtime.suspend import call_suspendable, offload, suspending
 
 __all__ = ["GuestErr", "blocking", "suspending", "wit_result"]
 
@@ -47,5 +47,9 @@ def wit_result(fn: Callable[..., Any]) -> Callable[..., tuple[str, Any]]:
 
 def blocking(what: str, step: Callable[..., Any], *args: Any) -> Any:
     """Run the blocking ``step(*args)`` (returning a value or a GuestErr) for the calling guest:
-    off the loop while it is suspended, inline for a synchronous caller."""
+    off the loop while it is suspended, inline for a synchronous caller. Inline, the step's own
+    value goes back (the ext function's ``wit_result`` converts it once); offloaded, the value
+    the HostWait settles with is converted here, since no wrapper sees it later."""
+    if not call_suspendable():
+        return step(*args)
     return offload(wit_result(step), *args, what=what)
