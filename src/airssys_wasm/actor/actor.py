@@ -13,12 +13,10 @@ import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from airssys_wasm._fast._mailbox import call_each
 from airssys_wasm.actor.events import HealthStatus
 
 if TYPE_CHECKING:
     from airssys_wasm.actor.cell import ActorCell, ActorRef
-    from airssys_wasm.actor.scheduler import Scheduler
     from airssys_wasm.actor.system import ActorSystem
 
 __all__ = ["Actor", "ActorContext", "BatchFailure"]
@@ -36,19 +34,6 @@ class BatchFailure(Exception):
         super().__init__(f"message {index} of the batch failed: {error!r}")
         self.index = index
         self.error = error
-
-
-async def drain_inline(handle: Any, batch: list[Any], scheduler: Scheduler) -> None:
-    """Call the plain ``handle`` for each message from C; a message whose handler returned a
-    suspended guest call parks the rest until the scheduler finished it (order is kept)."""
-    start = 0
-    while (suspended := call_each(handle, batch, BatchFailure, start)) is not None:
-        index, call = suspended
-        try:
-            await scheduler.finish(call)
-        except (Exception, asyncio.CancelledError) as exc:
-            raise BatchFailure(index, exc) from exc
-        start = index + 1
 
 
 class ActorContext:
@@ -89,8 +74,14 @@ class ActorContext:
         self._cell.request_exit()
 
     async def finish(self, call: Any) -> Any:
-        """Drive a suspended guest call (a ``GuestCall``) to its end; its ``finish()``."""
-        return await self._cell.system.scheduler.finish(call)
+        """Drive a suspended guest call (a ``GuestCall``) to its end; its ``finish()``. Only
+        this actor waits, and stopping or restarting it cancels the call."""
+        return await self._cell.finish(call)
+
+    async def drain_inline(self, handle: Any, batch: list[Any]) -> None:
+        """Handle ``batch`` with the plain ``handle`` the way the runtime's own loop does:
+        straight from C, parking on a suspended guest call (``BatchFailure`` on a failure)."""
+        await self._cell.drain_inline(handle, batch)
 
 
 class Actor:
@@ -127,7 +118,7 @@ class Actor:
                 except (Exception, asyncio.CancelledError) as exc:
                     raise BatchFailure(index, exc) from exc
         else:
-            await drain_inline(handle, batch, self.context.system.scheduler)
+            await self.context.drain_inline(handle, batch)
 
     async def on_stop(self) -> None:
         """Release resources on an orderly stop (not called after a failure: state may be bad)."""

@@ -345,10 +345,8 @@ class ActorCell:
                 latency.start()
                 if inline_handle is not None:
                     suspended = call_each(inline_handle, batch, BatchFailure)
-                    while suspended is not None:  # a guest call of this batch suspended
-                        index, call = suspended
-                        await self._finish_suspended(index, call)
-                        suspended = call_each(inline_handle, batch, BatchFailure, index + 1)
+                    if suspended is not None:  # a guest call of this batch suspended
+                        await self.drain_inline(inline_handle, batch, suspended)
                 else:
                     await handle_batch(batch)
                 latency.stop(len(batch))
@@ -374,15 +372,29 @@ class ActorCell:
         if external_cancel:
             raise asyncio.CancelledError()
 
-    async def _finish_suspended(self, index: int, call: Any) -> None:
-        """Park this actor (only this one) until the suspended call of ``batch[index]`` ends."""
-        self._suspended = call
+    async def finish(self, call: Any) -> Any:
+        """Drive a suspended guest call to its end, parking only this actor; a stop or restart
+        meanwhile cancels it (``request_exit``), whichever path of the actor started it."""
+        previous, self._suspended = self._suspended, call
         try:
-            await self.system.scheduler.finish(call)
-        except (Exception, asyncio.CancelledError) as exc:
-            raise BatchFailure(index, exc) from exc
+            return await self.system.scheduler.finish(call)
         finally:
-            self._suspended = None
+            self._suspended = previous
+
+    async def drain_inline(self, handle: Any, batch: list[Any],
+                           suspended: tuple[int, Any] | None = None) -> None:
+        """Call the plain ``handle`` for each message of ``batch`` from C (``call_each``); a
+        message whose handler returned a suspended guest call parks this actor until it ends,
+        then the rest follow in order. ``suspended``: where a first ``call_each`` stopped."""
+        if suspended is None:
+            suspended = call_each(handle, batch, BatchFailure)
+        while suspended is not None:
+            index, call = suspended
+            try:
+                await self.finish(call)
+            except (Exception, asyncio.CancelledError) as exc:
+                raise BatchFailure(index, exc) from exc
+            suspended = call_each(handle, batch, BatchFailure, index + 1)
 
     def _fail_batch(self, batch: list[Any] | None, index: int, error: BaseException) -> BaseException:
         """Dead-letter ``batch[index]``, requeue the unhandled rest; return the effective error."""
