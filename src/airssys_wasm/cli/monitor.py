@@ -9,7 +9,6 @@ printed once at the end, so logs stay readable.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,14 +30,10 @@ from airssys_wasm.actor import (
     RestartEvent,
 )
 from airssys_wasm.errors import AirssysError, CodecError, ComponentNotFound, TrapError
+from airssys_wasm.cli.progress import interactive
 from airssys_wasm.host import Host
 
 __all__ = ["Monitor", "actor_table", "compact", "interactive", "make_console", "quiet_library_logs", "trap_kind"]
-
-
-def interactive(console: Console) -> bool:
-    """Redraw in place only on a real terminal outside CI."""
-    return console.is_terminal and not os.environ.get("CI")
 
 
 def make_console() -> Console:

@@ -22,7 +22,6 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 

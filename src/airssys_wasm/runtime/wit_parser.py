@@ -529,7 +529,6 @@ class _Parser:
 
     def use(self, iface: _RawInterface) -> None:
         self.next()
-        tok = self.peek()
         package: _PkgKey | None = None
         if self.peek(1).text == ":":  # use ns:pkg/iface@v.{...}: a package of this WIT
             package = self.package_name()
