@@ -8,6 +8,8 @@ next to the guest (``[capabilities] storage...`` -> ``airssys:ext-storage``). Ea
 
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Any
 
 from airssys_wasm_guest.host import checked
@@ -16,9 +18,8 @@ __all__ = ["fs_list", "fs_read", "fs_write", "run", "storage_delete", "storage_g
            "storage_set", "tcp_close", "tcp_connect", "tcp_receive", "tcp_send"]
 
 
+@functools.cache  # once per interface: every call below goes through it
 def _ext(name: str) -> Any:
-    import importlib
-
     try:
         return importlib.import_module(f"wit_world.imports.{name}")
     except ImportError:
