@@ -50,6 +50,20 @@ def test_inspect_core_module_lane() -> None:
     assert "satisfies the core-ABI lane" in result.output
 
 
+def test_inspect_never_breaks_a_long_path_or_its_kind_across_lines(tmp_path: Path) -> None:
+    # The header names the file; a deep install path (site-packages in a CI checkout) must not
+    # push "core module" onto the next line: only the terminal may wrap, never our output.
+    deep = tmp_path.joinpath(*(["a-rather-long-directory-name"] * 4))
+    deep.mkdir(parents=True)
+    module = deep / "core_actor.wat"
+    module.write_text(guests.text("core_actor"))
+    result = invoke("inspect", module)
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0]
+    assert header.startswith(str(module)) and header.endswith("bytes"), header
+    assert ": core module, " in header
+
+
 def test_inspect_core_module_lists_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wat"
     bad.write_text('(module (import "env" "f" (func)) (func (export "handle") (param i32)))')

@@ -275,16 +275,16 @@ def inspect_file(path: Path, wit: Sequence[Path] = ()) -> Report:
 def render_report(console: Any, report: Report) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold]{escape(report.path)}[/]: {report.kind}, {report.size:,} bytes")
+    console.print(f"[bold]{escape(report.path)}[/]: {report.kind}, {report.size:,} bytes", soft_wrap=True)
     for title, items in (("imports", report.imports), ("exports", report.exports)):
         console.print(f"\n[bold]{title}[/] ({len(items)})" + ("" if items else ": none"))
         for name, lines in items:
-            console.print(f"  {escape(name)}")
+            console.print(f"  {escape(name)}", soft_wrap=True)
             for line in lines:
                 console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     console.print()
     for note in report.notes:
-        console.print(f"  note: {escape(note)}", highlight=False)
+        console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
     if report.problems:
         console.print(f"[red]does not satisfy {report.target}[/]:")
         for problem in report.problems:
@@ -292,4 +292,4 @@ def render_report(console: Any, report: Report) -> None:
     else:
         console.print(f"[green]satisfies {report.target}[/]")
         if report.worlds:
-            console.print(f"worlds it satisfies: {', '.join(report.worlds)}", highlight=False)
+            console.print(f"worlds it satisfies: {', '.join(report.worlds)}", highlight=False, soft_wrap=True)

@@ -89,7 +89,7 @@ class Monitor:
 
     def note(self, text: str) -> None:
         """A progress line: printed as-is without a terminal, above the live table with one."""
-        self.console.print(f"[{self.elapsed():6.2f}s] {text}", markup=False, highlight=False)
+        self.console.print(f"[{self.elapsed():6.2f}s] {text}", markup=False, highlight=False, soft_wrap=True)
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, HealthEvent):
