@@ -10,7 +10,14 @@ import sys
 import pytest
 from rich.console import Console
 
-from airssys_wasm.benchmarks import SUITE_NAMES, Comparison, render_markdown, render_table, suite
+from airssys_wasm.benchmarks import (
+    SUITE_NAMES,
+    Comparison,
+    distribution,
+    render_markdown,
+    render_table,
+    suite,
+)
 from cli_helpers import ROOT, invoke
 
 
@@ -82,3 +89,23 @@ def test_bench_table_is_not_cut_at_80_columns() -> None:
     assert "…" not in text
     for figure in ("31.20 µs", "29.50 µs", "0.9x", "6.26 ms", "3.00 ms", "missed"):
         assert figure in text, figure
+
+
+def test_distribution_matches_a_sorted_reference_on_generated_samples() -> None:
+    # numpy's linear-interpolation percentiles against a hand-computed reference (statistics'
+    # "inclusive" quantiles use the same definition), on skewed samples with a long tail.
+    import random
+    import statistics
+
+    rng = random.Random(7)
+    for size in (1, 2, 3, 10, 101, 1000):
+        samples = [rng.lognormvariate(7.0, 1.2) for _ in range(size)]
+        d = distribution(samples)
+        assert d.n == size and d.max == max(samples)
+        assert d.mean == pytest.approx(statistics.fmean(samples))
+        if size >= 2:
+            cuts = statistics.quantiles(samples, n=100, method="inclusive")
+            assert d.p50 == pytest.approx(cuts[49]) and d.p99 == pytest.approx(cuts[98])
+        assert min(samples) <= d.p50 <= d.p99 <= d.max
+    with pytest.raises(ValueError, match="at least one sample"):
+        distribution([])

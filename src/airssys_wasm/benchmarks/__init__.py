@@ -11,9 +11,18 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from airssys_wasm.benchmarks.timing import Comparison, render_markdown, render_table, time_stmt
+from airssys_wasm.benchmarks.timing import (
+    Comparison,
+    Curve,
+    Distribution,
+    distribution,
+    render_markdown,
+    render_table,
+    time_stmt,
+)
 
-__all__ = ["SUITE_NAMES", "Comparison", "suite", "time_stmt", "render_table", "render_markdown"]
+__all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution", "suite", "time_stmt",
+           "render_table", "render_markdown"]
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 import timeit
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -47,6 +48,50 @@ class Comparison:
             return "n/a"
         # Two significant digits below 0.1, so a 30x slower row does not read as "0.0x".
         return f"{ratio:.1f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How one path's latency is spread (nanoseconds): a mean hides the tail a user waits on."""
+
+    n: int
+    mean: float
+    p50: float
+    p99: float
+    max: float
+
+
+def distribution(samples_ns: Sequence[float]) -> Distribution:
+    """Mean, p50, p99 and max of per-operation samples, computed with numpy (the ``[bench]``
+    extra): its percentiles interpolate linearly, as every plotting tool expects."""
+    if not samples_ns:
+        raise ValueError("distribution() needs at least one sample")
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is in [bench] and [test]
+        raise ImportError("latency distributions need numpy: pip install 'airssys-wasm[bench]'") from None
+    data = np.asarray(samples_ns, dtype=np.float64)
+    p50, p99 = np.percentile(data, [50, 99])
+    return Distribution(int(data.size), float(data.mean()), float(p50), float(p99), float(data.max()))
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A scaling curve (cost against a size or a count) for tables and ``bench --plot``.
+
+    ``series`` maps a line's label (ours, a baseline) to its ``(x, y)`` points; ``y`` is in
+    ``y_unit`` ("ns" or "bytes"). A suite that measures curves exposes
+    ``curves(*, quick: bool) -> list[Curve]`` beside ``run``.
+    """
+
+    name: str
+    title: str
+    x_label: str
+    y_label: str
+    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    y_unit: str = "ns"
+    log_x: bool = False
+    log_y: bool = False
 
 
 def time_stmt(stmt: str, namespace: dict[str, Any], *, repeat: int = 5, min_seconds: float = 0.1) -> float:
