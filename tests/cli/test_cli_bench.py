@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -13,11 +14,13 @@ from rich.console import Console
 from airssys_wasm.benchmarks import (
     SUITE_NAMES,
     Comparison,
+    Curve,
     distribution,
     render_markdown,
     render_table,
     suite,
 )
+from airssys_wasm.benchmarks.timing import plot_curve, render_curve_markdown
 from cli_helpers import ROOT, invoke
 
 
@@ -109,3 +112,110 @@ def test_distribution_matches_a_sorted_reference_on_generated_samples() -> None:
         assert min(samples) <= d.p50 <= d.p99 <= d.max
     with pytest.raises(ValueError, match="at least one sample"):
         distribution([])
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Two series on a log-log axis, the second missing a point (its table cell reads n/a).
+PAYLOAD = Curve("lanes", "Cost per call vs payload size", "payload", "per call",
+                {"component": [(16.0, 4e3), (1024.0, 80e3), (65536.0, 5e6)],
+                 "core": [(16.0, 2.5e3), (65536.0, 6.5e3)]},
+                log_x=True, log_y=True, x_unit="bytes")
+ACTORS = Curve("actors", "Cost per message vs actors", "actors", "per message",
+               {"p50": [(10.0, 4.8e3), (1000.0, 36e3)], "p99": [(10.0, 11e3), (1000.0, 38e3)]},
+               log_x=True)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", path
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_plot_curve_draws_every_series_into_a_png(tmp_path: Path) -> None:
+    import numpy as np
+    from matplotlib.image import imread
+
+    plotted = plot_curve(PAYLOAD, tmp_path / "new")  # the directory is created
+    assert plotted.path == tmp_path / "new" / "lanes.png"
+    width, height = _png_size(plotted.path)
+    assert width > 300 and height > 200
+    # What matplotlib drew, read back from its lines, is the curve in the axis unit (ms here).
+    assert plotted.unit == "ms"
+    assert plotted.lines == {label: [(x, y / 1e6) for x, y in points]
+                             for label, points in PAYLOAD.series.items()}
+    pixels = imread(plotted.path)
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 10  # not a blank image
+
+
+def test_curve_table_has_a_row_per_x_and_a_column_per_series() -> None:
+    assert render_curve_markdown(PAYLOAD) == (
+        "| payload | component | core |\n"
+        "|---|---|---|\n"
+        "| 16 B | 4.00 µs | 2.50 µs |\n"
+        "| 1 KiB | 80.00 µs | n/a |\n"
+        "| 64 KiB | 5.00 ms | 6.50 µs |")
+    assert render_curve_markdown(ACTORS).splitlines()[-1] == "| 1,000 | 36.00 µs | 38.00 µs |"
+
+
+def _fake_curves(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The scaling suite's curves() replaced by two fixed curves (the real one measures for
+    seconds; benches/test_bench_scaling.py smoke-runs it); returns a list that records calls."""
+    calls: list[bool] = []
+
+    def curves(*, quick: bool) -> list[Curve]:
+        calls.append(quick)
+        return [ACTORS, PAYLOAD]
+
+    monkeypatch.setattr(suite("scaling"), "curves", curves)
+    return calls
+
+
+def test_bench_plot_writes_a_png_per_curve_and_skips_suites_without_curves(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_curves(monkeypatch)
+
+    def no_rows(**_: object) -> None:
+        raise AssertionError("--plot must not run a suite's rows")
+
+    monkeypatch.setattr(suite("runtime"), "run", no_rows)
+    monkeypatch.setattr(suite("scaling"), "run", no_rows)
+    result = invoke("bench", "--plot", tmp_path, "--quick", "--suite", "runtime", "--suite", "scaling")
+    assert result.exit_code == 0, result.output
+    assert calls == [True]
+    assert result.output.splitlines() == [str(tmp_path / "actors.png"), str(tmp_path / "lanes.png")]
+    for name in ("actors", "lanes"):
+        assert _png_size(tmp_path / f"{name}.png")[0] > 300
+
+
+def test_bench_plot_markdown_prints_each_curve_with_its_image_and_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_curves(monkeypatch)
+    result = invoke("bench", "--plot", tmp_path, "--markdown", "--suite", "scaling")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith(f"## {suite('scaling').TITLE}: curves\n\n`airssys-wasm bench --plot "
+                          f"{tmp_path} --markdown --suite scaling` — ")
+    assert f"### {PAYLOAD.title}\n\n![{PAYLOAD.title}]({(tmp_path / 'lanes.png').as_posix()})\n\n" \
+           + render_curve_markdown(PAYLOAD) in out
+    assert render_curve_markdown(ACTORS) in out
+    assert (tmp_path / "actors.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_bench_plot_of_suites_without_curves_names_the_ones_with(tmp_path: Path) -> None:
+    result = invoke("bench", "--plot", tmp_path, "--suite", "runtime")
+    assert result.exit_code == 1
+    assert "none of the selected suites (runtime) measures curves" in result.output
+    assert "the ones that do: scaling" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_plot_without_matplotlib_names_the_extra(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_curves(monkeypatch)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if `[bench]` were not installed
+    result = invoke("bench", "--plot", tmp_path / "plots", "--suite", "scaling")
+    assert result.exit_code == 1
+    assert "Error: bench --plot draws with matplotlib and numpy, and matplotlib is not installed: " \
+           "pip install 'airssys-wasm[bench]'" in result.output
+    assert calls == [] and not (tmp_path / "plots").exists()  # nothing measured, nothing written

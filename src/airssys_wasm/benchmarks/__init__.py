@@ -2,8 +2,9 @@
 
 Each suite runs ours and the baseline in the same process, one after the other, so machine noise
 hits both; results are reported as ratios. Every suite module has a ``TITLE`` (its section in
-BENCHMARKS.md) and ``run(*, repeat, min_seconds) -> list[Comparison]``; `airssys-wasm bench`
-and `benches/compare_*.py` drive them.
+BENCHMARKS.md) and ``run(*, repeat, min_seconds) -> list[Comparison]``; a suite that measures
+scaling curves also has ``curves(*, quick) -> list[Curve]`` (``airssys-wasm bench --plot DIR``
+draws them). `airssys-wasm bench` and `benches/compare_*.py` drive them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
-               "hostfn", "coldstart", "startup", "payload")
+               "hostfn", "coldstart", "startup", "payload", "scaling")
 
 
 def suite(name: str) -> ModuleType:

@@ -35,7 +35,7 @@ from airssys_wasm.benchmarks import fast, guests
 from airssys_wasm.benchmarks.timing import Comparison, time_stmt
 from airssys_wasm.runtime import Engine, EngineConfig
 
-__all__ = ["BYTES", "SIZES", "TITLE", "run"]
+__all__ = ["BYTES", "LANES", "SIZES", "TITLE", "lane_costs", "run"]
 
 TITLE = "Payload size: list<u8> per byte, component lane vs core-ABI lane"
 
@@ -113,30 +113,76 @@ def _exports(engine: Engine, names: tuple[str, ...]) -> tuple[wasmtime.Store, di
     return store, {n: ComponentFunc.from_export(store, instance, n) for n in names}
 
 
+#: The lanes of ``lane_costs`` (a curve's series): what a message of N bytes costs on each.
+LANES = {
+    "component lane in: handle_message(list<u8>)": "lc.handle_message(S, m)",
+    "core-ABI lane in: handle_message": "core.handle_message(S, m)",
+    "component lane out: give() -> list<u8>": "give(n)",
+    "core-ABI lane in + out: execute": "core.execute(m)",
+}
+
+
+class _Lanes:
+    """Every export and instance the rows and the curve call, made once per engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        store, funcs = _exports(engine, ("take", "give", "take-str", "give-str", "take-latin1",
+                                              "give-latin1", "fill"))
+        funcs["fill"]()
+        self.pattern = bytes(range(256)) * 256
+        if funcs["give-latin1"](len(self.pattern)).encode("latin-1") != self.pattern:
+            raise AssertionError("a latin1+utf16 string did not carry the bytes exactly")
+        self.lifecycle = engine.load(fast.ACCEPT, name="accept").instantiate()
+        self.core = engine.load(guests.path("core_actor"), name="core").instantiate()
+        self.store: wasmtime.Store | None = store
+        self.ns: dict[str, Any] = {"S": fast.SENDER, "lc": self.lifecycle, "core": self.core, **{
+            name.replace("-", "_"): fn for name, fn in funcs.items()}}
+
+    def size(self, n: int) -> None:
+        """Make ``n`` the size the next statements carry."""
+        self.ns["m"] = b"\x55" + b"x" * (n - 1)  # a RAW frame of n bytes
+        self.ns["s"], self.ns["n"] = "x" * n, n
+        self.ns["l1"] = self.pattern[:n]
+
+    def close(self) -> None:
+        for inst in (self.lifecycle, self.core):
+            inst.close()
+        self.ns.clear()  # the exports hold the Store: dropped before the engine closes
+        self.store = None
+
+
+def lane_costs(sizes: tuple[int, ...], *, repeat: int = 5, min_seconds: float = 0.1
+               ) -> dict[str, list[tuple[float, float]]]:
+    """ns per call of each of ``LANES`` at each size: the scaling suite's payload curve."""
+    engine = Engine(EngineConfig())
+    try:
+        lanes = _Lanes(engine)
+        costs: dict[str, list[tuple[float, float]]] = {label: [] for label in LANES}
+        for n in sizes:
+            lanes.size(n)
+            for label, stmt in LANES.items():
+                costs[label].append((float(n), time_stmt(stmt, lanes.ns, repeat=repeat,
+                                                         min_seconds=min_seconds)))
+        lanes.close()
+        return costs
+    finally:
+        engine.close()
+
+
 def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     """Every size on every lane, in one process; the baseline of a row is the same size on the
     core-ABI lane (or, for a string row, as a ``list<u8>``)."""
     engine = Engine(EngineConfig())
     try:
-        store, funcs = _exports(engine, ("take", "give", "take-str", "give-str", "take-latin1",
-                                         "give-latin1", "fill"))
-        funcs["fill"]()
-        pattern = bytes(range(256)) * 256
-        if funcs["give-latin1"](len(pattern)).encode("latin-1") != pattern:  # exact, or no row
-            raise AssertionError("a latin1+utf16 string did not carry the bytes exactly")
-        lifecycle = engine.load(fast.ACCEPT, name="accept").instantiate()
-        core = engine.load(guests.path("core_actor"), name="core").instantiate()
-        ns: dict[str, Any] = {"S": fast.SENDER, "lc": lifecycle, "core": core, **{
-            name.replace("-", "_"): fn for name, fn in funcs.items()}}
+        lanes = _Lanes(engine)
+        ns = lanes.ns
 
         def t(stmt: str) -> float:
             return time_stmt(stmt, ns, repeat=repeat, min_seconds=min_seconds)
 
         rows: list[Comparison] = []
         for n in SIZES:
-            ns["m"] = b"\x55" + b"x" * (n - 1)  # a RAW frame of n bytes
-            ns["s"], ns["n"] = "x" * n, n
-            ns["l1"] = pattern[:n]
+            lanes.size(n)
             size = _label(n)
             core_lower = t("core.handle_message(S, m)")
             core_echo = t("core.execute(m)")
@@ -158,9 +204,7 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
                 Comparison(f"  latin1 string {size}, bytes out: give-latin1().encode",
                            t("give_latin1(n).encode('latin-1')"), "give() -> list<u8>", given),
             ]
-        for inst in (lifecycle, core):
-            inst.close()
-        del funcs, store
+        lanes.close()
         return rows
     finally:
         engine.close()

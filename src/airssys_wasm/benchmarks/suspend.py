@@ -5,7 +5,7 @@ something does.
   (the only call path) and through the synchronous C API (``ComponentFunc._sync_reference``,
   kept for this comparison); ``handle-message`` through the runtime; a guest -> host call.
 * Isolation in time, through the public Host API with real guests: a sibling's request
-  latency (p50/p99) while one or four neighbours spin until their timeout; 100 components
+  latency (p50/p99/max) while one or four neighbours spin until their timeout; 100 components
   sleeping 50 ms at once; a neighbour's request cost while a guest waits on a silent TCP peer,
   a slow child process or a locked storage database (against the same requests on an idle
   host). The baseline column of these rows is the issue's target (or the idle figure); the
@@ -18,7 +18,6 @@ import asyncio
 import os
 import socket
 import sqlite3
-import statistics
 import struct
 import tempfile
 import threading
@@ -33,7 +32,7 @@ from airssys_wasm._fast.fastcall import ComponentFunc
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.benchmarks.fast import ACCEPT, LOGGER, LOGS, REALLOC_WAT, SENDER, TYPES_WAT, \
     _LIFECYCLE
-from airssys_wasm.benchmarks.timing import Comparison, time_stmt
+from airssys_wasm.benchmarks.timing import Comparison, distribution, time_stmt
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import ComponentId, Engine, EngineConfig, HostServices, Limits
 from airssys_wasm.runtime.artifact import ComponentArtifact
@@ -119,14 +118,10 @@ def _cost_rows(repeat: int, min_seconds: float) -> list[Comparison]:
         engine.close()
 
 
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _sibling_latency(engine: Engine, spinners: int, window: float) -> list[float]:
-    """Latency (s) of requests to an idle sibling, one every ~2 ms, while ``spinners``
-    neighbours spin in ``execute`` until their (longer) timeout."""
+async def sibling_latency(engine: Engine, spinners: int, window: float) -> list[float]:
+    """Latency (s) of requests to an idle sibling, one every ~2 ms for ``window`` seconds, while
+    ``spinners`` neighbours (0 or more) spin in ``execute`` until their (longer) timeout. The
+    scaling suite draws it against the number of spinners."""
     async with Host(HostConfig(health=None), engine=engine) as host:
         pingpong = guests.path("pingpong")
         for i in range(spinners):
@@ -158,11 +153,15 @@ async def _sleepers(engine: Engine, count: int) -> float:
         return time.perf_counter() - started
 
 
-async def _neighbour_cost(host: Host, n: int = 300) -> float:
-    started = time.perf_counter()
+async def _neighbour_cost(host: Host, n: int = 300) -> list[float]:
+    """Seconds of each of ``n`` back-to-back requests to the neighbour ``b``."""
+    samples = []
+    clock = time.perf_counter
     for _ in range(n):
+        started = clock()
         await host.request("b", _PROBE, timeout=5)
-    return (time.perf_counter() - started) / n
+        samples.append(clock() - started)
+    return samples
 
 
 class _SilentPeer:
@@ -192,8 +191,9 @@ class _SilentPeer:
 
 
 async def _blocked_neighbour_rows(engine: Engine) -> list[Comparison]:
-    """A neighbour's request cost while a guest is blocked on the host, against idle."""
-    rows = []
+    """A neighbour's request cost while a guest is blocked on the host, against idle: the mean,
+    then the p99 (a blocked guest that stole a slice now and then would show there first)."""
+    rows: list[Comparison] = []
     with tempfile.TemporaryDirectory() as tmp:
         config = HostConfig(health=None, audit=MemoryAuditSink(), storage_dir=Path(tmp) / "kv")
         async with Host(config, engine=engine) as host:
@@ -205,21 +205,21 @@ async def _blocked_neighbour_rows(engine: Engine) -> list[Comparison]:
                 await host.spawn("net", guests.path("ext-net"), manifest=_manifest(
                     "net", f'[capabilities.network]\nconnect = ["{granted}"]'))
                 op = b"x" + bytes([len(granted)]) + granted.encode() + b"hi"
-                rows.append(await _while(host, "net", op, "a silent TCP peer", idle))
+                rows += await _while(host, "net", op, "a silent TCP peer", idle)
             finally:
                 peer.close()
             sleep = "/bin/sleep" if os.path.exists("/bin/sleep") else "/usr/bin/sleep"
             await host.spawn("proc", guests.path("ext-proc"), manifest=_manifest(
                 "proc", f'[capabilities.process]\nspawn = ["{sleep}"]'))
             argv = bytes([len(sleep)]) + sleep.encode() + b"\x01\x0230"
-            rows.append(await _while(host, "proc", b"x" + argv, "a slow child process", idle))
+            rows += await _while(host, "proc", b"x" + argv, "a slow child process", idle)
             await host.spawn("kv", guests.path("ext-store"), manifest=_manifest(
                 "kv", '[capabilities.storage]\nread = ["app"]\nwrite = ["app"]'))
             locker = sqlite3.connect(Path(tmp) / "kv" / "storage.sqlite3", isolation_level=None)
             locker.execute("BEGIN EXCLUSIVE")
             try:
                 op = b"s\x03app" + struct.pack("<H", 1) + b"k" + b"value"
-                rows.append(await _while(host, "kv", op, "a locked storage db", idle))
+                rows += await _while(host, "kv", op, "a locked storage db", idle)
             finally:
                 locker.execute("ROLLBACK")
                 locker.close()
@@ -230,7 +230,8 @@ def _manifest(name: str, caps: str) -> str:
     return f'[component]\nname = "{name}"\nversion = "1.0.0"\n\n[limits]\ntimeout_ms = 2000\n\n{caps}\n'
 
 
-async def _while(host: Host, blocked: str, op: bytes, what: str, idle: float) -> Comparison:
+async def _while(host: Host, blocked: str, op: bytes, what: str, idle: list[float]
+                 ) -> list[Comparison]:
     waiting = asyncio.create_task(host.request(blocked, op, timeout=10))
     await asyncio.sleep(0.05)
     cost = await _neighbour_cost(host)
@@ -239,8 +240,10 @@ async def _while(host: Host, blocked: str, op: bytes, what: str, idle: float) ->
     await asyncio.gather(waiting, return_exceptions=True)
     if not still_blocked:
         raise RuntimeError(f"the guest waiting on {what} finished before the measurement ended")
-    return Comparison(f"neighbour request while a guest waits on {what}", cost * 1e9,
-                      "same request, idle host", idle * 1e9)
+    label = f"neighbour request while a guest waits on {what}"
+    ours, base = distribution([c * 1e9 for c in cost]), distribution([c * 1e9 for c in idle])
+    return [Comparison(label, ours.mean, "same request, idle host", base.mean),
+            Comparison(f"  p99 of the {ours.n} requests", ours.p99, "same, idle host", base.p99)]
 
 
 def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
@@ -250,12 +253,12 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     try:
         window = 0.3 if quick else 1.0
         for spinners, target in ((1, 2e6), (4, 3e6)):
-            samples = asyncio.run(_sibling_latency(engine, spinners, window))
+            d = distribution([s * 1e9 for s in asyncio.run(sibling_latency(engine, spinners, window))])
             label = f"sibling request beside {spinners} spinning guest{'s' if spinners > 1 else ''}"
-            rows.append(Comparison(f"{label}: p50", statistics.median(samples) * 1e9, "-", None))
-            rows.append(Comparison(f"{label}: p99 ({len(samples)} requests)",
-                                   _percentile(samples, 0.99) * 1e9,
+            rows.append(Comparison(f"{label}: p50", d.p50, "-", None))
+            rows.append(Comparison(f"{label}: p99 ({d.n} requests)", d.p99,
                                    f"target {target / 1e6:.0f} ms", target, target=True))
+            rows.append(Comparison(f"{label}: max", d.max, "-", None))
         wall = min(asyncio.run(_sleepers(engine, 100)) for _ in range(1 if quick else 3))
         rows.append(Comparison("100 components x sleep-millis(50), wall", wall * 1e9,
                                "target 70 ms", 70e6, target=True))

@@ -6,7 +6,11 @@ import statistics
 import timeit
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+#: What brings numpy and matplotlib (distributions and ``bench --plot``).
+BENCH_EXTRA = "pip install 'airssys-wasm[bench]'"
 
 
 def not_installed(baselines: list[str]) -> str:
@@ -92,6 +96,12 @@ class Curve:
     y_unit: str = "ns"
     log_x: bool = False
     log_y: bool = False
+    #: "bytes" labels the x axis and the table's first column 16 B, 1 KiB, ...; "" as numbers.
+    x_unit: str = ""
+
+    def xs(self) -> list[float]:
+        """Every x of every series, ascending (a table's rows)."""
+        return sorted({x for points in self.series.values() for x, _ in points})
 
 
 def time_stmt(stmt: str, namespace: dict[str, Any], *, repeat: int = 5, min_seconds: float = 0.1) -> float:
@@ -108,6 +118,19 @@ def time_stmt(stmt: str, namespace: dict[str, Any], *, repeat: int = 5, min_seco
         number *= 4
     samples = timer.repeat(repeat=repeat, number=number)
     return statistics.median(samples) / number * 1e9
+
+
+def _fmt_size(n: float) -> str:
+    """16 B, 1 KiB, 64 KiB: a payload size as a reader writes it."""
+    if n >= 1024 and n % 1024 == 0:
+        return f"{int(n) // 1024} KiB"
+    return f"{n:.0f} B"
+
+
+def _fmt_x(x: float, unit: str) -> str:
+    if unit == "bytes":
+        return _fmt_size(x)
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
 
 
 def _fmt_bytes(n: float) -> str:
@@ -156,3 +179,90 @@ def render_table(rows: list[Comparison], title: str) -> Any:
                       _fmt(row.baseline_ns, row.unit),
                       row.verdict)
     return table
+
+
+def render_curve_markdown(curve: Curve) -> str:
+    """The points of ``curve`` as a GitHub table: one row per x, one column per series."""
+    labels = list(curve.series)
+    lines = [f"| {curve.x_label} | " + " | ".join(labels) + " |",
+             "|---|" + "---|" * len(labels)]
+    by_label = {label: dict(points) for label, points in curve.series.items()}
+    for x in curve.xs():
+        cells = [_fmt(by_label[label].get(x), curve.y_unit) for label in labels]
+        lines.append(f"| {_fmt_x(x, curve.x_unit)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def require_plotting() -> None:
+    """ImportError naming the extra unless matplotlib and numpy import (``bench --plot`` checks
+    before it measures anything, so a missing extra costs no benchmark run)."""
+    try:
+        import matplotlib  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"bench --plot draws with matplotlib and numpy, and {exc.name or 'one'} "
+                          f"is not installed: {BENCH_EXTRA}") from None
+
+
+@dataclass(frozen=True)
+class Plotted:
+    """A curve written as a PNG, and the lines read back from the drawn axes (in ``unit``), so
+    a caller can check that what is in the image is what was measured."""
+
+    path: Path
+    unit: str
+    lines: dict[str, list[tuple[float, float]]]
+
+
+def _display_unit(curve: Curve) -> tuple[str, float]:
+    """The unit the y axis is labelled in, and the divisor from the curve's unit to it."""
+    top = max((y for points in curve.series.values() for _, y in points), default=0.0)
+    if curve.y_unit == "bytes":
+        return ("MiB", float(1 << 20)) if top >= 1 << 20 else ("KiB", 1024.0)
+    if top >= 1e6:
+        return "ms", 1e6
+    if top >= 1e3:
+        return "µs", 1e3
+    return "ns", 1.0
+
+
+def plot_curve(curve: Curve, directory: Path) -> Plotted:
+    """Draw ``curve`` into ``directory/<name>.png`` with matplotlib's Agg canvas.
+
+    A ``Figure`` on its own canvas, not pyplot: no global figure state, no backend selection
+    that a display (or its absence) could change, and matplotlib is imported only here."""
+    require_plotting()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    unit, scale = _display_unit(curve)
+    figure = Figure(figsize=(7.0, 4.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for label, points in curve.series.items():
+        ordered = sorted(points)
+        axes.plot([x for x, _ in ordered], [y / scale for _, y in ordered], marker="o", label=label)
+    if curve.log_x:
+        axes.set_xscale("log", base=2 if curve.x_unit == "bytes" else 10)
+    if curve.log_y:
+        axes.set_yscale("log")
+    xs = curve.xs()
+    if xs:
+        axes.set_xticks(xs, [_fmt_x(x, curve.x_unit) for x in xs])
+        axes.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+    axes.set_title(curve.title)
+    axes.set_xlabel(curve.x_label)
+    axes.set_ylabel(f"{curve.y_label} ({unit})")
+    axes.grid(True, which="major", alpha=0.35)
+    if curve.series:
+        axes.legend()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{curve.name}.png"
+    figure.savefig(path, format="png")
+    import numpy as np
+
+    lines = {str(line.get_label()): list(zip(np.asarray(line.get_xdata(), dtype=float).tolist(),
+                                             np.asarray(line.get_ydata(), dtype=float).tolist()))
+             for line in axes.get_lines()}
+    return Plotted(path, unit, lines)

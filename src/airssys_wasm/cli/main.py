@@ -285,27 +285,79 @@ def new(name: str, lang: str, parent: Path) -> None:
 @click.option("--compare", is_flag=True,
               help="Side by side with the baselines (the only mode; accepted for clarity).")
 @click.option("--quick", is_flag=True, help="Fewer, shorter repeats (a smoke run, noisier).")
-def bench(suites: tuple[str, ...], markdown: bool, compare: bool, quick: bool) -> None:
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR",
+              help="Measure the scaling curves of the selected suites instead of their rows "
+                   "(suites without curves are skipped) and write one PNG per curve into DIR; "
+                   "with --markdown, print each curve's table too. Needs matplotlib: "
+                   "pip install 'airssys-wasm[bench]'.")
+def bench(suites: tuple[str, ...], markdown: bool, compare: bool, quick: bool,
+          plot_dir: Path | None) -> None:
     """Run the side-by-side benchmarks (ours vs the baselines, same process) and print ratios."""
+    from airssys_wasm.benchmarks import suite
+    from airssys_wasm.cli.monitor import quiet_library_logs
+
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    today = datetime.date.today().isoformat()
+    if plot_dir is not None:
+        _bench_plots(suites or SUITE_NAMES, plot_dir, markdown=markdown, quick=quick,
+                     stamp=f"{today}, {machine}")
+        return
     from rich.console import Console
 
-    from airssys_wasm.benchmarks import suite
     from airssys_wasm.benchmarks.timing import render_markdown, render_table
-    from airssys_wasm.cli.monitor import quiet_library_logs
 
     console = Console()
     if not console.is_terminal and console.width < 120:  # a pipe: rich would assume 80
         console = Console(width=120)
     repeat, min_seconds = (3, 0.02) if quick else (5, 0.1)
-    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     for name in suites or SUITE_NAMES:
         module = suite(name)
         with quiet_library_logs():  # the suites cancel and crash guests on purpose
             rows = module.run(repeat=repeat, min_seconds=min_seconds)
         if markdown:
-            today = datetime.date.today().isoformat()
             click.echo(f"## {module.TITLE}\n\n`airssys-wasm bench --compare --markdown "
                        f"--suite {name}` — {today}, {machine}\n")
             click.echo(render_markdown(rows) + "\n")
         else:
             console.print(render_table(rows, f"{name} ({machine}; median of {repeat})"))
+
+
+def _bench_plots(names: tuple[str, ...], directory: Path, *, markdown: bool, quick: bool,
+                 stamp: str) -> None:
+    """``bench --plot``: each selected suite's ``curves()`` as PNGs (and tables with --markdown).
+
+    matplotlib is checked before anything is measured, so a missing extra fails in a second,
+    not after minutes of benchmarks."""
+    from airssys_wasm.benchmarks import suite
+    from airssys_wasm.benchmarks.timing import plot_curve, render_curve_markdown, require_plotting
+    from airssys_wasm.cli.monitor import quiet_library_logs
+
+    try:
+        require_plotting()
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    modules = [(name, suite(name)) for name in names]
+    measured = [(name, module) for name, module in modules if hasattr(module, "curves")]
+    if not measured:
+        with_curves = [n for n in SUITE_NAMES if hasattr(suite(n), "curves")]
+        raise click.ClickException(f"none of the selected suites ({', '.join(names)}) measures "
+                                   f"curves; the ones that do: {', '.join(with_curves)}")
+    quick_flag = " --quick" if quick else ""
+    for name, module in measured:
+        with quiet_library_logs():  # the suites cancel and crash guests on purpose
+            found = module.curves(quick=quick)
+        if markdown:
+            click.echo(f"## {module.TITLE}: curves\n\n`airssys-wasm bench --plot {directory} "
+                       f"--markdown{quick_flag} --suite {name}` — {stamp}\n")
+        for curve in found:
+            try:
+                plotted = plot_curve(curve, directory)
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {directory / curve.name}.png: "
+                                           f"{exc.strerror or exc}; choose a writable DIR") from None
+            if markdown:
+                click.echo(f"### {curve.title}\n\n![{curve.title}]({plotted.path.as_posix()})\n\n"
+                           f"{render_curve_markdown(curve)}\n")
+            else:
+                click.echo(str(plotted.path))

@@ -1,0 +1,149 @@
+"""Scaling: how the cost of a message grows with the number of actors, with the payload size
+and with the number of busy neighbours. Rows for the figures a target speaks of, and curves
+(``curves()``) that ``airssys-wasm bench --plot DIR`` draws and BENCHMARKS.md embeds.
+
+* **actors**: ``Host.send`` of a 16-byte frame round-robin over 10 / 100 / 1,000 / 10,000
+  actors of the bundled ``echo`` guest (quick mode stops at 1,000), in batches of ``BATCH``
+  messages, each batch timed until every message in it was handled. With 10 actors a batch
+  gives each actor 100 messages, drained in batches; with 10,000 each actor gets one, so
+  every message pays an actor's wake-up. A sample is one batch's time / its size, so p50 and
+  p99 are over batches; the target is the 10 -> 10,000 ratio of the p50 (≤ 1.5x).
+* **payload**: what a message of 16 B ... 64 KiB costs on the component lane (``list<u8>``)
+  and on the core-ABI lane, in and out (``payload.lane_costs``); a curve only, the payload
+  suite has the rows.
+* **busy neighbours**: an idle sibling's request latency (p50/p99) beside 0, 1, 2, 4 and 8
+  guests spinning in ``execute`` (``suspend.sibling_latency``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from airssys_wasm.benchmarks import guests, payload, suspend
+from airssys_wasm.benchmarks.timing import Comparison, Curve, Distribution, distribution
+from airssys_wasm.host import Host, HostConfig
+from airssys_wasm.runtime import Engine
+
+__all__ = ["ACTORS", "BATCH", "BUSY", "RATIO_BUDGET", "SIZES", "TITLE", "actor_costs",
+           "curves", "neighbour_latency", "run"]
+
+TITLE = "Scaling: cost per message vs actors, payload size and busy neighbours"
+
+#: Actor counts (quick mode drops the last), busy-neighbour counts, payload sizes.
+ACTORS = (10, 100, 1000, 10_000)
+BUSY = (0, 1, 2, 4, 8)
+SIZES = (16, 64, 256, 1024, 4096, 16384, 65536)
+QUICK_SIZES = (16, 1024, 65536)
+#: Messages per timed batch.
+BATCH = 1000
+#: The target: per-message cost with the most actors ≤ this many times the cost with 10.
+RATIO_BUDGET = 1.5
+
+FRAME = b"\x55" + b"x" * 15  # a 16-byte raw frame
+
+
+async def _round_robin(engine: Engine, actors: int, batches: int, batch: int) -> list[float]:
+    """ns per message of each of ``batches`` batches (after two untimed ones) of ``batch``
+    ``Host.send`` calls round-robin over ``actors`` echo guests."""
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        echo = guests.path("echo")
+        host.load(echo)
+        names = [f"a{i}" for i in range(actors)]
+        refs = [await host.spawn(name, echo) for name in names]
+        expected = [0] * actors
+        samples: list[float] = []
+        cursor = 0
+        send = host.send
+        for round_ in range(batches + 2):
+            # Untimed: who gets this batch's messages, and what each one's count will be.
+            order = [(cursor + k) % actors for k in range(batch)]
+            cursor = (cursor + batch) % actors
+            targets = [names[i] for i in order]
+            touched = list(dict.fromkeys(order))
+            for i in order:
+                expected[i] += 1
+            waits = [(refs[i], expected[i]) for i in touched]
+            start = time.perf_counter_ns()
+            for name in targets:
+                await send(name, FRAME)
+            # Every actor the batch reached, in send order; each check is one stats() call.
+            for ref, count in waits:
+                while ref.stats.messages_out < count:
+                    await asyncio.sleep(0)
+            elapsed = time.perf_counter_ns() - start
+            if round_ >= 2:  # the first two batches warm every instance's first call
+                samples.append(elapsed / batch)
+        return samples
+
+
+def actor_costs(counts: tuple[int, ...], *, batches: int, batch: int = BATCH
+                ) -> dict[int, Distribution]:
+    """The per-message cost's distribution (over batches) for each actor count, one host each."""
+    with Engine() as engine:
+        return {n: distribution(asyncio.run(_round_robin(engine, n, batches, batch)))
+                for n in counts}
+
+
+def neighbour_latency(counts: tuple[int, ...], *, window: float) -> dict[int, Distribution]:
+    """An idle sibling's request latency (ns) beside each number of spinning guests."""
+    with Engine() as engine:
+        return {k: distribution([s * 1e9 for s in asyncio.run(
+            suspend.sibling_latency(engine, k, window))]) for k in counts}
+
+
+def _plan(quick: bool) -> tuple[tuple[int, ...], int, float]:
+    """(actor counts, batches per count, neighbour window in seconds)."""
+    return (ACTORS[:-1], 8, 0.2) if quick else (ACTORS, 40, 1.0)
+
+
+def _actors_label(n: int) -> str:
+    return f"{n:,} actor{'s' if n != 1 else ''}"
+
+
+def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
+    """``min_seconds`` below 0.1 selects quick mode (up to 1,000 actors, shorter windows)."""
+    counts, batches, window = _plan(min_seconds < 0.1)
+    costs = actor_costs(counts, batches=batches)
+    few, most = costs[counts[0]], costs[counts[-1]]
+    rows = [Comparison(f"Host.send 16 B round-robin, {_actors_label(counts[-1])} vs "
+                       f"{counts[0]}: p50 per message", most.p50,
+                       f"budget {RATIO_BUDGET}x the {counts[0]}-actor p50",
+                       RATIO_BUDGET * few.p50, target=True)]
+    for n, d in costs.items():
+        label = f"Host.send 16 B round-robin over {_actors_label(n)}"
+        rows.append(Comparison(f"{label}: p50", d.p50, f"same, {_actors_label(counts[0])}", few.p50)
+                    if n != counts[0] else Comparison(f"{label}: p50", d.p50, "-", None))
+        rows.append(Comparison(f"  p99 ({d.n} batches of {BATCH})", d.p99, "-", None))
+    busy = neighbour_latency(BUSY, window=window)
+    idle = busy[0]
+    for k, d in busy.items():
+        label = f"sibling request beside {k} spinning guest{'s' if k != 1 else ''}"
+        rows.append(Comparison(f"{label}: p50", d.p50, "-", None))
+        rows.append(Comparison(f"  p99 ({d.n} requests)", d.p99, "-", None) if k == 0 else
+                    Comparison(f"  p99 ({d.n} requests)", d.p99, "same, no busy neighbour",
+                               idle.p99))
+    return rows
+
+
+def curves(*, quick: bool) -> list[Curve]:
+    """The three scaling curves: per-message cost vs actors, per-call cost vs payload size on
+    each lane (log-log), neighbour latency vs busy neighbours."""
+    counts, batches, window = _plan(quick)
+    costs = actor_costs(counts, batches=batches)
+    lanes = payload.lane_costs(QUICK_SIZES if quick else SIZES, repeat=1 if quick else 5,
+                               min_seconds=0.01 if quick else 0.1)
+    busy = neighbour_latency(BUSY, window=window)
+    return [
+        Curve("scaling-actors", "Host.send 16 B round-robin: cost per message vs actors",
+              "actors", "per message",
+              {"p50": [(float(n), d.p50) for n, d in costs.items()],
+               "p99": [(float(n), d.p99) for n, d in costs.items()]},
+              log_x=True),
+        Curve("scaling-payload", "Cost per call vs payload size, component vs core-ABI lane",
+              "payload", "per call", lanes, log_x=True, log_y=True, x_unit="bytes"),
+        Curve("scaling-neighbours", "Idle sibling's request latency vs busy (spinning) neighbours",
+              "spinning neighbours", "request latency",
+              {"p50": [(float(k), d.p50) for k, d in busy.items()],
+               "p99": [(float(k), d.p99) for k, d in busy.items()]}),
+    ]
