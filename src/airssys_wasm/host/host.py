@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -83,6 +84,10 @@ __all__ = ["ComponentRef", "Host"]
 
 #: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
 _GIVEN_UP_KEPT = 1000
+
+#: Where guests' log lines go: looked up once here, not per spawn (``logging.getLogger`` takes a
+#: lock; ``HostServices`` would otherwise call it for every component).
+_COMPONENT_LOGGER = logging.getLogger("airssys_wasm.component")
 
 
 class ComponentRef:
@@ -409,6 +414,8 @@ class Host:
         """
         self._running()
         check_name(name)
+        if type(restart) is not RestartPolicy:  # the enum call is not free; most pass the member
+            restart = RestartPolicy(restart)
         if name in self.registry:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
@@ -428,12 +435,13 @@ class Host:
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
+                                      logger=_COMPONENT_LOGGER,
                                       call_gate=self._call_gate(name, artifact, admission)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             requests = self.requests
             spec = ChildSpec(
-                name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
+                name, lambda: ComponentActor(entry, requests), restart=restart,
                 backoff=backoff if backoff is not None else cfg.backoff,
                 capacity=capacity if capacity is not None else cfg.capacity,
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
