@@ -26,7 +26,7 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
-               "hostfn", "coldstart", "startup", "payload")
+               "hostfn", "coldstart", "startup", "payload", "spawn")
 
 
 def suite(name: str) -> ModuleType:

@@ -162,6 +162,8 @@ class Host:
             STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
+        #: id(artifact) -> (artifact, its airssys:ext-* imports sorted): walked once per artifact.
+        self._ext_imports: dict[int, tuple[Artifact, tuple[str, ...]]] = {}
         #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
         self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
         self.registry = Registry()
@@ -492,7 +494,12 @@ class Host:
         if not isinstance(artifact, ComponentArtifact):
             return
         self.interfaces.link(name, artifact, grantee=grantee)
-        for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
+        known = self._ext_imports.get(id(artifact))
+        if known is None or known[0] is not artifact:
+            known = (artifact, tuple(sorted(i for i in artifact.imports
+                                            if i.startswith("airssys:ext-"))))
+            self._ext_imports[id(artifact)] = known
+        for interface in known[1]:
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)
                 hint = (f"grant one of {', '.join(keys)} under [capabilities] in its Component.toml"
