@@ -182,7 +182,7 @@ class ActorCell:
         self._task: asyncio.Task[None] | None = None
         #: ``(actor, incarnation)`` of a started incarnation whose loop has no task yet: its
         #: mailbox was empty, so the task is created when something wakes it (see ``start``).
-        self._dormant: tuple[Actor, int] | None = None
+        self._dormant: tuple[Actor, int, asyncio.AbstractEventLoop] | None = None
         self._exit: _Exit | None = None
         self._kill_error: BaseException | None = None
         self._health_request: asyncio.Future[HealthStatus] | None = None
@@ -224,7 +224,10 @@ class ActorCell:
         dormant = self._dormant
         if dormant is not None:
             self._dormant = None
-            self._task = asyncio.create_task(self._run(*dormant), name=f"actor:{self.name}")
+            actor, incarnation, loop = dormant
+            # The loop start() ran on: a wake-up may come from code outside any running loop
+            # (a try_send from plain code), as a parked future's set_result may.
+            self._task = loop.create_task(self._run(actor, incarnation), name=f"actor:{self.name}")
         return self._task
 
     # -- lifecycle driven by the supervisor ------------------------------------------------------
@@ -260,7 +263,7 @@ class ActorCell:
             # saves a task, a coroutine and a loop pass each; the first message (or a poke,
             # close or stop) creates the task right away and its loop starts from the top: it
             # runs in the same loop pass as a parked loop's wake-up would.
-            self._dormant = (actor, self.incarnation)
+            self._dormant = (actor, self.incarnation, asyncio.get_running_loop())
             mailbox.call_on_wake(self._wake)
         else:
             self._task = asyncio.create_task(self._run(actor, self.incarnation),
@@ -334,10 +337,11 @@ class ActorCell:
         if self._dormant is not None:
             # Cancel once the new task has taken its first step (parked in its try block, where
             # the cancellation is handled); cancelled before that, the loop would never see it.
+            loop = self._dormant[2]
             task = self._wake()
             assert task is not None
             self._kill_error = error
-            asyncio.get_running_loop().call_soon(task.cancel)
+            loop.call_soon(task.cancel)
             return
         task = self._task
         if task is not None and not task.done():
