@@ -180,8 +180,8 @@ class ActorCell:
         #: Time spent handling messages, per batch (two C calls per batch, none per message).
         self.latency = LatencyHistogram()
         self._task: asyncio.Task[None] | None = None
-        #: ``(actor, incarnation)`` of a started incarnation whose loop has no task yet: its
-        #: mailbox was empty, so the task is created when something wakes it (see ``start``).
+        #: ``(actor, incarnation, loop)`` of a started incarnation whose loop has no task yet:
+        #: its mailbox was empty, so the task is created when something wakes it (see ``start``).
         self._dormant: tuple[Actor, int, asyncio.AbstractEventLoop] | None = None
         self._exit: _Exit | None = None
         self._kill_error: BaseException | None = None
@@ -257,7 +257,8 @@ class ActorCell:
         self.backoff_state.mark_started(self.system.clock())
         self._set_state(ActorState.RUNNING)
         mailbox = self.mailbox
-        if self._exit is None and not len(mailbox) and not mailbox.closed:
+        if self._exit is None and not len(mailbox) and not mailbox.closed \
+                and self._health_request is None and self._between is None:
             # Nothing to do yet: park on the mailbox for the loop instead of starting a task
             # that would only take one step to park there. A host spawning thousands of actors
             # saves a task, a coroutine and a loop pass each; the first message (or a poke,
