@@ -34,6 +34,55 @@ ops = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(capacity=st.integers(min_value=1, max_value=9), program=ops)
 def test_ring_matches_deque_model(capacity: int, program: list[tuple[str, int | None]]) -> None:
+    _check_against_model(capacity, program)
+
+
+# Pushes outnumber takes, so the slots (16 at first) fill and double, also while they wrap.
+growing_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("push"), st.integers()),
+        st.tuples(st.just("push"), st.integers()),
+        st.tuples(st.just("push"), st.integers()),
+        st.tuples(st.just("pop"), st.none()),
+        st.tuples(st.just("drain"), st.integers(min_value=-1, max_value=5)),
+    ),
+    min_size=20, max_size=400,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(min_value=15, max_value=70), program=growing_ops)
+def test_ring_grows_its_slots_like_the_model(capacity: int,
+                                             program: list[tuple[str, int | None]]) -> None:
+    _check_against_model(capacity, program)
+
+
+def test_ring_growth_keeps_order_and_references() -> None:
+    """Wrapped items move to the bigger slot list in FIFO order, each reference moved once."""
+
+    class Item:
+        pass
+
+    ring = Ring(100)
+    for _ in range(10):  # head at 10 after these: the next 16 pushes wrap around
+        assert ring.push(Item()) == PUSH_OK
+    ring.drain(10)
+    items = [Item() for _ in range(100)]
+    before = [sys.getrefcount(item) for item in items]
+    for item in items:
+        assert ring.push(item) == PUSH_OK
+    del item
+    assert ring.push(Item()) == PUSH_FULL
+    assert [sys.getrefcount(item) for item in items] == [b + 1 for b in before]
+    assert ring.drain() == items
+    assert [sys.getrefcount(item) for item in items] == before
+    refs = [weakref.ref(item) for item in items]
+    del items
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def _check_against_model(capacity: int, program: list[tuple[str, int | None]]) -> None:
     ring = Ring(capacity)
     model: deque[int] = deque()
     closed = False

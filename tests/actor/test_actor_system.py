@@ -289,3 +289,36 @@ async def test_actor_cannot_stop_itself_through_its_ref(system: ActorSystem) -> 
     ref.try_send("go")
     await eventually(lambda: bool(errors))
     assert "self.context.stop()" in str(errors[0])
+
+
+class Quitter(Actor):
+    """Calls ``context.stop()`` from ``on_start``: the loop must still see that exit."""
+
+    async def on_start(self) -> None:
+        self.context.stop()
+
+    def handle(self, message: Any) -> None:
+        raise AssertionError("a quitter handles nothing")
+
+
+async def test_an_idle_actor_gets_its_loop_task_from_its_first_wake_up(system: ActorSystem) -> None:
+    """A spawned actor with an empty mailbox starts no task until something wakes it; then it
+    behaves like one whose loop parked: the first message is handled in the same loop pass,
+    stop drains, a context.stop() during on_start still ends it."""
+    before = len(asyncio.all_tasks())
+    sinks: list[list[Any]] = [[] for _ in range(20)]
+    refs = [await system.spawn(lambda s=s: Collector(s), f"idle{i}")  # type: ignore[misc]
+            for i, s in enumerate(sinks)]
+    assert len(asyncio.all_tasks()) == before  # none of the 20 has a task yet
+    assert all(r.state is ActorState.RUNNING for r in refs)
+    await refs[3].send("hello")
+    assert len(asyncio.all_tasks()) == before + 1  # created by the wake-up itself
+    await asyncio.sleep(0)  # one loop pass, as for a loop task parked on its mailbox
+    assert sinks[3] == ["hello"] and refs[3].stats.messages_out == 1
+    refs[5].try_send("queued")
+    await refs[5].stop()  # stopping drains it through the loop
+    assert sinks[5] == ["queued"] and refs[5].state is ActorState.STOPPED
+    await refs[7].stop()  # never woken: stopping it still ends cleanly
+    assert refs[7].state is ActorState.STOPPED and sinks[7] == []
+    quitter = await system.spawn(Quitter, "quitter", restart=RestartPolicy.TEMPORARY)
+    await eventually(lambda: quitter.state is ActorState.STOPPED, "the quitter stopped")

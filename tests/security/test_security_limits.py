@@ -47,3 +47,28 @@ def test_every_bad_limit_is_a_manifest_error_naming_the_key(section, needle: str
 def test_runtime_limits_have_no_parser_of_their_own() -> None:
     assert not hasattr(Limits, "from_manifest_section")
     assert runtime_limits.__all__ == ["Limits", "parse_size"]
+
+
+def test_admission_plans_are_reused_only_for_the_same_manifest_level_and_host_limits() -> None:
+    """``HostSecurity.admit`` derives limits and ext interfaces once per (manifest, trust level,
+    host limits); every combination still gets what a fresh provider computes from scratch."""
+    from airssys_wasm.security import HostSecurity
+
+    text = ('[component]\nname = "p"\nversion = "1.0.0"\n[limits]\nfuel = 5000\n'
+            '[capabilities.storage]\nread = ["ns"]\n')
+    parsed = load_manifest(text)
+    bases = [Limits(), Limits(memory_bytes=1 << 20, fuel=10**9)]
+    cases = [(manifest, trust, base) for manifest in (None, parsed, text)
+             for trust in ("trusted", "unknown") for base in bases]
+    shared = HostSecurity()
+    for round_ in range(2):  # the second round is served from the plans of the first
+        for i, (manifest, trust, base) in enumerate(cases):
+            got = shared.admit(f"c{i}", manifest, trust=trust, base_limits=base)
+            fresh = HostSecurity().admit("x", manifest, trust=trust, base_limits=base)
+            assert (got.limits, got.extensions) == (fresh.limits, fresh.extensions), (round_, i)
+            shared.release(f"c{i}")
+    assert HostSecurity().admit("m", parsed, trust="trusted", base_limits=bases[0]).limits.fuel \
+        == 5000
+    assert "airssys:ext-storage/storage@1.0.0" in shared.admit(
+        "s", parsed, trust="trusted", base_limits=bases[0]).extensions
+    assert not shared.admit("n", None, trust="trusted", base_limits=bases[0]).extensions

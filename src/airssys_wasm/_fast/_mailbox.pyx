@@ -4,7 +4,10 @@
 An actor drains up to N messages per wake-up, so the per-message costs that matter are one
 ``push`` (a bounds check and a pointer store) and a share of one ``drain`` (references are moved
 from the ring into a fresh list without refcount churn). The slots live in a Python list so the
-cyclic GC sees every queued message. Nothing here runs Python code while indices are being
+cyclic GC sees every queued message. That list starts small and doubles (up to the capacity)
+only when it is full: a host spawns thousands of actors whose mailboxes rarely hold more than a
+batch, and a list of ``capacity`` slots made up front cost every one of them 8 KiB and every
+full GC pass a walk over 1,024 empty slots per actor. Nothing here runs Python code while indices are being
 updated (only ``None`` is ever released mid-operation), so no re-entrant call can observe a
 half-updated ring. No asyncio and no policy: waking the consumer or a blocked sender is the
 actor layer's job.
@@ -21,6 +24,8 @@ cdef extern from "Python.h":
 # A ring holds at most this many slots (8 bytes each, so 512 MiB of pointers): far above any sane
 # mailbox, low enough that an accidental huge capacity fails fast instead of exhausting memory.
 DEF _MAX_CAPACITY = 1 << 26
+# Slots a ring starts with (fewer when its capacity is lower); it doubles from there when full.
+DEF _INITIAL_SLOTS = 16
 
 MAX_CAPACITY = _MAX_CAPACITY
 
@@ -38,6 +43,7 @@ cdef class Ring:
 
     cdef list _slots
     cdef Py_ssize_t _capacity
+    cdef Py_ssize_t _size  # len(_slots): grows towards _capacity, never shrinks
     cdef Py_ssize_t _head
     cdef Py_ssize_t _count
     cdef bint _closed
@@ -52,7 +58,8 @@ cdef class Ring:
                 f"capacity must be between 1 and {_MAX_CAPACITY}, got {capacity}; "
                 "pick a bound that fits the memory you can spend on queued messages")
         self._capacity = capacity
-        self._slots = [None] * self._capacity
+        self._size = capacity if capacity < _INITIAL_SLOTS else _INITIAL_SLOTS
+        self._slots = [None] * self._size
         self._head = 0
         self._count = 0
         self._closed = 0
@@ -85,11 +92,13 @@ cdef class Ring:
         cdef PyObject *old
         if self._closed:
             return PUSH_CLOSED
-        if self._count == self._capacity:
-            return PUSH_FULL
+        if self._count == self._size:
+            if self._size == self._capacity:
+                return PUSH_FULL
+            self._grow()
         tail = self._head + self._count
-        if tail >= self._capacity:
-            tail -= self._capacity
+        if tail >= self._size:
+            tail -= self._size
         # The slot holds None (every vacated slot is reset to None); swap in the item.
         old = PyList_GET_ITEM(self._slots, tail)
         Py_INCREF(item)
@@ -99,13 +108,36 @@ cdef class Ring:
         Py_DECREF(<object>old)
         return PUSH_OK
 
+    cdef void _grow(self):
+        """Double the slots (at most to the capacity), oldest item first at index 0. Only called
+        when every slot is taken; runs no Python code, so the ring is never seen half-moved."""
+        cdef Py_ssize_t size = self._size * 2
+        cdef Py_ssize_t i, j
+        if size > self._capacity:
+            size = self._capacity
+        cdef list slots = [None] * size
+        cdef PyObject *item
+        for i in range(self._count):
+            j = self._head + i
+            if j >= self._size:
+                j -= self._size
+            # Move the reference: the old list's slot gets None, the new slot the item.
+            item = PyList_GET_ITEM(self._slots, j)
+            Py_INCREF(None)
+            PyList_SET_ITEM(self._slots, j, <PyObject *>None)
+            Py_DECREF(<object>PyList_GET_ITEM(slots, i))  # the None placed by [None] * size
+            PyList_SET_ITEM(slots, i, item)
+        self._slots = slots
+        self._size = size
+        self._head = 0
+
     cdef inline PyObject *_take(self):
         """Move the head item out (new reference owned by the caller). Requires _count > 0."""
         cdef PyObject *item = PyList_GET_ITEM(self._slots, self._head)
         Py_INCREF(None)
         PyList_SET_ITEM(self._slots, self._head, <PyObject *>None)
         self._head += 1
-        if self._head == self._capacity:
+        if self._head == self._size:
             self._head = 0
         self._count -= 1
         self.popped += 1

@@ -180,6 +180,9 @@ class ActorCell:
         #: Time spent handling messages, per batch (two C calls per batch, none per message).
         self.latency = LatencyHistogram()
         self._task: asyncio.Task[None] | None = None
+        #: ``(actor, incarnation, loop)`` of a started incarnation whose loop has no task yet:
+        #: its mailbox was empty, so the task is created when something wakes it (see ``start``).
+        self._dormant: tuple[Actor, int, asyncio.AbstractEventLoop] | None = None
         self._exit: _Exit | None = None
         self._kill_error: BaseException | None = None
         self._health_request: asyncio.Future[HealthStatus] | None = None
@@ -211,7 +214,21 @@ class ActorCell:
 
     @property
     def running(self) -> bool:
+        if self._dormant is not None:
+            return True
         return self._task is not None and not self._task.done()
+
+    def _wake(self) -> asyncio.Task[None] | None:
+        """Give a dormant incarnation's loop its task (first message, poke, close, stop); the
+        current task otherwise."""
+        dormant = self._dormant
+        if dormant is not None:
+            self._dormant = None
+            actor, incarnation, loop = dormant
+            # The loop start() ran on: a wake-up may come from code outside any running loop
+            # (a try_send from plain code), as a parked future's set_result may.
+            self._task = loop.create_task(self._run(actor, incarnation), name=f"actor:{self.name}")
+        return self._task
 
     # -- lifecycle driven by the supervisor ------------------------------------------------------
     async def start(self) -> None:
@@ -239,7 +256,19 @@ class ActorCell:
         self.actor = actor
         self.backoff_state.mark_started(self.system.clock())
         self._set_state(ActorState.RUNNING)
-        self._task = asyncio.create_task(self._run(actor, self.incarnation), name=f"actor:{self.name}")
+        mailbox = self.mailbox
+        if self._exit is None and not len(mailbox) and not mailbox.closed \
+                and self._health_request is None and self._between is None:
+            # Nothing to do yet: park on the mailbox for the loop instead of starting a task
+            # that would only take one step to park there. A host spawning thousands of actors
+            # saves a task, a coroutine and a loop pass each; the first message (or a poke,
+            # close or stop) creates the task right away and its loop starts from the top: it
+            # runs in the same loop pass as a parked loop's wake-up would.
+            self._dormant = (actor, self.incarnation, asyncio.get_running_loop())
+            mailbox.call_on_wake(self._wake)
+        else:
+            self._task = asyncio.create_task(self._run(actor, self.incarnation),
+                                             name=f"actor:{self.name}")
         if self.spec.health is not None:
             self._health_task = asyncio.create_task(
                 self._health_loop(self.spec.health), name=f"health:{self.name}")
@@ -280,7 +309,7 @@ class ActorCell:
         self.system._unregister(self)
 
     async def _end_incarnation(self, mode: _Exit) -> None:
-        task = self._task
+        task = self._wake()
         if task is None or task.done():
             return
         if task is asyncio.current_task():
@@ -306,6 +335,15 @@ class ActorCell:
             await asyncio.wait({task})
 
     def _kill(self, error: BaseException) -> None:
+        if self._dormant is not None:
+            # Cancel once the new task has taken its first step (parked in its try block, where
+            # the cancellation is handled); cancelled before that, the loop would never see it.
+            loop = self._dormant[2]
+            task = self._wake()
+            assert task is not None
+            self._kill_error = error
+            loop.call_soon(task.cancel)
+            return
         task = self._task
         if task is not None and not task.done():
             self._kill_error = error

@@ -25,6 +25,24 @@ __all__ = ["Mailbox", "DEFAULT_CAPACITY"]
 DEFAULT_CAPACITY = 1024
 
 
+class _WakeCall:
+    """A parked consumer that is a plain call (``Mailbox.call_on_wake``): it answers the two
+    methods the producer side uses on the future ``park`` returns, and runs the call at once."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._fn: Callable[[], object] | None = fn
+
+    def done(self) -> bool:
+        return self._fn is None
+
+    def set_result(self, _: None) -> None:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            fn()
+
+
 class Mailbox:
     """FIFO of messages for one actor.
 
@@ -53,7 +71,7 @@ class Mailbox:
         self.name = name
         self._push = self._ring.push
         self._carry: deque[Any] = deque()
-        self._consumer: asyncio.Future[None] | None = None
+        self._consumer: asyncio.Future[None] | _WakeCall | None = None
         self._senders: deque[asyncio.Future[None]] = deque()
         self._on_closed = on_closed
 
@@ -214,6 +232,13 @@ class Mailbox:
         waiter = asyncio.get_running_loop().create_future()
         self._consumer = waiter
         return waiter
+
+    def call_on_wake(self, fn: Callable[[], object]) -> None:
+        """Park ``fn`` as the consumer: it is called, synchronously and once, where a parked
+        future would be resolved (next message, ``close()``, ``poke()``). An actor whose loop has
+        no task yet uses it to create the task right then, so its first message is handled in
+        the same loop pass as with a parked task. Same precondition as ``park``."""
+        self._consumer = _WakeCall(fn)
 
     def poke(self) -> None:
         """Wake a parked consumer without a message (stop and health requests use this)."""

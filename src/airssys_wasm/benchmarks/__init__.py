@@ -27,7 +27,7 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
-               "hostfn", "coldstart", "startup", "payload", "scaling")
+               "hostfn", "coldstart", "startup", "payload", "spawn", "scaling")
 
 
 def suite(name: str) -> ModuleType:

@@ -60,7 +60,9 @@ class ComponentActor(Actor):
         instance.name = entry.name  # artifacts are shared; errors should name this component
         instance.suspendable = True
         try:
-            await self._done(instance.init(entry.init_config))
+            out = instance.init(entry.init_config)
+            if type(out) is GuestCall:  # inline, not ``_done``: a spawn awaits no extra coroutine
+                await self.context.finish(out)
         except BaseException:
             instance.close()
             raise
@@ -78,7 +80,11 @@ class ComponentActor(Actor):
         """What the running instance says about itself (for ``get-component-metadata``)."""
         entry, instance = self.entry, self.instance
         assert instance is not None
-        meta = await self._done(instance.metadata()) if instance.has("metadata") else None
+        meta: Any = None
+        if instance.has("metadata"):
+            meta = instance.metadata()
+            if type(meta) is GuestCall:
+                meta = await self.context.finish(meta)
         entry.metadata = meta or ComponentMetadata(name=entry.name,
                                                    version=entry.component_id.version)
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame, too_large
@@ -83,6 +85,10 @@ __all__ = ["ComponentRef", "Host"]
 
 #: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
 _GIVEN_UP_KEPT = 1000
+
+#: Where guests' log lines go: looked up once here, not per spawn (``logging.getLogger`` takes a
+#: lock; ``HostServices`` would otherwise call it for every component).
+_COMPONENT_LOGGER = logging.getLogger("airssys_wasm.component")
 
 
 class ComponentRef:
@@ -157,6 +163,8 @@ class Host:
             STORAGE: self.storage.functions(),
         }
         self._linked: set[tuple[int, str]] = set()
+        #: id(artifact) -> (artifact, its airssys:ext-* imports sorted): walked once per artifact.
+        self._ext_imports: dict[int, tuple[Artifact, tuple[str, ...]]] = {}
         #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
         self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
         self.registry = Registry()
@@ -409,6 +417,8 @@ class Host:
         """
         self._running()
         check_name(name)
+        if type(restart) is not RestartPolicy:  # the enum call is not free; most pass the member
+            restart = RestartPolicy(restart)
         if name in self.registry:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
@@ -428,12 +438,14 @@ class Host:
                 name=name, component_id=cid, artifact=artifact,
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
+                                      logger=_COMPONENT_LOGGER,
                                       call_gate=self._call_gate(name, artifact, admission)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
-            requests = self.requests
             spec = ChildSpec(
-                name, lambda: ComponentActor(entry, requests), restart=RestartPolicy(restart),
+                # partial, not a lambda: one object per component instead of a function and
+                # two closure cells, each of which every full GC pass walks.
+                name, partial(ComponentActor, entry, self.requests), restart=restart,
                 backoff=backoff if backoff is not None else cfg.backoff,
                 capacity=capacity if capacity is not None else cfg.capacity,
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
@@ -484,7 +496,12 @@ class Host:
         if not isinstance(artifact, ComponentArtifact):
             return
         self.interfaces.link(name, artifact, grantee=grantee)
-        for interface in sorted(i for i in artifact.imports if i.startswith("airssys:ext-")):
+        known = self._ext_imports.get(id(artifact))
+        if known is None or known[0] is not artifact:
+            known = (artifact, tuple(sorted(i for i in artifact.imports
+                                            if i.startswith("airssys:ext-"))))
+            self._ext_imports[id(artifact)] = known
+        for interface in known[1]:
             if interface not in admission.extensions:
                 keys = EXTENSIONS.get(interface)
                 hint = (f"grant one of {', '.join(keys)} under [capabilities] in its Component.toml"

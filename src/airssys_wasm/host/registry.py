@@ -23,7 +23,7 @@ def check_name(name: object) -> str:
     """Component names are the routing keys and the ``name`` of their component-id."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"a component name must be a non-empty string, got {name!r}")
-    if any(c in name for c in "/@") or name != name.strip():
+    if "/" in name or "@" in name or name != name.strip():
         raise ConfigError(f"component name {name!r} may not contain '/', '@' or surrounding "
                           "spaces (they separate namespace and version in a component-id)")
     return name

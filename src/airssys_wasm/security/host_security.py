@@ -45,6 +45,11 @@ def audit_log(audit: Any) -> AuditLog:
                       f"sinks, not {type(audit).__name__}")
 
 
+#: Spawn plans a HostSecurity keeps (the cache is cleared when full: a host spawns many
+#: components from a few manifests, never thousands of distinct ones).
+_CACHE_KEPT = 256
+
+
 def _manifest(source: object) -> Manifest | None:
     if source is None or isinstance(source, Manifest):
         return source
@@ -71,6 +76,12 @@ class HostSecurity:
         self.performed = policy.performed
         self.refused = policy.refused
         self.check_resolved = policy.check_resolved
+        # Limits and ext interfaces are derived once per (manifest, trust level, host limits)
+        # (see ``_plan``). The manifest itself is parsed at every spawn: parsing checks that its
+        # grant paths are real directories now, and a cached parse would miss a swapped symlink.
+        self._plans: dict[tuple[int, TrustLevel, int, int],
+                          tuple[object, Limits, object, Limits, frozenset[str]]] = {}
+        self._levels: dict[object, TrustLevel] = {level.value: level for level in TrustLevel}
 
     @classmethod
     def from_config(cls, config: HostConfig) -> HostSecurity:
@@ -105,15 +116,19 @@ class HostSecurity:
         Raises ManifestError / ConfigError before anything is registered, so a refused spawn leaves
         no grant behind; each WASI preopen is audited here, because wasmtime enforces it without
         calling back."""
-        parsed = _manifest(manifest)
-        try:
-            level = TrustLevel(trust or TrustLevel.UNKNOWN)
-        except ValueError:
-            raise ConfigError(f"trust must be one of {', '.join(t.value for t in TrustLevel)}, "
-                              f"got {trust!r}") from None
+        parsed = _manifest(manifest)  # every spawn: parsing checks the grant paths as they are now
+        level = self._levels.get(trust) if type(trust) is str else None
+        if level is None:
+            try:
+                level = TrustLevel(trust or TrustLevel.UNKNOWN)
+            except ValueError:
+                raise ConfigError(f"trust must be one of {', '.join(t.value for t in TrustLevel)}, "
+                                  f"got {trust!r}") from None
         grant = self.policy.register(name, parsed, level)
         try:
-            limits = self._limits(base_limits, parsed, level)
+            # A Manifest passed as such (or none) comes back on the next spawn: derive once.
+            limits, extensions = self._plan(base_limits, parsed, level, grant.capabilities,
+                                            keep=parsed is manifest)
             plan = derive_preopens(grant.capabilities).preopens if wasi else ()
             settings = WasiSettings(tuple(Preopen(p.host_path, p.guest_path, p.mutable)
                                           for p in plan))
@@ -129,13 +144,30 @@ class HostSecurity:
                              p.guest_path, True,
                              f"WASI preopen ({'read-write' if p.mutable else 'read-only'})",
                              p.host_path)
-        extensions = frozenset(
-            interface for interface, keys in EXTENSIONS.items()
-            if any(grant.capabilities.grants.get(key) for key in keys))  # type: ignore[call-overload]
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
                          extensions=extensions, wasi=settings, trust=level.value,
                          identity=f"manifest:{parsed.component.name}" if parsed else "",
                          meters_interface_calls=grant.quota.meters_interface_calls)
+
+    def _plan(self, base: Limits, manifest: Manifest | None, level: TrustLevel,
+              capabilities: Any, *, keep: bool) -> tuple[Limits, frozenset[str]]:
+        """Effective limits and the ext interfaces to link: the same for every spawn from one
+        (manifest, trust level, host limits), so derived once (cached when ``keep``). Keyed on
+        identity, with the objects kept in the entry so an id is never reused while cached."""
+        key = (id(manifest), level, id(base), id(capabilities))
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is manifest and cached[1] is base \
+                and cached[2] is capabilities:
+            return cached[3], cached[4]
+        limits = self._limits(base, manifest, level)
+        extensions = frozenset(
+            interface for interface, keys in EXTENSIONS.items()
+            if any(capabilities.grants.get(key) for key in keys))
+        if keep:
+            if len(self._plans) >= _CACHE_KEPT:
+                self._plans.clear()
+            self._plans[key] = (manifest, base, capabilities, limits, extensions)
+        return limits, extensions
 
     def _limits(self, base: Limits, manifest: Manifest | None, level: TrustLevel) -> Limits:
         """The manifest's ``[limits]`` win; a field it leaves out is the tighter of the host's

@@ -266,7 +266,7 @@ class PermissionPolicy:
     ) -> ComponentGrant:
         """Register ``component``'s grant from its manifest; the trust level's rules (manifest
         required, ceilings) are checked first and refuse with ManifestError."""
-        level = TrustLevel(trust)
+        level = trust if type(trust) is TrustLevel else TrustLevel(trust)
         self.trust_policy.check_manifest(component, manifest, level)
         grant = ComponentGrant(
             component=component,

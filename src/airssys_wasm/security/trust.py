@@ -93,11 +93,12 @@ class TrustPolicy:
 
     def profile(self, level: TrustLevel | str) -> TrustProfile:
         """The profile of ``level`` (a ``TrustLevel`` or its string value)."""
-        return self.profiles[TrustLevel(level)]
+        # At every spawn: the member itself skips the enum call (a string still goes through it).
+        return self.profiles[level if type(level) is TrustLevel else TrustLevel(level)]
 
     def check_manifest(self, component: str, manifest: Manifest | None, level: TrustLevel | str) -> None:
         """Raise ``ManifestError`` when the level needs a manifest or its limits pass the ceiling."""
-        level = TrustLevel(level)
+        level = level if type(level) is TrustLevel else TrustLevel(level)
         profile = self.profiles[level]
         if manifest is None:
             if profile.manifest_required:
