@@ -42,6 +42,7 @@ __all__ = [
     "function_addresses",
     "store_context",
     "store_id",
+    "store_pointers",
     "component_func_bytes",
     "core_func_bytes",
     "memory_bytes",
@@ -55,6 +56,7 @@ __all__ = [
     "module_address",
     "component_linker_address",
     "component_address",
+    "export_index_address",
     "core_instance_from_bytes",
     "component_instance_from_bytes",
 ]
@@ -74,6 +76,13 @@ def _offset(struct: Any, field: str) -> int:
     return int(getattr(struct, field).offset)
 
 
+def _nested(struct: Any, field: str) -> int:
+    """Offset of ``field`` inside the first (anonymous) member of ``struct``: the C headers put
+    the store id of func/memory handles in an anonymous struct, which ctypes names ``_anon_1``."""
+    first, inner = struct._fields_[0][0], struct._fields_[0][1]
+    return _offset(struct, first) + _offset(inner, field)
+
+
 def _expected_layout() -> dict[str, int]:
     """Sizes/offsets from wasmtime-py's ctypes bindings, keyed like the Cython ``_layout()``."""
     s = ctypes.sizeof
@@ -89,6 +98,14 @@ def _expected_layout() -> dict[str, int]:
         "wasmtime_valunion_t": s(ffi.wasmtime_valunion_t),
         "wasmtime_instance_t": s(ffi.wasmtime_instance_t),
         "wasmtime_component_instance_t": s(ffi.wasmtime_component_instance_t),
+        "wasmtime_global_t": s(ffi.wasmtime_global_t),
+        "wasmtime_global_t.store_id": _offset(ffi.wasmtime_global_t, "store_id"),
+        "wasmtime_component_instance_t.store_id": _offset(ffi.wasmtime_component_instance_t,
+                                                          "store_id"),
+        "wasmtime_instance_t.store_id": _offset(ffi.wasmtime_instance_t, "store_id"),
+        "wasmtime_component_func_t.store_id": _nested(ffi.wasmtime_component_func_t, "store_id"),
+        "wasmtime_func_t.store_id": _offset(ffi.wasmtime_func_t, "store_id"),
+        "wasmtime_memory_t.store_id": _nested(ffi.wasmtime_memory_t, "store_id"),
         "wasmtime_async_continuation_t": s(ffi.wasmtime_async_continuation_t),
         "wasmtime_async_continuation_t.env": _offset(ffi.wasmtime_async_continuation_t, "env"),
         "wasmtime_async_continuation_t.finalizer": _offset(ffi.wasmtime_async_continuation_t,
@@ -187,6 +204,19 @@ def store_context(store: Any) -> tuple[int, Any]:
     if not address:
         raise ValueError("the store has no context (is it closed?)")
     return address, token
+
+
+def store_pointers(store: Any) -> tuple[int, int, Any]:
+    """``(address of wasmtime_store_t, address of wasmtime_context_t, liveness token)``.
+
+    The store pointer is what ``wasmtime_store_limiter`` takes; the rest is
+    :func:`store_context`. One call per Store, made by the fast path when it first sees it.
+    """
+    address, token = store_context(store)
+    store_address = ctypes.cast(store.ptr(), ctypes.c_void_p).value
+    if not store_address:
+        raise ValueError("the store is closed")
+    return store_address, address, token
 
 
 # Types and values are not tied to a Store: made once, they halve the per-Store probe's cost.
@@ -314,6 +344,11 @@ def component_linker_address(linker: Any) -> int:
 
 def component_address(component: Any) -> int:
     return _address(component, wc.Component, "wasmtime.component.Component")
+
+
+def export_index_address(index: Any) -> int:
+    """Address of the ``wasmtime_component_export_index_t`` behind a ``ExportIndex``."""
+    return _address(index, wc.ExportIndex, "wasmtime.component.ExportIndex")
 
 
 def core_instance_from_bytes(raw: bytes) -> wasmtime.Instance:
