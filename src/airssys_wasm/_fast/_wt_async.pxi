@@ -542,6 +542,21 @@ cdef class InstancePre:
             self.pre, ref.ctx, &state.minst, &state.trap, &state.err)
         return _drive_first(ref, store, state, fut, 0)
 
+    def instantiate_lane(self, store):
+        """Instantiate in ``store`` and return the instance's :class:`CoreLane` (its
+        ``instance()`` gives the ``wasmtime.Instance`` for other exports): the restart path of
+        core-ABI actors, with memory, alloc and handle fetched in C."""
+        cdef _StoreRef ref = _store_ref(store)
+        cdef _LaneInstantiation state = _LaneInstantiation.__new__(_LaneInstantiation)
+        cdef wasmtime_call_future_t *fut
+        state.where = "module instantiation"
+        state.ref = ref
+        state.store = store
+        ref.begin(store, 0)
+        fut = api.wasmtime_instance_pre_instantiate_async(
+            self.pre, ref.ctx, &state.minst, &state.trap, &state.err)
+        return _drive_first(ref, store, state, fut, 0)
+
 
 # ---------------------------------------------------------------------------------------------
 # The epoch ticker: a C thread (a Python thread would starve while a poll holds the GIL, and

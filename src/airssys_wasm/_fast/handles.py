@@ -99,6 +99,9 @@ def _expected_layout() -> dict[str, int]:
         "wasmtime_instance_t": s(ffi.wasmtime_instance_t),
         "wasmtime_component_instance_t": s(ffi.wasmtime_component_instance_t),
         "wasmtime_global_t": s(ffi.wasmtime_global_t),
+        "wasmtime_extern_t": s(ffi.wasmtime_extern_t),
+        "wasmtime_extern_t.of": _offset(ffi.wasmtime_extern_t, "of"),
+        "wasmtime_extern_union_t": s(ffi.wasmtime_extern_union_t),
         "wasmtime_global_t.store_id": _offset(ffi.wasmtime_global_t, "store_id"),
         "wasmtime_component_instance_t.store_id": _offset(ffi.wasmtime_component_instance_t,
                                                           "store_id"),
@@ -134,6 +137,7 @@ def _expected_kinds() -> dict[str, int]:
         "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS",
         "RESOURCE")}
     kinds.update({name: getattr(ffi, name).value for name in ("WASM_I32", "WASM_I64", "WASM_F32", "WASM_F64")})
+    kinds.update({name: getattr(ffi, "WASMTIME_" + name).value for name in ("EXTERN_FUNC", "EXTERN_MEMORY")})
     return kinds
 
 

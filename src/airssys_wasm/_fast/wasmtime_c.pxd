@@ -100,6 +100,18 @@ ctypedef struct wasmtime_global_t:
     uint32_t private2
     uint32_t private3
 
+# wasmtime/extern.h: an export of a core instance (kind, then the handle; 8 + 24 bytes).
+ctypedef union wasmtime_extern_union_t:
+    wasmtime_func_t func
+    wasmtime_memory_t memory
+    uint8_t pad[24]
+ctypedef struct wasmtime_extern_t:
+    uint8_t kind
+    wasmtime_extern_union_t of
+cdef enum:
+    WT_EXTERN_FUNC = 0
+    WT_EXTERN_MEMORY = 3
+
 # wasmtime/instance.h and wasmtime/component/instance.h: instance handles (store id + index).
 ctypedef struct wasmtime_instance_t:
     uint64_t store_id
@@ -320,3 +332,6 @@ ctypedef struct WtApi:
     wasmtime_call_future_t *(*wasmtime_instance_pre_instantiate_async)(
         const wasmtime_instance_pre_t *pre, wasmtime_context_t *ctx, wasmtime_instance_t *instance_out,
         wasm_trap_t **trap_ret, wasmtime_error_t **error_ret) noexcept nogil
+    c_bool (*wasmtime_instance_export_get)(wasmtime_context_t *ctx, const wasmtime_instance_t *instance,
+        const char *name, size_t name_len, wasmtime_extern_t *item) noexcept nogil
+    void (*wasmtime_extern_delete)(wasmtime_extern_t *item) noexcept nogil

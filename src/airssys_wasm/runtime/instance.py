@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -496,11 +496,10 @@ class CoreInstance(Instance):
     artifact: CoreModuleArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        inst = self.artifact.instance_pre.instantiate(store)  # imports resolved once per artifact
-        exports = inst.exports(store)
-        self._exports = exports
-        self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
-        self._lane = CoreLane(store, inst, exports)
+        # Imports resolved once per artifact (instance-pre); memory, alloc and handle are
+        # fetched in C. The other exports are wrapped by wasmtime-py on first use only.
+        self._lane: CoreLane = self.artifact.instance_pre.instantiate_lane(store)
+        self._exports: Mapping[str, Any] | None = None
         self._sender: ComponentId | None = None
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
@@ -510,6 +509,11 @@ class CoreInstance(Instance):
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
         if func is None:
+            store = self._require_store()
+            if self._exports is None:
+                inst = self._lane.instance()
+                assert inst is not None, "the lane was made by InstancePre.instantiate_lane"
+                self._exports = inst.exports(store)
             export = self._exports[name]
             assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
             func = self._core[name] = CoreFunc(self._require_store(), export, name)
@@ -523,11 +527,11 @@ class CoreInstance(Instance):
 
     def memory_bytes(self) -> int | None:
         """The exported ``memory``'s size now (what metrics report); None once closed."""
-        if self._store is None or not hasattr(self, "_memory"):
+        if self._store is None or not hasattr(self, "_lane"):
             return None
         try:
-            return self._memory.data_len(self._store)
-        except (wasmtime.WasmtimeError, ValueError):
+            return self._lane.memory_size()
+        except (ValueError, RuntimeError):  # closed, or the Store is busy on another thread
             return None
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
