@@ -392,17 +392,23 @@ cdef object _RAW_FUNC = object()          # ComponentFunc(store, _RAW_FUNC, ...)
 cdef class ExportTable:
     """The export indices of one component, resolved to raw addresses once (per artifact).
 
-    ``ExportTable(component, {"handle-message": index, ...})``: ``index`` values are the
-    ``wasmtime.component.ExportIndex`` objects of ``component`` (kept alive here, which keeps
-    the addresses valid). :meth:`ComponentExports.func` looks functions up by name in it.
+    ``ExportTable(component, {"handle-message": index, ...}, linker=None)``: ``index`` values
+    are the ``wasmtime.component.ExportIndex`` objects of ``component`` (kept alive here, which
+    keeps the addresses valid); ``linker``, when given, is the Linker instances will be made
+    with, its address resolved once too. :meth:`ComponentExports.func` looks functions up by name in it.
     """
 
     cdef object component                 # keeps the component (and its indices) alive
     cdef size_t component_ptr
     cdef dict indices                     # name -> ExportIndex
     cdef dict addresses                   # name -> address of its export index
+    cdef object linker                    # the Linker instances are made with (or None)
+    cdef size_t linker_ptr
 
-    def __cinit__(self, component, dict indices):
+    def __cinit__(self, component, dict indices, linker=None):
+        if linker is not None:            # resolved once: instantiate_exports skips ctypes
+            self.linker_ptr = _handles.component_linker_address(linker)
+            self.linker = linker
         self.component_ptr = _handles.component_address(component)
         self.component = component
         self.indices = dict(indices)
@@ -484,7 +490,8 @@ def instantiate_exports(linker, store, ExportTable table):
     C API, as :func:`instantiate_component` does, but return a :class:`ComponentExports` (the
     raw instance) instead of a wasmtime-py Instance: the restart path."""
     cdef _StoreRef ref = _store_ref(store)
-    cdef size_t linker_ptr = _handles.component_linker_address(linker)
+    cdef size_t linker_ptr = table.linker_ptr if linker is table.linker and linker is not None \
+        else _handles.component_linker_address(linker)
     cdef _ExportsInstantiation state = _ExportsInstantiation.__new__(_ExportsInstantiation)
     cdef ComponentExports out = ComponentExports.__new__(ComponentExports)
     cdef wasmtime_call_future_t *fut

@@ -25,7 +25,7 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
            "render_table", "render_markdown"]
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
-SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
+SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "restart", "host", "security", "suspend", "metrics",
                "hostfn", "coldstart", "startup", "payload")
 
 

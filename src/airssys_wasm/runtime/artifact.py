@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Artifact", "ComponentArtifact", "CoreModuleArtifact"]
 
+#: Limits are frozen: one default serves every instance (a restart need not validate it again).
+_DEFAULT_LIMITS = Limits()
+
 
 class Artifact:
     """Base of both lanes. ``kind`` is ``"component"`` or ``"core"``."""
@@ -60,7 +63,7 @@ class Artifact:
         """A new instance in its own Store. Default limits are the safe defaults; default
         services are detached (logging and time work, messaging is refused); a component that
         imports ``wasi:*`` gets ``wasi`` (default: the empty sandbox, nothing inherited)."""
-        return self._instance_class(self, limits or Limits(),
+        return self._instance_class(self, limits or _DEFAULT_LIMITS,
                                     services or HostServices(ComponentId(self.name)), wasi=wasi)
 
     _instance_class: type[Instance]
@@ -97,7 +100,7 @@ class ComponentArtifact(Artifact):
             if index is not None:
                 self.export_indices[export] = index
         #: The same indices resolved to raw handles once: instances look exports up in C.
-        self.export_table = ExportTable(component, self.export_indices)
+        self.export_table = ExportTable(component, self.export_indices, self.linker)
 
     @property
     def imports(self) -> frozenset[str]:
