@@ -481,7 +481,7 @@ cdef class _ExportsInstantiation(_CallState):
         self.err = NULL
         if err != NULL:
             raise wasmtime.WasmtimeError(_consume_error(err))
-        _check_owner(self.out.ref, self.out.inst.store_id, "the new component instance")
+        _learn_store_id(self.out.ref, self.out.inst.store_id)
         return self.out
 
 

@@ -484,7 +484,7 @@ cdef CoreLane _lane_from_instance(_StoreRef ref, object store, wasmtime_instance
     objects (those cost more than the instantiation itself)."""
     cdef wasmtime_extern_t memory, alloc, handle
     cdef CoreLane lane = CoreLane.__new__(CoreLane, store, _RAW_FUNC)
-    _check_owner(ref, inst.store_id, "the new core instance")
+    _learn_store_id(ref, inst.store_id)
     ref._check_open(store)
     _lane_export(ref, inst, b"memory", WT_EXTERN_MEMORY, &memory)
     _lane_export(ref, inst, b"alloc", WT_EXTERN_FUNC, &alloc)

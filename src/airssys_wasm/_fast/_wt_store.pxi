@@ -143,7 +143,9 @@ cdef _StoreRef _store_ref(object store):
     store_address, address, r.token = _handles.store_pointers(store)
     r.store_ptr = <wasmtime_store_t *><size_t>store_address
     r.ctx = <wasmtime_context_t *><size_t>address
-    r.store_id = _probe_store_id(r.ctx)
+    # The id is learnt lazily: from the first instance made here through the C API (free), or
+    # by the probe when a handle must be checked before that (_check_owner).
+    r.store_id = 0
     _STORE_REFS[store] = r
     return r
 
@@ -157,8 +159,9 @@ cdef uint64_t _probe_store_id(wasmtime_context_t *ctx) except? 0:
 
     Wasmtime *aborts the process* when a handle meets a Store it does not belong to, so the fast
     path compares ids up front. The C API has no getter: the id is read from a throwaway
-    immutable i32 global made in the Store (a few hundred instructions; it lives as long as
-    the Store, 24 bytes). wasmtime-py's Global would cost ~40x that through ctypes.
+    immutable i32 global made in the Store (it lives as long as the Store, 24 bytes; wasmtime
+    backs host globals with an internal instance: ~8 us with the on-demand allocator). Only
+    Stores that meet a handle before any C-API instantiation pay it (see _learn_store_id).
     """
     global _PROBE_TYPE
     cdef wasmtime_val_t val
@@ -182,7 +185,21 @@ cdef uint64_t _probe_store_id(wasmtime_context_t *ctx) except? 0:
     return g.store_id
 
 
+cdef int _learn_store_id(_StoreRef ref, uint64_t instance_store_id) except -1:
+    """Record the Store's id from an instance just made in it through the C API (the handle
+    wasmtime returned for *this* context carries it); checked against a known id."""
+    if instance_store_id == 0:
+        raise AbiMismatchError("wasmtime returned an instance without a store id")
+    if ref.store_id == 0:
+        ref.store_id = instance_store_id
+    elif ref.store_id != instance_store_id:
+        raise AbiMismatchError("wasmtime returned an instance of another Store")
+    return 0
+
+
 cdef int _check_owner(_StoreRef ref, uint64_t handle_store_id, str what) except -1:
+    if ref.store_id == 0:          # nothing instantiated here through the C API yet
+        ref.store_id = _probe_store_id(ref.ctx)
     if handle_store_id != ref.store_id:
         raise ValueError(f"{what} belongs to a different wasmtime.Store than the one given; "
                          "pass the Store the instance was created in")
