@@ -467,6 +467,7 @@ cdef class ComponentExports:
 
     @property
     def store_id(self):
+        """The id of the Store the instance lives in (what wasmtime stamps into its handles)."""
         return self.inst.store_id
 
 

@@ -83,6 +83,15 @@ class EngineConfig:
     #: Directory of the compiled-artifact cache; None disables it.
     cache_dir: str | os.PathLike[str] | None = None
     #: Use the pooling allocator (bounded address space, faster Store setup) with these slots.
+    #: Off by default, measured (BENCHMARKS.md, restart suite): pooling halves a restart's CPU
+    #: time (component 28-38 vs 47-65 us CPU; on-demand pays 3 mmap + 2 munmap + 2 mprotect per
+    #: Store for the linear memory and the call fiber's stack, pooling 2 madvise), but each
+    #: memory slot reserves ~4 GiB of address space up front (1,000 slots: 4 TiB; 10,000:
+    #: 40 TiB of the 128 TiB user space) and the slots cap concurrency: instance 1,001 fails
+    #: with "maximum concurrent limit". A host that must spawn 10k actors on the default config
+    #: cannot have either, so pooling is for hosts that know their actor count and restart
+    #: often (supervisors of crash-prone guests); size ``total_component_instances``,
+    #: ``total_memories`` and ``total_stacks`` to the live actors plus restarts in flight.
     pooling: PoolingConfig | None = None
     #: Largest .wasm/.wat input accepted by load().
     max_source_bytes: int = 64 * 1024 * 1024
