@@ -131,23 +131,59 @@ cdef class _StoreRef:
         self.wait = None
 
 
+# The last Store looked up (a restart looks its new Store up 4 times); dropped when its
+# resources are released at close, and never trusted beyond identity (the token still guards).
+cdef object _last_store = None
+cdef _StoreRef _last_ref = None
+
+
+cdef void *_ctypes_pointer_value(object ptr) except NULL:
+    """The address held by a ctypes pointer object, read through the buffer protocol (a
+    ctypes pointer exposes its 8-byte value as its buffer)."""
+    cdef Py_buffer view
+    cdef void *value = NULL
+    PyObject_GetBuffer(ptr, &view, PyBUF_SIMPLE)
+    try:
+        if view.len != sizeof(void *):
+            raise AbiMismatchError(f"a ctypes pointer exposes {view.len} bytes, expected "
+                                   f"{sizeof(void *)}")
+        memcpy(&value, view.buf, sizeof(void *))
+    finally:
+        PyBuffer_Release(&view)
+    if value == NULL:
+        raise ValueError("the store has no context (is it closed?)")
+    return value
+
+
 cdef _StoreRef _store_ref(object store):
+    global _last_store, _last_ref
+    if store is _last_store:
+        return _last_ref
     if not isinstance(store, wasmtime.Store):
         raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
     ref = _STORE_REFS.get(store)
     if ref is not None:
+        _last_store, _last_ref = store, <_StoreRef>ref
         return <_StoreRef>ref
     cdef _StoreRef r = _StoreRef.__new__(_StoreRef)
     r.max_list = -1
     r.next_rep = 1
-    store_address, address, r.token = _handles.store_pointers(store)
-    r.store_ptr = <wasmtime_store_t *><size_t>store_address
-    r.ctx = <wasmtime_context_t *><size_t>address
+    store_ptr, r.token = _handles.store_pointers(store)
+    r.store_ptr = <wasmtime_store_t *>_ctypes_pointer_value(store_ptr)
+    r.ctx = <wasmtime_context_t *>_ctypes_pointer_value(r.token)
     # The id is learnt lazily: from the first instance made here through the C API (free), or
     # by the probe when a handle must be checked before that (_check_owner).
     r.store_id = 0
     _STORE_REFS[store] = r
+    _last_store, _last_ref = store, r
     return r
+
+
+cdef void _forget_last_store(object store) noexcept:
+    global _last_store, _last_ref
+    if store is _last_store:
+        _last_store = None
+        _last_ref = None
 
 
 # The type of the store-id probe: an immutable i32 global (made once, never freed).

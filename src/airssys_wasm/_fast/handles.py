@@ -210,17 +210,22 @@ def store_context(store: Any) -> tuple[int, Any]:
     return address, token
 
 
-def store_pointers(store: Any) -> tuple[int, int, Any]:
-    """``(address of wasmtime_store_t, address of wasmtime_context_t, liveness token)``.
+def store_pointers(store: Any) -> tuple[Any, Any]:
+    """``(ctypes pointer to wasmtime_store_t, liveness token)`` of a wasmtime Store.
 
-    The store pointer is what ``wasmtime_store_limiter`` takes; the rest is
-    :func:`store_context`. One call per Store, made by the fast path when it first sees it.
+    The token is the ctypes ``wasmtime_context_t`` pointer of :func:`store_context`; the store
+    pointer is what ``wasmtime_store_limiter`` takes. Both are ctypes pointer objects: the fast
+    path reads their addresses through the buffer protocol (no ``ctypes.cast`` per Store). One
+    call per Store, made by the fast path when it first sees it.
     """
-    address, token = store_context(store)
-    store_address = ctypes.cast(store.ptr(), ctypes.c_void_p).value
-    if not store_address:
-        raise ValueError("the store is closed")
-    return store_address, address, token
+    if not isinstance(store, wasmtime.Store):
+        raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
+    token = store._context()  # raises ValueError('already closed') for a closed store
+    if getattr(store, STORE_CONTEXT_ATTR, None) is not token:
+        raise AbiMismatchError(
+            f"wasmtime.Store no longer keeps its context in {STORE_CONTEXT_ATTR}; "
+            f"install wasmtime=={REQUIRED_WASMTIME}")
+    return store.ptr(), token
 
 
 # Types and values are not tied to a Store: made once, they halve the per-Store probe's cost.
