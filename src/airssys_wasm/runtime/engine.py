@@ -92,7 +92,7 @@ class EngineConfig:
     cache_dir: str | os.PathLike[str] | None = None
     #: Use the pooling allocator (bounded address space, faster Store setup) with these slots.
     #: Off by default, measured (BENCHMARKS.md, restart suite): pooling halves a restart (small
-    #: component 23 vs 47 us; on-demand pays 3 mmap + 2 munmap + 2 mprotect per Store for the
+    #: component 17 vs 53 us; on-demand pays 3 mmap + 2 munmap + 2 mprotect per Store for the
     #: linear memory and the call fiber's stack, pooling with keep-resident slots none), but each
     #: memory slot reserves ~4 GiB of address space up front (1,000 slots: 4 TiB; 10,000:
     #: 40 TiB of the 128 TiB user space) and the slots cap concurrency: instance 1,001 fails
