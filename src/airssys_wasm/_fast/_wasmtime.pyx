@@ -95,6 +95,10 @@ _API_NAMES = [
     "wasmtime_component_resource_host_rep", "wasmtime_component_resource_host_type",
     "wasmtime_component_resource_host_delete", "wasmtime_component_resource_any_to_host",
     "wasmtime_component_resource_host_to_any",
+    "wasmtime_store_limiter", "wasm_valtype_new", "wasm_globaltype_new", "wasmtime_global_new",
+    "wasmtime_component_instance_get_func", "wasmtime_linker_instantiate_pre",
+    "wasmtime_instance_pre_delete", "wasmtime_instance_pre_instantiate_async",
+    "wasmtime_instance_export_get", "wasmtime_extern_delete",
 ]
 
 
@@ -108,7 +112,25 @@ def _layout():
     cdef wasm_valtype_vec_t tv
     cdef wasmtime_val_t cv
     cdef wasmtime_async_continuation_t cont
+    cdef wasmtime_global_t g
+    cdef wasmtime_component_instance_t ci
+    cdef wasmtime_instance_t mi
+    cdef wasmtime_component_func_t cf
+    cdef wasmtime_func_t f
+    cdef wasmtime_memory_t m
+    cdef wasmtime_extern_t x
     return {
+        "wasmtime_extern_t": sizeof(wasmtime_extern_t),
+        "wasmtime_extern_t.of": <size_t>(<char *>&x.of - <char *>&x),
+        "wasmtime_extern_union_t": sizeof(wasmtime_extern_union_t),
+        # Store ids are read straight out of these handles (the restart path relies on them).
+        "wasmtime_global_t": sizeof(wasmtime_global_t),
+        "wasmtime_global_t.store_id": <size_t>(<char *>&g.store_id - <char *>&g),
+        "wasmtime_component_instance_t.store_id": <size_t>(<char *>&ci.store_id - <char *>&ci),
+        "wasmtime_instance_t.store_id": <size_t>(<char *>&mi.store_id - <char *>&mi),
+        "wasmtime_component_func_t.store_id": <size_t>(<char *>&cf.anon.store_id - <char *>&cf),
+        "wasmtime_func_t.store_id": <size_t>(<char *>&f.store_id - <char *>&f),
+        "wasmtime_memory_t.store_id": <size_t>(<char *>&m.anon.store_id - <char *>&m),
         "wasmtime_val_t": sizeof(wasmtime_val_t),
         "wasmtime_val_t.of": <size_t>(<char *>&cv.of - <char *>&cv),
         "wasmtime_valunion_t": sizeof(wasmtime_valunion_t),
@@ -146,6 +168,7 @@ def _kinds():
             "F64": WT_F64, "CHAR": WT_CHAR, "STRING": WT_STRING, "LIST": WT_LIST,
             "RECORD": WT_RECORD, "TUPLE": WT_TUPLE, "VARIANT": WT_VARIANT, "ENUM": WT_ENUM,
             "OPTION": WT_OPTION, "RESULT": WT_RESULT, "FLAGS": WT_FLAGS, "RESOURCE": WT_RESOURCE,
+            "EXTERN_FUNC": WT_EXTERN_FUNC, "EXTERN_MEMORY": WT_EXTERN_MEMORY,
             "WASM_I32": _CORE_I32, "WASM_I64": _CORE_I64, "WASM_F32": _CORE_F32, "WASM_F64": _CORE_F64}
 
 
@@ -200,6 +223,18 @@ cdef _init_api():
     api.wasmtime_component_resource_host_delete = <void (*)(wasmtime_component_resource_host_t *) noexcept nogil>_addr(t, "wasmtime_component_resource_host_delete")
     api.wasmtime_component_resource_any_to_host = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasmtime_component_resource_any_t *, wasmtime_component_resource_host_t **) noexcept nogil>_addr(t, "wasmtime_component_resource_any_to_host")
     api.wasmtime_component_resource_host_to_any = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasmtime_component_resource_host_t *, wasmtime_component_resource_any_t **) noexcept nogil>_addr(t, "wasmtime_component_resource_host_to_any")
+
+    api.wasmtime_store_limiter = <void (*)(wasmtime_store_t *, int64_t, int64_t, int64_t, int64_t, int64_t) noexcept nogil>_addr(t, "wasmtime_store_limiter")
+    api.wasm_valtype_new = <wasm_valtype_t *(*)(uint8_t) noexcept nogil>_addr(t, "wasm_valtype_new")
+    api.wasm_globaltype_new = <wasm_globaltype_t *(*)(wasm_valtype_t *, uint8_t) noexcept nogil>_addr(t, "wasm_globaltype_new")
+    api.wasmtime_global_new = <wasmtime_error_t *(*)(wasmtime_context_t *, const wasm_globaltype_t *, const wasmtime_val_t *, wasmtime_global_t *) noexcept nogil>_addr(t, "wasmtime_global_new")
+    api.wasmtime_component_instance_get_func = <c_bool (*)(const wasmtime_component_instance_t *, wasmtime_context_t *, const wasmtime_component_export_index_t *, wasmtime_component_func_t *) noexcept nogil>_addr(t, "wasmtime_component_instance_get_func")
+    api.wasmtime_linker_instantiate_pre = <wasmtime_error_t *(*)(const wasmtime_linker_t *, const wasmtime_module_t *, wasmtime_instance_pre_t **) noexcept nogil>_addr(t, "wasmtime_linker_instantiate_pre")
+    api.wasmtime_instance_pre_delete = <void (*)(wasmtime_instance_pre_t *) noexcept nogil>_addr(t, "wasmtime_instance_pre_delete")
+    api.wasmtime_instance_pre_instantiate_async = <wasmtime_call_future_t *(*)(const wasmtime_instance_pre_t *, wasmtime_context_t *, wasmtime_instance_t *, wasm_trap_t **, wasmtime_error_t **) noexcept nogil>_addr(t, "wasmtime_instance_pre_instantiate_async")
+
+    api.wasmtime_instance_export_get = <c_bool (*)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *) noexcept nogil>_addr(t, "wasmtime_instance_export_get")
+    api.wasmtime_extern_delete = <void (*)(wasmtime_extern_t *) noexcept nogil>_addr(t, "wasmtime_extern_delete")
 
 
 _init_api()

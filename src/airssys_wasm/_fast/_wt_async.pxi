@@ -380,6 +380,192 @@ def instantiate_module(linker, store, module):
     return _drive_first(ref, store, state, fut, 0)
 
 
+# The restart path: instantiate and reach the exports without a wasmtime-py object per
+# Store. A restart makes a Store, instantiates, looks up the lifecycle functions and closes;
+# wrapping each handle in wasmtime-py objects (ctypes structs, Managed finalizers) costs more
+# than wasmtime's own instantiation, so the handles stay raw here.
+
+cdef object _RAW_FUNC = object()          # ComponentFunc(store, _RAW_FUNC, ...): handle filled here
+
+
+@cython.final
+cdef class ExportTable:
+    """The export indices of one component, resolved to raw addresses once (per artifact).
+
+    ``ExportTable(component, {"handle-message": index, ...}, linker=None)``: ``index`` values
+    are the ``wasmtime.component.ExportIndex`` objects of ``component`` (kept alive here, which
+    keeps the addresses valid); ``linker``, when given, is the Linker instances will be made
+    with, its address resolved once too. :meth:`ComponentExports.func` looks functions up by name in it.
+    """
+
+    cdef object component                 # keeps the component (and its indices) alive
+    cdef size_t component_ptr
+    cdef dict indices                     # name -> ExportIndex
+    cdef dict addresses                   # name -> address of its export index
+    cdef object linker                    # the Linker instances are made with (or None)
+    cdef size_t linker_ptr
+
+    def __cinit__(self, component, dict indices, linker=None):
+        if linker is not None:            # resolved once: instantiate_exports skips ctypes
+            self.linker_ptr = _handles.component_linker_address(linker)
+            self.linker = linker
+        self.component_ptr = _handles.component_address(component)
+        self.component = component
+        self.indices = dict(indices)
+        self.addresses = {name: _handles.export_index_address(index)
+                          for name, index in self.indices.items()}
+
+    def __contains__(self, name):
+        return name in self.addresses
+
+    def __len__(self):
+        return len(self.addresses)
+
+
+@cython.final
+cdef class ComponentExports:
+    """A component instance made by :func:`instantiate_exports`: its raw handle, and the
+    lookup of its exported functions straight into :class:`ComponentFunc` objects."""
+
+    cdef wasmtime_component_instance_t inst
+    cdef _StoreRef ref
+    cdef object store
+    cdef ExportTable table
+
+    def func(self, str name, FuncPlan plan=None):
+        """The :class:`ComponentFunc` of export ``name`` (one of the table's). With ``plan``
+        (compiled for another instance of the same component) the handle goes straight from
+        the C API into the ComponentFunc; without, the function's type is read through
+        wasmtime-py once to compile the plan. LookupError for a name the table lacks or an
+        export that is not a function."""
+        cdef wasmtime_component_func_t f
+        cdef c_bool found
+        cdef ComponentFunc call
+        address = self.table.addresses.get(name)
+        if address is None:
+            raise LookupError(f"no export {name!r} in this instance's export table; it has "
+                              + ", ".join(sorted(self.table.addresses)))
+        self.ref._check_open(self.store)
+        if plan is None:
+            func = self.instance().get_func(self.store, self.table.indices[name])
+            if func is None:
+                raise LookupError(f"export {name!r} of the component instance is not a function")
+            return ComponentFunc(self.store, func, name, None)
+        found = api.wasmtime_component_instance_get_func(
+            &self.inst, self.ref.ctx, <const wasmtime_component_export_index_t *><size_t>address, &f)
+        if not found:
+            raise LookupError(f"export {name!r} of the component instance is not a function")
+        _check_owner(self.ref, f.anon.store_id, f"component function {name!r}")
+        call = ComponentFunc.__new__(ComponentFunc, self.store, _RAW_FUNC, name, plan)
+        call.func = f
+        return call
+
+    def instance(self):
+        """The same instance as a ``wasmtime.component.Instance`` (for wasmtime-py APIs)."""
+        return _handles.component_instance_from_bytes(
+            PyBytes_FromStringAndSize(<char *>&self.inst, sizeof(wasmtime_component_instance_t)))
+
+    @property
+    def store_id(self):
+        """The id of the Store the instance lives in (what wasmtime stamps into its handles)."""
+        return self.inst.store_id
+
+
+@cython.final
+cdef class _ExportsInstantiation(_CallState):
+    cdef ComponentExports out
+
+    cdef object _complete(self):
+        cdef wasmtime_error_t *err = self.err
+        if self.trap != NULL:
+            self._raise_error()
+        self.err = NULL
+        if err != NULL:
+            raise wasmtime.WasmtimeError(_consume_error(err))
+        _learn_store_id(self.out.ref, self.out.inst.store_id)
+        return self.out
+
+
+def instantiate_exports(linker, store, ExportTable table):
+    """Instantiate ``table``'s component with a ``wasmtime.component.Linker`` through the async
+    C API, as :func:`instantiate_component` does, but return a :class:`ComponentExports` (the
+    raw instance) instead of a wasmtime-py Instance: the restart path."""
+    cdef _StoreRef ref = _store_ref(store)
+    cdef size_t linker_ptr = table.linker_ptr if linker is table.linker and linker is not None \
+        else _handles.component_linker_address(linker)
+    cdef _ExportsInstantiation state = _ExportsInstantiation.__new__(_ExportsInstantiation)
+    cdef ComponentExports out = ComponentExports.__new__(ComponentExports)
+    cdef wasmtime_call_future_t *fut
+    out.ref = ref
+    out.store = store
+    out.table = table
+    state.out = out
+    state.where = "component instantiation"
+    ref.begin(store, 0)
+    fut = api.wasmtime_component_linker_instantiate_async(
+        <const wasmtime_component_linker_t *>linker_ptr, ref.ctx,
+        <const wasmtime_component_t *>table.component_ptr, &out.inst, &state.err)
+    return _drive_first(ref, store, state, fut, 0)
+
+
+@cython.final
+cdef class InstancePre:
+    """A core module pre-linked with a ``wasmtime.Linker`` (``wasmtime_instance_pre_t``): the
+    imports are resolved once, so each instantiation skips the linker's name lookups and type
+    checks. The component model has no counterpart in the v50 C API."""
+
+    cdef wasmtime_instance_pre_t *pre
+    cdef object module                    # keeps the module alive (the pre refers to it)
+    cdef object linker
+
+    def __cinit__(self, linker, module):
+        cdef size_t linker_ptr = _handles.linker_address(linker)
+        cdef size_t module_ptr = _handles.module_address(module)
+        cdef wasmtime_error_t *err
+        err = api.wasmtime_linker_instantiate_pre(<const wasmtime_linker_t *>linker_ptr,
+                                                  <const wasmtime_module_t *>module_ptr, &self.pre)
+        if err != NULL:
+            self.pre = NULL
+            raise wasmtime.WasmtimeError(_consume_error(err))
+        if self.pre == NULL:
+            raise AbiMismatchError("wasmtime_linker_instantiate_pre returned no instance-pre")
+        self.module = module
+        self.linker = linker
+
+    def __dealloc__(self):
+        if self.pre != NULL:
+            api.wasmtime_instance_pre_delete(self.pre)
+            self.pre = NULL
+
+    def instantiate(self, store):
+        """Instantiate in ``store`` through the async C API; returns a ``wasmtime.Instance``
+        (link errors raise ``wasmtime.WasmtimeError``, a trapping start function TrapError)."""
+        cdef _StoreRef ref = _store_ref(store)
+        cdef _Instantiation state = _Instantiation.__new__(_Instantiation)
+        cdef wasmtime_call_future_t *fut
+        state.where = "module instantiation"
+        state.core = 1
+        ref.begin(store, 0)
+        fut = api.wasmtime_instance_pre_instantiate_async(
+            self.pre, ref.ctx, &state.minst, &state.trap, &state.err)
+        return _drive_first(ref, store, state, fut, 0)
+
+    def instantiate_lane(self, store):
+        """Instantiate in ``store`` and return the instance's :class:`CoreLane` (its
+        ``instance()`` gives the ``wasmtime.Instance`` for other exports): the restart path of
+        core-ABI actors, with memory, alloc and handle fetched in C."""
+        cdef _StoreRef ref = _store_ref(store)
+        cdef _LaneInstantiation state = _LaneInstantiation.__new__(_LaneInstantiation)
+        cdef wasmtime_call_future_t *fut
+        state.where = "module instantiation"
+        state.ref = ref
+        state.store = store
+        ref.begin(store, 0)
+        fut = api.wasmtime_instance_pre_instantiate_async(
+            self.pre, ref.ctx, &state.minst, &state.trap, &state.err)
+        return _drive_first(ref, store, state, fut, 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # The epoch ticker: a C thread (a Python thread would starve while a poll holds the GIL, and
 # costs a GIL round trip per tick). It holds the wasmtime.Engine alive while it runs.

@@ -40,12 +40,20 @@ cdef class ComponentFunc(_CallState):
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
 
     def __cinit__(self, store, func, str name="<func>", FuncPlan plan=None):
-        cdef bytes raw = _handles.component_func_bytes(func)
-        if len(raw) != sizeof(wasmtime_component_func_t):
-            raise AbiMismatchError(f"component func handle is {len(raw)} bytes")
-        self.ref = _store_ref(store)
-        memcpy(&self.func, PyBytes_AS_STRING(raw), sizeof(wasmtime_component_func_t))
-        _check_owner(self.ref, self.func.anon.store_id, f"component function {name!r}")
+        cdef bytes raw
+        if func is _RAW_FUNC:
+            # _component_func_from_raw: the handle comes straight from the C API and the caller
+            # fills ``self.func`` (checked against the Store there); the plan is given.
+            if plan is None:
+                raise ValueError("a ComponentFunc from a raw handle needs its plan")
+            self.ref = _store_ref(store)
+        else:
+            raw = _handles.component_func_bytes(func)
+            if len(raw) != sizeof(wasmtime_component_func_t):
+                raise AbiMismatchError(f"component func handle is {len(raw)} bytes")
+            self.ref = _store_ref(store)
+            memcpy(&self.func, PyBytes_AS_STRING(raw), sizeof(wasmtime_component_func_t))
+            _check_owner(self.ref, self.func.anon.store_id, f"component function {name!r}")
         self.store = store
         # A plan compiled for another instance of the same component can be passed in: the
         # type is the component's, so each new instance skips the (slow) type introspection.

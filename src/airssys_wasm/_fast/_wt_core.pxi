@@ -75,7 +75,15 @@ cdef class CoreFunc(_CallState):
 
     def __cinit__(self, store, func, str name="<func>"):
         self.ref = _store_ref(store)
+        self.store = store
+        self.name = name
+        if func is _RAW_FUNC:                  # _core_func_raw fills the handle, then _setup
+            return
         _core_func_handle(func, &self.func)
+        self._setup(store, name)
+
+    cdef int _setup(self, object store, str name) except -1:
+        """Check the handle's Store and read (and check) its signature."""
         _check_owner(self.ref, self.func.store_id, f"core function {name!r}")
         params, results = _core_signature(self.ref, store, &self.func)
         if len(params) + len(results) > _CORE_MAX:  # kinds[] holds both
@@ -84,9 +92,8 @@ cdef class CoreFunc(_CallState):
         self.nresults = len(results)
         for i, p in enumerate(params + results):
             self.kinds[i] = _core_kind(p, f"{'parameter' if i < len(params) else 'result'} {i} of {name!r}")
-        self.store = store
-        self.name = name
         self.where = f"core function '{name}'"
+        return 0
 
     def __call__(self, *args):
         return self._start(args, 0)
@@ -222,10 +229,15 @@ cdef class CoreLane:
     cdef wasmtime_memory_t memory
     cdef object store
     cdef _StoreRef ref
+    cdef wasmtime_instance_t inst         # set when built from a raw instance (InstancePre)
+    cdef bint has_inst
 
     def __cinit__(self, store, instance, exports=None):
         cdef bytes raw
         self.ref = _store_ref(store)
+        if instance is _RAW_FUNC:              # _lane_from_instance fills the rest
+            self.store = store
+            return
         # ``exports``: the instance's ``exports(store)`` when the caller already has it
         # (building it again costs more than the rest of this constructor).
         exports = instance.exports(store) if exports is None else exports
@@ -241,6 +253,15 @@ cdef class CoreLane:
                 raise TypeError(f"export {name!r} of a core-ABI actor must be a function {want}")
         self.alloc_fn = CoreFunc(store, alloc, "alloc")
         self.handle_fn = CoreFunc(store, handle, "handle")
+        raw = _handles.memory_bytes(memory)
+        if len(raw) != sizeof(wasmtime_memory_t):
+            raise AbiMismatchError(f"memory handle is {len(raw)} bytes, expected {sizeof(wasmtime_memory_t)}")
+        memcpy(&self.memory, PyBytes_AS_STRING(raw), sizeof(wasmtime_memory_t))
+        self.store = store
+        self._check_lane(store)
+
+    cdef int _check_lane(self, object store) except -1:
+        """The lane's signatures and the memory's Store (alloc_fn, handle_fn, memory set)."""
         self.alloc_fn.where = "core-ABI 'alloc'"
         self.handle_fn.where = "core-ABI 'handle'"
         got = _signature_text(_core_signature(self.ref, store, &self.alloc_fn.func))
@@ -250,12 +271,24 @@ cdef class CoreLane:
         if got != "(i32, i32, i32, i32) -> i32":
             raise TypeError("export 'handle' of a core-ABI actor must be (i32, i32, i32, i32) -> i32, "
                             f"found {got}")
-        raw = _handles.memory_bytes(memory)
-        if len(raw) != sizeof(wasmtime_memory_t):
-            raise AbiMismatchError(f"memory handle is {len(raw)} bytes, expected {sizeof(wasmtime_memory_t)}")
-        memcpy(&self.memory, PyBytes_AS_STRING(raw), sizeof(wasmtime_memory_t))
         _check_owner(self.ref, self.memory.anon.store_id, "export 'memory'")
-        self.store = store
+        return 0
+
+    def instance(self):
+        """The ``wasmtime.Instance`` of a lane made by :meth:`InstancePre.instantiate_lane`
+        (for its other exports), or None for a lane built from an Instance."""
+        if not self.has_inst:
+            return None
+        return _handles.core_instance_from_bytes(
+            PyBytes_FromStringAndSize(<char *>&self.inst, sizeof(wasmtime_instance_t)))
+
+    def memory_size(self):
+        """The guest memory's size in bytes now (ValueError once the Store is closed)."""
+        cdef size_t size
+        self.ref.enter(self.store)
+        size = api.wasmtime_memory_data_size(self.ref.ctx, &self.memory)
+        self.ref.leave()
+        return size
 
     cdef object _alloc(self, uint64_t total, str what, bint suspendable, int32_t *ptr):
         """Start ``alloc(total)``: None with the pointer in ``ptr`` (0 for an empty payload,
@@ -421,3 +454,61 @@ cdef class CoreLane:
         args[2].of.i32 = <int32_t>(ptr + slen)
         args[3].of.i32 = <int32_t>mlen
         return self.handle_fn._start_raw(args, suspendable)
+
+
+cdef int _lane_export(_StoreRef ref, wasmtime_instance_t *inst, bytes name, uint8_t kind,
+                      wasmtime_extern_t *out) except -1:
+    """Export ``name`` of a raw core instance, of extern ``kind`` (TypeError otherwise)."""
+    cdef c_bool found = api.wasmtime_instance_export_get(ref.ctx, inst, name, len(name), out)
+    if not found:
+        raise TypeError("a core-ABI actor must export memory, alloc and handle; missing: "
+                        + name.decode())
+    if out.kind != kind:
+        api.wasmtime_extern_delete(out)
+        if kind == WT_EXTERN_MEMORY:
+            raise TypeError("export 'memory' of a core-ABI actor must be a memory")
+        want = "(i32) -> i32" if name == b"alloc" else "(i32, i32, i32, i32) -> i32"
+        raise TypeError(f"export {name.decode()!r} of a core-ABI actor must be a function {want}")
+    return 0
+
+
+cdef CoreFunc _core_func_raw(object store, const wasmtime_func_t *func, str name):
+    cdef CoreFunc f = CoreFunc.__new__(CoreFunc, store, _RAW_FUNC, name)
+    f.func = func[0]
+    f._setup(store, name)
+    return f
+
+
+cdef CoreLane _lane_from_instance(_StoreRef ref, object store, wasmtime_instance_t *inst):
+    """The core-ABI lane of a raw instance: its three exports fetched in C, no wasmtime-py
+    objects (those cost more than the instantiation itself)."""
+    cdef wasmtime_extern_t memory, alloc, handle
+    cdef CoreLane lane = CoreLane.__new__(CoreLane, store, _RAW_FUNC)
+    _learn_store_id(ref, inst.store_id)
+    ref._check_open(store)
+    _lane_export(ref, inst, b"memory", WT_EXTERN_MEMORY, &memory)
+    _lane_export(ref, inst, b"alloc", WT_EXTERN_FUNC, &alloc)
+    _lane_export(ref, inst, b"handle", WT_EXTERN_FUNC, &handle)
+    lane.memory = memory.of.memory
+    lane.inst = inst[0]
+    lane.has_inst = 1
+    lane.alloc_fn = _core_func_raw(store, &alloc.of.func, "alloc")
+    lane.handle_fn = _core_func_raw(store, &handle.of.func, "handle")
+    lane._check_lane(store)
+    return lane
+
+
+@cython.final
+cdef class _LaneInstantiation(_CallState):
+    cdef wasmtime_instance_t minst
+    cdef _StoreRef ref
+    cdef object store
+
+    cdef object _complete(self):
+        cdef wasmtime_error_t *err = self.err
+        if self.trap != NULL:             # start code trapped
+            self._raise_error()
+        self.err = NULL
+        if err != NULL:                   # linking failed: not a trap
+            raise wasmtime.WasmtimeError(_consume_error(err))
+        return _lane_from_instance(self.ref, self.store, &self.minst)

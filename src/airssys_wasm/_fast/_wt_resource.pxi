@@ -196,6 +196,7 @@ def release_resources(store):
     """Forget every resource object the guests of ``store`` still hold, running each object's
     drop hook once; returns the exceptions the hooks raised (the caller logs them). For when
     the Store is closed: its handles die with it, wasmtime runs no destructor then."""
+    _forget_last_store(store)
     ref = _STORE_REFS.get(store)
     if ref is None:
         return []

@@ -34,6 +34,7 @@ cdef inline double _monotonic() noexcept nogil:
 cdef class _StoreRef:
     cdef object token                 # the ctypes context pointer; identity = "store still open"
     cdef wasmtime_context_t *ctx
+    cdef wasmtime_store_t *store_ptr  # for the limiter; valid while the token is
     cdef uint64_t store_id
     cdef unsigned long owner          # thread currently inside wasm of this store (0: none)
     cdef int depth                    # >0 while this thread is inside the store (a poll, a copy)
@@ -130,23 +131,111 @@ cdef class _StoreRef:
         self.wait = None
 
 
+# The last Store looked up (a restart looks its new Store up 4 times); dropped when its
+# resources are released at close, and never trusted beyond identity (the token still guards).
+cdef object _last_store = None
+cdef _StoreRef _last_ref = None
+
+
+cdef void *_ctypes_pointer_value(object ptr) except NULL:
+    """The address held by a ctypes pointer object, read through the buffer protocol (a
+    ctypes pointer exposes its 8-byte value as its buffer)."""
+    cdef Py_buffer view
+    cdef void *value = NULL
+    PyObject_GetBuffer(ptr, &view, PyBUF_SIMPLE)
+    try:
+        if view.len != sizeof(void *):
+            raise AbiMismatchError(f"a ctypes pointer exposes {view.len} bytes, expected "
+                                   f"{sizeof(void *)}")
+        memcpy(&value, view.buf, sizeof(void *))
+    finally:
+        PyBuffer_Release(&view)
+    if value == NULL:
+        raise ValueError("the store has no context (is it closed?)")
+    return value
+
+
 cdef _StoreRef _store_ref(object store):
+    global _last_store, _last_ref
+    if store is _last_store:
+        return _last_ref
     if not isinstance(store, wasmtime.Store):
         raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
     ref = _STORE_REFS.get(store)
     if ref is not None:
+        _last_store, _last_ref = store, <_StoreRef>ref
         return <_StoreRef>ref
     cdef _StoreRef r = _StoreRef.__new__(_StoreRef)
     r.max_list = -1
     r.next_rep = 1
-    address, r.token = _handles.store_context(store)
-    r.ctx = <wasmtime_context_t *><size_t>address
-    r.store_id = _handles.store_id(store)
+    store_ptr, r.token = _handles.store_pointers(store)
+    r.store_ptr = <wasmtime_store_t *>_ctypes_pointer_value(store_ptr)
+    r.ctx = <wasmtime_context_t *>_ctypes_pointer_value(r.token)
+    # The id is learnt lazily: from the first instance made here through the C API (free), or
+    # by the probe when a handle must be checked before that (_check_owner).
+    r.store_id = 0
     _STORE_REFS[store] = r
+    _last_store, _last_ref = store, r
     return r
 
 
+cdef void _forget_last_store(object store) noexcept:
+    global _last_store, _last_ref
+    if store is _last_store:
+        _last_store = None
+        _last_ref = None
+
+
+# The type of the store-id probe: an immutable i32 global (made once, never freed).
+cdef wasm_globaltype_t *_PROBE_TYPE = NULL
+
+
+cdef uint64_t _probe_store_id(wasmtime_context_t *ctx) except? 0:
+    """The id wasmtime stamps into every handle of the Store behind ``ctx``.
+
+    Wasmtime *aborts the process* when a handle meets a Store it does not belong to, so the fast
+    path compares ids up front. The C API has no getter: the id is read from a throwaway
+    immutable i32 global made in the Store (it lives as long as the Store, 24 bytes; wasmtime
+    backs host globals with an internal instance: ~8 us with the on-demand allocator). Only
+    Stores that meet a handle before any C-API instantiation pay it (see _learn_store_id).
+    """
+    global _PROBE_TYPE
+    cdef wasmtime_val_t val
+    cdef wasmtime_global_t g
+    cdef wasmtime_error_t *err
+    cdef wasm_valtype_t *vt
+    if _PROBE_TYPE == NULL:
+        vt = api.wasm_valtype_new(_CORE_I32)
+        if vt == NULL:
+            raise MemoryError()
+        _PROBE_TYPE = api.wasm_globaltype_new(vt, 0)     # WASM_CONST; takes ownership of vt
+        if _PROBE_TYPE == NULL:
+            raise MemoryError()
+    memset(&val, 0, sizeof(val))
+    val.kind = _CORE_I32
+    err = api.wasmtime_global_new(ctx, _PROBE_TYPE, &val, &g)
+    if err != NULL:
+        raise RuntimeError(f"cannot read the Store's id ({_consume_error(err)})")
+    if g.store_id == 0:
+        raise AbiMismatchError("wasmtime returned a global without a store id")
+    return g.store_id
+
+
+cdef int _learn_store_id(_StoreRef ref, uint64_t instance_store_id) except -1:
+    """Record the Store's id from an instance just made in it through the C API (the handle
+    wasmtime returned for *this* context carries it); checked against a known id."""
+    if instance_store_id == 0:
+        raise AbiMismatchError("wasmtime returned an instance without a store id")
+    if ref.store_id == 0:
+        ref.store_id = instance_store_id
+    elif ref.store_id != instance_store_id:
+        raise AbiMismatchError("wasmtime returned an instance of another Store")
+    return 0
+
+
 cdef int _check_owner(_StoreRef ref, uint64_t handle_store_id, str what) except -1:
+    if ref.store_id == 0:          # nothing instantiated here through the C API yet
+        ref.store_id = _probe_store_id(ref.ctx)
     if handle_store_id != ref.store_id:
         raise ValueError(f"{what} belongs to a different wasmtime.Store than the one given; "
                          "pass the Store the instance was created in")
@@ -161,7 +250,7 @@ cdef _StoreRef _current_store():
 
 
 def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_ticks=None,
-                    timeout=None, max_list=None):
+                    timeout=None, max_list=None, limits=None):
     """Attach per-call limits and host-function data to ``store``, applied by every fast call.
 
     ``fuel``: refilled to this many units at the start of each call (needs an Engine with fuel
@@ -176,7 +265,12 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
     ``max_list``: the longest ``list<u8>`` the bounded parameter of a host function (see
     ``define_host_func(bounded=...)``) accepts from this Store's guests. None leaves a setting
     off. Fuel and the deadline are armed once per call, not per resume.
+    ``limits``: ``(memory_size, table_elements, instances, tables, memories)`` for the Store's
+    resource limiter (what ``wasmtime.Store.set_limits`` sets; None or -1 in a slot: no limit),
+    applied in C -- a restart sets them on every new Store.
     """
+    cdef int64_t lim[5]
+    cdef int i
     cdef _StoreRef r = _store_ref(store)
     if fuel is not None and fuel < 0:
         raise ValueError(f"fuel must be >= 0, got {fuel}")
@@ -191,10 +285,24 @@ def configure_store(store, *, data=None, fuel=None, epoch_ticks=None, slice_tick
         raise ValueError(f"timeout must be > 0 seconds (or None), got {timeout}")
     if max_list is not None and max_list < 0:
         raise ValueError(f"max_list must be >= 0 bytes (or None), got {max_list}")
+    if limits is not None:
+        if len(limits) != 5:
+            raise ValueError("limits must be (memory_size, table_elements, instances, tables, "
+                             f"memories), got {len(limits)} values")
+        for i in range(5):
+            v = limits[i]
+            if v is None:
+                lim[i] = -1
+            elif not PyLong_Check(v) or PyBool_Check(v) or v < -1 or v > INT64_MAX:
+                raise ValueError(f"limit {i} must be an int >= -1 (or None), got {v!r}")
+            else:
+                lim[i] = <int64_t>v
     cdef wasmtime_error_t *err
     r._check_open(store)
     if r.in_call:
         raise RuntimeError("cannot reconfigure a Store while a guest call is in flight")
+    if limits is not None:
+        api.wasmtime_store_limiter(r.store_ptr, lim[0], lim[1], lim[2], lim[3], lim[4])
     if fuel is not None:  # refuse here, not at every later call, when metering is off
         err = api.wasmtime_context_set_fuel(r.ctx, <uint64_t>fuel)
         if err != NULL:

@@ -42,6 +42,7 @@ __all__ = [
     "function_addresses",
     "store_context",
     "store_id",
+    "store_pointers",
     "component_func_bytes",
     "core_func_bytes",
     "memory_bytes",
@@ -55,6 +56,7 @@ __all__ = [
     "module_address",
     "component_linker_address",
     "component_address",
+    "export_index_address",
     "core_instance_from_bytes",
     "component_instance_from_bytes",
 ]
@@ -74,6 +76,13 @@ def _offset(struct: Any, field: str) -> int:
     return int(getattr(struct, field).offset)
 
 
+def _nested(struct: Any, field: str) -> int:
+    """Offset of ``field`` inside the first (anonymous) member of ``struct``: the C headers put
+    the store id of func/memory handles in an anonymous struct, which ctypes names ``_anon_1``."""
+    first, inner = struct._fields_[0][0], struct._fields_[0][1]
+    return _offset(struct, first) + _offset(inner, field)
+
+
 def _expected_layout() -> dict[str, int]:
     """Sizes/offsets from wasmtime-py's ctypes bindings, keyed like the Cython ``_layout()``."""
     s = ctypes.sizeof
@@ -89,6 +98,17 @@ def _expected_layout() -> dict[str, int]:
         "wasmtime_valunion_t": s(ffi.wasmtime_valunion_t),
         "wasmtime_instance_t": s(ffi.wasmtime_instance_t),
         "wasmtime_component_instance_t": s(ffi.wasmtime_component_instance_t),
+        "wasmtime_global_t": s(ffi.wasmtime_global_t),
+        "wasmtime_extern_t": s(ffi.wasmtime_extern_t),
+        "wasmtime_extern_t.of": _offset(ffi.wasmtime_extern_t, "of"),
+        "wasmtime_extern_union_t": s(ffi.wasmtime_extern_union_t),
+        "wasmtime_global_t.store_id": _offset(ffi.wasmtime_global_t, "store_id"),
+        "wasmtime_component_instance_t.store_id": _offset(ffi.wasmtime_component_instance_t,
+                                                          "store_id"),
+        "wasmtime_instance_t.store_id": _offset(ffi.wasmtime_instance_t, "store_id"),
+        "wasmtime_component_func_t.store_id": _nested(ffi.wasmtime_component_func_t, "store_id"),
+        "wasmtime_func_t.store_id": _offset(ffi.wasmtime_func_t, "store_id"),
+        "wasmtime_memory_t.store_id": _nested(ffi.wasmtime_memory_t, "store_id"),
         "wasmtime_async_continuation_t": s(ffi.wasmtime_async_continuation_t),
         "wasmtime_async_continuation_t.env": _offset(ffi.wasmtime_async_continuation_t, "env"),
         "wasmtime_async_continuation_t.finalizer": _offset(ffi.wasmtime_async_continuation_t,
@@ -117,6 +137,7 @@ def _expected_kinds() -> dict[str, int]:
         "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "FLAGS",
         "RESOURCE")}
     kinds.update({name: getattr(ffi, name).value for name in ("WASM_I32", "WASM_I64", "WASM_F32", "WASM_F64")})
+    kinds.update({name: getattr(ffi, "WASMTIME_" + name).value for name in ("EXTERN_FUNC", "EXTERN_MEMORY")})
     return kinds
 
 
@@ -187,6 +208,24 @@ def store_context(store: Any) -> tuple[int, Any]:
     if not address:
         raise ValueError("the store has no context (is it closed?)")
     return address, token
+
+
+def store_pointers(store: Any) -> tuple[Any, Any]:
+    """``(ctypes pointer to wasmtime_store_t, liveness token)`` of a wasmtime Store.
+
+    The token is the ctypes ``wasmtime_context_t`` pointer of :func:`store_context`; the store
+    pointer is what ``wasmtime_store_limiter`` takes. Both are ctypes pointer objects: the fast
+    path reads their addresses through the buffer protocol (no ``ctypes.cast`` per Store). One
+    call per Store, made by the fast path when it first sees it.
+    """
+    if not isinstance(store, wasmtime.Store):
+        raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
+    token = store._context()  # raises ValueError('already closed') for a closed store
+    if getattr(store, STORE_CONTEXT_ATTR, None) is not token:
+        raise AbiMismatchError(
+            f"wasmtime.Store no longer keeps its context in {STORE_CONTEXT_ATTR}; "
+            f"install wasmtime=={REQUIRED_WASMTIME}")
+    return store.ptr(), token
 
 
 # Types and values are not tied to a Store: made once, they halve the per-Store probe's cost.
@@ -314,6 +353,11 @@ def component_linker_address(linker: Any) -> int:
 
 def component_address(component: Any) -> int:
     return _address(component, wc.Component, "wasmtime.component.Component")
+
+
+def export_index_address(index: Any) -> int:
+    """Address of the ``wasmtime_component_export_index_t`` behind a ``ExportIndex``."""
+    return _address(index, wc.ExportIndex, "wasmtime.component.ExportIndex")
 
 
 def core_instance_from_bytes(raw: bytes) -> wasmtime.Instance:

@@ -28,6 +28,10 @@ cdef extern from *:
     typedef struct aw_component_resource_type wasmtime_component_resource_type_t;
     typedef struct aw_component_resource_any wasmtime_component_resource_any_t;
     typedef struct aw_component_resource_host wasmtime_component_resource_host_t;
+    typedef struct aw_wasmtime_store wasmtime_store_t;
+    typedef struct aw_wasm_globaltype wasm_globaltype_t;
+    typedef struct aw_component_export_index wasmtime_component_export_index_t;
+    typedef struct aw_instance_pre wasmtime_instance_pre_t;
     """
     ctypedef struct wasmtime_context_t
     ctypedef struct wasmtime_error_t
@@ -46,6 +50,10 @@ cdef extern from *:
     ctypedef struct wasmtime_component_resource_type_t
     ctypedef struct wasmtime_component_resource_any_t
     ctypedef struct wasmtime_component_resource_host_t
+    ctypedef struct wasmtime_store_t
+    ctypedef struct wasm_globaltype_t
+    ctypedef struct wasmtime_component_export_index_t
+    ctypedef struct wasmtime_instance_pre_t
 
 # The async API's callbacks return a real C bool (a Cython bint is an int).
 cdef extern from "<stdbool.h>":
@@ -84,6 +92,25 @@ ctypedef union wasmtime_valunion_t:
 ctypedef struct wasmtime_val_t:
     uint8_t kind
     wasmtime_valunion_t of
+
+# wasmtime/global.h: core global handle (only its store id is read: the Store's id probe).
+ctypedef struct wasmtime_global_t:
+    uint64_t store_id
+    uint32_t private1
+    uint32_t private2
+    uint32_t private3
+
+# wasmtime/extern.h: an export of a core instance (kind, then the handle; 8 + 24 bytes).
+ctypedef union wasmtime_extern_union_t:
+    wasmtime_func_t func
+    wasmtime_memory_t memory
+    uint8_t pad[24]
+ctypedef struct wasmtime_extern_t:
+    uint8_t kind
+    wasmtime_extern_union_t of
+cdef enum:
+    WT_EXTERN_FUNC = 0
+    WT_EXTERN_MEMORY = 3
 
 # wasmtime/instance.h and wasmtime/component/instance.h: instance handles (store id + index).
 ctypedef struct wasmtime_instance_t:
@@ -289,3 +316,22 @@ ctypedef struct WtApi:
     wasmtime_error_t *(*wasmtime_component_resource_host_to_any)(
         wasmtime_context_t *ctx, const wasmtime_component_resource_host_t *h,
         wasmtime_component_resource_any_t **out) noexcept nogil
+    # Store setup of a restart (store.h, global.h, component/instance.h, instance.h, linker.h).
+    void (*wasmtime_store_limiter)(wasmtime_store_t *store, int64_t memory_size,
+        int64_t table_elements, int64_t instances, int64_t tables, int64_t memories) noexcept nogil
+    wasm_valtype_t *(*wasm_valtype_new)(uint8_t kind) noexcept nogil
+    wasm_globaltype_t *(*wasm_globaltype_new)(wasm_valtype_t *content, uint8_t mutability) noexcept nogil
+    wasmtime_error_t *(*wasmtime_global_new)(wasmtime_context_t *ctx, const wasm_globaltype_t *ty,
+        const wasmtime_val_t *val, wasmtime_global_t *out) noexcept nogil
+    c_bool (*wasmtime_component_instance_get_func)(const wasmtime_component_instance_t *instance,
+        wasmtime_context_t *ctx, const wasmtime_component_export_index_t *index,
+        wasmtime_component_func_t *func_out) noexcept nogil
+    wasmtime_error_t *(*wasmtime_linker_instantiate_pre)(const wasmtime_linker_t *linker,
+        const wasmtime_module_t *module, wasmtime_instance_pre_t **out) noexcept nogil
+    void (*wasmtime_instance_pre_delete)(wasmtime_instance_pre_t *pre) noexcept nogil
+    wasmtime_call_future_t *(*wasmtime_instance_pre_instantiate_async)(
+        const wasmtime_instance_pre_t *pre, wasmtime_context_t *ctx, wasmtime_instance_t *instance_out,
+        wasm_trap_t **trap_ret, wasmtime_error_t **error_ret) noexcept nogil
+    c_bool (*wasmtime_instance_export_get)(wasmtime_context_t *ctx, const wasmtime_instance_t *instance,
+        const char *name, size_t name_len, wasmtime_extern_t *item) noexcept nogil
+    void (*wasmtime_extern_delete)(wasmtime_extern_t *item) noexcept nogil

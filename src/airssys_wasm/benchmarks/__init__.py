@@ -26,8 +26,8 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
            "render_table", "render_markdown"]
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
-SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "host", "security", "suspend", "metrics",
-               "hostfn", "coldstart", "startup", "payload", "spawn", "scaling")
+SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "restart", "host", "security", "suspend",
+               "metrics", "hostfn", "coldstart", "startup", "payload", "spawn", "scaling")
 
 
 def suite(name: str) -> ModuleType:

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import component as wc
 
-from airssys_wasm._fast.fastcall import FuncPlan, import_func_types, import_resource_types
+from airssys_wasm._fast.fastcall import (
+    ExportTable,
+    FuncPlan,
+    InstancePre,
+    import_func_types,
+    import_resource_types,
+)
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import host_services
 from airssys_wasm.runtime.host_services import HostServices
@@ -27,6 +33,9 @@ if TYPE_CHECKING:
     from airssys_wasm.runtime.engine import Engine
 
 __all__ = ["Artifact", "ComponentArtifact", "CoreModuleArtifact"]
+
+#: Limits are frozen: one default serves every instance (a restart need not validate it again).
+_DEFAULT_LIMITS = Limits()
 
 
 class Artifact:
@@ -54,7 +63,7 @@ class Artifact:
         """A new instance in its own Store. Default limits are the safe defaults; default
         services are detached (logging and time work, messaging is refused); a component that
         imports ``wasi:*`` gets ``wasi`` (default: the empty sandbox, nothing inherited)."""
-        return self._instance_class(self, limits or Limits(),
+        return self._instance_class(self, limits or _DEFAULT_LIMITS,
                                     services or HostServices(ComponentId(self.name)), wasi=wasi)
 
     _instance_class: type[Instance]
@@ -90,6 +99,8 @@ class ComponentArtifact(Artifact):
             index = component.get_export_index(export, root)
             if index is not None:
                 self.export_indices[export] = index
+        #: The same indices resolved to raw handles once: instances look exports up in C.
+        self.export_table = ExportTable(component, self.export_indices, self.linker)
 
     @property
     def imports(self) -> frozenset[str]:
@@ -157,4 +168,6 @@ class CoreModuleArtifact(Artifact):
         self.module = module
         #: Core-ABI modules import nothing; the (empty) Linker instantiates through the C API.
         self.linker = wasmtime.Linker(engine.wasm_engine)
+        #: The module pre-linked once (wasmtime's instance-pre): every instance skips linking.
+        self.instance_pre = InstancePre(self.linker, module)
         self.core_exports = frozenset(e.name for e in module.exports)

@@ -53,6 +53,14 @@ class PoolingConfig:
     max_tables_per_component: int = 8
     #: Fiber stacks kept by the pool: one per guest call in flight, i.e. per suspended actor.
     total_stacks: int = 1000
+    #: Bytes of a freed slot (linear memory, fiber stack, table) reset with ``memset`` and kept
+    #: resident instead of returned to the kernel with ``madvise``: a restart of a small guest
+    #: then makes no syscall at all (component restart 25 -> 19 us CPU, measured in the restart
+    #: suite's setting). Costs up to this much RSS per idle slot of each kind; 0 is wasmtime's
+    #: default (always ``madvise``).
+    linear_memory_keep_resident: int = 64 * 1024
+    async_stack_keep_resident: int = 64 * 1024
+    table_keep_resident: int = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,15 @@ class EngineConfig:
     #: Directory of the compiled-artifact cache; None disables it.
     cache_dir: str | os.PathLike[str] | None = None
     #: Use the pooling allocator (bounded address space, faster Store setup) with these slots.
+    #: Off by default, measured (BENCHMARKS.md, restart suite): pooling halves a restart (small
+    #: component 17 vs 53 us; on-demand pays 3 mmap + 2 munmap + 2 mprotect per Store for the
+    #: linear memory and the call fiber's stack, pooling with keep-resident slots none), but each
+    #: memory slot reserves ~4 GiB of address space up front (1,000 slots: 4 TiB; 10,000:
+    #: 40 TiB of the 128 TiB user space) and the slots cap concurrency: instance 1,001 fails
+    #: with "maximum concurrent limit". A host that must spawn 10k actors on the default config
+    #: cannot have either, so pooling is for hosts that know their actor count and restart
+    #: often (supervisors of crash-prone guests); size ``total_component_instances``,
+    #: ``total_memories`` and ``total_stacks`` to the live actors plus restarts in flight.
     pooling: PoolingConfig | None = None
     #: Largest .wasm/.wat input accepted by load().
     max_source_bytes: int = 64 * 1024 * 1024

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +35,7 @@ from airssys_wasm._fast.fastcall import (
     CoreLane,
     GuestCall,
     configure_store,
-    instantiate_component,
-    instantiate_module,
+    instantiate_exports,
     release_resources,
 )
 from airssys_wasm.errors import (
@@ -105,9 +104,6 @@ class Instance(ABC):
                 f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
                 "EngineConfig.max_wasm_stack or lower [limits] stack")
         self._store: wasmtime.Store | None = wasmtime.Store(self._engine.wasm_engine)
-        self._store.set_limits(memory_size=limits.memory_bytes, table_elements=limits.table_elements,
-                               instances=limits.instances, tables=limits.tables,
-                               memories=limits.memories)
         #: The guest's WASI stdout/stderr (None for guests that do not import wasi:*).
         self.output: GuestOutput | None = None
         if artifact.imports_wasi:
@@ -124,9 +120,12 @@ class Instance(ABC):
         # Every call into this Store refills the fuel, restarts its time slice and sets its
         # wall-clock deadline in C; host functions receive ``services`` (whose capabilities to
         # check) as their first argument. Instantiation is a call like any other.
+        # The Store's resource limits are set here too, in C (configure_store's ``limits``).
         configure_store(self._store, data=services, fuel=fuel, slice_ticks=ticks,
                         timeout=None if timeout is None else timeout / 1000.0,
-                        max_list=limits.max_message_bytes)
+                        max_list=limits.max_message_bytes,
+                        limits=(limits.memory_bytes, limits.table_elements, limits.instances,
+                                limits.tables, limits.memories))
         #: Return a GuestCall when the guest suspends (actors) instead of driving it here.
         self.suspendable = False
         self._pending: GuestCall | None = None
@@ -368,7 +367,8 @@ class ComponentInstance(Instance):
     artifact: ComponentArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        self._instance = instantiate_component(self.artifact.linker, store, self.artifact.component)
+        # The raw instance: exports go from the C API straight into ComponentFuncs.
+        self._instance = instantiate_exports(self.artifact.linker, store, self.artifact.export_table)
         self._funcs: dict[str, ComponentFunc] = {}
         self._handle = self._func(store, "handle-message")
         self._sender: ComponentId | None = None
@@ -377,12 +377,13 @@ class ComponentInstance(Instance):
     def _func(self, store: wasmtime.Store, export: str) -> ComponentFunc:
         """The fast-path callable of ``export``, made on first use (spawning stays cheap for
         exports an actor rarely calls); its plan is compiled once per artifact."""
-        func = self._instance.get_func(store, self.artifact.export_indices[export])
-        if func is None:  # validated at load; only a wasmtime inconsistency gets here
-            raise TrapError(f"{self.name}: export {export} vanished at instantiation",
-                            component=self.name)
         plans = self.artifact.plans
-        self._funcs[export] = call = ComponentFunc(store, func, export, plans.get(export))
+        try:
+            call = self._instance.func(export, plans.get(export))
+        except LookupError:  # validated at load; only a wasmtime inconsistency gets here
+            raise TrapError(f"{self.name}: export {export} vanished at instantiation",
+                            component=self.name) from None
+        self._funcs[export] = call
         plans.setdefault(export, call.plan)
         return call
 
@@ -495,11 +496,10 @@ class CoreInstance(Instance):
     artifact: CoreModuleArtifact
 
     def _instantiate(self, store: wasmtime.Store) -> None:
-        inst = instantiate_module(self.artifact.linker, store, self.artifact.module)
-        exports = inst.exports(store)
-        self._exports = exports
-        self._memory: wasmtime.Memory = exports["memory"]  # type: ignore[assignment]
-        self._lane = CoreLane(store, inst, exports)
+        # Imports resolved once per artifact (instance-pre); memory, alloc and handle are
+        # fetched in C. The other exports are wrapped by wasmtime-py on first use only.
+        self._lane: CoreLane = self.artifact.instance_pre.instantiate_lane(store)
+        self._exports: Mapping[str, Any] | None = None
         self._sender: ComponentId | None = None
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
@@ -509,6 +509,11 @@ class CoreInstance(Instance):
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
         if func is None:
+            store = self._require_store()
+            if self._exports is None:
+                inst = self._lane.instance()
+                assert inst is not None, "the lane was made by InstancePre.instantiate_lane"
+                self._exports = inst.exports(store)
             export = self._exports[name]
             assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
             func = self._core[name] = CoreFunc(self._require_store(), export, name)
@@ -522,11 +527,11 @@ class CoreInstance(Instance):
 
     def memory_bytes(self) -> int | None:
         """The exported ``memory``'s size now (what metrics report); None once closed."""
-        if self._store is None or not hasattr(self, "_memory"):
+        if self._store is None or not hasattr(self, "_lane"):
             return None
         try:
-            return self._memory.data_len(self._store)
-        except (wasmtime.WasmtimeError, ValueError):
+            return self._lane.memory_size()
+        except (ValueError, RuntimeError):  # closed, or the Store is busy on another thread
             return None
 
     def _discard(self, exc: BaseException, export: str) -> TrapError:
