@@ -160,7 +160,7 @@ def bench_router_baseline(kind: str, n: int = 512, rounds: int = 2000) -> float:
         assert isinstance(target, asyncio.Queue)
 
         def drain() -> None:
-            for _ in range(n):
+            for _ in range(target.qsize()):
                 target.get_nowait()
 
         def send(name: str, sender: object, frame: bytes) -> None:
