@@ -177,7 +177,7 @@ cdef class Router:
     def __contains__(self, name):
         return name in self._routes
 
-    cdef Route _lookup(self, object name):
+    cdef inline Route _lookup(self, object name):
         cdef PyObject *hit
         if not PyUnicode_CheckExact(name):
             raise TypeError(f"a component name must be a str, not {type(name).__name__}")
@@ -191,8 +191,13 @@ cdef class Router:
     cdef inline Route _admit(self, object name, object frame):
         """The route for ``frame`` to ``name``: TypeError, CodecError, ComponentNotFound,
         MessageTooLarge, in that order, each before any copy."""
-        cdef Py_ssize_t size = _checked_size(frame)
-        cdef Route route = self._lookup(name)
+        cdef Py_ssize_t size
+        cdef Route route
+        if PyBytes_CheckExact(frame) and _valid(PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame)):
+            size = PyBytes_GET_SIZE(frame)    # the common case, without a call
+        else:
+            size = _checked_size(frame)       # other buffers; raises for a bad frame
+        route = self._lookup(name)
         if 0 <= route.max_message < size:
             route.check_size(size)
         return route
