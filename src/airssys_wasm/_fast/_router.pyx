@@ -21,6 +21,8 @@ from libc.stdint cimport uint8_t, uint64_t
 from airssys_wasm._fast.mc_c cimport aw_mc_header
 from airssys_wasm._fast._mailbox cimport Ring
 
+from sys import intern
+
 from airssys_wasm.errors import ComponentNotFound, MessageTooLarge
 from airssys_wasm._fast._multicodec import decode_header
 
@@ -153,6 +155,9 @@ cdef class Router:
         if name in self._routes:
             raise ValueError(f"a component named {name!r} is already routed; stop it first or "
                              "pick another name")
+        # Interned, so a name that is itself interned (a literal, an interned component id)
+        # matches the key by identity: the lookup then skips comparing the characters.
+        name = intern(name)
         route = Route(name, mailbox, component_id, max_message)
         self._routes[name] = route
         return route
