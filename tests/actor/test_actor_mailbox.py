@@ -144,3 +144,32 @@ async def test_one_million_messages_no_loss_bounded_memory() -> None:
     assert max_queued <= capacity
     # An unbounded queue of 1M ints would need > 30 MB; the bounded one stays tiny.
     assert peak < 2_000_000
+
+
+def test_idle_mailboxes_hold_memory_for_what_is_queued_not_for_their_capacity() -> None:
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        boxes = [Mailbox(100_000) for _ in range(200)]
+        per_box = (tracemalloc.get_traced_memory()[0] - before) / len(boxes)
+    finally:
+        tracemalloc.stop()
+    # A ring of 100,000 slots up front would be 800 kB per mailbox.
+    assert per_box < 8_000
+    assert boxes[0].capacity == 100_000 and boxes[0].ring.slots < 100
+
+
+async def test_a_grown_mailbox_keeps_its_bound_and_gives_slots_back_when_its_consumer_parks() -> None:
+    box = Mailbox(3000)
+    for i in range(3000):
+        box.try_put(i)
+    with pytest.raises(MailboxFull):  # growing never moves the configured bound
+        box.try_put(3000)
+    assert box.ring.slots == 3000
+    assert box.drain(2000) == list(range(2000))
+    assert box.ring.slots == 3000  # draining a backlog does not reallocate
+    assert box.drain(5000) == list(range(2000, 3000))
+    waiter = box.park()  # the consumer goes idle: the empty ring shrinks back
+    assert box.ring.slots < 100
+    box.try_put("next")  # and a message still wakes it
+    assert waiter.done() and box.drain(10) == ["next"]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from airssys_wasm._fast._mailbox import (
     MAX_CAPACITY,
+    MIN_SLOTS,
+    PUSH_BEHIND,
     PUSH_CLOSED,
     PUSH_FULL,
     PUSH_OK,
@@ -26,74 +28,77 @@ ops = st.lists(
         st.tuples(st.just("pop"), st.none()),
         st.tuples(st.just("drain"), st.integers(min_value=-3, max_value=12)),
         st.tuples(st.just("close"), st.none()),
+        st.tuples(st.just("burst"), st.integers(min_value=1, max_value=150)),
+        st.tuples(st.just("offer"), st.integers()),
+        st.tuples(st.just("sender"), st.booleans()),
+        st.tuples(st.just("trim"), st.none()),
     ),
     max_size=200,
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(capacity=st.integers(min_value=1, max_value=9), program=ops)
+class _Future:
+    """The two methods of an asyncio future the ring's wake-up uses."""
+
+    def __init__(self) -> None:
+        self.results: list[object] = []
+
+    def done(self) -> bool:
+        return bool(self.results)
+
+    def set_result(self, value: object) -> None:
+        self.results.append(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(capacity=st.one_of(st.integers(min_value=1, max_value=9),
+                          st.integers(min_value=60, max_value=300)), program=ops)
 def test_ring_matches_deque_model(capacity: int, program: list[tuple[str, int | None]]) -> None:
-    _check_against_model(capacity, program)
-
-
-# Pushes outnumber takes, so the slots (16 at first) fill and double, also while they wrap.
-growing_ops = st.lists(
-    st.one_of(
-        st.tuples(st.just("push"), st.integers()),
-        st.tuples(st.just("push"), st.integers()),
-        st.tuples(st.just("push"), st.integers()),
-        st.tuples(st.just("pop"), st.none()),
-        st.tuples(st.just("drain"), st.integers(min_value=-1, max_value=5)),
-    ),
-    min_size=20, max_size=400,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(capacity=st.integers(min_value=15, max_value=70), program=growing_ops)
-def test_ring_grows_its_slots_like_the_model(capacity: int,
-                                             program: list[tuple[str, int | None]]) -> None:
-    _check_against_model(capacity, program)
-
-
-def test_ring_growth_keeps_order_and_references() -> None:
-    """Wrapped items move to the bigger slot list in FIFO order, each reference moved once."""
-
-    class Item:
-        pass
-
-    ring = Ring(100)
-    for _ in range(10):  # head at 10 after these: the next 16 pushes wrap around
-        assert ring.push(Item()) == PUSH_OK
-    ring.drain(10)
-    items = [Item() for _ in range(100)]
-    before = [sys.getrefcount(item) for item in items]
-    for item in items:
-        assert ring.push(item) == PUSH_OK
-    del item
-    assert ring.push(Item()) == PUSH_FULL
-    assert [sys.getrefcount(item) for item in items] == [b + 1 for b in before]
-    assert ring.drain() == items
-    assert [sys.getrefcount(item) for item in items] == before
-    refs = [weakref.ref(item) for item in items]
-    del items
-    gc.collect()
-    assert all(r() is None for r in refs)
-
-
-def _check_against_model(capacity: int, program: list[tuple[str, int | None]]) -> None:
+    """Every operation, including growing past the first slots, shrinking back once empty,
+    ``offer`` behind waiting senders and its consumer wake-up, against a plain deque."""
     ring = Ring(capacity)
     model: deque[int] = deque()
     closed = False
     pushed = popped = 0
+    counter = 0
+
+    def push(value: int, offer: bool = False) -> None:
+        nonlocal pushed
+        behind = offer and bool(ring.senders)
+        expected = (PUSH_BEHIND if behind else PUSH_CLOSED if closed
+                    else PUSH_FULL if len(model) == capacity else PUSH_OK)
+        consumer = _Future()
+        ring.consumer = consumer
+        assert (ring.offer(value) if offer else ring.push(value)) == expected
+        if expected == PUSH_OK:
+            model.append(value)
+            pushed += 1
+        if offer:  # an accepted offer wakes (and forgets) the parked consumer, nothing else does
+            assert consumer.results == ([None] if expected == PUSH_OK else [])
+            assert (ring.consumer is None) is (expected == PUSH_OK)
+        ring.consumer = None
+
     for op, arg in program:
         if op == "push":
-            expected = PUSH_CLOSED if closed else PUSH_FULL if len(model) == capacity else PUSH_OK
-            assert ring.push(arg) == expected
-            if expected == PUSH_OK:
-                model.append(arg)
-                pushed += 1
+            assert arg is not None
+            push(arg)
+        elif op == "offer":
+            assert arg is not None
+            push(arg, offer=True)
+        elif op == "burst":
+            assert arg is not None
+            for _ in range(arg):
+                counter += 1
+                push(counter)
+        elif op == "trim":
+            ring.trim()
+            # Trimmed, memory follows the queue: at most 4x what is queued, or a few dozen.
+            assert ring.slots <= max(4 * len(model), 64)
+        elif op == "sender":
+            if arg:
+                ring.senders.append(object())
+            elif ring.senders:
+                ring.senders.popleft()
         elif op == "pop":
             if model:
                 assert ring.pop() == model.popleft()
@@ -114,7 +119,30 @@ def _check_against_model(capacity: int, program: list[tuple[str, int | None]]) -
         assert ring.free == capacity - len(model)
         assert ring.closed is closed
         assert (ring.pushed, ring.popped) == (pushed, popped)
+        # Never above the bound; grown only as far as the queue needed.
+        assert len(model) <= ring.slots <= capacity
     assert ring.drain() == list(model)
+    ring.trim()
+    assert ring.slots <= 64
+
+
+def test_a_ring_starts_small_grows_to_its_capacity_and_gives_slots_back() -> None:
+    ring = Ring(1000)
+    assert ring.slots == MIN_SLOTS
+    for i in range(1000):
+        assert ring.push(i) == PUSH_OK
+    assert ring.slots == 1000 and ring.push(-1) == PUSH_FULL  # the bound is the capacity
+    assert ring.drain(10) == list(range(10))
+    ring.trim()
+    assert ring.slots == 1000  # still holding 990: nothing to give back
+    assert ring.drain(900) == list(range(10, 910))
+    assert ring.slots == 1000  # draining a backlog never reallocates
+    ring.trim()
+    assert ring.slots == 180  # twice the 90 still queued
+    assert ring.drain() == list(range(910, 1000))
+    ring.trim()
+    assert ring.slots == MIN_SLOTS
+    assert Ring(3).slots == 3
 
 
 def test_capacity_validation_names_the_bound() -> None:
@@ -231,3 +259,28 @@ def test_bad_arguments_raise_instead_of_crashing() -> None:
     assert ring.drain(-(10**9)) == ["a"]  # any negative count means "all"
     with pytest.raises(TypeError):
         call_each(print, (1, 2), _Failure)  # type: ignore[arg-type]
+
+
+def test_ring_growth_while_wrapped_keeps_order_and_references() -> None:
+    """Wrapped items move to the bigger slot list in FIFO order, each reference moved once."""
+
+    class Item:
+        pass
+
+    ring = Ring(100)
+    for _ in range(10):  # the head moves on: later pushes wrap around before the slots double
+        assert ring.push(Item()) == PUSH_OK
+    ring.drain(10)
+    items = [Item() for _ in range(100)]
+    before = [sys.getrefcount(item) for item in items]
+    for item in items:
+        assert ring.push(item) == PUSH_OK
+    del item
+    assert ring.push(Item()) == PUSH_FULL
+    assert [sys.getrefcount(item) for item in items] == [b + 1 for b in before]
+    assert ring.drain() == items
+    assert [sys.getrefcount(item) for item in items] == before
+    refs = [weakref.ref(item) for item in items]
+    del items
+    gc.collect()
+    assert all(r() is None for r in refs)

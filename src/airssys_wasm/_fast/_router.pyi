@@ -13,6 +13,8 @@ class Route:
     mailbox: Any
     component_id: Any
     max_message: int
+    def check_size(self, size: int) -> None:
+        """MessageTooLarge when a ``size``-byte message is over this target's max_message."""
 
 class Router:
     """The host's table of component names: ``send`` is validate + lookup + enqueue, in C.

@@ -3,80 +3,75 @@
 
 Every message between components (and from Python into a component) passes here: the frame's
 multicodec prefix is validated with ``csrc/multicodec.h`` (no Python call), the target name is
-looked up in a dict, and the envelope ``(sender, frame)`` is pushed into the target mailbox
-with ``Mailbox.try_put``'s semantics (its common case inlined: see ``Route.enqueue``). Nothing
+looked up in a dict, and the envelope ``(sender, frame)`` is pushed into the target mailbox's
+C ring with ``Mailbox.try_put``'s semantics (its common case as C calls: ``Route.enqueue``). Nothing
 here awaits, so a guest's ``send-message`` enqueues without a task switch.
 Error paths are cold: they defer to the Python layers for the full, actionable messages.
 No asyncio and no policy (permission checks happen before the router is called).
 """
 
+cimport cython
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport uint8_t, uint64_t
 
 from airssys_wasm._fast.mc_c cimport aw_mc_header
+from airssys_wasm._fast._mailbox cimport Ring
+
+from sys import intern
 
 from airssys_wasm.errors import ComponentNotFound, MessageTooLarge
 from airssys_wasm._fast._multicodec import decode_header
 
 cdef extern from "Python.h":
+    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
     bint PyBytes_CheckExact(object o)
     bint PyUnicode_CheckExact(object o)
 
 
-cdef inline bint _valid(bytes frame):
+cdef inline bint _valid(const char *data, Py_ssize_t size):
     cdef uint64_t code = 0
-    return aw_mc_header(<const uint8_t *>PyBytes_AS_STRING(frame),
-                        <size_t>PyBytes_GET_SIZE(frame), &code) > 0
+    return aw_mc_header(<const uint8_t *>data, <size_t>size, &code) > 0
 
 
-cdef bytes _owned_frame(object frame):
-    """``frame`` as immutable bytes with a valid multicodec header (CodecError otherwise).
-
-    Queued messages must not change under the receiver, so non-bytes buffers are copied once.
-    """
-    cdef Py_buffer view
-    cdef bytes out
-    if PyBytes_CheckExact(frame):
-        out = <bytes>frame
-    else:
-        try:
-            PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
-        except (TypeError, BufferError):
-            raise TypeError(f"a message must be a bytes-like multicodec frame, not "
-                            f"{type(frame).__name__}; build one with airssys_wasm.multicodec.encode")
-        try:
-            out = PyBytes_FromStringAndSize(<char *>view.buf, view.len)
-        finally:
-            PyBuffer_Release(&view)
-    if not _valid(out):
-        decode_header(out)  # raises the detailed CodecError
-        raise AssertionError("multicodec.h and decode_header disagree")  # unreachable
-    return out
-
-
-cdef inline Py_ssize_t _frame_size(object frame) except -1:
-    """Bytes in ``frame``, without copying it; TypeError for a non-bytes-like object and the
-    detailed CodecError for a bad header of a ``bytes`` frame (other buffers are validated
-    when copied)."""
+cdef Py_ssize_t _checked_size(object frame) except -1:
+    """Bytes in ``frame`` after validating its multicodec header in place (no copy): TypeError
+    for a non-bytes-like object, the detailed CodecError for a bad header."""
     cdef Py_buffer view
     cdef Py_ssize_t size
+    cdef bint ok
     if PyBytes_CheckExact(frame):
-        if not _valid(<bytes>frame):
-            _owned_frame(frame)               # raises the detailed CodecError
-        return PyBytes_GET_SIZE(frame)
+        size = PyBytes_GET_SIZE(frame)
+        if not _valid(PyBytes_AS_STRING(frame), size):
+            decode_header(frame)  # raises the detailed CodecError
+            raise AssertionError("multicodec.h and decode_header disagree")  # unreachable
+        return size
     try:
         PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
     except (TypeError, BufferError):
         raise TypeError(f"a message must be a bytes-like multicodec frame, not "
                         f"{type(frame).__name__}; build one with airssys_wasm.multicodec.encode")
     size = view.len
+    ok = _valid(<const char *>view.buf, size)
     PyBuffer_Release(&view)
+    if not ok:
+        decode_header(bytes(frame))  # raises the detailed CodecError (cold path)
+        raise AssertionError("multicodec.h and decode_header disagree")  # unreachable
     return size
+
+
+cdef bytes _copied(object frame):
+    """An already-validated non-bytes buffer as immutable bytes (one copy): queued messages
+    must not change under the receiver."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+    try:
+        return PyBytes_FromStringAndSize(<char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
 
 
 def too_large(str target, Py_ssize_t size, Py_ssize_t limit):
@@ -90,9 +85,13 @@ def too_large(str target, Py_ssize_t size, Py_ssize_t limit):
 
 def as_frame(frame):
     """Validate ``frame`` (CodecError on a bad prefix) and return it as bytes (copied if needed)."""
-    return _owned_frame(frame)
+    _checked_size(frame)
+    if PyBytes_CheckExact(frame):
+        return frame
+    return _copied(frame)
 
 
+@cython.final
 cdef class Route:
     """One routing target: the mailbox of a live component and its identity."""
 
@@ -100,7 +99,10 @@ cdef class Route:
     cdef readonly object mailbox
     cdef readonly object component_id
     cdef object _try_put
-    cdef object _push
+    # The actor layer's Mailbox exposes its C ring (``Mailbox.ring``): its ``offer`` is
+    # ``try_put``'s fast path as C calls. Any other mailbox (duck-typed: try_put/put/poke) is
+    # served through try_put alone.
+    cdef Ring _ring
     #: Largest frame (bytes) this target accepts; -1: no limit.
     cdef readonly Py_ssize_t max_message
 
@@ -110,22 +112,23 @@ cdef class Route:
         self.component_id = component_id
         self.max_message = max_message
         self._try_put = mailbox.try_put
-        # The actor layer's Mailbox exposes its ring's push as ``_push``; any other mailbox
-        # (duck-typed: try_put/put/poke) is served through try_put alone.
-        self._push = getattr(mailbox, "_push", None)
+        ring = getattr(mailbox, "ring", None)
+        self._ring = ring if isinstance(ring, Ring) else None
+
+    cpdef check_size(self, Py_ssize_t size):
+        """MessageTooLarge when a ``size``-byte message is over this target's max_message: the
+        one place that limit is enforced (router sends, Python and guest requests)."""
+        if 0 <= self.max_message < size:
+            raise too_large(self.name, size, self.max_message)
 
     cdef inline int enqueue(self, object envelope) except -1:
-        """``mailbox.try_put(envelope)`` with its common case inlined.
+        """``mailbox.try_put(envelope)`` with its common case as C calls.
 
-        When no sender is waiting for space, the envelope goes straight into the Cython ring
-        (one C call) and the consumer is woken only if it is parked; every other case (full,
-        closed, senders queued for fairness) is ``try_put`` itself, so the semantics are the
-        mailbox's own.
+        When no sender is waiting for space, the envelope goes straight into the ring and the
+        consumer is woken only if it is parked; every other case (full, closed, senders queued
+        for fairness) is ``try_put`` itself, so the semantics are the mailbox's own.
         """
-        cdef object mailbox = self.mailbox
-        if self._push is not None and not mailbox._senders and self._push(envelope) == 0:
-            if mailbox._consumer is not None:
-                mailbox.poke()
+        if self._ring is not None and self._ring.offer(envelope) == 0:
             return 0
         self._try_put(envelope)
         return 0
@@ -134,6 +137,7 @@ cdef class Route:
         return f"<Route {self.name} -> {self.mailbox!r}>"
 
 
+@cython.final
 cdef class Router:
     """The host's table of component names; ``send`` is validate + lookup + enqueue in C."""
 
@@ -151,6 +155,9 @@ cdef class Router:
         if name in self._routes:
             raise ValueError(f"a component named {name!r} is already routed; stop it first or "
                              "pick another name")
+        # Interned, so a name that is itself interned (a literal, an interned component id)
+        # matches the key by identity: the lookup then skips comparing the characters.
+        name = intern(name)
         route = Route(name, mailbox, component_id, max_message)
         self._routes[name] = route
         return route
@@ -175,41 +182,47 @@ cdef class Router:
     def __contains__(self, name):
         return name in self._routes
 
-    cdef Route _lookup(self, object name):
+    cdef inline Route _lookup(self, object name):
         cdef PyObject *hit
         if not PyUnicode_CheckExact(name):
             raise TypeError(f"a component name must be a str, not {type(name).__name__}")
-        hit = PyDict_GetItem(self._routes, name)
+        hit = PyDict_GetItemWithError(self._routes, name)
         if hit is NULL:
             raise ComponentNotFound(
                 f"no component named {name!r} is running in this host ({len(self._routes)} "
                 "running); spawn it first, or check the name (names are case-sensitive)")
         return <Route>hit
 
+    cdef inline Route _admit(self, object name, object frame):
+        """The route for ``frame`` to ``name``: TypeError, CodecError, ComponentNotFound,
+        MessageTooLarge, in that order, each before any copy."""
+        cdef Py_ssize_t size
+        cdef Route route
+        if PyBytes_CheckExact(frame) and _valid(PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame)):
+            size = PyBytes_GET_SIZE(frame)    # the common case, without a call
+        else:
+            size = _checked_size(frame)       # other buffers; raises for a bad frame
+        route = self._lookup(name)
+        if 0 <= route.max_message < size:
+            route.check_size(size)
+        return route
+
     cpdef Route resolve(self, object name, object frame):
         """The route of ``name`` after checking ``frame`` (TypeError, CodecError,
         ComponentNotFound, MessageTooLarge: each before any copy)."""
-        cdef Py_ssize_t size = _frame_size(frame)
-        cdef Route route = self._lookup(name)
-        if 0 <= route.max_message < size:
-            raise too_large(route.name, size, route.max_message)
-        if not PyBytes_CheckExact(frame):
-            _owned_frame(frame)                 # validates the header (and copies)
-        return route
+        return self._admit(name, frame)
 
     cpdef send(self, object name, object sender, object frame):
         """Enqueue ``(sender, frame)`` for ``name`` without waiting.
 
         CodecError for a bad frame, ComponentNotFound for an unknown name, MailboxFull when
-        the target's mailbox is at capacity; a stopped target dead-letters the message.
+        the target's mailbox is at capacity; a stopped target dead-letters the message. A
+        non-bytes frame is copied once, after every check passed.
         """
-        cdef Py_ssize_t size = _frame_size(frame)
-        cdef Route route = self._lookup(name)
+        cdef Route route = self._admit(name, frame)
         cdef object envelope
-        if 0 <= route.max_message < size:
-            raise too_large(route.name, size, route.max_message)
         if not PyBytes_CheckExact(frame):
-            frame = _owned_frame(frame)
+            frame = _copied(frame)
         envelope = PyTuple_New(2)
         Py_INCREF(sender)
         PyTuple_SET_ITEM(envelope, 0, sender)

@@ -1,7 +1,8 @@
 """Bounded mailbox: the Cython ring plus asyncio wake-ups and backpressure.
 
-Memory stays bounded because the ring never grows: a full mailbox makes ``put`` wait (FIFO among
-waiting senders, so nobody starves) and ``try_put`` raise ``MailboxFull``. The consumer drains
+Memory stays bounded because the ring never grows past its capacity (below it, its slots follow
+what is queued, so an idle actor costs a few slots): a full mailbox makes ``put`` wait (FIFO
+among waiting senders, so nobody starves) and ``try_put`` raise ``MailboxFull``. The consumer drains
 in batches, so one task switch is amortised over up to ``batch_size`` messages; senders only pay
 for a wake-up when the consumer is actually parked.
 
@@ -50,7 +51,7 @@ class Mailbox:
     a ``MailboxClosed`` being raised: the actor system uses it to turn them into dead letters.
     """
 
-    __slots__ = ("name", "_ring", "_push", "_carry", "_consumer", "_senders", "_on_closed")
+    __slots__ = ("name", "_ring", "_offer", "_push", "_carry", "_senders", "_on_closed")
 
     def __init__(
         self,
@@ -69,10 +70,12 @@ class Mailbox:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.name = name
+        self._offer = self._ring.offer
         self._push = self._ring.push
         self._carry: deque[Any] = deque()
-        self._consumer: asyncio.Future[None] | _WakeCall | None = None
-        self._senders: deque[asyncio.Future[None]] = deque()
+        # The ring holds the parked consumer (``consumer``) and the waiting senders, so the
+        # router's enqueue reads them as C fields.
+        self._senders: deque[asyncio.Future[None]] = self._ring.senders
         self._on_closed = on_closed
 
     # -- introspection -------------------------------------------------------------------------
@@ -80,6 +83,12 @@ class Mailbox:
     def capacity(self) -> int:
         """How many messages fit before ``put`` waits and ``try_put`` raises ``MailboxFull``."""
         return self._ring.capacity
+
+    @property
+    def ring(self) -> Ring:
+        """The C ring behind this mailbox: the router enqueues into it directly (``offer``),
+        with ``try_put``'s semantics on its fast path."""
+        return self._ring
 
     @property
     def closed(self) -> bool:
@@ -105,14 +114,8 @@ class Mailbox:
     # -- producer side -------------------------------------------------------------------------
     def try_put(self, message: Any) -> None:
         """Enqueue without waiting; ``MailboxFull`` when at capacity."""
-        if self._senders or self._push(message):
+        if self._offer(message):  # senders waiting, full or closed: not taken
             self._refuse(message)
-            return
-        consumer = self._consumer
-        if consumer is not None:
-            self._consumer = None
-            if not consumer.done():
-                consumer.set_result(None)
 
     def _refuse(self, message: Any) -> None:
         if self._ring.closed:
@@ -133,19 +136,13 @@ class Mailbox:
 
     async def put(self, message: Any) -> None:
         """Enqueue, waiting while the mailbox is full (backpressure)."""
-        if not self._senders:
-            result = self._push(message)
-            if not result:
-                consumer = self._consumer
-                if consumer is not None:
-                    self._consumer = None
-                    if not consumer.done():
-                        consumer.set_result(None)
-                return
-            if result == PUSH_CLOSED:
-                self._closed_put(message)
-                return
-        await self._put_slow(message)
+        result = self._offer(message)
+        if not result:
+            return
+        if result == PUSH_CLOSED:
+            self._closed_put(message)
+            return
+        await self._put_slow(message)  # full, or behind senders already waiting
 
     async def _put_slow(self, message: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -165,7 +162,7 @@ class Mailbox:
                 raise
             result = self._push(message)
             if not result:
-                self._wake_consumer()
+                self._ring.wake()
                 return
             if result == PUSH_CLOSED:
                 self._closed_put(message)
@@ -179,13 +176,6 @@ class Mailbox:
         # It was already woken for a free slot: hand that wake-up to the next sender in line.
         if waiter.done() and not waiter.cancelled() and self._ring.free:
             self._wake_senders(1)
-
-    def _wake_consumer(self) -> None:
-        consumer = self._consumer
-        if consumer is not None:
-            self._consumer = None
-            if not consumer.done():
-                consumer.set_result(None)
 
     def _wake_senders(self, slots: int) -> None:
         senders = self._senders
@@ -230,7 +220,9 @@ class Mailbox:
         await in between; this is ``wait()`` without a coroutine per wake-up.
         """
         waiter = asyncio.get_running_loop().create_future()
-        self._consumer = waiter
+        ring = self._ring
+        ring.consumer = waiter
+        ring.trim()  # the actor goes idle: the ring keeps slots for what is queued, no more
         return waiter
 
     def call_on_wake(self, fn: Callable[[], object]) -> None:
@@ -238,16 +230,16 @@ class Mailbox:
         future would be resolved (next message, ``close()``, ``poke()``). An actor whose loop has
         no task yet uses it to create the task right then, so its first message is handled in
         the same loop pass as with a parked task. Same precondition as ``park``."""
-        self._consumer = _WakeCall(fn)
+        self._ring.consumer = _WakeCall(fn)
 
     def poke(self) -> None:
         """Wake a parked consumer without a message (stop and health requests use this)."""
-        self._wake_consumer()
+        self._ring.wake()
 
     def close(self) -> None:
         """Refuse new messages. Queued ones stay drainable; waiting senders are refused too."""
         self._ring.close()
-        self._wake_consumer()
+        self._ring.wake()
         # Woken senders find the ring closed and route their message through _closed_put.
         self._wake_senders(len(self._senders))
 

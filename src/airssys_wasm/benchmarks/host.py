@@ -6,7 +6,10 @@
   (c) the airssys runtime's ``Instance.handle_message`` in a loop (no host layer);
 * component -> component through the host (guest ``send-message`` -> host function -> policy ->
   Cython router -> target mailbox -> target's ``handle-message``);
-* the router's own validate + lookup + enqueue, and spawning guests.
+* the router's own validate + lookup + enqueue (against a dict + ``asyncio.Queue.put_nowait``
+  and a dict + ``deque.append``, the same per-message work in plain Python), and spawning guests;
+* ``Host.send`` round robin over 10 and 10,000 actors: the per-message cost should not grow with
+  the number of actors (mailboxes that grow with what they hold, wake-ups once per batch).
 
 Guests: the bundled ``minimal`` (handle-message only) and ``pingpong`` guests. Figures are
 ns per message (per spawn for the last row), best of ``repeat`` runs.
@@ -144,6 +147,64 @@ def bench_router(n: int = 512, rounds: int = 2000) -> float:
     return (total - (time.perf_counter_ns() - start)) / (n * rounds)
 
 
+def bench_router_baseline(kind: str, n: int = 512, rounds: int = 2000) -> float:
+    """The router's work in plain Python: ns per dict lookup + ``asyncio.Queue.put_nowait``
+    (``kind="asyncio"``) or + ``deque.append`` (``kind="deque"``) of a (sender, frame) tuple,
+    1,000 targets, drained every 512 messages like ``bench_router``."""
+    from collections import deque
+
+    make: Callable[[], object] = asyncio.Queue if kind == "asyncio" else deque
+    table = {f"c{i}": make() for i in range(1000)}
+    target = table["c500"]
+    if kind == "asyncio":
+        assert isinstance(target, asyncio.Queue)
+
+        def drain() -> None:
+            for _ in range(target.qsize()):
+                target.get_nowait()
+
+        def send(name: str, sender: object, frame: bytes) -> None:
+            table[name].put_nowait((sender, frame))  # type: ignore[attr-defined]
+    else:
+        assert isinstance(target, deque)
+        drain = target.clear
+
+        def send(name: str, sender: object, frame: bytes) -> None:
+            table[name].append((sender, frame))  # type: ignore[attr-defined]
+    start = time.perf_counter_ns()
+    for _ in range(rounds):
+        for _ in range(n):
+            send("c500", None, FRAME)
+        drain()
+    total = time.perf_counter_ns() - start
+    start = time.perf_counter_ns()
+    for _ in range(rounds):
+        for _ in range(n):
+            pass
+        drain()
+    return (total - (time.perf_counter_ns() - start)) / (n * rounds)
+
+
+async def bench_round_robin(engine: Engine, actors: int, messages: int) -> float:
+    """ns per message: ``await Host.send`` round robin over ``actors`` minimal guests, until
+    every message was handled (spawning is outside the timing)."""
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        minimal = guests.path("minimal")
+        host.load(minimal)
+        names = [f"c{i}" for i in range(actors)]
+        refs = [await host.spawn(name, minimal) for name in names]
+        order = [names[i % actors] for i in range(messages)]
+        send = host.send
+        start = time.perf_counter()
+        for name in order:
+            await send(name, FRAME)
+        handled = 0
+        while handled < messages:
+            await asyncio.sleep(0)
+            handled = sum(ref.stats.messages_out for ref in refs)
+        return per(time.perf_counter() - start, messages)
+
+
 async def bench_spawn(engine: Engine, count: int) -> float:
     """Seconds to spawn ``count`` minimal components (compiled once, outside the timing)."""
     async with Host(HostConfig(health=None), engine=engine) as host:
@@ -184,12 +245,31 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
                                    per(_best(repeat, lambda: bench_pykka(n)), n)))
         else:
             rows.append(Comparison(label, host_send, not_installed(["Pykka"]), None))
-        rows.append(Comparison("component -> component via send-message",
-                               per(_best(repeat, lambda: asyncio.run(bench_c2c(engine, n))), n),
-                               "-", None))
-        rows.append(Comparison("router validate + lookup + enqueue",
-                               min(bench_router(rounds=200 if quick else 2000) for _ in range(repeat)),
-                               "-", None))
+        c2c = per(_best(repeat, lambda: asyncio.run(bench_c2c(engine, n))), n)
+        rows.append(Comparison("component -> component via send-message", c2c,
+                               "budget 2.5 µs (400k msg/s)", 2500.0, target=True))
+        rounds = 200 if quick else 2000
+        router = min(bench_router(rounds=rounds) for _ in range(repeat))
+        label = "router validate + lookup + enqueue"
+        asyncio_ref = min(bench_router_baseline("asyncio", rounds=rounds) for _ in range(repeat))
+        rows += [
+            Comparison(label, router, "dict + asyncio.Queue.put_nowait", asyncio_ref),
+            Comparison(label, router, "dict + deque.append",
+                       min(bench_router_baseline("deque", rounds=rounds) for _ in range(repeat))),
+            Comparison(label, router, "budget 60 ns", 60.0, target=True),
+            Comparison(label, router, "budget asyncio / 5", asyncio_ref / 5, target=True),
+        ]
+        many = 1000 if quick else 10_000
+        rr_msgs = 2 * many
+        label = "Host.send round robin"
+        rr_few = min(asyncio.run(bench_round_robin(engine, 10, rr_msgs))
+                                     for _ in range(repeat))
+        rr_many = asyncio.run(bench_round_robin(engine, many, rr_msgs))
+        rows += [
+            Comparison(f"{label} over {many:,} actors", rr_many, f"over 10 actors", rr_few),
+            Comparison(f"{label} over {many:,} actors", rr_many, "budget 1.5x over 10 actors",
+                       1.5 * rr_few, target=True),
+        ]
         rows.append(Comparison(f"spawn a component ({spawn} in one host)",
                                per(_best(1, lambda: asyncio.run(bench_spawn(engine, spawn))), spawn),
                                "-", None))

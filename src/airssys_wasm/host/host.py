@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from airssys_wasm._fast._router import Router, as_frame, too_large
+from airssys_wasm._fast._router import Router, as_frame
 from airssys_wasm.actor import (
     ActorRef,
     ActorState,
@@ -623,11 +623,11 @@ class Host:
             raise ComponentNotFound(f"component {name!r} is stopping; it takes no requests")
         if not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"a request must be bytes-like, not {type(message).__name__}")
-        size = memoryview(message).nbytes
-        if 0 <= route.max_message < size:
-            exc = too_large(name, size, route.max_message)
+        try:
+            route.check_size(memoryview(message).nbytes)
+        except MessageTooLarge as exc:
             self._audit_too_large(name, exc)
-            raise exc
+            raise
         timeout = self.config.request_timeout if timeout is None else timeout
         requests = self.requests
         pending = requests.open(self.config.host_id, name, timeout)
@@ -674,10 +674,12 @@ class Host:
         size = memoryview(payload).nbytes
         for ref in system.broker.subscribers(topic):
             route = self.router.get(ref.name)
-            if route is not None and 0 <= route.max_message < size:
-                exc = too_large(ref.name, size, route.max_message)
-                self._audit_too_large(ref.name, exc)
-                raise exc
+            if route is not None:
+                try:
+                    route.check_size(size)
+                except MessageTooLarge as exc:
+                    self._audit_too_large(ref.name, exc)
+                    raise
         frame = as_frame(payload)
         return await system.broker.publish(topic, (self.config.host_id, frame))
 

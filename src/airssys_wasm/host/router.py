@@ -124,10 +124,11 @@ class HostMessaging:
         if route is None:
             raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
                                     "(it is stopping); try again after it restarts")
-        if 0 <= route.max_message < len(request):
-            exc = too_large(entry.name, len(request), route.max_message)
+        try:
+            route.check_size(len(request))
+        except MessageTooLarge as exc:
             self._refused(sender.name, entry.name, exc)
-            raise exc
+            raise
         timeout = timeout_ms / 1000.0 if timeout_ms > 0 else self._default_timeout
         pending = self._requests.open(sender, entry.name, timeout, reply_to=sender.name)
         context = self._requests.context(pending, CallerInfo(component_id=sender))

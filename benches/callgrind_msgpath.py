@@ -1,0 +1,43 @@
+"""Callgrind workloads of the message path (BENCHMARKS.md, "Message path"):
+`python benches/callgrind_msgpath.py router N` runs N router sends (bench_router's loop),
+`... c2c N` one component -> component burst of N messages (bench_c2c without a deadline).
+Per-message instructions = (I(N1) - I(N0)) / (N1 - N0) over two `valgrind --tool=callgrind` runs
+(PYTHONHASHSEED=0, `--smc-check=all-non-file` for the c2c run)."""
+import asyncio, sys
+from airssys_wasm.benchmarks import host as hb
+from airssys_wasm.actor import Mailbox
+from airssys_wasm._fast._router import Router
+what, n = sys.argv[1], int(sys.argv[2])
+def router_loop(n):
+    router = Router()
+    box = Mailbox(1024)
+    for i in range(1000):
+        router.add(f"c{i}", box if i == 500 else Mailbox(4), None)
+    send, drain, frame = router.send, box.drain, hb.FRAME
+    for _ in range(n // 512):
+        for _ in range(512):
+            send("c500", None, frame)
+        drain(512)
+if what == "router":
+    router_loop(n)
+else:
+    from airssys_wasm.runtime import Engine
+    engine = Engine()
+    import struct
+    from airssys_wasm.benchmarks import guests
+    from airssys_wasm.host import Host, HostConfig
+    from airssys_wasm.runtime import Limits
+
+    async def c2c():  # bench_c2c with no deadline (valgrind runs ~50x slower)
+        config = HostConfig(health=None, capacity=max(1024, n), limits=Limits(timeout_ms=None))
+        async with Host(config, engine=engine) as host:
+            pingpong = guests.path("pingpong")
+            await host.spawn("a", pingpong)
+            b = await host.spawn("b", pingpong)
+            op = b"brst" + struct.pack("<I", n) + b"b"
+            sent = struct.unpack("<I", await host.request("a", op, timeout=6000))[0]
+            while b.stats.messages_out < n:
+                await asyncio.sleep(0)
+            assert sent == n
+    asyncio.run(c2c())
+    engine.close()
