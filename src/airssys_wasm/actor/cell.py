@@ -180,13 +180,18 @@ class ActorCell:
         #: Time spent handling messages, per batch (two C calls per batch, none per message).
         self.latency = LatencyHistogram()
         self._task: asyncio.Task[None] | None = None
-        #: ``(actor, incarnation, loop)`` of a started incarnation whose loop has no task yet:
-        #: its mailbox was empty, so the task is created when something wakes it (see ``start``).
-        self._dormant: tuple[Actor, int, asyncio.AbstractEventLoop] | None = None
+        #: The event loop of a started incarnation (``self.actor``, ``self.incarnation``: only
+        #: its own task changes them, and it has none yet) whose loop has no task yet: its
+        #: mailbox was empty, so the task is created when something wakes it (see ``start``).
+        #: Only the loop is kept, not a tuple: one object less per idle actor for the GC.
+        self._dormant: asyncio.AbstractEventLoop | None = None
         self._exit: _Exit | None = None
         self._kill_error: BaseException | None = None
         self._health_request: asyncio.Future[HealthStatus] | None = None
-        self._health_task: asyncio.Task[None] | None = None
+        #: Periodic probing, run by the system's ``HealthScheduler`` (no task per actor): the
+        #: ticket of the current queued probe (bumped to cancel it) and the probe in flight.
+        self.health_ticket = 0
+        self.health_probe: asyncio.Task[None] | None = None
         self._unhealthy = 0
         self._suspended: Any = None  # the GuestCall the batch loop is parked on
         #: ``ActorRef.between_batches``: the function to run at the next batch boundary.
@@ -221,13 +226,15 @@ class ActorCell:
     def _wake(self) -> asyncio.Task[None] | None:
         """Give a dormant incarnation's loop its task (first message, poke, close, stop); the
         current task otherwise."""
-        dormant = self._dormant
-        if dormant is not None:
+        loop = self._dormant
+        if loop is not None:
             self._dormant = None
-            actor, incarnation, loop = dormant
+            actor = self.actor
+            assert actor is not None
             # The loop start() ran on: a wake-up may come from code outside any running loop
             # (a try_send from plain code), as a parked future's set_result may.
-            self._task = loop.create_task(self._run(actor, incarnation), name=f"actor:{self.name}")
+            self._task = loop.create_task(self._run(actor, self.incarnation),
+                                          name=f"actor:{self.name}")
         return self._task
 
     # -- lifecycle driven by the supervisor ------------------------------------------------------
@@ -264,14 +271,13 @@ class ActorCell:
             # saves a task, a coroutine and a loop pass each; the first message (or a poke,
             # close or stop) creates the task right away and its loop starts from the top: it
             # runs in the same loop pass as a parked loop's wake-up would.
-            self._dormant = (actor, self.incarnation, asyncio.get_running_loop())
+            self._dormant = asyncio.get_running_loop()
             mailbox.call_on_wake(self._wake)
         else:
             self._task = asyncio.create_task(self._run(actor, self.incarnation),
                                              name=f"actor:{self.name}")
         if self.spec.health is not None:
-            self._health_task = asyncio.create_task(
-                self._health_loop(self.spec.health), name=f"health:{self.name}")
+            self.system._health.add(self, self.spec.health)
 
     def _record_failure(self, error: BaseException) -> None:
         self.failures += 1
@@ -338,7 +344,7 @@ class ActorCell:
         if self._dormant is not None:
             # Cancel once the new task has taken its first step (parked in its try block, where
             # the cancellation is handled); cancelled before that, the loop would never see it.
-            loop = self._dormant[2]
+            loop = self._dormant
             task = self._wake()
             assert task is not None
             self._kill_error = error
@@ -537,13 +543,5 @@ class ActorCell:
                 f"(probe timeout {check.timeout}s); restarting it"))
         return status
 
-    async def _health_loop(self, check: HealthCheck) -> None:
-        while True:
-            await self.system.sleep(check.interval)
-            await self.check_health()
-
     def _cancel_health_loop(self) -> None:
-        task = self._health_task
-        self._health_task = None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        self.system._health.cancel(self)

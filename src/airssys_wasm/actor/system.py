@@ -38,6 +38,7 @@ from airssys_wasm.actor.spec import (
     HealthCheck,
     RestartPolicy,
 )
+from airssys_wasm.actor.health import HealthScheduler
 from airssys_wasm.actor.supervisor import RootSupervisor, Supervisor
 from airssys_wasm.errors import ActorStateError, ComponentNotFound, ConfigError, SupervisorEscalation
 
@@ -73,6 +74,8 @@ class ActorSystem:
         self.broker = MessageBroker()
         #: Drives the guest calls that suspend (one slice per loop pass, waits, deadlines).
         self.scheduler = Scheduler()
+        #: Every actor's periodic health probe, from one task per probe interval.
+        self._health = HealthScheduler(self)
         self._listeners: list[EventListener] = []
         self._names: dict[str, ActorCell | Supervisor] = {}
         self._shut_down = False
@@ -208,6 +211,7 @@ class ActorSystem:
             return report
         self._shut_down = True
         await self.root.terminate(drain=drain, report=report)
+        self._health.close()
         return report
 
     async def _root_gave_up(self, escalation: SupervisorEscalation) -> None:

@@ -148,6 +148,8 @@ class Host:
     def __init__(self, config: HostConfig | None = None, *, engine: Engine | None = None) -> None:
         self.config = config or HostConfig()
         self._own_engine = engine is None
+        #: Every entry's ``on_incarnation``: one bound method for the host, not one per spawn.
+        self._on_incarnation: Callable[[str], None] = self._release_ext
         self.engine = engine if engine is not None else Engine(self.config.engine)
         #: Admission at spawn and the check before every guest -> host action.
         self.security = default_security(self.config)
@@ -440,7 +442,7 @@ class Host:
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
                                       logger=_COMPONENT_LOGGER,
                                       call_gate=self._call_gate(name, artifact, admission)),
-                init_config=config, wasi=admission.wasi, on_incarnation=self._release_ext,
+                init_config=config, wasi=admission.wasi, on_incarnation=self._on_incarnation,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             spec = ChildSpec(
                 # partial, not a lambda: one object per component instead of a function and

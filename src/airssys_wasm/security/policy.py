@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from array import array
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,9 +123,10 @@ class ComponentGrant:
     #: messaging.send target -> capability match. Grants never change while registered, and a
     #: component messages the same few names over and over: the glob match runs once per name.
     send_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    #: ``[n]``: messaging.send decisions allowed on the per-message fast path (a list, so the
-    #: frozen grant can count; see DecisionCounts).
-    sent: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+    #: ``[n]``: messaging.send decisions allowed on the per-message fast path (a one-slot
+    #: array, so the frozen grant can count, see DecisionCounts; an array, not a list, because
+    #: the collector does not track it: one object less per spawn for every GC pass to walk).
+    sent: array[int] = field(default_factory=lambda: array("q", (0,)), compare=False, repr=False)
 
 
 class DecisionCounts:
