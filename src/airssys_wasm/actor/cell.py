@@ -272,7 +272,7 @@ class ActorCell:
             # close or stop) creates the task right away and its loop starts from the top: it
             # runs in the same loop pass as a parked loop's wake-up would.
             self._dormant = asyncio.get_running_loop()
-            mailbox.call_on_wake(self._wake)
+            mailbox.call_on_wake(ActorCell._wake, self)
         else:
             self._task = asyncio.create_task(self._run(actor, self.incarnation),
                                              name=f"actor:{self.name}")

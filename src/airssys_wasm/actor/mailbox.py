@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from airssys_wasm._fast._mailbox import PUSH_CLOSED, Ring
 from airssys_wasm.errors import ConfigError, MailboxClosed, MailboxFull
@@ -25,23 +25,31 @@ __all__ = ["Mailbox", "DEFAULT_CAPACITY"]
 
 DEFAULT_CAPACITY = 1024
 
+_A = TypeVar("_A")
+
 
 class _WakeCall:
     """A parked consumer that is a plain call (``Mailbox.call_on_wake``): it answers the two
-    methods the producer side uses on the future ``park`` returns, and runs the call at once."""
+    methods the producer side uses on the future ``park`` returns, and runs the call at once.
 
-    __slots__ = ("_fn",)
+    It keeps a function and its argument rather than a bound method: an idle actor parks one of
+    these for as long as it is idle, and a bound method would be a second object per actor for
+    every GC pass to walk."""
 
-    def __init__(self, fn: Callable[[], object]) -> None:
-        self._fn: Callable[[], object] | None = fn
+    __slots__ = ("_fn", "_arg")
+
+    def __init__(self, fn: Callable[[Any], object], arg: Any) -> None:
+        self._fn: Callable[[Any], object] | None = fn
+        self._arg = arg
 
     def done(self) -> bool:
         return self._fn is None
 
     def set_result(self, _: None) -> None:
         fn, self._fn = self._fn, None
+        arg, self._arg = self._arg, None
         if fn is not None:
-            fn()
+            fn(arg)
 
 
 class Mailbox:
@@ -51,7 +59,7 @@ class Mailbox:
     a ``MailboxClosed`` being raised: the actor system uses it to turn them into dead letters.
     """
 
-    __slots__ = ("name", "_ring", "_offer", "_push", "_carry", "_senders", "_on_closed")
+    __slots__ = ("name", "_ring", "_offer", "_carry", "_senders", "_on_closed")
 
     def __init__(
         self,
@@ -70,9 +78,11 @@ class Mailbox:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.name = name
-        self._offer = self._ring.offer
-        self._push = self._ring.push
-        self._carry: deque[Any] = deque()
+        self._offer = self._ring.offer  # bound once: try_put/put are the per-message path
+        #: Requeued messages (the unhandled tail of a failed batch), made on the first requeue:
+        #: most actors never fail a batch, and a deque is a block of 64 slots and one more
+        #: object per actor for every GC pass to walk.
+        self._carry: deque[Any] | None = None
         # The ring holds the parked consumer (``consumer``) and the waiting senders, so the
         # router's enqueue reads them as C fields.
         self._senders: deque[asyncio.Future[None]] = self._ring.senders
@@ -106,7 +116,8 @@ class Mailbox:
         return len(self._senders)
 
     def __len__(self) -> int:
-        return len(self._ring) + len(self._carry)
+        carry = self._carry
+        return len(self._ring) + (len(carry) if carry is not None else 0)
 
     def __repr__(self) -> str:
         return f"<Mailbox {self.name} {len(self)}/{self.capacity}{' closed' if self.closed else ''}>"
@@ -160,7 +171,7 @@ class Mailbox:
             except asyncio.CancelledError:
                 self._forget_sender(waiter)
                 raise
-            result = self._push(message)
+            result = self._ring.push(message)
             if not result:
                 self._ring.wake()
                 return
@@ -197,14 +208,22 @@ class Mailbox:
 
     def _drain_carry(self, max_items: int) -> list[Any]:
         carry = self._carry
+        assert carry is not None
         n = min(max_items, len(carry))
-        return [carry.popleft() for _ in range(n)]
+        batch = [carry.popleft() for _ in range(n)]
+        if not carry:
+            self._carry = None  # back to none until the next requeue
+        return batch
 
     def requeue(self, messages: list[Any]) -> None:
         """Put already-drained, unhandled messages back at the front, in order.
 
         They do not count against the capacity (they were accepted before).
         """
+        if not messages:
+            return
+        if self._carry is None:
+            self._carry = deque()
         self._carry.extendleft(reversed(messages))
 
     async def wait(self) -> None:
@@ -225,12 +244,12 @@ class Mailbox:
         ring.trim()  # the actor goes idle: the ring keeps slots for what is queued, no more
         return waiter
 
-    def call_on_wake(self, fn: Callable[[], object]) -> None:
-        """Park ``fn`` as the consumer: it is called, synchronously and once, where a parked
+    def call_on_wake(self, fn: Callable[[_A], object], arg: _A) -> None:
+        """Park ``fn(arg)`` as the consumer: it is called, synchronously and once, where a parked
         future would be resolved (next message, ``close()``, ``poke()``). An actor whose loop has
         no task yet uses it to create the task right then, so its first message is handled in
         the same loop pass as with a parked task. Same precondition as ``park``."""
-        self._ring.consumer = _WakeCall(fn)
+        self._ring.consumer = _WakeCall(fn, arg)
 
     def poke(self) -> None:
         """Wake a parked consumer without a message (stop and health requests use this)."""
@@ -245,7 +264,7 @@ class Mailbox:
 
     def take_all(self) -> list[Any]:
         """Remove and return every queued message (for dead-lettering)."""
-        rest = list(self._carry)
-        self._carry.clear()
+        carry, self._carry = self._carry, None
+        rest = list(carry) if carry is not None else []
         rest.extend(self._ring.drain())
         return rest
