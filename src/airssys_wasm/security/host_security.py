@@ -48,6 +48,9 @@ def audit_log(audit: Any) -> AuditLog:
 #: Spawn plans a HostSecurity keeps (the cache is cleared when full: a host spawns many
 #: components from a few manifests, never thousands of distinct ones).
 _CACHE_KEPT = 256
+#: The WASI settings of every component without preopens (most of them): frozen, so one shared
+#: object instead of one per spawn that every GC pass walks for as long as the component lives.
+_NO_PREOPENS = WasiSettings(())
 
 
 def _manifest(source: object) -> Manifest | None:
@@ -131,7 +134,7 @@ class HostSecurity:
                                             keep=parsed is manifest)
             plan = derive_preopens(grant.capabilities).preopens if wasi else ()
             settings = WasiSettings(tuple(Preopen(p.host_path, p.guest_path, p.mutable)
-                                          for p in plan))
+                                          for p in plan)) if plan else _NO_PREOPENS
         except BaseException:
             self.policy.unregister(name)
             raise
