@@ -41,6 +41,25 @@ def test_buckets_sum_and_count_match_the_reference(bounds: list[float],
     assert math.isclose(hist.sum, math.fsum(s for s, _ in observed), rel_tol=1e-9, abs_tol=1e-12)
 
 
+@given(batches, batches)
+def test_default_histograms_share_bounds_but_not_counts(
+        first: list[tuple[float, int]], second: list[tuple[float, int]]) -> None:
+    # The default bounds are one C array shared by every histogram; an explicit copy of them
+    # takes the validating path with an allocation of its own. Both must bucket alike, and
+    # two default histograms must not see each other's counts.
+    shared, other, copied = LatencyHistogram(), LatencyHistogram(), LatencyHistogram(
+        list(DEFAULT_BOUNDS))
+    for seconds, n in first:
+        shared.observe(seconds, n)
+        copied.observe(seconds, n)
+    for seconds, n in second:
+        other.observe(seconds, n)
+    assert shared.bounds == other.bounds == copied.bounds == DEFAULT_BOUNDS
+    assert shared.buckets() == copied.buckets() == reference(list(DEFAULT_BOUNDS), first)
+    assert other.buckets() == reference(list(DEFAULT_BOUNDS), second)
+    assert shared.count == sum(n for _, n in first) and other.count == sum(n for _, n in second)
+
+
 def test_a_timed_batch_counts_every_message_once() -> None:
     hist = LatencyHistogram()
     assert hist.bounds == DEFAULT_BOUNDS
