@@ -19,6 +19,8 @@ def test_spawn_suite_quick_rows() -> None:
     # The floor is measured (not compared: on a noisy box 300 quick samples can put a stray
     # outlier in either mean).
     assert all(row.baseline_ns is not None and row.baseline_ns > 0 for row in (mean, p50, p99, top))
+    probed = rows[f"{label}, default HostConfig (health probing on): mean"]
+    assert probed.ours_ns > 0 and probed.baseline_ns == mean.ours_ns
     targets = {row.name: row for row in measured if row.target}
     assert len(targets) == 3 and all(row.verdict in ("met", "missed") for row in targets.values())
     total = targets["300 spawns into one host, until every actor runs"]

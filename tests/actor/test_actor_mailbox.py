@@ -95,6 +95,27 @@ async def test_requeued_messages_come_first_in_order() -> None:
     assert box.drain(10) + box.drain(10) == [1, 2, 3, 4]
 
 
+async def test_requeue_partial_drains_and_take_all_keep_order_across_refills() -> None:
+    # The requeue buffer exists only while it holds something: drain it in pieces, empty it,
+    # requeue again, and take everything; the order is the order a plain list would give.
+    box = Mailbox(8)
+    for i in range(6):
+        box.try_put(i)
+    first = box.drain(4)
+    box.requeue([])  # nothing to put back: nothing changes
+    box.requeue(first[1:])  # 1, 2, 3 back at the front of 4, 5
+    assert len(box) == 5
+    assert box.drain(2) == [1, 2]  # part of the requeued messages
+    assert box.drain(5) == [3]  # the rest of them, then the ring again
+    assert len(box) == 2
+    again = box.drain(1)
+    box.requeue(again)
+    box.try_put(6)
+    assert len(box) == 3
+    assert box.take_all() == [4, 5, 6]
+    assert len(box) == 0 and box.drain(10) == []
+
+
 async def test_wait_returns_on_message_close_or_poke() -> None:
     box = Mailbox(2)
     for wake in (lambda: box.try_put(1), box.poke, box.close):
