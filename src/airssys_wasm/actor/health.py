@@ -77,8 +77,12 @@ class HealthScheduler:
         if lane is None:
             lane = self._lanes[interval] = _Lane(interval)
         lane.queue.append((self._system.clock() + interval, cell, ticket))
-        if lane.task is None:
-            lane.task = asyncio.get_running_loop().create_task(
+        loop = asyncio.get_running_loop()
+        task = lane.task
+        # A lane task of another (since closed) event loop never runs again: start a new one,
+        # as the per-actor probe task of an actor started on this loop would have been.
+        if task is None or task.done() or task.get_loop() is not loop:
+            lane.task = loop.create_task(
                 self._run(lane), name=f"health:{self._system.name}:{interval:g}s")
 
     async def _run(self, lane: _Lane) -> None:
