@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import wasmtime
 
-from airssys_wasm._fast.fastcall import EpochTicker
+from airssys_wasm._fast.fastcall import EpochTicker, StoreMaker
 from airssys_wasm._fast.handles import apply_pooling, disable_concurrency, set_async_stack_size
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime.cache import ArtifactCache
@@ -161,6 +161,8 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.wasm_engine = wasmtime.Engine(self.config.to_wasmtime())
+        #: Makes the Stores of instances in C (a restart makes one per instance).
+        self.stores = StoreMaker(self.wasm_engine)
         self.wasmtime_version = metadata.version("wasmtime")  # it ships the matching libwasmtime
         self.cache: ArtifactCache | None = None
         if self.config.cache_dir is not None:

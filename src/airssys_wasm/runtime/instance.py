@@ -34,6 +34,7 @@ from airssys_wasm._fast.fastcall import (
     CoreFunc,
     CoreLane,
     GuestCall,
+    NativeStore,
     configure_store,
     instantiate_exports,
     release_resources,
@@ -103,7 +104,8 @@ class Instance(ABC):
                 f"{self.name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
                 f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
                 "EngineConfig.max_wasm_stack or lower [limits] stack")
-        self._store: wasmtime.Store | None = wasmtime.Store(self._engine.wasm_engine)
+        # Made in C; its wasmtime-py view only for WASI setup and wasmtime-py exports.
+        self._store: NativeStore | None = self._engine.stores.new()
         #: The guest's WASI stdout/stderr (None for guests that do not import wasi:*).
         self.output: GuestOutput | None = None
         if artifact.imports_wasi:
@@ -112,7 +114,7 @@ class Instance(ABC):
             # by every component spawned from the same source).
             self.output = GuestOutput(services.component.name, settings.output)
             with settings.config(self.output) as wasi_config:
-                self._store.set_wasi(wasi_config)
+                self._store.wasmtime_store().set_wasi(wasi_config)
         self.wasi = wasi
         timeout = limits.timeout_ms
         fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
@@ -187,7 +189,7 @@ class Instance(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _require_store(self) -> wasmtime.Store:
+    def _require_store(self) -> NativeStore:
         if self._store is None:
             if self.trap is not None:
                 raise ActorStateError(
@@ -299,7 +301,7 @@ class Instance(ABC):
             raise
 
     @abstractmethod
-    def _instantiate(self, store: wasmtime.Store) -> None: ...
+    def _instantiate(self, store: NativeStore) -> None: ...
 
     # -- the lifecycle API -----------------------------------------------------------------
 
@@ -366,7 +368,7 @@ class ComponentInstance(Instance):
 
     artifact: ComponentArtifact
 
-    def _instantiate(self, store: wasmtime.Store) -> None:
+    def _instantiate(self, store: NativeStore) -> None:
         # The raw instance: exports go from the C API straight into ComponentFuncs.
         self._instance = instantiate_exports(self.artifact.linker, store, self.artifact.export_table)
         self._funcs: dict[str, ComponentFunc] = {}
@@ -374,7 +376,7 @@ class ComponentInstance(Instance):
         self._sender: ComponentId | None = None
         self._sender_wit: dict[str, str] = {}
 
-    def _func(self, store: wasmtime.Store, export: str) -> ComponentFunc:
+    def _func(self, store: NativeStore, export: str) -> ComponentFunc:
         """The fast-path callable of ``export``, made on first use (spawning stays cheap for
         exports an actor rarely calls); its plan is compiled once per artifact."""
         plans = self.artifact.plans
@@ -495,7 +497,7 @@ class CoreInstance(Instance):
 
     artifact: CoreModuleArtifact
 
-    def _instantiate(self, store: wasmtime.Store) -> None:
+    def _instantiate(self, store: NativeStore) -> None:
         # Imports resolved once per artifact (instance-pre); memory, alloc and handle are
         # fetched in C. The other exports are wrapped by wasmtime-py on first use only.
         self._lane: CoreLane = self.artifact.instance_pre.instantiate_lane(store)
@@ -513,7 +515,7 @@ class CoreInstance(Instance):
             if self._exports is None:
                 inst = self._lane.instance()
                 assert inst is not None, "the lane was made by InstancePre.instantiate_lane"
-                self._exports = inst.exports(store)
+                self._exports = inst.exports(store.wasmtime_store())
             export = self._exports[name]
             assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
             func = self._core[name] = CoreFunc(self._require_store(), export, name)
