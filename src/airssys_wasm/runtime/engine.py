@@ -21,7 +21,7 @@ import weakref
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import wasmtime
 
@@ -163,6 +163,9 @@ class Engine:
         self.wasm_engine = wasmtime.Engine(self.config.to_wasmtime())
         #: Makes the Stores of instances in C (a restart makes one per instance).
         self.stores = StoreMaker(self.wasm_engine)
+        #: id(Limits) -> what those limits mean for this engine's Stores, computed by the
+        #: runtime once per Limits object (runtime.instance); the entry holds the Limits.
+        self.store_settings: dict[int, tuple[Any, ...]] = {}
         self.wasmtime_version = metadata.version("wasmtime")  # it ships the matching libwasmtime
         self.cache: ArtifactCache | None = None
         if self.config.cache_dir is not None:

@@ -66,6 +66,7 @@ _host_log = logging.getLogger("airssys_wasm.host_functions")
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
+    from airssys_wasm.runtime.engine import Engine
 
 __all__ = ["ComponentInstance", "CoreInstance", "Instance"]
 
@@ -76,8 +77,43 @@ _PAGE = 65536
 _OK = "ok"
 
 
+#: Distinct Limits objects whose settings an engine keeps (``Engine.store_settings``, cleared
+#: past this).
+_SETTINGS_MAX = 1024
+
+
+def _store_settings(name: str, engine: Engine, limits: Limits) -> tuple[Any, ...]:
+    """``(limits, start_ticker, fuel, slice_ticks, timeout_s, limiter)`` for Stores
+    of ``engine`` under ``limits``; ConfigError for limits the engine cannot enforce."""
+    cfg = engine.config
+    if limits.fuel is not None and not cfg.consume_fuel:
+        raise ConfigError(
+            f"{name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
+            "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
+    if limits.timeout_ms is not None and not cfg.epoch_interruption:
+        raise ConfigError(
+            f"{name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
+            "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
+            "or Limits(timeout_ms=None)")
+    if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
+            and limits.stack_bytes > cfg.max_wasm_stack:
+        raise ConfigError(
+            f"{name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
+            f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
+            "EngineConfig.max_wasm_stack or lower [limits] stack")
+    timeout = limits.timeout_ms
+    fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
+    ticks = engine.slice_ticks(limits.slice_us) if cfg.epoch_interruption else None
+    return (limits, bool(cfg.epoch_interruption), fuel, ticks,
+            None if timeout is None else timeout / 1000.0,
+            (limits.memory_bytes, limits.table_elements, limits.instances, limits.tables,
+             limits.memories))
+
+
 class Instance(ABC):
     """One instantiated component or core module in its own Store."""
+
+    _store: NativeStore | None
 
     def __init__(self, artifact: Artifact, limits: Limits, services: HostServices, *,
                  wasi: WasiSettings | None = None) -> None:
@@ -85,49 +121,38 @@ class Instance(ABC):
         self.limits = limits
         self.services = services
         self.name = artifact.name
-        self._engine = artifact.engine
-        cfg = self._engine.config
-        if limits.fuel is not None and not cfg.consume_fuel:
-            raise ConfigError(
-                f"{self.name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
-                "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
-        if limits.timeout_ms is not None and not cfg.epoch_interruption:
-            raise ConfigError(
-                f"{self.name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
-                "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
-                "or Limits(timeout_ms=None)")
-        if cfg.epoch_interruption:
-            self._engine.start_ticker()
-        if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
-                and limits.stack_bytes > cfg.max_wasm_stack:
-            raise ConfigError(
-                f"{self.name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
-                f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
-                "EngineConfig.max_wasm_stack or lower [limits] stack")
+        engine = self._engine = artifact.engine
+        # What the limits mean for a Store of this engine, checked and computed once per
+        # Limits object (the entry keeps it alive, so its id stays its own): a supervisor
+        # restarts with the same Limits object every time.
+        cache = engine.store_settings
+        settings = cache.get(id(limits))
+        if settings is None or settings[0] is not limits:
+            settings = _store_settings(self.name, engine, limits)
+            if len(cache) >= _SETTINGS_MAX:
+                cache.clear()
+            cache[id(limits)] = settings
+        if settings[1]:
+            engine.start_ticker()  # a no-op while it runs; ConfigError once the engine closed
         # Made in C; its wasmtime-py view only for WASI setup and wasmtime-py exports.
-        self._store: NativeStore | None = self._engine.stores.new()
+        store = self._store = engine.stores.new()
         #: The guest's WASI stdout/stderr (None for guests that do not import wasi:*).
         self.output: GuestOutput | None = None
         if artifact.imports_wasi:
-            settings = wasi or NO_WASI
+            settings_wasi = wasi or NO_WASI
             # Logged under the name the host knows the component by (an artifact is shared
             # by every component spawned from the same source).
-            self.output = GuestOutput(services.component.name, settings.output)
-            with settings.config(self.output) as wasi_config:
-                self._store.wasmtime_store().set_wasi(wasi_config)
+            self.output = GuestOutput(services.component.name, settings_wasi.output)
+            with settings_wasi.config(self.output) as wasi_config:
+                store.wasmtime_store().set_wasi(wasi_config)
         self.wasi = wasi
-        timeout = limits.timeout_ms
-        fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
-        ticks = self._engine.slice_ticks(limits.slice_us) if cfg.epoch_interruption else None
         # Every call into this Store refills the fuel, restarts its time slice and sets its
         # wall-clock deadline in C; host functions receive ``services`` (whose capabilities to
         # check) as their first argument. Instantiation is a call like any other.
         # The Store's resource limits are set here too, in C (configure_store's ``limits``).
-        configure_store(self._store, data=services, fuel=fuel, slice_ticks=ticks,
-                        timeout=None if timeout is None else timeout / 1000.0,
-                        max_list=limits.max_message_bytes,
-                        limits=(limits.memory_bytes, limits.table_elements, limits.instances,
-                                limits.tables, limits.memories))
+        configure_store(store, data=services, fuel=settings[2], slice_ticks=settings[3],
+                        timeout=settings[4], max_list=limits.max_message_bytes,
+                        limits=settings[5])
         #: Return a GuestCall when the guest suspends (actors) instead of driving it here.
         self.suspendable = False
         self._pending: GuestCall | None = None
