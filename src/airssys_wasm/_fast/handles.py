@@ -386,8 +386,8 @@ def check_store_internals() -> None:
     missing = [what for what, ok in (
         ("Managed.__ptr", "_Managed__ptr" in getattr(wasmtime.Managed, "__annotations__", {})),
         ("Store.__context", STORE_CONTEXT_ATTR in getattr(wasmtime.Store, "__annotations__", {})),
-        ("Managed._set_ptr", callable(getattr(wasmtime.Store, "_set_ptr", None))),
-        ("Store._delete", callable(getattr(wasmtime.Store, "_delete", None))),
+        ("Managed._set_ptr", callable(vars(wasmtime.Managed).get("_set_ptr"))),
+        ("Store._delete", callable(vars(wasmtime.Store).get("_delete"))),
         ("Engine is Managed", wasmtime.Managed in getattr(wasmtime.Engine, "__mro__", ())),
         ("Store is Managed", wasmtime.Managed in managed),
     ) if not ok]
