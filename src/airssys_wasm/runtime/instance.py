@@ -530,8 +530,9 @@ class CoreInstance(Instance):
         self._sender: ComponentId | None = None
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
-        self._handled = self._status_check("handle")
-        self._write = _LaneStep(self._lane.start_write, self._lane.write)
+        # ``_handled`` is a method and the execute step is made on first use: a restart makes
+        # no closures it may never call.
+        self._write: _LaneStep | None = None
 
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
@@ -579,6 +580,13 @@ class CoreInstance(Instance):
                                  case="error-code", detail=str(rc), export=export)
         return check
 
+    def _handled(self, rc: Any) -> None:
+        """``handle``'s status: non-zero becomes GuestError (what ``_status_check`` makes for
+        the other exports)."""
+        if rc != 0:
+            raise GuestError(f"{self.name}: handle returned error code {rc}",
+                             case="error-code", detail=str(rc), export="handle")
+
     def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         """Copy the sender's id and the frame into linear memory (``alloc``, one memcpy each) and
         call ``handle``: no per-byte conversion, which is why bulk payloads belong on this lane. A
@@ -619,7 +627,10 @@ class CoreInstance(Instance):
                                  case="error-code", detail=str(packed), export="execute")
             return lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
-        return self._call("execute", self._write, operation, then=run)
+        step = self._write
+        if step is None:
+            step = self._write = _LaneStep(lane.start_write, lane.write)
+        return self._call("execute", step, operation, then=run)
 
     def _status(self, name: str) -> GuestCall | None:
         return self._call(name, self._core_func(name), then=self._status_check(name))
