@@ -26,9 +26,11 @@ from collections.abc import Callable
 import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm.actor import Backoff
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.benchmarks.runtime import LIFECYCLE, per_call_ns
 from airssys_wasm.benchmarks.timing import Comparison, distribution
+from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine, EngineConfig, PoolingConfig
 
 #: pingpong commands (after the 1-byte codec prefix): 'u' traps, 'x' is counted.
@@ -93,8 +95,6 @@ def _samples(fn: Callable[[], object], n: int) -> list[float]:
 
 async def _supervised_cycles(engine: Engine, cycles: int, trap: bool) -> float:
     """ns per cycle: (a trapping message, then) a message the actor must handle, awaited."""
-    from airssys_wasm import Host, HostConfig
-    from airssys_wasm.actor import Backoff
 
     config = HostConfig(health=None, max_restarts=cycles + 1, within=3600.0)
     async with Host(config, engine=engine) as host:
