@@ -304,7 +304,9 @@ class Instance(ABC):
     _memory_observable = False
 
     def _instantiate_guarded(self) -> None:
-        store = self._require_store()
+        store = self._store  # just made by __init__, the only caller
+        if store is None:
+            store = self._require_store()
         try:
             self._instantiate(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap, TrapError) as exc:
