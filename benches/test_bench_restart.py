@@ -21,6 +21,9 @@ def test_restart_suite_quick() -> None:
     target = [row for row in rows if row.target]
     assert len(target) == 1 and target[0].baseline_ns == 10_000.0
     assert target[0].verdict in ("met", "missed")
+    [supervised] = [row for row in rows if row.name.startswith("supervised restart")]
+    # A cycle with a trap and a restart costs more than one without (its baseline).
+    assert supervised.baseline_ns is not None and supervised.ours_ns > supervised.baseline_ns
 
 
 def test_restarted_instances_serve_on_both_allocators() -> None:

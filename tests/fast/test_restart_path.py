@@ -165,3 +165,97 @@ def test_abi_check_covers_the_restart_handles() -> None:
         handles.check_abi(dict(layout, **{"wasmtime_extern_t.of": 16}), _wasmtime._kinds())
     with pytest.raises(AbiMismatchError, match="kind EXTERN_MEMORY: compiled 2 vs wasmtime-py 3"):
         handles.check_abi(layout, dict(_wasmtime._kinds(), EXTERN_MEMORY=2))
+
+
+# -- Stores made in C (NativeStore) -----------------------------------------------------------
+
+def test_native_store_runs_like_a_wasmtime_py_store(engine: wasmtime.Engine, adder) -> None:
+    component, linker, table = adder
+    store = fastcall.StoreMaker(engine).new()
+    inst = fastcall.instantiate_exports(linker, store, table)
+    first = inst.func("add")                       # typed through wasmtime-py: via the view
+    raw = inst.func("add", first.plan)
+    ref_store = wasmtime.Store(engine)
+    slow = linker.instantiate(ref_store, component).get_func(ref_store, "add")
+    assert slow is not None
+    assert raw(40, 2) == first(40, 2) == slow(ref_store, 40, 2) == 42
+    view = store.wasmtime_store()
+    assert isinstance(view, wasmtime.Store) and store.wasmtime_store() is view
+    # The view's handles and the NativeStore's are the same Store: same id, same calls.
+    func = inst.instance().get_func(view, "add")
+    assert func is not None and func(view, 1, 2) == 3
+    assert fastcall.ComponentFunc(view, func, "add")(2, 2) == 4
+    assert inst.store_id == handles.store_id(view)
+    with pytest.raises(ValueError, match="different wasmtime.Store"):
+        fastcall.ComponentFunc(store, slow, "add")
+    assert not store.closed
+    store.close()
+    store.close()                                  # idempotent
+    assert store.closed
+    for call in (lambda: raw(1, 2), lambda: first(1, 2), lambda: inst.func("add", first.plan)):
+        with pytest.raises(ValueError, match="closed"):
+            call()
+    with pytest.raises(ValueError, match="closed"):
+        func(view, 1, 2)                           # the view was detached, not left dangling
+    with pytest.raises(ValueError, match="closed"):
+        store.wasmtime_store()
+    with pytest.raises(ValueError, match="closed"):
+        fastcall.instantiate_exports(linker, store, table)
+
+
+def test_closing_the_view_leaves_the_native_store_open(engine: wasmtime.Engine, adder) -> None:
+    _component, linker, table = adder
+    store = fastcall.StoreMaker(engine).new()
+    inst = fastcall.instantiate_exports(linker, store, table)
+    add = inst.func("add")
+    view = store.wasmtime_store()
+    view.close()                                   # only forgets the pointers
+    with pytest.raises(ValueError, match="closed"):
+        view.set_fuel(1)
+    assert add(1, 1) == 2 and not store.closed
+    store.close()
+
+
+def test_native_store_lanes_and_limits(engine: wasmtime.Engine) -> None:
+    module = wasmtime.Module(engine, CORE_ACTOR)
+    pre = fastcall.InstancePre(wasmtime.Linker(engine), module)
+    maker = fastcall.StoreMaker(engine)
+    store = maker.new()
+    lane = pre.instantiate_lane(store)
+    ref_store = wasmtime.Store(engine)
+    reference = fastcall.CoreLane(ref_store, wasmtime.Instance(ref_store, module, []))
+    assert lane.handle("s", b"abc") == reference.handle("s", b"abc")
+    instance = lane.instance()
+    assert instance is not None
+    exports = instance.exports(store.wasmtime_store())
+    assert fastcall.CoreLane(store, instance, exports).handle("s", b"x") == reference.handle("s", b"x")
+    assert fastcall.release_resources(store) == []
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        lane.memory_size()
+    small = maker.new()
+    fastcall.configure_store(small, limits=(65536, None, None, None, None))
+    with pytest.raises(wasmtime.WasmtimeError, match="memory"):
+        fastcall.InstancePre(wasmtime.Linker(engine),
+                             wasmtime.Module(engine, "(module (memory 2))")).instantiate(small)
+    del small                                      # dropped unclosed: freed with the object
+
+
+def test_store_maker_refuses_a_closed_engine() -> None:
+    engine = wasmtime.Engine()
+    maker = fastcall.StoreMaker(engine)
+    maker.new().close()
+    engine.close()
+    with pytest.raises(ValueError, match="Engine is closed"):
+        maker.new()
+    with pytest.raises(TypeError, match="expected wasmtime.Engine"):
+        fastcall.StoreMaker(object())
+    with pytest.raises(TypeError, match="made by NativeStore.wasmtime_store"):
+        handles.BorrowedStore()
+
+
+def test_abi_check_covers_the_native_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    handles.check_store_internals()
+    monkeypatch.delattr(wasmtime.Store, "_delete")
+    with pytest.raises(AbiMismatchError, match=r"Store._delete missing"):
+        handles.check_store_internals()

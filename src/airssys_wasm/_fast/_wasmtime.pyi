@@ -56,10 +56,10 @@ class EpochTicker:
 
 class ComponentFunc:
     plan: FuncPlan
-    def __init__(self, store: wasmtime.Store, func: wc.Func, name: str = ...,
+    def __init__(self, store: AnyStore, func: wc.Func, name: str = ...,
                  plan: FuncPlan | None = ...) -> None: ...
     @staticmethod
-    def from_export(store: wasmtime.Store, instance: wc.Instance, name: str,
+    def from_export(store: AnyStore, instance: wc.Instance, name: str,
                     plan: FuncPlan | None = ...) -> ComponentFunc: ...
     def __call__(self, *args: Any) -> Any: ...
     def start(self, *args: Any) -> Any: ...
@@ -88,12 +88,12 @@ class HostResource:
 
 class CoreFunc:
     name: str
-    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, name: str = ...) -> None: ...
+    def __init__(self, store: AnyStore, func: wasmtime.Func, name: str = ...) -> None: ...
     def __call__(self, *args: int | float) -> Any: ...
     def start(self, *args: int | float) -> Any: ...
 
 class CoreLane:
-    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
+    def __init__(self, store: AnyStore, instance: wasmtime.Instance,
                  exports: Any = None) -> None: ...
     def handle(self, sender: str | bytes | bytearray | memoryview, message: bytes | bytearray | memoryview) -> int: ...
     def start_handle(self, sender: str | bytes | bytearray | memoryview, message: bytes | bytearray | memoryview) -> Any: ...
@@ -114,10 +114,10 @@ def define_host_resource(linker_instance: wc.LinkerInstance, name: str, cls: typ
     """Define the host resource type ``name`` in a linker instance: own/borrow values of it
     become Python objects kept in each Store's resource table; ``drop(obj)`` runs when the
     guest drops an object's last handle."""
-def release_resources(store: wasmtime.Store) -> list[Exception]:
+def release_resources(store: AnyStore) -> list[Exception]:
     """Forget every resource object the guests of ``store`` still hold, running each drop hook
     once (for a Store being closed); the exceptions the hooks raised."""
-def configure_store(store: wasmtime.Store, *, data: Any = None, fuel: int | None = None,
+def configure_store(store: AnyStore, *, data: Any = None, fuel: int | None = None,
                     epoch_ticks: int | None = None, slice_ticks: int | None = None,
                     timeout: float | None = None, max_list: int | None = None,
                     limits: tuple[int | None, int | None, int | None, int | None, int | None]
@@ -131,6 +131,23 @@ def current_data() -> Any:
     """The ``data`` (``configure_store(data=...)``) of the Store whose guest is calling the
     running host function on this thread, or None outside a guest call: how a host function
     registered without ``with_data`` still asks who called it."""
+class NativeStore:
+    """A wasmtime Store made in C by :class:`StoreMaker`: accepted wherever the fast path takes
+    a ``wasmtime.Store``; ``close()`` deletes it."""
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def wasmtime_store(self) -> wasmtime.Store:
+        """A wasmtime-py view of this Store (closing the view does not delete the Store)."""
+
+class StoreMaker:
+    """Makes NativeStores of one engine (its address resolved once)."""
+    def __init__(self, engine: wasmtime.Engine) -> None: ...
+    def new(self) -> NativeStore:
+        """A new Store of the engine."""
+
+AnyStore = wasmtime.Store | NativeStore
+
 class ExportTable:
     def __init__(self, component: wc.Component, indices: dict[str, wc.ExportIndex],
                  linker: wc.Linker | None = None) -> None: ...
@@ -145,14 +162,14 @@ class ComponentExports:
 
 class InstancePre:
     def __init__(self, linker: wasmtime.Linker, module: wasmtime.Module) -> None: ...
-    def instantiate(self, store: wasmtime.Store) -> wasmtime.Instance: ...
-    def instantiate_lane(self, store: wasmtime.Store) -> CoreLane: ...
+    def instantiate(self, store: AnyStore) -> wasmtime.Instance: ...
+    def instantiate_lane(self, store: AnyStore) -> CoreLane: ...
 
-def instantiate_exports(linker: wc.Linker, store: wasmtime.Store,
+def instantiate_exports(linker: wc.Linker, store: AnyStore,
                         table: ExportTable) -> ComponentExports: ...
-def instantiate_component(linker: wc.Linker, store: wasmtime.Store,
+def instantiate_component(linker: wc.Linker, store: AnyStore,
                           component: wc.Component) -> wc.Instance: ...
-def instantiate_module(linker: wasmtime.Linker, store: wasmtime.Store,
+def instantiate_module(linker: wasmtime.Linker, store: AnyStore,
                        module: wasmtime.Module) -> wasmtime.Instance: ...
 def current_deadline() -> float | None: ...
 def trap_kind_from_message(text: str) -> TrapKind: ...

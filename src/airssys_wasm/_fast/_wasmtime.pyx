@@ -99,6 +99,7 @@ _API_NAMES = [
     "wasmtime_component_instance_get_func", "wasmtime_linker_instantiate_pre",
     "wasmtime_instance_pre_delete", "wasmtime_instance_pre_instantiate_async",
     "wasmtime_instance_export_get", "wasmtime_extern_delete",
+    "wasmtime_store_new", "wasmtime_store_context", "wasmtime_store_delete",
 ]
 
 
@@ -235,6 +236,9 @@ cdef _init_api():
 
     api.wasmtime_instance_export_get = <c_bool (*)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *) noexcept nogil>_addr(t, "wasmtime_instance_export_get")
     api.wasmtime_extern_delete = <void (*)(wasmtime_extern_t *) noexcept nogil>_addr(t, "wasmtime_extern_delete")
+    api.wasmtime_store_new = <wasmtime_store_t *(*)(const wasm_engine_t *, void *, void (*)(void *) noexcept nogil) noexcept nogil>_addr(t, "wasmtime_store_new")
+    api.wasmtime_store_context = <wasmtime_context_t *(*)(wasmtime_store_t *) noexcept nogil>_addr(t, "wasmtime_store_context")
+    api.wasmtime_store_delete = <void (*)(wasmtime_store_t *) noexcept nogil>_addr(t, "wasmtime_store_delete")
 
 
 _init_api()

@@ -219,7 +219,7 @@ cdef class GuestCall:
             w.results = NULL               # the slot dies with the future
             w.cancel()
         if self.future != NULL:
-            if getattr(self.store, _CTX_ATTR) is self.ref.token:
+            if self.ref._is_open(self.store):
                 api.wasmtime_call_future_delete(self.future)
             self.future = NULL
         self.ref.end_call()
@@ -310,7 +310,7 @@ cdef class GuestCall:
     def __dealloc__(self):
         # Dropped while suspended (nobody polls or cancels it): unwind the fiber now.
         if self.future != NULL and self.store is not None and self.ref is not None:
-            if getattr(self.store, _CTX_ATTR) is self.ref.token:
+            if self.ref._is_open(self.store):
                 api.wasmtime_call_future_delete(self.future)
             self.future = NULL
             self.ref.end_call()
@@ -447,7 +447,7 @@ cdef class ComponentExports:
                               + ", ".join(sorted(self.table.addresses)))
         self.ref._check_open(self.store)
         if plan is None:
-            func = self.instance().get_func(self.store, self.table.indices[name])
+            func = self.instance().get_func(_py_store(self.store), self.table.indices[name])
             if func is None:
                 raise LookupError(f"export {name!r} of the component instance is not a function")
             return ComponentFunc(self.store, func, name, None)

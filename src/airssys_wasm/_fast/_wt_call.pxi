@@ -57,7 +57,7 @@ cdef class ComponentFunc(_CallState):
         self.store = store
         # A plan compiled for another instance of the same component can be passed in: the
         # type is the component's, so each new instance skips the (slow) type introspection.
-        self.plan = FuncPlan.from_functype(name, func.type(store)) if plan is None else plan
+        self.plan = FuncPlan.from_functype(name, func.type(_py_store(store))) if plan is None else plan
         self.where = f"component function '{name}'"
         self.nres = 0 if self.plan.result is None else 1
         self.res.kind = WT_BOOL
@@ -91,7 +91,7 @@ cdef class ComponentFunc(_CallState):
     def from_export(store, instance, str name, FuncPlan plan=None):
         """Resolve export ``name`` of a ``wasmtime.component.Instance`` and compile its plan
         (or reuse ``plan``, compiled for another instance of the same component)."""
-        func = instance.get_func(store, name)
+        func = instance.get_func(_py_store(store), name)
         if func is None:
             raise LookupError(f"the component instance has no exported function {name!r}")
         return ComponentFunc(store, func, name, plan)

@@ -20,8 +20,7 @@ cdef tuple _core_signature(_StoreRef ref, object store, wasmtime_func_t *func):
     cdef wasm_functype_t *ty
     cdef const wasm_valtype_vec_t *vec
     cdef size_t i
-    if getattr(store, _CTX_ATTR) is not ref.token:
-        raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
+    ref._check_open(store)
     ty = api.wasmtime_func_type(ref.ctx, func)
     if ty == NULL:
         raise AbiMismatchError("wasmtime_func_type returned NULL")
@@ -240,7 +239,7 @@ cdef class CoreLane:
             return
         # ``exports``: the instance's ``exports(store)`` when the caller already has it
         # (building it again costs more than the rest of this constructor).
-        exports = instance.exports(store) if exports is None else exports
+        exports = instance.exports(_py_store(store)) if exports is None else exports
         missing = [n for n in ("memory", "alloc", "handle") if n not in exports]
         if missing:
             raise TypeError(f"a core-ABI actor must export memory, alloc and handle; missing: {', '.join(missing)}")

@@ -197,7 +197,9 @@ def release_resources(store):
     drop hook once; returns the exceptions the hooks raised (the caller logs them). For when
     the Store is closed: its handles die with it, wasmtime runs no destructor then."""
     _forget_last_store(store)
-    ref = _STORE_REFS.get(store)
+    ref = store if type(store) is _StoreRef else _STORE_REFS.get(store)
+    if ref is None and type(store) is _BORROWED:
+        ref = store.owner
     if ref is None:
         return []
     cdef _StoreRef s = <_StoreRef>ref

@@ -60,9 +60,23 @@ cdef class _StoreRef:
     cdef dict resources
     cdef dict resource_counts
     cdef uint32_t next_rep
+    # A Store made in C (NativeStore, see below): this object *is* the Store, passed wherever a
+    # wasmtime.Store is accepted; it owns ``store_ptr`` (deleted by close() or at dealloc) and
+    # keeps its Engine alive. ``view`` is its wasmtime.Store view (handles.BorrowedStore), made
+    # on demand for wasmtime-py APIs; ``token`` is then the view's context pointer.
+    cdef bint native
+    cdef object engine
+    cdef object view
+
+    cdef inline bint _is_open(self, object store) noexcept:
+        """Whether ``store`` (this NativeStore, its view, or the wasmtime.Store this ref
+        belongs to) is still open: for a wasmtime.Store, its context attribute is the token."""
+        if store is self:
+            return self.store_ptr != NULL
+        return self.token is not None and getattr(store, _CTX_ATTR, None) is self.token
 
     cdef inline int _check_open(self, object store) except -1:
-        if getattr(store, _CTX_ATTR) is not self.token:
+        if not self._is_open(store):
             raise ValueError("the wasmtime.Store was closed; create a new Store and instance")
         return 0
 
@@ -130,6 +144,56 @@ cdef class _StoreRef:
         self.in_call = 0
         self.wait = None
 
+    # -- a NativeStore (made by StoreMaker.new) ------------------------------------------------
+
+    def close(self):
+        """Delete the Store (idempotent); its view, if one was made, is detached first."""
+        cdef wasmtime_store_t *ptr = self.store_ptr
+        if not self.native or ptr == NULL:
+            return None
+        if self.depth:
+            raise RuntimeError("cannot close a Store from inside a guest call into it (a host "
+                               "function of its own guest); close it after the call returns")
+        _forget_last_store(self)
+        view, self.view = self.view, None
+        self.token = None
+        if view is not None:
+            view.close()                   # BorrowedStore: forgets the pointers, deletes nothing
+        self.store_ptr = NULL
+        self.ctx = NULL
+        self.engine = None
+        api.wasmtime_store_delete(ptr)
+        return None
+
+    @property
+    def closed(self):
+        """True once close() deleted the Store."""
+        return self.store_ptr == NULL
+
+    def wasmtime_store(self):
+        """The ``wasmtime.Store`` view of this NativeStore (made once, kept until close), for
+        wasmtime-py APIs; closing the view does not delete the Store."""
+        if not self.native:
+            raise TypeError("not a NativeStore")
+        if self.store_ptr == NULL:
+            raise ValueError("the Store is closed; create a new Store and instance")
+        if self.view is None:
+            self.view, self.token = _handles.borrowed_store(
+                self, self.engine, <size_t>self.store_ptr, <size_t>self.ctx)
+        return self.view
+
+    def __dealloc__(self):
+        # Dropped without close(): nothing can use it any more (a view, a func or a call would
+        # hold a reference), so the Store goes with it.
+        if self.native and self.store_ptr != NULL:
+            api.wasmtime_store_delete(self.store_ptr)
+            self.store_ptr = NULL
+            self.ctx = NULL
+
+    def __repr__(self):
+        return f"<NativeStore {'closed' if self.store_ptr == NULL else 'open'}>" if self.native \
+            else "<_StoreRef>"
+
 
 # The last Store looked up (a restart looks its new Store up 4 times); dropped when its
 # resources are released at close, and never trusted beyond identity (the token still guards).
@@ -157,8 +221,12 @@ cdef void *_ctypes_pointer_value(object ptr) except NULL:
 
 cdef _StoreRef _store_ref(object store):
     global _last_store, _last_ref
+    if type(store) is _StoreRef:          # a NativeStore is its own ref
+        return <_StoreRef>store
     if store is _last_store:
         return _last_ref
+    if type(store) is _BORROWED:          # the view of a NativeStore: its owner
+        return <_StoreRef>store.owner
     if not isinstance(store, wasmtime.Store):
         raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
     ref = _STORE_REFS.get(store)
@@ -177,6 +245,17 @@ cdef _StoreRef _store_ref(object store):
     _STORE_REFS[store] = r
     _last_store, _last_ref = store, r
     return r
+
+
+cdef object _BORROWED = _handles.BorrowedStore
+_handles.check_store_internals()
+
+
+cdef object _py_store(object store):
+    """A ``wasmtime.Store`` for wasmtime-py APIs: a NativeStore's view, else ``store``."""
+    if type(store) is _StoreRef:
+        return (<_StoreRef>store).wasmtime_store()
+    return store
 
 
 cdef void _forget_last_store(object store) noexcept:
@@ -346,3 +425,49 @@ def call_suspendable():
     callers (``f(*args)``) and outside calls: a host function then does its work inline."""
     cdef _StoreRef r = _current_store()
     return r is not None and r.suspendable
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores made in C: the restart path. wasmtime-py's Store costs a ctypes call for each of
+# new/context/delete, two ctypes pointer objects and its Managed bookkeeping, a large share of a
+# restart; here they are three C calls, and the wasmtime-py view is only made when asked for.
+
+NativeStore = _StoreRef
+
+
+@cython.final
+cdef class StoreMaker:
+    """Makes :class:`NativeStore` objects of one ``wasmtime.Engine`` in C (one per engine;
+    the engine's address is resolved once, its liveness checked on every ``new()``)."""
+
+    cdef object engine
+    cdef object token
+    cdef wasm_engine_t *engine_ptr
+
+    def __cinit__(self, engine):
+        address, self.token = _handles.engine_pointer(engine)
+        self.engine_ptr = <wasm_engine_t *><size_t>address
+        self.engine = engine
+
+    def new(self):
+        """A new Store of the engine: a NativeStore (close() deletes it)."""
+        cdef wasmtime_store_t *ptr
+        cdef wasmtime_context_t *ctx
+        cdef _StoreRef r
+        if getattr(self.engine, _handles.ENGINE_PTR_ATTR, None) is not self.token:
+            raise ValueError("the wasmtime.Engine is closed; Stores cannot be made from it")
+        ptr = api.wasmtime_store_new(self.engine_ptr, NULL, NULL)
+        if ptr == NULL:
+            raise MemoryError("wasmtime_store_new returned no Store")
+        ctx = api.wasmtime_store_context(ptr)
+        if ctx == NULL:
+            api.wasmtime_store_delete(ptr)
+            raise AbiMismatchError("wasmtime_store_context returned NULL")
+        r = _StoreRef.__new__(_StoreRef)
+        r.native = 1
+        r.store_ptr = ptr
+        r.ctx = ctx
+        r.engine = self.engine
+        r.max_list = -1
+        r.next_rep = 1
+        return r

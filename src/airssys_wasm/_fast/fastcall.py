@@ -21,6 +21,9 @@ per-call work in C over the same library, with every function's types compiled o
   again when it can continue (``waiting`` says on what) and ``finish()`` gives the result.
   :func:`instantiate_component` / :func:`instantiate_module` instantiate through the same API
   (required once a Linker holds an async function); :class:`EpochTicker` is the C epoch thread.
+- :class:`StoreMaker` / :class:`NativeStore` — Stores made and deleted in C (the restart path):
+  accepted wherever a ``wasmtime.Store`` is; ``wasmtime_store()`` gives a wasmtime-py view of
+  one for wasmtime-py APIs (WASI setup, exports called through wasmtime-py).
 - :class:`CoreLane` — the core-ABI lane: ``CoreLane(store, instance).handle(sender, message)``
   copies payloads with one memcpy into memory obtained from the guest's ``alloc``.
 
@@ -90,6 +93,8 @@ from airssys_wasm._fast._wasmtime import (
     ComponentExports,
     ExportTable,
     InstancePre,
+    NativeStore,
+    StoreMaker,
     instantiate_component,
     instantiate_exports,
     instantiate_module,
@@ -121,6 +126,8 @@ __all__ = [
     "ComponentExports",
     "ExportTable",
     "InstancePre",
+    "NativeStore",
+    "StoreMaker",
     "instantiate_component",
     "instantiate_exports",
     "instantiate_module",

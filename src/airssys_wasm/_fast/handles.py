@@ -59,6 +59,11 @@ __all__ = [
     "export_index_address",
     "core_instance_from_bytes",
     "component_instance_from_bytes",
+    "ENGINE_PTR_ATTR",
+    "BorrowedStore",
+    "borrowed_store",
+    "engine_pointer",
+    "check_store_internals",
 ]
 
 REQUIRED_WASMTIME = "50.0.1"
@@ -67,6 +72,10 @@ REQUIRED_WASMTIME = "50.0.1"
 # The Cython side compares it by identity on every call, so a closed Store is refused instead
 # of being used after free.
 STORE_CONTEXT_ATTR = "_Store__context"
+
+# wasmtime-py's Managed base keeps the owned C pointer here (None once closed): how a Store
+# made in C (NativeStore) tells that its Engine is still open before using the engine's address.
+ENGINE_PTR_ATTR = "_Managed__ptr"
 
 _STORE_IDS: "weakref.WeakKeyDictionary[wasmtime.Store, int]" = weakref.WeakKeyDictionary()
 
@@ -368,3 +377,71 @@ def core_instance_from_bytes(raw: bytes) -> wasmtime.Instance:
 def component_instance_from_bytes(raw: bytes) -> wc.Instance:
     """A ``wasmtime.component.Instance`` around a ``wasmtime_component_instance_t``."""
     return wc.Instance._from_raw(ffi.wasmtime_component_instance_t.from_buffer_copy(raw))
+
+
+def check_store_internals() -> None:
+    """Refuse to run unless wasmtime-py's Store and Engine keep the private layout that
+    :class:`BorrowedStore` and :func:`engine_pointer` rely on (checked at import)."""
+    managed = getattr(wasmtime.Store, "__mro__", ())
+    missing = [what for what, ok in (
+        ("Managed.__ptr", "_Managed__ptr" in getattr(wasmtime.Managed, "__annotations__", {})),
+        ("Store.__context", STORE_CONTEXT_ATTR in getattr(wasmtime.Store, "__annotations__", {})),
+        ("Managed._set_ptr", callable(vars(wasmtime.Managed).get("_set_ptr"))),
+        ("Store._delete", callable(vars(wasmtime.Store).get("_delete"))),
+        ("Engine is Managed", wasmtime.Managed in getattr(wasmtime.Engine, "__mro__", ())),
+        ("Store is Managed", wasmtime.Managed in managed),
+    ) if not ok]
+    if missing:
+        raise AbiMismatchError(
+            f"wasmtime-py's Store/Engine internals changed ({', '.join(missing)} missing); "
+            f"install wasmtime=={REQUIRED_WASMTIME}")
+
+
+def engine_pointer(engine: Any) -> tuple[int, Any]:
+    """``(address of wasm_engine_t, liveness token)`` of a ``wasmtime.Engine``: the token is
+    the ctypes pointer under :data:`ENGINE_PTR_ATTR` (None there once the engine is closed)."""
+    if not isinstance(engine, wasmtime.Engine):
+        raise TypeError(f"expected wasmtime.Engine, not {type(engine).__name__}")
+    token = engine.ptr()  # ValueError('already closed') for a closed engine
+    if getattr(engine, ENGINE_PTR_ATTR, None) is not token:
+        raise AbiMismatchError(f"wasmtime.Engine no longer keeps its pointer in {ENGINE_PTR_ATTR}; "
+                               f"install wasmtime=={REQUIRED_WASMTIME}")
+    address = ctypes.cast(token, ctypes.c_void_p).value
+    if not address:
+        raise ValueError("the wasmtime.Engine is closed")
+    return address, token
+
+
+class BorrowedStore(wasmtime.Store):
+    """A ``wasmtime.Store`` view of a Store made in C (``fastcall.NativeStore``), for the
+    wasmtime-py APIs that need one (WASI setup, exports called through wasmtime-py).
+
+    It does not own the Store: closing the view (or its finalizer) only detaches it, and the
+    owner detaches it before deleting the Store, so wasmtime-py never touches a freed one.
+    ``owner`` is the NativeStore, which is how the fast path maps the view back to it.
+    """
+
+    owner: Any
+
+    def __init__(self, engine: Any = None, data: Any = None) -> None:
+        raise TypeError("a BorrowedStore is made by NativeStore.wasmtime_store(), not directly")
+
+    def _delete(self, ptr: Any) -> None:
+        # The owner deletes the Store; the view only forgets it (ptr() then raises).
+        setattr(self, STORE_CONTEXT_ATTR, None)
+
+
+def borrowed_store(owner: Any, engine: wasmtime.Engine, store_address: int,
+                   context_address: int) -> tuple[BorrowedStore, Any]:
+    """A :class:`BorrowedStore` over the ``wasmtime_store_t`` at ``store_address`` (whose
+    context is at ``context_address``), owned by ``owner``; with its liveness token (the
+    context pointer object, as :func:`store_context` returns)."""
+    if not store_address or not context_address:
+        raise ValueError("the Store is closed")
+    view = BorrowedStore.__new__(BorrowedStore)
+    view._set_ptr(ctypes.cast(store_address, ctypes.POINTER(ffi.wasmtime_store_t)))
+    token = ctypes.cast(context_address, ctypes.POINTER(ffi.wasmtime_context_t))
+    setattr(view, STORE_CONTEXT_ATTR, token)
+    view.engine = engine
+    view.owner = owner
+    return view, token

@@ -335,3 +335,8 @@ ctypedef struct WtApi:
     c_bool (*wasmtime_instance_export_get)(wasmtime_context_t *ctx, const wasmtime_instance_t *instance,
         const char *name, size_t name_len, wasmtime_extern_t *item) noexcept nogil
     void (*wasmtime_extern_delete)(wasmtime_extern_t *item) noexcept nogil
+    # A Store made and deleted in C (store.h): the restart path's NativeStore.
+    wasmtime_store_t *(*wasmtime_store_new)(const wasm_engine_t *engine, void *data,
+        void (*finalizer)(void *) noexcept nogil) noexcept nogil
+    wasmtime_context_t *(*wasmtime_store_context)(wasmtime_store_t *store) noexcept nogil
+    void (*wasmtime_store_delete)(wasmtime_store_t *store) noexcept nogil

@@ -52,6 +52,8 @@ class Artifact:
         self.digest = digest
         #: Lifecycle functions the guest provides, e.g. {"handle-message", "health"}.
         self.exports = exports
+        #: The ComponentId of instances made without HostServices (made on first use).
+        self.default_id: ComponentId | None = None
 
     def has(self, export: str) -> bool:
         """True if the guest exports the lifecycle function ``export`` (e.g. ``"execute"``), so
@@ -63,8 +65,12 @@ class Artifact:
         """A new instance in its own Store. Default limits are the safe defaults; default
         services are detached (logging and time work, messaging is refused); a component that
         imports ``wasi:*`` gets ``wasi`` (default: the empty sandbox, nothing inherited)."""
-        return self._instance_class(self, limits or _DEFAULT_LIMITS,
-                                    services or HostServices(ComponentId(self.name)), wasi=wasi)
+        if services is None:
+            cid = self.default_id
+            if cid is None or cid.name != self.name:  # frozen: one per artifact serves all
+                cid = self.default_id = ComponentId(self.name)
+            services = HostServices(cid)
+        return self._instance_class(self, limits or _DEFAULT_LIMITS, services, wasi=wasi)
 
     _instance_class: type[Instance]
 

@@ -21,11 +21,11 @@ import weakref
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import wasmtime
 
-from airssys_wasm._fast.fastcall import EpochTicker
+from airssys_wasm._fast.fastcall import EpochTicker, StoreMaker
 from airssys_wasm._fast.handles import apply_pooling, disable_concurrency, set_async_stack_size
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime.cache import ArtifactCache
@@ -161,6 +161,11 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.wasm_engine = wasmtime.Engine(self.config.to_wasmtime())
+        #: Makes the Stores of instances in C (a restart makes one per instance).
+        self.stores = StoreMaker(self.wasm_engine)
+        #: id(Limits) -> what those limits mean for this engine's Stores, computed by the
+        #: runtime once per Limits object (runtime.instance); the entry holds the Limits.
+        self.store_settings: dict[int, tuple[Any, ...]] = {}
         self.wasmtime_version = metadata.version("wasmtime")  # it ships the matching libwasmtime
         self.cache: ArtifactCache | None = None
         if self.config.cache_dir is not None:

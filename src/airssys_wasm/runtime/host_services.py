@@ -139,6 +139,10 @@ DETACHED_MESSAGING = DetachedMessaging()
 """The shared ``DetachedMessaging`` of instances created without a host."""
 
 
+#: The default logger of guests' log lines, looked up once.
+_COMPONENT_LOGGER = logging.getLogger("airssys_wasm.component")
+
+
 @dataclass(slots=True)
 class HostServices:
     """What one component instance may use on the host side."""
@@ -146,7 +150,9 @@ class HostServices:
     component: ComponentId
     directory: ComponentDirectory = field(default=EMPTY_DIRECTORY)
     messaging: Messaging = field(default=DETACHED_MESSAGING)
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("airssys_wasm.component"))
+    #: Where the guest's ``log`` lines go (one logger shared by every default instance: a
+    #: restart makes a HostServices, and ``logging.getLogger`` takes the logging lock).
+    logger: logging.Logger = field(default=_COMPONENT_LOGGER)
     #: Longest log line kept from a guest (longer ones are truncated, never rejected).
     max_log_chars: int = 16 * 1024
     #: The request the instance is serving while its ``execute`` runs (None otherwise): what

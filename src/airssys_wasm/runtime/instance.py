@@ -34,6 +34,7 @@ from airssys_wasm._fast.fastcall import (
     CoreFunc,
     CoreLane,
     GuestCall,
+    NativeStore,
     configure_store,
     instantiate_exports,
     release_resources,
@@ -65,6 +66,7 @@ _host_log = logging.getLogger("airssys_wasm.host_functions")
 
 if TYPE_CHECKING:
     from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
+    from airssys_wasm.runtime.engine import Engine
 
 __all__ = ["ComponentInstance", "CoreInstance", "Instance"]
 
@@ -75,8 +77,43 @@ _PAGE = 65536
 _OK = "ok"
 
 
+#: Distinct Limits objects whose settings an engine keeps (``Engine.store_settings``, cleared
+#: past this).
+_SETTINGS_MAX = 1024
+
+
+def _store_settings(name: str, engine: Engine, limits: Limits) -> tuple[Any, ...]:
+    """``(limits, start_ticker, fuel, slice_ticks, timeout_s, limiter)`` for Stores
+    of ``engine`` under ``limits``; ConfigError for limits the engine cannot enforce."""
+    cfg = engine.config
+    if limits.fuel is not None and not cfg.consume_fuel:
+        raise ConfigError(
+            f"{name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
+            "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
+    if limits.timeout_ms is not None and not cfg.epoch_interruption:
+        raise ConfigError(
+            f"{name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
+            "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
+            "or Limits(timeout_ms=None)")
+    if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
+            and limits.stack_bytes > cfg.max_wasm_stack:
+        raise ConfigError(
+            f"{name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
+            f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
+            "EngineConfig.max_wasm_stack or lower [limits] stack")
+    timeout = limits.timeout_ms
+    fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
+    ticks = engine.slice_ticks(limits.slice_us) if cfg.epoch_interruption else None
+    return (limits, bool(cfg.epoch_interruption), fuel, ticks,
+            None if timeout is None else timeout / 1000.0,
+            (limits.memory_bytes, limits.table_elements, limits.instances, limits.tables,
+             limits.memories))
+
+
 class Instance(ABC):
     """One instantiated component or core module in its own Store."""
+
+    _store: NativeStore | None
 
     def __init__(self, artifact: Artifact, limits: Limits, services: HostServices, *,
                  wasi: WasiSettings | None = None) -> None:
@@ -84,48 +121,38 @@ class Instance(ABC):
         self.limits = limits
         self.services = services
         self.name = artifact.name
-        self._engine = artifact.engine
-        cfg = self._engine.config
-        if limits.fuel is not None and not cfg.consume_fuel:
-            raise ConfigError(
-                f"{self.name}: Limits.fuel={limits.fuel} needs fuel metering; create the Engine with "
-                "EngineConfig(consume_fuel=True) or use Limits(fuel=None)")
-        if limits.timeout_ms is not None and not cfg.epoch_interruption:
-            raise ConfigError(
-                f"{self.name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
-                "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
-                "or Limits(timeout_ms=None)")
-        if cfg.epoch_interruption:
-            self._engine.start_ticker()
-        if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
-                and limits.stack_bytes > cfg.max_wasm_stack:
-            raise ConfigError(
-                f"{self.name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
-                f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
-                "EngineConfig.max_wasm_stack or lower [limits] stack")
-        self._store: wasmtime.Store | None = wasmtime.Store(self._engine.wasm_engine)
+        engine = self._engine = artifact.engine
+        # What the limits mean for a Store of this engine, checked and computed once per
+        # Limits object (the entry keeps it alive, so its id stays its own): a supervisor
+        # restarts with the same Limits object every time.
+        cache = engine.store_settings
+        settings = cache.get(id(limits))
+        if settings is None or settings[0] is not limits:
+            settings = _store_settings(self.name, engine, limits)
+            if len(cache) >= _SETTINGS_MAX:
+                cache.clear()
+            cache[id(limits)] = settings
+        if settings[1]:
+            engine.start_ticker()  # a no-op while it runs; ConfigError once the engine closed
+        # Made in C; its wasmtime-py view only for WASI setup and wasmtime-py exports.
+        store = self._store = engine.stores.new()
         #: The guest's WASI stdout/stderr (None for guests that do not import wasi:*).
         self.output: GuestOutput | None = None
         if artifact.imports_wasi:
-            settings = wasi or NO_WASI
+            settings_wasi = wasi or NO_WASI
             # Logged under the name the host knows the component by (an artifact is shared
             # by every component spawned from the same source).
-            self.output = GuestOutput(services.component.name, settings.output)
-            with settings.config(self.output) as wasi_config:
-                self._store.set_wasi(wasi_config)
+            self.output = GuestOutput(services.component.name, settings_wasi.output)
+            with settings_wasi.config(self.output) as wasi_config:
+                store.wasmtime_store().set_wasi(wasi_config)
         self.wasi = wasi
-        timeout = limits.timeout_ms
-        fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
-        ticks = self._engine.slice_ticks(limits.slice_us) if cfg.epoch_interruption else None
         # Every call into this Store refills the fuel, restarts its time slice and sets its
         # wall-clock deadline in C; host functions receive ``services`` (whose capabilities to
         # check) as their first argument. Instantiation is a call like any other.
         # The Store's resource limits are set here too, in C (configure_store's ``limits``).
-        configure_store(self._store, data=services, fuel=fuel, slice_ticks=ticks,
-                        timeout=None if timeout is None else timeout / 1000.0,
-                        max_list=limits.max_message_bytes,
-                        limits=(limits.memory_bytes, limits.table_elements, limits.instances,
-                                limits.tables, limits.memories))
+        configure_store(store, data=services, fuel=settings[2], slice_ticks=settings[3],
+                        timeout=settings[4], max_list=limits.max_message_bytes,
+                        limits=settings[5])
         #: Return a GuestCall when the guest suspends (actors) instead of driving it here.
         self.suspendable = False
         self._pending: GuestCall | None = None
@@ -187,7 +214,7 @@ class Instance(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _require_store(self) -> wasmtime.Store:
+    def _require_store(self) -> NativeStore:
         if self._store is None:
             if self.trap is not None:
                 raise ActorStateError(
@@ -277,7 +304,9 @@ class Instance(ABC):
     _memory_observable = False
 
     def _instantiate_guarded(self) -> None:
-        store = self._require_store()
+        store = self._store  # just made by __init__, the only caller
+        if store is None:
+            store = self._require_store()
         try:
             self._instantiate(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap, TrapError) as exc:
@@ -299,7 +328,7 @@ class Instance(ABC):
             raise
 
     @abstractmethod
-    def _instantiate(self, store: wasmtime.Store) -> None: ...
+    def _instantiate(self, store: NativeStore) -> None: ...
 
     # -- the lifecycle API -----------------------------------------------------------------
 
@@ -366,7 +395,7 @@ class ComponentInstance(Instance):
 
     artifact: ComponentArtifact
 
-    def _instantiate(self, store: wasmtime.Store) -> None:
+    def _instantiate(self, store: NativeStore) -> None:
         # The raw instance: exports go from the C API straight into ComponentFuncs.
         self._instance = instantiate_exports(self.artifact.linker, store, self.artifact.export_table)
         self._funcs: dict[str, ComponentFunc] = {}
@@ -374,7 +403,7 @@ class ComponentInstance(Instance):
         self._sender: ComponentId | None = None
         self._sender_wit: dict[str, str] = {}
 
-    def _func(self, store: wasmtime.Store, export: str) -> ComponentFunc:
+    def _func(self, store: NativeStore, export: str) -> ComponentFunc:
         """The fast-path callable of ``export``, made on first use (spawning stays cheap for
         exports an actor rarely calls); its plan is compiled once per artifact."""
         plans = self.artifact.plans
@@ -495,7 +524,7 @@ class CoreInstance(Instance):
 
     artifact: CoreModuleArtifact
 
-    def _instantiate(self, store: wasmtime.Store) -> None:
+    def _instantiate(self, store: NativeStore) -> None:
         # Imports resolved once per artifact (instance-pre); memory, alloc and handle are
         # fetched in C. The other exports are wrapped by wasmtime-py on first use only.
         self._lane: CoreLane = self.artifact.instance_pre.instantiate_lane(store)
@@ -503,8 +532,9 @@ class CoreInstance(Instance):
         self._sender: ComponentId | None = None
         self._sender_text = b""
         self._core: dict[str, CoreFunc] = {}  # made on first use, as in ComponentInstance
-        self._handled = self._status_check("handle")
-        self._write = _LaneStep(self._lane.start_write, self._lane.write)
+        # ``_handled`` is a method and the execute step is made on first use: a restart makes
+        # no closures it may never call.
+        self._write: _LaneStep | None = None
 
     def _core_func(self, name: str) -> CoreFunc:
         func = self._core.get(name)
@@ -513,7 +543,7 @@ class CoreInstance(Instance):
             if self._exports is None:
                 inst = self._lane.instance()
                 assert inst is not None, "the lane was made by InstancePre.instantiate_lane"
-                self._exports = inst.exports(store)
+                self._exports = inst.exports(store.wasmtime_store())
             export = self._exports[name]
             assert isinstance(export, wasmtime.Func), f"{name} was validated as a function at load"
             func = self._core[name] = CoreFunc(self._require_store(), export, name)
@@ -551,6 +581,13 @@ class CoreInstance(Instance):
                 raise GuestError(f"{self.name}: {export} returned error code {rc}",
                                  case="error-code", detail=str(rc), export=export)
         return check
+
+    def _handled(self, rc: Any) -> None:
+        """``handle``'s status: non-zero becomes GuestError (what ``_status_check`` makes for
+        the other exports)."""
+        if rc != 0:
+            raise GuestError(f"{self.name}: handle returned error code {rc}",
+                             case="error-code", detail=str(rc), export="handle")
 
     def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         """Copy the sender's id and the frame into linear memory (``alloc``, one memcpy each) and
@@ -592,7 +629,10 @@ class CoreInstance(Instance):
                                  case="error-code", detail=str(packed), export="execute")
             return lane.read(packed >> 32, packed & 0xFFFFFFFF)
 
-        return self._call("execute", self._write, operation, then=run)
+        step = self._write
+        if step is None:
+            step = self._write = _LaneStep(lane.start_write, lane.write)
+        return self._call("execute", step, operation, then=run)
 
     def _status(self, name: str) -> GuestCall | None:
         return self._call(name, self._core_func(name), then=self._status_check(name))
