@@ -98,6 +98,7 @@ cdef object _suspended(_StoreRef ref, object store, _CallState state,
     call.deadline = ref.deadline
     call.timeout = ref.timeout
     call.chain = []
+    call.parked_at = _monotonic()
     call._check_wait()
     if suspendable:
         return call
@@ -114,7 +115,10 @@ cdef class GuestCall:
     """A guest call that suspended; poll it until it finishes, then ``finish()`` it.
 
     ``poll()`` resumes the guest (GIL released) and returns True once the call is over --
-    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled.
+    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled. The deadline
+    counts the guest's own time -- running, and waiting for the host work it called -- not the
+    time it sat runnable or with its wait done before the next ``poll()``: that was the host's
+    (a busy loop, other actors' turns), so ``deadline`` moves on by it at each resume.
     ``waiting`` is the HostWait the guest is suspended on, or None when it yielded because its
     time slice ran out (poll it again after others had their turn). ``finish()`` returns the
     result (or raises), passed through the functions added with ``then(fn)``: each gets a
@@ -131,6 +135,7 @@ cdef class GuestCall:
     cdef wasmtime_call_future_t *future
     cdef readonly double deadline       # time.monotonic() deadline, 0.0 for none
     cdef double timeout
+    cdef double parked_at               # when the last poll left the guest suspended
     cdef int status
     cdef object value
     cdef object error
@@ -156,12 +161,28 @@ cdef class GuestCall:
     cdef bint _poll(self) except -1:
         cdef c_bool done
         cdef HostWait w
+        cdef double now, queued
         if self.status != _RUNNING:
             return 1
-        if self.deadline > 0.0 and _monotonic() >= self.deadline:
-            self._stop(self._timeout_error())
-            return 1
         w = self.ref.wait
+        if self.deadline > 0.0:
+            now = _monotonic()
+            # The deadline bounds the guest's own time: running, and waiting for the host work
+            # it asked for. Time it spent runnable but not resumed -- after its slice ran out,
+            # or after its wait completed -- was the host's (other actors' turns, a busy loop):
+            # it moves the deadline on, so no guest traps because the host was slow to get to it.
+            if w is None:
+                queued = now - self.parked_at
+            elif w.ready:
+                queued = now - (self.parked_at if w.ready_at < self.parked_at else w.ready_at)
+            else:
+                queued = 0.0
+            if queued > 0.0:
+                self.deadline += queued
+                self.ref.deadline = self.deadline   # what current_deadline() tells host code
+            if now >= self.deadline:
+                self._stop(self._timeout_error())
+                return 1
         if w is not None:
             if not w.ready:
                 return 0                   # nothing to do before the wait completes
@@ -188,6 +209,7 @@ cdef class GuestCall:
         if done:
             self._settle()
             return 1
+        self.parked_at = _monotonic()
         if w is not None and w.error is not None:   # its value could not be lowered
             self._stop(self._host_failure(w))
             return 1

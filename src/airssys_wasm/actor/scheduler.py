@@ -7,6 +7,12 @@ actor* (its later messages wait, in order) while it is driven here:
 - **waiting** on a :class:`HostWait` (a sleep, host I/O): nothing runs until the wait
   completes; then the call is polled again in the next loop pass. A timer at the call's
   wall-clock deadline ends it (kind ``timeout``) if the wait takes longer.
+
+The deadline is the guest's own time, isolated from the host's load: it counts while the guest
+runs and while it waits for host work it asked for, not while it is queued for the host -- in
+the round-robin queue below, or with its wait done but not yet resumed (``GuestCall`` moves the
+deadline on by that time). So the timer is armed only while a call waits, and re-armed when the
+deadline moved; a call trapped "past its deadline" used that time itself.
 - **runnable** because its time slice ran out (an epoch yield): it joins a round-robin queue.
   The queue is served **one slice per event-loop pass**: after each slice the loop runs
   everything else that became ready (other actors' messages, replies, timers), so the latency
@@ -22,6 +28,7 @@ and the host work behind its wait is stopped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from functools import partial
 from typing import Any
@@ -105,14 +112,30 @@ class Scheduler:
         call = entry.call
         wait = call.waiting
         if wait is None:
+            # Runnable: the time it now spends queued is not the guest's, so no deadline timer
+            # (its next slice checks the deadline); the timer is for waits only.
+            if entry.timer is not None:
+                entry.timer.cancel()
+                entry.timer = None
             self._runnable.append(entry)
             self._schedule_tick()
             return
         wait.add_done_callback(partial(self._woken, entry))
-        if call.deadline > 0.0 and entry.timer is None:
-            loop = asyncio.get_running_loop()
+        self._arm_timer(entry)
+
+    def _arm_timer(self, entry: _Driven) -> None:
+        # The deadline moves on by the time a call spent queued for the host (see GuestCall),
+        # so a timer armed at an earlier wait may be early: re-arm it at the current one.
+        deadline = entry.call.deadline
+        timer = entry.timer
+        if timer is not None:
+            if timer.when() == deadline:
+                return
+            timer.cancel()
+            entry.timer = None
+        if deadline > 0.0:
             # loop.time() is time.monotonic(), the clock of the deadline.
-            entry.timer = loop.call_at(call.deadline, self._expire, entry)
+            entry.timer = asyncio.get_running_loop().call_at(deadline, self._expire, entry)
 
     def _woken(self, entry: _Driven, _wait: object) -> None:
         # May run inside a wait's set_result (a timer, a task's done callback, a thread pool
@@ -122,9 +145,17 @@ class Scheduler:
 
     def _expire(self, entry: _Driven) -> None:
         entry.timer = None
-        if not entry.done.done():
-            self.stats.expired += 1
-            self._poll(entry)  # past the deadline: poll ends it with kind timeout
+        if entry.done.done():
+            return
+        call = entry.call
+        wait = call.waiting
+        if wait is None or wait.done():
+            return  # queued for a slice or a resume, which checks the deadline itself
+        if time.monotonic() < call.deadline:
+            self._arm_timer(entry)  # the deadline moved on (time queued for the host)
+            return
+        self.stats.expired += 1
+        self._poll(entry)  # past the deadline: poll ends it with kind timeout
 
     def _poll(self, entry: _Driven) -> None:
         if entry.done.done():  # the awaiting task was cancelled meanwhile
