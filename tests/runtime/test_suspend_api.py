@@ -157,8 +157,8 @@ async def test_cancelling_the_driver_cancels_the_call_and_poisons_the_instance(p
 
 
 async def test_time_the_host_takes_to_resume_a_done_wait_is_not_the_guests(probe) -> None:
-    """Isolation in time: the deadline counts the guest's wait for its host work, not the time
-    the host (a busy loop, other actors' turns) took to resume it once that work was done."""
+    """Isolation in time: the deadline ends a guest still waiting for its host work, not one
+    the host (a busy loop, other actors' turns) was slow to resume once that work was done."""
 
     async def read_file(services: HostServices, path: str) -> Any:
         await asyncio.sleep(0.01)
@@ -169,13 +169,11 @@ async def test_time_the_host_takes_to_resume_a_done_wait_is_not_the_guests(probe
     inst.suspendable = True
     call = inst.execute(b"/busy")
     assert type(call) is GuestCall
-    started_deadline = call.deadline
     while call.waiting is not None and not call.waiting.done():
         await asyncio.sleep(0.002)
     time.sleep(0.25)  # the host is busy for 2.5x the guest's timeout before it resumes the call
     assert call.poll() is True
     assert call.finish() == b"read /busy"  # no "exceeded its 100 ms wall-clock deadline"
-    assert call.deadline >= started_deadline + 0.2  # the deadline moved on by the queued time
 
 
 async def test_a_guest_queued_behind_a_busy_host_is_not_timed_out_by_the_scheduler(probe) -> None:
@@ -219,3 +217,4 @@ def test_a_call_whose_slice_ran_out_is_not_timed_out_while_it_waits_for_its_turn
     assert type(call) is GuestCall and call.waiting is None  # runnable: its slice ran out
     time.sleep(0.25)  # every other actor has its turn first, for 2.5x the guest's timeout
     assert call.poll() is True and call.finish() == b"read"
+

@@ -98,7 +98,6 @@ cdef object _suspended(_StoreRef ref, object store, _CallState state,
     call.deadline = ref.deadline
     call.timeout = ref.timeout
     call.chain = []
-    call.parked_at = _monotonic()
     call._check_wait()
     if suspendable:
         return call
@@ -115,10 +114,10 @@ cdef class GuestCall:
     """A guest call that suspended; poll it until it finishes, then ``finish()`` it.
 
     ``poll()`` resumes the guest (GIL released) and returns True once the call is over --
-    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled. The deadline
-    counts the guest's own time -- running, and waiting for the host work it called -- not the
-    time it sat runnable or with its wait done before the next ``poll()``: that was the host's
-    (a busy loop, other actors' turns), so ``deadline`` moves on by it at each resume.
+    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled. Past its
+    deadline means still waiting for its host work then, or yielding/suspending again after a
+    resume: a resume always runs first, so time the call sat queued for the host (a busy loop,
+    other actors' turns) never traps a guest that finishes in its next slice.
     ``waiting`` is the HostWait the guest is suspended on, or None when it yielded because its
     time slice ran out (poll it again after others had their turn). ``finish()`` returns the
     result (or raises), passed through the functions added with ``then(fn)``: each gets a
@@ -135,7 +134,6 @@ cdef class GuestCall:
     cdef wasmtime_call_future_t *future
     cdef readonly double deadline       # time.monotonic() deadline, 0.0 for none
     cdef double timeout
-    cdef double parked_at               # when the last poll left the guest suspended
     cdef int status
     cdef object value
     cdef object error
@@ -161,30 +159,19 @@ cdef class GuestCall:
     cdef bint _poll(self) except -1:
         cdef c_bool done
         cdef HostWait w
-        cdef double now, queued
         if self.status != _RUNNING:
             return 1
+        # The deadline is wall-clock from the call's start, but it ends only a guest that is
+        # still using time past it: one still waiting for its host work (here), or one that
+        # yields or suspends again after this resume (below). A call resumed late -- queued
+        # behind other actors or a busy loop after its slice ran out or its wait completed --
+        # always gets its slice first, so none traps because the host was slow to get to it.
         w = self.ref.wait
-        if self.deadline > 0.0:
-            now = _monotonic()
-            # The deadline bounds the guest's own time: running, and waiting for the host work
-            # it asked for. Time it spent runnable but not resumed -- after its slice ran out,
-            # or after its wait completed -- was the host's (other actors' turns, a busy loop):
-            # it moves the deadline on, so no guest traps because the host was slow to get to it.
-            if w is None:
-                queued = now - self.parked_at
-            elif w.ready:
-                queued = now - (self.parked_at if w.ready_at < self.parked_at else w.ready_at)
-            else:
-                queued = 0.0
-            if queued > 0.0:
-                self.deadline += queued
-                self.ref.deadline = self.deadline   # what current_deadline() tells host code
-            if now >= self.deadline:
-                self._stop(self._timeout_error())
-                return 1
         if w is not None:
             if not w.ready:
+                if self.deadline > 0.0 and _monotonic() >= self.deadline:
+                    self._stop(self._timeout_error())
+                    return 1
                 return 0                   # nothing to do before the wait completes
             if w.error is not None:
                 self._stop(self._host_failure(w))
@@ -199,9 +186,10 @@ cdef class GuestCall:
             self.status = _FAILED
             self.error = exc
             return 1
-        if w is not None and self.ref.yields:
-            # The epochs went on while the guest waited: give it a fresh slice, or it would
-            # yield again at once on the stale deadline.
+        if self.ref.yields:
+            # The epochs went on while the guest waited or sat queued for its turn: give it a
+            # fresh slice, or it would yield again at once on the stale deadline (and a late
+            # resume past the call's deadline would then end it without its slice).
             api.wasmtime_context_set_epoch_deadline(self.ref.ctx, self.ref.epoch_ticks)
         with nogil:
             done = api.wasmtime_call_future_poll(self.future)
@@ -209,9 +197,11 @@ cdef class GuestCall:
         if done:
             self._settle()
             return 1
-        self.parked_at = _monotonic()
         if w is not None and w.error is not None:   # its value could not be lowered
             self._stop(self._host_failure(w))
+            return 1
+        if self.deadline > 0.0 and _monotonic() >= self.deadline:   # still going past it
+            self._stop(self._timeout_error())
             return 1
         return 0
 

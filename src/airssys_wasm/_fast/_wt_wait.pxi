@@ -20,7 +20,6 @@ cdef class HostWait:
     """
 
     cdef int ready                    # tested by the C continuation
-    cdef double ready_at              # _monotonic() when it completed: the guest's wait ends
     cdef object value
     cdef object error
     cdef list callbacks
@@ -52,7 +51,6 @@ cdef class HostWait:
             return
         self.value = value
         self.error = error
-        self.ready_at = _monotonic()
         self.ready = 1
         self.canceller = None
         callbacks, self.callbacks = self.callbacks, []

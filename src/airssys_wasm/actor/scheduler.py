@@ -7,12 +7,6 @@ actor* (its later messages wait, in order) while it is driven here:
 - **waiting** on a :class:`HostWait` (a sleep, host I/O): nothing runs until the wait
   completes; then the call is polled again in the next loop pass. A timer at the call's
   wall-clock deadline ends it (kind ``timeout``) if the wait takes longer.
-
-The deadline is the guest's own time, isolated from the host's load: it counts while the guest
-runs and while it waits for host work it asked for, not while it is queued for the host -- in
-the round-robin queue below, or with its wait done but not yet resumed (``GuestCall`` moves the
-deadline on by that time). So the timer is armed only while a call waits, and re-armed when the
-deadline moved; a call trapped "past its deadline" used that time itself.
 - **runnable** because its time slice ran out (an epoch yield): it joins a round-robin queue.
   The queue is served **one slice per event-loop pass**: after each slice the loop runs
   everything else that became ready (other actors' messages, replies, timers), so the latency
@@ -23,12 +17,18 @@ A call is over when it finished, failed, ran past its deadline or was cancelled;
 :meth:`Scheduler.finish` then returns its ``finish()`` (or raises it). Cancelling the task
 that awaits it (an actor stopped, killed or restarted) cancels the call: its fiber is unwound
 and the host work behind its wait is stopped.
+
+The deadline is wall-clock from the call's start, but it ends only a guest still using time
+past it: still waiting for its host work (the timer), or yielding or suspending again after a
+resume (``GuestCall.poll``). Time a call sits queued for the host -- in the round-robin queue
+below, or with its wait done but not yet resumed -- never traps it by itself: the resume runs
+first, so a call that finishes in its next slice finishes (issue 17: trivial calls of 10,000
+round-robin actors trapped at their 1000 ms after queueing). Hence no timer while runnable.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from functools import partial
 from typing import Any
@@ -112,8 +112,8 @@ class Scheduler:
         call = entry.call
         wait = call.waiting
         if wait is None:
-            # Runnable: the time it now spends queued is not the guest's, so no deadline timer
-            # (its next slice checks the deadline); the timer is for waits only.
+            # Runnable: queueing never ends a call by itself, so no deadline timer (the call
+            # checks its deadline after its next slice); the timer is for waits only.
             if entry.timer is not None:
                 entry.timer.cancel()
                 entry.timer = None
@@ -121,21 +121,10 @@ class Scheduler:
             self._schedule_tick()
             return
         wait.add_done_callback(partial(self._woken, entry))
-        self._arm_timer(entry)
-
-    def _arm_timer(self, entry: _Driven) -> None:
-        # The deadline moves on by the time a call spent queued for the host (see GuestCall),
-        # so a timer armed at an earlier wait may be early: re-arm it at the current one.
-        deadline = entry.call.deadline
-        timer = entry.timer
-        if timer is not None:
-            if timer.when() == deadline:
-                return
-            timer.cancel()
-            entry.timer = None
-        if deadline > 0.0:
+        if call.deadline > 0.0 and entry.timer is None:
+            loop = asyncio.get_running_loop()
             # loop.time() is time.monotonic(), the clock of the deadline.
-            entry.timer = asyncio.get_running_loop().call_at(deadline, self._expire, entry)
+            entry.timer = loop.call_at(call.deadline, self._expire, entry)
 
     def _woken(self, entry: _Driven, _wait: object) -> None:
         # May run inside a wait's set_result (a timer, a task's done callback, a thread pool
@@ -147,15 +136,11 @@ class Scheduler:
         entry.timer = None
         if entry.done.done():
             return
-        call = entry.call
-        wait = call.waiting
+        wait = entry.call.waiting
         if wait is None or wait.done():
-            return  # queued for a slice or a resume, which checks the deadline itself
-        if time.monotonic() < call.deadline:
-            self._arm_timer(entry)  # the deadline moved on (time queued for the host)
-            return
+            return  # queued for its slice or its resume, which runs first (see the module doc)
         self.stats.expired += 1
-        self._poll(entry)  # past the deadline: poll ends it with kind timeout
+        self._poll(entry)  # still waiting past the deadline: poll ends it with kind timeout
 
     def _poll(self, entry: _Driven) -> None:
         if entry.done.done():  # the awaiting task was cancelled meanwhile
