@@ -165,7 +165,7 @@ async def test_time_the_host_takes_to_resume_a_done_wait_is_not_the_guests(probe
         return ("ok", b"read " + path.encode())
 
     probe.define_imports(FS, {"read-file": read_file})
-    inst = probe.instantiate(Limits(timeout_ms=100), services=HostServices(ME))
+    inst = probe.instantiate(Limits(timeout_ms=100, slice_us=20_000), services=HostServices(ME))
     inst.suspendable = True
     call = inst.execute(b"/busy")
     assert type(call) is GuestCall
@@ -192,7 +192,7 @@ async def test_a_guest_queued_behind_a_busy_host_is_not_timed_out_by_the_schedul
         time.sleep(0.2)  # the host is busy past the guest's 80 ms before it gets to resume it
 
     probe.define_imports(FS, {"read-file": read_file})
-    inst = probe.instantiate(Limits(timeout_ms=80), services=HostServices(ME))
+    inst = probe.instantiate(Limits(timeout_ms=80, slice_us=20_000), services=HostServices(ME))
     inst.suspendable = True
     call = inst.execute(b"/queued")
     asyncio.get_running_loop().call_later(0.02, complete_then_block)
@@ -204,14 +204,16 @@ async def test_a_guest_queued_behind_a_busy_host_is_not_timed_out_by_the_schedul
 def test_a_call_whose_slice_ran_out_is_not_timed_out_while_it_waits_for_its_turn(probe) -> None:
     """Issue 17: trivial calls of 10k round-robin actors trapped with "exceeded its 1000 ms
     wall-clock deadline" -- they had yielded at a slice end and then queued behind the others.
-    A host function that holds the guest for 5 ms (10 slices) makes it yield on its return."""
+    A host function that holds the guest for 30 ms (past its 20 ms slice) makes it yield on its
+    return; the 20 ms slice it gets on the late resume keeps OS noise on a shared machine from
+    making it yield again before it finishes."""
 
     def read_file(services: HostServices, path: str) -> Any:
-        time.sleep(0.005)  # the guest's own time: it counts
+        time.sleep(0.03)  # the guest's own time: it counts
         return ("ok", b"read")
 
     probe.define_imports(FS, {"read-file": read_file})
-    inst = probe.instantiate(Limits(timeout_ms=100), services=HostServices(ME))
+    inst = probe.instantiate(Limits(timeout_ms=100, slice_us=20_000), services=HostServices(ME))
     inst.suspendable = True
     call = inst.execute(b"/slice")
     assert type(call) is GuestCall and call.waiting is None  # runnable: its slice ran out
