@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -153,3 +154,69 @@ async def test_cancelling_the_driver_cancels_the_call_and_poisons_the_instance(p
     assert type(fresh.execute(b"/y")) is GuestCall  # the next incarnation works
     fresh.close()  # closing cancels its suspended call first
     assert fresh.pending is None
+
+
+async def test_time_the_host_takes_to_resume_a_done_wait_is_not_the_guests(probe) -> None:
+    """Isolation in time: the deadline ends a guest still waiting for its host work, not one
+    the host (a busy loop, other actors' turns) was slow to resume once that work was done."""
+
+    async def read_file(services: HostServices, path: str) -> Any:
+        await asyncio.sleep(0.01)
+        return ("ok", b"read " + path.encode())
+
+    probe.define_imports(FS, {"read-file": read_file})
+    inst = probe.instantiate(Limits(timeout_ms=100, slice_us=20_000), services=HostServices(ME))
+    inst.suspendable = True
+    call = inst.execute(b"/busy")
+    assert type(call) is GuestCall
+    while call.waiting is not None and not call.waiting.done():
+        await asyncio.sleep(0.002)
+    time.sleep(0.25)  # the host is busy for 2.5x the guest's timeout before it resumes the call
+    assert call.poll() is True
+    assert call.finish() == b"read /busy"  # no "exceeded its 100 ms wall-clock deadline"
+
+
+async def test_a_guest_queued_behind_a_busy_host_is_not_timed_out_by_the_scheduler(probe) -> None:
+    """The same through the scheduler: the loop is blocked right after the wait completes
+    (its resume is queued behind), and the deadline timer armed at the wait must not end it."""
+    waits: list[HostWait] = []
+
+    @suspending
+    def read_file(services: HostServices, path: str) -> Any:
+        wait = HostWait()
+        waits.append(wait)
+        return wait
+
+    def complete_then_block() -> None:
+        waits[0].set_result(("ok", b"answered"))
+        time.sleep(0.2)  # the host is busy past the guest's 80 ms before it gets to resume it
+
+    probe.define_imports(FS, {"read-file": read_file})
+    inst = probe.instantiate(Limits(timeout_ms=80, slice_us=20_000), services=HostServices(ME))
+    inst.suspendable = True
+    call = inst.execute(b"/queued")
+    asyncio.get_running_loop().call_later(0.02, complete_then_block)
+    scheduler = Scheduler()
+    assert await scheduler.finish(call) == b"answered"
+    assert scheduler.stats.expired == 0 and not inst.poisoned
+
+
+def test_a_call_whose_slice_ran_out_is_not_timed_out_while_it_waits_for_its_turn(probe) -> None:
+    """Issue 17: trivial calls of 10k round-robin actors trapped with "exceeded its 1000 ms
+    wall-clock deadline" -- they had yielded at a slice end and then queued behind the others.
+    A host function that holds the guest for 30 ms (past its 20 ms slice) makes it yield on its
+    return; the 20 ms slice it gets on the late resume keeps OS noise on a shared machine from
+    making it yield again before it finishes."""
+
+    def read_file(services: HostServices, path: str) -> Any:
+        time.sleep(0.03)  # the guest's own time: it counts
+        return ("ok", b"read")
+
+    probe.define_imports(FS, {"read-file": read_file})
+    inst = probe.instantiate(Limits(timeout_ms=100, slice_us=20_000), services=HostServices(ME))
+    inst.suspendable = True
+    call = inst.execute(b"/slice")
+    assert type(call) is GuestCall and call.waiting is None  # runnable: its slice ran out
+    time.sleep(0.25)  # every other actor has its turn first, for 2.5x the guest's timeout
+    assert call.poll() is True and call.finish() == b"read"
+

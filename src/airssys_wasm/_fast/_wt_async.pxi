@@ -114,7 +114,10 @@ cdef class GuestCall:
     """A guest call that suspended; poll it until it finishes, then ``finish()`` it.
 
     ``poll()`` resumes the guest (GIL released) and returns True once the call is over --
-    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled.
+    finished, failed, past its deadline (TrapError kind ``timeout``) or cancelled. Past its
+    deadline means still waiting for its host work then, or yielding/suspending again after a
+    resume: a resume always runs first, so time the call sat queued for the host (a busy loop,
+    other actors' turns) never traps a guest that finishes in its next slice.
     ``waiting`` is the HostWait the guest is suspended on, or None when it yielded because its
     time slice ran out (poll it again after others had their turn). ``finish()`` returns the
     result (or raises), passed through the functions added with ``then(fn)``: each gets a
@@ -158,12 +161,17 @@ cdef class GuestCall:
         cdef HostWait w
         if self.status != _RUNNING:
             return 1
-        if self.deadline > 0.0 and _monotonic() >= self.deadline:
-            self._stop(self._timeout_error())
-            return 1
+        # The deadline is wall-clock from the call's start, but it ends only a guest that is
+        # still using time past it: one still waiting for its host work (here), or one that
+        # yields or suspends again after this resume (below). A call resumed late -- queued
+        # behind other actors or a busy loop after its slice ran out or its wait completed --
+        # always gets its slice first, so none traps because the host was slow to get to it.
         w = self.ref.wait
         if w is not None:
             if not w.ready:
+                if self.deadline > 0.0 and _monotonic() >= self.deadline:
+                    self._stop(self._timeout_error())
+                    return 1
                 return 0                   # nothing to do before the wait completes
             if w.error is not None:
                 self._stop(self._host_failure(w))
@@ -178,9 +186,10 @@ cdef class GuestCall:
             self.status = _FAILED
             self.error = exc
             return 1
-        if w is not None and self.ref.yields:
-            # The epochs went on while the guest waited: give it a fresh slice, or it would
-            # yield again at once on the stale deadline.
+        if self.ref.yields:
+            # The epochs went on while the guest waited or sat queued for its turn: give it a
+            # fresh slice, or it would yield again at once on the stale deadline (and a late
+            # resume past the call's deadline would then end it without its slice).
             api.wasmtime_context_set_epoch_deadline(self.ref.ctx, self.ref.epoch_ticks)
         with nogil:
             done = api.wasmtime_call_future_poll(self.future)
@@ -190,6 +199,9 @@ cdef class GuestCall:
             return 1
         if w is not None and w.error is not None:   # its value could not be lowered
             self._stop(self._host_failure(w))
+            return 1
+        if self.deadline > 0.0 and _monotonic() >= self.deadline:   # still going past it
+            self._stop(self._timeout_error())
             return 1
         return 0
 

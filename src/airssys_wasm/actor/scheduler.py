@@ -17,6 +17,13 @@ A call is over when it finished, failed, ran past its deadline or was cancelled;
 :meth:`Scheduler.finish` then returns its ``finish()`` (or raises it). Cancelling the task
 that awaits it (an actor stopped, killed or restarted) cancels the call: its fiber is unwound
 and the host work behind its wait is stopped.
+
+The deadline is wall-clock from the call's start, but it ends only a guest still using time
+past it: still waiting for its host work (the timer), or yielding or suspending again after a
+resume (``GuestCall.poll``). Time a call sits queued for the host -- in the round-robin queue
+below, or with its wait done but not yet resumed -- never traps it by itself: the resume runs
+first, so a call that finishes in its next slice finishes (issue 17: trivial calls of 10,000
+round-robin actors trapped at their 1000 ms after queueing). Hence no timer while runnable.
 """
 
 from __future__ import annotations
@@ -105,6 +112,11 @@ class Scheduler:
         call = entry.call
         wait = call.waiting
         if wait is None:
+            # Runnable: queueing never ends a call by itself, so no deadline timer (the call
+            # checks its deadline after its next slice); the timer is for waits only.
+            if entry.timer is not None:
+                entry.timer.cancel()
+                entry.timer = None
             self._runnable.append(entry)
             self._schedule_tick()
             return
@@ -122,9 +134,13 @@ class Scheduler:
 
     def _expire(self, entry: _Driven) -> None:
         entry.timer = None
-        if not entry.done.done():
-            self.stats.expired += 1
-            self._poll(entry)  # past the deadline: poll ends it with kind timeout
+        if entry.done.done():
+            return
+        wait = entry.call.waiting
+        if wait is None or wait.done():
+            return  # queued for its slice or its resume, which runs first (see the module doc)
+        self.stats.expired += 1
+        self._poll(entry)  # still waiting past the deadline: poll ends it with kind timeout
 
     def _poll(self, entry: _Driven) -> None:
         if entry.done.done():  # the awaiting task was cancelled meanwhile

@@ -26,9 +26,9 @@ import time
 from airssys_wasm.benchmarks import guests, payload, suspend
 from airssys_wasm.benchmarks.timing import Comparison, Curve, Distribution, distribution
 from airssys_wasm.host import ComponentRef, Host, HostConfig
-from airssys_wasm.runtime import Engine
+from airssys_wasm.runtime import ComponentId, Engine
 
-__all__ = ["ACTORS", "BATCH", "BUSY", "QUICK_SIZES", "RATIO_BUDGET", "SIZES", "TITLE",
+__all__ = ["ACTORS", "ActorCost", "BATCH", "BUSY", "QUICK_SIZES", "RATIO_BUDGET", "SIZES", "TITLE",
            "actor_costs", "curves", "neighbour_latency", "run"]
 
 TITLE = "Scaling: cost per message vs actors, payload size and busy neighbours"
@@ -102,20 +102,75 @@ async def _paired(engine: Engine, base: int, count: int, batches: int, batch: in
         return few, many
 
 
+def _floor_paired(engine: Engine, base: int, count: int, batches: int, batch: int
+                  ) -> tuple[list[float], list[float]]:
+    """The engine's floor under ``_paired``: ns per call of ``Instance.handle_message`` of the
+    same frame, round-robin over ``base`` and over ``count`` plain ``echo`` instances (no host,
+    no actor, no loop), batches taken in turn the same way. What ``Host.send`` costs above this
+    at the same N is what the host adds."""
+    artifact = engine.load(guests.path("echo"))
+    sender = ComponentId("scaling", "bench")
+    pools = [[artifact.instantiate() for _ in range(n)] for n in (base, count)]
+    cursors = [0, 0]
+    few: list[float] = []
+    many: list[float] = []
+    try:
+        for round_ in range(batches + 2):
+            took = []
+            for k, pool in enumerate(pools):
+                n = len(pool)
+                order = [pool[(cursors[k] + j) % n].handle_message for j in range(batch)]
+                cursors[k] = (cursors[k] + batch) % n
+                start = time.perf_counter_ns()
+                for call in order:
+                    call(sender, FRAME)
+                took.append((time.perf_counter_ns() - start) / batch)
+            if round_ >= 2:  # as in _paired: the first two batches warm every first call
+                few.append(took[0])
+                many.append(took[1])
+    finally:
+        for pool in pools:
+            for inst in pool:
+                inst.close()
+    return few, many
+
+
+class ActorCost:
+    """One actor count's per-message distributions: ``send`` (``Host.send``) and ``floor``
+    (bare ``Instance.handle_message``), each beside the base count's (``send_base``,
+    ``floor_base``) measured in the same pairing."""
+
+    __slots__ = ("send_base", "send", "floor_base", "floor")
+
+    def __init__(self, send_base: Distribution, send: Distribution, floor_base: Distribution,
+                 floor: Distribution) -> None:
+        self.send_base, self.send = send_base, send
+        self.floor_base, self.floor = floor_base, floor
+
+    @property
+    def added(self) -> float:
+        """p50 ns per message the host adds over the engine's floor at this count."""
+        return self.send.p50 - self.floor.p50
+
+
 def actor_costs(counts: tuple[int, ...], *, batches: int, batch: int = BATCH
-                ) -> dict[int, tuple[Distribution, Distribution]]:
-    """For each count after the first: (the first count's, this count's) per-message cost
-    distribution over batches, measured as a pair (``_paired``). The first count maps to its
-    samples of every pairing pooled, twice."""
-    base, pooled = counts[0], []
-    out: dict[int, tuple[Distribution, Distribution]] = {}
+                ) -> dict[int, ActorCost]:
+    """For each count after the first: its ``Host.send`` and floor distributions over batches,
+    each measured as a pair with the first count (``_paired``, ``_floor_paired``; the floor
+    after the hosts closed, so at most count + base instances are alive). The first count maps
+    to its samples of every pairing pooled."""
+    base, pooled, pooled_floor = counts[0], [], []
+    out: dict[int, ActorCost] = {}
     with Engine() as engine:
         for n in counts[1:]:
             few, many = asyncio.run(_paired(engine, base, n, batches, batch))
+            floor_few, floor_many = _floor_paired(engine, base, n, batches, batch)
             pooled += few
-            out[n] = (distribution(few), distribution(many))
-    alone = distribution(pooled)
-    return {base: (alone, alone), **out}
+            pooled_floor += floor_few
+            out[n] = ActorCost(distribution(few), distribution(many), distribution(floor_few),
+                               distribution(floor_many))
+    alone, floor_alone = distribution(pooled), distribution(pooled_floor)
+    return {base: ActorCost(alone, alone, floor_alone, floor_alone), **out}
 
 
 def neighbour_latency(counts: tuple[int, ...], *, window: float) -> dict[int, Distribution]:
@@ -141,17 +196,30 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
     busy = neighbour_latency(BUSY, window=window)
     costs = actor_costs(counts, batches=batches)
     base = _actors_label(counts[0])
-    few, most = costs[counts[-1]]
+    last, first = costs[counts[-1]], costs[counts[0]]
+    few, most = last.send_base, last.send
     rows = [Comparison(f"Host.send 16 B round-robin, {_actors_label(counts[-1])} vs {counts[0]}: "
                        f"p50 per message, {most.p50 / few.p50:.1f}x", most.p50, f"budget {RATIO_BUDGET}x the {base} p50 "
                        f"({few.p50 / 1e3:.2f} µs)", RATIO_BUDGET * few.p50, target=True)]
-    for n, (ref, d) in costs.items():
+    # What the host adds over the engine at the same N: the part the host can keep flat.
+    added_base = first.added
+    rows.append(Comparison(
+        f"host's added cost (Host.send p50 - engine floor p50), {_actors_label(counts[-1])} vs "
+        f"{counts[0]}: {last.added / added_base:.1f}x" if added_base > 0 else
+        f"host's added cost, {_actors_label(counts[-1])}", last.added,
+        f"{RATIO_BUDGET}x the {base} added cost ({added_base / 1e3:.2f} µs)",
+        RATIO_BUDGET * added_base if added_base > 0 else None))
+    for n, cost in costs.items():
         label = f"Host.send 16 B round-robin over {_actors_label(n)}"
+        d, ref = cost.send, cost.send_base
         if n == counts[0]:
             rows.append(Comparison(f"{label}: p50 (every pairing)", d.p50, "-", None))
         else:
             rows.append(Comparison(f"{label}: p50", d.p50, f"{base}, batches in turn", ref.p50))
         rows.append(Comparison(f"  p99 ({d.n} batches of {BATCH})", d.p99, "-", None))
+        rows.append(Comparison(f"  engine floor: Instance.handle_message round-robin, p50",
+                               cost.floor.p50, "-", None))
+        rows.append(Comparison(f"  host's added cost (p50 - floor p50)", cost.added, "-", None))
     idle = busy[0]
     for k, d in busy.items():
         label = f"sibling request beside {k} spinning guest{'s' if k != 1 else ''}"
@@ -174,8 +242,12 @@ def curves(*, quick: bool) -> list[Curve]:
     return [
         Curve("scaling-actors", "Host.send 16 B round-robin: cost per message vs actors",
               "actors", "per message",
-              {"p50": [(float(n), d.p50) for n, (_, d) in costs.items()],
-               "p99": [(float(n), d.p99) for n, (_, d) in costs.items()]},
+              {"p50": [(float(n), c.send.p50) for n, c in costs.items()],
+               "p99": [(float(n), c.send.p99) for n, c in costs.items()],
+               "engine floor p50 (Instance.handle_message)":
+                   [(float(n), c.floor.p50) for n, c in costs.items()],
+               "host's added p50 (p50 - floor)":
+                   [(float(n), max(c.added, 1.0)) for n, c in costs.items()]},
               log_x=True, log_y=True),  # log y: one slow batch at 10,000 would flatten the p50
         Curve("scaling-payload", "Cost per call vs payload size, component vs core-ABI lane",
               "payload", "per call", lanes, log_x=True, log_y=True, x_unit="bytes"),

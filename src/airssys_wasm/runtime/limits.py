@@ -65,7 +65,9 @@ class Limits:
     stack per engine, not per Store. ``slice_us`` is how long the guest may compute before it
     yields to other actors (None: the engine's ``time_slice_us``, one epoch tick); longer slices
     suit trusted, latency-tolerant components. The ``timeout_ms`` deadline is checked at every
-    yield and while the guest waits on the host, so it is exact to one slice.
+    yield and while the guest waits on the host, so it is exact to one slice. It ends only a
+    guest still using time past it: a call resumed late (queued behind other actors or a busy
+    host) runs its slice first, so no guest traps because the host was slow to get to it.
     """
 
     #: Linear memory ceiling per instance: a ``memory.grow`` past it is refused.
