@@ -40,7 +40,6 @@ __all__ = [
     "STORE_CONTEXT_ATTR",
     "check_abi",
     "function_addresses",
-    "store_context",
     "store_id",
     "store_pointers",
     "component_func_bytes",
@@ -200,32 +199,15 @@ def function_addresses(names: list[str]) -> dict[str, int]:
     return out
 
 
-def store_context(store: Any) -> tuple[int, Any]:
-    """``(address of wasmtime_context_t, liveness token)`` for a wasmtime Store.
-
-    The token is the ctypes pointer object stored under :data:`STORE_CONTEXT_ATTR`; while the
-    store is open that attribute *is* the token, after ``close()`` it is None.
-    """
-    if not isinstance(store, wasmtime.Store):
-        raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
-    token = store._context()  # raises ValueError('already closed') for a closed store
-    if getattr(store, STORE_CONTEXT_ATTR, None) is not token:
-        raise AbiMismatchError(
-            f"wasmtime.Store no longer keeps its context in {STORE_CONTEXT_ATTR}; "
-            f"install wasmtime=={REQUIRED_WASMTIME}")
-    address = ctypes.cast(token, ctypes.c_void_p).value
-    if not address:
-        raise ValueError("the store has no context (is it closed?)")
-    return address, token
-
-
 def store_pointers(store: Any) -> tuple[Any, Any]:
     """``(ctypes pointer to wasmtime_store_t, liveness token)`` of a wasmtime Store.
 
-    The token is the ctypes ``wasmtime_context_t`` pointer of :func:`store_context`; the store
-    pointer is what ``wasmtime_store_limiter`` takes. Both are ctypes pointer objects: the fast
-    path reads their addresses through the buffer protocol (no ``ctypes.cast`` per Store). One
-    call per Store, made by the fast path when it first sees it.
+    The token is the ctypes ``wasmtime_context_t`` pointer stored under
+    :data:`STORE_CONTEXT_ATTR` (while the store is open that attribute *is* the token, after
+    ``close()`` it is None); the store pointer is what ``wasmtime_store_limiter`` takes. Both
+    are ctypes pointer objects: the fast path reads their addresses through the buffer protocol
+    (no ``ctypes.cast`` per Store). One call per Store, made by the fast path when it first sees
+    it.
     """
     if not isinstance(store, wasmtime.Store):
         raise TypeError(f"store must be a wasmtime.Store, not {type(store).__name__}")
@@ -435,7 +417,7 @@ def borrowed_store(owner: Any, engine: wasmtime.Engine, store_address: int,
                    context_address: int) -> tuple[BorrowedStore, Any]:
     """A :class:`BorrowedStore` over the ``wasmtime_store_t`` at ``store_address`` (whose
     context is at ``context_address``), owned by ``owner``; with its liveness token (the
-    context pointer object, as :func:`store_context` returns)."""
+    context pointer object, as :func:`store_pointers` returns)."""
     if not store_address or not context_address:
         raise ValueError("the Store is closed")
     view = BorrowedStore.__new__(BorrowedStore)

@@ -266,7 +266,7 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
                                      for _ in range(repeat))
         rr_many = asyncio.run(bench_round_robin(engine, many, rr_msgs))
         rows += [
-            Comparison(f"{label} over {many:,} actors", rr_many, f"over 10 actors", rr_few),
+            Comparison(f"{label} over {many:,} actors", rr_many, "over 10 actors", rr_few),
             Comparison(f"{label} over {many:,} actors", rr_many, "budget 1.5x over 10 actors",
                        1.5 * rr_few, target=True),
         ]

@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable
 
 import wasmtime
-from wasmtime import component as wc
 
 from airssys_wasm.actor import Backoff
 from airssys_wasm.benchmarks import guests
-from airssys_wasm.benchmarks.runtime import LIFECYCLE, per_call_ns
+from airssys_wasm.benchmarks.runtime import bare_component_restart, bare_core_restart, per_call_ns
 from airssys_wasm.benchmarks.timing import Comparison, distribution
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine, EngineConfig, PoolingConfig
@@ -48,36 +47,6 @@ POOL = PoolingConfig(total_component_instances=64, total_core_instances=256, tot
 
 def _wasm(name: str) -> bytes:
     return bytes(wasmtime.wat2wasm(guests.text(name)))
-
-
-def _bare_component(engine: wasmtime.Engine, wasm: bytes) -> Callable[[], None]:
-    component = wc.Component(engine, wasm)
-    linker = wc.Linker(engine)
-    linker.define_unknown_imports_as_traps(component)
-
-    def restart() -> None:
-        store = wasmtime.Store(engine)
-        store.set_limits(memory_size=64 << 20)
-        store.set_epoch_deadline(1 << 40)
-        inst = linker.instantiate(store, component)
-        index = inst.get_export_index(store, "handle-message",
-                                      inst.get_export_index(store, LIFECYCLE))
-        assert index is not None and inst.get_func(store, index) is not None
-        store.close()
-    return restart
-
-
-def _bare_core(engine: wasmtime.Engine, wasm: bytes) -> Callable[[], None]:
-    module = wasmtime.Module(engine, wasm)
-
-    def restart() -> None:
-        store = wasmtime.Store(engine)
-        store.set_limits(memory_size=64 << 20)
-        store.set_epoch_deadline(1 << 40)
-        exports = wasmtime.Instance(store, module, []).exports(store)
-        assert "handle" in exports
-        store.close()
-    return restart
 
 
 def _samples(fn: Callable[[], object], n: int) -> list[float]:
@@ -143,8 +112,8 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
             def ours_core() -> None:
                 core_artifact.instantiate().close()
 
-            bare, bare_core = (_bare_component(engine.wasm_engine, echo),
-                               _bare_core(engine.wasm_engine, core))
+            bare, bare_core = (bare_component_restart(engine.wasm_engine, echo),
+                               bare_core_restart(engine.wasm_engine, core))
             ours_ns = per_call_ns(ours, n, repeat)
             rows.append(Comparison(f"restart, component, {label} allocator", ours_ns, BARE,
                                    per_call_ns(bare, n, repeat)))

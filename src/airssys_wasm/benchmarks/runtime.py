@@ -51,6 +51,39 @@ def _bare_engine() -> wasmtime.Engine:
     return wasmtime.Engine(cfg)
 
 
+def bare_component_restart(engine: wasmtime.Engine, wasm: bytes) -> Callable[[], None]:
+    """The baseline restart of a component through bare wasmtime-py: a new Store with a
+    memory limit and an epoch deadline, instantiate, look handle-message up, close."""
+    component = wc.Component(engine, wasm)
+    linker = wc.Linker(engine)
+    linker.define_unknown_imports_as_traps(component)
+
+    def restart() -> None:
+        store = wasmtime.Store(engine)
+        store.set_limits(memory_size=64 << 20)
+        store.set_epoch_deadline(1 << 40)
+        inst = linker.instantiate(store, component)
+        index = inst.get_export_index(store, "handle-message",
+                                      inst.get_export_index(store, LIFECYCLE))
+        assert index is not None and inst.get_func(store, index) is not None
+        store.close()
+    return restart
+
+
+def bare_core_restart(engine: wasmtime.Engine, wasm: bytes) -> Callable[[], None]:
+    """The same for a core module (instantiate, read its exports, close)."""
+    module = wasmtime.Module(engine, wasm)
+
+    def restart() -> None:
+        store = wasmtime.Store(engine)
+        store.set_limits(memory_size=64 << 20)
+        store.set_epoch_deadline(1 << 40)
+        exports = wasmtime.Instance(store, module, []).exports(store)
+        assert "handle" in exports
+        store.close()
+    return restart
+
+
 def _handle_message(inst: wc.Instance, store: wasmtime.Store) -> wc.Func:
     """wasmtime-py's handle-message of an instance (the baseline's own lookup, done once)."""
     index = inst.get_export_index(store, "handle-message", inst.get_export_index(store, LIFECYCLE))
@@ -89,27 +122,12 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         linker = wc.Linker(bare)
         linker.define_unknown_imports_as_traps(bare_echo)
 
-        def bare_instantiate() -> None:
-            store = wasmtime.Store(bare)
-            store.set_limits(memory_size=64 << 20)
-            store.set_epoch_deadline(1 << 40)
-            inst = linker.instantiate(store, bare_echo)
-            _handle_message(inst, store)
-            store.close()
-
         add("Store + instantiate, component", lambda: artifact.instantiate().close(),
-            bare_instantiate, n_inst)
+            bare_component_restart(bare, echo), n_inst)
 
         core_artifact, bare_core = engine.load(core), wasmtime.Module(bare, core)
-
-        def bare_core_instantiate() -> None:
-            store = wasmtime.Store(bare)
-            store.set_epoch_deadline(1 << 40)
-            wasmtime.Instance(store, bare_core, []).exports(store)
-            store.close()
-
         add("Store + instantiate, core module", lambda: core_artifact.instantiate().close(),
-            bare_core_instantiate, n_inst)
+            bare_core_restart(bare, core), n_inst)
 
         ours = artifact.instantiate()
         store = wasmtime.Store(bare)

@@ -217,9 +217,9 @@ def run(*, repeat: int = 5, min_seconds: float = 0.1) -> list[Comparison]:
         else:
             rows.append(Comparison(f"{label}: p50", d.p50, f"{base}, batches in turn", ref.p50))
         rows.append(Comparison(f"  p99 ({d.n} batches of {BATCH})", d.p99, "-", None))
-        rows.append(Comparison(f"  engine floor: Instance.handle_message round-robin, p50",
+        rows.append(Comparison("  engine floor: Instance.handle_message round-robin, p50",
                                cost.floor.p50, "-", None))
-        rows.append(Comparison(f"  host's added cost (p50 - floor p50)", cost.added, "-", None))
+        rows.append(Comparison("  host's added cost (p50 - floor p50)", cost.added, "-", None))
     idle = busy[0]
     for k, d in busy.items():
         label = f"sibling request beside {k} spinning guest{'s' if k != 1 else ''}"
