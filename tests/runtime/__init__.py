@@ -1,0 +1,1 @@
+"""Tests of the runtime layer (a package: its module names repeat elsewhere in tests/)."""
