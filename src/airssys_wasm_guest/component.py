@@ -11,6 +11,7 @@ the instance (its traceback reaches the host's ``TrapError.stderr``) and supervi
 
 from __future__ import annotations
 
+import abc
 import functools
 import os
 import sys
@@ -76,19 +77,20 @@ def _err(union: str, default: str, failure: Failure) -> Exception:
     return Err(_variant(types, union, failure.kind or default, failure.message))
 
 
-class Component:
-    """Base class of a Python airssys component: override ``handle_message`` (required) and
-    any other lifecycle method you need. Class attributes describe the component to
-    ``metadata``: ``name``, ``version``, ``description``, ``operations``."""
+class Component(abc.ABC):
+    """Base class of a Python airssys component: define ``handle_message`` (required: a
+    subclass without it cannot be instantiated, so the build fails on it) and any other
+    lifecycle method you need. Class attributes describe the component to ``metadata``:
+    ``name``, ``version``, ``description``, ``operations``."""
 
     name: str = "python-component"
     version: str = "0.1.0"
     description: str = ""
     operations: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def handle_message(self, sender: str, message: bytes) -> None:
         """Handle a message from ``sender``: ``message`` is a multicodec frame (``decode_value``)."""
-        raise NotImplementedError(f"{type(self).__name__} must define handle_message")
 
     def execute(self, operation: bytes, request_id: str, caller: str | None) -> bytes:
         """Answer a request: ``operation`` is a frame, return the reply frame (``encode_value``).

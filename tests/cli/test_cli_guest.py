@@ -35,10 +35,34 @@ def test_the_smallest_world_covering_the_methods_is_chosen(body: str, world: str
 @pytest.mark.parametrize("source,message", [
     ("x = 1\n", "exactly one subclass of airssys_wasm_guest.Component (found: none)"),
     ("def f(:\n", "not valid Python"),
+    (HEAD + "    def execute(self, op, rid, caller):\n        return op\n",
+     "class App defines no handle_message; every component must"),
 ])
 def test_a_module_that_is_not_a_guest_is_a_build_error(source: str, message: str) -> None:
     with pytest.raises(BuildError, match=message.replace("(", r"\(").replace(")", r"\)")):
         choose_world(source)
+
+
+def test_a_component_without_handle_message_cannot_be_instantiated() -> None:
+    # A mixin may still provide it (the build lets such a class through): the base refuses
+    # instances of any class that ends up without one.
+    from airssys_wasm_guest import Component
+
+    class NoHandler(Component):
+        pass
+
+    class Mixin:
+        def handle_message(self, sender: str, message: bytes) -> None:
+            pass
+
+    class Mixed(Mixin, Component):
+        pass
+
+    with pytest.raises(TypeError, match="handle_message"):
+        NoHandler()
+    assert choose_world(HEAD.replace("(Component)", "(Mixin, Component)")
+                        + "    pass\n") == "airssys-handler"
+    Mixed()
 
 
 def test_missing_componentize_py_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:

@@ -78,6 +78,12 @@ def choose_world(source: str, label: str = "<guest>") -> str:
     except SyntaxError as exc:
         raise BuildError(f"{label}:{exc.lineno}: not valid Python: {exc.msg}") from None
     cls = _component_class(tree, label)
+    methods = {node.name for node in cls.body
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    # With other bases a mixin may provide it; Component's abstract method still refuses then.
+    if "handle_message" not in methods and len(cls.bases) == 1:
+        raise BuildError(f"{label}:{cls.lineno}: class {cls.name} defines no handle_message; every "
+                         "component must (def handle_message(self, sender, message): ...)")
     needed = {"handle-message"}
     for node in cls.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _EXPORT_OF:
