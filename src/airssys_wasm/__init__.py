@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from airssys_wasm.runtime import Engine, EngineConfig, Limits
     from airssys_wasm.host import Caller, Host, HostConfig, HostInterface, caller
     from airssys_wasm.host.policy import SecurityProvider
+    from airssys_wasm.lattice import Lattice, Placement
     from airssys_wasm.types import ComponentId, ExecutionContext, LogLevel
     from airssys_wasm.errors import (
         AbiMismatchError,
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
         ConfigError,
         GuestError,
         HealthCheckFailed,
+        LatticeError,
+        LatticeUnavailable,
         LoadError,
         MailboxClosed,
         MailboxFull,
@@ -57,14 +60,15 @@ else:
         "airssys_wasm.runtime": ("Engine", "EngineConfig", "Limits"),
         "airssys_wasm.host": ("Caller", "Host", "HostConfig", "HostInterface", "caller"),
         "airssys_wasm.types": ("ComponentId", "ExecutionContext", "LogLevel"),
+        "airssys_wasm.lattice": ("Lattice", "Placement"),
         "airssys_wasm.errors": (
             "AbiMismatchError", "ActorStateError", "AirssysError", "BuildError", "CodecError",
-            "ComponentNotFound", "ConfigError", "GuestError", "HealthCheckFailed", "LoadError",
-            "MailboxClosed", "MailboxFull", "ManifestError", "PermissionDenied", "RequestTimeout",
+            "ComponentNotFound", "ConfigError", "GuestError", "HealthCheckFailed", "LatticeError",
+            "LatticeUnavailable", "LoadError", "MailboxClosed", "MailboxFull", "ManifestError", "PermissionDenied", "RequestTimeout",
             "SupervisorEscalation", "TrapError", "UpgradeFailed", "CallCancelled",
             "MessageTooLarge", "TrapKind", "WitError",
         ),
-    }, submodules=("actor", "errors", "host", "metrics", "multicodec", "runtime", "security",
+    }, submodules=("actor", "errors", "host", "lattice", "metrics", "multicodec", "runtime", "security",
                    "types"))
 
 
@@ -93,6 +97,10 @@ __all__ = [
     "HostConfig",
     "HostInterface",
     "caller",
+    "Lattice",
+    "LatticeError",
+    "LatticeUnavailable",
+    "Placement",
     "MessageBroker",
     "RestartPolicy",
     "Supervisor",

@@ -35,6 +35,8 @@ __all__ = [
     "HealthCheckFailed",
     "UpgradeFailed",
     "BuildError",
+    "LatticeError",
+    "LatticeUnavailable",
     "ConfigError",
     "WitError",
     "printable",
@@ -245,6 +247,18 @@ class UpgradeFailed(AirssysError, RuntimeError):
         super().__init__(message)
         self.component = component
         self.rolled_back = rolled_back
+
+
+class LatticeError(AirssysError):
+    """A lattice (``aw.Lattice``: node hosts on NATS JetStream) could not do what was asked: a
+    node name already in use, a placement no live node matches, a NATS reply that was refused.
+    The message says which node or component and what to do."""
+
+
+class LatticeUnavailable(LatticeError):
+    """The NATS servers of a lattice cannot be reached (at start, or for longer than a call's
+    timeout mid-run). Cross-node frames already accepted stay buffered (bounded) and are
+    published once NATS is back; nothing acknowledged is lost."""
 
 
 class BuildError(AirssysError):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from airssys_wasm._fast.fastcall import GuestCall
 from airssys_wasm.actor import Actor, DeadLetterReason
 from airssys_wasm.errors import GuestError, TrapError
+from airssys_wasm.host.remote import Delivery
 from airssys_wasm.host.requests import Callback, RequestEnvelope
 from airssys_wasm.runtime import Instance
 from airssys_wasm.types import ComponentMetadata, HealthStatus
@@ -119,10 +120,33 @@ class ComponentActor(Actor):
             return self._execute(instance, message)
         if type(message) is Callback:
             return self._callback(instance, message)
+        if type(message) is Delivery:
+            return self._deliver(instance, message)
         self._refused(message, TypeError(
             f"component {self.entry.name!r} received a {type(message).__name__}; send "
             "multicodec frames through Host.send / ComponentRef.send"))
         return None
+
+    def _deliver(self, instance: Instance, delivery: Delivery) -> GuestCall | None:
+        """A frame from another node of the lattice: handled like a local message, then
+        settled so the node acknowledges it (a trap settles it as a dead letter, in the host)."""
+        try:
+            out = instance.handle_message(delivery.sender, delivery.frame)
+        except GuestError as exc:
+            self._refused(delivery, exc)
+            delivery.settle()
+            return None
+        if out is not None:
+            return out.then(partial(self._delivered, delivery))
+        delivery.settle()
+        return None
+
+    def _delivered(self, delivery: Delivery, get: Any) -> None:
+        try:
+            get()
+        except GuestError as exc:
+            self._refused(delivery, exc)
+        delivery.settle()  # a TrapError propagates: the dead letter settles it
 
     def _refusable(self, message: Any, get: Any) -> None:
         try:

@@ -73,6 +73,7 @@ from airssys_wasm.host.policy import (
     refused_hook,
 )
 from airssys_wasm.host.registry import ComponentEntry, ComponentStats, Registry, check_name
+from airssys_wasm.host.remote import Delivery, LatticeLink
 from airssys_wasm.host.requests import RequestEnvelope, RequestStats, RequestTable
 from airssys_wasm.host.router import HostMessaging
 from airssys_wasm.runtime import Artifact, ComponentArtifact, Engine, HostServices, Limits, Source
@@ -81,7 +82,7 @@ from airssys_wasm.types import CallerInfo, ComponentConfig, ComponentId, HealthS
 if TYPE_CHECKING:  # upgrade and prometheus load in the methods that use them, seldom called
     from airssys_wasm.host.prometheus import MetricsServer
 
-__all__ = ["ComponentRef", "Host"]
+__all__ = ["ComponentRef", "Host", "RemoteRef"]
 
 #: How many given-up components ``Host.ref``/``Host.stats`` keep answering for (oldest dropped).
 _GIVEN_UP_KEPT = 1000
@@ -142,11 +143,60 @@ class ComponentRef:
         return f"<ComponentRef {self.component_id} {self.state.value}>"
 
 
+class RemoteRef(ComponentRef):
+    """Handle on a component placed on another node of the lattice: the ComponentRef
+    operations (send, request, health, stop), routed to its node; it follows the component
+    when it fails over. ``state`` and ``error`` are what its placement says; its actor and
+    counters live on its node, so ``actor`` and ``stats`` raise ActorStateError."""
+
+    __slots__ = ("_lattice",)
+
+    def __init__(self, host: Host, name: str, component_id: ComponentId,
+                 lattice: LatticeLink) -> None:
+        self.name = name
+        self.component_id = component_id
+        self._host = host
+        self._lattice = lattice
+
+    @property
+    def node(self) -> str | None:
+        """The node it is placed on now (None while it moves to another)."""
+        return self._lattice.where(self.name)
+
+    @property
+    def actor(self) -> ActorRef:  # type: ignore[override]
+        """Not here: the actor runs on ``node``."""
+        raise ActorStateError(f"component {self.name!r} runs on node {self.node!r}: its actor is "
+                              "there; use send/request/health/stop, or that node's stats")
+
+    @property
+    def state(self) -> ActorState:
+        """Its lifecycle state as its placement records it (running, starting, failed)."""
+        return self._lattice.state(self.name)[0]
+
+    @property
+    def stats(self) -> ActorStats:
+        """Not here: its counters are kept by its node."""
+        raise ActorStateError(f"the counters of {self.name!r} are kept by node {self.node!r}; "
+                              "read them there (airssys-wasm node shows them in its table)")
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why it failed, when its placement says failed."""
+        return self._lattice.state(self.name)[1]
+
+    def __repr__(self) -> str:
+        return f"<RemoteRef {self.component_id} on {self.node} {self.state.value}>"
+
+
 class Host:
     """The embedded host: one process, one asyncio loop. Use it as ``async with Host() as h``."""
 
-    def __init__(self, config: HostConfig | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(self, config: HostConfig | None = None, *, engine: Engine | None = None,
+                 lattice: LatticeLink | None = None) -> None:
         self.config = config or HostConfig()
+        #: The lattice this host is a node of (``aw.Lattice``), or None: one process, no server.
+        self.lattice = lattice
         self._own_engine = engine is None
         #: Every entry's ``on_incarnation``: one bound method for the host, not one per spawn.
         self._on_incarnation: Callable[[str], None] = self._release_ext
@@ -169,7 +219,7 @@ class Host:
         self._ext_imports: dict[int, tuple[Artifact, tuple[str, ...]]] = {}
         #: Custom interfaces (``provide`` / ``HostConfig.interfaces``), linked at spawn.
         self.interfaces = InterfaceRegistry(self.security, self.config.interfaces)
-        self.registry = Registry()
+        self.registry = Registry(remote=lattice)
         self.router = Router()
         self.system: ActorSystem | None = None
         self.requests: RequestTable | None = None
@@ -215,6 +265,12 @@ class Host:
         self.requests = RequestTable(cfg.name, self._deliver_callback, self._loop)
         self.messaging = HostMessaging(self.router, self.registry, self.requests, self.security,
                                        cfg.request_timeout)
+        if self.lattice is not None:
+            try:
+                await self.lattice.attach(self)
+            except BaseException:
+                await self.close()
+                raise
 
     def _deliver_callback(self, request: Any, callback: Any) -> None:
         assert self.messaging is not None
@@ -228,8 +284,12 @@ class Host:
         for server in self._metrics_servers:
             server.close()
         try:
+            if self.lattice is not None:  # no new frames from other nodes while draining
+                await self.lattice.detach(drain=drain)
             if self.system is not None:
                 await self.system.shutdown(drain=drain)
+            if self.lattice is not None:
+                await self.lattice.close()
             if self.requests is not None:
                 self.requests.close_all(f"host {self.config.name!r} shut down before the reply")
         finally:
@@ -259,7 +319,9 @@ class Host:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, DeadLetter):
             message = event.message
-            if type(message) is RequestEnvelope and self.requests is not None:
+            if type(message) is Delivery:  # a frame from another node: acknowledge it now
+                message.settle()
+            elif type(message) is RequestEnvelope and self.requests is not None:
                 error = event.error or ComponentNotFound(
                     f"component {event.recipient!r} stopped before handling request "
                     f"{message.request.id}")
@@ -372,6 +434,16 @@ class Host:
         self._supervisors[name] = sup
         return sup
 
+    def find_supervisor(self, name: str) -> Supervisor:
+        """The running supervisor ``name`` made with ``supervisor(name, ...)``;
+        ComponentNotFound when there is none."""
+        self._running()
+        found = self._supervisors.get(name)
+        if found is None or not found.running:
+            raise ComponentNotFound(f"no running supervisor named {name!r} in this host; "
+                                    "create it with host.supervisor(name, ...)")
+        return found
+
     def _parent(self, supervisor: Supervisor | str | None) -> Supervisor:
         system = self._running()
         if supervisor is None:
@@ -382,11 +454,7 @@ class Host:
                                   "create it with host.supervisor(name, ...)")
             return supervisor
         if isinstance(supervisor, str):
-            found = self._supervisors.get(supervisor)
-            if found is None or not found.running:
-                raise ComponentNotFound(f"no running supervisor named {supervisor!r} in this host; "
-                                        "create it with host.supervisor(name, ...)")
-            return found
+            return self.find_supervisor(supervisor)
         raise TypeError(f"supervisor must be a Supervisor, its name or None, not "
                         f"{type(supervisor).__name__}")
 
@@ -405,6 +473,7 @@ class Host:
         health: HealthCheck | None | Literal[Default.HOST_CONFIG] = Default.HOST_CONFIG,
         capacity: int | None = None,
         batch_size: int | None = None,
+        placement: object | None = None,
     ) -> ComponentRef:
         """Load, admit, instantiate in a fresh Store, call ``init``, register under ``name``
         and start under ``supervisor`` (the root one by default).
@@ -416,7 +485,43 @@ class Host:
         Without one the component may message other components and log, nothing else.
         ``trust`` ("trusted" / "unknown" / "untrusted"; default ``HostConfig.default_trust``)
         decides default limits and whether a manifest is required.
+
+        On a lattice host (``Host(lattice=aw.Lattice(...))``) the spec is recorded lattice-wide
+        and ``placement`` (an ``aw.Placement``, or a node name; default: this node) picks the
+        node it runs on; a component placed on another node is returned as a ``RemoteRef``.
+        Without a lattice, ``placement`` is a ConfigError.
         """
+        if self.lattice is not None:
+            self._running()
+            return await self.lattice.spawn(
+                name, source, manifest=manifest, restart=restart, limits=limits,
+                supervisor=supervisor, trust=trust, config=config, backoff=backoff, health=health,
+                capacity=capacity, batch_size=batch_size, placement=placement)
+        if placement is not None:
+            raise ConfigError("placement= needs a lattice: create the host with "
+                              "Host(lattice=aw.Lattice(url, node=...))")
+        return await self.spawn_local(name, source, manifest, restart, limits, supervisor,
+                                      trust=trust, config=config, backoff=backoff,
+                                      health=health, capacity=capacity, batch_size=batch_size)
+
+    async def spawn_local(
+        self,
+        name: str,
+        source: Source,
+        manifest: object | None = None,
+        restart: RestartPolicy | str = RestartPolicy.PERMANENT,
+        limits: Limits | None = None,
+        supervisor: Supervisor | str | None = None,
+        *,
+        trust: str | None = None,
+        config: ComponentConfig | None = None,
+        backoff: Backoff | None = None,
+        health: HealthCheck | None | Literal[Default.HOST_CONFIG] = Default.HOST_CONFIG,
+        capacity: int | None = None,
+        batch_size: int | None = None,
+    ) -> ComponentRef:
+        """``spawn`` in this process, whatever the lattice: the lattice calls it on the node it
+        placed a component on (and ``spawn`` does, without a lattice)."""
         self._running()
         check_name(name)
         if type(restart) is not RestartPolicy:  # the enum call is not free; most pass the member
@@ -533,11 +638,14 @@ class Host:
         return None
 
     def ref(self, name: str) -> ComponentRef:
-        """The component's handle; also for one its supervisor gave up on (state ``failed``)."""
+        """The component's handle; also for one its supervisor gave up on (state ``failed``),
+        and a ``RemoteRef`` for one placed on another node of the lattice."""
         ref = self._refs.get(name)
         if ref is None:
             if name in self._given_up:
                 return self._given_up[name][0]
+            if self.lattice is not None and self.lattice.owns(name):
+                return RemoteRef(self, name, self.lattice.component_id(name), self.lattice)
             self.registry.get(name)  # raises the standard ComponentNotFound
             raise ComponentNotFound(f"component {name!r} is stopping")
         return ref
@@ -559,6 +667,8 @@ class Host:
         up on is no longer listed (``ref(name)`` still describes it) unless ``given_up`` is set
         (metrics keep reporting it, state ``failed``, until the name is spawned again)."""
         names = self.registry.names()
+        if self.lattice is not None:  # what list-components shows: the whole lattice
+            names += [name for name in self.lattice.names() if name not in self.registry]
         if given_up:
             names += [name for name in self._given_up if name not in self.registry]
         return names
@@ -657,21 +767,34 @@ class Host:
             raise
 
     def subscribe(self, topic: str, name: str) -> None:
-        """Deliver every frame published on ``topic`` to ``name``'s handle-message."""
-        self._running().broker.subscribe(topic, self.ref(name).actor)
+        """Deliver every frame published on ``topic`` to ``name``'s handle-message.
+
+        On a lattice host ``name`` may run on any node: the subscription is recorded with its
+        spec (it follows the component when it fails over); ``await host.lattice.settled()``
+        waits until every node knows it."""
+        ref = self.ref(name)
+        if type(ref) is not RemoteRef:
+            self._running().broker.subscribe(topic, ref.actor)
+        if self.lattice is not None:
+            self.lattice.subscribe(topic, name)
 
     def unsubscribe(self, topic: str, name: str) -> bool:
         """Stop delivering ``topic`` to ``name``; True if it was subscribed.
 
         Stopping a component ends all its subscriptions by itself; this is for a component that
         stays running but should no longer receive a topic."""
-        return self._running().broker.unsubscribe(topic, self.ref(name).actor)
+        ref = self.ref(name)
+        remote = self.lattice is not None and self.lattice.unsubscribe(topic, name)
+        if type(ref) is RemoteRef:
+            return remote
+        return self._running().broker.unsubscribe(topic, ref.actor)
 
     async def publish(self, topic: str, payload: bytes | bytearray | memoryview) -> int:
         """Send the frame ``payload`` to every subscriber of ``topic``; returns how many.
 
         MessageTooLarge (before any copy, nothing delivered) when it exceeds the
-        ``max_message`` of any subscriber."""
+        ``max_message`` of any subscriber of this node. On a lattice host the subscribers on
+        the other nodes are counted too (each node checks its own subscribers' limits)."""
         system = self._running()
         size = memoryview(payload).nbytes
         for ref in system.broker.subscribers(topic):
@@ -683,15 +806,35 @@ class Host:
                     self._audit_too_large(ref.name, exc)
                     raise
         frame = as_frame(payload)
-        return await system.broker.publish(topic, (self.config.host_id, frame))
+        delivered = await system.broker.publish(topic, (self.config.host_id, frame))
+        if self.lattice is not None:
+            delivered += await self.lattice.publish(topic, frame)
+        return delivered
 
     # -- health and stopping ---------------------------------------------------------------------
     async def health(self, name: str) -> HealthStatus:
         """Probe ``name`` now (between its batches). Counts towards the unhealthy threshold."""
-        return await self.ref(name).actor.health()
+        ref = self.ref(name)
+        if type(ref) is RemoteRef:
+            assert self.lattice is not None
+            return await self.lattice.health(name)
+        return await ref.actor.health()
 
     async def stop(self, name: str) -> None:
-        """Stop ``name`` for good: handle what is queued, call its ``shutdown``, unregister."""
+        """Stop ``name`` for good: handle what is queued, call its ``shutdown``, unregister.
+
+        On a lattice host: wherever it runs, and its spec and queued frames are removed from
+        the lattice too."""
+        if self.lattice is not None:
+            self._running()
+            if name not in self._refs:
+                self._given_up.pop(name, None)
+            await self.lattice.stop(name)
+            return
+        await self.stop_local(name)
+
+    async def stop_local(self, name: str) -> None:
+        """``stop`` in this process only (the lattice calls it on the node running ``name``)."""
         system = self._running()
         if name not in self._refs and self._given_up.pop(name, None) is not None:
             return  # already stopped for good when its supervisor gave up on it

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airssys_wasm.errors import ComponentNotFound, ConfigError
-from airssys_wasm.runtime import Artifact, HostServices, Instance, Limits, WasiSettings
+from airssys_wasm.runtime import (
+    Artifact,
+    ComponentDirectory,
+    HostServices,
+    Instance,
+    Limits,
+    WasiSettings,
+)
 from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
 
 if TYPE_CHECKING:
@@ -75,10 +82,12 @@ class ComponentEntry:
 class Registry:
     """Name -> entry. Names are unique within a host."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_remote")
 
-    def __init__(self) -> None:
+    def __init__(self, remote: ComponentDirectory | None = None) -> None:
         self._entries: dict[str, ComponentEntry] = {}
+        #: The lattice's directory of components on other nodes: guests see the whole lattice.
+        self._remote = remote
 
     def add(self, entry: ComponentEntry) -> None:
         """Register ``entry`` under its name; ConfigError if the name is taken, because a name is a
@@ -133,7 +142,11 @@ class Registry:
     # -- ComponentDirectory ----------------------------------------------------------------------
     def list_components(self) -> Sequence[ComponentId]:
         """``list-components`` for guests: the component-ids of everything registered."""
-        return [entry.component_id for entry in self._entries.values()]
+        local = [entry.component_id for entry in self._entries.values()]
+        if self._remote is None:
+            return local
+        return local + [cid for cid in self._remote.list_components()
+                        if cid.name not in self._entries]
 
     def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
         """``get-component-metadata`` for guests: what ``component`` said about itself, or None
@@ -141,4 +154,6 @@ class Registry:
         try:
             return self.find(component).metadata
         except ComponentNotFound:
+            if self._remote is not None and component.name not in self._entries:
+                return self._remote.component_metadata(component)
             return None

@@ -88,7 +88,7 @@ class HostMessaging:
         if type(message) is not bytes:
             self._oversized(sender, target, message)
         if target.namespace or target.version:
-            self._registry.find(target)
+            self._route(target)
         try:
             self._send(target.name, sender, message)
         except MessageTooLarge as exc:  # over the target's max_message
@@ -119,18 +119,14 @@ class HostMessaging:
         self._allow(sender, target)
         if type(request) is not bytes:
             self._oversized(sender, target, request)
-        entry = self._registry.find(target)
-        route = self._router.get(entry.name)
-        if route is None:
-            raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
-                                    "(it is stopping); try again after it restarts")
+        route = self._route(target)
         try:
             route.check_size(len(request))
         except MessageTooLarge as exc:
-            self._refused(sender.name, entry.name, exc)
+            self._refused(sender.name, route.name, exc)
             raise
         timeout = timeout_ms / 1000.0 if timeout_ms > 0 else self._default_timeout
-        pending = self._requests.open(sender, entry.name, timeout, reply_to=sender.name)
+        pending = self._requests.open(sender, route.name, timeout, reply_to=sender.name)
         context = self._requests.context(pending, CallerInfo(component_id=sender))
         try:
             route.mailbox.try_put(RequestEnvelope(pending, bytes(request), context))
@@ -138,6 +134,22 @@ class HostMessaging:
             self._requests.abandon(pending)
             raise
         return pending.id
+
+    def _route(self, target: ComponentId) -> Route:
+        """The route a guest's component-id addresses (here or, on a lattice, on another
+        node); empty namespace/version match any. ComponentNotFound otherwise."""
+        route = self._router.get(target.name)
+        if route is None:
+            self._registry.get(target.name)  # the standard "no component named ..." error
+            raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
+                                    "(it is stopping); try again after it restarts")
+        cid = route.component_id
+        if (target.namespace and target.namespace != cid.namespace) or (
+                target.version and target.version != cid.version):
+            raise ComponentNotFound(
+                f"no component {target} is running; the component named {target.name!r} is "
+                f"{cid} (leave namespace/version empty to match any)")
+        return route
 
     def cancel_request(self, sender: ComponentId, request_id: str) -> None:
         """A guest's ``cancel-request``: only the sender of a request may cancel it."""
