@@ -10,7 +10,8 @@ if TYPE_CHECKING:
     from airssys_wasm.host.component_actor import ComponentActor
     from airssys_wasm.host.config import HostConfig
     from airssys_wasm.host.defaults import Default
-    from airssys_wasm.host.host import ComponentRef, Host
+    from airssys_wasm.host.host import ComponentRef, Host, RemoteRef
+    from airssys_wasm.host.remote import Delivery, LatticeLink
     from airssys_wasm.host.interfaces import Caller, HostInterface, caller
     from airssys_wasm.host.policy import (
         EXTENSIONS,
@@ -30,7 +31,8 @@ else:
         "airssys_wasm.host.component_actor": ("ComponentActor",),
         "airssys_wasm.host.config": ("HostConfig",),
         "airssys_wasm.host.defaults": ("Default",),
-        "airssys_wasm.host.host": ("ComponentRef", "Host"),
+        "airssys_wasm.host.host": ("ComponentRef", "Host", "RemoteRef"),
+        "airssys_wasm.host.remote": ("Delivery", "LatticeLink"),
         "airssys_wasm.host.interfaces": ("Caller", "HostInterface", "caller"),
         "airssys_wasm.host.policy": (
             "EXTENSIONS", "MESSAGING_SEND", "RESOURCE_EXHAUSTED", "Admission", "Decision",
@@ -45,6 +47,9 @@ else:
 
 __all__ = [
     "Admission",
+    "Delivery",
+    "LatticeLink",
+    "RemoteRef",
     "EXTENSIONS",
     "Callback",
     "Caller",

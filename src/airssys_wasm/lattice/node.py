@@ -42,6 +42,7 @@ from airssys_wasm.actor import (
     Supervisor,
 )
 from airssys_wasm.errors import (
+    ActorStateError,
     AirssysError,
     ComponentNotFound,
     ConfigError,
@@ -169,14 +170,13 @@ class _Placed:
 class _Outbox:
     """Frames for one component on another node, waiting for their publish."""
 
-    __slots__ = ("name", "subject", "token", "mailbox", "seq", "task")
+    __slots__ = ("name", "subject", "token", "mailbox", "task")
 
     def __init__(self, name: str, subject: str, mailbox: Mailbox) -> None:
         self.name = name
         self.subject = subject
         self.token = token(name)
         self.mailbox = mailbox
-        self.seq = 0
         self.task: asyncio.Task[None] | None = None
 
 
@@ -282,6 +282,10 @@ class Lattice:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._cids: dict[tuple[str, str, str], ComponentId] = {}
+        #: Frames this session sent to each component: the ``seq`` of the dedup key. Kept
+        #: across outboxes (a component that moves away, back and away again), so a receiver
+        #: never takes a new frame for a redelivered one.
+        self._seqs: dict[str, int] = {}
         self._max_payload = 1024 * 1024
         self._leaving = False
         self._node_revision = 0
@@ -299,15 +303,21 @@ class Lattice:
             raise ConfigError(f"{self!r} is already attached to a host; one Lattice per Host")
         self._host = host
         nats = _nats()
+        nc = self._nc = nats.NATS()
         try:
-            self._nc = await nats.connect(
+            # Reconnect forever once connected; but the first connection is bounded (nats-py
+            # would otherwise keep retrying a server that is not there).
+            await asyncio.wait_for(nc.connect(
                 servers=self.servers, name=f"airssys-wasm {self.node}", token=self._token,
                 nkeys_seed_str=self._nkey_seed, connect_timeout=self.connect_timeout,
                 allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.25,
-                reconnected_cb=self._reconnected, error_cb=self._nats_error)
-        except Exception as exc:
+                reconnected_cb=self._reconnected, error_cb=self._nats_error),
+                self.connect_timeout * len(self.servers) + 0.5)
+        except (Exception, asyncio.TimeoutError) as exc:
+            await nc.close()
             raise LatticeUnavailable(
-                f"cannot reach NATS at {','.join(self.servers)} ({type(exc).__name__}: {exc}); "
+                f"cannot reach NATS at {','.join(self.servers)} "
+                f"({type(exc).__name__}{f': {exc}' if str(exc) else ''}); "
                 "start a server (airssys-wasm lattice up) or fix the url/credentials") from None
         self._max_payload = self._nc.max_payload
         self._js = self._nc.jetstream()
@@ -433,6 +443,9 @@ class Lattice:
         self._local.discard(name)
         if placed is None or placed.node != self.node or placed.state == "failed":
             return
+        await self._orphan_entry(name, placed)
+
+    async def _orphan_entry(self, name: str, placed: _Placed) -> None:
         placed.node, placed.state = None, "orphaned"
         try:
             await self._kv[self.subjects.placements].update(token(name), dumps(placed.to_wire()),
@@ -631,6 +644,10 @@ class Lattice:
             await self._write_placement(name, placed)
             return ref
         except BaseException as exc:
+            if self._leaving and not raise_errors:  # this node is closing: let another take it
+                self._local.discard(name)
+                await self._orphan_entry(name, placed)
+                raise
             if name not in self._local:
                 placed.state = "failed"
                 placed.error = error_to_wire(exc) if isinstance(exc, Exception) else None
@@ -732,8 +749,11 @@ class Lattice:
         what was handled, acknowledge the batch (AckAll: its last message)."""
         host = self._host
         assert host is not None
-        ref = host.ref(inbox.name)
-        mailbox = ref.actor.mailbox
+        try:
+            mailbox = host.ref(inbox.name).actor.mailbox
+        except (ComponentNotFound, ActorStateError):
+            inbox.fetching = False  # stopped here meanwhile: whoever runs it next takes these
+            return
         handled = inbox.handled
         batch = _Batch()
         changed = False
@@ -843,6 +863,8 @@ class Lattice:
         assert host is not None
         mailbox = outbox.mailbox
         budget = self._max_payload - PACK_OVERHEAD
+        seqs = self._seqs
+        name = outbox.name
         try:
             while True:
                 items = mailbox.drain(self.pack_frames)
@@ -855,8 +877,8 @@ class Lattice:
                         if frames and size + len(item[1]) + 64 > budget:
                             await self._publish(outbox, frames)
                             frames, size = [], 0
-                        outbox.seq += 1
-                        frames.append((outbox.seq, item[0], item[1]))
+                        seq = seqs[name] = seqs.get(name, 0) + 1
+                        frames.append((seq, item[0], item[1]))
                         size += len(item[1]) + 64
                     elif type(item) is RequestEnvelope:
                         self._task(self._remote_request(outbox.name, item))
@@ -1094,6 +1116,8 @@ class Lattice:
         here when this node won, or record it failed when its restart intensity is spent."""
         from nats.js.errors import KeyWrongLastSequenceError
 
+        if self._leaving:
+            return
         try:
             spec = await self._spec(name)
             rule = spec.rule
@@ -1107,7 +1131,7 @@ class Lattice:
                 return
             await asyncio.sleep(order.index(self.node) * 0.05)  # the preferred node goes first
             current = self._placed.get(name)
-            if current is None or current.revision != seen.revision:
+            if self._leaving or current is None or current.revision != seen.revision:
                 return  # someone else moved it already
             placed = _Placed(seen.to_wire(), seen.revision)
             now = time.time()

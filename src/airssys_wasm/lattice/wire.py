@@ -17,15 +17,21 @@ from typing import Any
 import msgpack
 
 from airssys_wasm.errors import (
+    ActorStateError,
     AirssysError,
     ComponentNotFound,
+    ConfigError,
     GuestError,
     LatticeError,
+    LatticeUnavailable,
+    LoadError,
     MailboxFull,
+    ManifestError,
     MessageTooLarge,
     PermissionDenied,
     QuotaExceeded,
     RequestTimeout,
+    SupervisorEscalation,
     TrapError,
 )
 from airssys_wasm.types import ComponentId
@@ -115,9 +121,13 @@ def unpack(data: bytes) -> tuple[str, list[tuple[int, tuple[str, str, str], byte
     return value[0], items
 
 
+#: Errors rebuilt as themselves on the caller's node (subclasses before their bases).
 _ERRORS: dict[str, type[AirssysError]] = {
     "not_found": ComponentNotFound, "timeout": RequestTimeout, "full": MailboxFull,
     "denied": PermissionDenied, "quota": QuotaExceeded, "too_large": MessageTooLarge,
+    "load": LoadError, "manifest": ManifestError, "config": ConfigError,
+    "state": ActorStateError, "escalation": SupervisorEscalation,
+    "unavailable": LatticeUnavailable, "lattice": LatticeError,
 }
 
 
