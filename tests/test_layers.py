@@ -19,6 +19,7 @@ LAYERS = {
     "actor": 3,
     "host": 4,
     "security": 5,
+    "lattice": 6,
     "benchmarks": 6, "demo": 6, "metrics": 6,
     "cli": 7,
 }

@@ -37,6 +37,7 @@ __all__ = [
     "BuildError",
     "ConfigError",
     "WitError",
+    "LatticeError",
     "printable",
 ]
 
@@ -250,3 +251,9 @@ class UpgradeFailed(AirssysError, RuntimeError):
 class BuildError(AirssysError):
     """A guest could not be built (``airssys-wasm build``): the toolchain is missing, the
     source is not a guest module, or the toolchain failed; the message says which and what to do."""
+
+
+class LatticeError(AirssysError):
+    """The NATS lattice failed: a ``nats-server`` of a local cluster exited or did not become
+    ready in time, or a lattice operation is not valid in the current state; the message says
+    which server (with the tail of its log) and what to do."""
