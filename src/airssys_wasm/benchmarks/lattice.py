@@ -43,9 +43,9 @@ from typing import Any
 from airssys_wasm.actor import ActorState
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.benchmarks.timing import Comparison, distribution
-from airssys_wasm.errors import ConfigError, MailboxFull
-from airssys_wasm.lattice import Lattice
+from airssys_wasm.errors import ConfigError, LatticeError, MailboxFull
 from airssys_wasm.host import Host, HostConfig
+from airssys_wasm.lattice import Lattice
 from airssys_wasm.runtime import Engine
 
 TITLE = ("Lattice (issue 14): cross-node frames and requests on NATS JetStream, failover, "
@@ -132,12 +132,13 @@ def _config() -> HostConfig:
 
 async def _wait(condition: Any, what: str, timeout: float = SETUP_TIMEOUT,
                 pause: float = 0.0) -> None:
-    """Poll ``condition()`` (yielding to the loop) until true; TimeoutError naming ``what``."""
+    """Poll ``condition()`` (yielding to the loop) until true; LatticeError naming ``what``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise TimeoutError(f"lattice benchmark: {what} did not happen within {timeout:.0f} s")
+            raise LatticeError(f"lattice benchmark: {what} did not happen within {timeout:.0f} s; "
+                               "is the box overloaded, or the nats-server stuck?")
         await asyncio.sleep(pause)
 
 
@@ -198,12 +199,12 @@ async def _child_frames(url: str, engine: Engine, n: int, rounds: int, log_dir: 
             try:
                 return (await asyncio.wait_for(lines.readline(), SETUP_TIMEOUT)).strip()
             except asyncio.TimeoutError:
-                raise TimeoutError(f"lattice benchmark: the receiving node did not report {what} "
+                raise LatticeError(f"lattice benchmark: the receiving node did not report {what} "
                                    f"within {SETUP_TIMEOUT:.0f} s: "
                                    f"{log.read_text(errors='replace')[-2000:]}") from None
 
         if await line("that it joined") != b"ready":
-            raise RuntimeError(f"the receiving node did not start: "
+            raise LatticeError("lattice benchmark: the receiving node did not start; its log: "
                                f"{log.read_text(errors='replace')[-2000:]}")
         n1 = _lattice(url, "n1", "bench-procs")
         async with Host(_config(), engine=engine, lattice=n1) as h1:
@@ -361,7 +362,8 @@ async def _failover_runs(url: str, engine: Engine, runs: int, log_dir: Path) -> 
                 except asyncio.TimeoutError:
                     line = b""
                 if line.strip() != b"ready":
-                    raise RuntimeError(f"the victim node {node} did not start its component: "
+                    raise LatticeError(f"lattice benchmark: the victim node {node} did not start "
+                                       "its component; its log: "
                                        f"{log.read_text(errors='replace')[-2000:]}")
                 await _wait(lambda: link.where(name) == node
                             and link.state(name)[0] is ActorState.RUNNING,
