@@ -8,7 +8,8 @@ processes, so it needs no NATS client (``nats-py`` is not imported here).
 Each server gets a directory of its own under the cluster's ``dir``: ``nats.conf`` (written
 here, mode 0600, since it holds the token: a token on the command line would be readable by
 every user through ``ps``), ``server.log`` (the server's stdout and stderr, appended across
-restarts) and ``store/`` (JetStream's file store, kept across ``kill`` and ``restart``). With
+restarts), ``nats.pid`` (the running server's process id, for tools outside this process)
+and ``store/`` (JetStream's file store, kept across ``kill`` and ``restart``). With
 more than one server, each routes to all the others in the cluster ``airssys``.
 
 A JetStream cluster needs a quorum of its servers to elect its meta leader: 2 servers start
@@ -379,6 +380,7 @@ class LocalCluster:
             f"server_name: {_quoted(server.name)}",
             f'listen: "127.0.0.1:{server.port}"',
             f'http: "127.0.0.1:{server.monitor_port}"',
+            f"pid_file: {_quoted(str(server.home / 'nats.pid'))}",
             "jetstream {",
             f"  store_dir: {_quoted(str(server.home / 'store'))}",
             f"  max_memory_store: {self._max_memory}",
