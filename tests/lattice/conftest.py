@@ -47,4 +47,4 @@ def _heal_nats_cluster3(request: pytest.FixtureRequest) -> Iterator[None]:
         cluster: LocalCluster = request.getfixturevalue("nats_cluster3")
         for i in range(cluster.nodes):
             if not cluster.alive(i):
-                cluster.restart(i)
+                cluster.restart(i, timeout=30.0)  # generous: a loaded box

@@ -217,6 +217,11 @@ class LocalCluster:
         :class:`~airssys_wasm.errors.LatticeError` quoting the end of its log; if it lost a
         port to another process between picking and binding, the start is retried once on
         new ports. On any failure every server started is stopped again.
+
+        Streams are not waited for: when servers start on a ``dir`` holding streams of an
+        earlier run, each stream elects its leader after the meta leader (seconds), and a
+        request to it meanwhile times out or finds no responder; clients retry, as they must
+        on any failover.
         """
         if self._state != "new":
             raise LatticeError(f"this LocalCluster is {self._state}; a cluster starts once "
