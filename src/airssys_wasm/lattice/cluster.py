@@ -8,7 +8,8 @@ processes, so it needs no NATS client (``nats-py`` is not imported here).
 Each server gets a directory of its own under the cluster's ``dir``: ``nats.conf`` (written
 here, mode 0600, since it holds the token: a token on the command line would be readable by
 every user through ``ps``), ``server.log`` (the server's stdout and stderr, appended across
-restarts) and ``store/`` (JetStream's file store, kept across ``kill`` and ``restart``). With
+restarts), ``nats.pid`` (the running server's process id, for tools outside this process)
+and ``store/`` (JetStream's file store, kept across ``kill`` and ``restart``). With
 more than one server, each routes to all the others in the cluster ``airssys``.
 
 A JetStream cluster needs a quorum of its servers to elect its meta leader: 2 servers start
@@ -216,6 +217,11 @@ class LocalCluster:
         :class:`~airssys_wasm.errors.LatticeError` quoting the end of its log; if it lost a
         port to another process between picking and binding, the start is retried once on
         new ports. On any failure every server started is stopped again.
+
+        Streams are not waited for: when servers start on a ``dir`` holding streams of an
+        earlier run, each stream elects its leader after the meta leader (seconds), and a
+        request to it meanwhile times out or finds no responder; clients retry, as they must
+        on any failover.
         """
         if self._state != "new":
             raise LatticeError(f"this LocalCluster is {self._state}; a cluster starts once "
@@ -379,6 +385,7 @@ class LocalCluster:
             f"server_name: {_quoted(server.name)}",
             f'listen: "127.0.0.1:{server.port}"',
             f'http: "127.0.0.1:{server.monitor_port}"',
+            f"pid_file: {_quoted(str(server.home / 'nats.pid'))}",
             "jetstream {",
             f"  store_dir: {_quoted(str(server.home / 'store'))}",
             f"  max_memory_store: {self._max_memory}",
