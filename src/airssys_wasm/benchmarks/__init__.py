@@ -27,7 +27,8 @@ __all__ = ["SUITE_NAMES", "Comparison", "Curve", "Distribution", "distribution",
 
 #: Suite names, in BENCHMARKS.md order (bottom layer first).
 SUITE_NAMES = ("multicodec", "actor", "fast", "runtime", "restart", "host", "security", "suspend",
-               "metrics", "hostfn", "coldstart", "startup", "payload", "spawn", "scaling")
+               "metrics", "hostfn", "coldstart", "startup", "payload", "spawn", "scaling",
+               "lattice")
 
 
 def suite(name: str) -> ModuleType:
