@@ -12,15 +12,17 @@ from pathlib import Path
 
 import airssys_wasm
 
-LAYERS = {
+LAYERS: dict[str, float] = {
     "errors": 0, "types": 0, "_lazy": 0,
     "_fast": 1, "multicodec": 1,
     "runtime": 2,
     "actor": 3,
     "host": 4,
     "security": 5,
-    "lattice": 5,  # below the benchmarks (layer 6) that measure it; imports host and below
-    "benchmarks": 6, "demo": 6, "metrics": 6,
+    "lattice": 6,
+    # The tooling on top of the library layers (SPEC.md numbers those 1-7): it may measure
+    # and show any of them, the lattice included.
+    "benchmarks": 6.5, "demo": 6.5, "metrics": 6.5,
     "cli": 7,
 }
 ROOT = Path(airssys_wasm.__file__).parent

@@ -719,44 +719,61 @@ class Lattice:
         inbox.task = asyncio.get_running_loop().create_task(self._consume(inbox, sub))
 
     async def _consume(self, inbox: _Inbox, sub: Any) -> None:
+        """Fetch, deliver, settle, record, acknowledge; the next fetch is already on its way
+        while a batch is handled, so its round trip overlaps the guest's work."""
         import nats.errors
         from nats.js.errors import FetchTimeoutError
 
-        host = self._host
-        assert host is not None
         name = inbox.name
+        waiting = (FetchTimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError)
+        cut_off = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+                   nats.errors.NoRespondersError)
+        loop = asyncio.get_running_loop()
+        ahead: asyncio.Task[list[Msg]] | None = None
         try:
             while inbox.fetching and name in self._local:
+                fetch = ahead or loop.create_task(sub.fetch(self.fetch_batch, timeout=0.5))
+                ahead = None
                 try:
-                    msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
-                except (FetchTimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError):
+                    msgs = await fetch
+                except waiting:
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                        nats.errors.NoRespondersError) as exc:
+                except cut_off as exc:
                     logger.debug("consumer of %s waits for NATS: %s", name, exc)
                     await asyncio.sleep(0.1)
                     continue
-                if msgs:
-                    await self._deliver(inbox, msgs)
+                if not msgs:
+                    continue
+                batch, record = await self._enqueue(inbox, msgs)
+                if batch is None:
+                    break
+                if inbox.fetching:
+                    ahead = loop.create_task(sub.fetch(self.fetch_batch, timeout=0.5))
+                await self._settle(inbox, msgs, batch, record)
         finally:
+            if ahead is not None:
+                ahead.cancel()  # what it fetched stays unacknowledged: redelivered to the next
             try:
                 await sub.unsubscribe()
             except Exception:
                 pass
 
-    async def _deliver(self, inbox: _Inbox, msgs: list[Msg]) -> None:
-        """Deliver one fetch to the component, wait until every frame is settled, record
-        what was handled, acknowledge the batch (AckAll: its last message)."""
+    async def _enqueue(self, inbox: _Inbox, msgs: list[Msg]
+                       ) -> tuple[_Batch | None, dict[str, int] | None]:
+        """Put the new frames of one fetch into the component's mailbox (the ones at or below
+        their origin's recorded seq are redeliveries: dropped). Returns the batch to wait for
+        and the dedup table to record once it is settled (None: unchanged)."""
         host = self._host
         assert host is not None
         try:
             mailbox = host.ref(inbox.name).actor.mailbox
         except (ComponentNotFound, ActorStateError):
             inbox.fetching = False  # stopped here meanwhile: whoever runs it next takes these
-            return
+            return None, None
         handled = inbox.handled
         batch = _Batch()
         changed = False
+        cids = self._cids
         for msg in msgs:
             try:
                 origin, items = unpack(msg.data)
@@ -771,23 +788,34 @@ class Lattice:
                     self._dedup += 1
                     continue
                 last = seq
-                cid = self._cids.get(sender)
+                cid = cids.get(sender)
                 if cid is None:
-                    cid = self._cids[sender] = ComponentId(sender[1], sender[0], sender[2])
+                    cid = cids[sender] = ComponentId(sender[1], sender[0], sender[2])
                 batch.outstanding += 1
                 self._received += 1
-                await mailbox.put(Delivery(cid, frame, batch.settle, None))
+                delivery = Delivery(cid, frame, batch.settle, None)
+                try:
+                    mailbox.try_put(delivery)
+                except MailboxFull:
+                    await mailbox.put(delivery)  # backpressure: the consumer waits, not NATS
             if last != handled.get(origin, 0):
                 handled.pop(origin, None)  # most recent last: the oldest sessions are dropped
                 handled[origin] = last
                 changed = True
         while len(handled) > _ORIGINS_KEPT:
             del handled[next(iter(handled))]
+        # A copy: frames of the next fetch may be enqueued before this batch is recorded.
+        return batch, dict(handled) if changed else None
+
+    async def _settle(self, inbox: _Inbox, msgs: list[Msg], batch: _Batch,
+                      record: dict[str, int] | None) -> None:
+        """Once every frame of the batch was handled or dead-lettered: record the dedup table
+        (so a redelivery after a node loss is dropped), then acknowledge (AckAll: the last)."""
         if batch.outstanding > 0:
             await batch.event.wait()
-        if changed:
+        if record is not None:
             await self._retrying(lambda: self._kv[self.subjects.handled].put(
-                token(inbox.name), dumps(handled)), f"record what {inbox.name} handled")
+                token(inbox.name), dumps(record)), f"record what {inbox.name} handled")
         await self._retrying(msgs[-1].ack, f"acknowledge frames of {inbox.name}")
 
     async def _retrying(self, call: Any, what: str) -> Any:

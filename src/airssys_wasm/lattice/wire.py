@@ -112,9 +112,10 @@ def unpack(data: bytes) -> tuple[str, list[tuple[int, tuple[str, str, str], byte
         raise LatticeError("a pack from the lattice is not [origin, frames]")
     items = []
     for item in value[1]:
-        if (not isinstance(item, list) or len(item) != 5 or type(item[0]) is not int
-                or item[0] < 1 or not all(isinstance(x, str) for x in item[1:4])
-                or not isinstance(item[4], bytes) or not item[2]):
+        # Plain type checks, not a generator: this runs once per frame received.
+        if (type(item) is not list or len(item) != 5 or type(item[0]) is not int
+                or item[0] < 1 or type(item[1]) is not str or type(item[2]) is not str
+                or type(item[3]) is not str or type(item[4]) is not bytes or not item[2]):
             raise LatticeError("a frame in a pack from the lattice is not "
                                "[seq, namespace, name, version, frame]")
         items.append((item[0], (item[1], item[2], item[3]), item[4]))
