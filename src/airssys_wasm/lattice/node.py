@@ -170,7 +170,7 @@ class _Placed:
 class _Outbox:
     """Frames for one component on another node, waiting for their publish."""
 
-    __slots__ = ("name", "subject", "token", "mailbox", "task")
+    __slots__ = ("name", "subject", "token", "mailbox", "task", "done")
 
     def __init__(self, name: str, subject: str, mailbox: Mailbox) -> None:
         self.name = name
@@ -178,6 +178,9 @@ class _Outbox:
         self.token = token(name)
         self.mailbox = mailbox
         self.task: asyncio.Task[None] | None = None
+        #: Items taken out of ``mailbox`` and finished with (frames: acknowledged by
+        #: JetStream); compared with ``mailbox.accepted`` to know what is still in flight.
+        self.done = 0
 
 
 class _Batch:
@@ -286,6 +289,8 @@ class Lattice:
         #: across outboxes (a component that moves away, back and away again), so a receiver
         #: never takes a new frame for a redelivered one.
         self._seqs: dict[str, int] = {}
+        #: Notified after every publish: ``_published_up_to`` waits on it.
+        self._progress = asyncio.Condition()
         self._max_payload = 1024 * 1024
         self._leaving = False
         self._node_revision = 0
@@ -322,13 +327,13 @@ class Lattice:
         self._max_payload = self._nc.max_payload
         self._js = self._nc.jetstream()
         try:
-            await self._ensure_storage()
+            await self._settling(self._ensure_storage)
         except Exception as exc:
             await self._nc.close()
             raise LatticeUnavailable(f"NATS at {','.join(self.servers)} has no usable "
                                      f"JetStream ({exc}); start nats-server with -js") from None
         try:
-            await self._join()
+            await self._settling(self._join)
             host.add_listener(self._on_event)
             nc = self._nc
             await nc.subscribe(self.subjects.node(self.node, "req"), cb=self._on_request)
@@ -344,6 +349,24 @@ class Lattice:
         except BaseException:
             await self._nc.close()
             raise
+
+    async def _settling(self, step: Any, patience: float = 15.0) -> None:
+        """Run ``step``, again while JetStream is still settling: right after a stream or
+        bucket of several replicas is created (or a server restarted) its first requests can
+        find no leader yet (no responders, 503)."""
+        import nats.errors
+        from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while True:
+            try:
+                return await step()
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError,
+                    NoStreamResponseError, ServiceUnavailableError):
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def _ensure_storage(self) -> None:
         from nats.js.api import KeyValueConfig, StorageType, StreamConfig
@@ -809,10 +832,13 @@ class Lattice:
 
     async def _settle(self, inbox: _Inbox, msgs: list[Msg], batch: _Batch,
                       record: dict[str, int] | None) -> None:
-        """Once every frame of the batch was handled or dead-lettered: record the dedup table
-        (so a redelivery after a node loss is dropped), then acknowledge (AckAll: the last)."""
+        """Once every frame of the batch was handled or dead-lettered, and what handling them
+        sent to other nodes is acknowledged by JetStream (so a chain of components loses
+        nothing when this node dies): record the dedup table (a redelivery after a node loss
+        is then dropped), then acknowledge the batch (AckAll: its last message)."""
         if batch.outstanding > 0:
             await batch.event.wait()
+        await self._published_up_to({o: o.mailbox.accepted for o in self._outboxes.values()})
         if record is not None:
             await self._retrying(lambda: self._kv[self.subjects.handled].put(
                 token(inbox.name), dumps(record)), f"record what {inbox.name} handled")
@@ -917,6 +943,9 @@ class Lattice:
                             recipient=outbox.name)
                 if frames:
                     await self._publish(outbox, frames)
+                outbox.done += len(items)
+                async with self._progress:
+                    self._progress.notify_all()
         finally:
             outbox.task = None
             if not mailbox.closed:
@@ -950,6 +979,16 @@ class Lattice:
                 delay = min(delay * 2, 1.0)
         self._frames_sent += len(frames)
         self._packs_sent += 1
+
+    async def _published_up_to(self, accepted: dict[_Outbox, int]) -> None:
+        """Wait until each outbox finished the items it had accepted when ``accepted`` was
+        taken (later ones do not hold this up)."""
+        def caught_up() -> bool:
+            return all(o.done >= n or o.mailbox.closed for o, n in accepted.items())
+
+        if not caught_up():
+            async with self._progress:
+                await self._progress.wait_for(caught_up)
 
     async def flush(self, timeout: float | None = 10.0) -> int:
         """Wait until JetStream acknowledged every frame sent to other nodes before this call:
