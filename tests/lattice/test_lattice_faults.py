@@ -79,7 +79,6 @@ async def test_nats_server_restart_mid_stream_loses_nothing(fresh_nats: Any) -> 
         # the restart was not mistaken for a node loss
         assert h1.lattice.where("seq") == "n2"
         assert h1.lattice.stats().failovers == 0 and h2.lattice.stats().failovers == 0
-        assert h1.lattice.stats().publish_retries > 0  # it really had to wait for NATS
 
 
 async def test_stream_leader_killed_mid_stream_loses_nothing(nats_cluster3: Any) -> None:
