@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = ["airssys_wasm", "airssys_wasm.multicodec", "airssys_wasm.errors",
                   "airssys_wasm.types", "airssys_wasm.actor", "airssys_wasm.runtime",
                   "airssys_wasm.runtime.suspend", "airssys_wasm.host", "airssys_wasm.security",
-                  "airssys_wasm.metrics"]
+                  "airssys_wasm.metrics", "airssys_wasm.lattice", "airssys_wasm.lattice.cluster"]
 
 
 def _documented(obj: griffe.Object | griffe.Alias) -> bool:

@@ -428,6 +428,8 @@ class Lattice:
         self._leaving = True
         for inbox in self._inboxes.values():
             inbox.fetching = False
+        if self._tasks:  # a component being started here right now: let it finish starting
+            await asyncio.wait(list(self._tasks), timeout=5.0)
 
     async def close(self) -> None:
         """Leave the lattice after the host stopped its components: acknowledge what they
@@ -1221,8 +1223,8 @@ class Lattice:
                 logger.error("%s", placed.error[1] if placed.error else name)
                 return
             self._failovers += 1
-            logger.warning("node %s takes over %s (%s)", self.node, name,
-                           "handover" if handover else f"node {seen.node} lost")
+            logger.log(logging.INFO if handover else logging.WARNING, "node %s takes over %s (%s)",
+                       self.node, name, "handover" if handover else f"node {seen.node} lost")
             await self._start_here(name, spec, placed)
         except Exception as exc:
             logger.error("node %s could not take over %s: %s", self.node, name, exc)
