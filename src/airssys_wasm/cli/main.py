@@ -20,6 +20,7 @@ import click
 
 import airssys_wasm
 from airssys_wasm.benchmarks import SUITE_NAMES
+from airssys_wasm.cli.lattice import lattice
 from airssys_wasm.errors import AirssysError
 from airssys_wasm.runtime.world import WORLDS
 
@@ -46,6 +47,9 @@ def main() -> None:
 
     Start with `airssys-wasm demo`.
     """
+
+
+main.add_command(lattice)
 
 
 @main.command()

@@ -1,0 +1,1 @@
+"""Tests of the lattice layer: local NATS JetStream clusters of real nats-server processes."""

