@@ -26,10 +26,14 @@ async def _reachable(servers: list[str], token: str | None, timeout: float) -> N
     first, that does not retry, makes a bad start an immediate, explained exit."""
     import asyncio
 
-    import nats
-
     from airssys_wasm.cli.system import public_url
-    from airssys_wasm.errors import LatticeUnavailable
+    from airssys_wasm.errors import ConfigError, LatticeUnavailable
+
+    try:
+        import nats
+    except ImportError:
+        raise ConfigError("a lattice node needs the NATS client: "
+                          "pip install 'airssys-wasm[lattice]'") from None
 
     errors: list[Exception] = []
 
