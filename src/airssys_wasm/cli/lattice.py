@@ -11,8 +11,12 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from airssys_wasm.lattice.cluster import LocalCluster
 
 
 @click.group()
@@ -64,14 +68,33 @@ def up(nodes: int, directory: Path | None, token_file: Path | None, timeout: flo
             auth = "token required" if token is not None else "no authentication"
             where = f"store in {directory}" if directory is not None else "temporary store"
             click.echo(f"NATS JetStream ready: {kind}, {auth}, {where}; Ctrl-C to stop", err=True)
-            while not stop.wait(0.5):
-                pass
+            _serve(cluster, stop)
         finally:
             cluster.stop()
         click.echo("stopped", err=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve(cluster: LocalCluster, stop: threading.Event) -> None:
+    """Wait for ``stop``, saying on stderr when a server exits by itself; when none is left,
+    fail (exit 1): a script waiting on the command learns its servers are gone."""
+    reported: set[int] = set()
+    while not stop.wait(0.5):
+        for i in range(cluster.nodes):
+            if i not in reported and not cluster.alive(i):
+                reported.add(i)
+                log = cluster.dir / f"nats-{i}" / "server.log"
+                try:
+                    tail = log.read_text(errors="replace").splitlines()[-5:]
+                except OSError:
+                    tail = []
+                click.echo(f"nats-server nats-{i} exited; {log} ends with:", err=True)
+                for line in tail:
+                    click.echo(f"  | {line}", err=True)
+        if len(reported) == cluster.nodes:
+            raise click.ClickException("every nats-server exited; see their logs above")
 
 
 def _read_token(path: Path) -> str:
