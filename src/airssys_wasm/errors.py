@@ -251,8 +251,9 @@ class UpgradeFailed(AirssysError, RuntimeError):
 
 class LatticeError(AirssysError):
     """A lattice (``aw.Lattice``: node hosts on NATS JetStream) could not do what was asked: a
-    node name already in use, a placement no live node matches, a NATS reply that was refused.
-    The message says which node or component and what to do."""
+    node name already in use, a placement no live node matches, a NATS reply that was refused, or
+    a ``nats-server`` of a local cluster (:mod:`airssys_wasm.lattice.cluster`) that exited or did
+    not become ready in time. The message says which node, component or server and what to do."""
 
 
 class LatticeUnavailable(LatticeError):

@@ -111,7 +111,8 @@ async def test_three_servers_replicate_and_survive_losing_the_stream_leader(
     try:
         js = nc.jetstream(timeout=10)
         kv = await js.create_key_value(bucket="three", replicas=3)
-        await kv.put("a", b"1")
+        await _eventually(lambda: kv.put("a", b"1"))  # a new stream's leader may still be
+        # electing, or its interest still crossing the routes: no responder yet
         info = await js.stream_info("KV_three")
         assert info.config.num_replicas == 3 and info.cluster is not None
         leader = int(str(info.cluster.leader).removeprefix("nats-"))
@@ -148,8 +149,8 @@ async def test_the_next_test_finds_all_three_servers_running(nats_cluster3: Loca
     nc = await _connect([nats_cluster3.urls[1]])
     try:
         kv = await nc.jetstream(timeout=10).create_key_value(bucket="healed", replicas=3)
-        await kv.put("k", b"v")
-        assert (await kv.get("k")).value == b"v"
+        await _eventually(lambda: kv.put("k", b"v"))  # see above: a new clustered stream
+        assert (await _eventually(lambda: kv.get("k"))).value == b"v"
     finally:
         await nc.close()
 
@@ -251,8 +252,8 @@ async def test_lattice_up_prints_the_url_serves_and_stops_on_a_signal(
         nc = await _connect(urls, token=TOKEN)
         try:
             kv = await nc.jetstream(timeout=10).create_key_value(bucket="up", replicas=2)
-            await kv.put("k", b"v")
-            assert (await kv.get("k")).value == b"v"
+            await _eventually(lambda: kv.put("k", b"v"))  # see above: a new clustered stream
+            assert (await _eventually(lambda: kv.get("k"))).value == b"v"
         finally:
             await nc.close()
         up.send_signal(stop_signal)

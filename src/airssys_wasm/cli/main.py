@@ -21,6 +21,7 @@ import click
 import airssys_wasm
 from airssys_wasm.benchmarks import SUITE_NAMES
 from airssys_wasm.cli.lattice import lattice
+from airssys_wasm.cli.node import node
 from airssys_wasm.errors import AirssysError
 from airssys_wasm.runtime.world import WORLDS
 
@@ -50,6 +51,7 @@ def main() -> None:
 
 
 main.add_command(lattice)
+main.add_command(node)
 
 
 @main.command()

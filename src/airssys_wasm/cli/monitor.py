@@ -4,13 +4,17 @@ The monitor listens to the host's events (restarts, health, dead letters) instea
 the components, so watching never adds calls into wasm. On a terminal the table is redrawn in
 place (rich ``Live``); without one (CI, a pipe) events become plain lines and the table is
 printed once at the end, so logs stay readable.
+
+On a lattice host (``airssys-wasm node``) the table has a ``node`` column and lists the
+lattice's components placed on other nodes too: their state is what their placement records,
+their counters and health are kept by their node, so those cells show ``-``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +33,13 @@ from airssys_wasm.actor import (
     HealthStatus,
     RestartEvent,
 )
-from airssys_wasm.errors import AirssysError, CodecError, ComponentNotFound, TrapError
+from airssys_wasm.errors import (
+    ActorStateError,
+    AirssysError,
+    CodecError,
+    ComponentNotFound,
+    TrapError,
+)
 from airssys_wasm.cli.progress import interactive
 from airssys_wasm.host import Host
 
@@ -109,6 +119,8 @@ class Monitor:
         """Ask every component for its health now, so the final table shows a fresh answer
         even for one that restarted after its last periodic probe."""
         for name in self.host.names():
+            if name not in self.host.registry:
+                continue  # on another node of the lattice: that node probes it
             try:
                 self.health[name] = await self.host.health(name)
             except (AirssysError, TimeoutError):  # stopping or stuck: the state column says so
@@ -117,24 +129,35 @@ class Monitor:
     def table(self, title: str = "actors") -> Table:
         """The actor table in the wide layout if it fits the console, else the narrow one
         (abbreviated headers, compact numbers, no vertical rules) that fits 80 columns: a
-        cut-off cell (``runni…``) is worse than an abbreviation explained in the caption."""
+        cut-off cell (``runni…``) is worse than an abbreviation explained in the caption.
+
+        On a lattice host: a ``node`` column, and the components on other nodes too."""
         rows: list[ActorRow] = []
+        lattice = self.host.lattice
+        nodes: dict[str, str | None] | None = None if lattice is None else {}
         for name in self.host.names():
             try:
                 ref = self.host.ref(name)
             except ComponentNotFound:  # stopped between names() and ref(): skip it this time
                 continue
-            stats = ref.stats
-            rows.append((name, ref.state.value, (stats.messages_in, stats.messages_out,
-                                                 stats.queued, stats.restarts, stats.failures,
-                                                 stats.dead_letters),
-                         self.health.get(name, HealthStatus.UNKNOWN).value))
+            counters: tuple[int, ...] | None
+            try:
+                stats = ref.stats
+            except ActorStateError:  # a RemoteRef: its node keeps the counters
+                counters, health = None, "-"
+            else:
+                counters = (stats.messages_in, stats.messages_out, stats.queued, stats.restarts,
+                            stats.failures, stats.dead_letters)
+                health = self.health.get(name, HealthStatus.UNKNOWN).value
+            rows.append((name, ref.state.value, counters, health))
+            if lattice is not None and nodes is not None:
+                nodes[name] = lattice.where(name)
         heading = f"{title} — {self.elapsed():.1f} s"
-        wide = actor_table(heading, rows, narrow=False)
+        wide = actor_table(heading, rows, narrow=False, nodes=nodes)
         unbounded = self.console.options.update_width(1 << 16)  # its natural width
         if self.console.measure(wide, options=unbounded).maximum <= self.console.width:
             return wide
-        return actor_table(heading, rows, narrow=True)
+        return actor_table(heading, rows, narrow=True, nodes=nodes)
 
 
 #: (wide header, narrow header) of the counter columns, in table order.
@@ -142,7 +165,8 @@ _COUNTERS = (("in", "in"), ("out", "out"), ("queued", "q"), ("restarts", "rst"),
              ("failures", "fail"), ("dead letters", "dead"))
 _NARROW_CAPTION = "q queued · rst restarts · fail failures · dead dead letters"
 
-ActorRow = tuple[str, str, tuple[int, ...], str]  # (name, state, counters, health)
+#: (name, state, counters, health); counters None: kept by another node (shown as ``-``).
+ActorRow = tuple[str, str, tuple[int, ...] | None, str]
 
 
 def compact(n: int) -> str:
@@ -158,8 +182,12 @@ def compact(n: int) -> str:
     return f"{scaled}{units[0]}"
 
 
-def actor_table(title: str, rows: list[ActorRow], *, narrow: bool) -> Table:
-    """One row per actor: state, message counters, last health answer."""
+def actor_table(title: str, rows: list[ActorRow], *, narrow: bool,
+                nodes: Mapping[str, str | None] | None = None) -> Table:
+    """One row per actor: state, message counters, last health answer.
+
+    ``nodes`` (a lattice host's: component name -> the node it is placed on, None while it
+    moves) adds a ``node`` column after the actor's name; without it the table has none."""
     if narrow:
         table = Table(title=title, caption=_NARROW_CAPTION, box=box.SIMPLE_HEAD,
                       show_edge=False, padding=(0, 1), pad_edge=False)
@@ -167,6 +195,8 @@ def actor_table(title: str, rows: list[ActorRow], *, narrow: bool) -> Table:
         table = Table(title=title)
     # A long actor name folds onto a second line instead of being cut; nothing else can wrap.
     table.add_column("actor", overflow="fold")
+    if nodes is not None:
+        table.add_column("node", overflow="fold")
     table.add_column("state", no_wrap=True)
     for wide_header, narrow_header in _COUNTERS:
         table.add_column(narrow_header if narrow else wide_header, justify="right", no_wrap=True)
@@ -174,7 +204,9 @@ def actor_table(title: str, rows: list[ActorRow], *, narrow: bool) -> Table:
     number = compact if narrow else str
     for name, state, counters, health in rows:
         style = {"running": "green", "failed": "red", "stopped": "dim"}.get(state, "yellow")
-        table.add_row(escape(name), f"[{style}]{state}[/]", *(number(c) for c in counters),
+        where = [] if nodes is None else [escape(nodes.get(name) or "-")]
+        figures = ["-"] * len(_COUNTERS) if counters is None else [number(c) for c in counters]
+        table.add_row(escape(name), *where, f"[{style}]{state}[/]", *figures,
                       f"[{'green' if health == 'healthy' else 'yellow'}]{health}[/]")
     return table
 

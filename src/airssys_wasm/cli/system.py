@@ -43,6 +43,12 @@ without running anything (``check_system``).
 With ``--watch`` the source (and manifest) file of every component is polled every 0.5 s; a
 component whose file changed is hot-upgraded (``Host.upgrade``: same mailbox, nothing queued is
 lost). A failed upgrade is reported and the old version keeps running.
+
+``airssys-wasm node`` (cli/node.py) serves the same way with a lattice: the file's components
+are spawned on this node (one whose name the lattice already has, on any node, is skipped with
+a note), the table gets a ``node`` column, and on stop the node detaches from the lattice
+before its actor system shuts down, so its components are handed over to the other nodes
+instead of being removed lattice-wide.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -67,17 +73,26 @@ from rich.table import Table
 from airssys_wasm import demo as bundled
 from airssys_wasm import multicodec as mc
 from airssys_wasm.benchmarks import guests
-from airssys_wasm.actor import Backoff, HealthCheck, RestartPolicy, SupervisorStrategy
+from airssys_wasm.actor import ActorState, Backoff, HealthCheck, RestartPolicy, SupervisorStrategy
 from airssys_wasm.cli.monitor import Monitor, interactive, quiet_library_logs
-from airssys_wasm.errors import AirssysError, ConfigError, LoadError, ManifestError
+from airssys_wasm.errors import (
+    AirssysError,
+    ComponentNotFound,
+    ConfigError,
+    LoadError,
+    ManifestError,
+)
 from airssys_wasm.host import Host, HostConfig
 from airssys_wasm.runtime import Engine, EngineConfig
 from airssys_wasm.runtime.cache import default_cache_dir
 from airssys_wasm.security import limits_from_section, load_manifest, validate_manifest
 from airssys_wasm.types import ComponentConfig
 
-__all__ = ["SystemSpec", "Watcher", "check_system", "is_system_file", "load_system", "run_system",
-           "source_problems"]
+if TYPE_CHECKING:
+    from airssys_wasm.lattice import Lattice
+
+__all__ = ["SystemSpec", "Watcher", "check_system", "is_system_file", "load_system",
+           "public_url", "run_system", "source_problems"]
 
 logger = logging.getLogger("airssys_wasm.cli")
 
@@ -435,27 +450,66 @@ def _check_sources(host: Host, spec: SystemSpec, console: Any = None) -> None:
         raise ConfigError(_listing(spec.path, problems) + "\nnothing was started")
 
 
-async def _start(host: Host, spec: SystemSpec, monitor: Monitor) -> None:
+def _in_lattice(host: Host, name: str, this_node: str | None) -> str | None:
+    """On a lattice host: where the lattice already has a component named ``name`` ("on node
+    n2", "on this node", "failed", "moving between nodes"); None when the name is free (and
+    always without a lattice)."""
+    lattice = host.lattice
+    if lattice is None:
+        return None
+    node = lattice.where(name)
+    state, _ = lattice.state(name)  # STOPPED: no placement entry of that name
+    if node is None and state is ActorState.STOPPED and name not in host.registry:
+        return None
+    if state is ActorState.FAILED:
+        return "failed lattice-wide (stop it to spawn it again)"
+    if node is None:
+        return "moving between nodes"
+    return f"on node {node}" + (" (this node)" if node == this_node else "")
+
+
+async def _start(host: Host, spec: SystemSpec, monitor: Monitor, *,
+                 node: str | None = None) -> None:
+    """Start ``spec``'s supervisors and components, then send its messages; on a lattice host
+    (``node``: this node's name) a component the lattice already has is skipped."""
     _check_sources(host, spec, monitor.console)
     backoffs = {s.name: s.backoff for s in spec.supervisors}
     for sup in spec.supervisors:
-        await host.supervisor(sup.name, strategy=sup.strategy, max_restarts=sup.max_restarts,
-                              within=sup.within)
+        try:  # on a lattice host, components it took over at start may have made it already
+            host.find_supervisor(sup.name)
+        except ComponentNotFound:
+            await host.supervisor(sup.name, strategy=sup.strategy, max_restarts=sup.max_restarts,
+                                  within=sup.within)
+    started: set[str] = set()
     for comp in spec.components:
-        limits = None
-        if comp.limits is not None:
-            limits = limits_from_section(comp.limits, base=spec.host.limits)
-        await host.spawn(comp.name, comp.source, manifest=comp.manifest, restart=comp.restart,
-                         limits=limits, supervisor=comp.supervisor, config=comp.config,
-                         backoff=comp.backoff or backoffs.get(comp.supervisor or ""),
-                         capacity=comp.capacity)
+        where = _in_lattice(host, comp.name, node)
+        if where is None:
+            limits = None
+            if comp.limits is not None:
+                limits = limits_from_section(comp.limits, base=spec.host.limits)
+            try:
+                await host.spawn(comp.name, comp.source, manifest=comp.manifest,
+                                 restart=comp.restart, limits=limits, supervisor=comp.supervisor,
+                                 config=comp.config,
+                                 backoff=comp.backoff or backoffs.get(comp.supervisor or ""),
+                                 capacity=comp.capacity)
+            except ConfigError:
+                where = _in_lattice(host, comp.name, node)  # spawned by another node meanwhile
+                if where is None:
+                    raise
+        if where is not None:
+            monitor.note(f"skipped {comp.name}: already in the lattice, {where}")
+            continue
+        started.add(comp.name)
         monitor.note(f"started {comp.name} ({comp.source.name}) under "
                      f"{comp.supervisor or 'the root supervisor'}")
-    for to, frame, repeat in spec.messages:
+    # A skipped component got its initial messages from the node that spawned it.
+    messages = [m for m in spec.messages if m[0] in started]
+    for to, frame, repeat in messages:
         for _ in range(repeat):
             await host.send(to, frame)
-    if spec.messages:
-        monitor.note(f"sent {sum(r for _, _, r in spec.messages)} initial message(s)")
+    if messages:
+        monitor.note(f"sent {sum(r for _, _, r in messages)} initial message(s)")
 
 
 _Stamp = tuple[int, int, int] | None
@@ -519,7 +573,8 @@ class Watcher:
 
 
 async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
-                 watch: bool = False, metrics: tuple[str, int] | None = None) -> None:
+                 watch: bool = False, metrics: tuple[str, int] | None = None,
+                 lattice: Lattice | None = None) -> None:
     live = interactive(console)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -531,16 +586,22 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     try:
-        async with Host(spec.host) as host:
+        async with Host(spec.host, lattice=lattice) as host:
             monitor = Monitor(host, console, live)
             monitor.attach()
+            if lattice is not None:  # one plain line a script can wait for
+                console.print(f"node {lattice.node} joined lattice {lattice.name} at "
+                              f"{public_url(lattice.servers)}", markup=False, highlight=False,
+                              soft_wrap=True)
+                console.file.flush()
             if metrics is not None:  # up before the first spawn: a scrape sees it all happen
                 server = await host.serve_metrics(*metrics)
                 monitor.note(f"metrics: {server.url} (Prometheus text format)")
-            await _start(host, spec, monitor)
+            await _start(host, spec, monitor, node=None if lattice is None else lattice.node)
             monitor.note("running; Ctrl-C to stop" if duration is None
                          else f"running for {duration:g} s")
-            title = spec.path.name
+            title = spec.path.name if lattice is None else f"node {lattice.node}" + (
+                f" — {spec.path.name}" if spec.components else "")
             display = Live(monitor.table(title), console=console, refresh_per_second=4) \
                 if live else nullcontext()
             watcher = asyncio.create_task(Watcher(host, spec, monitor).run()) if watch else None
@@ -563,9 +624,17 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
             if not live:
                 console.print(monitor.table(title))
             assert host.system is not None
+            names = [c.name for c in spec.components]
+            if lattice is not None:
+                # Leave first: no new frames from the lattice while draining, and the lifecycle
+                # events of the shutdown do not remove this node's components lattice-wide —
+                # Host.close then hands them over to the other nodes.
+                await lattice.detach(drain=True)
+                names = host.registry.names()
+                monitor.note(f"leaving the lattice: {len(names)} component(s) of this node "
+                             "are handed over to the other nodes")
             report = await host.system.shutdown(drain=True)
-            console.print(_drain_table([c.name for c in spec.components], report.handled,
-                                       report.dead_lettered))
+            console.print(_drain_table(names, report.handled, report.dead_lettered))
             if monitor.escalations:
                 raise ConfigError(f"a supervisor gave up ({monitor.escalations[-1].supervisor}); "
                                   "see the events above")
@@ -592,9 +661,24 @@ def _drain_table(names: list[str], handled: Mapping[str, int], dead: Mapping[str
     return table
 
 
+def public_url(servers: list[str]) -> str:
+    """The NATS servers as comma-separated URLs without their credentials
+    (``nats://user:secret@host:4222`` -> ``nats://host:4222``), fit for a log line."""
+    def bare(url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            return url.rpartition("@")[2]
+        return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+
+    return ",".join(bare(url) for url in servers)
+
+
 def run_system(console: Console, spec: SystemSpec, *, duration: float | None,
-               watch: bool = False, metrics: tuple[str, int] | None = None) -> None:
+               watch: bool = False, metrics: tuple[str, int] | None = None,
+               lattice: Lattice | None = None) -> None:
     """Run ``spec`` until ``duration`` passed or Ctrl-C / SIGTERM; ``metrics``: (host, port)
-    of a Prometheus endpoint to serve meanwhile (``run --metrics``)."""
+    of a Prometheus endpoint to serve meanwhile (``run --metrics``); ``lattice``: make the host
+    a node of that lattice (``airssys-wasm node``)."""
     with quiet_library_logs():
-        asyncio.run(_serve(console, spec, duration, watch=watch, metrics=metrics))
+        asyncio.run(_serve(console, spec, duration, watch=watch, metrics=metrics,
+                           lattice=lattice))

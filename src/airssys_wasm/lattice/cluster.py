@@ -36,6 +36,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from airssys_wasm.errors import ConfigError, LatticeError
 
@@ -212,8 +213,9 @@ class LocalCluster:
         """Start the servers and block until all of them are ready, or raise.
 
         Ready means: each answers ``/healthz`` on its monitoring port (which, with JetStream,
-        needs a meta leader and the server current with it) and accepts TCP connections on its
-        client port. A server that exits meanwhile raises
+        needs a meta leader and the server current with it), accepts TCP connections on its
+        client port and, in a cluster, the meta leader's ``/jsz`` shows it current and online
+        (so a stream of as many replicas as servers can be placed at once). A server that exits meanwhile raises
         :class:`~airssys_wasm.errors.LatticeError` quoting the end of its log; if it lost a
         port to another process between picking and binding, the start is retried once on
         new ports. On any failure every server started is stopped again.
@@ -433,6 +435,7 @@ class LocalCluster:
     def _wait_ready(self, servers: list[_Server], deadline: float, timeout: float) -> None:
         pending = list(servers)
         reasons: dict[str, str] = {}
+        unseen: str | None = None
         while True:
             for server in list(pending):
                 assert server.process is not None
@@ -445,14 +448,56 @@ class LocalCluster:
                 else:
                     reasons[server.name] = reason
             if not pending:
-                return
+                unseen = self._unseen_by_meta_leader(servers)
+                if unseen is None:
+                    return
             if time.monotonic() >= deadline:
                 detail = "\n".join(f"{s.name}: {reasons[s.name]}; its log ends with:\n"
-                                   f"{self._tail(s, 5)}" for s in pending)
-                raise LatticeError(f"{len(pending)} of {len(servers)} nats-server(s) not ready "
-                                   f"within {timeout} s (pass a larger timeout on a slow "
-                                   f"machine):\n{detail}")
+                                   f"{self._tail(s, 5)}" for s in pending) or str(unseen)
+                raise LatticeError(f"{len(pending) or len(servers)} of {len(servers)} "
+                                   f"nats-server(s) not ready within {timeout} s (pass a "
+                                   f"larger timeout on a slow machine):\n{detail}")
             time.sleep(_POLL)
+
+    def _unseen_by_meta_leader(self, servers: list[_Server]) -> str | None:
+        """In a cluster, None once the JetStream meta leader sees each of ``servers`` current
+        and online, else why not.
+
+        A server's own ``/healthz`` passes once it is current with the meta leader, but the
+        leader learns that the server is back online from a status message that can come
+        later: until then it places no stream replica there ("no suitable peers for
+        placement, peer offline"), so a 3-replica stream created right after a restart would
+        fail. Waiting for the leader's view closes that window.
+        """
+        if len(self._servers) < 2:
+            return None
+        for candidate in self._servers:
+            if candidate.process is None or candidate.process.poll() is not None:
+                continue
+            meta = self._meta_cluster(candidate)
+            if meta is not None and meta.get("leader") == candidate.name:
+                leader = candidate
+                break
+        else:
+            return "no JetStream meta leader is elected yet"
+        peers = {peer.get("name"): peer for peer in meta.get("replicas") or []}
+        for server in servers:
+            peer = peers.get(server.name)
+            if server is not leader and (peer is None or not peer.get("current")
+                                         or peer.get("offline")):
+                return (f"the JetStream meta leader {leader.name} does not see {server.name} "
+                        "current and online yet")
+        return None
+
+    @staticmethod
+    def _meta_cluster(server: _Server) -> dict[str, Any] | None:
+        """The ``meta_cluster`` section of the server's ``/jsz``, None if it does not answer."""
+        try:
+            with _OPENER.open(f"http://127.0.0.1:{server.monitor_port}/jsz", timeout=1.0) as reply:
+                meta = json.loads(reply.read()).get("meta_cluster")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return meta if isinstance(meta, dict) else None
 
     @staticmethod
     def _not_ready(server: _Server) -> str | None:
