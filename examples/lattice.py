@@ -27,14 +27,16 @@ async def counted(host: aw.Host, name: str) -> int:
 
 
 async def main(url: str) -> None:
-    async with aw.Host(lattice=aw.Lattice(url, node="edge", labels={"tier": "edge"})) as edge:
-        async with aw.Host(lattice=aw.Lattice(url, node="core",
-                                              labels={"tier": "core"})) as core:
+    edge_node = aw.Lattice(url, node="edge", labels={"tier": "edge"})
+    core_node = aw.Lattice(url, node="core", labels={"tier": "core"})
+    async with aw.Host(lattice=edge_node) as edge:
+        async with aw.Host(lattice=core_node) as core:
             ref = await edge.spawn("counter", demo.path("counter"),
                                    placement=aw.Placement(labels={"tier": "core"}))
+            assert isinstance(ref, aw.host.RemoteRef)  # it runs on another node
             print(f"counter runs on {ref.node}; nodes: "
-                  f"{[(n.name, n.components) for n in edge.lattice.nodes()]}")
-            assert edge.lattice.where("counter") == "core"
+                  f"{[(n.name, n.components) for n in edge_node.nodes()]}")
+            assert edge_node.where("counter") == "core"
 
             # A stage on edge forwards to the counter on core with its own send-message.
             await edge.spawn("stage", demo.path("stage"),
@@ -42,20 +44,20 @@ async def main(url: str) -> None:
             for i in range(100):
                 await edge.send("counter", mc.encode(mc.Codec.RAW, b"direct %d" % i))
                 await edge.send("stage", mc.encode(mc.Codec.RAW, b"via stage %d" % i))
-            sent = await edge.lattice.flush()  # JetStream acknowledged every frame
-            while core.lattice.stats().frames_received < 200:
+            sent = await edge_node.flush()  # JetStream acknowledged every frame
+            while core_node.stats().frames_received < 200:
                 await asyncio.sleep(0.01)
-            print(f"edge published {sent} frames in {edge.lattice.stats().packs_sent} packs")
+            print(f"edge published {sent} frames in {edge_node.stats().packs_sent} packs")
             assert await counted(edge, "counter") == 200
 
             await core.spawn("roamer", demo.path("counter"))  # no rule: movable anywhere
-            assert edge.lattice.where("roamer") == "core"
+            assert edge_node.where("roamer") == "core"
         # core left: the pinned-by-label counter waits for a core node; the roamer moved.
         while "roamer" not in edge.registry:
             await asyncio.sleep(0.01)
-        print(f"after core left: roamer runs on {edge.lattice.where('roamer')}, counter waits "
-              f"for a tier=core node (placed on {edge.lattice.where('counter')})")
-        assert edge.lattice.where("roamer") == "edge" and edge.lattice.where("counter") is None
+        print(f"after core left: roamer runs on {edge_node.where('roamer')}, counter waits "
+              f"for a tier=core node (placed on {edge_node.where('counter')})")
+        assert edge_node.where("roamer") == "edge" and edge_node.where("counter") is None
         for i in range(10):  # a local hop now: no NATS involved
             await edge.send("roamer", mc.encode(mc.Codec.RAW, b"here %d" % i))
         assert await counted(edge, "roamer") == 10

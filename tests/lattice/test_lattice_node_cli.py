@@ -169,10 +169,6 @@ async def test_a_node_runs_its_system_for_the_lattice_and_hands_it_over_on_sigte
         assert "counter" in host.names() and host.lattice.state("counter")[0].value != "stopped"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "lattice core: a leaving node claims its own orphaned component back (Lattice._claim runs "
-    "while Lattice.close is leaving) and then deletes its node entry; no survivor claims a "
-    "component placed on a node whose entry was deleted, so it stays 'starting' on a gone node"))
 async def test_a_survivor_runs_the_components_a_node_hands_over_on_sigterm(
         fresh_nats: LocalCluster, tmp_path: Path, nodes: list[NodeProcess]) -> None:
     url = fresh_nats.url

@@ -48,7 +48,7 @@ def up(nodes: int, directory: Path | None, token_file: Path | None, timeout: flo
     from airssys_wasm.errors import AirssysError
     from airssys_wasm.lattice.cluster import CLUSTER_NAME, LocalCluster
 
-    token = _read_token(token_file) if token_file is not None else None
+    token = read_token(token_file) if token_file is not None else None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -97,7 +97,7 @@ def _serve(cluster: LocalCluster, stop: threading.Event) -> None:
             raise click.ClickException("every nats-server exited; see their logs above")
 
 
-def _read_token(path: Path) -> str:
+def read_token(path: Path) -> str:
     """The first line of ``path``, without its line break and surrounding whitespace."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -16,45 +16,6 @@ import click
 __all__ = ["node"]
 
 
-async def _reachable(servers: list[str], token: str | None, timeout: float) -> None:
-    """LatticeUnavailable unless one of ``servers`` accepts a connection (with ``token``)
-    within ``timeout`` seconds.
-
-    The lattice's own connection reconnects forever (a node must outlive a NATS restart), and
-    the NATS client applies that to the first connection too: an unreachable server or a wrong
-    token would keep the node waiting instead of telling the user at once. One plain connection
-    first, that does not retry, makes a bad start an immediate, explained exit."""
-    import asyncio
-
-    from airssys_wasm.cli.system import public_url
-    from airssys_wasm.errors import ConfigError, LatticeUnavailable
-
-    try:
-        import nats
-    except ImportError:
-        raise ConfigError("a lattice node needs the NATS client: "
-                          "pip install 'airssys-wasm[lattice]'") from None
-
-    errors: list[Exception] = []
-
-    async def keep(exc: Exception) -> None:  # instead of the client's logged traceback
-        errors.append(exc)
-
-    try:
-        # Each server tried twice, 0.1 s apart (max_reconnect_attempts counts the retries).
-        nc = await asyncio.wait_for(nats.connect(
-            servers=servers, token=token, allow_reconnect=False, connect_timeout=timeout,
-            max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=keep,
-            name="airssys-wasm node (check)"), timeout * 2 + 1)
-    except Exception as exc:
-        cause = errors[-1] if errors else exc
-        reason = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-        raise LatticeUnavailable(
-            f"cannot reach NATS at {public_url(servers)} ({reason}); start a server "
-            "(airssys-wasm lattice up) or fix the url/credentials") from None
-    await nc.close()
-
-
 def _labels(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
             ) -> dict[str, str]:
     labels: dict[str, str] = {}
@@ -102,10 +63,9 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
     The first line is `node NAME joined lattice LATTICE at URL`. On stop the node's
     components are handed over to the other nodes (the first to claim one runs it).
     """
-    import asyncio
     import dataclasses
 
-    from airssys_wasm.cli.lattice import _read_token
+    from airssys_wasm.cli.lattice import read_token
     from airssys_wasm.cli.monitor import make_console
     from airssys_wasm.cli.system import SystemSpec, load_system, run_system
     from airssys_wasm.errors import AirssysError
@@ -114,7 +74,7 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
     from airssys_wasm.runtime import EngineConfig
     from airssys_wasm.runtime.cache import default_cache_dir
 
-    token = _read_token(token_file) if token_file is not None else None
+    token = read_token(token_file) if token_file is not None else None
     try:
         if system is not None:
             spec = load_system(system)
@@ -129,7 +89,6 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
         lattice = Lattice(url, node=name, labels=labels, name=lattice_name, token=token,
                           heartbeat=heartbeat, failover_after=failover_after,
                           replicas=int(replicas))
-        asyncio.run(_reachable(lattice.servers, token, lattice.connect_timeout))
         run_system(make_console(), spec, duration=duration, lattice=lattice)
     except (AirssysError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -92,7 +92,7 @@ if TYPE_CHECKING:
     from airssys_wasm.lattice import Lattice
 
 __all__ = ["SystemSpec", "Watcher", "check_system", "is_system_file", "load_system",
-           "public_url", "run_system", "source_problems"]
+           "run_system", "source_problems"]
 
 logger = logging.getLogger("airssys_wasm.cli")
 
@@ -591,7 +591,7 @@ async def _serve(console: Console, spec: SystemSpec, duration: float | None, *,
             monitor.attach()
             if lattice is not None:  # one plain line a script can wait for
                 console.print(f"node {lattice.node} joined lattice {lattice.name} at "
-                              f"{public_url(lattice.servers)}", markup=False, highlight=False,
+                              f"{lattice.url}", markup=False, highlight=False,
                               soft_wrap=True)
                 console.file.flush()
             if metrics is not None:  # up before the first spawn: a scrape sees it all happen
@@ -659,18 +659,6 @@ def _drain_table(names: list[str], handled: Mapping[str, int], dead: Mapping[str
     for name in names:
         table.add_row(name, str(handled.get(name, 0)), str(dead.get(name, 0)))
     return table
-
-
-def public_url(servers: list[str]) -> str:
-    """The NATS servers as comma-separated URLs without their credentials
-    (``nats://user:secret@host:4222`` -> ``nats://host:4222``), fit for a log line."""
-    def bare(url: str) -> str:
-        scheme, sep, rest = url.partition("://")
-        if not sep:
-            return url.rpartition("@")[2]
-        return f"{scheme}{sep}{rest.rpartition('@')[2]}"
-
-    return ",".join(bare(url) for url in servers)
 
 
 def run_system(console: Console, spec: SystemSpec, *, duration: float | None,

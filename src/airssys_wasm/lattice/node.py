@@ -293,12 +293,23 @@ class Lattice:
         self._progress = asyncio.Condition()
         self._max_payload = 1024 * 1024
         self._leaving = False
+        self._last_error: Exception | None = None
         self._node_revision = 0
         self._frames_sent = self._packs_sent = self._retries = 0
         self._received = self._dedup = self._rejected = self._failovers = 0
 
+    @property
+    def url(self) -> str:
+        """The NATS servers without their credentials (``nats://user:secret@host:4222`` ->
+        ``nats://host:4222``), comma-separated: what log lines and messages show."""
+        def bare(url: str) -> str:
+            scheme, sep, rest = url.partition("://")
+            return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url.rpartition("@")[2]
+
+        return ",".join(bare(url) for url in self.servers)
+
     def __repr__(self) -> str:
-        return f"<Lattice {self.name!r} node {self.node!r} {','.join(self.servers)}>"
+        return f"<Lattice {self.name!r} node {self.node!r} {self.url}>"
 
     # -- joining and leaving ---------------------------------------------------------------------
     async def attach(self, host: Host) -> None:
@@ -320,9 +331,10 @@ class Lattice:
                 self.connect_timeout * len(self.servers) + 0.5)
         except (Exception, asyncio.TimeoutError) as exc:
             await nc.close()
+            cause = self._last_error or exc  # what the server said beats "timed out"
             raise LatticeUnavailable(
-                f"cannot reach NATS at {','.join(self.servers)} "
-                f"({type(exc).__name__}{f': {exc}' if str(exc) else ''}); "
+                f"cannot reach NATS at {self.url} "
+                f"({type(cause).__name__}{f': {cause}' if str(cause) else ''}); "
                 "start a server (airssys-wasm lattice up) or fix the url/credentials") from None
         self._max_payload = self._nc.max_payload
         self._js = self._nc.jetstream()
@@ -330,7 +342,7 @@ class Lattice:
             await self._settling(self._ensure_storage)
         except Exception as exc:
             await self._nc.close()
-            raise LatticeUnavailable(f"NATS at {','.join(self.servers)} has no usable "
+            raise LatticeUnavailable(f"NATS at {self.url} has no usable "
                                      f"JetStream ({exc}); start nats-server with -js") from None
         try:
             await self._settling(self._join)
@@ -1044,8 +1056,15 @@ class Lattice:
         key = entry.key
         if entry.operation in ("DEL", "PURGE") or entry.value is None:
             member = self._members.pop(key, None)
-            if member is not None and member.name != self.node and member.alive:
+            if member is None or member.name == self.node:
+                return
+            if member.alive:
                 logger.info("node %s left lattice %s", member.name, self.name)
+            for name, placed in list(self._placed.items()):
+                # A node that leaves hands its components over first; one still placed on it
+                # (it died while leaving) is claimed like one of a lost node.
+                if placed.node == member.name and placed.state in ("starting", "running"):
+                    self._task(self._claim(name, placed, handover=False))
             return
         value = loads(entry.value, "node entry")
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
@@ -1152,6 +1171,7 @@ class Lattice:
         logger.info("node %s reconnected to NATS", self.node)
 
     async def _nats_error(self, exc: Exception) -> None:
+        self._last_error = exc
         logger.debug("NATS (node %s): %s", self.node, exc)
 
     async def _monitor(self) -> None:
