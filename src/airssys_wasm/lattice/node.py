@@ -440,8 +440,12 @@ class Lattice:
         self._leaving = True
         for inbox in self._inboxes.values():
             inbox.fetching = False
-        if self._tasks:  # a component being started here right now: let it finish starting
-            await asyncio.wait(list(self._tasks), timeout=5.0)
+        # A component being started here right now (a claim that won): let it finish starting,
+        # so it is stopped and handed over like the others. Claims not that far see _leaving.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while self._starting and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Leave the lattice after the host stopped its components: acknowledge what they
@@ -470,10 +474,13 @@ class Lattice:
         finally:
             for task in list(self._tasks) + self._background:
                 task.cancel()
+            # flush, not drain: draining waits up to 30 s on the pull subscriptions' fetches,
+            # and everything this node owed the lattice was acknowledged above.
             try:
-                await self._nc.drain()
-            except Exception:
-                await self._nc.close()
+                await self._nc.flush(timeout=2)
+            except Exception as exc:
+                logger.info("node %s left without a final flush: %s", self.node, exc)
+            await self._nc.close()
 
     async def _orphan(self, name: str) -> None:
         placed = self._placed.get(name)
@@ -719,11 +726,28 @@ class Lattice:
 
     # -- frames in: one durable consumer per component running here ------------------------------
     async def _open_inbox(self, name: str) -> None:
-        """Take over ``name``'s consumer: recreated at its acknowledged floor, so what the last
-        owner took but did not acknowledge comes again at once (deduplicated by what it
-        recorded as handled)."""
+        """Take over ``name``'s consumer (see ``_consumer``) with the dedup table its last
+        owner recorded, and start consuming."""
+        from nats.js.errors import KeyNotFoundError
+
+        inbox = _Inbox(name)
+        try:
+            entry = await self._kv[self.subjects.handled].get(token(name))
+            recorded = loads(entry.value or b"", "dedup table") if entry.value else {}
+            if isinstance(recorded, dict):
+                inbox.handled = {str(k): int(v) for k, v in recorded.items()}
+        except KeyNotFoundError:
+            pass
+        sub = await self._consumer(name)
+        self._inboxes[name] = inbox
+        inbox.task = asyncio.get_running_loop().create_task(self._consume(inbox, sub))
+
+    async def _consumer(self, name: str) -> Any:
+        """``name``'s durable consumer, recreated at its acknowledged floor: what was taken but
+        not acknowledged (by the last owner, or by a fetch whose reply was lost) comes again
+        at once, in stream order, and the dedup table drops what was handled already."""
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-        from nats.js.errors import KeyNotFoundError, NotFoundError
+        from nats.js.errors import NotFoundError
 
         js = self._js
         assert js is not None
@@ -743,28 +767,21 @@ class Lattice:
             opt_start_seq=start, ack_wait=60.0, max_ack_pending=self.fetch_batch * 4,
             num_replicas=self.replicas)
         await js.add_consumer(s.stream, config)
-        inbox = _Inbox(name)
-        try:
-            entry = await self._kv[s.handled].get(token(name))
-            recorded = loads(entry.value or b"", "dedup table") if entry.value else {}
-            if isinstance(recorded, dict):
-                inbox.handled = {str(k): int(v) for k, v in recorded.items()}
-        except KeyNotFoundError:
-            pass
-        sub = await js.pull_subscribe_bind(durable=durable, stream=s.stream)
-        self._inboxes[name] = inbox
-        inbox.task = asyncio.get_running_loop().create_task(self._consume(inbox, sub))
+        return await js.pull_subscribe_bind(durable=durable, stream=s.stream)
 
     async def _consume(self, inbox: _Inbox, sub: Any) -> None:
         """Fetch, deliver, settle, record, acknowledge; the next fetch is already on its way
-        while a batch is handled, so its round trip overlaps the guest's work."""
+        while a batch is handled, so its round trip overlaps the guest's work. A gap in an
+        origin's sequence (a fetch whose reply was lost, e.g. while the stream changed leader)
+        stops the batch before it, and the consumer is recreated at the acknowledged floor:
+        acknowledging past a gap (AckAll) would lose the frames in it."""
         import nats.errors
         from nats.js.errors import FetchTimeoutError
 
         name = inbox.name
         waiting = (FetchTimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError)
         cut_off = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                   nats.errors.NoRespondersError)
+                   nats.errors.NoRespondersError, nats.errors.StaleConnectionError)
         loop = asyncio.get_running_loop()
         ahead: asyncio.Task[list[Msg]] | None = None
         try:
@@ -779,38 +796,56 @@ class Lattice:
                     logger.debug("consumer of %s waits for NATS: %s", name, exc)
                     await asyncio.sleep(0.1)
                     continue
+                except Exception as exc:  # e.g. 503 while the stream elects a leader
+                    logger.info("consumer of %s: %s; fetching again", name, exc)
+                    await asyncio.sleep(0.2)
+                    continue
                 if not msgs:
                     continue
-                batch, record = await self._enqueue(inbox, msgs)
+                batch, record, taken = await self._enqueue(inbox, msgs)
                 if batch is None:
                     break
-                if inbox.fetching:
+                if inbox.fetching and taken == len(msgs):
                     ahead = loop.create_task(sub.fetch(self.fetch_batch, timeout=0.5))
-                await self._settle(inbox, msgs, batch, record)
+                await self._settle(inbox, msgs[:taken], batch, record)
+                if taken < len(msgs):
+                    logger.info("consumer of %s: frames missing before stream seq %s; taking "
+                                "them again from the acknowledged floor", name,
+                                msgs[taken].metadata.sequence.stream)
+                    await self._unsubscribe(sub)
+                    sub = await self._retrying(lambda: self._consumer(name),
+                                               f"recreate the consumer of {name}")
         finally:
             if ahead is not None:
                 ahead.cancel()  # what it fetched stays unacknowledged: redelivered to the next
-            try:
-                await sub.unsubscribe()
-            except Exception:
-                pass
+            await self._unsubscribe(sub)
+
+    @staticmethod
+    async def _unsubscribe(sub: Any) -> None:
+        try:
+            await sub.unsubscribe()
+        except Exception:
+            pass
 
     async def _enqueue(self, inbox: _Inbox, msgs: list[Msg]
-                       ) -> tuple[_Batch | None, dict[str, int] | None]:
-        """Put the new frames of one fetch into the component's mailbox (the ones at or below
-        their origin's recorded seq are redeliveries: dropped). Returns the batch to wait for
-        and the dedup table to record once it is settled (None: unchanged)."""
+                       ) -> tuple[_Batch | None, dict[str, int] | None, int]:
+        """Put the new frames of one fetch into the component's mailbox: a frame at or below
+        its origin's recorded seq is a redelivery (dropped); one past the next seq of a known
+        origin means frames are missing, and the fetch is taken only up to that pack. Returns
+        the batch to wait for, the dedup table to record once it is settled (None:
+        unchanged) and how many of ``msgs`` were taken."""
         host = self._host
         assert host is not None
         try:
             mailbox = host.ref(inbox.name).actor.mailbox
         except (ComponentNotFound, ActorStateError):
             inbox.fetching = False  # stopped here meanwhile: whoever runs it next takes these
-            return None, None
+            return None, None, 0
         handled = inbox.handled
         batch = _Batch()
         changed = False
         cids = self._cids
+        taken = 0
         for msg in msgs:
             try:
                 origin, items = unpack(msg.data)
@@ -818,8 +853,13 @@ class Lattice:
                 self._rejected += 1
                 logger.error("component %s: dropped a pack that does not decode: %s",
                              inbox.name, exc)
+                taken += 1
                 continue
-            last = handled.get(origin, 0)
+            last = handled.get(origin)
+            if last is not None and items and items[0][0] > last + 1:
+                break  # a gap: never acknowledge past it
+            taken += 1
+            last = last or 0
             for seq, sender, frame in items:
                 if seq <= last:
                     self._dedup += 1
@@ -842,7 +882,7 @@ class Lattice:
         while len(handled) > _ORIGINS_KEPT:
             del handled[next(iter(handled))]
         # A copy: frames of the next fetch may be enqueued before this batch is recorded.
-        return batch, dict(handled) if changed else None
+        return batch, dict(handled) if changed else None, taken
 
     async def _settle(self, inbox: _Inbox, msgs: list[Msg], batch: _Batch,
                       record: dict[str, int] | None) -> None:
@@ -856,7 +896,8 @@ class Lattice:
         if record is not None:
             await self._retrying(lambda: self._kv[self.subjects.handled].put(
                 token(inbox.name), dumps(record)), f"record what {inbox.name} handled")
-        await self._retrying(msgs[-1].ack, f"acknowledge frames of {inbox.name}")
+        if msgs:
+            await self._retrying(msgs[-1].ack, f"acknowledge frames of {inbox.name}")
 
     async def _retrying(self, call: Any, what: str) -> Any:
         """``await call()`` until NATS answers (it reconnects by itself)."""
