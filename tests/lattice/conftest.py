@@ -8,11 +8,13 @@ module (streams of 3 replicas, a server lost and back). Connect with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from airssys_wasm.lattice.cluster import LocalCluster
+
+from .processes import NodeProcess
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +50,14 @@ def _heal_nats_cluster3(request: pytest.FixtureRequest) -> Iterator[None]:
         for i in range(cluster.nodes):
             if not cluster.alive(i):
                 cluster.restart(i, timeout=30.0)  # generous: a loaded box
+
+
+@pytest.fixture
+async def nodes() -> AsyncIterator[list[NodeProcess]]:
+    """Node processes a test started: killed at its end if still running (a failed test)."""
+    started: list[NodeProcess] = []
+    yield started
+    for node in started:
+        if node.proc.returncode is None:
+            node.proc.kill()
+            await node.proc.wait()

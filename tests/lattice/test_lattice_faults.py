@@ -10,6 +10,8 @@ not assumed. See docs/guides/lattice.md for the delivery contract these tests en
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
 import struct
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -18,7 +20,11 @@ from typing import Any
 import pytest
 
 import airssys_wasm as aw
+from airssys_wasm import demo
 from airssys_wasm import multicodec as mc
+from airssys_wasm.types import ComponentConfig
+
+from .processes import FAST, NodeProcess, start_node
 
 SEQUENCER = Path(__file__).with_name("sequencer.wat")
 
@@ -117,3 +123,87 @@ async def _true(value: bool) -> bool:
 
 async def _done(host: aw.Host, name: str, n: int) -> bool:
     return (await sequence(host, name))[3] >= n
+
+
+# -- node processes killed and frozen ------------------------------------------------------------
+STAGE = demo.path("stage")
+#: The most frames a killed node may have handled without recording them (the at-least-once
+#: window of docs/guides/lattice.md): every pack its consumer may hold unacknowledged.
+WINDOW = aw.Lattice("nats://127.0.0.1:1", node="x").fetch_batch * 4 * 256
+
+
+async def _relay_chain(url: str, host: aw.Host, nodes: list[NodeProcess]) -> NodeProcess:
+    """victim (node process, role=worker) runs ``relay`` (a stage forwarding to ``sink``, a
+    sequencer on ``host``); a second worker node ``spare`` is up. Returns the victim."""
+    victim = await start_node("--nats", url, "--name", "victim", "--label", "role=worker",
+                              *FAST)
+    nodes.append(victim)
+    await victim.line_with("joined lattice")
+    await host.spawn("sink", SEQUENCER)
+    await until(lambda: _true(any(n.name == "victim" for n in host.lattice.nodes())), 20,
+                "the victim node seen")
+    await host.spawn("relay", STAGE, config=ComponentConfig(config_data=b"f.sink"),
+                     placement=aw.Placement(labels={"role": "worker"}))
+    assert host.lattice.where("relay") == "victim"
+    spare = await start_node("--nats", url, "--name", "spare", "--label", "role=worker", *FAST)
+    nodes.append(spare)
+    await spare.line_with("joined lattice")
+    await until(lambda: _true(any(n.name == "spare" for n in host.lattice.nodes())), 20,
+                "the spare node seen")
+    return victim
+
+
+async def test_a_node_killed_mid_stream_loses_no_acknowledged_frame(
+        fresh_nats: Any, nodes: list[NodeProcess]) -> None:
+    n = 20_000
+    config = aw.HostConfig(name="py", health=None)
+    async with aw.Host(config, lattice=aw.Lattice(fresh_nats.url, node="py")) as host:
+        victim = await _relay_chain(fresh_nats.url, host, nodes)
+        sender = asyncio.create_task(send_paced(host, "relay", n, per_tick=500))
+        await until(lambda: _true(host.lattice.stats().frames_sent > n // 3), 30,
+                    "a third of the stream sent")
+        victim.proc.kill()  # SIGKILL: no goodbye, no handover
+        await victim.proc.wait()
+        await sender
+        assert await host.lattice.flush(timeout=60.0) == n  # every frame acknowledged
+        await until(lambda: _true(host.lattice.where("relay") == "spare"), 30,
+                    "the relay restarted on the spare node")
+        await until(lambda: _done(host, "sink", n), 90, "every frame through the chain")
+        frames, dups, gaps, expected = await sequence(host, "sink")
+        # Every frame, in order; redelivered ones only from the killed node's window.
+        assert gaps == 0 and expected == n, (frames, dups, gaps, expected)
+        assert frames == n + dups and dups <= WINDOW, (frames, dups)
+        assert host.lattice.state("relay")[0] is aw.actor.ActorState.RUNNING
+
+
+async def test_a_node_cut_off_and_back_does_not_run_a_component_twice(
+        fresh_nats: Any, nodes: list[NodeProcess]) -> None:
+    n = 3000
+    config = aw.HostConfig(name="py", health=None)
+    async with aw.Host(config, lattice=aw.Lattice(fresh_nats.url, node="py")) as host:
+        victim = await _relay_chain(fresh_nats.url, host, nodes)
+        for v in range(n // 2):
+            await host.send("relay", numbered(v))
+        await host.lattice.flush()
+        victim.proc.send_signal(signal.SIGSTOP)  # alive but silent: a partition
+        try:
+            await until(lambda: _true(host.lattice.where("relay") == "spare"), 30,
+                        "the relay claimed by the spare node")
+            for v in range(n // 2, n):
+                await host.send("relay", numbered(v))
+            await host.lattice.flush()
+            await until(lambda: _done(host, "sink", n), 60, "every frame through the chain")
+        finally:
+            victim.proc.send_signal(signal.SIGCONT)  # the partition heals
+        # The victim hears the lattice again: the relay is the spare's now, so it stops its
+        # own copy (and claims nothing of the others from its stale view).
+        await asyncio.sleep(3.0)
+        assert host.lattice.where("relay") == "spare" and host.lattice.where("sink") == "py"
+        victim.proc.send_signal(signal.SIGTERM)
+        code, output = await victim.finish()
+        assert code == 0, output
+        # Listed as the spare's (no counters here) and nothing of its own left to hand over.
+        assert re.search(r"│ relay\s+│ spare\s+│ running\s+│\s+- │", output), output
+        assert "0 component(s) of this node are handed over" in output, output
+        frames, dups, gaps, expected = await sequence(host, "sink")
+        assert gaps == 0 and expected == n, (frames, dups, gaps, expected)

@@ -1217,11 +1217,18 @@ class Lattice:
 
     async def _monitor(self) -> None:
         loop = asyncio.get_running_loop()
+        last = loop.time()
         while True:
             await asyncio.sleep(self.heartbeat / 2)
-            if self._nc is None or not self._nc.is_connected:
-                continue
             now = loop.time()
+            stalled, last = now - last > self.failover_after / 2, now
+            if self._nc is None or not self._nc.is_connected or stalled:
+                # Cut off, or this process was frozen (SIGSTOP, a stalled loop): it heard
+                # nobody, which says nothing about the others. A fresh grace period, not
+                # a failover decided on stale news.
+                for member in self._members.values():
+                    member.seen = now
+                continue
             for key, member in list(self._members.items()):
                 if member.name == self.node or not member.alive:
                     continue
