@@ -116,12 +116,12 @@ class ComponentActor(Actor):
             if out is not None:  # suspended: the GuestError check runs when it finished
                 return out.then(partial(self._refusable, message))
             return None
+        if type(message) is Delivery:  # a frame from another node: the lattice's hot path
+            return self._deliver(instance, message)
         if type(message) is RequestEnvelope:
             return self._execute(instance, message)
         if type(message) is Callback:
             return self._callback(instance, message)
-        if type(message) is Delivery:
-            return self._deliver(instance, message)
         self._refused(message, TypeError(
             f"component {self.entry.name!r} received a {type(message).__name__}; send "
             "multicodec frames through Host.send / ComponentRef.send"))

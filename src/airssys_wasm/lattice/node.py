@@ -229,7 +229,7 @@ class Lattice:
                  labels: Mapping[str, str] | None = None, name: str = "default",
                  token: str | None = None, nkey_seed: str | None = None,
                  heartbeat: float = 0.25, failover_after: float = 1.0, replicas: int = 1,
-                 pack_frames: int = 256, outbound_capacity: int = 65536, fetch_batch: int = 8,
+                 pack_frames: int = 256, outbound_capacity: int = 65536, fetch_batch: int = 16,
                  connect_timeout: float = 2.0, spawn_timeout: float = 30.0) -> None:
         servers = [u.strip() for u in (url.split(",") if isinstance(url, str) else url)]
         if not servers or not all(servers):
@@ -784,6 +784,8 @@ class Lattice:
                    nats.errors.NoRespondersError, nats.errors.StaleConnectionError)
         loop = asyncio.get_running_loop()
         ahead: asyncio.Task[list[Msg]] | None = None
+        #: The batch being settled (recorded, acknowledged) while the next one is handled.
+        settling: asyncio.Task[None] | None = None
         try:
             while inbox.fetching and name in self._local:
                 fetch = ahead or loop.create_task(sub.fetch(self.fetch_batch, timeout=0.5))
@@ -807,8 +809,14 @@ class Lattice:
                     break
                 if inbox.fetching and taken == len(msgs):
                     ahead = loop.create_task(sub.fetch(self.fetch_batch, timeout=0.5))
-                await self._settle(inbox, msgs[:taken], batch, record)
+                # Batches settle in order, one behind: this one's record and acknowledgement
+                # overlap the guest's handling of the next.
+                previous, settling = settling, loop.create_task(
+                    self._settle(inbox, msgs[:taken], batch, record, after=settling))
+                if previous is not None:
+                    await previous
                 if taken < len(msgs):
+                    await settling
                     logger.info("consumer of %s: frames missing before stream seq %s; taking "
                                 "them again from the acknowledged floor", name,
                                 msgs[taken].metadata.sequence.stream)
@@ -818,6 +826,11 @@ class Lattice:
         finally:
             if ahead is not None:
                 ahead.cancel()  # what it fetched stays unacknowledged: redelivered to the next
+            if settling is not None:
+                try:
+                    await settling
+                except Exception as exc:
+                    logger.warning("consumer of %s: last batch not acknowledged: %s", name, exc)
             await self._unsubscribe(sub)
 
     @staticmethod
@@ -885,11 +898,16 @@ class Lattice:
         return batch, dict(handled) if changed else None, taken
 
     async def _settle(self, inbox: _Inbox, msgs: list[Msg], batch: _Batch,
-                      record: dict[str, int] | None) -> None:
+                      record: dict[str, int] | None, *,
+                      after: asyncio.Task[None] | None = None) -> None:
         """Once every frame of the batch was handled or dead-lettered, and what handling them
         sent to other nodes is acknowledged by JetStream (so a chain of components loses
         nothing when this node dies): record the dedup table (a redelivery after a node loss
-        is then dropped), then acknowledge the batch (AckAll: its last message)."""
+        is then dropped), then acknowledge the batch (AckAll: its last message); ``after``:
+        the previous batch's settling, finished first (records and acknowledgements in
+        order)."""
+        if after is not None:
+            await after
         if batch.outstanding > 0:
             await batch.event.wait()
         await self._published_up_to({o: o.mailbox.accepted for o in self._outboxes.values()})
