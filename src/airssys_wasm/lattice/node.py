@@ -284,7 +284,7 @@ class Lattice:
         self._waiters: dict[str, asyncio.Future[_Placed]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: list[asyncio.Task[None]] = []
-        self._cids: dict[tuple[str, str, str], ComponentId] = {}
+        self._cids: dict[str, ComponentId] = {}
         #: Frames this session sent to each component: the ``seq`` of the dedup key. Kept
         #: across outboxes (a component that moves away, back and away again), so a receiver
         #: never takes a new frame for a redelivered one.
@@ -858,7 +858,7 @@ class Lattice:
         batch = _Batch()
         changed = False
         cids = self._cids
-        taken = 0
+        taken = received = 0
         for msg in msgs:
             try:
                 origin, items = unpack(msg.data)
@@ -873,17 +873,18 @@ class Lattice:
                 break  # a gap: never acknowledge past it
             taken += 1
             last = last or 0
-            for seq, sender, frame in items:
+            settle = batch.settle
+            for seq, namespace, sender, version, frame in items:
                 if seq <= last:
                     self._dedup += 1
                     continue
                 last = seq
-                cid = cids.get(sender)
-                if cid is None:
-                    cid = cids[sender] = ComponentId(sender[1], sender[0], sender[2])
+                cid = cids.get(sender)  # one id object per sender, not one per frame
+                if cid is None or cid.namespace != namespace or cid.version != version:
+                    cid = cids[sender] = ComponentId(sender, namespace, version)
                 batch.outstanding += 1
-                self._received += 1
-                delivery = Delivery(cid, frame, batch.settle, None)
+                received += 1
+                delivery = Delivery(cid, frame, settle, None)
                 try:
                     mailbox.try_put(delivery)
                 except MailboxFull:
@@ -892,6 +893,7 @@ class Lattice:
                 handled.pop(origin, None)  # most recent last: the oldest sessions are dropped
                 handled[origin] = last
                 changed = True
+        self._received += received
         while len(handled) > _ORIGINS_KEPT:
             del handled[next(iter(handled))]
         # A copy: frames of the next fetch may be enqueued before this batch is recorded.

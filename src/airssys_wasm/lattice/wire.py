@@ -104,21 +104,22 @@ def pack(origin: str, frames: Sequence[tuple[int, ComponentId, bytes]]) -> bytes
                            for seq, s, frame in frames]])
 
 
-def unpack(data: bytes) -> tuple[str, list[tuple[int, tuple[str, str, str], bytes]]]:
-    """A pack's origin and ``(seq, (namespace, name, version), frame)`` items, checked."""
+def unpack(data: bytes) -> tuple[str, list[list[Any]]]:
+    """A pack's origin and its frames, checked: each item is ``[seq, namespace, name,
+    version, frame]`` with ``seq`` >= 1, three strings (a non-empty name) and bytes. The
+    items are the decoded lists themselves (no copy per frame: this runs for every frame
+    received)."""
     value = loads(data, "pack")
-    if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], str)
-            or not isinstance(value[1], list)):
+    if (type(value) is not list or len(value) != 2 or type(value[0]) is not str
+            or type(value[1]) is not list):
         raise LatticeError("a pack from the lattice is not [origin, frames]")
-    items = []
-    for item in value[1]:
-        # Plain type checks, not a generator: this runs once per frame received.
+    items: list[list[Any]] = value[1]
+    for item in items:
         if (type(item) is not list or len(item) != 5 or type(item[0]) is not int
                 or item[0] < 1 or type(item[1]) is not str or type(item[2]) is not str
                 or type(item[3]) is not str or type(item[4]) is not bytes or not item[2]):
             raise LatticeError("a frame in a pack from the lattice is not "
                                "[seq, namespace, name, version, frame]")
-        items.append((item[0], (item[1], item[2], item[3]), item[4]))
     return value[0], items
 
 
