@@ -207,3 +207,61 @@ async def test_a_node_cut_off_and_back_does_not_run_a_component_twice(
         assert "0 component(s) of this node are handed over" in output, output
         frames, dups, gaps, expected = await sequence(host, "sink")
         assert gaps == 0 and expected == n, (frames, dups, gaps, expected)
+
+
+async def test_restart_intensity_is_counted_across_nodes(
+        fresh_nats: Any, nodes: list[NodeProcess]) -> None:
+    config = aw.HostConfig(name="py", health=None, max_restarts=1, within=60.0)
+    async with aw.Host(config, lattice=aw.Lattice(fresh_nats.url, node="py")) as host:
+        workers = []
+        for name in ("w1", "w2", "w3"):
+            node = await start_node("--nats", fresh_nats.url, "--name", name, "--label",
+                                    "role=worker", *FAST)
+            nodes.append(node)
+            await node.line_with("joined lattice")
+            workers.append(node)
+        await until(lambda: _true(len(host.lattice.nodes()) == 4), 20, "all workers seen")
+        await host.spawn("fragile", SEQUENCER, placement=aw.Placement(labels={"role": "worker"}))
+        first = host.lattice.where("fragile")
+        by_name = dict(zip(("w1", "w2", "w3"), workers))
+        by_name[first].proc.kill()  # restart 1 of at most 1 within 60 s: moved
+        await until(lambda: _true(host.lattice.where("fragile") not in (None, first)), 30,
+                    "the first failover")
+        second = host.lattice.where("fragile")
+        assert host.lattice.state("fragile")[0] is aw.actor.ActorState.RUNNING
+        by_name[second].proc.kill()  # restart 2: over the intensity, a live worker or not
+        await until(lambda: _true(host.lattice.state("fragile")[0] is
+                                  aw.actor.ActorState.FAILED), 30, "given up lattice-wide")
+        error = host.lattice.state("fragile")[1]
+        assert error is not None and "given up lattice-wide" in str(error)
+        assert "fragile" not in host.names()  # failed: listed nowhere, run nowhere
+        await asyncio.sleep(1.5)
+        assert host.lattice.state("fragile")[0] is aw.actor.ActorState.FAILED
+
+
+async def test_nodes_sign_in_with_an_nkey_seed(tmp_path: Path) -> None:
+    import os
+
+    import nkeys
+
+    from airssys_wasm.lattice.cluster import LocalCluster
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    with LocalCluster(1, nkey=public) as cluster:
+        with pytest.raises(aw.LatticeUnavailable, match="cannot reach NATS"):
+            async with aw.Host(lattice=aw.Lattice(cluster.url, node="anon",
+                                                  connect_timeout=0.5)):
+                pass
+        lattice = aw.Lattice(cluster.url, node="signed", nkey_seed=seed.decode())
+        async with aw.Host(lattice=lattice) as host:
+            await host.spawn("seq", SEQUENCER)
+            assert host.lattice.where("seq") == "signed"
+        assert seed.decode() not in repr(lattice) and seed.decode() not in lattice.url
+        seed_file = tmp_path / "seed"
+        seed_file.write_text(seed.decode() + "\n")
+        node = await start_node("--nats", cluster.url, "--name", "n1", "--nkey-file",
+                                str(seed_file), "--duration", "0.5")
+        await node.line_with("joined lattice")
+        code, output = await node.finish()
+        assert code == 0 and seed.decode() not in output, output

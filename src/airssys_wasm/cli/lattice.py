@@ -48,7 +48,7 @@ def up(nodes: int, directory: Path | None, token_file: Path | None, timeout: flo
     from airssys_wasm.errors import AirssysError
     from airssys_wasm.lattice.cluster import CLUSTER_NAME, LocalCluster
 
-    token = read_token(token_file) if token_file is not None else None
+    token = read_secret(token_file) if token_file is not None else None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -97,14 +97,15 @@ def _serve(cluster: LocalCluster, stop: threading.Event) -> None:
             raise click.ClickException("every nats-server exited; see their logs above")
 
 
-def read_token(path: Path) -> str:
-    """The first line of ``path``, without its line break and surrounding whitespace."""
+def read_secret(path: Path, what: str = "token", option: str = "--token-file") -> str:
+    """The first line of ``path`` (a token, an nkey seed), without its line break and
+    surrounding whitespace; BadParameter naming ``option`` when there is none."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {str(path)!r}: {exc}", param_hint="--token-file")
-    token = lines[0].strip() if lines else ""
-    if not token or not token.isprintable():
-        raise click.BadParameter(f"{str(path)!r} holds no token: its first line must be the "
-                                 "token (printable characters)", param_hint="--token-file")
-    return token
+        raise click.BadParameter(f"cannot read {str(path)!r}: {exc}", param_hint=option)
+    secret = lines[0].strip() if lines else ""
+    if not secret or not secret.isprintable():
+        raise click.BadParameter(f"{str(path)!r} holds no {what}: its first line must be the "
+                                 f"{what} (printable characters)", param_hint=option)
+    return secret

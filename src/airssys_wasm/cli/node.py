@@ -41,6 +41,10 @@ def _labels(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               default=None,
               help="The NATS token is the first line of this file (a file, not an option "
                    "value, so the token shows neither in `ps` nor in logs).")
+@click.option("--nkey-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="Sign in to NATS with the user nkey seed (SU...) on the first line of this "
+                   "file, instead of a token.")
 @click.option("--replicas", default=1, show_default=True, type=click.Choice(["1", "3", "5"]),
               help="JetStream replicas of the lattice's stream and buckets (3 on a cluster "
                    "of 3 servers).")
@@ -53,7 +57,7 @@ def _labels(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Leave by itself after this many seconds (default: until Ctrl-C / SIGTERM).")
 def node(system: Path | None, url: str, name: str, labels: dict[str, str], lattice_name: str,
-         token_file: Path | None, replicas: str, heartbeat: float, failover_after: float,
+         token_file: Path | None, nkey_file: Path | None, replicas: str, heartbeat: float, failover_after: float,
          duration: float | None) -> None:
     """Join a lattice as node NAME and run until Ctrl-C / SIGTERM / --duration.
 
@@ -65,7 +69,7 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
     """
     import dataclasses
 
-    from airssys_wasm.cli.lattice import read_token
+    from airssys_wasm.cli.lattice import read_secret
     from airssys_wasm.cli.monitor import make_console
     from airssys_wasm.cli.system import SystemSpec, load_system, run_system
     from airssys_wasm.errors import AirssysError
@@ -74,7 +78,9 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
     from airssys_wasm.runtime import EngineConfig
     from airssys_wasm.runtime.cache import default_cache_dir
 
-    token = read_token(token_file) if token_file is not None else None
+    token = read_secret(token_file) if token_file is not None else None
+    seed = (read_secret(nkey_file, "nkey seed", "--nkey-file") if nkey_file is not None
+            else None)
     try:
         if system is not None:
             spec = load_system(system)
@@ -87,6 +93,7 @@ def node(system: Path | None, url: str, name: str, labels: dict[str, str], latti
         spec = dataclasses.replace(spec, host=dataclasses.replace(
             spec.host, engine=dataclasses.replace(spec.host.engine, consume_fuel=True)))
         lattice = Lattice(url, node=name, labels=labels, name=lattice_name, token=token,
+                          nkey_seed=seed,
                           heartbeat=heartbeat, failover_after=failover_after,
                           replicas=int(replicas))
         run_system(make_console(), spec, duration=duration, lattice=lattice)

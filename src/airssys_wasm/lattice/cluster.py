@@ -174,7 +174,8 @@ class LocalCluster:
     ``dir`` holds a directory per server (config, log, JetStream store); by default a temporary
     directory, removed by :meth:`stop`; a ``dir`` you give is kept. With ``token``, every
     client must present it; it is written only to the 0600 config files, never to the command
-    line, the URL or the repr. ``binary`` overrides where ``nats-server`` is found
+    line, the URL or the repr. With ``nkey`` (a user's public nkey, ``U...``), every client
+    must sign in with that user's seed instead (``Lattice(nkey_seed=...)``). ``binary`` overrides where ``nats-server`` is found
     (:func:`find_nats_server`). ``jetstream_max_memory`` and ``jetstream_max_file`` cap each
     server's JetStream memory and file storage, in bytes.
 
@@ -183,7 +184,8 @@ class LocalCluster:
     """
 
     def __init__(self, nodes: int = 1, *, dir: str | os.PathLike[str] | None = None,
-                 token: str | None = None, binary: str | os.PathLike[str] | None = None,
+                 token: str | None = None, nkey: str | None = None,
+                 binary: str | os.PathLike[str] | None = None,
                  jetstream_max_memory: int = 256 * 2**20,
                  jetstream_max_file: int = 2**30) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
@@ -195,6 +197,12 @@ class LocalCluster:
         if token is not None and (not token or not token.isprintable()):
             raise ConfigError("token must be a non-empty string of printable characters "
                               "(no newline or control characters)")
+        if nkey is not None and (token is not None or not nkey.startswith("U")
+                                 or not nkey.isalnum()):
+            raise ConfigError("nkey must be a user's public nkey (U followed by base32), and "
+                              "not given together with a token: the server takes one or the "
+                              "other")
+        self._nkey = nkey
         self._nodes = nodes
         self._dir = Path(dir) if dir is not None else None
         self._token = token
@@ -353,7 +361,8 @@ class LocalCluster:
 
     def __repr__(self) -> str:
         where = f"url={self.url!r}" if self._state == "running" else self._state
-        auth = ", token=***" if self._token is not None else ""
+        auth = (", token=***" if self._token is not None else
+                f", nkey={self._nkey}" if self._nkey is not None else "")
         return f"LocalCluster(nodes={self._nodes}{auth}, {where})"
 
     # -- internals ----------------------------------------------------------------------------
@@ -396,6 +405,8 @@ class LocalCluster:
         ]
         if self._token is not None:
             lines += ["authorization {", f"  token: {_quoted(self._token)}", "}"]
+        elif self._nkey is not None:
+            lines += ["authorization {", f"  users: [ {{ nkey: {_quoted(self._nkey)} }} ]", "}"]
         if len(self._servers) > 1:
             routes = ", ".join(f'"nats-route://127.0.0.1:{other.cluster_port}"'
                                for other in self._servers if other is not server)
