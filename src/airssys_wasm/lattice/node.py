@@ -472,7 +472,8 @@ class Lattice:
             except Exception as exc:
                 logger.warning("node %s could not remove its entry: %s", self.node, exc)
         finally:
-            for task in list(self._tasks) + self._background:
+            consumers = [i.task for i in self._inboxes.values() if i.task is not None]
+            for task in list(self._tasks) + self._background + consumers:
                 task.cancel()
             # flush, not drain: draining waits up to 30 s on the pull subscriptions' fetches,
             # and everything this node owed the lattice was acknowledged above.
@@ -826,6 +827,10 @@ class Lattice:
         finally:
             if ahead is not None:
                 ahead.cancel()  # what it fetched stays unacknowledged: redelivered to the next
+                try:
+                    await ahead
+                except BaseException:  # cancelled, or failed on a closed connection first
+                    pass
             if settling is not None:
                 try:
                     await settling
