@@ -294,7 +294,6 @@ class Lattice:
         self._max_payload = 1024 * 1024
         self._leaving = False
         self._last_error: Exception | None = None
-        self._node_revision = 0
         self._frames_sent = self._packs_sent = self._retries = 0
         self._received = self._dedup = self._rejected = self._failovers = 0
 
@@ -416,7 +415,7 @@ class Lattice:
         kv = self._kv[self.subjects.nodes]
         key = token(self.node)
         try:
-            self._node_revision = await kv.create(key, self._node_value())
+            await kv.create(key, self._node_value())
             return
         except KeyWrongLastSequenceError:
             pass
@@ -427,12 +426,12 @@ class Lattice:
         try:
             again = await kv.get(key)
         except KeyNotFoundError:
-            self._node_revision = await kv.create(key, self._node_value())
+            await kv.create(key, self._node_value())
             return
         if again.revision != entry.revision:
             raise LatticeError(f"a node named {self.node!r} is already in lattice {self.name!r} "
                                "(it heartbeats); give this node another name")
-        self._node_revision = await kv.update(key, self._node_value(), last=again.revision)
+        await kv.update(key, self._node_value(), last=again.revision)
 
     async def detach(self, *, drain: bool) -> None:
         """Stop taking new frames from the lattice (``Host.close`` calls it before stopping its
@@ -678,7 +677,7 @@ class Lattice:
             ref = await host.spawn_local(name, source, supervisor=supervisor,
                                          **spec.spawn_options())
             self._local.add(name)
-            await self._open_inbox(name)
+            await self._retrying(lambda: self._open_inbox(name), f"open the consumer of {name}")
             assert host.system is not None
             for topic in spec.topics:
                 host.system.broker.subscribe(topic, ref.actor)
@@ -686,7 +685,12 @@ class Lattice:
             placed.state, placed.error = "running", None
             placed.cid, placed.meta = entry.component_id, entry.metadata
             placed.max_message = entry.limits.max_message_bytes
-            await self._write_placement(name, placed)
+            from nats.js.errors import KeyWrongLastSequenceError
+
+            # A swap that fails means another node claimed it meanwhile: the watcher then
+            # sees the new owner and stops this copy.
+            await self._retrying(lambda: self._write_placement(name, placed),
+                                 f"record that {name} runs here", (KeyWrongLastSequenceError,))
             return ref
         except BaseException as exc:
             if self._leaving and not raise_errors:  # this node is closing: let another take it
@@ -924,12 +928,16 @@ class Lattice:
         if msgs:
             await self._retrying(msgs[-1].ack, f"acknowledge frames of {inbox.name}")
 
-    async def _retrying(self, call: Any, what: str) -> Any:
-        """``await call()`` until NATS answers (it reconnects by itself)."""
+    async def _retrying(self, call: Any, what: str,
+                        fatal: tuple[type[BaseException], ...] = ()) -> Any:
+        """``await call()`` until NATS answers (it reconnects by itself); ``fatal`` errors
+        are raised at once (an answer, not a failure to get one)."""
         delay = _RETRY
         while True:
             try:
                 return await call()
+            except fatal:
+                raise
             except Exception as exc:
                 if self._nc is None or self._nc.is_closed:
                     raise LatticeUnavailable(f"could not {what}: the NATS connection is closed"
@@ -1224,7 +1232,7 @@ class Lattice:
         while True:
             await asyncio.sleep(self.heartbeat)
             try:
-                self._node_revision = await kv.put(key, self._node_value())
+                await kv.put(key, self._node_value())
             except Exception as exc:
                 logger.debug("heartbeat of %s not written: %s", self.node, exc)
 
@@ -1306,10 +1314,14 @@ class Lattice:
                                 f"(max_restarts {spec.max_restarts}): given up lattice-wide"]
             else:
                 placed.state, placed.node, placed.epoch = "starting", self.node, seen.epoch + 1
+                # Before the swap: the watcher may report this node's own write before the
+                # swap's reply, and must not start the component a second time.
+                self._starting.add(name)
             try:
                 placed.revision = await self._kv[self.subjects.placements].update(
                     token(name), dumps(placed.to_wire()), last=seen.revision)
             except KeyWrongLastSequenceError:
+                self._starting.discard(name)
                 return  # another node won
             self._placed[name] = placed
             if placed.state == "failed":
@@ -1320,6 +1332,7 @@ class Lattice:
                        self.node, name, "handover" if handover else f"node {seen.node} lost")
             await self._start_here(name, spec, placed)
         except Exception as exc:
+            self._starting.discard(name)
             logger.error("node %s could not take over %s: %s", self.node, name, exc)
 
     def _task(self, coro: Any) -> asyncio.Task[Any]:
