@@ -33,6 +33,13 @@ class ComponentId:
         text = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{text}@{self.version}" if self.version else text
 
+    def matches(self, actual: ComponentId) -> bool:
+        """True when this id (as a guest addresses a component) names ``actual``: same name,
+        and an empty namespace or version matches any."""
+        return self.name == actual.name and (
+            not self.namespace or self.namespace == actual.namespace) and (
+            not self.version or self.version == actual.version)
+
     @classmethod
     def parse(cls, text: str) -> ComponentId:
         """Inverse of ``str()``: ``[namespace/]name[@version]``."""

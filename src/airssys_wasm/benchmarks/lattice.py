@@ -143,6 +143,18 @@ async def _wait(condition: Any, what: str, timeout: float = SETUP_TIMEOUT,
 
 
 # -- cross-node frames ---------------------------------------------------------------------------
+async def _blast(host: Host, lattice: Lattice, count: int) -> None:
+    """``count`` frames to ``sink`` as fast as the outbox takes them (waiting only when it is
+    full), then ``lattice.flush()``: all of them acknowledged by JetStream."""
+    try_send, send = host.try_send, host.send
+    for _ in range(count):
+        try:
+            try_send("sink", FRAME)
+        except MailboxFull:
+            await send("sink", FRAME)
+    await lattice.flush()
+
+
 async def _lattice_frames(url: str, engine: Engine, n: int, rounds: int
                           ) -> tuple[float, float, float]:
     """Best (ns per frame published + acked, ns per frame delivered + handled) over ``rounds``
@@ -152,7 +164,7 @@ async def _lattice_frames(url: str, engine: Engine, n: int, rounds: int
             Host(_config(), engine=engine, lattice=n2) as h2:
         await h1.spawn("sink", guests.path("minimal"), placement="n2")
         local = h2.ref("sink")  # the component itself, on n2
-        try_send, send, clock = h1.try_send, h1.send, time.perf_counter_ns
+        clock = time.perf_counter_ns
         published: list[float] = []
         delivered: list[float] = []
         warm = min(n, 1000)
@@ -160,12 +172,7 @@ async def _lattice_frames(url: str, engine: Engine, n: int, rounds: int
             handled = local.stats.messages_out + count
             received = n2.stats().frames_received + count
             start = clock()
-            for _ in range(count):
-                try:
-                    try_send("sink", FRAME)
-                except MailboxFull:
-                    await send("sink", FRAME)
-            await n1.flush()
+            await _blast(h1, n1, count)
             acked = clock()
             await _wait(lambda: local.stats.messages_out >= handled, "the frames' handling")
             done = clock()
@@ -211,17 +218,12 @@ async def _child_frames(url: str, engine: Engine, n: int, rounds: int, log_dir: 
             await _wait(lambda: any(m.name == "n2" and m.alive for m in n1.nodes()),
                         "node n2 joining")
             await h1.spawn("sink", guests.path("minimal"), placement="n2")
-            try_send, send, clock = h1.try_send, h1.send, time.perf_counter_ns
+            clock = time.perf_counter_ns
             published: list[float] = []
             delivered: list[float] = []
             for count in counts:
                 start = clock()
-                for _ in range(count):
-                    try:
-                        try_send("sink", FRAME)
-                    except MailboxFull:
-                        await send("sink", FRAME)
-                await n1.flush()
+                await _blast(h1, n1, count)
                 acked = clock()
                 await line("the frames handled")
                 done = clock()

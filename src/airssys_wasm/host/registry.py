@@ -122,8 +122,7 @@ class Registry:
         """The entry a guest's component-id addresses. Empty namespace/version match any."""
         entry = self.get(target.name)
         cid = entry.component_id
-        if (target.namespace and target.namespace != cid.namespace) or (
-                target.version and target.version != cid.version):
+        if not target.matches(cid):
             raise ComponentNotFound(
                 f"no component {target} is running in this host; the component named "
                 f"{target.name!r} is {cid} (leave namespace/version empty to match any)")

@@ -144,8 +144,7 @@ class HostMessaging:
             raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
                                     "(it is stopping); try again after it restarts")
         cid = route.component_id
-        if (target.namespace and target.namespace != cid.namespace) or (
-                target.version and target.version != cid.version):
+        if not target.matches(cid):
             raise ComponentNotFound(
                 f"no component {target} is running; the component named {target.name!r} is "
                 f"{cid} (leave namespace/version empty to match any)")

@@ -533,11 +533,7 @@ class Lattice:
         placed = self._placed.get(component.name)
         if placed is None or placed.cid is None:
             return None
-        cid = placed.cid
-        if (component.namespace and component.namespace != cid.namespace) or (
-                component.version and component.version != cid.version):
-            return None
-        return placed.meta
+        return placed.meta if component.matches(placed.cid) else None
 
     def component_id(self, name: str) -> ComponentId:
         """The component-id of ``name`` as its node recorded it."""
