@@ -88,6 +88,13 @@ class LatticeLink(Protocol):
     async def publish(self, topic: str, frame: bytes) -> int:
         """Deliver ``frame`` to the subscribers of ``topic`` on the other nodes; how many."""
 
+    async def flush(self, timeout: float | None = 10.0) -> int:
+        """Wait until JetStream acknowledged every frame sent to other nodes before the call
+        (the delivery contract's "acknowledged"); how many this node has sent in all."""
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait until this node's pending lattice work (claims, subscriptions) is done."""
+
     def names(self) -> list[str]:
         """Names of the components placed on other nodes."""
 
