@@ -364,9 +364,13 @@ class Lattice:
     async def _settling(self, step: Any, patience: float = 15.0) -> None:
         """Run ``step``, again while JetStream is still settling: right after a stream or
         bucket of several replicas is created (or a server restarted) its first requests can
-        find no leader yet (no responders, 503)."""
+        find no leader yet (no responders, 503), or no peer to place it on yet."""
         import nats.errors
-        from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+        from nats.js.errors import (
+            BadRequestError,
+            NoStreamResponseError,
+            ServiceUnavailableError,
+        )
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience
@@ -374,7 +378,11 @@ class Lattice:
             try:
                 return await step()
             except (nats.errors.NoRespondersError, nats.errors.TimeoutError,
-                    NoStreamResponseError, ServiceUnavailableError):
+                    NoStreamResponseError, ServiceUnavailableError, BadRequestError) as exc:
+                # 10005: "no suitable peers for placement, peer offline" (a server the meta
+                # leader does not count yet); any other bad request is an answer.
+                if isinstance(exc, BadRequestError) and exc.err_code != 10005:
+                    raise
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(0.2)
