@@ -265,3 +265,28 @@ async def test_nodes_sign_in_with_an_nkey_seed(tmp_path: Path) -> None:
         await node.line_with("joined lattice")
         code, output = await node.finish()
         assert code == 0 and seed.decode() not in output, output
+
+
+async def test_while_nats_is_away_frames_are_buffered_up_to_a_bound(fresh_nats: Any) -> None:
+    capacity, per_pack = 100, 50
+    async with AsyncExitStack() as stack:
+        h1 = await stack.enter_async_context(aw.Host(lattice=aw.Lattice(
+            fresh_nats.url, node="n1", outbound_capacity=capacity, pack_frames=per_pack)))
+        await stack.enter_async_context(aw.Host(lattice=aw.Lattice(fresh_nats.url, node="n2")))
+        await h1.spawn("seq", SEQUENCER, placement="n2")
+        fresh_nats.kill(0)
+        await asyncio.sleep(0.2)
+        accepted = 0
+        with pytest.raises(aw.MailboxFull):
+            for v in range(10 * capacity):
+                h1.try_send("seq", numbered(v))
+                accepted += 1
+                await asyncio.sleep(0)  # let the outbox take a pack into its publish
+        # The bound: the outbox's capacity, plus the pack waiting for its publish.
+        assert capacity <= accepted <= capacity + per_pack
+        assert h1.lattice.stats().outbound_queued <= capacity
+        await asyncio.to_thread(fresh_nats.restart, 0)
+        assert await h1.lattice.flush(timeout=60.0) == accepted  # none lost, once it is back
+        await until(lambda: _done(h1, "seq", accepted), 60, "the buffered frames handled")
+        frames, dups, gaps, expected = await sequence(h1, "seq")
+        assert (frames, dups, gaps, expected) == (accepted, 0, 0, accepted)
