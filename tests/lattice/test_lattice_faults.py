@@ -10,6 +10,7 @@ not assumed. See docs/guides/lattice.md for the delivery contract these tests en
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import signal
 import struct
@@ -41,11 +42,15 @@ async def sequence(host: aw.Host, name: str) -> tuple[int, int, int, int]:
 
 
 async def until(check: Any, timeout: float, what: str) -> None:
+    """Poll ``check()`` (a plain or an async function) until it is true."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            if await check():
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
                 return
         except aw.AirssysError:
             pass  # e.g. a request while its component moves: ask again
@@ -71,7 +76,7 @@ async def test_nats_server_restart_mid_stream_loses_nothing(fresh_nats: Any) -> 
                                                                         node="n2")))
         await h1.spawn("seq", SEQUENCER, placement="n2")
         sender = asyncio.create_task(send_paced(h1, "seq", n))
-        await until(lambda: _true(h1.lattice.stats().frames_sent > n // 4), 20, "first frames")
+        await until(lambda: (h1.lattice.stats().frames_sent > n // 4), 20, "first frames")
         fresh_nats.kill(0)
         await asyncio.sleep(0.3)
         with pytest.raises(aw.LatticeUnavailable, match="still waiting for NATS"):
@@ -107,7 +112,7 @@ async def test_stream_leader_killed_mid_stream_loses_nothing(nats_cluster3: Any)
             await nc.close()
         assert leader is not None and leader.startswith("nats-")
         sender = asyncio.create_task(send_paced(h1, "seq", n))
-        await until(lambda: _true(h1.lattice.stats().frames_sent > n // 4), 20, "first frames")
+        await until(lambda: (h1.lattice.stats().frames_sent > n // 4), 20, "first frames")
         nats_cluster3.kill(int(leader.rsplit("-", 1)[1]))
         await sender
         assert await h1.lattice.flush(timeout=60.0) == n
@@ -115,10 +120,6 @@ async def test_stream_leader_killed_mid_stream_loses_nothing(nats_cluster3: Any)
         frames, dups, gaps, expected = await sequence(h1, "seq")
         assert (expected, gaps, dups) == (n, 0, 0)
         assert frames == n
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _done(host: aw.Host, name: str, n: int) -> bool:
@@ -140,7 +141,7 @@ async def _relay_chain(url: str, host: aw.Host, nodes: list[NodeProcess]) -> Nod
     nodes.append(victim)
     await victim.line_with("joined lattice")
     await host.spawn("sink", SEQUENCER)
-    await until(lambda: _true(any(n.name == "victim" for n in host.lattice.nodes())), 20,
+    await until(lambda: (any(n.name == "victim" for n in host.lattice.nodes())), 20,
                 "the victim node seen")
     await host.spawn("relay", STAGE, config=ComponentConfig(config_data=b"f.sink"),
                      placement=aw.Placement(labels={"role": "worker"}))
@@ -148,7 +149,7 @@ async def _relay_chain(url: str, host: aw.Host, nodes: list[NodeProcess]) -> Nod
     spare = await start_node("--nats", url, "--name", "spare", "--label", "role=worker", *FAST)
     nodes.append(spare)
     await spare.line_with("joined lattice")
-    await until(lambda: _true(any(n.name == "spare" for n in host.lattice.nodes())), 20,
+    await until(lambda: (any(n.name == "spare" for n in host.lattice.nodes())), 20,
                 "the spare node seen")
     return victim
 
@@ -160,13 +161,13 @@ async def test_a_node_killed_mid_stream_loses_no_acknowledged_frame(
     async with aw.Host(config, lattice=aw.Lattice(fresh_nats.url, node="py")) as host:
         victim = await _relay_chain(fresh_nats.url, host, nodes)
         sender = asyncio.create_task(send_paced(host, "relay", n, per_tick=500))
-        await until(lambda: _true(host.lattice.stats().frames_sent > n // 3), 30,
+        await until(lambda: (host.lattice.stats().frames_sent > n // 3), 30,
                     "a third of the stream sent")
         victim.proc.kill()  # SIGKILL: no goodbye, no handover
         await victim.proc.wait()
         await sender
         assert await host.lattice.flush(timeout=60.0) == n  # every frame acknowledged
-        await until(lambda: _true(host.lattice.where("relay") == "spare"), 30,
+        await until(lambda: (host.lattice.where("relay") == "spare"), 30,
                     "the relay restarted on the spare node")
         await until(lambda: _done(host, "sink", n), 90, "every frame through the chain")
         frames, dups, gaps, expected = await sequence(host, "sink")
@@ -187,7 +188,7 @@ async def test_a_node_cut_off_and_back_does_not_run_a_component_twice(
         await host.lattice.flush()
         victim.proc.send_signal(signal.SIGSTOP)  # alive but silent: a partition
         try:
-            await until(lambda: _true(host.lattice.where("relay") == "spare"), 30,
+            await until(lambda: (host.lattice.where("relay") == "spare"), 30,
                         "the relay claimed by the spare node")
             for v in range(n // 2, n):
                 await host.send("relay", numbered(v))
@@ -220,17 +221,17 @@ async def test_restart_intensity_is_counted_across_nodes(
             nodes.append(node)
             await node.line_with("joined lattice")
             workers.append(node)
-        await until(lambda: _true(len(host.lattice.nodes()) == 4), 20, "all workers seen")
+        await until(lambda: (len(host.lattice.nodes()) == 4), 20, "all workers seen")
         await host.spawn("fragile", SEQUENCER, placement=aw.Placement(labels={"role": "worker"}))
         first = host.lattice.where("fragile")
         by_name = dict(zip(("w1", "w2", "w3"), workers))
         by_name[first].proc.kill()  # restart 1 of at most 1 within 60 s: moved
-        await until(lambda: _true(host.lattice.where("fragile") not in (None, first)), 30,
+        await until(lambda: (host.lattice.where("fragile") not in (None, first)), 30,
                     "the first failover")
         second = host.lattice.where("fragile")
         assert host.lattice.state("fragile")[0] is aw.actor.ActorState.RUNNING
         by_name[second].proc.kill()  # restart 2: over the intensity, a live worker or not
-        await until(lambda: _true(host.lattice.state("fragile")[0] is
+        await until(lambda: (host.lattice.state("fragile")[0] is
                                   aw.actor.ActorState.FAILED), 30, "given up lattice-wide")
         error = host.lattice.state("fragile")[1]
         assert error is not None and "given up lattice-wide" in str(error)

@@ -29,7 +29,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -526,15 +526,19 @@ class Lattice:
         placed = self._placed.get(name)
         return placed.node if placed is not None and placed.state != "orphaned" else None
 
+    def _elsewhere(self) -> Iterator[tuple[str, _Placed]]:
+        """The components placed on other nodes and not failed: what this node adds to its
+        own ones in ``names`` and ``list-components``."""
+        return ((n, p) for n, p in self._placed.items()
+                if n not in self._local and p.node != self.node and p.state != "failed")
+
     def names(self) -> list[str]:
         """Components placed on other nodes (not failed)."""
-        return [n for n, p in self._placed.items()
-                if n not in self._local and p.node != self.node and p.state != "failed"]
+        return [n for n, _ in self._elsewhere()]
 
     def list_components(self) -> Sequence[ComponentId]:
         """``list-components`` beyond this node: the ids of components placed elsewhere."""
-        return [p.cid or ComponentId(n) for n, p in self._placed.items()
-                if n not in self._local and p.node != self.node and p.state != "failed"]
+        return [p.cid or ComponentId(n) for n, p in self._elsewhere()]
 
     def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
         """``get-component-metadata`` for a component placed on another node."""
@@ -789,8 +793,6 @@ class Lattice:
 
         name = inbox.name
         waiting = (FetchTimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError)
-        cut_off = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                   nats.errors.NoRespondersError, nats.errors.StaleConnectionError)
         loop = asyncio.get_running_loop()
         ahead: asyncio.Task[list[Msg]] | None = None
         #: The batch being settled (recorded, acknowledged) while the next one is handled.
@@ -803,13 +805,9 @@ class Lattice:
                     msgs = await fetch
                 except waiting:
                     continue
-                except cut_off as exc:
-                    logger.debug("consumer of %s waits for NATS: %s", name, exc)
-                    await asyncio.sleep(0.1)
-                    continue
-                except Exception as exc:  # e.g. 503 while the stream elects a leader
+                except Exception as exc:  # cut off from NATS, a 503 while a leader is elected
                     logger.info("consumer of %s: %s; fetching again", name, exc)
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(0.1)
                     continue
                 if not msgs:
                     continue
