@@ -301,10 +301,11 @@ class Quitter(Actor):
         raise AssertionError("a quitter handles nothing")
 
 
-async def test_an_idle_actor_gets_its_loop_task_from_its_first_wake_up(system: ActorSystem) -> None:
-    """A spawned actor with an empty mailbox starts no task until something wakes it; then it
-    behaves like one whose loop parked: the first message is handled in the same loop pass,
-    stop drains, a context.stop() during on_start still ends it."""
+async def test_a_plain_actor_handles_its_messages_without_a_task(system: ActorSystem) -> None:
+    """An actor with a plain handler and only messages to handle has no task: spawned with an
+    empty mailbox, woken by messages (the system's ready pass runs its batch in the loop pass
+    a parked task would have run in); stop drains it, a context.stop() during on_start still
+    ends it."""
     before = len(asyncio.all_tasks())
     sinks: list[list[Any]] = [[] for _ in range(20)]
     refs = [await system.spawn(lambda s=s: Collector(s), f"idle{i}")  # type: ignore[misc]
@@ -312,9 +313,12 @@ async def test_an_idle_actor_gets_its_loop_task_from_its_first_wake_up(system: A
     assert len(asyncio.all_tasks()) == before  # none of the 20 has a task yet
     assert all(r.state is ActorState.RUNNING for r in refs)
     await refs[3].send("hello")
-    assert len(asyncio.all_tasks()) == before + 1  # created by the wake-up itself
+    for ref in refs[10:]:
+        ref.try_send("fan-out")
     await asyncio.sleep(0)  # one loop pass, as for a loop task parked on its mailbox
     assert sinks[3] == ["hello"] and refs[3].stats.messages_out == 1
+    assert all(sink == ["fan-out"] for sink in sinks[10:])  # eleven actors, one pass
+    assert len(asyncio.all_tasks()) == before  # and still no task for any of them
     refs[5].try_send("queued")
     await refs[5].stop()  # stopping drains it through the loop
     assert sinks[5] == ["queued"] and refs[5].state is ActorState.STOPPED

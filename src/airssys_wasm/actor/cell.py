@@ -223,9 +223,19 @@ class ActorCell:
             return True
         return self._task is not None and not self._task.done()
 
-    def _wake(self) -> asyncio.Task[None] | None:
-        """Give a dormant incarnation's loop its task (first message, poke, close, stop); the
-        current task otherwise."""
+    def _wake(self) -> None:
+        """The mailbox's wake-up of a dormant incarnation (a message, poke or close): queue it
+        for the system's next ready pass (``run_ready``), or give it a task when that cannot
+        be (a pass is pending on another loop)."""
+        loop = self._dormant
+        if loop is not None and not self.system.ready.add(self, loop):
+            self._take_over()
+
+    def _take_over(self, carried: tuple[list[Any] | None, Any] | None = None
+                   ) -> asyncio.Task[None] | None:
+        """Give a dormant incarnation a task of its own (anything but plain messages: a stop,
+        a kill, a probe, a suspended guest call, a failure); the current task otherwise.
+        ``carried``: the batch ``run_ready`` was handling and where it stopped (see ``_run``)."""
         loop = self._dormant
         if loop is not None:
             self._dormant = None
@@ -233,9 +243,54 @@ class ActorCell:
             assert actor is not None
             # The loop start() ran on: a wake-up may come from code outside any running loop
             # (a try_send from plain code), as a parked future's set_result may.
-            self._task = loop.create_task(self._run(actor, self.incarnation),
+            self._task = loop.create_task(self._run(actor, self.incarnation, carried),
                                           name=f"actor:{self.name}")
         return self._task
+
+    def _go_dormant(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for the next wake-up without a task (the mailbox was just seen empty)."""
+        self._dormant = loop
+        self._task = None
+        self.mailbox.call_on_wake(ActorCell._wake, self)
+
+    def run_ready(self) -> None:
+        """One batch of a dormant incarnation, from the system's ready pass (no task): drain,
+        call the plain handler from C, and wait again. Whatever is not plain messages is
+        handed to a task (``_take_over``), with the batch where it stopped. Never raises."""
+        if self._dormant is None:  # a task took over since the wake-up (a stop, a kill)
+            return
+        actor = self.actor
+        mailbox = self.mailbox
+        if (self._exit is not None or self._health_request is not None
+                or self._between is not None or actor is None or not actor.inline_dispatch):
+            self._take_over()
+            return
+        batch: list[Any] | None = None
+        try:
+            batch = mailbox.drain(self.spec.batch_size)
+            if not batch:
+                if mailbox.closed:
+                    self._take_over()  # its loop ends the incarnation
+                else:
+                    mailbox.call_on_wake(ActorCell._wake, self)  # a poke with nothing to do
+                return
+            self.latency.start()
+            suspended = call_each(actor.handle, batch, BatchFailure)
+        except Exception as exc:  # a handler failed (BatchFailure), or anything else did
+            self._take_over((batch, exc))
+            return
+        if suspended is not None:  # a guest call of this batch suspended: its task drives it
+            self._take_over((batch, suspended))
+            return
+        self.latency.stop(len(batch))
+        self.handled += len(batch)
+        if self._exit is not None or self._health_request is not None or \
+                self._between is not None:  # asked for during the batch (context.stop())
+            self._take_over()
+        elif len(mailbox) or mailbox.closed:
+            self._wake()  # more queued (or closing): the next pass, after everyone else
+        else:
+            mailbox.call_on_wake(ActorCell._wake, self)
 
     # -- lifecycle driven by the supervisor ------------------------------------------------------
     async def start(self) -> None:
@@ -271,8 +326,7 @@ class ActorCell:
             # saves a task, a coroutine and a loop pass each; the first message (or a poke,
             # close or stop) creates the task right away and its loop starts from the top: it
             # runs in the same loop pass as a parked loop's wake-up would.
-            self._dormant = asyncio.get_running_loop()
-            mailbox.call_on_wake(ActorCell._wake, self)
+            self._go_dormant(asyncio.get_running_loop())
         else:
             self._task = asyncio.create_task(self._run(actor, self.incarnation),
                                              name=f"actor:{self.name}")
@@ -315,7 +369,7 @@ class ActorCell:
         self.system._unregister(self)
 
     async def _end_incarnation(self, mode: _Exit) -> None:
-        task = self._wake()
+        task = self._take_over()
         if task is None or task.done():
             return
         if task is asyncio.current_task():
@@ -345,7 +399,7 @@ class ActorCell:
             # Cancel once the new task has taken its first step (parked in its try block, where
             # the cancellation is handled); cancelled before that, the loop would never see it.
             loop = self._dormant
-            task = self._wake()
+            task = self._take_over()
             assert task is not None
             self._kill_error = error
             loop.call_soon(task.cancel)
@@ -361,7 +415,13 @@ class ActorCell:
             self.mailbox.poke()
 
     # -- the batch loop --------------------------------------------------------------------------
-    async def _run(self, actor: Actor, incarnation: int) -> None:
+    async def _run(self, actor: Actor, incarnation: int,
+                   carried: tuple[list[Any] | None, Any] | None = None) -> None:
+        """The incarnation's loop while it has more than plain messages to attend to; it ends
+        the incarnation, or goes dormant again once idle (``run_ready`` handles what follows).
+        ``carried``: ``(batch, outcome)`` from ``run_ready``, the batch it was handling (timed
+        since it started) and how it stopped: ``(index, call)`` where a guest call suspended,
+        or the exception raised."""
         mailbox = self.mailbox
         batch_size = self.spec.batch_size
         handle_batch = actor.handle_batch
@@ -370,7 +430,17 @@ class ActorCell:
         batch: list[Any] | None = None
         error: BaseException | None = None
         external_cancel = False
+        dormant = False
         try:
+            if carried is not None:
+                batch, outcome = carried
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                assert inline_handle is not None and batch is not None
+                await self.drain_inline(inline_handle, batch, outcome)
+                latency.stop(len(batch))
+                self.handled += len(batch)
+                batch = None
             while True:
                 exit_mode = self._exit
                 if exit_mode is not None and (exit_mode is not _Exit.DRAIN or not len(mailbox)):
@@ -383,6 +453,11 @@ class ActorCell:
                 if not batch:
                     batch = None
                     if mailbox.closed:
+                        break
+                    if inline_handle is not None and self._exit is None \
+                            and self._health_request is None and self._between is None \
+                            and self._kill_error is None:  # (a kill cancels this task soon)
+                        dormant = True  # idle with nothing else to do: no task needed
                         break
                     await mailbox.park()
                     continue
@@ -408,6 +483,9 @@ class ActorCell:
             error = self._fail_batch(batch, 0, exc) if batch else (self._kill_error or exc)
         except Exception as exc:
             error = self._fail_batch(batch, 0, exc) if batch else exc
+        if dormant:
+            self._go_dormant(asyncio.get_running_loop())
+            return
         self._refuse_between("stopped or restarted")
         if error is None:
             await self._stop_incarnation(actor)

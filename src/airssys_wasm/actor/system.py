@@ -39,6 +39,7 @@ from airssys_wasm.actor.spec import (
     RestartPolicy,
 )
 from airssys_wasm.actor.health import HealthScheduler
+from airssys_wasm.actor.ready import ReadyRun
 from airssys_wasm.actor.supervisor import RootSupervisor, Supervisor
 from airssys_wasm.errors import ActorStateError, ComponentNotFound, ConfigError, SupervisorEscalation
 
@@ -76,6 +77,8 @@ class ActorSystem:
         self.scheduler = Scheduler()
         #: Every actor's periodic health probe, from one task per probe interval.
         self._health = HealthScheduler(self)
+        #: The actors woken in this loop pass, run from one callback (``ActorCell.run_ready``).
+        self.ready = ReadyRun()
         self._listeners: list[EventListener] = []
         self._names: dict[str, ActorCell | Supervisor] = {}
         self._shut_down = False
