@@ -4,6 +4,10 @@ A cell lives from spawn until the actor is stopped for good. Incarnations (``Act
 made by the factory) come and go inside it on restarts, so the name, the ``ActorRef`` and the
 mailbox — with every message still queued — survive a crash. Only the supervisor decides about
 restarts; the cell just reports how an incarnation ended.
+
+An incarnation whose actor has a plain handler runs without a task while it only has messages
+to handle (the system's ready pass calls ``run_ready``, see ``actor/ready.py``); its loop task
+(``_run``) exists only while it has more to attend to, and ends dormant once it is idle.
 """
 
 from __future__ import annotations
