@@ -59,7 +59,7 @@ class Mailbox:
     a ``MailboxClosed`` being raised: the actor system uses it to turn them into dead letters.
     """
 
-    __slots__ = ("name", "_ring", "_offer", "_carry", "_senders", "_on_closed")
+    __slots__ = ("name", "_ring", "_offer", "_carry", "_senders", "_on_closed", "_waker")
 
     def __init__(
         self,
@@ -87,6 +87,9 @@ class Mailbox:
         # router's enqueue reads them as C fields.
         self._senders: deque[asyncio.Future[None]] = self._ring.senders
         self._on_closed = on_closed
+        #: The ``call_on_wake`` consumer, kept to be armed again: an actor without a task goes
+        #: idle after every batch, and a fresh object each time is garbage for the GC.
+        self._waker: _WakeCall | None = None
 
     # -- introspection -------------------------------------------------------------------------
     @property
@@ -249,7 +252,12 @@ class Mailbox:
         future would be resolved (next message, ``close()``, ``poke()``). An actor whose loop has
         no task yet uses it to create the task right then, so its first message is handled in
         the same loop pass as with a parked task. Same precondition as ``park``."""
-        self._ring.consumer = _WakeCall(fn, arg)
+        waker = self._waker
+        if waker is None:
+            waker = self._waker = _WakeCall(fn, arg)
+        else:  # fired (or replaced by a parked future): arm it again
+            waker._fn, waker._arg = fn, arg
+        self._ring.consumer = waker
 
     def poke(self) -> None:
         """Wake a parked consumer without a message (stop and health requests use this)."""
