@@ -184,11 +184,17 @@ class AuditLog:
     The lock makes lines from concurrent threads whole and ordered per sink. A failing sink is
     counted in ``failures`` and logged; ``record`` then returns False so the caller (the
     permission policy) can fail closed.
+
+    ``keeps_lines`` is one zero-argument callable that says whether any sink would keep a line
+    right now (False: ``record`` would write nothing and return True), or None when that takes
+    more than one question (several sinks, or a sink without a probe): then call ``record``.
+    The per-message decision asks it first, so an unobserved audit trail costs one call.
     """
 
     def __init__(self, sinks: Iterable[AuditSink] = (), *, clock: Callable[[], float] = time.time) -> None:
         self._sinks = list(sinks)
         self._probes = [self._probe(sink) for sink in self._sinks]
+        self.keeps_lines: Callable[[], bool] | None = self._keeps(self._probes)
         self._clock = clock
         self._lock = threading.Lock()
         self._second: list[tuple[int, str]] = [(-1, "")]
@@ -200,12 +206,23 @@ class AuditLog:
         probe = getattr(sink, "enabled_probe", None) or getattr(sink, "enabled", None)
         return probe if callable(probe) else None
 
+    @staticmethod
+    def _keeps(probes: list[Callable[[], bool] | None]) -> Callable[[], bool] | None:
+        # No sink: nothing keeps a line (``bool()`` is False, one C call). One sink that can
+        # say: its probe. Anything else: record() asks each sink itself.
+        if not probes:
+            return bool
+        if len(probes) == 1:
+            return probes[0]
+        return None
+
     def add_sink(self, sink: AuditSink) -> None:
         """Send every later decision to ``sink`` as well (e.g. a file added while the host runs).
         """
         with self._lock:
             self._sinks.append(sink)
             self._probes.append(self._probe(sink))
+            self.keeps_lines = self._keeps(self._probes)
 
     def record(
         self,
