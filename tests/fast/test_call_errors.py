@@ -233,3 +233,20 @@ def test_reused_record_argument_follows_changes(engine: wasmtime.Engine) -> None
         handle({"namespace": "x", "name": "y"}, b"6")
     assert [s["name"] for s, _ in seen] == ["b", "b", "changed", "changed", "y"]
     assert [m for _, m in seen] == [b"1", b"2", b"3", b"4", b"5"]
+
+
+def test_kept_bytes_argument_carries_each_calls_own_bytes(engine: wasmtime.Engine) -> None:
+    seen: list[bytes] = []
+    built = build(engine, wat_gen.passthrough(HANDLE_MESSAGE),
+                  {"handle-message": lambda sender, message: seen.append(message) or ("ok", None)},
+                  fast_host=True)
+    handle = built.fast("handle-message")
+    sender = {"namespace": "a", "name": "b", "version": "1"}
+    frames = [b"ab", b"cd", b"cd", b"xyz", b"q", b"qq", b"", b"", bytearray(b"rs"), b"tu",
+              memoryview(b"vw"), b"\x00" * 64, b"\xff" * 64, b"\x01" * 65, b"\x02" * 65, b"zz"]
+    for frame in frames:
+        handle(sender, frame)          # same length as the kept array: its bytes are rewritten
+    with pytest.raises(TypeError, match="list<u8>"):
+        handle(sender, "ab")           # refused as before, and the kept array is untouched
+    handle(sender, b"ok")
+    assert seen == [bytes(f) for f in frames] + [b"ok"]
