@@ -33,6 +33,52 @@ cdef class Oversized:
         return f"<Oversized {self.size} > {self.limit} bytes>"
 
 
+cdef enum:
+    _MEMO_LIMIT = 1024        # distinct records a HostFunc keeps converted
+
+
+cdef bytes _record_key(_Ty t, const wasmtime_component_val_t *v):
+    """The raw field bytes of a string/enum-only record ``v`` of plan ``t`` (each prefixed by
+    its length), or None when ``v`` is not such a record of that shape (lift() then says what
+    is wrong). Names are not part of the key: they are the type's, and lift checked them the
+    first time these bytes were converted."""
+    cdef size_t n, i, total = 0, size
+    cdef const wasmtime_component_valrecord_entry_t *entries
+    cdef const wasmtime_component_val_t *field
+    cdef bytes key
+    cdef char *out
+    if not t.reusable or v.kind != WT_RECORD:
+        return None
+    n = v.of.record.size
+    if n != <size_t>len(t.children) or n > 16:
+        return None
+    entries = v.of.record.data
+    for i in range(n):
+        field = &entries[i].val
+        if field.kind != (<_Ty>PyList_GET_ITEM(t.children, <Py_ssize_t>i)).kind:
+            return None
+        size = field.of.string.size if field.kind == WT_STRING else field.of.enumeration.size
+        if size > 4096:
+            return None
+        total += sizeof(size_t) + size
+    key = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
+    out = PyBytes_AS_STRING(key)
+    for i in range(n):
+        field = &entries[i].val
+        if field.kind == WT_STRING:
+            size = field.of.string.size
+            memcpy(out, &size, sizeof(size_t))
+            if size:
+                memcpy(out + sizeof(size_t), field.of.string.data, size)
+        else:
+            size = field.of.enumeration.size
+            memcpy(out, &size, sizeof(size_t))
+            if size:
+                memcpy(out + sizeof(size_t), field.of.enumeration.data, size)
+        out += sizeof(size_t) + size
+    return key
+
+
 @cython.final
 cdef class HostFunc:
     """A Python callable exposed to guests through a C trampoline (see define_host_func)."""
@@ -44,12 +90,24 @@ cdef class HostFunc:
     cdef readonly bint suspends       # registered as async: may return a HostWait
     cdef readonly int bounded         # parameter index bounded by the Store's max_list (-1 none)
     cdef readonly str gate            # passed to the calling store data's call_gate, if any
+    cdef readonly int converted       # parameter index lifted through `convert` (-1 none)
+    cdef object convert
+    cdef dict memo                    # raw field bytes of a converted record -> its conversion
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
         """Compile the plan from the type wasmtime passes to the first call (once)."""
-        self.plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
-        self.nresults = 0 if self.plan.result is None else 1
+        cdef FuncPlan plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
+        self._check_plan(plan)
+        self.plan = plan
+        self.nresults = 0 if plan.result is None else 1
+        return 0
+
+    cdef int _check_plan(self, FuncPlan plan) except -1:
+        if self.converted >= 0 and (self.converted >= plan.nparams or (
+                <_Ty>PyList_GET_ITEM(plan.params, self.converted)).kind != WT_RECORD):
+            raise TypeError(f"convert= of host function {plan.signature} names parameter "
+                            f"{self.converted}, which is not a record parameter")
         return 0
 
     cdef object invoke(self, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
@@ -88,6 +146,11 @@ cdef class HostFunc:
                     Py_INCREF(item)
                     PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
                     continue
+            if <int>i == self.converted:
+                item = self._convert(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i], plan, i)
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
+                continue
             try:
                 item = lift(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i])
             except (TypeError, ValueError) as exc:
@@ -104,6 +167,27 @@ cdef class HostFunc:
                 return out
             out = w.result()
         return self._store_result(out, results, nresults)
+
+    cdef object _convert(self, _Ty t, const wasmtime_component_val_t *v, FuncPlan plan, size_t i):
+        """``convert(record)`` of argument ``v``, memoized by the record's raw field bytes when
+        every field is a string or enum (then equal bytes lift to equal dicts): a guest naming
+        the same record on every call costs one lookup, not a dict and a Python call."""
+        cdef bytes key = _record_key(t, v)
+        cdef PyObject *hit
+        if key is not None:
+            hit = PyDict_GetItemWithError(self.memo, key)
+            if hit != NULL:
+                return <object>hit
+        try:
+            record = lift(t, v)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"parameter '{plan.param_names[i]}' of host {plan.signature}: {exc}") from None
+        out = self.convert(record)
+        if key is not None:
+            if len(self.memo) >= _MEMO_LIMIT:   # a guest spraying names stays bounded
+                self.memo.clear()
+            self.memo[key] = out
+        return out
 
     cdef int _store_result(self, object out, wasmtime_component_val_t *results,
                            size_t nresults) except -1:
@@ -219,7 +303,8 @@ cdef void _host_finalizer(void *env) noexcept nogil:
 
 
 def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
-                     bint suspends=False, int bounded=-1, str gate=None, resources=None):
+                     bint suspends=False, int bounded=-1, str gate=None, resources=None,
+                     convert=None):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -252,6 +337,11 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     ``resources``: ``[(the guest's ResourceType, HostResource)]`` (see
     :func:`define_host_resource`): ``own``/``borrow`` values of those resources convert to and
     from the Python objects of the calling Store's resource table. Needs ``functype``.
+
+    ``convert``: ``(index, fn)``: parameter ``index`` (a record) reaches the callable as
+    ``fn(record_dict)`` instead of the dict. When the record's fields are all strings or enums,
+    conversions are memoized by the fields' raw bytes (bounded), so ``fn`` must be pure: a guest
+    naming the same record on every call (a message target) then costs one lookup.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -263,10 +353,21 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.suspends = suspends
     hf.bounded = bounded
     hf.gate = gate
+    hf.converted = -1
+    if convert is not None:
+        if not (isinstance(convert, tuple) and len(convert) == 2 and type(convert[0]) is int
+                and convert[0] >= 0 and callable(convert[1])):
+            raise TypeError(f"convert= for host function {name!r} must be (parameter index, "
+                            f"callable), got {convert!r:.60}")
+        hf.converted = convert[0]
+        hf.convert = convert[1]
+        hf.memo = {}
     if resources and functype is None:
         raise TypeError(f"host function {name!r}: resources= needs the functype it applies to")
     if functype is not None:
-        hf.plan = FuncPlan.from_functype(name, functype, resources)
+        plan = <FuncPlan>FuncPlan.from_functype(name, functype, resources)
+        hf._check_plan(plan)
+        hf.plan = plan
         hf.nresults = 0 if hf.plan.result is None else 1
     cdef bytes name_b = name.encode("utf-8")
     cdef wasmtime_error_t *err
