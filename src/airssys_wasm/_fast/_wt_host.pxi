@@ -37,44 +37,58 @@ cdef enum:
     _MEMO_LIMIT = 1024        # distinct records a HostFunc keeps converted
 
 
-cdef bytes _record_key(_Ty t, const wasmtime_component_val_t *v):
-    """The raw field bytes of a string/enum-only record ``v`` of plan ``t`` (each prefixed by
-    its length), or None when ``v`` is not such a record of that shape (lift() then says what
-    is wrong). Names are not part of the key: they are the type's, and lift checked them the
-    first time these bytes were converted."""
+cdef Py_ssize_t _record_key_size(_Ty t, const wasmtime_component_val_t *v) noexcept:
+    """Bytes in the memo key of a string/enum-only record ``v`` of plan ``t`` (each field's
+    bytes prefixed by its length), or -1 when ``v`` is not such a record of that shape (lift()
+    then says what is wrong). Names are not part of the key: they are the type's, and lift
+    checked them the first time these bytes were converted."""
     cdef size_t n, i, total = 0, size
-    cdef const wasmtime_component_valrecord_entry_t *entries
     cdef const wasmtime_component_val_t *field
-    cdef bytes key
-    cdef char *out
     if not t.reusable or v.kind != WT_RECORD:
-        return None
+        return -1
     n = v.of.record.size
     if n != <size_t>len(t.children) or n > 16:
-        return None
-    entries = v.of.record.data
+        return -1
     for i in range(n):
-        field = &entries[i].val
+        field = &v.of.record.data[i].val
         if field.kind != (<_Ty>PyList_GET_ITEM(t.children, <Py_ssize_t>i)).kind:
-            return None
+            return -1
         size = field.of.string.size if field.kind == WT_STRING else field.of.enumeration.size
         if size > 4096:
-            return None
+            return -1
         total += sizeof(size_t) + size
-    key = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>total)
-    out = PyBytes_AS_STRING(key)
-    for i in range(n):
-        field = &entries[i].val
-        if field.kind == WT_STRING:
-            size = field.of.string.size
-            memcpy(out, &size, sizeof(size_t))
-            if size:
-                memcpy(out + sizeof(size_t), field.of.string.data, size)
-        else:
-            size = field.of.enumeration.size
-            memcpy(out, &size, sizeof(size_t))
-            if size:
-                memcpy(out + sizeof(size_t), field.of.enumeration.data, size)
+    return <Py_ssize_t>total
+
+
+cdef inline const wasm_byte_vec_t *_field_bytes(const wasmtime_component_val_t *field) noexcept:
+    return &field.of.string if field.kind == WT_STRING else &field.of.enumeration
+
+
+cdef bint _record_is_key(const wasmtime_component_val_t *v, bytes key) noexcept:
+    """Is ``key`` (from _record_key) the key of ``v`` (already sized by _record_key_size)?"""
+    cdef size_t i, size
+    cdef const wasm_byte_vec_t *b
+    cdef const char *k = PyBytes_AS_STRING(key)
+    for i in range(v.of.record.size):
+        b = _field_bytes(&v.of.record.data[i].val)
+        memcpy(&size, k, sizeof(size_t))
+        if size != b.size or (size and memcmp(k + sizeof(size_t), b.data, size) != 0):
+            return 0
+        k += sizeof(size_t) + size
+    return 1
+
+
+cdef bytes _record_key(const wasmtime_component_val_t *v, Py_ssize_t total):
+    cdef size_t i, size
+    cdef const wasm_byte_vec_t *b
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, total)
+    cdef char *out = PyBytes_AS_STRING(key)
+    for i in range(v.of.record.size):
+        b = _field_bytes(&v.of.record.data[i].val)
+        size = b.size
+        memcpy(out, &size, sizeof(size_t))
+        if size:
+            memcpy(out + sizeof(size_t), b.data, size)
         out += sizeof(size_t) + size
     return key
 
@@ -93,6 +107,8 @@ cdef class HostFunc:
     cdef readonly int converted       # parameter index lifted through `convert` (-1 none)
     cdef object convert
     cdef dict memo                    # raw field bytes of a converted record -> its conversion
+    cdef bytes last_key               # the memo entry the last call used
+    cdef object last_value
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
@@ -172,12 +188,20 @@ cdef class HostFunc:
         """``convert(record)`` of argument ``v``, memoized by the record's raw field bytes when
         every field is a string or enum (then equal bytes lift to equal dicts): a guest naming
         the same record on every call costs one lookup, not a dict and a Python call."""
-        cdef bytes key = _record_key(t, v)
+        cdef Py_ssize_t total = _record_key_size(t, v)
+        cdef bytes key = None
         cdef PyObject *hit
-        if key is not None:
+        if total >= 0:
+            # The same record as the last call (a sender streaming to one target): no key built.
+            if self.last_key is not None and PyBytes_GET_SIZE(self.last_key) == total and \
+                    _record_is_key(v, self.last_key):
+                return self.last_value
+            key = _record_key(v, total)
             hit = PyDict_GetItemWithError(self.memo, key)
             if hit != NULL:
-                return <object>hit
+                self.last_key = key
+                self.last_value = <object>hit
+                return self.last_value
         try:
             record = lift(t, v)
         except (TypeError, ValueError) as exc:
@@ -187,6 +211,8 @@ cdef class HostFunc:
             if len(self.memo) >= _MEMO_LIMIT:   # a guest spraying names stays bounded
                 self.memo.clear()
             self.memo[key] = out
+            self.last_key = key
+            self.last_value = out
         return out
 
     cdef int _store_result(self, object out, wasmtime_component_val_t *results,
