@@ -282,3 +282,17 @@ def test_converted_record_parameter_is_memoized_by_its_bytes(engine: wasmtime.En
                                        ("ns", "a", "1"), ("nsa", "", "1"), ("ns", "a", "2"),
                                        ("", "", "")]
     assert conversions == [a, b, shifted, {"namespace": "", "name": "", "version": ""}]
+
+
+def test_repeated_result_answers_reach_the_guest_as_returned(engine: wasmtime.Engine) -> None:
+    ok = ("ok", None)
+    bad = ("err", ("internal-error", "no"))
+    answers: list[Any] = [ok, ok, bad, ok, ("ok", None), None, ok]
+    built = build(engine, wat_gen.passthrough(HANDLE_MESSAGE),
+                  {"handle-message": lambda sender, message: answers.pop(0)}, fast_host=True)
+    handle = built.fast("handle-message")
+    sender = {"namespace": "a", "name": "b", "version": "1"}
+    assert [handle(sender, b"m") for _ in range(5)] == [ok, ok, bad, ok, ok]
+    with pytest.raises(Exception) as failed:   # None is no result<_, string>: the guest traps
+        handle(sender, b"m")
+    assert "result" in str(failed.value) or "result" in str(failed.value.__cause__)

@@ -47,6 +47,7 @@ cdef extern from "Python.h":
     bint PyUnicode_Check(object o)
     bint PyUnicode_CheckExact(object o)
     bint PyTuple_Check(object o)
+    bint PyTuple_CheckExact(object o)
     bint PyList_Check(object o)
     bint PyDict_Check(object o)
     bint PyDict_CheckExact(object o)
