@@ -8,6 +8,26 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
             api.wasmtime_component_val_delete(&vals[i])
 
 
+cdef extern from "Python.h":
+    int PyDict_Next(object d, Py_ssize_t *pos, PyObject **key, PyObject **value)
+
+
+cdef inline bint _same_items(object a, object b) noexcept:
+    """True when dicts ``a`` and ``b`` hold the very same key and value objects in the same
+    order (then they are equal, with no comparison run); False means "compare them"."""
+    cdef Py_ssize_t pa = 0, pb = 0
+    cdef PyObject *ka
+    cdef PyObject *va
+    cdef PyObject *kb
+    cdef PyObject *vb
+    if PyDict_Size(a) != PyDict_Size(b):
+        return 0
+    while PyDict_Next(b, &pb, &kb, &vb):
+        if not PyDict_Next(a, &pa, &ka, &va) or ka != kb or va != vb:
+            return 0
+    return 1
+
+
 cdef enum:
     _BYTES_REUSE = 64      # longest list<u8> argument whose value array is kept (32 B/element)
 
@@ -170,7 +190,8 @@ cdef class ComponentFunc(_CallState):
                             continue
                     else:
                         key = <object>PyList_GET_ITEM(self.reuse_keys, i)
-                        if key is not None and PyDict_CheckExact(arg) and arg == key:
+                        if key is not None and PyDict_CheckExact(arg) and (
+                                _same_items(arg, key) or arg == key):
                             vals[i] = self.reuse_vals[i]    # borrowed: not dropped later
                             borrowed |= (<uint64_t>1) << i
                             continue
