@@ -13,7 +13,7 @@ from airssys_wasm._fast import fastcall
 
 from . import wat_gen
 from .components import COMPONENT_ID, FAULTS, HANDLE_MESSAGE, LOG_LEVEL
-from .conftest import build
+from .conftest import Built, build
 
 SIGNATURE: Any = [
     ("take", [("flag", "bool"), ("small", "u8"), ("signed", "s16"), ("big", "u64"), ("real", "f32"),
@@ -233,3 +233,66 @@ def test_reused_record_argument_follows_changes(engine: wasmtime.Engine) -> None
         handle({"namespace": "x", "name": "y"}, b"6")
     assert [s["name"] for s, _ in seen] == ["b", "b", "changed", "changed", "y"]
     assert [m for _, m in seen] == [b"1", b"2", b"3", b"4", b"5"]
+
+
+def test_kept_bytes_argument_carries_each_calls_own_bytes(engine: wasmtime.Engine) -> None:
+    seen: list[bytes] = []
+    built = build(engine, wat_gen.passthrough(HANDLE_MESSAGE),
+                  {"handle-message": lambda sender, message: seen.append(message) or ("ok", None)},
+                  fast_host=True)
+    handle = built.fast("handle-message")
+    sender = {"namespace": "a", "name": "b", "version": "1"}
+    frames = [b"ab", b"cd", b"cd", b"xyz", b"q", b"qq", b"", b"", bytearray(b"rs"), b"tu",
+              memoryview(b"vw"), b"\x00" * 64, b"\xff" * 64, b"\x01" * 65, b"\x02" * 65, b"zz"]
+    for frame in frames:
+        handle(sender, frame)          # same length as the kept array: its bytes are rewritten
+    with pytest.raises(TypeError, match="list<u8>"):
+        handle(sender, "ab")           # refused as before, and the kept array is untouched
+    handle(sender, b"ok")
+    assert seen == [bytes(f) for f in frames] + [b"ok"]
+
+
+def test_converted_record_parameter_is_memoized_by_its_bytes(engine: wasmtime.Engine) -> None:
+    conversions: list[dict[str, str]] = []
+    seen: list[Any] = []
+
+    def to_key(record: dict[str, str]) -> tuple[str, str, str]:
+        conversions.append(record)
+        return (record["namespace"], record["name"], record["version"])
+
+    wat = wat_gen.passthrough(HANDLE_MESSAGE)
+    component = wc.Component(engine, wat)
+    linker = wc.Linker(engine)
+    functype = fastcall.import_func_types(component, engine)["host"]["handle-message"]
+    with linker.root() as root, root.add_instance("host") as li:
+        fastcall.define_host_func(li, "handle-message",
+                                  lambda key, message: seen.append((key, message)) or ("ok", None),
+                                  functype, convert=(0, to_key))
+        with pytest.raises(TypeError, match="not a record parameter"):
+            fastcall.define_host_func(li, "other", lambda *a: None, functype, convert=(1, to_key))
+        with pytest.raises(TypeError, match="convert="):
+            fastcall.define_host_func(li, "other", lambda *a: None, functype, convert=to_key)
+    handle = Built(engine, component, linker).fast("handle-message")
+    a = {"namespace": "ns", "name": "a", "version": "1"}
+    b = {"namespace": "ns", "name": "a", "version": "2"}
+    shifted = {"namespace": "nsa", "name": "", "version": "1"}   # same bytes, other split
+    for sender in [a, a, b, a, shifted, b, {"namespace": "", "name": "", "version": ""}]:
+        handle(sender, b"m")
+    assert [key for key, _ in seen] == [("ns", "a", "1"), ("ns", "a", "1"), ("ns", "a", "2"),
+                                       ("ns", "a", "1"), ("nsa", "", "1"), ("ns", "a", "2"),
+                                       ("", "", "")]
+    assert conversions == [a, b, shifted, {"namespace": "", "name": "", "version": ""}]
+
+
+def test_repeated_result_answers_reach_the_guest_as_returned(engine: wasmtime.Engine) -> None:
+    ok = ("ok", None)
+    bad = ("err", ("internal-error", "no"))
+    answers: list[Any] = [ok, ok, bad, ok, ("ok", None), None, ok]
+    built = build(engine, wat_gen.passthrough(HANDLE_MESSAGE),
+                  {"handle-message": lambda sender, message: answers.pop(0)}, fast_host=True)
+    handle = built.fast("handle-message")
+    sender = {"namespace": "a", "name": "b", "version": "1"}
+    assert [handle(sender, b"m") for _ in range(5)] == [ok, ok, bad, ok, ok]
+    with pytest.raises(Exception) as failed:   # None is no result<_, string>: the guest traps
+        handle(sender, b"m")
+    assert "result" in str(failed.value) or "result" in str(failed.value.__cause__)

@@ -107,7 +107,8 @@ def define_host_func(linker_instance: wc.LinkerInstance, name: str, callback: Ca
                      functype: wc.FuncType | None = None, *, with_data: bool = False,
                      suspends: bool = False, bounded: int = -1,
                      gate: str | None = None,
-                     resources: list[tuple[wc.ResourceType, HostResource]] | None = None
+                     resources: list[tuple[wc.ResourceType, HostResource]] | None = None,
+                     convert: tuple[int, Callable[[dict[str, Any]], Any]] | None = None
                      ) -> HostFunc: ...
 def define_host_resource(linker_instance: wc.LinkerInstance, name: str, cls: type | None = None,
                          drop: Callable[[Any], Any] | None = None) -> HostResource:

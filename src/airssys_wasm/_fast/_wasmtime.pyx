@@ -18,7 +18,7 @@ Safety rules kept throughout (see the findings note on the v50 ABI):
 
 cimport cython
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
-from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Size, PyDict_SetItem, PyDict_Copy
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsignedLongLong
@@ -47,6 +47,7 @@ cdef extern from "Python.h":
     bint PyUnicode_Check(object o)
     bint PyUnicode_CheckExact(object o)
     bint PyTuple_Check(object o)
+    bint PyTuple_CheckExact(object o)
     bint PyList_Check(object o)
     bint PyDict_Check(object o)
     bint PyDict_CheckExact(object o)

@@ -8,6 +8,48 @@ cdef inline void _drop_vals(wasmtime_component_val_t *vals, Py_ssize_t n) noexce
             api.wasmtime_component_val_delete(&vals[i])
 
 
+cdef extern from "Python.h":
+    int PyDict_Next(object d, Py_ssize_t *pos, PyObject **key, PyObject **value)
+
+
+cdef inline bint _same_items(object a, object b) noexcept:
+    """True when dicts ``a`` and ``b`` hold the very same key and value objects in the same
+    order (then they are equal, with no comparison run); False means "compare them"."""
+    cdef Py_ssize_t pa = 0, pb = 0
+    cdef PyObject *ka
+    cdef PyObject *va
+    cdef PyObject *kb
+    cdef PyObject *vb
+    if PyDict_Size(a) != PyDict_Size(b):
+        return 0
+    while PyDict_Next(b, &pb, &kb, &vb):
+        if not PyDict_Next(a, &pa, &ka, &va) or ka != kb or va != vb:
+            return 0
+    return 1
+
+
+cdef enum:
+    _BYTES_REUSE = 64      # longest list<u8> argument whose value array is kept (32 B/element)
+
+
+cdef inline bint _refill_bytes(wasmtime_component_val_t *slot, object arg) noexcept:
+    """Write ``arg`` into the kept ``list<u8>`` array ``slot`` if it is bytes of exactly that
+    length (every element is already a u8 value); False leaves both untouched."""
+    cdef Py_ssize_t i, n
+    cdef const uint8_t *src
+    cdef wasmtime_component_val_t *items
+    if slot.kind != WT_LIST or not PyBytes_CheckExact(arg):
+        return 0
+    n = PyBytes_GET_SIZE(arg)
+    if <size_t>n != slot.of.list.size:
+        return 0
+    src = <const uint8_t *>PyBytes_AS_STRING(arg)
+    items = slot.of.list.data
+    for i in range(n):
+        items[i].of.u8 = src[i]
+    return 1
+
+
 @cython.final
 @cython.no_gc_clear   # __dealloc__ reads the plan to free the reuse slots
 cdef class ComponentFunc(_CallState):
@@ -35,9 +77,13 @@ cdef class ComponentFunc(_CallState):
     # Reuse of lowered arguments. Wasmtime only reads (clones) call arguments, so the lowered
     # form of a string-only record (a sender's component-id) can be kept and passed again while
     # the caller keeps sending an equal dict — which actors do for every message of a sender.
+    # A ``list<u8>`` argument's value array is kept as well (up to _BYTES_REUSE elements): the
+    # next call with a frame of the same length writes its bytes into it, with no allocation
+    # and no per-element drop (a message stream has the same few sizes over and over).
     cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
     cdef list reuse_keys                        # per parameter: dict snapshot or None
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
+    cdef uint64_t bytes_mask                    # those of them that are list<u8>
 
     def __cinit__(self, store, func, str name="<func>", FuncPlan plan=None):
         cdef bytes raw
@@ -70,6 +116,9 @@ cdef class ComponentFunc(_CallState):
         for i in range(min(self.plan.nparams, 64)):
             if (<_Ty>self.plan.params[i]).reusable:
                 self.reusable_mask |= (<uint64_t>1) << i
+            elif (<_Ty>self.plan.params[i]).kind == K_BYTES:
+                self.reusable_mask |= (<uint64_t>1) << i
+                self.bytes_mask |= (<uint64_t>1) << i
         if self.reusable_mask:
             self.reuse_vals = <wasmtime_component_val_t *>calloc(
                 <size_t>self.plan.nparams, sizeof(wasmtime_component_val_t))
@@ -134,11 +183,18 @@ cdef class ComponentFunc(_CallState):
             for i in range(n):
                 arg = <object>PyTuple_GET_ITEM(args, i)
                 if reusable & ((<uint64_t>1) << i):
-                    key = <object>PyList_GET_ITEM(self.reuse_keys, i)
-                    if key is not None and PyDict_CheckExact(arg) and arg == key:
-                        vals[i] = self.reuse_vals[i]        # borrowed: not dropped later
-                        borrowed |= (<uint64_t>1) << i
-                        continue
+                    if self.bytes_mask & ((<uint64_t>1) << i):
+                        if _refill_bytes(&self.reuse_vals[i], arg):
+                            vals[i] = self.reuse_vals[i]    # borrowed: not dropped later
+                            borrowed |= (<uint64_t>1) << i
+                            continue
+                    else:
+                        key = <object>PyList_GET_ITEM(self.reuse_keys, i)
+                        if key is not None and PyDict_CheckExact(arg) and (
+                                _same_items(arg, key) or arg == key):
+                            vals[i] = self.reuse_vals[i]    # borrowed: not dropped later
+                            borrowed |= (<uint64_t>1) << i
+                            continue
                 try:
                     lower(<_Ty>PyList_GET_ITEM(plan.params, i), arg, &vals[i])
                 except (TypeError, ValueError) as exc:
@@ -207,6 +263,14 @@ cdef class ComponentFunc(_CallState):
         for i in range(min(self.plan.nparams, 64)):
             bit = (<uint64_t>1) << i
             if (self.reusable_mask & bit) and not (borrowed[0] & bit):
+                if self.bytes_mask & bit:
+                    if vals[i].kind != WT_LIST or vals[i].of.list.size == 0 \
+                            or vals[i].of.list.size > _BYTES_REUSE:
+                        continue                # not worth keeping: dropped after the call
+                    _drop_vals(&self.reuse_vals[i], 1)
+                    self.reuse_vals[i] = vals[i]
+                    borrowed[0] |= bit
+                    continue
                 self.reuse_keys[i] = None
                 _drop_vals(&self.reuse_vals[i], 1)
                 self.reuse_vals[i] = vals[i]

@@ -33,6 +33,66 @@ cdef class Oversized:
         return f"<Oversized {self.size} > {self.limit} bytes>"
 
 
+cdef enum:
+    _MEMO_LIMIT = 1024        # distinct records a HostFunc keeps converted
+
+
+cdef Py_ssize_t _record_key_size(_Ty t, const wasmtime_component_val_t *v) noexcept:
+    """Bytes in the memo key of a string/enum-only record ``v`` of plan ``t`` (each field's
+    bytes prefixed by its length), or -1 when ``v`` is not such a record of that shape (lift()
+    then says what is wrong). Names are not part of the key: they are the type's, and lift
+    checked them the first time these bytes were converted."""
+    cdef size_t n, i, total = 0, size
+    cdef const wasmtime_component_val_t *field
+    if not t.reusable or v.kind != WT_RECORD:
+        return -1
+    n = v.of.record.size
+    if n != <size_t>len(t.children) or n > 16:
+        return -1
+    for i in range(n):
+        field = &v.of.record.data[i].val
+        if field.kind != (<_Ty>PyList_GET_ITEM(t.children, <Py_ssize_t>i)).kind:
+            return -1
+        size = field.of.string.size if field.kind == WT_STRING else field.of.enumeration.size
+        if size > 4096:
+            return -1
+        total += sizeof(size_t) + size
+    return <Py_ssize_t>total
+
+
+cdef inline const wasm_byte_vec_t *_field_bytes(const wasmtime_component_val_t *field) noexcept:
+    return &field.of.string if field.kind == WT_STRING else &field.of.enumeration
+
+
+cdef bint _record_is_key(const wasmtime_component_val_t *v, bytes key) noexcept:
+    """Is ``key`` (from _record_key) the key of ``v`` (already sized by _record_key_size)?"""
+    cdef size_t i, size
+    cdef const wasm_byte_vec_t *b
+    cdef const char *k = PyBytes_AS_STRING(key)
+    for i in range(v.of.record.size):
+        b = _field_bytes(&v.of.record.data[i].val)
+        memcpy(&size, k, sizeof(size_t))
+        if size != b.size or (size and memcmp(k + sizeof(size_t), b.data, size) != 0):
+            return 0
+        k += sizeof(size_t) + size
+    return 1
+
+
+cdef bytes _record_key(const wasmtime_component_val_t *v, Py_ssize_t total):
+    cdef size_t i, size
+    cdef const wasm_byte_vec_t *b
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, total)
+    cdef char *out = PyBytes_AS_STRING(key)
+    for i in range(v.of.record.size):
+        b = _field_bytes(&v.of.record.data[i].val)
+        size = b.size
+        memcpy(out, &size, sizeof(size_t))
+        if size:
+            memcpy(out + sizeof(size_t), b.data, size)
+        out += sizeof(size_t) + size
+    return key
+
+
 @cython.final
 cdef class HostFunc:
     """A Python callable exposed to guests through a C trampoline (see define_host_func)."""
@@ -44,12 +104,28 @@ cdef class HostFunc:
     cdef readonly bint suspends       # registered as async: may return a HostWait
     cdef readonly int bounded         # parameter index bounded by the Store's max_list (-1 none)
     cdef readonly str gate            # passed to the calling store data's call_gate, if any
+    cdef readonly int converted       # parameter index lifted through `convert` (-1 none)
+    cdef object convert
+    cdef dict memo                    # raw field bytes of a converted record -> its conversion
+    cdef bytes last_key               # the memo entry the last call used
+    cdef object last_value
+    cdef object last_out              # a payload-less result tuple and its lowered bits
+    cdef wasmtime_component_val_t last_res
     cdef size_t nresults
 
     cdef int _adopt_type(self, const wasmtime_component_func_type_t *ty) except -1:
         """Compile the plan from the type wasmtime passes to the first call (once)."""
-        self.plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
-        self.nresults = 0 if self.plan.result is None else 1
+        cdef FuncPlan plan = FuncPlan.from_functype(self.name, _handles.component_func_type_at(<size_t>ty))
+        self._check_plan(plan)
+        self.plan = plan
+        self.nresults = 0 if plan.result is None else 1
+        return 0
+
+    cdef int _check_plan(self, FuncPlan plan) except -1:
+        if self.converted >= 0 and (self.converted >= plan.nparams or (
+                <_Ty>PyList_GET_ITEM(plan.params, self.converted)).kind != WT_RECORD):
+            raise TypeError(f"convert= of host function {plan.signature} names parameter "
+                            f"{self.converted}, which is not a record parameter")
         return 0
 
     cdef object invoke(self, wasmtime_context_t *context, const wasmtime_component_func_type_t *ty,
@@ -88,6 +164,11 @@ cdef class HostFunc:
                     Py_INCREF(item)
                     PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
                     continue
+            if <int>i == self.converted:
+                item = self._convert(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i], plan, i)
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(pyargs, <Py_ssize_t>i + first, item)
+                continue
             try:
                 item = lift(<_Ty>PyList_GET_ITEM(plan.params, <Py_ssize_t>i), &args[i])
             except (TypeError, ValueError) as exc:
@@ -105,6 +186,37 @@ cdef class HostFunc:
             out = w.result()
         return self._store_result(out, results, nresults)
 
+    cdef object _convert(self, _Ty t, const wasmtime_component_val_t *v, FuncPlan plan, size_t i):
+        """``convert(record)`` of argument ``v``, memoized by the record's raw field bytes when
+        every field is a string or enum (then equal bytes lift to equal dicts): a guest naming
+        the same record on every call costs one lookup, not a dict and a Python call."""
+        cdef Py_ssize_t total = _record_key_size(t, v)
+        cdef bytes key = None
+        cdef PyObject *hit
+        if total >= 0:
+            # The same record as the last call (a sender streaming to one target): no key built.
+            if self.last_key is not None and PyBytes_GET_SIZE(self.last_key) == total and \
+                    _record_is_key(v, self.last_key):
+                return self.last_value
+            key = _record_key(v, total)
+            hit = PyDict_GetItemWithError(self.memo, key)
+            if hit != NULL:
+                self.last_key = key
+                self.last_value = <object>hit
+                return self.last_value
+        try:
+            record = lift(t, v)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"parameter '{plan.param_names[i]}' of host {plan.signature}: {exc}") from None
+        out = self.convert(record)
+        if key is not None:
+            if len(self.memo) >= _MEMO_LIMIT:   # a guest spraying names stays bounded
+                self.memo.clear()
+            self.memo[key] = out
+            self.last_key = key
+            self.last_value = out
+        return out
+
     cdef int _store_result(self, object out, wasmtime_component_val_t *results,
                            size_t nresults) except -1:
         cdef FuncPlan plan = self.plan
@@ -113,10 +225,20 @@ cdef class HostFunc:
                 raise TypeError(f"host function {plan.signature} returns nothing, but its "
                                 f"callable returned {_tname(out)}")
             return 0
+        if out is self.last_out and out is not None:    # the same immutable answer as before
+            results[0] = self.last_res
+            return 0
         try:
             lower(plan.result, out, &results[0])
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"result of host {plan.signature}: {exc}") from None
+        # A payload-less result (``("ok", None)``, the answer of most calls) lowers to a value
+        # with no heap part: keep its bits for the next call that returns this same tuple (an
+        # exact tuple of a str and None cannot change, so identity means the same value).
+        if results[0].kind == WT_RESULT and results[0].of.result.val == NULL \
+                and PyTuple_CheckExact(out):
+            self.last_res = results[0]
+            self.last_out = out
         return 0
 
     def __repr__(self):
@@ -219,7 +341,8 @@ cdef void _host_finalizer(void *env) noexcept nogil:
 
 
 def define_host_func(linker_instance, str name, callback, functype=None, *, bint with_data=False,
-                     bint suspends=False, int bounded=-1, str gate=None, resources=None):
+                     bint suspends=False, int bounded=-1, str gate=None, resources=None,
+                     convert=None):
     """Define ``name`` in a ``wasmtime.component.LinkerInstance`` as a fast C trampoline.
 
     ``functype`` is the ``wasmtime.component.FuncType`` the importing component declares for it
@@ -252,6 +375,11 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     ``resources``: ``[(the guest's ResourceType, HostResource)]`` (see
     :func:`define_host_resource`): ``own``/``borrow`` values of those resources convert to and
     from the Python objects of the calling Store's resource table. Needs ``functype``.
+
+    ``convert``: ``(index, fn)``: parameter ``index`` (a record) reaches the callable as
+    ``fn(record_dict)`` instead of the dict. When the record's fields are all strings or enums,
+    conversions are memoized by the fields' raw bytes (bounded), so ``fn`` must be pure: a guest
+    naming the same record on every call (a message target) then costs one lookup.
     """
     if not callable(callback):
         raise TypeError(f"callback for host function {name!r} must be callable, got {_tname(callback)}")
@@ -263,10 +391,21 @@ def define_host_func(linker_instance, str name, callback, functype=None, *, bint
     hf.suspends = suspends
     hf.bounded = bounded
     hf.gate = gate
+    hf.converted = -1
+    if convert is not None:
+        if not (isinstance(convert, tuple) and len(convert) == 2 and type(convert[0]) is int
+                and convert[0] >= 0 and callable(convert[1])):
+            raise TypeError(f"convert= for host function {name!r} must be (parameter index, "
+                            f"callable), got {convert!r:.60}")
+        hf.converted = convert[0]
+        hf.convert = convert[1]
+        hf.memo = {}
     if resources and functype is None:
         raise TypeError(f"host function {name!r}: resources= needs the functype it applies to")
     if functype is not None:
-        hf.plan = FuncPlan.from_functype(name, functype, resources)
+        plan = <FuncPlan>FuncPlan.from_functype(name, functype, resources)
+        hf._check_plan(plan)
+        hf.plan = plan
         hf.nresults = 0 if hf.plan.result is None else 1
     cdef bytes name_b = name.encode("utf-8")
     cdef wasmtime_error_t *err

@@ -36,14 +36,9 @@ def component_id_from_wit(rec: dict[str, str]) -> ComponentId:
     cid = _IDS.get(key)
     if cid is None:
         if len(_IDS) >= _IDS_MAX:
-            _IDS.clear()  # cleared in place: inlined lookups keep seeing the live table
+            _IDS.clear()
         cid = _IDS[key] = ComponentId(name=key[1], namespace=key[0], version=key[2])
     return cid
-
-
-def interned_ids() -> dict[tuple[str, str, str], ComponentId]:
-    """The intern table of component_id_from_wit, for callers that inline its lookup."""
-    return _IDS
 
 
 def context_to_wit(ctx: ExecutionContext) -> dict[str, Any]:

@@ -190,27 +190,25 @@ def _log(services: HostServices, level: str, message: str,
                extra={"component": str(services.component), "wasm_context": dict(context or ())})
 
 
-_IDS = values.interned_ids()
+_OK = values.OK
 
 
-def _send_message(services: HostServices, target: dict[str, str],
+# The target parameter of these functions arrives as a ComponentId: the trampoline converts the
+# guest's component-id record with component_id_from_wit, memoized by its raw bytes (_CONVERT).
+def _send_message(services: HostServices, target: ComponentId,
                   message: bytes) -> tuple[str, Any]:
-    # The per-message path between components: component_id_from_wit, inlined.
-    cid = _IDS.get((target["namespace"], target["name"], target["version"]))
-    if cid is None:
-        cid = values.component_id_from_wit(target)
     try:
-        services.messaging.send_message(services.component, cid, message)
+        services.messaging.send_message(services.component, target, message)
     except AirssysError as exc:
         return _refusal(exc)
-    return values.OK
+    return _OK
 
 
-def _send_request(services: HostServices, target: dict[str, str], request: bytes,
+def _send_request(services: HostServices, target: ComponentId, request: bytes,
                   timeout_ms: int) -> tuple[str, Any]:
     try:
         return ("ok", str(services.messaging.send_request(
-            services.component, values.component_id_from_wit(target), request, timeout_ms)))
+            services.component, target, request, timeout_ms)))
     except AirssysError as exc:
         return _refusal(exc)
 
@@ -237,14 +235,17 @@ def _list_components(services: HostServices) -> list[dict[str, str]]:
     return [values.component_id_to_wit(c) for c in services.directory.list_components()]
 
 
-def _get_component_metadata(services: HostServices, target: dict[str, str]) -> Any:
-    meta = services.directory.component_metadata(values.component_id_from_wit(target))
+def _get_component_metadata(services: HostServices, target: ComponentId) -> Any:
+    meta = services.directory.component_metadata(target)
     return None if meta is None else values.metadata_to_wit(meta)
 
 
 #: The message parameter of each sending function: bounded by the sender's max_message, so an
 #: oversized one is never copied out of the guest (it arrives as ``Oversized``).
 _BOUNDED = {"send-message": 1, "send-request": 1}
+#: The functions whose first parameter is a component-id, converted in the trampoline.
+_CONVERT = {name: (0, values.component_id_from_wit)
+            for name in ("send-message", "send-request", "get-component-metadata")}
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
@@ -301,7 +302,8 @@ def define(linker: wc.Linker) -> None:
     with linker.root() as root, root.add_instance(HOST_SERVICES) as instance:
         for name, func in _FUNCS.items():
             define_host_func(instance, name, func, with_data=True,
-                             suspends=suspend.is_suspending(func), bounded=_BOUNDED.get(name, -1))
+                             suspends=suspend.is_suspending(func), bounded=_BOUNDED.get(name, -1),
+                             convert=_CONVERT.get(name))
 
 
 #: The deadline of the guest call the current host work belongs to (see runtime.suspend).

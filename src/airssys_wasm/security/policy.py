@@ -317,7 +317,12 @@ class PermissionPolicy:
             grant = self._grants.get(component)
             if grant is not None and grant.send_matches.get(target) and (
                     not grant.quota.meters_messages or grant.quota.charge_message(1) is QUOTA_OK):
-                if self.audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
+                # An unobserved audit trail (no sink would keep the line) costs one probe call;
+                # otherwise record() writes it (and asks the sinks again, which is cheap).
+                audit = self.audit
+                keeps = audit.keeps_lines
+                if (keeps is not None and not keeps()) \
+                        or audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
                         or not self._fail_closed:
                     grant.sent[0] += 1
                     return _SEND_ALLOWED
