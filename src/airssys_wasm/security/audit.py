@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import IO, NamedTuple, Protocol, cast
+from typing import IO, NamedTuple, Protocol
 
 import orjson
 
@@ -165,8 +165,7 @@ class LoggingAuditSink:
         if type(cache) is not dict or \
                 type(self._logger).isEnabledFor is not logging.Logger.isEnabledFor:
             return self.enabled_probe
-        # ``dict.get(level, True)``: the cached bool, or True (ask enabled()) when there is none.
-        return cast("Callable[[], bool]", functools.partial(cache.get, self._level, True))
+        return functools.partial(cache.get, self._level, True)
 
     def write(self, record: AuditRecord, line: str) -> None:
         """Log the line, with the record attached as ``extra={"audit": record}`` for structured
