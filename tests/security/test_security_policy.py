@@ -493,35 +493,14 @@ def test_per_message_allows_are_audited_whenever_a_sink_would_keep_them(clock: F
     logger.setLevel(logging.INFO)  # asked per decision: the next allow is written
     assert policy.check("plugin", "messaging.send", "peer").allowed
     assert len(lines) == 1 and '"decision":"allow"' in lines[0] and '"target":"peer"' in lines[0]
-    logger.disabled = True  # logging's per-level answer still says yes: the sink is asked again
-    assert policy.check("plugin", "messaging.send", "peer").allowed
-    logger.disabled = False
-    logging.disable(logging.INFO)  # a global switch clears logging's answers
-    assert policy.check("plugin", "messaging.send", "peer").allowed
-    logging.disable(logging.NOTSET)
-    assert len(lines) == 1
-
-    class Picky(logging.Logger):  # its own isEnabledFor: asked itself, every decision
-        def isEnabledFor(self, level: int) -> bool:
-            return picky_on
-
-    picky_on = False
-    picky = Picky("airssys_wasm.test.audit.picky", logging.INFO)
-    picky.propagate = False
-    picky.addHandler(Keep())
-    picky_policy = PermissionPolicy(audit=AuditLog([LoggingAuditSink(picky)]), clock=clock)
-    picky_policy.register("plugin")
-    for picky_on in (False, False, True):
-        assert picky_policy.check("plugin", "messaging.send", "peer").allowed
-    assert len(lines) == 2
     memory = MemoryAuditSink()  # a sink added later keeps every later line, muted logger or not
     logger.setLevel(logging.WARNING)
     log.add_sink(memory)
     assert policy.check("plugin", "messaging.send", "peer").allowed
-    assert len(memory.lines) == 1 and len(lines) == 2
+    assert len(memory.lines) == 1 and len(lines) == 1
     log.add_sink(BrokenSink())  # and a failing one still fails the fast path closed
     assert not policy.check("plugin", "messaging.send", "peer").allowed
-    assert policy.decisions()[("plugin", "messaging.send", True)] == 7
+    assert policy.decisions()[("plugin", "messaging.send", True)] == 5
     empty = PermissionPolicy(audit=AuditLog([]), clock=clock)
     empty.register("plugin")
     assert all(empty.check("plugin", "messaging.send", "peer").allowed for _ in range(3))

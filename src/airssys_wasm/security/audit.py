@@ -154,19 +154,6 @@ class LoggingAuditSink:
         """``enabled`` as one cheap callable (the audit log asks it once per decision)."""
         return functools.partial(self._logger.isEnabledFor, self._level)
 
-    @property
-    def quick_probe(self) -> Callable[[], bool]:
-        """A cheaper first question than ``enabled``: False only when ``enabled()`` would say
-        False, True when it would say True *or* has not been asked since the last logging
-        configuration change (then ask ``enabled()``). It reads the answer logging itself keeps
-        per level (cleared on every level change), so the per-message decision skips a Python
-        call; a logger class with its own ``isEnabledFor`` gets ``enabled`` itself."""
-        cache = getattr(self._logger, "_cache", None)
-        if type(cache) is not dict or \
-                type(self._logger).isEnabledFor is not logging.Logger.isEnabledFor:
-            return self.enabled_probe
-        return functools.partial(cache.get, self._level, True)
-
     def write(self, record: AuditRecord, line: str) -> None:
         """Log the line, with the record attached as ``extra={"audit": record}`` for structured
         handlers."""
@@ -198,16 +185,16 @@ class AuditLog:
     counted in ``failures`` and logged; ``record`` then returns False so the caller (the
     permission policy) can fail closed.
 
-    ``keeps_lines`` is one zero-argument callable that answers False only when no sink would
-    keep a line right now (``record`` would write nothing and return True); on True, or when it
-    is None (several sinks, or a sink without a probe), call ``record``, which asks the sinks.
+    ``keeps_lines`` is one zero-argument callable that says whether any sink would keep a line
+    right now (False: ``record`` would write nothing and return True), or None when that takes
+    more than one question (several sinks, or a sink without a probe): then call ``record``.
     The per-message decision asks it first, so an unobserved audit trail costs one call.
     """
 
     def __init__(self, sinks: Iterable[AuditSink] = (), *, clock: Callable[[], float] = time.time) -> None:
         self._sinks = list(sinks)
         self._probes = [self._probe(sink) for sink in self._sinks]
-        self.keeps_lines: Callable[[], bool] | None = self._keeps(self._sinks, self._probes)
+        self.keeps_lines: Callable[[], bool] | None = self._keeps(self._probes)
         self._clock = clock
         self._lock = threading.Lock()
         self._second: list[tuple[int, str]] = [(-1, "")]
@@ -220,16 +207,13 @@ class AuditLog:
         return probe if callable(probe) else None
 
     @staticmethod
-    def _keeps(sinks: list[AuditSink],
-               probes: list[Callable[[], bool] | None]) -> Callable[[], bool] | None:
+    def _keeps(probes: list[Callable[[], bool] | None]) -> Callable[[], bool] | None:
         # No sink: nothing keeps a line (``bool()`` is False, one C call). One sink that can
-        # say: its quick probe (False only when its probe would be; record() asks the probe
-        # itself otherwise), else its probe. Anything else: record() asks each sink itself.
+        # say: its probe. Anything else: record() asks each sink itself.
         if not probes:
             return bool
-        if len(probes) == 1 and probes[0] is not None:
-            quick = getattr(sinks[0], "quick_probe", None)
-            return quick if callable(quick) else probes[0]
+        if len(probes) == 1:
+            return probes[0]
         return None
 
     def add_sink(self, sink: AuditSink) -> None:
@@ -238,7 +222,7 @@ class AuditLog:
         with self._lock:
             self._sinks.append(sink)
             self._probes.append(self._probe(sink))
-            self.keeps_lines = self._keeps(self._sinks, self._probes)
+            self.keeps_lines = self._keeps(self._probes)
 
     def record(
         self,
