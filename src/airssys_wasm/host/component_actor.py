@@ -237,3 +237,20 @@ class ComponentActor(Actor):
             logger.warning("shutdown of %s failed: %s", self.entry.name, exc)
         finally:
             instance.close()
+
+
+class ComponentActorFactory:
+    """The ``ChildSpec.factory`` of a spawned component: a new :class:`ComponentActor` of
+    ``entry`` for every incarnation.
+
+    One small object per component, kept for as long as it runs: a ``partial`` was two (the
+    partial and its argument tuple), and every full GC pass walks each of them."""
+
+    __slots__ = ("entry", "requests")
+
+    def __init__(self, entry: ComponentEntry, requests: RequestTable) -> None:
+        self.entry = entry
+        self.requests = requests
+
+    def __call__(self) -> ComponentActor:
+        return ComponentActor(self.entry, self.requests)
