@@ -36,7 +36,9 @@ cdef class ComponentFunc(_CallState):
     # form of a string-only record (a sender's component-id) can be kept and passed again while
     # the caller keeps sending an equal dict — which actors do for every message of a sender.
     cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
-    cdef list reuse_keys                        # per parameter: dict snapshot or None
+    # Per parameter: dict snapshot or None; the list itself is made by the first call that
+    # keeps an argument (an actor that never got a message holds no list for the GC to walk).
+    cdef list reuse_keys
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
 
     def __cinit__(self, store, func, str name="<func>", FuncPlan plan=None):
@@ -66,7 +68,6 @@ cdef class ComponentFunc(_CallState):
             <size_t>(self.plan.nparams or 1), sizeof(wasmtime_component_val_t))
         if self.vals == NULL:
             raise MemoryError()
-        self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
             if (<_Ty>self.plan.params[i]).reusable:
                 self.reusable_mask |= (<uint64_t>1) << i
@@ -133,7 +134,7 @@ cdef class ComponentFunc(_CallState):
         try:
             for i in range(n):
                 arg = <object>PyTuple_GET_ITEM(args, i)
-                if reusable & ((<uint64_t>1) << i):
+                if reusable & ((<uint64_t>1) << i) and self.reuse_keys is not None:
                     key = <object>PyList_GET_ITEM(self.reuse_keys, i)
                     if key is not None and PyDict_CheckExact(arg) and arg == key:
                         vals[i] = self.reuse_vals[i]        # borrowed: not dropped later
@@ -204,6 +205,8 @@ cdef class ComponentFunc(_CallState):
         """
         cdef Py_ssize_t i
         cdef uint64_t bit
+        if self.reuse_keys is None:
+            self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
             bit = (<uint64_t>1) << i
             if (self.reusable_mask & bit) and not (borrowed[0] & bit):
