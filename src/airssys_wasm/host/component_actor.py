@@ -96,27 +96,19 @@ class ComponentActor(Actor):
         entry = self.entry
         entry.instance = self.instance = instance
         if entry.metadata is None:
-            meta = self._ask_metadata(instance)
+            meta: Any = instance.metadata()  # None without the export
             if type(meta) is GuestCall:
                 meta = await self.context.finish(meta)
-            self._described(meta)
+            entry.metadata = meta or ComponentMetadata(name=entry.name,
+                                                       version=entry.component_id.version)
 
     async def _describe(self) -> None:
         """What the running instance says about itself (for ``get-component-metadata``)."""
-        instance = self.instance
+        entry, instance = self.entry, self.instance
         assert instance is not None
-        meta = self._ask_metadata(instance)
+        meta: Any = instance.metadata()  # None without the export
         if type(meta) is GuestCall:
             meta = await self.context.finish(meta)
-        self._described(meta)
-
-    @staticmethod
-    def _ask_metadata(instance: Instance) -> Any:
-        """The guest's ``metadata()`` (or the GuestCall to finish); None without the export."""
-        return instance.metadata() if instance.has("metadata") else None
-
-    def _described(self, meta: Any) -> None:
-        entry = self.entry
         entry.metadata = meta or ComponentMetadata(name=entry.name,
                                                    version=entry.component_id.version)
 

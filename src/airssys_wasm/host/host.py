@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame
@@ -407,7 +408,8 @@ class Host:
             return ("bytes", hashlib.sha256(source).hexdigest())
         if isinstance(source, str) and source.lstrip()[:1] in ("(", ";"):
             return ("text", hashlib.sha256(source.encode()).hexdigest())
-        if isinstance(source, (str, os.PathLike)):
+        # PurePath first: a plain class check, where os.PathLike's goes through the ABC machinery.
+        if isinstance(source, (str, PurePath)) or isinstance(source, os.PathLike):
             try:
                 # One stat identifies the file (device + inode) and its version; resolving the
                 # path (a syscall per component) cost more than the rest of a spawn's bookkeeping.
@@ -528,7 +530,7 @@ class Host:
     ) -> ComponentRef:
         """``spawn`` in this process, whatever the lattice: the lattice calls it on the node it
         placed a component on (and ``spawn`` does, without a lattice)."""
-        self._running()
+        system = self._running()
         check_name(name)
         if type(restart) is not RestartPolicy:  # the enum call is not free; most pass the member
             restart = RestartPolicy(restart)
@@ -552,7 +554,8 @@ class Host:
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
                                       logger=_COMPONENT_LOGGER,
-                                      call_gate=self._call_gate(name, artifact, admission)),
+                                      call_gate=self._call_gate(name, artifact, admission)
+                                      if admission.meters_interface_calls else None),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._on_incarnation,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             spec = ChildSpec(
@@ -564,7 +567,7 @@ class Host:
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
                 shutdown_timeout=cfg.shutdown_timeout,
                 health=cfg.health if health is Default.HOST_CONFIG else health)
-            parent = self._parent(supervisor)
+            parent = system.root if supervisor is None else self._parent(supervisor)
             self.registry.add(entry)
             actor = await parent.start_child(spec)
         except BaseException:

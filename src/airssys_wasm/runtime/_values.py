@@ -55,7 +55,10 @@ def context_to_wit(ctx: ExecutionContext) -> dict[str, Any]:
     return {"request-id": ctx.request_id, "timeout-ms": ctx.timeout_ms, "caller-info": caller}
 
 
-def config_to_wit(config: ComponentConfig) -> dict[str, Any]:
+def config_to_wit(config: ComponentConfig | None) -> dict[str, Any]:
+    """``component-config`` of ``config``; None is the empty config (most spawns pass none)."""
+    if config is None:
+        return {"env-vars": [], "config-data": None}
     return {"env-vars": [tuple(kv) for kv in config.env_vars],
             "config-data": None if config.config_data is None else bytes(config.config_data)}
 

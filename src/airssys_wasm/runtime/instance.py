@@ -428,7 +428,8 @@ class ComponentInstance(Instance):
         funcs = self._funcs
         func = None if funcs is None else funcs.get(export)
         if func is None:
-            func = self._func(self._require_store(), export)
+            store = self._store
+            func = self._func(store if store is not None else self._require_store(), export)
             if keep:
                 if funcs is None:
                     funcs = self._funcs = {}
@@ -496,8 +497,14 @@ class ComponentInstance(Instance):
         """
         if "init" not in self.artifact.export_indices:
             return None
-        return self._result("init", values.config_to_wit(config or ComponentConfig()),
-                            then=self._unwrapper("init"), keep=False)
+        return self._result("init", values.config_to_wit(config), then=self._init_done,
+                            keep=False)
+
+    def _init_done(self, out: Any) -> None:
+        """``init``'s answer: GuestError for its ``err`` case (a method, not an ``_unwrapper``
+        closure: the once-per-spawn call makes no function object)."""
+        if out[0] != _OK:
+            raise _guest_error(self.name, "init", out[1])
 
     def health(self) -> HealthStatus | GuestCall:
         """The guest's ``health()``, or HEALTHY when it has none ("healthy while it answers")."""
