@@ -317,12 +317,12 @@ class Host:
 
     # -- events ----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        # Exact type checks, as EventCounters does: three lifecycle events pass through here
-        # per spawn, and only a stop, a failure or a dead letter concerns the host.
-        if type(event) is LifecycleEvent:
+        # Lifecycle events first: three pass through here per spawn, and only a stop or a
+        # failure (or a dead letter) concerns the host.
+        if isinstance(event, LifecycleEvent):
             if event.state is ActorState.STOPPED or event.state is ActorState.FAILED:
                 self._ended(event)
-        elif type(event) is DeadLetter:
+        elif isinstance(event, DeadLetter):
             message = event.message
             if type(message) is Delivery:  # a frame from another node: acknowledge it now
                 message.settle()
