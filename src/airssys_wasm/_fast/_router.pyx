@@ -98,7 +98,6 @@ cdef class Route:
     cdef readonly str name
     cdef readonly object mailbox
     cdef readonly object component_id
-    cdef object _try_put
     # The actor layer's Mailbox exposes its C ring (``Mailbox.ring``): its ``offer`` is
     # ``try_put``'s fast path as C calls. Any other mailbox (duck-typed: try_put/put/poke) is
     # served through try_put alone.
@@ -111,7 +110,10 @@ cdef class Route:
         self.mailbox = mailbox
         self.component_id = component_id
         self.max_message = max_message
-        self._try_put = mailbox.try_put
+        # ``try_put`` is looked up when the slow path needs it (full, closed, senders waiting),
+        # not kept bound: a bound method per route is one more object for every GC pass to
+        # walk for as long as the component lives. A mailbox without one fails here, as ever.
+        getattr(mailbox, "try_put")
         ring = getattr(mailbox, "ring", None)
         self._ring = ring if isinstance(ring, Ring) else None
 
@@ -130,7 +132,7 @@ cdef class Route:
         """
         if self._ring is not None and self._ring.offer(envelope) == 0:
             return 0
-        self._try_put(envelope)
+        self.mailbox.try_put(envelope)
         return 0
 
     def __repr__(self):

@@ -81,7 +81,9 @@ cdef class ComponentFunc(_CallState):
     # next call with a frame of the same length writes its bytes into it, with no allocation
     # and no per-element drop (a message stream has the same few sizes over and over).
     cdef wasmtime_component_val_t *reuse_vals   # per parameter, owned here
-    cdef list reuse_keys                        # per parameter: dict snapshot or None
+    # Per parameter: dict snapshot or None; the list itself is made by the first call that
+    # keeps an argument (an actor that never got a message holds no list for the GC to walk).
+    cdef list reuse_keys
     cdef uint64_t reusable_mask                 # parameters (index < 64) eligible for reuse
     cdef uint64_t bytes_mask                    # those of them that are list<u8>
 
@@ -112,7 +114,6 @@ cdef class ComponentFunc(_CallState):
             <size_t>(self.plan.nparams or 1), sizeof(wasmtime_component_val_t))
         if self.vals == NULL:
             raise MemoryError()
-        self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
             if (<_Ty>self.plan.params[i]).reusable:
                 self.reusable_mask |= (<uint64_t>1) << i
@@ -188,7 +189,7 @@ cdef class ComponentFunc(_CallState):
                             vals[i] = self.reuse_vals[i]    # borrowed: not dropped later
                             borrowed |= (<uint64_t>1) << i
                             continue
-                    else:
+                    elif self.reuse_keys is not None:
                         key = <object>PyList_GET_ITEM(self.reuse_keys, i)
                         if key is not None and PyDict_CheckExact(arg) and (
                                 _same_items(arg, key) or arg == key):
@@ -260,6 +261,8 @@ cdef class ComponentFunc(_CallState):
         """
         cdef Py_ssize_t i
         cdef uint64_t bit
+        if self.reuse_keys is None:
+            self.reuse_keys = [None] * self.plan.nparams
         for i in range(min(self.plan.nparams, 64)):
             bit = (<uint64_t>1) << i
             if (self.reusable_mask & bit) and not (borrowed[0] & bit):

@@ -103,12 +103,20 @@ class ChildSpec:
             raise TypeError(
                 f"ChildSpec.factory must be a callable returning an Actor (e.g. the class), "
                 f"not {type(self.factory).__name__}")
-        object.__setattr__(self, "restart", RestartPolicy(self.restart))
+        # Every spawn builds a spec: the usual values (the enum member itself, plain ints and
+        # floats in range) are recognised inline; anything else takes the checks that explain
+        # what is wrong (or converts a policy's string value).
+        if type(self.restart) is not RestartPolicy:
+            object.__setattr__(self, "restart", RestartPolicy(self.restart))
         if not isinstance(self.backoff, Backoff):
             raise TypeError(f"ChildSpec.backoff must be a Backoff, not {type(self.backoff).__name__}")
-        _positive_int("ChildSpec", "capacity", self.capacity)
-        _positive_int("ChildSpec", "batch_size", self.batch_size)
-        _positive("ChildSpec", "shutdown_timeout", self.shutdown_timeout)
+        if type(self.capacity) is not int or self.capacity < 1:
+            _positive_int("ChildSpec", "capacity", self.capacity)
+        if type(self.batch_size) is not int or self.batch_size < 1:
+            _positive_int("ChildSpec", "batch_size", self.batch_size)
+        timeout = self.shutdown_timeout
+        if type(timeout) is not float or not 0.0 < timeout < math.inf:
+            _positive("ChildSpec", "shutdown_timeout", timeout)
         if self.health is not None and not isinstance(self.health, HealthCheck):
             raise TypeError(
                 f"ChildSpec.health must be a HealthCheck or None, not {type(self.health).__name__}")

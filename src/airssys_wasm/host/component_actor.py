@@ -53,7 +53,10 @@ class ComponentActor(Actor):
             return await self.context.finish(out)
         return out
 
-    async def _new_instance(self) -> Instance:
+    def _begin_instance(self) -> tuple[Instance, GuestCall | None]:
+        """A fresh instance of the entry's code with its ``init`` called: the instance, and the
+        init call when it suspended (the caller finishes it, see ``_finish_init``). A plain
+        function, not a coroutine: a spawn whose ``init`` finishes inline awaits nothing here."""
         entry = self.entry
         if entry.on_incarnation is not None:
             entry.on_incarnation(entry.name)
@@ -62,30 +65,50 @@ class ComponentActor(Actor):
         instance.suspendable = True
         try:
             out = instance.init(entry.init_config)
-            if type(out) is GuestCall:  # inline, not ``_done``: a spawn awaits no extra coroutine
-                await self.context.finish(out)
         except BaseException:
             instance.close()
             raise
-        entry.instance = instance
+        return instance, out if type(out) is GuestCall else None
+
+    async def _finish_init(self, instance: Instance, call: GuestCall) -> None:
+        try:
+            await self.context.finish(call)
+        except BaseException:
+            instance.close()
+            raise
+
+    async def _new_instance(self) -> Instance:
+        instance, call = self._begin_instance()
+        if call is not None:
+            await self._finish_init(instance, call)
+        self.entry.instance = instance
         return instance
 
     async def on_start(self) -> None:
         """Instantiate the component in a fresh Store and run its ``init`` (every incarnation: a
-        trap poisons a Store, so a restart never reuses one); ask its ``metadata`` once."""
-        self.instance = await self._new_instance()
-        if self.entry.metadata is None:
-            await self._describe()
+        trap poisons a Store, so a restart never reuses one); ask its ``metadata`` once.
+
+        The steps of ``_new_instance`` and ``_describe``, inline: a spawn whose guest calls
+        finish at once (most) runs no coroutine but this one."""
+        instance, call = self._begin_instance()
+        if call is not None:
+            await self._finish_init(instance, call)
+        entry = self.entry
+        entry.instance = self.instance = instance
+        if entry.metadata is None:
+            meta: Any = instance.metadata()  # None without the export
+            if type(meta) is GuestCall:
+                meta = await self.context.finish(meta)
+            entry.metadata = meta or ComponentMetadata(name=entry.name,
+                                                       version=entry.component_id.version)
 
     async def _describe(self) -> None:
         """What the running instance says about itself (for ``get-component-metadata``)."""
         entry, instance = self.entry, self.instance
         assert instance is not None
-        meta: Any = None
-        if instance.has("metadata"):
-            meta = instance.metadata()
-            if type(meta) is GuestCall:
-                meta = await self.context.finish(meta)
+        meta: Any = instance.metadata()  # None without the export
+        if type(meta) is GuestCall:
+            meta = await self.context.finish(meta)
         entry.metadata = meta or ComponentMetadata(name=entry.name,
                                                    version=entry.component_id.version)
 
@@ -237,3 +260,20 @@ class ComponentActor(Actor):
             logger.warning("shutdown of %s failed: %s", self.entry.name, exc)
         finally:
             instance.close()
+
+
+class ComponentActorFactory:
+    """The ``ChildSpec.factory`` of a spawned component: a new :class:`ComponentActor` of
+    ``entry`` for every incarnation.
+
+    One small object per component, kept for as long as it runs: a ``partial`` was two (the
+    partial and its argument tuple), and every full GC pass walks each of them."""
+
+    __slots__ = ("entry", "requests")
+
+    def __init__(self, entry: ComponentEntry, requests: RequestTable) -> None:
+        self.entry = entry
+        self.requests = requests
+
+    def __call__(self) -> ComponentActor:
+        return ComponentActor(self.entry, self.requests)

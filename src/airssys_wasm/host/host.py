@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
-from functools import partial
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 from airssys_wasm._fast._router import Router, as_frame
@@ -49,7 +49,7 @@ from airssys_wasm.errors import (
     RequestTimeout,
     SupervisorEscalation,
 )
-from airssys_wasm.host.component_actor import ComponentActor
+from airssys_wasm.host.component_actor import ComponentActorFactory
 from airssys_wasm.host import ext_filesystem, ext_process
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.defaults import Default
@@ -317,7 +317,12 @@ class Host:
 
     # -- events ----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, DeadLetter):
+        # Lifecycle events first: three pass through here per spawn, and only a stop or a
+        # failure (or a dead letter) concerns the host.
+        if isinstance(event, LifecycleEvent):
+            if event.state is ActorState.STOPPED or event.state is ActorState.FAILED:
+                self._ended(event)
+        elif isinstance(event, DeadLetter):
             message = event.message
             if type(message) is Delivery:  # a frame from another node: acknowledge it now
                 message.settle()
@@ -326,15 +331,17 @@ class Host:
                     f"component {event.recipient!r} stopped before handling request "
                     f"{message.request.id}")
                 self.requests.fail(message.request, error)
-        elif isinstance(event, LifecycleEvent) and (event.state is ActorState.STOPPED
-                                                    or event.state is ActorState.FAILED):
-            ref = self._refs.get(event.actor)
-            if ref is not None and ref.actor.mailbox.closed:
-                if isinstance(event.error, SupervisorEscalation) and event.actor in self.registry:
-                    if len(self._given_up) >= _GIVEN_UP_KEPT:
-                        del self._given_up[next(iter(self._given_up))]
-                    self._given_up[event.actor] = (ref, self.registry.get(event.actor))
-                self._forget(event.actor)
+
+    def _ended(self, event: LifecycleEvent) -> None:
+        """An actor stopped or failed: forget it once it is gone for good (its mailbox closed),
+        keeping what ``ref``/``stats`` answer when its supervisor gave up on it."""
+        ref = self._refs.get(event.actor)
+        if ref is not None and ref.actor.mailbox.closed:
+            if isinstance(event.error, SupervisorEscalation) and event.actor in self.registry:
+                if len(self._given_up) >= _GIVEN_UP_KEPT:
+                    del self._given_up[next(iter(self._given_up))]
+                self._given_up[event.actor] = (ref, self.registry.get(event.actor))
+            self._forget(event.actor)
 
     def _forget(self, name: str) -> None:
         ref = self._refs.pop(name, None)
@@ -401,7 +408,8 @@ class Host:
             return ("bytes", hashlib.sha256(source).hexdigest())
         if isinstance(source, str) and source.lstrip()[:1] in ("(", ";"):
             return ("text", hashlib.sha256(source.encode()).hexdigest())
-        if isinstance(source, (str, os.PathLike)):
+        # PurePath first: a plain class check, where os.PathLike's goes through the ABC machinery.
+        if isinstance(source, (str, PurePath)) or isinstance(source, os.PathLike):
             try:
                 # One stat identifies the file (device + inode) and its version; resolving the
                 # path (a syscall per component) cost more than the rest of a spawn's bookkeeping.
@@ -522,7 +530,7 @@ class Host:
     ) -> ComponentRef:
         """``spawn`` in this process, whatever the lattice: the lattice calls it on the node it
         placed a component on (and ``spawn`` does, without a lattice)."""
-        self._running()
+        system = self._running()
         check_name(name)
         if type(restart) is not RestartPolicy:  # the enum call is not free; most pass the member
             restart = RestartPolicy(restart)
@@ -546,19 +554,20 @@ class Host:
                 limits=limits if limits is not None else admission.limits,
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
                                       logger=_COMPONENT_LOGGER,
-                                      call_gate=self._call_gate(name, artifact, admission)),
+                                      call_gate=self._call_gate(name, artifact, admission)
+                                      if admission.meters_interface_calls else None),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._on_incarnation,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             spec = ChildSpec(
-                # partial, not a lambda: one object per component instead of a function and
-                # two closure cells, each of which every full GC pass walks.
-                name, partial(ComponentActor, entry, self.requests), restart=restart,
+                # A slotted factory, not a lambda or a partial: one object per component
+                # instead of a function and two closure cells (or a partial and its tuple).
+                name, ComponentActorFactory(entry, self.requests), restart=restart,
                 backoff=backoff if backoff is not None else cfg.backoff,
                 capacity=capacity if capacity is not None else cfg.capacity,
                 batch_size=batch_size if batch_size is not None else cfg.batch_size,
                 shutdown_timeout=cfg.shutdown_timeout,
                 health=cfg.health if health is Default.HOST_CONFIG else health)
-            parent = self._parent(supervisor)
+            parent = system.root if supervisor is None else self._parent(supervisor)
             self.registry.add(entry)
             actor = await parent.start_child(spec)
         except BaseException:

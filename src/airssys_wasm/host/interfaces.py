@@ -547,8 +547,11 @@ class InterfaceRegistry:
         differently; provide the others (once per artifact). Grants are decided (and audited)
         by the security provider, kind ``interfaces``, for ``grantee`` (default
         ``component``: an upgrade decides under the new version's probe name)."""
+        custom = artifact.custom_imports
+        if not custom:  # most components: nothing to decide, and no message to prepare
+            return
         who = f"component {component!r}"
-        for interface in sorted(artifact.custom_imports):
+        for interface in sorted(custom):
             provided = self._provided.get(interface)
             if provided is None:
                 offered = ", ".join(self.names()) or "none"

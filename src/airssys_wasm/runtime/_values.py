@@ -50,7 +50,10 @@ def context_to_wit(ctx: ExecutionContext) -> dict[str, Any]:
     return {"request-id": ctx.request_id, "timeout-ms": ctx.timeout_ms, "caller-info": caller}
 
 
-def config_to_wit(config: ComponentConfig) -> dict[str, Any]:
+def config_to_wit(config: ComponentConfig | None) -> dict[str, Any]:
+    """``component-config`` of ``config``; None is the empty config (most spawns pass none)."""
+    if config is None:
+        return {"env-vars": [], "config-data": None}
     return {"env-vars": [tuple(kv) for kv in config.env_vars],
             "config-data": None if config.config_data is None else bytes(config.config_data)}
 
@@ -60,7 +63,20 @@ def metadata_to_wit(meta: ComponentMetadata) -> dict[str, Any]:
             "supported-operations": list(meta.supported_operations)}
 
 
+_METADATA: dict[tuple[Any, ...], ComponentMetadata] = {}
+_METADATA_MAX = 1024
+
+
 def metadata_from_wit(rec: dict[str, Any]) -> ComponentMetadata:
-    return ComponentMetadata(name=rec["name"], version=rec["version"],
-                             description=rec["description"],
-                             supported_operations=tuple(rec["supported-operations"]))
+    """The ComponentMetadata a guest's ``metadata()`` returned; interned like component-ids:
+    every instance of one guest describes itself alike, and a host of thousands of components
+    keeps one frozen object for them instead of one per component for each GC pass to walk."""
+    key = (rec["name"], rec["version"], rec["description"], tuple(rec["supported-operations"]))
+    meta = _METADATA.get(key)
+    if meta is None:
+        if len(_METADATA) >= _METADATA_MAX:
+            _METADATA.clear()
+        meta = _METADATA[key] = ComponentMetadata(name=key[0], version=key[1],
+                                                  description=key[2],
+                                                  supported_operations=key[3])
+    return meta

@@ -398,28 +398,42 @@ class ComponentInstance(Instance):
     def _instantiate(self, store: NativeStore) -> None:
         # The raw instance: exports go from the C API straight into ComponentFuncs.
         self._instance = instantiate_exports(self.artifact.linker, store, self.artifact.export_table)
-        self._funcs: dict[str, ComponentFunc] = {}
+        #: The callables of exports called again and again (execute, health...), made on first
+        #: use. ``init`` and ``metadata`` run once per incarnation and are not kept, and the
+        #: dict itself is made with the first kept one: a spawned actor that only handles
+        #: messages holds no dict and two ComponentFuncs fewer for every GC pass to walk.
+        self._funcs: dict[str, ComponentFunc] | None = None
         self._handle = self._func(store, "handle-message")
         self._sender: ComponentId | None = None
         self._sender_wit: dict[str, str] = {}
 
     def _func(self, store: NativeStore, export: str) -> ComponentFunc:
-        """The fast-path callable of ``export``, made on first use (spawning stays cheap for
-        exports an actor rarely calls); its plan is compiled once per artifact."""
+        """The fast-path callable of ``export`` (a new one per call of this method: callers keep
+        what they call again); its plan is compiled once per artifact."""
         plans = self.artifact.plans
+        plan = plans.get(export)
         try:
-            call = self._instance.func(export, plans.get(export))
+            call = self._instance.func(export, plan)
         except LookupError:  # validated at load; only a wasmtime inconsistency gets here
             raise TrapError(f"{self.name}: export {export} vanished at instantiation",
                             component=self.name) from None
-        self._funcs[export] = call
-        plans.setdefault(export, call.plan)
+        if plan is None:
+            plans[export] = call.plan
         return call
 
-    def _result(self, export: str, *args: Any, then: Callable[[Any], Any] | None = None) -> Any:
-        func = self._funcs.get(export)
+    def _result(self, export: str, *args: Any, then: Callable[[Any], Any] | None = None,
+                keep: bool = True) -> Any:
+        """Call ``export`` through ``_call``; ``keep``: cache its callable for the next call
+        (False for the exports called once per incarnation)."""
+        funcs = self._funcs
+        func = None if funcs is None else funcs.get(export)
         if func is None:
-            func = self._func(self._require_store(), export)
+            store = self._store
+            func = self._func(store if store is not None else self._require_store(), export)
+            if keep:
+                if funcs is None:
+                    funcs = self._funcs = {}
+                funcs[export] = func
         return self._call(export, func, *args, then=then)
 
     def _unwrapper(self, export: str) -> Callable[[Any], Any]:
@@ -483,8 +497,14 @@ class ComponentInstance(Instance):
         """
         if "init" not in self.artifact.export_indices:
             return None
-        return self._result("init", values.config_to_wit(config or ComponentConfig()),
-                            then=self._unwrapper("init"))
+        return self._result("init", values.config_to_wit(config), then=self._init_done,
+                            keep=False)
+
+    def _init_done(self, out: Any) -> None:
+        """``init``'s answer: GuestError for its ``err`` case (a method, not an ``_unwrapper``
+        closure: the once-per-spawn call makes no function object)."""
+        if out[0] != _OK:
+            raise _guest_error(self.name, "init", out[1])
 
     def health(self) -> HealthStatus | GuestCall:
         """The guest's ``health()``, or HEALTHY when it has none ("healthy while it answers")."""
@@ -497,7 +517,7 @@ class ComponentInstance(Instance):
         """What the component says about itself (``metadata()``), or None when it does not say."""
         if "metadata" not in self.artifact.export_indices:
             return None
-        return self._result("metadata", then=values.metadata_from_wit)
+        return self._result("metadata", then=values.metadata_from_wit, keep=False)
 
     def shutdown(self) -> GuestCall | None:
         """``shutdown`` of the component lane; an ``err`` answer becomes GuestError."""

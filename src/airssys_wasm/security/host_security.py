@@ -51,6 +51,8 @@ _CACHE_KEPT = 256
 #: The WASI settings of every component without preopens (most of them): frozen, so one shared
 #: object instead of one per spawn that every GC pass walks for as long as the component lives.
 _NO_PREOPENS = WasiSettings(())
+#: ``level.value`` without the enum's property call (a spawn reads it once).
+_TRUST_VALUES = {level: level.value for level in TrustLevel}
 
 
 def _manifest(source: object) -> Manifest | None:
@@ -119,7 +121,8 @@ class HostSecurity:
         Raises ManifestError / ConfigError before anything is registered, so a refused spawn leaves
         no grant behind; each WASI preopen is audited here, because wasmtime enforces it without
         calling back."""
-        parsed = _manifest(manifest)  # every spawn: parsing checks the grant paths as they are now
+        # Every spawn: parsing checks the grant paths as they are now.
+        parsed = manifest if manifest is None else _manifest(manifest)
         level = self._levels.get(trust) if type(trust) is str else None
         if level is None:
             try:
@@ -138,7 +141,7 @@ class HostSecurity:
         except BaseException:
             self.policy.unregister(name)
             raise
-        audit = self.audit
+        audit = self.audit if settings.preopens else None
         if audit is not None:
             # wasmtime enforces WASI preopens itself (no per-call hook reaches us), so the grant
             # of each directory is audited once, here, at admission.
@@ -148,7 +151,7 @@ class HostSecurity:
                              f"WASI preopen ({'read-write' if p.mutable else 'read-only'})",
                              p.host_path)
         return Admission(version=parsed.component.version if parsed else "", limits=limits,
-                         extensions=extensions, wasi=settings, trust=level.value,
+                         extensions=extensions, wasi=settings, trust=_TRUST_VALUES[level],
                          identity=f"manifest:{parsed.component.name}" if parsed else "",
                          meters_interface_calls=grant.quota.meters_interface_calls)
 
