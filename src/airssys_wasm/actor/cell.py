@@ -94,16 +94,26 @@ class ActorRef:
     """The address of an actor: stays valid across restarts; after a stop, sends dead-letter.
 
     ``send`` (awaits while the mailbox is full) and ``try_send`` (raises ``MailboxFull``) are
-    the mailbox's own methods, so sending costs no extra call layer.
+    the mailbox's own methods, so sending costs no extra call layer. They are looked up when
+    read rather than kept: two bound methods per actor are two more objects for every garbage
+    collection to walk, and a sender that sends often binds them once (``send = ref.send``).
     """
 
-    __slots__ = ("name", "send", "try_send", "_cell")
+    __slots__ = ("name", "_cell")
 
     def __init__(self, cell: ActorCell) -> None:
         self.name = cell.name
         self._cell = cell
-        self.send = cell.mailbox.put
-        self.try_send = cell.mailbox.try_put
+
+    @property
+    def send(self) -> Callable[[Any], Awaitable[None]]:
+        """``Mailbox.put`` of the actor's mailbox: enqueue, waiting while it is full."""
+        return self._cell.mailbox.put
+
+    @property
+    def try_send(self) -> Callable[[Any], None]:
+        """``Mailbox.try_put`` of the actor's mailbox: enqueue or raise ``MailboxFull``."""
+        return self._cell.mailbox.try_put
 
     @property
     def state(self) -> ActorState:

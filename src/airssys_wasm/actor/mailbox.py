@@ -59,7 +59,7 @@ class Mailbox:
     a ``MailboxClosed`` being raised: the actor system uses it to turn them into dead letters.
     """
 
-    __slots__ = ("name", "_ring", "_offer", "_carry", "_senders", "_on_closed", "_waker")
+    __slots__ = ("name", "_ring", "_carry", "_senders", "_on_closed", "_waker")
 
     def __init__(
         self,
@@ -78,7 +78,6 @@ class Mailbox:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.name = name
-        self._offer = self._ring.offer  # bound once: try_put/put are the per-message path
         #: Requeued messages (the unhandled tail of a failed batch), made on the first requeue:
         #: most actors never fail a batch, and a deque is a block of 64 slots and one more
         #: object per actor for every GC pass to walk.
@@ -128,7 +127,7 @@ class Mailbox:
     # -- producer side -------------------------------------------------------------------------
     def try_put(self, message: Any) -> None:
         """Enqueue without waiting; ``MailboxFull`` when at capacity."""
-        if self._offer(message):  # senders waiting, full or closed: not taken
+        if self._ring.offer(message):  # senders waiting, full or closed: not taken
             self._refuse(message)
 
     def _refuse(self, message: Any) -> None:
@@ -150,7 +149,7 @@ class Mailbox:
 
     async def put(self, message: Any) -> None:
         """Enqueue, waiting while the mailbox is full (backpressure)."""
-        result = self._offer(message)
+        result = self._ring.offer(message)
         if not result:
             return
         if result == PUSH_CLOSED:
