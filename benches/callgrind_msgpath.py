@@ -1,6 +1,9 @@
 """Callgrind workloads of the message path (BENCHMARKS.md, "Message path"):
 `python benches/callgrind_msgpath.py router N` runs N router sends (bench_router's loop),
-`... c2c N` one component -> component burst of N messages (bench_c2c without a deadline).
+`... c2c N` one component -> component burst of N messages (bench_c2c without a deadline),
+`... wake N` N Host.send round robin over 20 echo actors in batches of 20 (every message wakes
+its own actor; 20, because each instance reserves ~4 GiB of address space and valgrind's is
+smaller than the kernel's).
 Per-message instructions = (I(N1) - I(N0)) / (N1 - N0) over two `valgrind --tool=callgrind` runs
 (PYTHONHASHSEED=0, `--smc-check=all-non-file` for the c2c run)."""
 import asyncio, sys
@@ -20,6 +23,19 @@ def router_loop(n):
         drain(512)
 if what == "router":
     router_loop(n)
+elif what == "wake":
+    from airssys_wasm.benchmarks import guests, scaling
+    from airssys_wasm.host import Host, HostConfig
+    from airssys_wasm.runtime import Engine, Limits
+
+    async def wake():
+        config = HostConfig(health=None, limits=Limits(timeout_ms=None))
+        async with Host(config, engine=Engine()) as host:
+            echo = guests.path("echo")
+            fanout = scaling._Fanout(host, [await host.spawn(f"a{i}", echo) for i in range(20)])
+            for _ in range(n // 20):
+                await fanout.batch(20)
+    asyncio.run(wake())
 else:
     from airssys_wasm.runtime import Engine
     engine = Engine()
