@@ -11,7 +11,7 @@ import pytest
 from airssys_wasm.cli.system import check_system
 from airssys_wasm.runtime import Engine, EngineConfig
 from airssys_wasm.runtime.cache import CACHE_DIR_ENV, default_cache_dir
-from cli_helpers import EXAMPLES, WAT, invoke
+from cli_helpers import EXAMPLES, invoke
 from airssys_wasm.benchmarks import guests
 
 

@@ -21,7 +21,6 @@ from airssys_wasm.actor import Event, UpgradeEvent
 from airssys_wasm.cli.monitor import Monitor
 from airssys_wasm.cli.system import Watcher, load_system
 
-from cli_helpers import WAT
 from airssys_wasm.benchmarks import guests
 
 PINGPONG = guests.path("pingpong")

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from host_helpers import (
     ECHO,
-    EXAMPLES,
     PINGPONG,
     PLAIN,
     REFUSE,

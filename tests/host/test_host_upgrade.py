@@ -24,7 +24,7 @@ from airssys_wasm import ComponentNotFound, Host, LoadError, ManifestError, Upgr
 from airssys_wasm.actor import ActorState, UpgradeEvent
 from airssys_wasm.types import ComponentConfig
 
-from host_helpers import EXAMPLES, PINGPONG, RAW, events_of, u32
+from host_helpers import PINGPONG, RAW, events_of, u32
 from airssys_wasm import demo
 
 STAGE = demo.path("stage")

@@ -36,7 +36,7 @@ from airssys_wasm.security import (
 from airssys_wasm.security import addresses as addr_mod
 from airssys_wasm.security.addresses import canonical_ip, special_range
 
-from security_helpers import EXAMPLES, err, manifest, ok
+from security_helpers import err, manifest, ok
 from airssys_wasm.benchmarks import guests
 
 EXT_NET = guests.path("ext-net")

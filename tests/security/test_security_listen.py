@@ -11,7 +11,7 @@ import pytest
 import airssys_wasm as aw
 from airssys_wasm.host.ext_network import MAX_LISTENERS
 
-from security_helpers import EXAMPLES, denials, err, manifest, ok
+from security_helpers import denials, err, manifest, ok
 from airssys_wasm.benchmarks import guests
 
 EXT_NET = guests.path("ext-net")

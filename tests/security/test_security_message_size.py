@@ -13,7 +13,7 @@ import airssys_wasm as aw
 from airssys_wasm._fast.fastcall import Oversized
 from airssys_wasm.types import ComponentConfig
 
-from security_helpers import EXAMPLES, denials, manifest
+from security_helpers import denials, manifest
 from airssys_wasm import demo
 from airssys_wasm.benchmarks import guests
 

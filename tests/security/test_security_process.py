@@ -15,7 +15,7 @@ import pytest
 import airssys_wasm as aw
 from airssys_wasm.host.ext_process import MAX_PROCESSES
 
-from security_helpers import EXAMPLES, argv, denials, err, manifest, ok
+from security_helpers import argv, denials, err, manifest, ok
 from airssys_wasm.benchmarks import guests
 
 EXT_PROC = guests.path("ext-proc")

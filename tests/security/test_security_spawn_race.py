@@ -21,7 +21,7 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.host.ext_process import EXEC_BY_FD
 from airssys_wasm.security import HostSecurity, MemoryAuditSink
 
-from security_helpers import EXAMPLES, argv, err, manifest, ok
+from security_helpers import argv, err, manifest, ok
 from airssys_wasm.benchmarks import guests
 
 pytestmark = pytest.mark.skipif(not EXEC_BY_FD, reason="executing by descriptor needs Linux")

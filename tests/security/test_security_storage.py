@@ -17,7 +17,7 @@ from airssys_wasm.errors import QuotaExceeded
 from airssys_wasm.host.ext_storage import DB_NAME, MAX_KEY_BYTES
 from airssys_wasm.security import MemoryAuditSink
 
-from security_helpers import EXAMPLES, denials, err, manifest, ok
+from security_helpers import denials, err, manifest, ok
 from airssys_wasm.benchmarks import guests
 
 EXT_STORE = guests.path("ext-store")

@@ -16,7 +16,7 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.host.ext_storage import DB_NAME, INTERFACE as STORAGE, SCHEMA_VERSION
 from airssys_wasm.security import HostSecurity, MemoryAuditSink
 
-from security_helpers import EXAMPLES, err, ok
+from security_helpers import err, ok
 from test_security_storage import EXHAUSTED, delete, get, keys, put, store_manifest, used
 from airssys_wasm.benchmarks import guests
 
