@@ -337,11 +337,10 @@ class ActorCell:
         mailbox = self.mailbox
         if self._exit is None and not len(mailbox) and not mailbox.closed \
                 and self._health_request is None and self._between is None:
-            # Nothing to do yet: park on the mailbox for the loop instead of starting a task
-            # that would only take one step to park there. A host spawning thousands of actors
-            # saves a task, a coroutine and a loop pass each; the first message (or a poke,
-            # close or stop) creates the task right away and its loop starts from the top: it
-            # runs in the same loop pass as a parked loop's wake-up would.
+            # Nothing to do yet: wait for a wake-up without a task. A host spawning thousands
+            # of actors saves a task, a coroutine and a loop pass each; messages are handled by
+            # the system's ready pass in the loop pass a parked task would have run in, and a
+            # poke, close or stop gives the incarnation its task then (``_take_over``).
             self._go_dormant(asyncio.get_running_loop())
         else:
             self._task = asyncio.create_task(self._run(actor, self.incarnation),

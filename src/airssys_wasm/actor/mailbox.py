@@ -248,9 +248,9 @@ class Mailbox:
 
     def call_on_wake(self, fn: Callable[[_A], object], arg: _A) -> None:
         """Park ``fn(arg)`` as the consumer: it is called, synchronously and once, where a parked
-        future would be resolved (next message, ``close()``, ``poke()``). An actor whose loop has
-        no task yet uses it to create the task right then, so its first message is handled in
-        the same loop pass as with a parked task. Same precondition as ``park``."""
+        future would be resolved (next message, ``close()``, ``poke()``). An actor without a task
+        uses it to queue itself for the system's ready pass, so its messages are handled in the
+        loop pass a parked task would have run in. Same precondition as ``park``."""
         waker = self._waker
         if waker is None:
             waker = self._waker = _WakeCall(fn, arg)
