@@ -237,6 +237,26 @@ async def _child_frames(url: str, engine: Engine, n: int, rounds: int, log_dir: 
             await child.wait()
 
 
+async def _js_settled(step: Any, patience: float = 10.0) -> None:
+    """Run the baseline's JetStream API ``step``, again while the server answers that nobody
+    serves it yet (no responders, 503, a timeout): after the lattice stages before it, the
+    server's JetStream API can take a moment to answer (the CI run saw a NoRespondersError from
+    ``add_stream``). Anything else, or still failing after ``patience`` s, is raised."""
+    import nats.errors
+    from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            await step()
+            return
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError,
+                NoStreamResponseError, ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def _jetstream_frames(url: str, n: int, rounds: int) -> float:
     """Best ns per frame of nats-py awaiting one JetStream publish per frame (file storage)."""
     import nats
@@ -245,8 +265,9 @@ async def _jetstream_frames(url: str, n: int, rounds: int) -> float:
     nc = await nats.connect(servers=url.split(","))
     try:
         js = nc.jetstream()
-        await js.add_stream(StreamConfig(name="BENCH_JS", subjects=["bench.js"],
-                                         storage=StorageType.FILE))
+        await _js_settled(lambda: js.add_stream(StreamConfig(
+            name="BENCH_JS", subjects=["bench.js"], storage=StorageType.FILE)))
+        await _js_settled(lambda: js.publish("bench.js", FRAME))
         publish, clock = js.publish, time.perf_counter_ns
         best = float("inf")
         for count in [min(n, 200)] + [n] * rounds:
@@ -255,7 +276,7 @@ async def _jetstream_frames(url: str, n: int, rounds: int) -> float:
                 await publish("bench.js", FRAME)
             if count == n:
                 best = min(best, (clock() - start) / n)
-        await js.delete_stream("BENCH_JS")
+        await _js_settled(lambda: js.delete_stream("BENCH_JS"))
         return best
     finally:
         await nc.close()
