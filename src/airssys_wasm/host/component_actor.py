@@ -93,22 +93,30 @@ class ComponentActor(Actor):
         instance, call = self._begin_instance()
         if call is not None:
             await self._finish_init(instance, call)
-        entry = self.entry
-        entry.instance = self.instance = instance
-        if entry.metadata is None:
-            meta: Any = instance.metadata()  # None without the export
-            if type(meta) is GuestCall:
-                meta = await self.context.finish(meta)
-            entry.metadata = meta or ComponentMetadata(name=entry.name,
-                                                       version=entry.component_id.version)
+        self.entry.instance = self.instance = instance
+        if self.entry.metadata is None:
+            pending = self._describe_now(instance)
+            if pending is not None:
+                self._described(await self.context.finish(pending))
 
     async def _describe(self) -> None:
         """What the running instance says about itself (for ``get-component-metadata``)."""
-        entry, instance = self.entry, self.instance
-        assert instance is not None
+        assert self.instance is not None
+        pending = self._describe_now(self.instance)
+        if pending is not None:
+            self._described(await self.context.finish(pending))
+
+    def _describe_now(self, instance: Instance) -> GuestCall | None:
+        """Ask ``instance`` its ``metadata`` and record the answer; the call when it
+        suspended instead (the caller finishes it and passes the answer to ``_described``)."""
         meta: Any = instance.metadata()  # None without the export
         if type(meta) is GuestCall:
-            meta = await self.context.finish(meta)
+            return meta
+        self._described(meta)
+        return None
+
+    def _described(self, meta: Any) -> None:
+        entry = self.entry
         entry.metadata = meta or ComponentMetadata(name=entry.name,
                                                    version=entry.component_id.version)
 
