@@ -123,9 +123,7 @@ class TrustPolicy:
 
     def limits_for(self, manifest: Manifest | None, level: TrustLevel | str) -> ManifestLimits:
         """Manifest limits with the level's defaults filled in (call ``check_manifest`` first)."""
-        # ``profile`` inline: every spawn asks (as ``quota_for`` does).
-        level = level if type(level) is TrustLevel else TrustLevel(level)
-        defaults = self.profiles[level].default_limits
+        defaults = self.profile(level).default_limits
         if manifest is None:
             return defaults
         asked = manifest.limits
@@ -140,8 +138,7 @@ class TrustPolicy:
 
     def quota_for(self, manifest: Manifest | None, level: TrustLevel | str) -> Quota:
         """The level's quota, tightened by the manifest: a component may ask for less, never more."""
-        level = level if type(level) is TrustLevel else TrustLevel(level)
-        defaults = self.profiles[level].default_quota
+        defaults = self.profile(level).default_quota
         if manifest is None:
             return defaults
         merged = {}
