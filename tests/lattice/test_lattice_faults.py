@@ -226,10 +226,12 @@ async def test_restart_intensity_is_counted_across_nodes(
         first = host.lattice.where("fragile")
         by_name = dict(zip(("w1", "w2", "w3"), workers))
         by_name[first].proc.kill()  # restart 1 of at most 1 within 60 s: moved
-        await until(lambda: (host.lattice.where("fragile") not in (None, first)), 30,
-                    "the first failover")
+        # The claim names the new node first (state starting), then the started component
+        # (running): wait for both.
+        await until(lambda: (host.lattice.where("fragile") not in (None, first)
+                             and host.lattice.state("fragile")[0]
+                             is aw.actor.ActorState.RUNNING), 30, "the first failover")
         second = host.lattice.where("fragile")
-        assert host.lattice.state("fragile")[0] is aw.actor.ActorState.RUNNING
         by_name[second].proc.kill()  # restart 2: over the intensity, a live worker or not
         await until(lambda: (host.lattice.state("fragile")[0] is
                                   aw.actor.ActorState.FAILED), 30, "given up lattice-wide")
