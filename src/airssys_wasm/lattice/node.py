@@ -603,9 +603,13 @@ class Lattice:
             node = self.node
         else:
             node = candidates(rule, self.nodes(), name)[0]
-        await self._put_source(digest, data)
+        # Both idempotent, so asked again while JetStream is still settling (after a server
+        # restart its first requests can find nobody to answer); the placement's create below
+        # is a compare-and-swap and is asked once.
+        await self._settling(lambda: self._put_source(digest, data))
         key = token(name)
-        await self._kv[self.subjects.specs].put(key, spec.to_bytes())
+        specs = self._kv[self.subjects.specs]
+        await self._settling(lambda: specs.put(key, spec.to_bytes()))
         placed = _Placed({"node": node, "epoch": 1, "state": "starting"}, 0)
         here = node == self.node
         if here:
