@@ -23,7 +23,7 @@ from airssys_wasm.types import ComponentConfig, ComponentId, ComponentMetadata
 if TYPE_CHECKING:
     from airssys_wasm.actor import ActorRef
 
-__all__ = ["ComponentEntry", "ComponentStats", "Registry", "check_name"]
+__all__ = ["ComponentEntry", "ComponentStats", "Registry", "check_addressed", "check_name"]
 
 
 def check_name(name: object) -> str:
@@ -34,6 +34,15 @@ def check_name(name: object) -> str:
         raise ConfigError(f"component name {name!r} may not contain '/', '@' or surrounding "
                           "spaces (they separate namespace and version in a component-id)")
     return name
+
+
+def check_addressed(target: ComponentId, cid: ComponentId, where: str = "") -> None:
+    """ComponentNotFound unless ``target`` (a guest's component-id; empty namespace/version
+    match any) addresses ``cid``, the component running under ``target.name`` (``where``)."""
+    if not target.matches(cid):
+        raise ComponentNotFound(
+            f"no component {target} is running{where}; the component named {target.name!r} "
+            f"is {cid} (leave namespace/version empty to match any)")
 
 
 @dataclass(slots=True)
@@ -121,11 +130,7 @@ class Registry:
     def find(self, target: ComponentId) -> ComponentEntry:
         """The entry a guest's component-id addresses. Empty namespace/version match any."""
         entry = self.get(target.name)
-        cid = entry.component_id
-        if not target.matches(cid):
-            raise ComponentNotFound(
-                f"no component {target} is running in this host; the component named "
-                f"{target.name!r} is {cid} (leave namespace/version empty to match any)")
+        check_addressed(target, entry.component_id, " in this host")
         return entry
 
     def __contains__(self, name: object) -> bool:

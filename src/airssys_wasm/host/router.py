@@ -32,7 +32,7 @@ from airssys_wasm.host.policy import (
     SecurityProvider,
     refused_hook,
 )
-from airssys_wasm.host.registry import Registry
+from airssys_wasm.host.registry import Registry, check_addressed
 from airssys_wasm.host.requests import Callback, PendingRequest, RequestEnvelope, RequestTable
 from airssys_wasm.types import CallerInfo, ComponentId
 
@@ -143,11 +143,7 @@ class HostMessaging:
             self._registry.get(target.name)  # the standard "no component named ..." error
             raise ComponentNotFound(f"component {target.name!r} is not accepting messages "
                                     "(it is stopping); try again after it restarts")
-        cid = route.component_id
-        if not target.matches(cid):
-            raise ComponentNotFound(
-                f"no component {target} is running; the component named {target.name!r} is "
-                f"{cid} (leave namespace/version empty to match any)")
+        check_addressed(target, route.component_id)
         return route
 
     def cancel_request(self, sender: ComponentId, request_id: str) -> None:
