@@ -1505,11 +1505,8 @@ class Lattice:
                 requests.give_up(pending)
                 return  # no answer: the caller's own deadline reports it
             await msg.respond(dumps(["ok", reply]))
-        except AirssysError as exc:
-            await msg.respond(dumps(["err", error_to_wire(exc)]))
         except Exception as exc:
-            logger.exception("request on node %s failed", self.node)
-            await msg.respond(dumps(["err", error_to_wire(exc)]))
+            await self._answer_error(msg, exc, "request")
 
     async def _on_control(self, msg: Msg) -> None:
         host = self._host
@@ -1545,11 +1542,15 @@ class Lattice:
                 await msg.respond(dumps(["ok", done]))
             else:
                 raise LatticeError(f"unknown control call {op!r}")
-        except AirssysError as exc:
-            await msg.respond(dumps(["err", error_to_wire(exc)]))
         except Exception as exc:
-            logger.exception("control call on node %s failed", self.node)
-            await msg.respond(dumps(["err", error_to_wire(exc)]))
+            await self._answer_error(msg, exc, "control call")
+
+    async def _answer_error(self, msg: Msg, exc: Exception, what: str) -> None:
+        """Answer a request or control call with ``exc``: a typed error is the answer itself,
+        anything else is also logged (a bug here, not the caller's mistake)."""
+        if not isinstance(exc, AirssysError):
+            logger.error("%s on node %s failed", what, self.node, exc_info=exc)
+        await msg.respond(dumps(["err", error_to_wire(exc)]))
 
     async def _stop_here(self, name: str) -> None:
         host = self._host
