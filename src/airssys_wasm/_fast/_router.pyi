@@ -43,3 +43,29 @@ class Router:
         """Check ``frame``, look ``name`` up and enqueue ``(sender, frame)`` without waiting:
         CodecError for a bad frame, ComponentNotFound for an unknown name, MailboxFull when the
         target's mailbox is at capacity (backpressure is the caller's decision)."""
+
+class SendGate:
+    """One sender's per-message fast path: replays its policy's allowed, unmetered,
+    unobserved ``messaging.send`` decisions in C (see the Cython docstring)."""
+
+    allowed: dict[str, bool] | None
+    sent: int
+    metered: bool
+    audit: Any
+    closed: bool
+    sender: Any
+    def __init__(self, allowed: dict[str, bool] | None = None, *, metered: bool = False,
+                 audit: Any = None) -> None: ...
+    def bind(self, router: Router, sender: Any) -> None:
+        """Send through ``router`` as ``sender`` (the component-id put in every envelope)."""
+    def close(self) -> None:
+        """Pass nothing more: the grant it replays is gone."""
+    def try_send(self, target: Any, message: object) -> bool:
+        """Enqueue ``(sender, message)`` for ``target`` if the policy's verdict stands and nothing
+        is out of the ordinary; False, with nothing done, otherwise."""
+
+class GatedSend:
+    """A ``send-message`` host function: ``data.send_gate`` first, ``fallback`` for the rest."""
+
+    def __init__(self, fallback: Any, ok: Any) -> None: ...
+    def __call__(self, data: Any, target: Any, message: object) -> Any: ...

@@ -232,3 +232,127 @@ cdef class Router:
         PyTuple_SET_ITEM(envelope, 1, frame)
         route.enqueue(envelope)
         self.routed += 1
+
+
+@cython.final
+cdef class SendGate:
+    """One sender's per-message fast path: a send its policy already allowed, in C.
+
+    The policy owns every decision; the gate only replays the one it made most: an allowed,
+    unmetered ``messaging.send`` to a name it allowed before, while no audit sink would keep the
+    line. ``allowed`` is the policy's own cache of verdicts per target name (only ``True``
+    passes; None: every name, for a policy that allows everything), ``sent`` counts the sends
+    passed here (the policy reports them as its allowed decisions), ``metered`` makes every
+    send a decision of the policy's (a message-rate quota), ``audit`` is the audit log whose
+    ``keeps_lines`` (a zero-argument callable, or None when it cannot say in one question) is
+    asked per send (None: no audit log). The host binds the router and the sender's
+    component-id (``bind``) before the guest runs; the policy closes the gate when the grant
+    goes away (``close``).
+
+    ``try_send`` passes a send or declines it, never half: a declined send has not been
+    counted, checked or enqueued, and the caller takes the policy's path, which decides,
+    audits and refuses with the full message. It declines anything but the common case: an
+    unbound or closed gate, a name not yet allowed, a target with a namespace or version (its
+    component-id is checked against the route there), an ``Oversized`` or non-bytes message, a
+    bad frame, an unknown or oversized target, a full or closed mailbox, senders waiting.
+    """
+
+    cdef readonly dict allowed
+    cdef public unsigned long long sent
+    cdef public bint metered
+    cdef public object audit
+    cdef readonly bint closed
+    cdef readonly object sender
+    cdef Router _router
+    # The converted target of the last send (the trampoline memoizes conversions, so a sender
+    # streaming to one target passes the same object) and its name: no attribute read per send.
+    cdef object _last_target
+    cdef str _last_name
+
+    def __cinit__(self, dict allowed=None, *, bint metered=False, object audit=None):
+        self.allowed = allowed
+        self.metered = metered
+        self.audit = audit
+        self.sent = 0
+
+    def bind(self, Router router not None, object sender not None):
+        """Send through ``router``, as ``sender`` (the component-id put in every envelope)."""
+        self._router = router
+        self.sender = sender
+
+    def close(self):
+        """Pass nothing more: the grant it replays is gone."""
+        self.closed = True
+        self._router = None
+
+    cdef str _name(self, object target):
+        """``target.name`` when namespace and version are empty, else None."""
+        if target is self._last_target:
+            return self._last_name
+        name = getattr(target, "name", None)
+        if not PyUnicode_CheckExact(name) or getattr(target, "namespace", None) != "" \
+                or getattr(target, "version", None) != "":
+            return None
+        self._last_target = target
+        self._last_name = name
+        return name
+
+    cpdef bint try_send(self, object target, object message) except -1:
+        """Enqueue ``(sender, message)`` for ``target`` (a ComponentId) if the policy's verdict
+        stands and nothing is out of the ordinary; False (nothing done) otherwise."""
+        cdef Router router = self._router
+        cdef PyObject *verdict
+        cdef Route route
+        cdef str name
+        if router is None or self.metered or not PyBytes_CheckExact(message) \
+                or not _valid(PyBytes_AS_STRING(message), PyBytes_GET_SIZE(message)):
+            return False
+        name = self._name(target)
+        if name is None:
+            return False
+        if self.allowed is not None:
+            verdict = PyDict_GetItemWithError(self.allowed, name)
+            if verdict is NULL or <object>verdict is not True:
+                return False
+        if self.audit is not None:
+            keeps = self.audit.keeps_lines
+            if keeps is None or keeps():
+                return False
+        verdict = PyDict_GetItemWithError(router._routes, name)
+        if verdict is NULL:
+            return False
+        route = <Route>verdict
+        if route._ring is None or 0 <= route.max_message < PyBytes_GET_SIZE(message):
+            return False
+        envelope = PyTuple_New(2)
+        Py_INCREF(self.sender)
+        PyTuple_SET_ITEM(envelope, 0, self.sender)
+        Py_INCREF(message)
+        PyTuple_SET_ITEM(envelope, 1, message)
+        if route._ring.offer(envelope) != 0:
+            return False
+        self.sent += 1
+        router.routed += 1
+        return True
+
+
+@cython.final
+cdef class GatedSend:
+    """A ``send-message`` host function (called ``(data, target, message)``) that passes the
+    send through ``data.send_gate`` when it can and calls ``fallback`` with the same arguments
+    otherwise; ``ok`` is what a passed send returns (the function's ``ok`` result)."""
+
+    cdef object fallback
+    cdef object ok
+
+    def __cinit__(self, fallback, ok):
+        if not callable(fallback):
+            raise TypeError(f"fallback must be callable, not {type(fallback).__name__}")
+        self.fallback = fallback
+        self.ok = ok
+
+    def __call__(self, data, target, message):
+        gate = getattr(data, "send_gate", None)
+        if type(gate) is SendGate and (<SendGate>gate).try_send(target, message):
+            return self.ok
+        return self.fallback(data, target, message)

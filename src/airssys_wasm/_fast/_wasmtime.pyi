@@ -65,6 +65,17 @@ class ComponentFunc:
     def start(self, *args: Any) -> Any: ...
     def _sync_reference(self, *args: Any) -> Any: ...
 
+class FramePath:
+    """``(sender, frame)`` envelopes into a ``handle-message`` ComponentFunc, from C (see the
+    Cython docstring: ``other``/``settle``/``failed`` get everything else)."""
+
+    closed: bool
+    def __init__(self, func: ComponentFunc, convert: Callable[[Any], Any],
+                 other: Callable[[Any], Any], settle: Callable[[Any, Any], Any],
+                 failed: Callable[[Any, Exception], Any], suspendable: bool) -> None: ...
+    def close(self) -> None: ...
+    def __call__(self, envelope: Any) -> Any: ...
+
 class Oversized:
     size: int
     limit: int

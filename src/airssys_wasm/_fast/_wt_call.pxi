@@ -283,3 +283,77 @@ cdef class ComponentFunc(_CallState):
 
     def __repr__(self):
         return f"<ComponentFunc {self.plan.signature}>"
+
+
+@cython.final
+cdef class FramePath:
+    """``(sender, frame)`` envelopes into a component's ``handle-message`` export, in C.
+
+    The actor runtime calls a plain handler once per message of a drained batch (from C,
+    ``call_each``); a component actor's handler is this object while its instance lives, so a
+    message costs the guest call and no Python frame. ``FramePath(func, convert, other,
+    settle, failed, suspendable)``: ``func`` is the ``handle-message`` ComponentFunc,
+    ``convert(sender)`` the sender's WIT record (raising for a bad sender; converted once per
+    sender, as senders repeat). What is not the common case goes back to Python, never
+    twice: ``other(envelope)`` gets every envelope that is not a ``(sender, frame)`` tuple,
+    and every envelope once the path is closed (its instance's Store is gone);
+    ``settle(envelope, out)`` a result other than ``("ok", _)`` (an error answer, or the
+    GuestCall of a call that suspended); ``failed(envelope, exc)`` an exception the call
+    raised (a trap). Each returns what the handler returns. ``suspendable``: start the call
+    suspendable (``func.start``) rather than run it to the end (``func(...)``).
+    """
+
+    cdef ComponentFunc func
+    cdef object convert
+    cdef object other
+    cdef object settle
+    cdef object failed
+    cdef bint suspendable
+    cdef readonly bint closed
+    cdef object sender          # the last sender and its record
+    cdef object wit
+
+    def __cinit__(self, ComponentFunc func not None, convert, other, settle, failed,
+                  bint suspendable):
+        for what, fn in (("convert", convert), ("other", other), ("settle", settle),
+                         ("failed", failed)):
+            if not callable(fn):
+                raise TypeError(f"{what} must be callable, not {_tname(fn)}")
+        self.func = func
+        self.convert = convert
+        self.other = other
+        self.settle = settle
+        self.failed = failed
+        self.suspendable = suspendable
+
+    def close(self):
+        """Send every later envelope to ``other``: the instance's Store is gone."""
+        self.closed = True
+        self.func = None
+        self.sender = self.wit = None
+
+    def __call__(self, envelope):
+        cdef object out
+        if self.closed or type(envelope) is not tuple or PyTuple_GET_SIZE(envelope) != 2:
+            return self.other(envelope)
+        sender = <object>PyTuple_GET_ITEM(envelope, 0)
+        if sender is not self.sender:
+            self.wit = self.convert(sender)
+            self.sender = sender
+        args = PyTuple_New(2)
+        Py_INCREF(self.wit)
+        PyTuple_SET_ITEM(args, 0, self.wit)
+        frame = <object>PyTuple_GET_ITEM(envelope, 1)
+        Py_INCREF(frame)
+        PyTuple_SET_ITEM(args, 1, frame)
+        try:
+            out = self.func._start(args, 1 if self.suspendable else 0)
+        except Exception as exc:
+            return self.failed(envelope, exc)
+        if type(out) is tuple and PyTuple_GET_SIZE(out) == 2 and (
+                <object>PyTuple_GET_ITEM(out, 0) is _OK):
+            return None
+        return self.settle(envelope, out)
+
+    def __repr__(self):
+        return f"<FramePath {'closed' if self.closed else self.func.plan.signature}>"

@@ -2,14 +2,15 @@
 
 Metrics are a pull model: the only work on the message path is the batch timer (two C calls
 per drained batch) and the count of the permission decision a component -> component message
-makes (one list-slot increment on the sender's grant). Each row times that addition alone (``ours``)
+makes (one counter increment on the sender's send gate). Each row times that addition alone (``ours``)
 against the cheapest path it sits on (``baseline``), so the ratio reads "the path costs N
 times what metrics add to it":
 
 * the batch timer against an actor ping-pong hop — one message per batch, the worst case;
   under load one timer covers up to ``batch_size`` messages;
-* the count of an allowed ``messaging.send`` decision (``grant.sent[0] += 1`` in
-  ``PermissionPolicy.check``; other decisions cost microseconds and are counted in a dict)
+* the count of an allowed ``messaging.send`` decision (``grant.gate.sent += 1`` in
+  ``PermissionPolicy.check``, the upper bound: a send the gate passes counts in C; other
+  decisions cost microseconds and are counted in a dict)
   against a component -> component message through the host, which makes one;
 * a scrape (snapshot + Prometheus text) of a host with 100 components, per scrape, against
   nothing: it runs when Prometheus asks, not per message.
@@ -49,7 +50,7 @@ def decision_count_ns(repeat: int, min_seconds: float) -> float:
     ``PermissionPolicy.check`` runs, on a real grant)."""
     policy = PermissionPolicy(audit=AuditLog())
     grant = policy.register("stage", None, TrustLevel.UNKNOWN)
-    return time_stmt("grant.sent[0] += 1", {"grant": grant}, repeat=repeat,
+    return time_stmt("grant.gate.sent += 1", {"grant": grant}, repeat=repeat,
                      min_seconds=min_seconds)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airssys_wasm._fast.fastcall import GuestCall
@@ -93,7 +94,8 @@ class ComponentActor(Actor):
         instance, call = self._begin_instance()
         if call is not None:
             await self._finish_init(instance, call)
-        self.entry.instance = self.instance = instance
+        self.entry.instance = instance
+        self._use(instance)
         if self.entry.metadata is None:
             pending = self._describe_now(instance)
             if pending is not None:
@@ -127,7 +129,7 @@ class ComponentActor(Actor):
         call its ``init`` and describe it again. Raises what the new ``init`` raised; the actor
         then has no instance until the next ``replace_instance``."""
         await self.on_stop()
-        self.instance = await self._new_instance()
+        self._use(await self._new_instance())
         await self._describe()
 
     def handle(self, message: Any) -> GuestCall | None:
@@ -135,18 +137,35 @@ class ComponentActor(Actor):
         a request to ``execute``, a callback to ``handle-callback``.
 
         Returns the guest call when it suspended (the actor parks on it) or None when it finished
-        at once, so the common case costs no task switch."""
+        at once, so the common case costs no task switch. The first message makes the
+        instance's C message path this actor's ``handle`` (the actor runtime reads it per batch),
+        so later messages reach the guest with no Python frame; what the path does not take
+        comes back to ``_other`` and ``_settle``."""
         instance = self.instance
         assert instance is not None
         if type(message) is tuple:
-            try:
-                out = instance.handle_message(message[0], message[1])
-            except GuestError as exc:
-                self._refused(message, exc)
-                return None
-            if out is not None:  # suspended: the GuestError check runs when it finished
-                return out.then(partial(self._refusable, message))
-            return None
+            # Installed already when a caller kept this bound method from before it was.
+            path = vars(self).get("handle")
+            if path is None:
+                path = instance.message_path(self._other, self._settle)
+                if path is None:
+                    return self._other(message)
+                self.handle = path  # type: ignore[method-assign,assignment]  # shadows this method
+            return path(message)
+        return self._other(message)
+
+    def _use(self, instance: Instance) -> None:
+        """Run ``instance`` from now on: the next message asks it for its message path (the
+        one of the instance before was closed with it)."""
+        self.instance = instance
+        vars(self).pop("handle", None)
+
+    def _other(self, message: Any) -> GuestCall | None:
+        """Every envelope but a message on the C path (see ``handle``)."""
+        instance = self.instance
+        assert instance is not None
+        if type(message) is tuple:  # no message path (a core-ABI guest, or a closed instance)
+            return self._outcome(message, instance.handle_message, message[0], message[1])
         if type(message) is Delivery:  # a frame from another node: the lattice's hot path
             return self._deliver(instance, message)
         if type(message) is RequestEnvelope:
@@ -156,6 +175,24 @@ class ComponentActor(Actor):
         self._refused(message, TypeError(
             f"component {self.entry.name!r} received a {type(message).__name__}; send "
             "multicodec frames through Host.send / ComponentRef.send"))
+        return None
+
+    def _settle(self, message: Any, out: Any) -> GuestCall | None:
+        """A message the C path called the guest for, whose answer was not ``ok``."""
+        assert self.instance is not None
+        return self._outcome(message, self.instance.settle_message, out)
+
+    def _outcome(self, message: Any, deliver: Callable[..., GuestCall | None],
+                 *args: Any) -> GuestCall | None:
+        """``deliver(*args)`` for ``message``: an error answer is refused (a dead letter, the
+        actor carries on), a suspended call is chained to the same check."""
+        try:
+            out = deliver(*args)
+        except GuestError as exc:
+            self._refused(message, exc)
+            return None
+        if out is not None:  # suspended: the GuestError check runs when it finished
+            return out.then(partial(self._refusable, message))
         return None
 
     def _deliver(self, instance: Instance, delivery: Delivery) -> GuestCall | None:
@@ -251,7 +288,7 @@ class ComponentActor(Actor):
             self.entry.stats.health_traps += 1
             logger.warning("health probe of %s trapped (%s); replacing its instance", self.entry.name,
                            trap.kind.value)
-            self.instance = await self._new_instance()
+            self._use(await self._new_instance())
             return HealthStatus.UNHEALTHY
 
     async def on_stop(self) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
-from airssys_wasm._fast._router import Router, as_frame
+from airssys_wasm._fast._router import Router, SendGate, as_frame
 from airssys_wasm.actor import (
     ActorRef,
     ActorState,
@@ -555,7 +555,8 @@ class Host:
                 services=HostServices(cid, directory=self.registry, messaging=self.messaging,
                                       logger=_COMPONENT_LOGGER,
                                       call_gate=self._call_gate(name, artifact, admission)
-                                      if admission.meters_interface_calls else None),
+                                      if admission.meters_interface_calls else None,
+                                      send_gate=self._send_gate(name, cid)),
                 init_config=config, wasi=admission.wasi, on_incarnation=self._on_incarnation,
                 manifest=manifest, trust=trust or cfg.default_trust, explicit_limits=limits)
             spec = ChildSpec(
@@ -645,6 +646,16 @@ class Host:
                 and artifact.custom_imports:
             return self.interfaces.call_gate(name)
         return None
+
+    def _send_gate(self, name: str, cid: ComponentId) -> SendGate | None:
+        """``name``'s per-message fast path from the provider (its optional ``send_gate``),
+        bound to this host's router with ``cid`` as the sender; None without one."""
+        hook = getattr(self.security, "send_gate", None)
+        gate = hook(name) if callable(hook) else None
+        if type(gate) is not SendGate:
+            return None
+        gate.bind(self.router, cid)
+        return gate
 
     def ref(self, name: str) -> ComponentRef:
         """The component's handle; also for one its supervisor gave up on (state ``failed``),

@@ -177,6 +177,9 @@ class SecurityProvider(Protocol):
     #   refused(component, kind, target, reason) -> None: audit a refusal the host decided
     #     itself, by a limit rather than a grant (a message over ``max_message``).
     # Neither may block.
+    #   send_gate(name) -> a ``_fast._router.SendGate`` over name's grant, or None: the host
+    #     binds it to its router, and a send-message it passes never reaches ``check`` (it
+    #     must pass only what ``check`` would allow, unaudited: see SendGate);
     #   decisions() -> mapping (component, kind, allowed) -> count of the decisions made so
     #     far, and ``audit.failures`` (int, audit lines a sink failed to write): what metrics
     #     report (see audit_counts). Both must be cheap to read; neither may block.

@@ -146,6 +146,7 @@ async def _upgrade(host: Host, ref: ComponentRef, entry: ComponentEntry, source:
         admission = _admit(host, name, version.manifest, entry.trust, version.artifact)
         # Read when the next instance's Store is configured: metered or not, by this version.
         entry.services.call_gate = host._call_gate(name, version.artifact, admission)
+        entry.services.send_gate = host._send_gate(name, version.component_id)
         if identity is not None:
             host.storage.adopt(name, identity)
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm._fast._router import GatedSend, SendGate
 from airssys_wasm._fast.fastcall import define_host_func, define_host_funcs
 from airssys_wasm.errors import (
     AirssysError,
@@ -162,6 +163,10 @@ class HostServices:
     #: ``gate`` (custom interfaces: ``"iface#func"``); raising refuses the call. None = no
     #: per-call check for this instance (the host sets it for metered components).
     call_gate: Callable[[str], None] | None = None
+    #: The sender's per-message fast path (a ``SendGate`` its host bound to its router): a
+    #: ``send-message`` its policy allowed before goes straight into the target's mailbox, in
+    #: C; anything else (or None) goes through ``messaging``.
+    send_gate: SendGate | None = None
 
 
 def _refusal(exc: AirssysError) -> tuple[str, tuple[str, str]]:
@@ -249,7 +254,8 @@ _CONVERT = {name: (0, values.component_id_from_wit)
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "log": _log,
-    "send-message": _send_message,
+    # The gate first (see HostServices.send_gate), the Messaging protocol for the rest.
+    "send-message": GatedSend(_send_message, _OK),
     "send-request": _send_request,
     "cancel-request": _cancel_request,
     "current-time-millis": _current_time_millis,

@@ -25,7 +25,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import wasmtime
 
@@ -33,6 +33,7 @@ from airssys_wasm._fast.fastcall import (
     ComponentFunc,
     CoreFunc,
     CoreLane,
+    FramePath,
     GuestCall,
     NativeStore,
     configure_store,
@@ -157,6 +158,8 @@ class Instance(ABC):
         self.suspendable = False
         self._pending: GuestCall | None = None
         self.trap: TrapError | None = None
+        #: The C message path handed out by ``message_path`` (closed with the Store).
+        self._path: FramePath | None = None
         self._instantiate_guarded()
 
     # -- lifecycle of the Store -------------------------------------------------------------
@@ -199,6 +202,8 @@ class Instance(ABC):
         call, self._pending = self._pending, None
         if call is not None:
             call.cancel("its instance was closed")
+        if self._path is not None:
+            self._path.close()
         store, self._store = self._store, None
         if store is not None:
             for exc in release_resources(store):
@@ -339,6 +344,22 @@ class Instance(ABC):
     def handle_message(self, sender: ComponentId, message: bytes) -> GuestCall | None:
         """Deliver one message (a multicodec frame); GuestError if the guest returns an error."""
 
+    def message_path(self, other: Callable[[Any], Any],
+                     settle: Callable[[Any, Any], Any]) -> FramePath | None:
+        """``handle_message`` as one C callable for an actor's batches, or None where there is
+        none (core-ABI instances, a closed instance): see ``FramePath``.
+
+        The path calls ``handle-message`` for each ``(sender, frame)`` envelope and returns None
+        when the guest answered ``ok``. ``other(envelope)`` gets every other envelope, and all of
+        them once this instance is closed; ``settle(envelope, out)`` gets any other result
+        (hand it to :meth:`settle_message`). A trap discards the Store and raises, as
+        ``handle_message`` does. A new path closes the one made before."""
+        return None
+
+    def settle_message(self, out: Any) -> GuestCall | None:
+        """What a result a message path handed to ``settle`` means (see ``message_path``)."""
+        raise TypeError(f"{type(self).__name__} has no message path")
+
     @staticmethod
     def _check_sender(sender: ComponentId) -> None:
         if not isinstance(sender, ComponentId):
@@ -379,6 +400,12 @@ class Instance(ABC):
     def _unsupported(self, export: str) -> GuestError:
         return GuestError(f"{self.name} does not export `{export}`; check instance.has({export!r}) "
                           "before calling it", case="unsupported", export=export)
+
+
+def _sender_record(sender: ComponentId) -> dict[str, str]:
+    """The WIT record of a message's sender (TypeError for anything but a ComponentId)."""
+    Instance._check_sender(sender)
+    return values.component_id_to_wit(sender)
 
 
 def _guest_error(component: str, export: str, err: tuple[str, Any]) -> GuestError:
@@ -453,8 +480,7 @@ class ComponentInstance(Instance):
         component-id is converted once per sender, not per message). GuestError on an ``err``
         answer."""
         if sender is not self._sender:  # actors send many messages per sender: convert once
-            self._check_sender(sender)
-            self._sender_wit = values.component_id_to_wit(sender)
+            self._sender_wit = _sender_record(sender)
             self._sender = sender
         if self._store is None:  # the hot path: Instance._call, inlined
             self._require_store()
@@ -463,13 +489,33 @@ class ComponentInstance(Instance):
             out = handle.start(self._sender_wit, message) if self.suspendable \
                 else handle(self._sender_wit, message)
         except TrapError as trap:
-            raise self._discard(trap, "handle-message") from (trap.__cause__ or trap)
+            self._message_failed(None, trap)
+        return self.settle_message(out)
+
+    def settle_message(self, out: Any) -> GuestCall | None:
+        """What a ``handle-message`` result means: None for ``ok``, GuestError for an error
+        answer, and for a suspended call its GuestCall (``finish`` raises the GuestError)."""
         if type(out) is GuestCall:
             self._pending = out
             return out.then(partial(self._resumed, "handle-message", self._handled))
-        if out[0] != _OK:
-            raise _guest_error(self.name, "handle-message", out[1])
+        self._handled(out)
         return None
+
+    def _message_failed(self, envelope: object, exc: Exception) -> NoReturn:
+        """A ``handle-message`` call raised ``exc``: a trap discards the Store."""
+        if isinstance(exc, TrapError):
+            raise self._discard(exc, "handle-message") from (exc.__cause__ or exc)
+        raise exc
+
+    def message_path(self, other: Callable[[Any], Any],
+                     settle: Callable[[Any, Any], Any]) -> FramePath | None:
+        if self._store is None:
+            return None
+        if self._path is not None:
+            self._path.close()
+        self._path = FramePath(self._handle, _sender_record, other, settle,
+                               self._message_failed, self.suspendable)
+        return self._path
 
     def execute(self, operation: bytes, ctx: ExecutionContext | None = None) -> bytes | GuestCall:
         """Call ``execute(operation, ctx)`` and return its ``ok`` bytes; GuestError on ``err`` or

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from airssys_wasm._fast._router import SendGate
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.host.config import HostConfig
 from airssys_wasm.host.policy import EXTENSIONS, Admission
@@ -192,6 +193,16 @@ class HostSecurity:
             return base.replace(**changes)
         except ConfigError as exc:
             raise ConfigError(f"[limits] of the manifest do not fit the runtime: {exc}") from None
+
+    def send_gate(self, name: str) -> SendGate | None:
+        """The per-message fast path of ``name``'s grant, for the host to bind to its router
+        (see ``SendGate``): it replays the policy's own ``check``, so there is none when
+        ``check`` was replaced on this provider, or the policy keeps no open gate."""
+        if self.check != self.policy.check:
+            return None
+        lookup = getattr(self.policy, "grant", None)
+        gate = getattr(lookup(name) if callable(lookup) else None, "gate", None)
+        return gate if type(gate) is SendGate and not gate.closed else None
 
     def release(self, name: str) -> None:
         """Forget ``name``'s grants (its component stopped): a later component under the same name

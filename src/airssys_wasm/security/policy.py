@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import enum
 import threading
-from array import array
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from airssys_wasm._fast._router import SendGate
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.security.addresses import IPAddress, canonical_ip, format_endpoint, special_range
 from airssys_wasm.security.audit import AuditLog
@@ -123,17 +123,27 @@ class ComponentGrant:
     #: messaging.send target -> capability match. Grants never change while registered, and a
     #: component messages the same few names over and over: the glob match runs once per name.
     send_matches: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    #: ``[n]``: messaging.send decisions allowed on the per-message fast path (a one-slot
-    #: array, so the frozen grant can count, see DecisionCounts; an array, not a list, because
-    #: the collector does not track it: one object less per spawn for every GC pass to walk).
-    sent: array[int] = field(default_factory=lambda: array("q", (0,)), compare=False, repr=False)
+    #: The per-message fast path over ``send_matches`` (``_fast._router.SendGate``): the host
+    #: binds it to its router, and an allowed, unmetered, unobserved send to a name allowed
+    #: before then passes in C. ``gate.sent`` counts the messaging.send decisions allowed there
+    #: and on this policy's own fast path (no tuple, no dict, no lock; see DecisionCounts).
+    #: A grant made outside ``register`` (or by a subclass that overrides ``check``: the gate
+    #: would replay decisions that are no longer the policy's) gets a closed gate, which
+    #: counts and passes nothing.
+    gate: SendGate = field(default_factory=lambda: _closed_gate({}), compare=False, repr=False)
+
+
+def _closed_gate(allowed: dict[str, bool]) -> SendGate:
+    gate = SendGate(allowed)
+    gate.close()
+    return gate
 
 
 class DecisionCounts:
     """How many decisions a policy made, per ``(component, kind, allowed)``: for metrics.
 
     The one decision made per message — an allowed ``messaging.send`` on the fast path — is
-    counted on the component's grant (``grant.sent[0] += 1``: no tuple, no dict, no lock); the
+    counted on the component's grant (``grant.gate.sent += 1``: no tuple, no dict, no lock); the
     rest (denials, first sends to a name, file/network/storage/process decisions, which cost
     microseconds anyway) here, under a lock because ``check_resolved`` runs in I/O threads.
     A grant's count is folded in here when it is unregistered, so the totals never go down.
@@ -152,18 +162,19 @@ class DecisionCounts:
 
     def fold(self, grant: ComponentGrant) -> None:
         """Keep what ``grant`` counted once it goes away (its component was unregistered)."""
-        if grant.sent[0]:
-            self.add(grant.component, _SEND, True, grant.sent[0])
-            grant.sent[0] = 0
+        grant.gate.close()  # the host may still hold it: it must not replay a grant that is gone
+        if grant.gate.sent:
+            self.add(grant.component, _SEND, True, grant.gate.sent)
+            grant.gate.sent = 0
 
     def snapshot(self, grants: Iterable[ComponentGrant]) -> dict[tuple[str, str, bool], int]:
         """Totals now: the folded counts plus what the live ``grants`` counted."""
         with self._lock:
             out = dict(self._counts)
         for grant in grants:
-            if grant.sent[0]:
+            if grant.gate.sent:
                 key = (grant.component, _SEND, True)
-                out[key] = out.get(key, 0) + grant.sent[0]
+                out[key] = out.get(key, 0) + grant.gate.sent
         return out
 
 
@@ -255,13 +266,26 @@ class PermissionPolicy:
         clock: Callable[[], float] = time.monotonic,
         fail_closed: bool = True,
     ) -> None:
-        self.audit = audit if audit is not None else AuditLog()
+        self._audit = audit if audit is not None else AuditLog()
         self.trust_policy = trust_policy
         self._clock = clock
         self._fail_closed = fail_closed
         self._grants: dict[str, ComponentGrant] = {}
         self._lock = threading.Lock()
         self.counts = DecisionCounts()
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log every decision is written to."""
+        return self._audit
+
+    @audit.setter
+    def audit(self, audit: AuditLog) -> None:
+        # The grants' send gates ask the log whether a line would be kept: they follow it.
+        self._audit = audit
+        with self._lock:
+            for grant in self._grants.values():
+                grant.gate.audit = audit
 
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.UNKNOWN
@@ -270,13 +294,18 @@ class PermissionPolicy:
         required, ceilings) are checked first and refuse with ManifestError."""
         level = trust if type(trust) is TrustLevel else TrustLevel(trust)
         self.trust_policy.check_manifest(component, manifest, level)
+        quota = QuotaState(self.trust_policy.quota_for(manifest, level), self._clock)
+        matches: dict[str, bool] = {}
         grant = ComponentGrant(
             component=component,
             trust=level,
             manifest=manifest,
             capabilities=manifest.capabilities if manifest is not None else BASELINE_CAPABILITIES,
             limits=self.trust_policy.limits_for(manifest, level),
-            quota=QuotaState(self.trust_policy.quota_for(manifest, level), self._clock),
+            quota=quota,
+            send_matches=matches,
+            gate=SendGate(matches, metered=quota.meters_messages, audit=self._audit)
+            if type(self).check is PermissionPolicy.check else _closed_gate(matches),
         )
         with self._lock:
             if component in self._grants:
@@ -319,12 +348,12 @@ class PermissionPolicy:
                     not grant.quota.meters_messages or grant.quota.charge_message(1) is QUOTA_OK):
                 # An unobserved audit trail (no sink would keep the line) costs one probe call;
                 # otherwise record() writes it (and asks the sinks again, which is cheap).
-                audit = self.audit
+                audit = self._audit
                 keeps = audit.keeps_lines
                 if (keeps is not None and not keeps()) \
                         or audit.record(component, kind, target, True, _SEND_ALLOWED.reason) \
                         or not self._fail_closed:
-                    grant.sent[0] += 1
+                    grant.gate.sent += 1
                     return _SEND_ALLOWED
                 self.counts.add(component, kind, False)
                 return _AUDIT_UNAVAILABLE
@@ -357,7 +386,7 @@ class PermissionPolicy:
                               f"quota exceeded: {outcome.reason}", outcome.retry_after)  # fmt: skip
         allowed = _ALLOWED[kind]
         if (
-            not self.audit.record(component, kind, target, True, allowed.reason, resolved)
+            not self._audit.record(component, kind, target, True, allowed.reason, resolved)
             and self._fail_closed
         ):
             self.counts.add(component, kind, False)
@@ -385,12 +414,12 @@ class PermissionPolicy:
         """Audit what the host actually did after an allowed ``kind`` on ``target``: one
         ``"done"`` line whose ``performed`` is the path opened, the address connected or the
         executable run (the decision line before it says what was asked)."""
-        self.audit.record(component, kind, target, True, "performed", performed=what)
+        self._audit.record(component, kind, target, True, "performed", performed=what)
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
         """Audit a refusal by a limit the host enforces (not a grant): one ``deny`` line."""
         self.counts.add(component, kind, False)
-        self.audit.record(component, kind, target, False, reason)
+        self._audit.record(component, kind, target, False, reason)
 
     def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
                        *, failure: str | None = None) -> Decision:
@@ -451,7 +480,7 @@ class PermissionPolicy:
         reason: str, retry_after: float | None = None,
     ) -> Decision:  # fmt: skip
         self.counts.add(component, kind, False)
-        self.audit.record(component, kind, target, False, reason, resolved)
+        self._audit.record(component, kind, target, False, reason, resolved)
         return Decision(False, reason, code, retry_after, resolved)
 
 
@@ -468,11 +497,24 @@ class AllowAllPolicy:
     def __init__(
         self, *, audit: AuditLog | None = None, trust_policy: TrustPolicy = DEFAULT_TRUST_POLICY
     ) -> None:
-        self.audit = audit
+        self._audit = audit
         self.trust_policy = trust_policy
         self._grants: dict[str, ComponentGrant] = {}
         self._lock = threading.Lock()
         self.counts = DecisionCounts()
+
+    @property
+    def audit(self) -> AuditLog | None:
+        """The audit log every decision is written to (None: none is kept)."""
+        return self._audit
+
+    @audit.setter
+    def audit(self, audit: AuditLog | None) -> None:
+        # The grants' send gates ask the log whether a line would be kept: they follow it.
+        self._audit = audit
+        with self._lock:
+            for grant in self._grants.values():
+                grant.gate.audit = audit
 
     def register(
         self, component: str, manifest: Manifest | None = None, trust: TrustLevel | str = TrustLevel.TRUSTED
@@ -491,10 +533,17 @@ class AllowAllPolicy:
             manifest.capabilities if manifest is not None else BASELINE_CAPABILITIES,
             self.trust_policy.limits_for(manifest, level),
             QuotaState(self.trust_policy.quota_for(manifest, level)),
+            # Every name passes (quotas are not enforced), unless a subclass decides itself.
+            gate=SendGate(None, audit=self._audit)
+            if type(self).check is AllowAllPolicy.check else _closed_gate({}),
         )  # fmt: skip
         with self._lock:
             self._grants[component] = grant
         return grant
+
+    def grant(self, component: str) -> ComponentGrant | None:
+        """The live grant of ``component``, or None."""
+        return self._grants.get(component)
 
     def unregister(self, component: str) -> None:
         """Forget ``component``."""
@@ -511,14 +560,14 @@ class AllowAllPolicy:
 
     def performed(self, component: str, kind: str, target: object, what: str) -> None:
         """Audit what was done, when an audit log is attached."""
-        if self.audit is not None:
-            self.audit.record(component, kind, target, True, "performed", performed=what)
+        if self._audit is not None:
+            self._audit.record(component, kind, target, True, "performed", performed=what)
 
     def refused(self, component: str, kind: str, target: object, reason: str) -> None:
         """Audit a refusal, when an audit log is attached."""
         self.counts.add(component, kind, False)
-        if self.audit is not None:
-            self.audit.record(component, kind, target, False, reason)
+        if self._audit is not None:
+            self._audit.record(component, kind, target, False, reason)
 
     def check_resolved(self, component: str, kind: str, target: object, addresses: Sequence[str],
                        *, failure: str | None = None) -> Decision:
@@ -536,8 +585,8 @@ class AllowAllPolicy:
                 return Decision(True, _ALLOW_ALL.reason, resolved_address=str(chosen))
             reason = f"{target!r} resolved to nothing that is an IP address"
         self.counts.add(component, kind, False)
-        if self.audit is not None:
-            self.audit.record(component, kind, target, False, reason)
+        if self._audit is not None:
+            self._audit.record(component, kind, target, False, reason)
         return Decision(False, reason, DenyCode.PERMISSION_DENIED)
 
     def check(self, component: str, kind: str, target: object, *, amount: int | None = None) -> Decision:
@@ -554,13 +603,13 @@ class AllowAllPolicy:
         elif resolved is None:
             decision = _ALLOW_ALL  # no per-call data: one shared instance
             if kind == _SEND:
-                grant.sent[0] += 1
+                grant.gate.sent += 1
             else:
                 self.counts.add(component, kind, True)
         else:  # everything is granted: the root is "/", still opened with no symlink followed
             decision = Decision(True, _ALLOW_ALL.reason, resolved_path=resolved,
                                 resolved_inode=inode, root="/" if kind in _FS_KINDS else None)
             self.counts.add(component, kind, True)
-        if self.audit is not None:
-            self.audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
+        if self._audit is not None:
+            self._audit.record(component, kind, target, decision.allowed, decision.reason, resolved)
         return decision
