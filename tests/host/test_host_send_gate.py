@@ -27,7 +27,7 @@ from airssys_wasm.actor import Mailbox
 from airssys_wasm.host import Router
 from airssys_wasm.security import Decision, DenyCode, HostSecurity, PermissionPolicy
 
-from host_helpers import PINGPONG, burst_op, u32
+from host_helpers import PINGPONG, burst_op, eventually, u32
 
 SENDER = aw.ComponentId("a")
 SEND = "messaging.send"
@@ -355,11 +355,16 @@ async def test_a_full_mailbox_is_refused_by_the_policy_s_path(engine) -> None:
         await host.spawn("a", PINGPONG)
         await host.spawn("b", PINGPONG, capacity=4)
         cap = host.router.get("b").mailbox.capacity
-        # b cannot drain while a's call runs on the same loop: cap fit, the rest are refused
-        # as mailbox-full through the policy's path (each decided, then refused by the router)
+        # b sleeps inside a guest call (its actor parks on it and drains nothing): cap fit,
+        # the rest are refused as mailbox-full through the policy's path (each decided, then
+        # refused by the router)
+        napping = asyncio.ensure_future(host.request("b", b"nap!", timeout=5))
+        box = host.router.get("b").mailbox
+        await eventually(lambda: box.accepted == 1 and len(box) == 0, "b napping")
         with policy_checks() as checks:
             assert await burst(host, "a", "b", cap + 6) == cap
         assert len(checks) == 1 + 6
         assert await host.request("a", b"why?") == bytes([1, 2])  # err, mailbox-full
+        assert await napping == b"awake"
         await handled(host, "b", cap)
 

@@ -509,6 +509,8 @@ class ComponentInstance(Instance):
 
     def message_path(self, other: Callable[[Any], Any],
                      settle: Callable[[Any, Any], Any]) -> FramePath | None:
+        """The instance's ``FramePath`` over its ``handle-message`` (see
+        ``Instance.message_path``); None once the Store is gone."""
         if self._store is None:
             return None
         if self._path is not None:
