@@ -96,7 +96,7 @@ def test_ring_matches_deque_model(capacity: int, program: list[tuple[str, int | 
             assert ring.slots <= max(4 * len(model), 64)
         elif op == "sender":
             if arg:
-                ring.senders.append(object())
+                ring.waiting_queue().append(object())
             elif ring.senders:
                 ring.senders.popleft()
         elif op == "pop":

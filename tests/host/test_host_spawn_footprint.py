@@ -14,9 +14,10 @@ from airssys_wasm import Host, HostConfig
 from airssys_wasm.benchmarks import guests
 from airssys_wasm.runtime import Engine
 
-#: Tracked objects an idle spawned ``echo`` keeps (26 when written: the actor cell, mailbox and
-#: ring, the instance with its Store handle and handle-message callable, the registry entry,
-#: grant, route, ref, spec...). One of slack for an interpreter that tracks one more.
+#: Tracked objects an idle spawned ``echo`` keeps (26 when written, and again once the send gate
+#: came and the ring's deque of waiting senders went: the actor cell, mailbox and ring, the
+#: instance with its Store handle and handle-message callable, the registry entry, grant and
+#: its send gate, route, ref, spec...). One of slack for an interpreter that tracks one more.
 _BUDGET = 27
 
 

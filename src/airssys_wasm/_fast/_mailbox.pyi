@@ -13,7 +13,8 @@ MIN_SLOTS: int
 class Ring:
     pushed: int
     popped: int
-    senders: deque[Any]
+    senders: deque[Any] | None
+    def waiting_queue(self) -> deque[Any]: ...
     consumer: Any
     def __init__(self, capacity: int) -> None: ...
     @property

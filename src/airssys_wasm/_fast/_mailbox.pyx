@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True, binding=False
 """Bounded FIFO ring of Python objects that grows with what it holds: the mailbox hot path, in C.
 
 An actor drains up to N messages per wake-up, so the per-message costs that matter are one
@@ -63,7 +63,8 @@ cdef class Ring:
 
     ``close`` makes it refuse new items. Counters ``pushed``/``popped`` are totals since
     creation (cheap per-actor statistics). ``consumer`` is the future of a parked consumer
-    (``offer`` resolves it); ``senders`` the FIFO of futures of senders waiting for space.
+    (``offer`` resolves it); ``senders`` the FIFO of futures of senders waiting for space
+    (None until one has to wait, see ``waiting_queue``).
     """
 
     def __cinit__(self, capacity):
@@ -81,8 +82,9 @@ cdef class Ring:
         self._closed = 0
         self.pushed = 0
         self.popped = 0
-        # Exactly a deque: offer() reads its length as Py_SIZE (no subclass, no __len__ call).
-        self.senders = deque()
+        # Made by the first sender that has to wait (``waiting_queue``): most mailboxes never
+        # have one, and a deque is one more object (and a 64-slot block) per actor.
+        self.senders = None
         self.consumer = None
 
     @property
@@ -174,12 +176,19 @@ cdef class Ring:
         wake the parked consumer, if any. A result other than PUSH_OK means the item was not
         taken; the mailbox decides what that means (MailboxFull, dead letter, ...)."""
         cdef int result
-        if Py_SIZE(self.senders):  # len() of the deque (a var-sized object)
+        if self.senders is not None and Py_SIZE(self.senders):  # len() of the deque
             return _BEHIND
         result = self._put(item)
         if result == _OK and self.consumer is not None:
             self._wake()
         return result
+
+    def waiting_queue(self):
+        """The FIFO of senders waiting for space (``senders``), made on first use. Exactly a
+        deque: ``offer`` reads its length as ``Py_SIZE`` (no subclass, no ``__len__`` call)."""
+        if self.senders is None:
+            self.senders = deque()
+        return self.senders
 
     cdef int _wake(self) except -1:
         cdef object consumer = self.consumer

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True, binding=False
 """Name -> mailbox routing table: the per-message hot path of the host layer, in C.
 
 Every message between components (and from Python into a component) passes here: the frame's

@@ -83,8 +83,9 @@ class Mailbox:
         #: object per actor for every GC pass to walk.
         self._carry: deque[Any] | None = None
         # The ring holds the parked consumer (``consumer``) and the waiting senders, so the
-        # router's enqueue reads them as C fields.
-        self._senders: deque[asyncio.Future[None]] = self._ring.senders
+        # router's enqueue reads them as C fields; their deque is made for the first sender
+        # that has to wait (``Ring.waiting_queue``).
+        self._senders: deque[asyncio.Future[None]] | None = None
         self._on_closed = on_closed
         #: The ``call_on_wake`` consumer, kept to be armed again: an actor without a task goes
         #: idle after every batch, and a fresh object each time is garbage for the GC.
@@ -115,7 +116,7 @@ class Mailbox:
     @property
     def waiting_senders(self) -> int:
         """Senders blocked on a full mailbox: a measure of backpressure on this actor."""
-        return len(self._senders)
+        return len(self._senders) if self._senders is not None else 0
 
     def __len__(self) -> int:
         carry = self._carry
@@ -159,14 +160,17 @@ class Mailbox:
 
     async def _put_slow(self, message: Any) -> None:
         loop = asyncio.get_running_loop()
+        senders = self._senders
+        if senders is None:
+            senders = self._senders = self._ring.waiting_queue()
         first_try = True
         while True:
             waiter = loop.create_future()
             # A sender that was woken but lost its slot to try_put keeps its place at the front.
             if first_try:
-                self._senders.append(waiter)
+                senders.append(waiter)
             else:
-                self._senders.appendleft(waiter)
+                senders.appendleft(waiter)
             first_try = False
             try:
                 await waiter
@@ -183,7 +187,8 @@ class Mailbox:
 
     def _forget_sender(self, waiter: asyncio.Future[None]) -> None:
         try:
-            self._senders.remove(waiter)
+            if self._senders is not None:
+                self._senders.remove(waiter)
         except ValueError:
             pass
         # It was already woken for a free slot: hand that wake-up to the next sender in line.
@@ -267,7 +272,8 @@ class Mailbox:
         self._ring.close()
         self._ring.wake()
         # Woken senders find the ring closed and route their message through _closed_put.
-        self._wake_senders(len(self._senders))
+        if self._senders:
+            self._wake_senders(len(self._senders))
 
     def take_all(self) -> list[Any]:
         """Remove and return every queued message (for dead-lettering)."""
