@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airssys_wasm._fast.fastcall import GuestCall
@@ -147,9 +146,8 @@ class ComponentActor(Actor):
             # Installed already when a caller kept this bound method from before it was.
             path = vars(self).get("handle")
             if path is None:
-                path = instance.message_path(self._other, self._settle)
-                if path is None:
-                    return self._other(message)
+                # None for a core-ABI guest: its messages take _other, without asking again.
+                path = instance.message_path(self._other, self._settle) or self._other
                 self.handle = path  # type: ignore[method-assign,assignment]  # shadows this method
             return path(message)
         return self._other(message)
@@ -165,7 +163,14 @@ class ComponentActor(Actor):
         instance = self.instance
         assert instance is not None
         if type(message) is tuple:  # no message path (a core-ABI guest, or a closed instance)
-            return self._outcome(message, instance.handle_message, message[0], message[1])
+            try:
+                out = instance.handle_message(message[0], message[1])
+            except GuestError as exc:
+                self._refused(message, exc)
+                return None
+            if out is not None:  # suspended: the GuestError check runs when it finished
+                return out.then(partial(self._refusable, message))
+            return None
         if type(message) is Delivery:  # a frame from another node: the lattice's hot path
             return self._deliver(instance, message)
         if type(message) is RequestEnvelope:
@@ -178,22 +183,16 @@ class ComponentActor(Actor):
         return None
 
     def _settle(self, message: Any, out: Any) -> GuestCall | None:
-        """A message the C path called the guest for, whose answer was not ``ok``."""
+        """A message the C path called the guest for, whose answer was not ``ok``: an error
+        answer is refused (a dead letter, the actor carries on), a suspended call is chained
+        to the same check, as in ``_other``."""
         assert self.instance is not None
-        return self._outcome(message, self.instance.settle_message, out)
-
-    def _outcome(self, message: Any, deliver: Callable[..., GuestCall | None],
-                 *args: Any) -> GuestCall | None:
-        """``deliver(*args)`` for ``message``: an error answer is refused (a dead letter, the
-        actor carries on), a suspended call is chained to the same check."""
         try:
-            out = deliver(*args)
+            call = self.instance.settle_message(out)
         except GuestError as exc:
             self._refused(message, exc)
             return None
-        if out is not None:  # suspended: the GuestError check runs when it finished
-            return out.then(partial(self._refusable, message))
-        return None
+        return None if call is None else call.then(partial(self._refusable, message))
 
     def _deliver(self, instance: Instance, delivery: Delivery) -> GuestCall | None:
         """A frame from another node of the lattice: handled like a local message, then
