@@ -264,9 +264,14 @@ async def test_an_observed_audit_trail_makes_every_send_a_logged_decision(
         assert host.security.decisions()[("a", SEND, True)] == 45
 
 
+def sender_manifest(send: str, extra: str = "") -> str:
+    """Component.toml of sender ``a``, allowed to message ``send`` (a pattern)."""
+    return ('[component]\nname = "a"\nversion = "1.0.0"\n[capabilities.messaging]\n'
+            f'send = ["{send}"]\n{extra}')
+
+
 async def test_a_message_rate_quota_sees_every_send(engine) -> None:
-    manifest = ('[component]\nname = "a"\nversion = "1.0.0"\n[capabilities.messaging]\n'
-                'send = ["b"]\n[quota]\nmessages_per_second = 0.001\nmessage_burst = 3\n')
+    manifest = sender_manifest("b", "[quota]\nmessages_per_second = 0.001\nmessage_burst = 3\n")
     async with Host(HostConfig(health=None), engine=engine) as host:
         await host.spawn("a", PINGPONG, manifest=manifest)
         await host.spawn("b", PINGPONG)
@@ -278,8 +283,7 @@ async def test_a_message_rate_quota_sees_every_send(engine) -> None:
 
 
 async def test_a_target_the_grant_does_not_name_is_denied_every_time(engine) -> None:
-    manifest = ('[component]\nname = "a"\nversion = "1.0.0"\n[capabilities.messaging]\n'
-                'send = ["worker-*"]\n')
+    manifest = sender_manifest("worker-*")
     async with Host(HostConfig(health=None), engine=engine) as host:
         await host.spawn("a", PINGPONG, manifest=manifest)
         await host.spawn("b", PINGPONG)
