@@ -3,7 +3,9 @@
 `... c2c N` one component -> component burst of N messages (bench_c2c without a deadline),
 `... wake N` N Host.send round robin over 20 echo actors in batches of 20 (every message wakes
 its own actor; 20, because each instance reserves ~4 GiB of address space and valgrind's is
-smaller than the kernel's).
+smaller than the kernel's), `... spawn N` N `Host.spawn` of `echo` after three warm-up spawns,
+GC off, on an engine with 1 MiB memory reservations (so that hundreds fit in valgrind's address
+space; read the main thread's count: `--separate-threads=yes`, file `-01`).
 Per-message instructions = (I(N1) - I(N0)) / (N1 - N0) over two `valgrind --tool=callgrind` runs
 (PYTHONHASHSEED=0, `--smc-check=all-non-file` for the c2c run)."""
 import asyncio, sys
@@ -23,6 +25,34 @@ def router_loop(n):
         drain(512)
 if what == "router":
     router_loop(n)
+elif what == "spawn":
+    import gc
+    from dataclasses import dataclass
+    from airssys_wasm.benchmarks import guests
+    from airssys_wasm.host import Host, HostConfig
+    from airssys_wasm.runtime import Engine, EngineConfig
+
+    @dataclass(frozen=True)
+    class SmallReservations(EngineConfig):
+        def to_wasmtime(self):
+            cfg = super().to_wasmtime()
+            cfg.memory_reservation = 1 << 20
+            cfg.memory_guard_size = 64 << 10
+            return cfg
+
+    async def spawns():
+        engine = Engine(SmallReservations(async_stack_bytes=768 * 1024))
+        async with Host(HostConfig(health=None), engine=engine) as host:
+            echo = guests.path("echo")
+            for i in range(3):
+                await host.spawn(f"warm{i}", echo)
+            gc.collect()
+            gc.disable()
+            for i in range(n):
+                await host.spawn(f"c{i}", echo)
+            await asyncio.sleep(0)
+        engine.close()
+    asyncio.run(spawns())
 elif what == "wake":
     from airssys_wasm.benchmarks import guests, scaling
     from airssys_wasm.host import Host, HostConfig
