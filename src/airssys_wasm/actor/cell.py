@@ -440,7 +440,9 @@ class ActorCell:
         mailbox = self.mailbox
         batch_size = self.spec.batch_size
         handle_batch = actor.handle_batch
-        inline_handle = actor.handle if actor.inline_dispatch else None
+        # ``actor.handle`` itself is read per batch: an actor may install a faster handler of
+        # its own once it runs (a component's C message path).
+        inline = actor.inline_dispatch
         latency = self.latency
         batch: list[Any] | None = None
         error: BaseException | None = None
@@ -451,8 +453,8 @@ class ActorCell:
                 batch, outcome = carried
                 if isinstance(outcome, BaseException):
                     raise outcome
-                assert inline_handle is not None and batch is not None
-                await self.drain_inline(inline_handle, batch, outcome)
+                assert inline and batch is not None
+                await self.drain_inline(actor.handle, batch, outcome)
                 latency.stop(len(batch))
                 self.handled += len(batch)
                 batch = None
@@ -469,7 +471,7 @@ class ActorCell:
                     batch = None
                     if mailbox.closed:
                         break
-                    if inline_handle is not None and self._exit is None \
+                    if inline and self._exit is None \
                             and self._health_request is None and self._between is None \
                             and self._kill_error is None:  # (a kill cancels this task soon)
                         dormant = True  # idle with nothing else to do: no task needed
@@ -477,10 +479,11 @@ class ActorCell:
                     await mailbox.park()
                     continue
                 latency.start()
-                if inline_handle is not None:
-                    suspended = call_each(inline_handle, batch, BatchFailure)
+                if inline:
+                    handle = actor.handle
+                    suspended = call_each(handle, batch, BatchFailure)
                     if suspended is not None:  # a guest call of this batch suspended
-                        await self.drain_inline(inline_handle, batch, suspended)
+                        await self.drain_inline(handle, batch, suspended)
                 else:
                     await handle_batch(batch)
                 latency.stop(len(batch))
