@@ -85,7 +85,11 @@ class ActorContext:
 
 
 class Actor:
-    """Base class. Override ``handle`` (plain or ``async def``) or ``handle_batch``."""
+    """Base class. Override ``handle`` (plain or ``async def``) or ``handle_batch``.
+
+    With a plain ``handle`` the runtime reads ``self.handle`` once per batch, so an
+    incarnation may replace it with a faster callable of the same meaning once it runs (a
+    component actor installs its instance's C message path)."""
 
     # Set per subclass so the batch loop never inspects the handler per message. With a plain
     # ``handle`` and the default ``handle_batch`` the runtime calls ``handle`` straight from C
