@@ -143,6 +143,14 @@ def test_the_same_target_object_is_read_once_and_a_new_one_again() -> None:
     assert gate.sent == 4
 
 
+def test_an_audit_log_that_cannot_say_is_always_asked_by_the_policy() -> None:
+    router, boxes = _router()
+    gate = SendGate({"b": True}, audit=object())  # no keeps_lines at all
+    gate.bind(router, SENDER)
+    assert not gate.try_send(aw.ComponentId("b"), b"\x55x")
+    assert gate.sent == 0 and len(boxes["b"]) == 0
+
+
 async def test_with_senders_waiting_the_gate_does_what_try_put_does() -> None:
     router = Router()
     box = Mailbox(1)

@@ -315,7 +315,7 @@ cdef class SendGate:
             if verdict is NULL or <object>verdict is not True:
                 return False
         if self.audit is not None:
-            keeps = self.audit.keeps_lines
+            keeps = getattr(self.audit, "keeps_lines", None)
             if keeps is None or keeps():
                 return False
         verdict = PyDict_GetItemWithError(router._routes, name)

@@ -334,7 +334,10 @@ cdef class FramePath:
 
     def __call__(self, envelope):
         cdef object out
-        if self.closed or type(envelope) is not tuple or PyTuple_GET_SIZE(envelope) != 2:
+        # Held here: a host function the guest calls may close this path (its instance) while
+        # the call runs.
+        cdef ComponentFunc func = self.func
+        if func is None or type(envelope) is not tuple or PyTuple_GET_SIZE(envelope) != 2:
             return self.other(envelope)
         sender = <object>PyTuple_GET_ITEM(envelope, 0)
         if sender is not self.sender:
@@ -347,7 +350,7 @@ cdef class FramePath:
         Py_INCREF(frame)
         PyTuple_SET_ITEM(args, 1, frame)
         try:
-            out = self.func._start(args, 1 if self.suspendable else 0)
+            out = func._start(args, 1 if self.suspendable else 0)
         except Exception as exc:
             return self.failed(envelope, exc)
         if type(out) is tuple and PyTuple_GET_SIZE(out) == 2 and (
