@@ -74,6 +74,16 @@ cdef bytes _copied(object frame):
         PyBuffer_Release(&view)
 
 
+cdef inline object _envelope(object sender, object frame):
+    """The mailbox envelope ``(sender, frame)``, built in place."""
+    cdef object envelope = PyTuple_New(2)
+    Py_INCREF(sender)
+    PyTuple_SET_ITEM(envelope, 0, sender)
+    Py_INCREF(frame)
+    PyTuple_SET_ITEM(envelope, 1, frame)
+    return envelope
+
+
 def too_large(str target, Py_ssize_t size, Py_ssize_t limit):
     """The MessageTooLarge for a ``size``-byte message to ``target`` whose limit is ``limit``."""
     return MessageTooLarge(
@@ -222,16 +232,29 @@ cdef class Router:
         non-bytes frame is copied once, after every check passed.
         """
         cdef Route route = self._admit(name, frame)
-        cdef object envelope
         if not PyBytes_CheckExact(frame):
             frame = _copied(frame)
-        envelope = PyTuple_New(2)
-        Py_INCREF(sender)
-        PyTuple_SET_ITEM(envelope, 0, sender)
-        Py_INCREF(frame)
-        PyTuple_SET_ITEM(envelope, 1, frame)
-        route.enqueue(envelope)
+        route.enqueue(_envelope(sender, frame))
         self.routed += 1
+
+    cdef bint _offer(self, str name, object sender, object frame) except -1:
+        """``send``'s common case or nothing: a valid ``bytes`` frame to a routed C ring that
+        takes it at once (open, room, no sender waiting), within the target's max_message.
+        False, with nothing enqueued and nothing raised, for anything else."""
+        cdef PyObject *hit
+        cdef Route route
+        if not PyBytes_CheckExact(frame) or not _valid(PyBytes_AS_STRING(frame),
+                                                       PyBytes_GET_SIZE(frame)):
+            return False
+        hit = PyDict_GetItemWithError(self._routes, name)
+        if hit is NULL:
+            return False
+        route = <Route>hit
+        if route._ring is None or 0 <= route.max_message < PyBytes_GET_SIZE(frame) \
+                or route._ring.offer(_envelope(sender, frame)) != 0:
+            return False
+        self.routed += 1
+        return True
 
 
 @cython.final
@@ -302,10 +325,8 @@ cdef class SendGate:
         stands and nothing is out of the ordinary; False (nothing done) otherwise."""
         cdef Router router = self._router
         cdef PyObject *verdict
-        cdef Route route
         cdef str name
-        if router is None or self.metered or not PyBytes_CheckExact(message) \
-                or not _valid(PyBytes_AS_STRING(message), PyBytes_GET_SIZE(message)):
+        if router is None or self.metered or not PyBytes_CheckExact(message):
             return False
         name = self._name(target)
         if name is None:
@@ -318,21 +339,9 @@ cdef class SendGate:
             keeps = getattr(self.audit, "keeps_lines", None)
             if keeps is None or keeps():
                 return False
-        verdict = PyDict_GetItemWithError(router._routes, name)
-        if verdict is NULL:
-            return False
-        route = <Route>verdict
-        if route._ring is None or 0 <= route.max_message < PyBytes_GET_SIZE(message):
-            return False
-        envelope = PyTuple_New(2)
-        Py_INCREF(self.sender)
-        PyTuple_SET_ITEM(envelope, 0, self.sender)
-        Py_INCREF(message)
-        PyTuple_SET_ITEM(envelope, 1, message)
-        if route._ring.offer(envelope) != 0:
+        if not router._offer(name, self.sender, message):
             return False
         self.sent += 1
-        router.routed += 1
         return True
 
 
