@@ -10,7 +10,7 @@ from host_helpers import ECHO, MINIMAL, PINGPONG, PLAIN, eventually, u32
 
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
-from airssys_wasm.runtime import EngineConfig, Limits
+from airssys_wasm.runtime import EngineConfig, Limits, PoolingConfig
 
 
 async def test_spawn_compiles_each_source_once(host) -> None:
@@ -20,6 +20,22 @@ async def test_spawn_compiles_each_source_once(host) -> None:
     assert host.load(PINGPONG) is host.registry.get("a").artifact
     assert host.registry.get("a").artifact is host.registry.get("b").artifact
     assert host.load(PINGPONG.read_text()) is host.registry.get("c").artifact
+
+
+async def test_a_refused_instantiation_names_the_component_not_the_shared_artifact() -> None:
+    # Both components run the artifact compiled for the first; the pool has room for one
+    # instance, so the second's Store is refused before any guest call: the error names it.
+    pool = PoolingConfig(total_component_instances=1, total_core_instances=8,
+                            total_memories=2, total_tables=8, total_stacks=2,
+                            max_memory_size=4 * 1024 * 1024)
+    config = HostConfig(health=None, limits=Limits(memory_bytes=4 * 1024 * 1024),
+                        engine=EngineConfig(pooling=pool))
+    async with Host(config) as host:
+        await host.spawn("first", PINGPONG)
+        with pytest.raises(aw.ConfigError, match=r"^second: the engine's instance pool is full"):
+            await host.spawn("second", PINGPONG)
+        assert host.registry.get("first").artifact is host.load(PINGPONG)
+        assert "second" not in host.registry
 
 
 async def test_spawn_goes_through_the_engine_disk_cache(tmp_path) -> None:

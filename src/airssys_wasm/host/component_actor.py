@@ -61,7 +61,6 @@ class ComponentActor(Actor):
         if entry.on_incarnation is not None:
             entry.on_incarnation(entry.name)
         instance = entry.artifact.instantiate(entry.limits, entry.services, wasi=entry.wasi)
-        instance.name = entry.name  # artifacts are shared; errors should name this component
         instance.suspendable = True
         try:
             out = instance.init(entry.init_config)

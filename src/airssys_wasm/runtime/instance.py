@@ -121,7 +121,10 @@ class Instance(ABC):
         self.artifact = artifact
         self.limits = limits
         self.services = services
-        self.name = artifact.name
+        #: The name errors and logs give: the one the component is known by (its services'
+        #: component-id), not the artifact's, which every component spawned from the same
+        #: source shares. Set before the Store exists, so a refused instantiation names it too.
+        self.name = services.component.name
         engine = self._engine = artifact.engine
         # What the limits mean for a Store of this engine, checked and computed once per
         # Limits object (the entry keeps it alive, so its id stays its own): a supervisor
@@ -141,9 +144,7 @@ class Instance(ABC):
         self.output: GuestOutput | None = None
         if artifact.imports_wasi:
             settings_wasi = wasi or NO_WASI
-            # Logged under the name the host knows the component by (an artifact is shared
-            # by every component spawned from the same source).
-            self.output = GuestOutput(services.component.name, settings_wasi.output)
+            self.output = GuestOutput(self.name, settings_wasi.output)
             with settings_wasi.config(self.output) as wasi_config:
                 store.wasmtime_store().set_wasi(wasi_config)
         self.wasi = wasi
