@@ -18,7 +18,7 @@ import json
 import math
 import os
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +28,7 @@ import wasmtime
 from airssys_wasm._fast.fastcall import EpochTicker, StoreMaker
 from airssys_wasm._fast.handles import apply_pooling, disable_concurrency, set_async_stack_size
 from airssys_wasm.errors import ConfigError
+from airssys_wasm.runtime.address_space import MEMORY_RESERVATION, check_pool
 from airssys_wasm.runtime.cache import ArtifactCache
 
 if TYPE_CHECKING:
@@ -61,6 +62,21 @@ class PoolingConfig:
     linear_memory_keep_resident: int = 64 * 1024
     async_stack_keep_resident: int = 64 * 1024
     table_keep_resident: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        # libwasmtime takes these as C integers and aborts the process on values it cannot
+        # use: ctypes would wrap a negative or too-large count silently (2**64 slots -> 0).
+        for field in fields(self):
+            value = getattr(self, field.name)
+            bytes_field = field.name.endswith(("_size", "_resident"))
+            top = 2 ** 63 - 1 if bytes_field else 2 ** 32 - 1
+            if type(value) is not int or not 0 <= value <= top:
+                raise ConfigError(f"PoolingConfig.{field.name}={value!r} must be an integer from "
+                                  f"0 to {top:,}" + (" (bytes)" if bytes_field else " (slots)"))
+        if self.max_memory_size > MEMORY_RESERVATION:
+            raise ConfigError(f"PoolingConfig.max_memory_size={self.max_memory_size:,} exceeds the "
+                              f"{MEMORY_RESERVATION:,}-byte memory reservation of every pool slot; "
+                              "a 32-bit linear memory needs at most that")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,9 @@ class EngineConfig:
     #: cannot have either, so pooling is for hosts that know their actor count and restart
     #: often (supervisors of crash-prone guests); size ``total_component_instances``,
     #: ``total_memories`` and ``total_stacks`` to the live actors plus restarts in flight.
+    #: The Engine checks that this process can map the pool before making it (see
+    #: ``runtime.address_space``): ~30,000 memory slots fill the address space, ~32,000 stacks
+    #: the kernel's default mapping limit.
     pooling: PoolingConfig | None = None
     #: Largest .wasm/.wat input accepted by load().
     max_source_bytes: int = 64 * 1024 * 1024
@@ -160,6 +179,8 @@ class Engine:
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
+        if self.config.pooling is not None:  # wasmtime would abort the process instead
+            check_pool(self.config.pooling, self.config.async_stack_bytes)
         self.wasm_engine = wasmtime.Engine(self.config.to_wasmtime())
         #: Makes the Stores of instances in C (a restart makes one per instance).
         self.stores = StoreMaker(self.wasm_engine)

@@ -50,6 +50,7 @@ from airssys_wasm.errors import (
     TrapKind,
 )
 from airssys_wasm.runtime import _values as values
+from airssys_wasm.runtime.address_space import enomem_hint
 from airssys_wasm.runtime.host_services import HostServices
 from airssys_wasm.runtime.limits import Limits
 from airssys_wasm.runtime.traps import to_trap_error
@@ -323,6 +324,9 @@ class Instance(ABC):
             if "resource limit exceeded" in cause:
                 raise ConfigError(f"{self.name}: cannot instantiate within its limits: {cause}; "
                                   "raise the matching Limits field ([limits] instances/tables)") from None
+            if "os error 12" in cause:  # ENOMEM from mmap/mprotect: usually out of mappings
+                raise ConfigError(f"{self.name}: the kernel refused memory for a new instance "
+                                  f"({cause}): {enomem_hint()}") from None
             if "maximum concurrent limit" in cause:
                 raise ConfigError(f"{self.name}: the engine's instance pool is full: {cause}; close "
                                   "unused instances or raise EngineConfig.pooling slots") from None
