@@ -151,6 +151,13 @@ def test_engine_config_validation() -> None:
         EngineConfig(async_stack_bytes=600 * 1024)
     with pytest.raises(ConfigError, match="max_wasm_stack"):
         EngineConfig(max_wasm_stack=1024)
+    # Sizes libwasmtime takes as size_t: 2**64 wrapped to 0 and aborted the process at Engine().
+    for field, value in (("async_stack_bytes", 2 ** 64), ("async_stack_bytes", 2 ** 40),
+                         ("max_wasm_stack", "1MiB"), ("max_source_bytes", 2 ** 70),
+                         ("async_stack_bytes", True)):
+        with pytest.raises(ConfigError, match=f"{field}=.* must be an integer of at most"):
+            EngineConfig(**{field: value})
+    assert EngineConfig(max_wasm_stack=(1 << 30) - (256 << 10), async_stack_bytes=1 << 30)
 
 
 def test_pooling_allocator_engine() -> None:

@@ -121,6 +121,25 @@ def test_stack_request_above_engine_stack_is_refused() -> None:
     eng.close()
 
 
+def test_stack_request_above_the_default_engine_stack_is_refused_too(engine) -> None:
+    # No max_wasm_stack: every call still gets wasmtime's 512 KiB, so 8 MiB cannot be honoured.
+    artifact = engine.load(example("minimal.wat"))
+    with pytest.raises(ConfigError, match="engine's wasm stack is 524288 bytes"):
+        artifact.instantiate(Limits(stack_bytes=8 * 1024 * 1024))
+    artifact.instantiate(Limits(stack_bytes=512 * 1024)).handle_message(ComponentId("t"), b"ok")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("fuel", 2 ** 64), ("timeout_ms", 2 ** 63), ("slice_us", 2 ** 63),
+    ("max_message_bytes", 2 ** 63), ("table_elements", 2 ** 63), ("instances", 2 ** 63),
+])
+def test_limits_beyond_the_stores_c_integers_are_config_errors(field, value) -> None:
+    # These reached the Store as OverflowError from the C conversion, outside AirssysError.
+    with pytest.raises(ConfigError, match=f"Limits.{field}={value} must be an integer from 1 to"):
+        Limits(**{field: value})
+    Limits(**{field: value - 1})  # the largest each C integer holds is accepted
+
+
 
 def test_limits_from_component_toml_text(chaos) -> None:
     from airssys_wasm.security import load_manifest
@@ -143,3 +162,15 @@ timeout_ms = 25
     with pytest.raises(TrapError) as spin:  # and the 25 ms deadline is what stops the loop
         inst.fresh().handle_message(ComponentId("t"), b"l")
     assert spin.value.kind is TrapKind.TIMEOUT
+
+
+def test_a_table_declared_above_the_limit_is_refused_naming_the_limit(engine) -> None:
+    # Not a missing import: the guest's own table is larger than Limits.table_elements allows.
+    wat = """(module (memory (export "memory") 1) (table 20000 funcref)
+      (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "handle") (param i32 i32 i32 i32) (result i32) (i32.const 0)))"""
+    artifact = engine.load(wat, name="big-table")
+    with pytest.raises(ConfigError, match=r"^big-table: cannot instantiate within its limits: "
+                                          r".*raise Limits.table_elements \(now 10,000\)"):
+        artifact.instantiate()
+    artifact.instantiate(Limits(table_elements=20_000)).handle_message(ComponentId("t"), b"ok")

@@ -40,6 +40,13 @@ __all__ = ["Engine", "EngineConfig", "PoolingConfig"]
 OptLevel = Literal["none", "speed", "speed_and_size"]
 
 
+#: wasmtime's wasm stack per call when ``EngineConfig.max_wasm_stack`` is None.
+_DEFAULT_WASM_STACK = 512 * 1024
+#: The largest fiber stack: every live instance keeps one mapped (a Store caches its fiber
+#: stack), and wasmtime takes the size as a C size_t it aborts the process on when unusable.
+_MAX_STACK = 1024 ** 3
+
+
 @dataclass(frozen=True, slots=True)
 class PoolingConfig:
     """Pre-reserved slots for the pooling allocator (bounded address space, faster instantiate)."""
@@ -129,7 +136,16 @@ class EngineConfig:
         if not isinstance(self.time_slice_us, int) or not 50 <= self.time_slice_us <= 1_000_000:
             raise ConfigError(f"time_slice_us={self.time_slice_us!r} must be an integer from 50 "
                               "to 1_000_000 (microseconds)")
-        wasm_stack = self.max_wasm_stack or 512 * 1024
+        for name, top in (("max_wasm_stack", _MAX_STACK - 256 * 1024),
+                          ("async_stack_bytes", _MAX_STACK), ("max_source_bytes", 2 ** 63 - 1)):
+            value = getattr(self, name)
+            if value is None and name == "max_wasm_stack":
+                continue
+            if type(value) is not int or value > top:
+                raise ConfigError(f"{name}={value!r} must be an integer of at most {top:,} bytes"
+                                  + (" (each live instance maps a fiber stack of this size)"
+                                     if name == "async_stack_bytes" else ""))
+        wasm_stack = self.wasm_stack
         if self.async_stack_bytes < wasm_stack + 256 * 1024:
             raise ConfigError(f"async_stack_bytes={self.async_stack_bytes} must exceed the wasm "
                               f"stack ({wasm_stack} bytes) by at least 256 KiB: host functions "
@@ -139,6 +155,11 @@ class EngineConfig:
                               "guests could not run at all")
         if self.max_source_bytes <= 0:
             raise ConfigError("max_source_bytes must be positive")
+
+    @property
+    def wasm_stack(self) -> int:
+        """The wasm stack every call gets: ``max_wasm_stack``, or wasmtime's 512 KiB default."""
+        return self.max_wasm_stack or _DEFAULT_WASM_STACK
 
     def fingerprint(self) -> str:
         """Stable text of every setting that changes compiled code."""

@@ -97,11 +97,10 @@ def _store_settings(name: str, engine: Engine, limits: Limits) -> tuple[Any, ...
             f"{name}: Limits.timeout_ms={limits.timeout_ms} needs epoch interruption "
             "(the guest must yield to be stopped); use EngineConfig(epoch_interruption=True) "
             "or Limits(timeout_ms=None)")
-    if limits.stack_bytes is not None and cfg.max_wasm_stack is not None \
-            and limits.stack_bytes > cfg.max_wasm_stack:
+    if limits.stack_bytes is not None and limits.stack_bytes > cfg.wasm_stack:
         raise ConfigError(
             f"{name}: asks for a {limits.stack_bytes}-byte stack but the engine's wasm stack "
-            f"is {cfg.max_wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
+            f"is {cfg.wasm_stack} bytes (stack size is engine-wide in wasmtime); raise "
             "EngineConfig.max_wasm_stack or lower [limits] stack")
     timeout = limits.timeout_ms
     fuel = (limits.fuel if limits.fuel is not None else UNLIMITED_FUEL) if cfg.consume_fuel else None
@@ -324,6 +323,10 @@ class Instance(ABC):
             if "resource limit exceeded" in cause:
                 raise ConfigError(f"{self.name}: cannot instantiate within its limits: {cause}; "
                                   "raise the matching Limits field ([limits] instances/tables)") from None
+            if "exceeds table limits" in cause:  # a table declared larger than Limits allows
+                raise ConfigError(f"{self.name}: cannot instantiate within its limits: {cause}; "
+                                  f"raise Limits.table_elements (now "
+                                  f"{self.limits.table_elements:,})") from None
             if "os error 12" in cause:  # ENOMEM from mmap/mprotect: usually out of mappings
                 raise ConfigError(f"{self.name}: the kernel refused memory for a new instance "
                                   f"({cause}): {enomem_hint()}") from None

@@ -32,6 +32,8 @@ _SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", re.ASCII)
 
 # Linear memory is 32-bit: nothing above 4 GiB can ever be used.
 _MAX_MEMORY = 4 * GiB
+_U64 = 2 ** 64 - 1
+_I64 = 2 ** 63 - 1
 
 
 def parse_size(value: object, what: str | None = None) -> int:
@@ -97,16 +99,19 @@ class Limits:
         if not 0 < self.memory_bytes <= _MAX_MEMORY:
             raise ConfigError(f"memory limit {self.memory_bytes} bytes is outside 1..4GiB; "
                               "set Limits.memory_bytes to the guest's linear memory budget")
+        # The Store takes them as 64-bit C integers (fuel unsigned, the rest signed).
         for name in ("fuel", "timeout_ms", "stack_bytes", "slice_us"):
             value = getattr(self, name)
+            top = _U64 if name == "fuel" else _I64
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                      or value <= 0):
-                raise ConfigError(f"Limits.{name}={value!r} must be a positive integer or None "
-                                  "(None disables that limit)")
+                                      or not 0 < value <= top):
+                raise ConfigError(f"Limits.{name}={value!r} must be an integer from 1 to "
+                                  f"{top:,}, or None (None disables that limit)")
         for name in ("table_elements", "instances", "tables", "memories", "max_message_bytes"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"Limits.{name}={value!r} must be a positive integer")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _I64:
+                raise ConfigError(f"Limits.{name}={value!r} must be an integer from 1 to "
+                                  f"{_I64:,}")
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with some fields changed (validated like the constructor)."""
