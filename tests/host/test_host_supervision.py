@@ -233,6 +233,33 @@ def test_on_give_up_is_validated() -> None:
         HostConfig(on_give_up="stop_some")
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("capacity", 0, "HostConfig.capacity must be >= 1"),
+    ("capacity", 2 ** 63, "HostConfig.capacity must be at most 67,108,864"),
+    # Accepted before, then every spawn's drain failed in C (OverflowError) until the root
+    # supervisor gave up on the component.
+    ("batch_size", 2 ** 63, "HostConfig.batch_size must be at most 67,108,864"),
+    ("shutdown_timeout", float("nan"), "HostConfig.shutdown_timeout must be a finite number"),
+    ("max_restarts", -1, "max_restarts must be >= 0"),
+    ("within", float("inf"), "within must be a finite number"),
+    ("dead_letter_history", -1, "HostConfig.dead_letter_history must be an int >= 0"),
+    ("backoff", 0.5, "HostConfig.backoff must be an airssys_wasm.actor.Backoff"),
+    ("health", 10, "HostConfig.health must be an airssys_wasm.actor.HealthCheck or None"),
+])
+def test_spawn_and_supervision_defaults_are_refused_where_they_are_written(field, value,
+                                                                           message) -> None:
+    with pytest.raises(aw.ConfigError, match=message):
+        HostConfig(**{field: value})
+
+
+async def test_the_largest_batch_a_mailbox_allows_runs(engine) -> None:
+    async with Host(HostConfig(health=None, batch_size=1 << 26), engine=engine) as host:
+        await host.spawn("pp", PINGPONG)
+        for _ in range(3):
+            await host.send("pp", PLAIN)
+        assert await count(host, "pp") == 3
+
+
 async def test_crash_loop_of_a_thousand_traps_leaves_the_neighbours_exact(engine) -> None:
     """~1,000 traps with zero backoff while 3 neighbours each get 10,000 messages."""
     traps, per_neighbour = 1000, 10_000

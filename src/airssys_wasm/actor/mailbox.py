@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 from airssys_wasm._fast._mailbox import PUSH_CLOSED, Ring
 from airssys_wasm.errors import ConfigError, MailboxClosed, MailboxFull
 
-__all__ = ["Mailbox", "DEFAULT_CAPACITY"]
+__all__ = ["Mailbox", "DEFAULT_CAPACITY", "MAX_CAPACITY"]
 
 DEFAULT_CAPACITY = 1024
+#: The largest mailbox the ring allows (``_fast._mailbox``), and so the largest useful batch.
+MAX_CAPACITY = 1 << 26
 
 _A = TypeVar("_A")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airssys_wasm.actor.backoff import Backoff
-from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
+from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY, MAX_CAPACITY
 from airssys_wasm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,6 +64,18 @@ def _positive_int(owner: str, name: str, value: object) -> None:
         raise TypeError(f"{owner}.{name} must be an int, not {type(value).__name__}")
     if value < 1:
         raise ConfigError(f"{owner}.{name} must be >= 1, got {value}")
+    if value > MAX_CAPACITY:  # no mailbox holds more, so no batch takes more
+        raise ConfigError(f"{owner}.{name} must be at most {MAX_CAPACITY:,} (the largest "
+                          f"mailbox), got {value:,}")
+
+
+def check_mailbox_settings(owner: str, capacity: object, batch_size: object,
+                           shutdown_timeout: object) -> None:
+    """The checks every ChildSpec makes of these, for configurations that hold defaults for
+    specs made later (``HostConfig``): so a bad default fails where it is written."""
+    _positive_int(owner, "capacity", capacity)
+    _positive_int(owner, "batch_size", batch_size)
+    _positive(owner, "shutdown_timeout", shutdown_timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +122,9 @@ class ChildSpec:
             object.__setattr__(self, "restart", RestartPolicy(self.restart))
         if not isinstance(self.backoff, Backoff):
             raise TypeError(f"ChildSpec.backoff must be a Backoff, not {type(self.backoff).__name__}")
-        if type(self.capacity) is not int or self.capacity < 1:
+        if type(self.capacity) is not int or not 1 <= self.capacity <= MAX_CAPACITY:
             _positive_int("ChildSpec", "capacity", self.capacity)
-        if type(self.batch_size) is not int or self.batch_size < 1:
+        if type(self.batch_size) is not int or not 1 <= self.batch_size <= MAX_CAPACITY:
             _positive_int("ChildSpec", "batch_size", self.batch_size)
         timeout = self.shutdown_timeout
         if type(timeout) is not float or not 0.0 < timeout < math.inf:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airssys_wasm.actor import Backoff, HealthCheck
 from airssys_wasm.actor.mailbox import DEFAULT_CAPACITY
-from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE
+from airssys_wasm.actor.backoff import RestartWindow
+from airssys_wasm.actor.spec import DEFAULT_BATCH_SIZE, check_mailbox_settings
 from airssys_wasm.errors import ConfigError
 from airssys_wasm.host.interfaces import HostInterface
 from airssys_wasm.host.policy import SecurityProvider
@@ -144,3 +146,17 @@ class HostConfig:
         if self.default_trust not in ("trusted", "unknown", "untrusted"):
             raise ConfigError(f"HostConfig.default_trust must be 'trusted', 'unknown' or "
                               f"'untrusted', got {self.default_trust!r}")
+        # Defaults of every spawn's spec and of the root supervisor: refused here, where they
+        # are written, not at the first spawn (or, for a batch too large for C, at every one).
+        check_mailbox_settings("HostConfig", self.capacity, self.batch_size,
+                               self.shutdown_timeout)
+        if not isinstance(self.backoff, Backoff):
+            raise ConfigError(f"HostConfig.backoff must be an airssys_wasm.actor.Backoff, not "
+                              f"{type(self.backoff).__name__}")
+        if self.health is not None and not isinstance(self.health, HealthCheck):
+            raise ConfigError(f"HostConfig.health must be an airssys_wasm.actor.HealthCheck or "
+                              f"None, not {type(self.health).__name__}")
+        RestartWindow(self.max_restarts, self.within, time.monotonic)
+        if type(self.dead_letter_history) is not int or self.dead_letter_history < 0:
+            raise ConfigError(f"HostConfig.dead_letter_history must be an int >= 0, got "
+                              f"{self.dead_letter_history!r}")
