@@ -154,3 +154,26 @@ async def test_request_table_only_lets_the_caller_cancel() -> None:
     assert table.stats().late_replies == 1 and delivered == []
     with pytest.raises(aw.ComponentNotFound):
         table.cancel(pending.id, by=owner)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0])
+async def test_a_request_timeout_that_is_no_deadline_is_refused(host, timeout) -> None:
+    await host.spawn("pp", PINGPONG)
+    with pytest.raises(aw.ConfigError, match="a request timeout must be a finite number of "
+                                             "seconds > 0"):
+        await host.request("pp", b"cnt?", timeout=timeout)
+    assert host.request_stats().issued == 0  # refused before a request was opened
+    assert await host.request("pp", b"cnt?") == b"\x00\x00\x00\x00"
+
+
+async def test_the_farthest_deadline_reaches_the_guest_as_the_largest_u64(host) -> None:
+    # The time left goes to the guest as a u64 of milliseconds: 2**64 - 1 ms through a float
+    # is 2**64, which the canonical ABI refused (the request failed with a ValueError).
+    await host.spawn("pp", PINGPONG)
+    for timeout in ((2 ** 64 - 1) / 1000, 1e300):
+        assert await host.request("pp", b"cnt?", timeout=timeout) == b"\x00\x00\x00\x00"
+
+
+def test_an_infinite_default_request_timeout_is_refused() -> None:
+    with pytest.raises(aw.ConfigError, match="HostConfig.request_timeout must be a finite"):
+        aw.HostConfig(request_timeout=float("inf"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -119,9 +120,9 @@ class HostConfig:
             raise ConfigError("HostConfig.limits must be an airssys_wasm.Limits")
         if not isinstance(self.host_id, ComponentId):
             raise ConfigError("HostConfig.host_id must be an airssys_wasm.ComponentId")
-        if not (self.request_timeout > 0):
-            raise ConfigError(f"HostConfig.request_timeout must be > 0 seconds, got "
-                              f"{self.request_timeout!r}")
+        if not 0 < self.request_timeout < math.inf:
+            raise ConfigError(f"HostConfig.request_timeout must be a finite number of seconds "
+                              f"> 0, got {self.request_timeout!r}")
         if self.security is not None and not isinstance(self.security, SecurityProvider):
             raise ConfigError("HostConfig.security must implement admit/release/check/"
                               "check_resolved (the host.policy.SecurityProvider "

@@ -16,14 +16,18 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airssys_wasm.errors import ComponentNotFound, PermissionDenied, RequestTimeout
+from airssys_wasm.errors import ComponentNotFound, ConfigError, PermissionDenied, RequestTimeout
 from airssys_wasm.types import ComponentId, ExecutionContext
 
 __all__ = ["Callback", "PendingRequest", "RequestEnvelope", "RequestStats", "RequestTable"]
+
+#: The largest ``timeout-ms`` an ``execution-context`` carries (a WIT u64).
+_U64 = 2 ** 64 - 1
 
 
 class _State(enum.Enum):
@@ -123,8 +127,9 @@ class RequestTable:
              reply_to: str | None = None) -> PendingRequest:
         """Open a request. Without ``reply_to`` the caller is Python and awaits ``future``;
         with it, the outcome goes to that component as a Callback (and its deadline is a timer)."""
-        if not timeout > 0:
-            raise ValueError(f"a request timeout must be > 0 seconds, got {timeout!r}")
+        if not 0 < timeout < math.inf:
+            raise ConfigError(f"a request timeout must be a finite number of seconds > 0, got "
+                              f"{timeout!r}")
         request_id = f"{self._prefix}-{next(self._ids)}"
         now = self._loop.time()
         future = self._loop.create_future() if reply_to is None else None
@@ -140,7 +145,9 @@ class RequestTable:
         """The ``execution-context`` handed to the target's ``execute``: the request id and the
         time left until the request's deadline (at least 1 ms), so a guest can bound its own work.
         """
-        remaining_ms = max(1, int((request.deadline - self._loop.time()) * 1000))
+        # At most what the WIT's u64 holds: a deadline 2**64 - 1 ms away (a guest may ask for
+        # it) is 2**64 once it went through a float.
+        remaining_ms = min(_U64, max(1, int((request.deadline - self._loop.time()) * 1000)))
         return ExecutionContext(request_id=request.id, timeout_ms=remaining_ms, caller=caller_info)
 
     def startable(self, request: PendingRequest) -> bool:
