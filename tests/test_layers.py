@@ -1,6 +1,7 @@
 """Architecture check: a module imports only from layers below it (docs/architecture.md).
 
-`errors`, `types` and `_lazy` (PEP 562 lazy exports) sit below everything; `multicodec` is the
+`errors`, `types`, `_lazy` (PEP 562 lazy exports) and `_files` (opening user-named files)
+sit below everything; `multicodec` is the
 public face of `_fast`; the package root and the benchmark/CLI tooling sit on top. Same-layer imports are allowed inside one package.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import airssys_wasm
 
 LAYERS: dict[str, float] = {
-    "errors": 0, "types": 0, "_lazy": 0,
+    "errors": 0, "types": 0, "_lazy": 0, "_files": 0,
     "_fast": 1, "multicodec": 1,
     "runtime": 2,
     "actor": 3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import wasmtime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airssys_wasm.errors import LoadError
+from airssys_wasm.errors import LoadError, ManifestError, WitError
 from airssys_wasm.runtime import (
     ComponentArtifact,
     ComponentId,
@@ -223,3 +224,37 @@ def test_load_accepts_os_fspath(engine: Engine) -> None:
             return str(example("minimal.wat"))
 
     assert engine.load(P()).exports == {"handle-message"}
+
+
+def test_special_files_are_refused_without_blocking_or_reading_forever(
+        engine: Engine, tmp_path: Path) -> None:
+    # A FIFO nobody writes to blocked open() for good (and the event loop of a host spawning
+    # from that path with it); /dev/zero never ends. Manifests and WIT are read the same way.
+    from airssys_wasm.host.interfaces import HostInterface
+    from airssys_wasm.security import load_manifest
+
+    fifo = tmp_path / "plugin.wasm"
+    os.mkfifo(fifo)
+    # Should the refusal ever regress, a writer unblocks the open after 10 s: the test then
+    # fails on its assertions instead of hanging the run.
+    unblock = threading.Timer(10.0, _open_for_writing, args=(fifo,))
+    unblock.daemon = True
+    unblock.start()
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device"),
+                       (tmp_path, "a directory")):
+        with pytest.raises(LoadError, match=f"it is {kind}, not a regular file"):
+            engine.load(path)
+        with pytest.raises(ManifestError, match=f"it is {kind}, not a regular file"):
+            load_manifest(path)
+        if path is not tmp_path:  # a folder of WIT files is a valid source
+            with pytest.raises(WitError, match=f"it is {kind}, not a regular file"):
+                HostInterface(path, object())
+    unblock.cancel()
+
+
+def _open_for_writing(fifo: Path) -> None:
+    """Open and close ``fifo``'s write end: a reader blocked in open() then sees end of file."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody is reading, nothing to unblock
+        pass

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 import wasmtime
 from wasmtime import component as wc
 
+from airssys_wasm._files import open_regular
 from airssys_wasm.errors import LoadError
 from airssys_wasm.runtime.artifact import Artifact, ComponentArtifact, CoreModuleArtifact
 from airssys_wasm.runtime.cache import ArtifactCache, FileIdentity, Kind
@@ -60,7 +61,7 @@ def _read_path(path: Path, max_bytes: int) -> tuple[bytes, str, FileIdentity | N
     version of the file (a regular file that did not change while it was read)."""
     label = str(path)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             before = os.fstat(fh.fileno())
             size = before.st_size
             if size > max_bytes:

@@ -31,6 +31,7 @@ from typing import Any
 
 from wasmtime import component as wc
 
+from airssys_wasm._files import open_regular
 from airssys_wasm.errors import WitError
 from airssys_wasm.runtime.world import render_type
 
@@ -921,7 +922,8 @@ def _load(path: str | os.PathLike[str]) -> tuple[_PkgKey | None, dict[str, WitPa
     total = 0
     for file in _files(root):
         try:
-            raw = file.read_bytes()
+            with open_regular(file) as fh:
+                raw = fh.read(MAX_WIT_BYTES - total + 1)
         except OSError as exc:
             raise WitError(f"cannot read {file}: {exc.strerror or exc}", source=str(file)) from None
         total += len(raw)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from airssys_wasm._files import open_regular
 from airssys_wasm.errors import ConfigError, ManifestError
 from airssys_wasm.runtime.limits import Limits, parse_size
 from airssys_wasm.security.capabilities import Capabilities, CapabilityKind, check_pattern
@@ -391,7 +392,7 @@ def _read(path_or_text: object, source: str | None) -> str:
             return path_or_text
         return _decode(bytes(cast("bytes | bytearray | memoryview", path_or_text)))
     try:
-        with open(source, "rb") as f:
+        with open_regular(source) as f:
             raw = f.read(MAX_MANIFEST_BYTES + 1)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
