@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from airssys_wasm.errors import ConfigError
 from airssys_wasm.runtime import ArtifactCache, ComponentId, Engine, EngineConfig, Limits
 
 from .conftest import example
@@ -161,3 +164,38 @@ def test_unwritable_cache_does_not_break_loading(tmp_path: Path) -> None:
     cache_dir.write_text("a file where the cache directory was")  # every write now fails
     _works(eng.load(example("minimal.wat")))
     assert eng.cache.stats.misses == 1
+
+
+def test_a_cache_directory_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    # Whoever can drop a .cwasm in it runs native code in this process.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for mode in (0o777, 0o775, 0o1777):
+        os.chmod(shared, mode)
+        with pytest.raises(ConfigError, match=r"writable by group or others \(mode "
+                                              f"{mode:#o}" r"\): anyone who can write"):
+            _engine(shared)
+    os.chmod(shared, 0o755)
+    _works(_engine(shared).load(example("echo.wat")))  # read-only for others is fine
+    made = tmp_path / "new" / "cache"
+    _engine(made)
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a file another user's takes root")
+def test_a_cache_directory_or_entry_of_another_user_is_not_trusted(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 4242, 4242)
+    with pytest.raises(ConfigError, match="is owned by uid 4242, not by this process's uid 0"):
+        _engine(theirs)
+    # An entry file someone else could have written is rebuilt, never handed to wasmtime.
+    _engine(tmp_path / "c").load(example("echo.wat"))
+    [payload] = _entries(tmp_path / "c", ".cwasm")
+    for tamper in (lambda p: os.chown(p, 4242, 4242), lambda p: os.chmod(p, 0o666)):
+        tamper(payload)
+        again = _engine(tmp_path / "c")
+        _works(again.load(example("echo.wat")))
+        assert again.cache is not None and again.cache.stats.rebuilt == 1
+        [payload] = _entries(tmp_path / "c", ".cwasm")
+        assert payload.stat().st_uid == 0 and stat.S_IMODE(payload.stat().st_mode) == 0o600

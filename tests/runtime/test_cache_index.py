@@ -80,11 +80,11 @@ def test_unchanged_file_is_loaded_from_the_index_without_reading_it(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"the loader opened {args[0]}")
 
-    monkeypatch.setattr(loader, "open", refuse, raising=False)
+    monkeypatch.setattr(loader, "open_regular", refuse)
     artifact = second.load(src)
     monkeypatch.undo()
     with pytest.raises(AssertionError, match="opened"):  # the probe works: new files are read
-        monkeypatch.setattr(loader, "open", refuse, raising=False)
+        monkeypatch.setattr(loader, "open_regular", refuse)
         second.load(_copy(src, tmp_path / "new.wasm"))
     assert second.cache is not None
     # The source was not opened; the artifact, new to this cache, was checked once.

@@ -4,8 +4,9 @@ An entry is keyed by the SHA-256 of the wasm bytes, the wasmtime version and the
 fingerprint (fuel and epoch instrumentation change the machine code), because wasmtime refuses -
 or worse, mis-runs - artifacts from another version or configuration. Writes go to a temporary
 file and are renamed into place, so readers (other processes included) never see a half-written
-entry. Anyone who can write to the cache directory can run code in this process: keep it private
-to the service user.
+entry. Anyone who can write to the cache directory can run code in this process, so the cache
+refuses a directory that is not its user's alone (another owner, or group/other write), makes
+new ones 0700, and rebuilds any entry file another user could have written.
 
 Two costs would dominate a cached load of a big guest (an 18 MB componentize-py component has a
 35 MB artifact) if every load paid them: hashing and reading the source, and hashing and reading
@@ -34,12 +35,15 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+from airssys_wasm.errors import ConfigError
 
 __all__ = ["ArtifactCache", "CacheStats", "FileIdentity", "default_cache_dir"]
 
@@ -114,7 +118,8 @@ class ArtifactCache:
     def __init__(self, directory: str | os.PathLike[str], *, wasmtime_version: str,
                  config_fingerprint: str) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(self.directory)
         self.wasmtime_version = wasmtime_version
         self.config_fingerprint = config_fingerprint
         self.stats = CacheStats()
@@ -141,8 +146,11 @@ class ArtifactCache:
     def lookup_source(self, identity: FileIdentity) -> tuple[Kind, str, int] | None:
         """``(kind, digest, wasm size)`` recorded for a source file with this identity, or None
         (never seen, or the entry is unreadable: the caller reads and hashes the file)."""
+        path = self._index_path(identity)
         try:
-            info = json.loads(self._index_path(identity).read_bytes())
+            if not _owned(path):  # it could point the source at another artifact
+                return None
+            info = json.loads(path.read_bytes())
         except (OSError, ValueError):
             return None
         if not isinstance(info, dict) or info.get("identity") != identity.as_list():
@@ -203,6 +211,10 @@ class ArtifactCache:
     def _load(self, kind: Kind, source_digest: str, payload: Path, meta: Path,
               deserialize_file: Callable[[str], T]) -> T | None:
         try:
+            if not (_owned(payload) and _owned(meta)):
+                log.warning("cache entry %s is not this user's alone (another owner, or "
+                            "writable by group/others); rebuilding", payload.name)
+                return None
             info = json.loads(meta.read_bytes())
             identity = FileIdentity.of(os.stat(payload))
         except (OSError, ValueError) as exc:
@@ -262,3 +274,26 @@ class ArtifactCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+
+def _owned(path: Path) -> bool:
+    """Whether only this process's user can have written ``path`` (its owner, no group or
+    other write bit). A compiled artifact is native code run as is."""
+    st = os.stat(path)
+    return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _check_private(directory: Path) -> None:
+    """ConfigError unless ``directory`` is a directory only this user can write: whoever can
+    put a file in it runs native code in every process that uses the cache."""
+    st = os.stat(directory)
+    problem = None
+    if not stat.S_ISDIR(st.st_mode):
+        problem = "is not a directory"
+    elif st.st_uid != os.geteuid():
+        problem = f"is owned by uid {st.st_uid}, not by this process's uid {os.geteuid()}"
+    elif st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problem = f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):#o})"
+    if problem is not None:
+        raise ConfigError(f"cache directory {str(directory)!r} {problem}: anyone who can write "
+                          "to it can run code in this process; chmod 700 it (owned by this user) "
+                          "or pick another EngineConfig.cache_dir")
