@@ -97,7 +97,7 @@ cdef object _suspended(_StoreRef ref, object store, _CallState state,
     call.future = fut
     call.deadline = ref.deadline
     call.timeout = ref.timeout
-    call.chain = []
+    call.status = _RUNNING
     call._check_wait()
     if suspendable:
         return call
@@ -139,6 +139,12 @@ cdef class GuestCall:
     cdef object error
     cdef list chain
 
+    def __cinit__(self):
+        # Made by ``_suspended``, which sets it running; one made any other way
+        # (``GuestCall.__new__``) is a finished call with no outcome, never a NULL to follow.
+        self.status = _FAILED
+        self.chain = []
+
     @property
     def finished(self):
         return self.status != _RUNNING
@@ -150,7 +156,7 @@ cdef class GuestCall:
 
     @property
     def where(self):
-        return self.state_obj.where
+        return None if self.state_obj is None else self.state_obj.where
 
     def poll(self):
         """Resume the guest until it suspends again or ends; True once the call is over."""
@@ -281,6 +287,9 @@ cdef class GuestCall:
         if self.status == _RUNNING:
             raise RuntimeError(f"{self.state_obj.where} has not finished; poll it first")
         if self.status == _FAILED:
+            if self.error is None:  # not made by a suspended call (see __cinit__)
+                raise TypeError("this GuestCall never ran: GuestCall objects come from guest "
+                                "calls that suspend, they cannot be made directly")
             raise self.error
         return self.value
 
@@ -330,7 +339,7 @@ cdef class GuestCall:
 
     def __repr__(self):
         state = ("running", "done", "failed")[self.status]
-        return f"<GuestCall {self.state_obj.where} {state}>"
+        return f"<GuestCall {self.where} {state}>"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -197,7 +197,10 @@ cdef class _StoreRef:
 
 # The last Store looked up (a restart looks its new Store up 4 times); dropped when its
 # resources are released at close, and never trusted beyond identity (the token still guards).
-cdef object _last_store = None
+# "None yet" is a private sentinel, not None: ``_store_ref(None)`` must reach the type check,
+# not return the empty ``_last_ref`` (a NULL dereference at the caller).
+cdef object _NO_STORE = object()
+cdef object _last_store = _NO_STORE
 cdef _StoreRef _last_ref = None
 
 
@@ -261,7 +264,7 @@ cdef object _py_store(object store):
 cdef void _forget_last_store(object store) noexcept:
     global _last_store, _last_ref
     if store is _last_store:
-        _last_store = None
+        _last_store = _NO_STORE
         _last_ref = None
 
 
