@@ -76,9 +76,9 @@ def check_pool(pool: PoolingConfig, stack_bytes: int) -> None:
     held: list[mmap.mmap] = []
     try:
         for field, count, slot, extra in regions:
-            size = count * slot + extra if count else 0
-            if not size:
+            if not count:
                 continue
+            size = count * slot + extra
             try:
                 held.append(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
                                       prot=0))
