@@ -136,15 +136,14 @@ class EngineConfig:
         if not isinstance(self.time_slice_us, int) or not 50 <= self.time_slice_us <= 1_000_000:
             raise ConfigError(f"time_slice_us={self.time_slice_us!r} must be an integer from 50 "
                               "to 1_000_000 (microseconds)")
-        for name, top in (("max_wasm_stack", _MAX_STACK - 256 * 1024),
-                          ("async_stack_bytes", _MAX_STACK), ("max_source_bytes", 2 ** 63 - 1)):
-            value = getattr(self, name)
-            if value is None and name == "max_wasm_stack":
-                continue
+        for name, value, top, why in (
+                ("max_wasm_stack", self.wasm_stack, _MAX_STACK - 256 * 1024, ""),
+                ("async_stack_bytes", self.async_stack_bytes, _MAX_STACK,
+                 " (each live instance maps a fiber stack of this size)"),
+                ("max_source_bytes", self.max_source_bytes, 2 ** 63 - 1, "")):
             if type(value) is not int or value > top:
-                raise ConfigError(f"{name}={value!r} must be an integer of at most {top:,} bytes"
-                                  + (" (each live instance maps a fiber stack of this size)"
-                                     if name == "async_stack_bytes" else ""))
+                raise ConfigError(f"{name}={value!r} must be an integer of at most {top:,} "
+                                  f"bytes{why}")
         wasm_stack = self.wasm_stack
         if self.async_stack_bytes < wasm_stack + 256 * 1024:
             raise ConfigError(f"async_stack_bytes={self.async_stack_bytes} must exceed the wasm "
