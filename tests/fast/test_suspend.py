@@ -173,6 +173,34 @@ def test_then_functions_run_in_order_and_can_chain_another_call(engine, componen
     assert drive(second) == 11
 
 
+def test_an_exception_a_then_function_raises_is_the_next_ones_outcome(engine, component) -> None:
+    """How an error answer travels: the step that unwraps a result raises, the step after it
+    (the actor's, which dead-letters the envelope) must see that exception through ``get``."""
+    guest = Guest(engine, component)
+    seen: list[Any] = []
+
+    def unwrap(get: Any) -> Any:
+        raise KeyError(get())
+
+    def handle(get: Any) -> str:
+        try:
+            get()
+        except KeyError as exc:
+            seen.append(exc.args)
+            return "handled"
+        return "not reached"
+
+    call = guest.run.start(1).then(unwrap).then(handle)
+    guest.host.waits[-1].set_result(6)
+    assert drive(call) == "handled" and seen == [(7,)]
+    # Unhandled, it is what finish() raises, after every later function saw it.
+    call = guest.run.start(1).then(unwrap).then(lambda get: seen.append("late") or get())
+    guest.host.waits[-1].set_result(1)
+    with pytest.raises(KeyError, match="2"):
+        drive(call)
+    assert seen[-1] == "late"
+
+
 def test_a_failed_wait_aborts_the_guest_with_the_cause(engine, component) -> None:
     guest = Guest(engine, component)
     call = guest.run.start(1)

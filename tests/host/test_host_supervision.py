@@ -11,6 +11,7 @@ from host_helpers import MINIMAL, PINGPONG, PLAIN, POISON, events_of, eventually
 
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
+from airssys_wasm import multicodec as mc
 from airssys_wasm.actor import (
     ActorState,
     Backoff,
@@ -19,6 +20,7 @@ from airssys_wasm.actor import (
     HealthCheck,
     RestartEvent,
 )
+from airssys_wasm.demo import path
 
 NO_JITTER = Backoff(initial=0.01, multiplier=2.0, max=1.0, jitter=0.0)
 
@@ -294,3 +296,48 @@ async def test_crash_loop_of_a_thousand_traps_leaves_the_neighbours_exact(engine
         assert host.system.escalation is None
         await host.spawn("loop", PINGPONG)  # the host still spawns, under the same name
         assert await count(host, "loop") == 0
+
+
+# crasher's "refuse" branch, made to compute ~20M loop iterations first: far past a time slice,
+# so the call always suspends and its error answer arrives through the GuestCall's chain.
+REFUSE_BRANCH = """      i32.const 27
+      i32.const 3
+      call $starts
+      if ;; label = @1
+"""
+SPIN = """        i32.const 0
+        local.set $c
+        loop $spin
+          local.get $c
+          i32.const 1
+          i32.add
+          local.tee $c
+          i32.const 20000000
+          i32.lt_u
+          br_if $spin
+        end
+"""
+
+
+async def test_an_error_answer_after_a_suspension_is_a_dead_letter_not_a_failure(
+        engine, tmp_path) -> None:
+    text = path("crasher").read_text()
+    assert text.count(REFUSE_BRANCH) == 1
+    slow = tmp_path / "slow-crasher.wat"
+    slow.write_text(text.replace(REFUSE_BRANCH, REFUSE_BRANCH + SPIN))
+    async with Host(HostConfig(health=None), engine=engine) as host:
+        ref = await host.spawn("slow", slow, backoff=Backoff(initial=0))
+        frame = mc.encode(mc.Codec.RAW, b"refuse")
+        for _ in range(3):
+            await host.send("slow", frame)
+        await host.send("slow", mc.encode(mc.Codec.RAW, b"fine"))
+        await eventually(lambda: ref.stats.messages_out == 4, "the four messages")
+        letters = host.dead_letters
+        assert [type(letter.error) for letter in letters] == [aw.GuestError] * 3
+        assert all("refused" in str(letter.error) for letter in letters)
+        assert {letter.reason for letter in letters} == {DeadLetterReason.FAILED}
+        # As when the answer comes at once: refusals are not the actor's failures.
+        stats = ref.stats
+        assert (stats.restarts, stats.failures, stats.dead_letters) == (0, 0, 0)
+        assert host.stats("slow").guest_errors == 3
+        assert ref.state is ActorState.RUNNING

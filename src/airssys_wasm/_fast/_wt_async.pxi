@@ -108,6 +108,10 @@ cdef object _const(object value):
     return value
 
 
+cdef object _reraise(object exc):
+    raise exc
+
+
 @cython.final
 @cython.no_gc_clear   # __dealloc__ needs store/ref/state to unwind a dropped suspended call
 cdef class GuestCall:
@@ -303,7 +307,13 @@ cdef class GuestCall:
             (<GuestCall>self.value).chain.extend(chain)
             return self.value
         for i in range(n):
-            out = chain[i](get)
+            try:
+                out = chain[i](get)
+            except BaseException as exc:
+                # The next function sees it as the outcome: a GuestError raised by one step
+                # (an error answer) reaches the step that handles it, as a result would.
+                get = _partial(_reraise, exc)
+                continue
             if type(out) is GuestCall:
                 (<GuestCall>out).chain.extend(chain[i + 1:])
                 return out
