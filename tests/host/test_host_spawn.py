@@ -3,6 +3,7 @@ guests see, and many components in one host."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -157,3 +158,89 @@ async def test_spawn_health_default_is_the_host_config_and_none_turns_probing_of
         # Five probes of the first one: several intervals in which "off" would have been probed.
         await eventually(lambda: probed.count("default") >= 5 and "explicit" in probed)
         assert "off" not in probed
+
+
+def big_guest(functions: int = 3000) -> bytes:
+    """The minimal guest with ``functions`` more functions in its core module: valid, and a
+    few hundred milliseconds of Cranelift on this machine kind."""
+    import wasmtime
+
+    text = MINIMAL.read_text()
+    at = text.index("    (@producers")  # the end of the core module: the indices before stay
+    pad = "".join(
+        "    (func (param i32) (result i32)\n" + "".join(
+            f"      local.get 0\n      i32.const {k * 7 + j}\n      i32.mul\n"
+            f"      i32.const {j}\n      i32.xor\n      local.set 0\n" for j in range(40))
+        + "      local.get 0)\n" for k in range(functions))
+    return bytes(wasmtime.wat2wasm(text[:at] + pad + text[at:]))
+
+
+async def test_a_first_compile_does_not_stall_the_components_already_running() -> None:
+    """A spawn's compile runs in a worker thread: the loop (every running component, a lattice
+    node's heartbeats) keeps its turns. The longest gap between two of a ticker's turns while
+    a big guest compiles stays far below the compile itself, which would be one gap on the
+    loop."""
+    import time
+
+    big = big_guest()
+    with aw.Engine(EngineConfig(epoch_interruption=True)) as scratch:
+        started = time.perf_counter()
+        scratch.load(big)
+        compile_s = time.perf_counter() - started
+    async with Host(HostConfig(health=None)) as host:
+        await host.spawn("pp", PINGPONG)
+        loop = asyncio.get_running_loop()
+        gaps: list[float] = []
+        answered = 0
+
+        async def ticker() -> None:
+            last = loop.time()
+            while True:
+                await asyncio.sleep(0.001)
+                now = loop.time()
+                gaps.append(now - last)
+                last = now
+
+        ticking = asyncio.create_task(ticker())
+        spawning = asyncio.create_task(host.spawn("big", big))
+        while not spawning.done():
+            await host.send("pp", PLAIN)
+            answered += 1
+            await asyncio.sleep(0.002)
+        ticking.cancel()
+        await spawning
+        assert host.ref("big").state is aw.actor.ActorState.RUNNING
+        assert max(gaps) < compile_s / 3, (max(gaps), compile_s)
+        assert answered >= 5  # pp took messages the whole time
+        await eventually(lambda: host.ref("pp").stats.messages_out == answered, "pp's messages")
+        # Compiled once: the next spawn of the same bytes takes the host's artifact at once.
+        assert host.load(big) is host.registry.get("big").artifact
+
+
+async def test_concurrent_first_spawns_of_one_source_share_one_compile(tmp_path) -> None:
+    big = big_guest(300)
+    config = EngineConfig(epoch_interruption=True, cache_dir=tmp_path)
+    async with Host(HostConfig(health=None, engine=config)) as host:
+        refs = await asyncio.gather(*(host.spawn(f"c{i}", big) for i in range(4)))
+        assert len({id(host.registry.get(r.name).artifact) for r in refs}) == 1
+        stats = host.engine.cache.stats
+        assert (stats.misses, stats.hits) == (1, 0)  # one compile, not four
+
+
+async def test_a_name_taken_while_its_source_compiled_is_refused() -> None:
+    async with Host(HostConfig(health=None)) as host:
+        host.load(PINGPONG)  # compiled already: its spawn takes the name without waiting
+        slow = asyncio.create_task(host.spawn("dup", big_guest(300)))
+        await asyncio.sleep(0)  # its compile started
+        await host.spawn("dup", PINGPONG)
+        with pytest.raises(aw.ConfigError, match="was taken in this host while its source"):
+            await slow
+        assert host.registry.get("dup").artifact is host.load(PINGPONG)
+
+
+async def test_a_bad_source_fails_its_spawn_off_the_loop_too() -> None:
+    async with Host(HostConfig(health=None)) as host:
+        for _ in range(2):  # a failed compile is not kept: the next spawn reports it again
+            with pytest.raises(aw.LoadError, match="not a valid WebAssembly"):
+                await host.spawn("bad", b"\x00asm\x01\x00\x00\x00\xff")
+        assert "bad" not in host.registry

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
+import traceback
 
 import pytest
 from click.testing import CliRunner
@@ -63,7 +64,8 @@ def test_quick_run_measures_every_row_beside_its_reference() -> None:
 def test_markdown_section_from_the_cli() -> None:
     result = CliRunner().invoke(main, ["bench", "--compare", "--markdown", "--quick",
                                        "--suite", "lattice"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output + "".join(
+        traceback.format_exception(*result.exc_info) if result.exc_info else ())
     assert result.output.startswith(f"## {suite('lattice').TITLE}\n")
     assert "| cross-node request n1 -> echo on n2: p50 (50 requests) |" in result.output
     assert result.output.count("| met |") + result.output.count("| missed |") == 5

@@ -32,7 +32,12 @@ def frame(payload: bytes) -> bytes:
 @asynccontextmanager
 async def nodes(url: str, *specs: tuple[str, dict[str, str]], **options: Any
                 ) -> AsyncIterator[list[aw.Host]]:
-    """Hosts named by ``specs`` ((node, labels), ...), all joined to the lattice at ``url``."""
+    """Hosts named by ``specs`` ((node, labels), ...), all joined to the lattice at ``url``.
+
+    No test here is about silence, and on a loaded machine the one event loop of every node can
+    stall past the default 1 s: a false failover then moves components and their state. So the
+    nodes wait 10 s before they call one another lost (handovers on close do not wait)."""
+    options.setdefault("failover_after", 10.0)
     async with AsyncExitStack() as stack:
         hosts = []
         for node, labels in specs:

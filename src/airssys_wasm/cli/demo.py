@@ -100,7 +100,7 @@ async def _scenario(console: Console, live: bool, messages: int, poison: int, se
             from airssys_wasm.cli.progress import first_compile
 
             with first_compile(console, python_guest):
-                host.load(python_guest, name="relay")
+                await host.prepare(python_guest, name="relay")
             await host.spawn("relay", python_guest, supervisor=pipeline, backoff=backoff,
                              manifest=_RELAY_MANIFEST, config=ComponentConfig(config_data=b"relay:transform"))
             first = "relay"

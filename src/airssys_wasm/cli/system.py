@@ -60,7 +60,7 @@ import math
 import os
 import signal
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,8 +387,8 @@ def _parse(path: Path) -> tuple[SystemSpec | None, list[str]]:
                       messages=messages), p.items
 
 
-def source_problems(load: Callable[[Path, str], object],
-                    components: list[ComponentSpec], console: Any = None) -> list[str]:
+async def source_problems(load: Callable[[Path, str], Awaitable[object]],
+                          components: list[ComponentSpec], console: Any = None) -> list[str]:
     """Compile every component's source with ``load(source, name)`` and check it against the
     world, each file once; one problem per component whose source the host would refuse (all
     of them, not just the first). A missing file was already reported by the schema check.
@@ -403,10 +403,10 @@ def source_problems(load: Callable[[Path, str], object],
         if comp.source not in errors:
             try:
                 if console is None:
-                    load(comp.source, comp.name)
+                    await load(comp.source, comp.name)
                 else:
                     with first_compile(console, comp.source):
-                        load(comp.source, comp.name)
+                        await load(comp.source, comp.name)
                 errors[comp.source] = None
             except LoadError as exc:
                 errors[comp.source] = str(exc)
@@ -437,15 +437,18 @@ def check_system(path: Path) -> tuple[SystemSpec | None, list[str]]:
     spec, problems = _parse(path)
     if spec is not None:
         with Engine(spec.host.engine) as engine:
-            problems += source_problems(lambda source, name: engine.load(source, name=name),
-                                        spec.components)
+            async def load(source: Path, name: str) -> object:
+                return engine.load(source, name=name)  # nothing else runs on this loop
+
+            problems += asyncio.run(source_problems(load, spec.components))
     return spec, problems
 
 
-def _check_sources(host: Host, spec: SystemSpec, console: Any = None) -> None:
-    """Before anything starts: ConfigError listing every component the host cannot load."""
-    problems = source_problems(lambda source, name: host.load(source, name=name),
-                               spec.components, console)
+async def _check_sources(host: Host, spec: SystemSpec, console: Any = None) -> None:
+    """Before anything starts: ConfigError listing every component the host cannot load
+    (compiled off the loop: on a lattice node, components taken over at start already run)."""
+    problems = await source_problems(lambda source, name: host.prepare(source, name=name),
+                                     spec.components, console)
     if problems:
         raise ConfigError(_listing(spec.path, problems) + "\nnothing was started")
 
@@ -472,7 +475,7 @@ async def _start(host: Host, spec: SystemSpec, monitor: Monitor, *,
                  node: str | None = None) -> None:
     """Start ``spec``'s supervisors and components, then send its messages; on a lattice host
     (``node``: this node's name) a component the lattice already has is skipped."""
-    _check_sources(host, spec, monitor.console)
+    await _check_sources(host, spec, monitor.console)
     backoffs = {s.name: s.backoff for s in spec.supervisors}
     for sup in spec.supervisors:
         try:  # on a lattice host, components it took over at start may have made it already

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -225,6 +226,8 @@ class Host:
         self.requests: RequestTable | None = None
         self.messaging: HostMessaging | None = None
         self._artifacts: dict[tuple[Any, ...], Artifact] = {}
+        #: Sources being compiled in a worker thread (``prepare``), by the same key.
+        self._compiling: dict[tuple[Any, ...], asyncio.Future[Artifact]] = {}
         self._refs: dict[str, ComponentRef] = {}
         self._supervisors: dict[str, Supervisor] = {}
         #: Components a supervisor gave up on: ``ref``/``stats`` still answer for them (state
@@ -420,7 +423,10 @@ class Host:
         raise TypeError(f"source must be a path, bytes or WAT text, not {type(source).__name__}")
 
     def load(self, source: Source, *, name: str | None = None) -> Artifact:
-        """Compile and validate ``source`` once per host (then through the engine's cache)."""
+        """Compile and validate ``source`` once per host (then through the engine's cache).
+
+        Synchronous: a first compile runs on the calling thread, so inside a running host
+        (whose actors share this event loop) use ``prepare``."""
         key = self._source_key(source)
         artifact = self._artifacts.get(key)
         if artifact is None:
@@ -428,6 +434,39 @@ class Host:
             if key[0] != "unreadable":
                 self._artifacts[key] = artifact
         return artifact
+
+    async def prepare(self, source: Source, *, name: str | None = None) -> Artifact:
+        """``load`` without stalling the event loop: what ``spawn`` and ``upgrade`` use.
+
+        A source this host has not compiled yet is compiled (or read from the engine's cache)
+        and validated in a worker thread. A big guest takes seconds of Cranelift (an 18 MB
+        componentize-py guest ~13 s of CPU); on the loop, every running component and a lattice
+        node's heartbeats would wait that long. Concurrent calls for one source share one
+        compile; a compile someone stopped waiting for still finishes for the others."""
+        key = self._source_key(source)
+        artifact = self._artifacts.get(key)
+        if artifact is not None:
+            return artifact
+        return await self._compile(key, source, name)
+
+    def _compile(self, key: tuple[Any, ...], source: Source,
+                 name: str | None) -> asyncio.Future[Artifact]:
+        """The worker-thread compile of ``source`` (keyed ``key``), shared while it runs."""
+        compiling = self._compiling.get(key)
+        if compiling is None:
+            if isinstance(source, (bytearray, memoryview)):
+                source = bytes(source)  # the caller may reuse its buffer while the thread reads
+            compiling = asyncio.ensure_future(asyncio.to_thread(self.engine.load, source,
+                                                                name=name))
+            if key[0] != "unreadable":  # each load of an unreadable path reports it afresh
+                self._compiling[key] = compiling
+                compiling.add_done_callback(partial(self._compiled, key))
+        return asyncio.shield(compiling)
+
+    def _compiled(self, key: tuple[Any, ...], done: asyncio.Future[Artifact]) -> None:
+        self._compiling.pop(key, None)
+        if not done.cancelled() and done.exception() is None:
+            self._artifacts.setdefault(key, done.result())
 
     # -- spawning --------------------------------------------------------------------------------
     async def supervisor(self, name: str, *,
@@ -538,7 +577,14 @@ class Host:
             raise ConfigError(f"the name {name!r} is already taken in this host; stop that "
                               "component first or pick another name")
         cfg = self.config
-        artifact = self.load(source, name=name)
+        key = self._source_key(source)
+        artifact = self._artifacts.get(key)
+        if artifact is None:  # a first compile, off the loop: the host runs on meanwhile
+            artifact = await self._compile(key, source, name)
+            system = self._running()
+            if name in self.registry:
+                raise ConfigError(f"the name {name!r} was taken in this host while its source "
+                                  "compiled; stop that component first or pick another name")
         admission = self.security.admit(name, manifest, trust=trust or cfg.default_trust,
                                         base_limits=cfg.limits,
                                         wasi=artifact.imports_wasi)

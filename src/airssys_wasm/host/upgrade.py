@@ -120,7 +120,7 @@ async def _upgrade(host: Host, ref: ComponentRef, entry: ComponentEntry, source:
                    init_config: ComponentConfig | None) -> ComponentRef:
     name = entry.name
     # -- phase 1: validate; nothing of the running component changes ----------------------------
-    artifact = host.load(source, name=name)
+    artifact = await host.prepare(source, name=name)
     new_manifest = manifest if manifest is not None else entry.manifest
     probe = f"{name}@upgrade"  # '@' is not allowed in component names: never a real one
     admission = _admit(host, probe, new_manifest, entry.trust, artifact)
