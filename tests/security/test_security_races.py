@@ -113,8 +113,11 @@ def arena(tmp_path: Path) -> Path:
 
 
 def race_manifest(root: Path) -> str:
+    """The racer's grants. Its deadline is 10 s, not the default 1 s: the swapper takes the
+    filesystem's rename lock back to back, so on a loaded machine one file operation can wait
+    for it past a second. These tests are about where operations land, not how fast."""
     box = root / "sandbox"
-    return manifest("racer", f"""[capabilities.filesystem]
+    return manifest("racer", limits="timeout_ms = 10000", capabilities=f"""[capabilities.filesystem]
 read = ["{box}/**"]
 write = ["{box}/real/**"]
 delete = ["{box}/real/**"]
