@@ -123,8 +123,10 @@ async def test_a_survivor_runs_the_components_a_node_hands_over_on_sigterm(
         # A Lattice host claims orphaned components: the Python node runs it itself now.
         await eventually(lambda: host.lattice.where("counter") == "py", "counter claimed by py",
                          timeout=5.0)
-        await eventually(lambda: not isinstance(host.ref("counter"), RemoteRef),
-                         "counter running in this process")
+        # Placed here first, then started here: the source comes from the object store and
+        # is compiled off the loop, so the registry has it a moment later.
+        await eventually(lambda: "counter" in host.registry, "counter running in this process")
+        assert not isinstance(host.ref("counter"), RemoteRef)
         count, _ = struct.unpack("<II", await host.request("counter", b"cnt?", 10.0))
         assert count == 0  # a fresh instance: guest memory does not move with the component
         assert host.lattice.stats().failovers == 1
