@@ -1,4 +1,5 @@
-"""Opening a file a user named, for reading, without letting the name stall the process.
+"""Files a user named: opened without letting the name stall the process, and checked for
+who else could have written them.
 
 ``open(path)`` on a FIFO blocks until a writer appears (forever, for a plugin directory with a
 planted FIFO: the whole event loop with it), and ``read()`` of a character device such as
@@ -15,7 +16,7 @@ import os
 import stat
 from typing import BinaryIO
 
-__all__ = ["open_regular"]
+__all__ = ["not_private", "open_regular"]
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -35,3 +36,14 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def not_private(st: os.stat_result) -> str | None:
+    """Why a file or directory with this stat could hold what another user wrote (another
+    owner, a group or other write bit), or None. The compile cache (native code, run as is)
+    and the storage database (components' data and quota ownership) trust only their user."""
+    if st.st_uid != os.geteuid():
+        return f"is owned by uid {st.st_uid}, not by this process's uid {os.geteuid()}"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):#o})"
+    return None

@@ -6,6 +6,9 @@ components granted them, and stored bytes count against the writer's ``[quota] s
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import struct
 from pathlib import Path
 
@@ -208,3 +211,74 @@ async def test_storage_import_needs_a_storage_grant(host) -> None:
 def test_storage_dir_must_be_a_path() -> None:
     with pytest.raises(aw.ConfigError, match="storage_dir"):
         HostConfig(storage_dir=42)  # type: ignore[arg-type]
+
+
+# --- who else can reach the database ------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_a_new_storage_dir_and_its_database_are_this_users_alone(engine, tmp_path) -> None:
+    store = tmp_path / "fresh" / "store"
+    config = HostConfig(health=None, audit=MemoryAuditSink(), storage_dir=store)
+    async with Host(config, engine=engine) as host:
+        await host.spawn("kv", EXT_STORE, manifest=store_manifest("kv"))
+        assert ok(await put(host, "kv", "app", "k", b"secret")) == b""
+    assert mode(store) == 0o700 and mode(store / DB_NAME) == 0o600
+    assert sorted(p.name for p in store.iterdir()) == [DB_NAME]  # no journal left behind
+
+
+@pytest.mark.parametrize("bits", [0o770, 0o707, 0o777], ids=["group", "others", "both"])
+def test_a_storage_dir_others_can_write_to_is_refused(tmp_path, bits) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    store.chmod(bits)
+    with pytest.raises(aw.ConfigError, match="writable by group or others.*chmod 700"):
+        Host(HostConfig(storage_dir=store))
+    assert not (store / DB_NAME).exists()  # refused before anything was created in it
+
+
+def test_a_database_others_could_have_written_or_a_symlink_is_refused(tmp_path) -> None:
+    store = tmp_path / "store"
+    store.mkdir(mode=0o700)
+    db = store / DB_NAME
+    db.write_bytes(b"")
+    db.chmod(0o666)
+    with pytest.raises(aw.ConfigError, match="storage database .* writable by group or others"):
+        Host(HostConfig(storage_dir=store))
+    db.unlink()
+    elsewhere = tmp_path / "elsewhere.sqlite3"
+    db.symlink_to(elsewhere)  # a link the operator (or anyone before the chmod) left there
+    with pytest.raises(aw.ConfigError, match="not a usable storage database"):
+        Host(HostConfig(storage_dir=store))
+    assert not elsewhere.exists()  # the link was not followed
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a directory another user's takes root")
+def test_a_storage_dir_or_database_of_another_user_is_refused(tmp_path) -> None:
+    store = tmp_path / "store"
+    store.mkdir(mode=0o700)
+    os.chown(store, 4242, 4242)
+    with pytest.raises(aw.ConfigError, match="owned by uid 4242"):
+        Host(HostConfig(storage_dir=store))
+    os.chown(store, 0, 0)
+    (store / DB_NAME).write_bytes(b"")
+    os.chown(store / DB_NAME, 4242, 4242)
+    with pytest.raises(aw.ConfigError, match="storage database .* owned by uid 4242"):
+        Host(HostConfig(storage_dir=store))
+
+
+async def test_a_storage_dir_others_can_read_works_with_a_warning(engine, tmp_path,
+                                                                   caplog) -> None:
+    store = tmp_path / "store"
+    store.mkdir(mode=0o755)
+    store.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger="airssys_wasm.host"):
+        async with Host(HostConfig(health=None, storage_dir=store), engine=engine) as host:
+            await host.spawn("kv", EXT_STORE, manifest=store_manifest("kv"))
+            assert ok(await put(host, "kv", "app", "k", b"v")) == b""
+    assert any("readable by group or others (mode 0o755)" in r.getMessage()
+               for r in caplog.records)
+    assert mode(store / DB_NAME) == 0o600  # the database itself is still private

@@ -28,7 +28,9 @@ name owns nothing and is charged nothing. Ownership decides accounting only: whi
 may *read* a namespace is still its grants (a namespace is shared by everyone granted it).
 
 Persistence is one sqlite3 database (stdlib; every change is one statement in its own
-transaction, so a crash leaves either the old or the new entry). Reads are served from memory.
+transaction, so a crash leaves either the old or the new entry). It is its user's alone: a
+``storage_dir`` another user owns or could write to is refused (whoever replaces the database
+rewrites the data and who owns it), a new one is made 0700 and the database 0600. Reads are served from memory.
 Schema version 1 (``PRAGMA user_version``) stores the identity in ``entries.owner``. A version 0
 database (written before identities, ``owner`` = the spawn name) is migrated when it is opened:
 its owners become ``"legacy-name:<spawn name>"``, and the first component spawned under that
@@ -38,12 +40,15 @@ in the name, used once; from then on the entries belong to that identity.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airssys_wasm._files import not_private
 from airssys_wasm.errors import ConfigError, QuotaExceeded
 from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
@@ -55,6 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DB_NAME", "INTERFACE", "MAX_KEY_BYTES", "MAX_VALUE_BYTES", "SCHEMA_VERSION",
            "Storage"]
+
+logger = logging.getLogger("airssys_wasm.host")
 
 INTERFACE = "airssys:ext-storage/storage@1.0.0"
 MAX_KEY_BYTES = 256
@@ -104,6 +111,36 @@ def _denied(kind: str, namespace: str, decision: Decision) -> GuestErr:
                     f"it in the component's Component.toml [capabilities] {kind}")
 
 
+def _check_private(directory: Path) -> None:
+    """ConfigError unless only this user can write ``directory``: whoever can replace the
+    database rewrites every component's data and who owns (and is charged for) it. Readable
+    by others is allowed but warned about: a new directory is made 0700."""
+    st = os.stat(directory)
+    problem = "is not a directory" if not stat.S_ISDIR(st.st_mode) else not_private(st)
+    if problem is not None:
+        raise ConfigError(f"HostConfig.storage_dir {str(directory)!r} {problem}: whoever can "
+                          "write to it can rewrite the components' stored data; chmod 700 it "
+                          "(owned by this user) or pick another storage_dir")
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning("storage_dir %s is readable by group or others (mode %#o): they can read "
+                       "every component's stored data; chmod 700 it", directory,
+                       stat.S_IMODE(st.st_mode))
+
+
+def _create_private(path: Path) -> None:
+    """Make the database file 0600 if it is new (sqlite gives its journal the same mode), and
+    refuse one another user could have written, or a symlink (``O_NOFOLLOW``: OSError)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    problem = "is not a regular file" if not stat.S_ISREG(st.st_mode) else not_private(st)
+    if problem is not None:
+        raise ConfigError(f"the storage database {str(path)!r} {problem}: its entries cannot be "
+                          "trusted; remove it or pick another storage_dir")
+
+
 class Storage:
     """The key-value store of one host: ``namespace -> key -> entry`` (value + owner)."""
 
@@ -123,7 +160,9 @@ class Storage:
         import sqlite3  # here: a host without a storage_dir never loads sqlite
 
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _check_private(directory)
+            _create_private(directory / DB_NAME)
             db = sqlite3.connect(directory / DB_NAME, isolation_level=None,
                                  check_same_thread=False)
             self._migrate(db, directory)

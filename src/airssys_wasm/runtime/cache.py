@@ -43,6 +43,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from airssys_wasm._files import not_private
 from airssys_wasm.errors import ConfigError
 
 __all__ = ["ArtifactCache", "CacheStats", "FileIdentity", "default_cache_dir"]
@@ -275,26 +276,16 @@ class ArtifactCache:
             raise
 
 
-def _not_private(st: os.stat_result) -> str | None:
-    """Why a file or directory with this stat could hold what another user wrote (another
-    owner, a group or other write bit), or None: a compiled artifact is native code run as is."""
-    if st.st_uid != os.geteuid():
-        return f"is owned by uid {st.st_uid}, not by this process's uid {os.geteuid()}"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):#o})"
-    return None
-
-
 def _owned(path: Path) -> bool:
     """Whether only this process's user can have written ``path``."""
-    return _not_private(os.stat(path)) is None
+    return not_private(os.stat(path)) is None
 
 
 def _check_private(directory: Path) -> None:
     """ConfigError unless ``directory`` is a directory only this user can write: whoever can
     put a file in it runs native code in every process that uses the cache."""
     st = os.stat(directory)
-    problem = "is not a directory" if not stat.S_ISDIR(st.st_mode) else _not_private(st)
+    problem = "is not a directory" if not stat.S_ISDIR(st.st_mode) else not_private(st)
     if problem is not None:
         raise ConfigError(f"cache directory {str(directory)!r} {problem}: anyone who can write "
                           "to it can run code in this process; chmod 700 it (owned by this user) "
