@@ -16,7 +16,7 @@ import os
 import stat
 from typing import BinaryIO
 
-__all__ = ["not_private", "open_regular"]
+__all__ = ["directory_not_private", "not_private", "open_regular"]
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -47,3 +47,9 @@ def not_private(st: os.stat_result) -> str | None:
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):#o})"
     return None
+
+
+def directory_not_private(directory: str | os.PathLike[str]) -> str | None:
+    """``not_private`` of a directory, or that it is not one (OSError if it cannot be read)."""
+    st = os.stat(directory)
+    return "is not a directory" if not stat.S_ISDIR(st.st_mode) else not_private(st)

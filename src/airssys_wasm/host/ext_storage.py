@@ -48,7 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airssys_wasm._files import not_private
+from airssys_wasm._files import directory_not_private, not_private
 from airssys_wasm.errors import ConfigError, QuotaExceeded
 from airssys_wasm.host.deadlines import budget
 from airssys_wasm.host.ext_common import GuestErr, blocking, suspending, wit_result
@@ -115,16 +115,15 @@ def _check_private(directory: Path) -> None:
     """ConfigError unless only this user can write ``directory``: whoever can replace the
     database rewrites every component's data and who owns (and is charged for) it. Readable
     by others is allowed but warned about: a new directory is made 0700."""
-    st = os.stat(directory)
-    problem = "is not a directory" if not stat.S_ISDIR(st.st_mode) else not_private(st)
+    problem = directory_not_private(directory)
     if problem is not None:
         raise ConfigError(f"HostConfig.storage_dir {str(directory)!r} {problem}: whoever can "
                           "write to it can rewrite the components' stored data; chmod 700 it "
                           "(owned by this user) or pick another storage_dir")
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    mode = stat.S_IMODE(os.stat(directory).st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
         logger.warning("storage_dir %s is readable by group or others (mode %#o): they can read "
-                       "every component's stored data; chmod 700 it", directory,
-                       stat.S_IMODE(st.st_mode))
+                       "every component's stored data; chmod 700 it", directory, mode)
 
 
 def _create_private(path: Path) -> None:

@@ -35,7 +35,6 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from airssys_wasm._files import not_private
+from airssys_wasm._files import directory_not_private, not_private
 from airssys_wasm.errors import ConfigError
 
 __all__ = ["ArtifactCache", "CacheStats", "FileIdentity", "default_cache_dir"]
@@ -284,8 +283,7 @@ def _owned(path: Path) -> bool:
 def _check_private(directory: Path) -> None:
     """ConfigError unless ``directory`` is a directory only this user can write: whoever can
     put a file in it runs native code in every process that uses the cache."""
-    st = os.stat(directory)
-    problem = "is not a directory" if not stat.S_ISDIR(st.st_mode) else not_private(st)
+    problem = directory_not_private(directory)
     if problem is not None:
         raise ConfigError(f"cache directory {str(directory)!r} {problem}: anyone who can write "
                           "to it can run code in this process; chmod 700 it (owned by this user) "
