@@ -243,3 +243,43 @@ async def test_a_pinned_component_waits_for_its_node(fresh_nats: Any) -> None:
             await eventually(lambda: h1.lattice.where("counter") == "n2")
             await eventually(lambda: h2.lattice.stats().frames_received == 5)
             assert await counted(h1, "counter") == (5, 5 * len(frame(b"queued")))
+
+
+def padded(source: Any, functions: int = 3000) -> bytes:
+    """``source``'s component with ``functions`` more functions in its main core module: the
+    same behaviour, a few hundred milliseconds of compile."""
+    import wasmtime
+
+    text = source.read_text()
+    at = text.index("    (@producers")  # the end of the first core module
+    pad = "".join(
+        "    (func (param i32) (result i32)\n" + "".join(
+            f"      local.get 0\n      i32.const {k * 7 + j}\n      i32.mul\n      local.set 0\n"
+            for j in range(40)) + "      local.get 0)\n" for k in range(functions))
+    return bytes(wasmtime.wat2wasm(text[:at] + pad + text[at:]))
+
+
+async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
+        fresh_nats: Any) -> None:
+    """A node claiming a component compiles it before it takes the local route over: sends
+    from that node meanwhile still go to the stream (none refused), and the new instance
+    gets every one of them."""
+    big = padded(COUNTER, 1500)
+    async with nodes(fresh_nats.url, ("n1", {})) as (h1,):
+        async with nodes(fresh_nats.url, ("n2", {})) as (h2,):
+            await h2.spawn("counter", big)  # started on n2; n1 never compiled it
+            await eventually(lambda: h1.lattice.where("counter") == "n2")
+        sent = 0
+        while "counter" not in h1.registry:  # n2 handed it over: n1 fetches and compiles it
+            await h1.send("counter", frame(b"during"))  # never ComponentNotFound
+            sent += 1
+            await asyncio.sleep(0.002)
+        await h1.lattice.flush()
+        assert sent >= 10  # the claim took a while: these really went out meanwhile
+        await eventually(lambda: h1.lattice.where("counter") == "n1")
+        for _ in range(50):
+            messages, size = await counted(h1, "counter")
+            if messages == sent:
+                break
+            await asyncio.sleep(0.05)
+        assert (messages, size) == (sent, sent * len(frame(b"during")))

@@ -683,9 +683,12 @@ class Lattice:
         assert host is not None
         self._starting.add(name)
         try:
-            self._drop_outbox(name)
+            # Fetched and compiled (off the loop) while local sends still go to the stream:
+            # between dropping the outbox and the spawn's route there is no route at all.
             source = await self._source(spec.digest)
+            await host.prepare(source, name=name)
             supervisor = await self._supervisor(spec)
+            self._drop_outbox(name)
             ref = await host.spawn_local(name, source, supervisor=supervisor,
                                          **spec.spawn_options())
             self._local.add(name)
