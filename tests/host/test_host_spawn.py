@@ -12,6 +12,7 @@ from host_helpers import ECHO, MINIMAL, PINGPONG, PLAIN, eventually, u32
 import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.runtime import EngineConfig, Limits, PoolingConfig
+from airssys_wasm.benchmarks import guests
 
 
 async def test_spawn_compiles_each_source_once(host) -> None:
@@ -160,20 +161,10 @@ async def test_spawn_health_default_is_the_host_config_and_none_turns_probing_of
         assert "off" not in probed
 
 
+
 def big_guest(functions: int = 3000) -> bytes:
-    """The minimal guest with ``functions`` more functions in its core module: valid, and a
-    few hundred milliseconds of Cranelift on this machine kind."""
-    import wasmtime
-
-    text = MINIMAL.read_text()
-    at = text.index("    (@producers")  # the end of the core module: the indices before stay
-    pad = "".join(
-        "    (func (param i32) (result i32)\n" + "".join(
-            f"      local.get 0\n      i32.const {k * 7 + j}\n      i32.mul\n"
-            f"      i32.const {j}\n      i32.xor\n      local.set 0\n" for j in range(40))
-        + "      local.get 0)\n" for k in range(functions))
-    return bytes(wasmtime.wat2wasm(text[:at] + pad + text[at:]))
-
+    """The minimal guest, a few hundred milliseconds of Cranelift on this machine kind."""
+    return guests.padded(MINIMAL, functions)
 
 async def test_a_first_compile_does_not_stall_the_components_already_running() -> None:
     """A spawn's compile runs in a worker thread: the loop (every running component, a lattice

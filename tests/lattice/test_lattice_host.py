@@ -245,26 +245,12 @@ async def test_a_pinned_component_waits_for_its_node(fresh_nats: Any) -> None:
             assert await counted(h1, "counter") == (5, 5 * len(frame(b"queued")))
 
 
-def padded(source: Any, functions: int = 3000) -> bytes:
-    """``source``'s component with ``functions`` more functions in its main core module: the
-    same behaviour, a few hundred milliseconds of compile."""
-    import wasmtime
-
-    text = source.read_text()
-    at = text.index("    (@producers")  # the end of the first core module
-    pad = "".join(
-        "    (func (param i32) (result i32)\n" + "".join(
-            f"      local.get 0\n      i32.const {k * 7 + j}\n      i32.mul\n      local.set 0\n"
-            for j in range(40)) + "      local.get 0)\n" for k in range(functions))
-    return bytes(wasmtime.wat2wasm(text[:at] + pad + text[at:]))
-
-
 async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
         fresh_nats: Any) -> None:
     """A node claiming a component compiles it before it takes the local route over: sends
     from that node meanwhile still go to the stream (none refused), and the new instance
     gets every one of them."""
-    big = padded(COUNTER, 1500)
+    big = guests.padded(COUNTER, 1500)
     async with nodes(fresh_nats.url, ("n1", {})) as (h1,):
         async with nodes(fresh_nats.url, ("n2", {})) as (h2,):
             await h2.spawn("counter", big)  # started on n2; n1 never compiled it
