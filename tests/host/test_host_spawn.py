@@ -162,7 +162,7 @@ async def test_spawn_health_default_is_the_host_config_and_none_turns_probing_of
 
 
 
-def big_guest(functions: int = 3000) -> bytes:
+def big_guest(functions: int = 800) -> bytes:
     """The minimal guest, a few hundred milliseconds of Cranelift on this machine kind."""
     return guests.padded(MINIMAL, functions)
 

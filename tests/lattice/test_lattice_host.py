@@ -250,7 +250,7 @@ async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
     """A node claiming a component compiles it before it takes the local route over: sends
     from that node meanwhile still go to the stream (none refused), and the new instance
     gets every one of them."""
-    big = guests.padded(COUNTER, 1500)
+    big = guests.padded(COUNTER, 600)
     async with nodes(fresh_nats.url, ("n1", {})) as (h1,):
         async with nodes(fresh_nats.url, ("n2", {})) as (h2,):
             await h2.spawn("counter", big)  # started on n2; n1 never compiled it
