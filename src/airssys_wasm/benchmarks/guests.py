@@ -35,7 +35,6 @@ def text(name: str) -> str:
     return path(name).read_text(encoding="utf-8")
 
 
-
 def padded(source: Path, functions: int) -> bytes:
     """The binary of the text component at ``source`` with ``functions`` unused functions
     added to the end of its first core module: the same behaviour, and about 0.5 ms of

@@ -28,9 +28,10 @@ name owns nothing and is charged nothing. Ownership decides accounting only: whi
 may *read* a namespace is still its grants (a namespace is shared by everyone granted it).
 
 Persistence is one sqlite3 database (stdlib; every change is one statement in its own
-transaction, so a crash leaves either the old or the new entry). It is its user's alone: a
-``storage_dir`` another user owns or could write to is refused (whoever replaces the database
-rewrites the data and who owns it), a new one is made 0700 and the database 0600. Reads are served from memory.
+transaction, so a crash leaves either the old or the new entry). Reads are served from memory.
+The database is its user's alone: a ``storage_dir`` another user owns or could write to is
+refused (whoever replaces the database rewrites the data and who owns it), a new one is made
+0700 and the database 0600.
 Schema version 1 (``PRAGMA user_version``) stores the identity in ``entries.owner``. A version 0
 database (written before identities, ``owner`` = the spawn name) is migrated when it is opened:
 its owners become ``"legacy-name:<spawn name>"``, and the first component spawned under that
