@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 from host_helpers import ECHO, MINIMAL, PINGPONG, PLAIN, eventually, u32
@@ -161,18 +162,16 @@ async def test_spawn_health_default_is_the_host_config_and_none_turns_probing_of
         assert "off" not in probed
 
 
-
 def big_guest(functions: int = 800) -> bytes:
     """The minimal guest, a few hundred milliseconds of Cranelift on this machine kind."""
     return guests.padded(MINIMAL, functions)
+
 
 async def test_a_first_compile_does_not_stall_the_components_already_running() -> None:
     """A spawn's compile runs in a worker thread: the loop (every running component, a lattice
     node's heartbeats) keeps its turns. The longest gap between two of a ticker's turns while
     a big guest compiles stays far below the compile itself, which would be one gap on the
     loop."""
-    import time
-
     big = big_guest()
     with aw.Engine(EngineConfig(epoch_interruption=True)) as scratch:
         started = time.perf_counter()

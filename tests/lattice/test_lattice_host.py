@@ -259,6 +259,7 @@ async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
         while "counter" not in h1.registry:  # n2 handed it over: n1 fetches and compiles it
             await h1.send("counter", frame(b"during"))  # never ComponentNotFound
             sent += 1
+            assert sent < 5000, "n1 did not take the counter over"
             await asyncio.sleep(0.002)
         await h1.lattice.flush()
         assert sent >= 10  # the claim took a while: these really went out meanwhile
