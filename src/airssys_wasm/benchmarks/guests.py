@@ -37,7 +37,7 @@ def text(name: str) -> str:
 
 def padded(source: Path, functions: int) -> bytes:
     """The binary of the text component at ``source`` with ``functions`` unused functions
-    added to the end of its first core module: the same behaviour, and about 0.5 ms of
+    added to the end of its first core module: the same behaviour, and about 0.45 ms of
     Cranelift per function on a 2-core box (a stand-in for an 18 MB guest's compile)."""
     import wasmtime
 
