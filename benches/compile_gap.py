@@ -11,10 +11,10 @@ The baseline in the same process: the synchronous ``Host.load`` of a guest one f
 import asyncio
 import sys
 import time
-from typing import Any
 
 import airssys_wasm as aw
 from airssys_wasm.benchmarks import guests
+from airssys_wasm.benchmarks.timing import loop_gaps
 from airssys_wasm.runtime import EngineConfig
 
 
@@ -26,35 +26,14 @@ async def one(functions: int) -> None:
         compile_s = time.perf_counter() - started
     async with aw.Host(aw.HostConfig(health=None)) as host:
         await host.spawn("pp", guests.path("pingpong"))
-        loop = asyncio.get_running_loop()
-        gaps: list[float] = []
-
-        async def tick() -> None:
-            last = loop.time()
-            while True:
-                await asyncio.sleep(0.001)
-                now = loop.time()
-                gaps.append(now - last)
-                last = now
-
-        async def longest_gap(work: Any) -> tuple[float, int]:
-            gaps.clear()
-            ticker = asyncio.create_task(tick())
-            await asyncio.sleep(0.005)  # the ticker runs
-            await work()
-            await asyncio.sleep(0.005)  # the ticker records the gap the work left
-            ticker.cancel()
-            return max(gaps), len(gaps)
-
-        async def on_loop() -> None:
+        baseline = guests.padded(guests.path("minimal"), functions + 1)  # not compiled yet
+        async with loop_gaps() as ours:
+            await host.spawn("big", big)
+        async with loop_gaps() as theirs:
             host.load(baseline)
-
-        baseline = guests.padded(guests.path("minimal"), functions + 1)
-        ours, turns = await longest_gap(lambda: host.spawn("big", big))
-        theirs, _ = await longest_gap(on_loop)
     print(f"{functions} functions ({compile_s * 1e3:.0f} ms of compile): longest loop gap "
-          f"{ours * 1e3:.1f} ms during spawn ({turns} turns), {theirs * 1e3:.0f} ms with the "
-          f"compile on the loop: {theirs / ours:.0f}x")
+          f"{max(ours) * 1e3:.1f} ms during spawn ({len(ours)} turns), {max(theirs) * 1e3:.0f} ms "
+          f"with the compile on the loop: {max(theirs) / max(ours):.0f}x")
 
 
 for n in [int(a) for a in sys.argv[1:]] or [800, 3000]:

@@ -14,6 +14,7 @@ import airssys_wasm as aw
 from airssys_wasm import Host, HostConfig
 from airssys_wasm.runtime import EngineConfig, Limits, PoolingConfig
 from airssys_wasm.benchmarks import guests
+from airssys_wasm.benchmarks.timing import loop_gaps
 
 
 async def test_spawn_compiles_each_source_once(host) -> None:
@@ -179,26 +180,14 @@ async def test_a_first_compile_does_not_stall_the_components_already_running() -
         compile_s = time.perf_counter() - started
     async with Host(HostConfig(health=None)) as host:
         await host.spawn("pp", PINGPONG)
-        loop = asyncio.get_running_loop()
-        gaps: list[float] = []
         answered = 0
-
-        async def ticker() -> None:
-            last = loop.time()
-            while True:
-                await asyncio.sleep(0.001)
-                now = loop.time()
-                gaps.append(now - last)
-                last = now
-
-        ticking = asyncio.create_task(ticker())
-        spawning = asyncio.create_task(host.spawn("big", big))
-        while not spawning.done():
-            await host.send("pp", PLAIN)
-            answered += 1
-            await asyncio.sleep(0.002)
-        ticking.cancel()
-        await spawning
+        async with loop_gaps() as gaps:
+            spawning = asyncio.create_task(host.spawn("big", big))
+            while not spawning.done():
+                await host.send("pp", PLAIN)
+                answered += 1
+                await asyncio.sleep(0.002)
+            await spawning
         assert host.ref("big").state is aw.actor.ActorState.RUNNING
         assert max(gaps) < compile_s / 3, (max(gaps), compile_s)
         assert answered >= 5  # pp took messages the whole time

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import timeit
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,31 @@ class Curve:
     def xs(self) -> list[float]:
         """Every x of every series, ascending (a table's rows)."""
         return sorted({x for points in self.series.values() for x, _ in points})
+
+
+@asynccontextmanager
+async def loop_gaps(period: float = 0.001) -> AsyncIterator[list[float]]:
+    """The gaps (seconds) between the turns of a ticker that sleeps ``period`` on the running
+    loop, recorded while the block runs: what blocks the loop shows as one long gap. The list
+    is complete once the block has left (the ticker gets one more turn to record the last)."""
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(5 * period)  # ticking before the block starts
+    try:
+        yield gaps
+        await asyncio.sleep(5 * period)  # the gap the block's last step left is recorded
+    finally:
+        ticker.cancel()
 
 
 def time_stmt(stmt: str, namespace: dict[str, Any], *, repeat: int = 5, min_seconds: float = 0.1) -> float:
