@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import timeit
 from collections.abc import AsyncIterator, Sequence
@@ -111,6 +110,8 @@ async def loop_gaps(period: float = 0.001) -> AsyncIterator[list[float]]:
     """The gaps (seconds) between the turns of a ticker that sleeps ``period`` on the running
     loop, recorded while the block runs: what blocks the loop shows as one long gap. The list
     is complete once the block has left (the ticker gets one more turn to record the last)."""
+    import asyncio  # here: `airssys-wasm --help` reads this module and must not load asyncio
+
     loop = asyncio.get_running_loop()
     gaps: list[float] = []
 
