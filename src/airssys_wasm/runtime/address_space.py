@@ -95,6 +95,8 @@ def check_pool(pool: PoolingConfig, stack_bytes: int) -> None:
     if known is not None:
         in_use, limit = known
         need = 2 * pool.total_stacks  # the guard page of every pooled stack splits the mapping
+        # The bound suggested below keeps 64 stacks (128 mappings) spare: a retry runs in a
+        # process that has mapped a little more by then (another thread, another import).
         if in_use + need + MAPPINGS_HEADROOM > limit:
             raise ConfigError(
                 f"EngineConfig.pooling.total_stacks={pool.total_stacks:,} needs {need:,} memory "
