@@ -248,8 +248,8 @@ async def test_a_pinned_component_waits_for_its_node(fresh_nats: Any) -> None:
 async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
         fresh_nats: Any) -> None:
     """A node claiming a component compiles it before it takes the local route over: sends
-    from that node meanwhile still go to the stream (none refused), and the new instance
-    gets every one of them."""
+    from that node meanwhile still go to the stream (none refused), the component stays in
+    its names, and the new instance gets every one of them."""
     big = guests.padded(COUNTER, 600)
     async with nodes(fresh_nats.url, ("n1", {})) as (h1,):
         async with nodes(fresh_nats.url, ("n2", {})) as (h2,):
@@ -258,6 +258,7 @@ async def test_sends_during_a_claim_go_to_the_stream_while_the_claimer_compiles(
         sent = 0
         while "counter" not in h1.registry:  # n2 handed it over: n1 fetches and compiles it
             await h1.send("counter", frame(b"during"))  # never ComponentNotFound
+            assert "counter" in h1.names()  # listed throughout, starting here or not yet
             sent += 1
             assert sent < 5000, "n1 did not take the counter over"
             await asyncio.sleep(0.002)

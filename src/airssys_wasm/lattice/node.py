@@ -527,17 +527,20 @@ class Lattice:
         return placed.node if placed is not None and placed.state != "orphaned" else None
 
     def _elsewhere(self) -> Iterator[tuple[str, _Placed]]:
-        """The components placed on other nodes and not failed: what this node adds to its
-        own ones in ``names`` and ``list-components``."""
+        """The components of the lattice this node does not run (not failed): placed on other
+        nodes, or claimed by this one and still starting (its source is fetched and compiled
+        before the host registers it). What this node adds to its own ones in ``names`` and
+        ``list-components``, which skip what the host has registered meanwhile."""
         return ((n, p) for n, p in self._placed.items()
-                if n not in self._local and p.node != self.node and p.state != "failed")
+                if n not in self._local and p.state != "failed"
+                and (p.node != self.node or n in self._starting))
 
     def names(self) -> list[str]:
-        """Components placed on other nodes (not failed)."""
+        """Components placed on other nodes, or starting on this one (not failed)."""
         return [n for n, _ in self._elsewhere()]
 
     def list_components(self) -> Sequence[ComponentId]:
-        """``list-components`` beyond this node: the ids of components placed elsewhere."""
+        """``list-components`` beyond this node: the ids of the components it does not run."""
         return [p.cid or ComponentId(n) for n, p in self._elsewhere()]
 
     def component_metadata(self, component: ComponentId) -> ComponentMetadata | None:
